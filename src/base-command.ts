@@ -1,0 +1,47 @@
+// The one place errors become output and exit codes: 0 success, 1 failed, 2 bad input.
+import {Command} from '@oclif/core'
+import {isCliError, OperationError} from './errors.ts'
+import {ApiError, toOperationError} from './kube/errors.ts'
+import {parseDuration} from './flags.ts'
+import {Session} from './kube/session.ts'
+import {printError, printStats} from './ui/output.ts'
+
+export abstract class MeshCommand extends Command {
+  private session?: Session
+  protected verbose = process.argv.includes('--verbose')
+
+  /** The run's kube session (kubeconfig + one client per context). */
+  protected kube(flags: {kubeconfig?: string; 'request-timeout'?: string; verbose?: boolean}): Session {
+    this.verbose = Boolean(flags.verbose)
+    this.session ??= new Session({kubeconfig: flags.kubeconfig, timeoutMs: parseDuration(flags['request-timeout'] ?? '10s')})
+    return this.session
+  }
+
+  protected async catch(err: Error & {oclif?: {exit?: number}}): Promise<void> {
+    if (err instanceof ApiError) return this.catch(toOperationError(err))
+    if (isCliError(err)) {
+      printError(err.message, err.hint)
+      if (this.verbose && err.stack) process.stderr.write(`${err.stack}\n`)
+      process.exitCode = err.exitCode
+      return
+    }
+    if (err.oclif?.exit !== undefined && err.oclif.exit !== 1) {
+      // oclif's own parse errors: unknown flag, missing argument, bad option value.
+      if (err.oclif.exit === 0) return
+      printError(err.message.split('\n')[0], `see \`kubectl mesh ${this.id?.replaceAll(':', ' ') ?? ''} --help\``)
+      process.exitCode = err.oclif.exit
+      return
+    }
+    if ((err as {code?: string}).code === 'EEXIT') throw err
+    const wrapped = new OperationError(`unexpected error: ${err.message}`, 'run again with --verbose for the stack trace, and report it')
+    printError(wrapped.message, wrapped.hint)
+    if (this.verbose && err.stack) process.stderr.write(`${err.stack}\n`)
+    process.exitCode = 1
+  }
+
+  protected async finally(err: Error | undefined): Promise<void> {
+    if (process.env.KUBECTL_MESH_STATS) await printStats()
+    this.session?.close()
+    return super.finally(err)
+  }
+}

@@ -1,0 +1,55 @@
+// Every cluster-side name, label and annotation kubectl-mesh reads or writes, in one place.
+
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by'
+export const MANAGED_BY_VALUE = 'kubectl-mesh'
+export const VERSION_ANNOTATION = 'kubectl-mesh/version'
+
+export const DEFAULT_ISTIO_NAMESPACE = 'istio-system'
+export const NETWORK_LABEL = 'topology.istio.io/network'
+export const CLUSTER_LABEL = 'topology.istio.io/cluster'
+
+// ca gen
+export const CACERTS_SECRET = 'cacerts'
+export const CACERTS_KEYS = ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem'] as const
+export const ROOT_CERT_CONFIGMAP = 'istio-ca-root-cert'
+
+// Istio install objects
+export const ISTIOD_DEPLOYMENT = 'istiod'
+export const MESH_CONFIGMAP = 'istio'
+export const INJECTOR_CONFIGMAP = 'istio-sidecar-injector'
+export const EASTWEST_GATEWAY_LABEL = 'istio'
+export const EASTWEST_GATEWAY_LABEL_VALUE = 'eastwestgateway'
+export const CROSS_NETWORK_PORT = 15443
+
+// cluster link
+export const REMOTE_SECRET_PREFIX = 'istio-remote-secret-'
+export const MULTICLUSTER_LABEL = 'istio/multiCluster'
+export const CLUSTER_ANNOTATION = 'networking.istio.io/cluster'
+export const READER_SERVICE_ACCOUNT = 'istio-reader-service-account'
+export const READER_TOKEN_SECRET = 'istio-reader-service-account-istio-remote-secret-token'
+export const readerClusterRole = (istioNamespace: string) => `istio-reader-clusterrole-${istioNamespace}`
+
+// service export / import
+export const EXPORTS_GATEWAY = 'kubectl-mesh-exports'
+export const EXPORTED_LABEL = 'kubectl-mesh/exported'
+export const IMPORTED_FROM_LABEL = 'kubectl-mesh/imported-from'
+export const IMPORTED_SERVICE_LABEL = 'kubectl-mesh/service'
+export const DNS_CAPTURE_ENV = 'ISTIO_META_DNS_CAPTURE'
+
+/** The labels and annotations every object kubectl-mesh creates carries. */
+export function stamp(version: string, labels: Record<string, string> = {}): {
+  labels: Record<string, string>
+  annotations: Record<string, string>
+} {
+  return {
+    labels: {...labels, [MANAGED_BY_LABEL]: MANAGED_BY_VALUE},
+    annotations: {[VERSION_ANNOTATION]: version},
+  }
+}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+
+/** A DNS-1123 label: lower-case alphanumerics and '-', at most 63 characters. */
+export function isDns1123Label(value: string): boolean {
+  return value.length <= 63 && DNS1123_LABEL.test(value)
+}

@@ -1,0 +1,150 @@
+// The REST client: one per context. Credentials are resolved by @kubernetes/client-node (exec
+// plugins, OIDC, tokens, client certs), loaded lazily so commands that never talk to a cluster
+// do not pay for it. Requests go through node:https with a deadline, and are counted.
+import https from 'node:https'
+import http from 'node:http'
+import {dump} from 'js-yaml'
+import {ApiError} from './errors.ts'
+import type {ClusterRef} from './kubeconfig.ts'
+
+export interface RequestOptions {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+  path: string
+  query?: Record<string, string | undefined>
+  body?: unknown
+  contentType?: string
+  timeoutMs?: number
+}
+
+export interface RequestStat {context: string; method: string; path: string; status: number; ms: number}
+
+/** Every request of this process, for `KUBECTL_MESH_STATS` and the benchmarks. */
+export const requestLog: RequestStat[] = []
+
+export const DEFAULT_TIMEOUT_MS = 10_000
+
+type AuthOptions = {ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string; rejectUnauthorized?: boolean; servername?: string; headers?: Record<string, string>; auth?: string}
+type Applier = (opts: AuthOptions) => Promise<void>
+
+export class KubeClient {
+  readonly ref: ClusterRef
+  readonly context: string
+  readonly server: URL
+  timeoutMs: number
+  private applier?: Promise<Applier>
+  private agent?: http.Agent
+
+  constructor(ref: ClusterRef, opts: {timeoutMs?: number} = {}) {
+    this.ref = ref
+    this.context = ref.context
+    this.server = new URL(ref.cluster.server)
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  }
+
+  private async auth(): Promise<AuthOptions> {
+    this.applier ??= (async () => {
+      const {KubeConfig} = await import('@kubernetes/client-node')
+      const kc = new KubeConfig()
+      kc.loadFromString(dump({
+        apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
+        clusters: [{name: 'c', cluster: this.ref.cluster}],
+        users: [{name: 'u', user: this.ref.user}],
+        contexts: [{name: 'c', context: {cluster: 'c', user: 'u'}}],
+      }))
+      return (opts: AuthOptions) => kc.applyToHTTPSOptions(opts as https.RequestOptions)
+    })()
+    const opts: AuthOptions = {headers: {}}
+    try {
+      await (await this.applier)(opts)
+    } catch (error) {
+      throw new ApiError({status: 0, reason: 'AuthFailed', message: `cannot obtain credentials: ${(error as Error).message}`, context: this.context, method: 'GET', path: '/'})
+    }
+    return opts
+  }
+
+  async request<T = any>(req: RequestOptions): Promise<T> {
+    const method = req.method ?? 'GET'
+    const query = Object.entries(req.query ?? {}).filter(([, v]) => v !== undefined) as [string, string][]
+    const qs = query.length > 0 ? `?${new URLSearchParams(query).toString()}` : ''
+    const basePath = this.server.pathname.replace(/\/$/, '')
+    const path = `${basePath}${req.path}${qs}`
+    const auth = await this.auth()
+    const isHttps = this.server.protocol === 'https:'
+    this.agent ??= isHttps
+      ? new https.Agent({keepAlive: true, ca: auth.ca, cert: auth.cert, key: auth.key, rejectUnauthorized: auth.rejectUnauthorized ?? true, servername: auth.servername})
+      : new http.Agent({keepAlive: true})
+    const body = req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body)
+    const headers: Record<string, string> = {Accept: 'application/json', ...auth.headers}
+    if (body !== undefined) {
+      headers['Content-Type'] = req.contentType ?? 'application/json'
+      headers['Content-Length'] = String(Buffer.byteLength(body))
+    }
+    if (auth.auth) headers.Authorization = `Basic ${Buffer.from(auth.auth).toString('base64')}`
+    const timeoutMs = req.timeoutMs ?? this.timeoutMs
+    const started = performance.now()
+    const fail = (status: number, reason: string, message: string) =>
+      new ApiError({status, reason, message, context: this.context, method, path: req.path})
+
+    return new Promise<T>((resolve, reject) => {
+      const lib = isHttps ? https : http
+      const r = lib.request({
+        protocol: this.server.protocol, hostname: this.server.hostname.replace(/^\[|\]$/g, ''), port: this.server.port || (isHttps ? 443 : 80),
+        method, path, headers, agent: this.agent, servername: auth.servername,
+      }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('error', (e) => { clearTimeout(timer); reject(fail(0, 'NetworkError', e.message)) })
+        res.on('end', () => {
+          clearTimeout(timer)
+          const status = res.statusCode ?? 0
+          requestLog.push({context: this.context, method, path: req.path, status, ms: performance.now() - started})
+          const text = Buffer.concat(chunks).toString('utf8')
+          let parsed: any
+          try {
+            parsed = text ? JSON.parse(text) : undefined
+          } catch {
+            parsed = text
+          }
+          if (status >= 200 && status < 300) resolve(parsed as T)
+          else {
+            const reason = typeof parsed === 'object' && parsed?.reason ? parsed.reason : (res.statusMessage ?? 'Error')
+            const message = typeof parsed === 'object' && parsed?.message ? parsed.message : String(parsed ?? res.statusMessage ?? '')
+            reject(fail(status, reason, message))
+          }
+        })
+      })
+      const timer = setTimeout(() => {
+        requestLog.push({context: this.context, method, path: req.path, status: 0, ms: performance.now() - started})
+        r.destroy(fail(0, 'Timeout', `no answer within ${timeoutMs} ms`))
+      }, timeoutMs)
+      r.on('error', (e: any) => {
+        clearTimeout(timer)
+        if (e instanceof ApiError) return reject(e)
+        requestLog.push({context: this.context, method, path: req.path, status: 0, ms: performance.now() - started})
+        const code = e?.code ?? 'NetworkError'
+        const msg = code === 'ECONNREFUSED' ? `connection refused (${this.server.host})` : `${code}: ${e?.message ?? e}`
+        reject(fail(0, code, msg))
+      })
+      if (body !== undefined) r.write(body)
+      r.end()
+    })
+  }
+
+  get<T = any>(path: string, query?: Record<string, string | undefined>): Promise<T> {
+    return this.request<T>({path, query})
+  }
+
+  /** GET that returns undefined on 404. */
+  async getOptional<T = any>(path: string, query?: Record<string, string | undefined>): Promise<T | undefined> {
+    try {
+      return await this.get<T>(path, query)
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return undefined
+      throw error
+    }
+  }
+
+  close(): void {
+    this.agent?.destroy()
+  }
+}

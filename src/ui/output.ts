@@ -1,0 +1,65 @@
+// Printers. stdout carries the result (text, yaml or json); stderr carries warnings, notes,
+// errors and progress. Colour only on a terminal, never with NO_COLOR.
+import {Chalk} from 'chalk'
+import {dump} from 'js-yaml'
+import type {Change} from '../kube/apply.ts'
+import type {KubeObject} from '../kube/resources.ts'
+
+const useColor = (stream: NodeJS.WriteStream) => Boolean(stream.isTTY) && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '')
+const errColor = new Chalk({level: useColor(process.stderr) ? 1 : 0})
+const outColor = new Chalk({level: useColor(process.stdout) ? 1 : 0})
+
+export type OutputFormat = 'text' | 'yaml' | 'json'
+
+export function printError(message: string, hint?: string): void {
+  process.stderr.write(`${errColor.red('Error:')} ${message}\n`)
+  if (hint) process.stderr.write(`${errColor.dim('Hint:')} ${hint}\n`)
+}
+
+export function warn(message: string): void {
+  process.stderr.write(`${errColor.yellow('Warning:')} ${message}\n`)
+}
+
+export function note(message: string): void {
+  process.stderr.write(`${message}\n`)
+}
+
+const ACTION_COLOR = {created: outColor.green, configured: outColor.yellow, unchanged: outColor.dim, deleted: outColor.red}
+
+export function objectRef(c: Pick<Change, 'kind' | 'namespace' | 'name'>): string {
+  return c.namespace ? `${c.kind}/${c.namespace}/${c.name}` : `${c.kind}/${c.name}`
+}
+
+/** `<context>  <kind>/<namespace>/<name>  <action>`, aligned; or `{"changes":[…], …extra}`. */
+export function printChanges(changes: Change[], format: OutputFormat, extra: Record<string, unknown> = {}): void {
+  if (format === 'json') {
+    process.stdout.write(`${JSON.stringify({changes, ...extra}, null, 2)}\n`)
+    return
+  }
+  const ctxWidth = Math.max(0, ...changes.map((c) => c.context.length))
+  const refWidth = Math.max(0, ...changes.map((c) => objectRef(c).length))
+  for (const c of changes) {
+    process.stdout.write(`${c.context.padEnd(ctxWidth)}  ${objectRef(c).padEnd(refWidth)}  ${ACTION_COLOR[c.action](c.action)}\n`)
+  }
+}
+
+/** One YAML document per object, each preceded by `# context: <name>`. */
+export function printYamlDocs(docs: Array<{context: string; object: KubeObject | Record<string, unknown>}>): void {
+  const text = docs.map((d) => `# context: ${d.context}\n${dump(d.object, {lineWidth: -1, noRefs: true})}`).join('---\n')
+  process.stdout.write(text)
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+}
+
+/** With KUBECTL_MESH_STATS set: the API requests of this run, per context and method, on stderr. */
+export async function printStats(): Promise<void> {
+  const {requestLog} = await import('../kube/client.ts')
+  const byContext: Record<string, Record<string, number>> = {}
+  for (const r of requestLog) {
+    const m = (byContext[r.context] ??= {})
+    m[r.method] = (m[r.method] ?? 0) + 1
+  }
+  process.stderr.write(`kubectl-mesh-stats ${JSON.stringify({requests: requestLog.length, byContext})}\n`)
+}

@@ -1,0 +1,68 @@
+// Shared helpers for the end-to-end tests: run the built CLI against the test bed, and check
+// results with kubectl (the test bed's own, built from Go modules), independently of our code.
+import {spawn} from 'node:child_process'
+import {mkdtempSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {kubectl as testbedKubectl} from '../../testbed/testbed.ts'
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export const KUBECONFIG = process.env.TESTBED_KUBECONFIG ?? join(REPO, '.testbed', 'kubeconfig')
+export const CLI = join(REPO, 'bin', 'run.js')
+
+export interface RunResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Run `kubectl mesh ARGS` (the built CLI) with the test bed kubeconfig. */
+export function mesh(args: string[], opts: {env?: Record<string, string | undefined>; input?: string; cwd?: string} = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const env: Record<string, string | undefined> = {...process.env, KUBECONFIG, NO_COLOR: '1', ...opts.env}
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k]
+    const child = spawn(process.execPath, [CLI, ...args], {env: env as NodeJS.ProcessEnv, cwd: opts.cwd ?? REPO})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({code: code ?? -1, stdout, stderr}))
+    if (opts.input !== undefined) child.stdin.end(opts.input)
+    else child.stdin.end()
+  })
+}
+
+/** kubectl from the test bed; throws on a non-zero exit unless allowFail. */
+export async function kubectl(args: string[], opts: {context?: string; input?: string; allowFail?: boolean} = {}): Promise<RunResult> {
+  return testbedKubectl(args, opts)
+}
+
+/** `kubectl get … -o json`, parsed; undefined when not found. */
+export async function kget(context: string, args: string[]): Promise<any | undefined> {
+  const r = await kubectl(['get', ...args, '-o', 'json'], {context, allowFail: true})
+  if (r.code !== 0) {
+    if (/NotFound|not found/.test(r.stderr)) return undefined
+    throw new Error(`kubectl get ${args.join(' ')} failed: ${r.stderr}`)
+  }
+  return JSON.parse(r.stdout)
+}
+
+export function tempDir(prefix = 'kubectl-mesh-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+/** The API request counts the CLI printed with KUBECTL_MESH_STATS=1. */
+export function stats(stderr: string): {requests: number; byContext: Record<string, Record<string, number>>} {
+  const line = stderr.split('\n').find((l) => l.startsWith('kubectl-mesh-stats '))
+  if (!line) throw new Error(`no stats line in stderr:\n${stderr}`)
+  return JSON.parse(line.slice('kubectl-mesh-stats '.length))
+}
+
+/** Number of write requests (POST/PUT/PATCH/DELETE) in a stats record. */
+export function writes(s: ReturnType<typeof stats>): number {
+  let n = 0
+  for (const m of Object.values(s.byContext)) for (const [verb, c] of Object.entries(m)) if (verb !== 'GET') n += c
+  return n
+}
