@@ -82,7 +82,7 @@ export function checkDirWritable(dir: string): void {
       isDir = statSync(p).isDirectory()
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ENOENT' && dirname(p) !== p) {
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(p) !== p) {
         p = dirname(p)
         continue
       }
