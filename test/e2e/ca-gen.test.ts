@@ -217,8 +217,8 @@ describe('ca gen', () => {
       for (const k of KEYS) assert.equal(Buffer.from(s.data[k], 'base64').toString(), readFileSync(join(dir, C1, k), 'utf8'), k)
       assert.equal(s.metadata.labels['app.kubernetes.io/managed-by'], 'kubectl-mesh')
       assert.ok(s.metadata.annotations['kubectl-mesh/version'])
-      const istiod = await kget(C1, ['deployment', 'istiod', '-n', NS])
-      if (istiod) assert.match(r.stderr, /rollout restart deployment\/istiod/)
+      assert.ok(await kget(C1, ['deployment', 'istiod', '-n', NS]), 'the test bed runs an istiod Deployment')
+      assert.match(r.stderr, /istiod in context "cluster1" loads a new CA only at startup: restart it with `kubectl --context cluster1 -n istio-system rollout restart deployment\/istiod`/)
     })
 
     test('again: unchanged, no write request, same resourceVersion', async () => {
