@@ -28,7 +28,10 @@ export abstract class MeshCommand extends Command {
     if (err.oclif?.exit !== undefined && err.oclif.exit !== 1) {
       // oclif's own parse errors: unknown flag, missing argument, bad option value.
       if (err.oclif.exit === 0) return
-      printError(err.message.split('\n')[0], `see \`kubectl mesh ${this.id?.replaceAll(':', ' ') ?? ''} --help\``)
+      // oclif's multi-line messages start with "The following error occurred:"; show the error itself.
+      const lines = err.message.split('\n').map((l) => l.trim()).filter((l) => l && !/^The following errors? occurred:?$/i.test(l) && !/^See more help with/i.test(l))
+      const first = lines[0]?.startsWith('Parsing ') && lines[1] ? `${lines[0]}: ${lines[1]}` : lines[0]
+      printError(first ?? err.message.split('\n')[0], `see \`kubectl mesh ${this.id?.replaceAll(':', ' ') ?? ''} --help\``)
       process.exitCode = err.oclif.exit
       return
     }
