@@ -1,8 +1,8 @@
 // The certificate builder, checked with Node's X509 parser and with openssl (independent of forge).
-import {describe, test, before} from 'node:test'
+import {describe, test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {X509Certificate, createPrivateKey} from 'node:crypto'
@@ -18,6 +18,8 @@ describe('ca pki', () => {
   let interPem: string
   const now = new Date(Math.floor(Date.now() / 1000) * 1000)
   const dir = mkdtempSync(join(tmpdir(), 'ca-pki-'))
+
+  after(() => rmSync(dir, {recursive: true, force: true}))
 
   before(async () => {
     ;[rootKeys, interKeys] = await Promise.all([generateRsaKeyPair(2048), generateRsaKeyPair(2048)])
