@@ -1,5 +1,5 @@
 // Test bed CLI: node testbed/cli.ts up [--clusters N] | down [--keep] | status [--json]
-//                                  | stop-apiserver NAME | start-apiserver NAME
+//                                  | stop-apiserver NAME [--graceful] | start-apiserver NAME
 // `up` prints `export KUBECONFIG=<path>` on stdout (progress goes to stderr), so
 // `eval "$(node testbed/cli.ts up)"` works.
 import {
@@ -10,7 +10,8 @@ const USAGE = `usage: node testbed/cli.ts <command>
   up [--clusters N]      start N clusters (default ${DEFAULT_CLUSTERS}, max ${MAX_CLUSTERS}); no-op when already up
   down [--keep]          stop every test bed process; --keep keeps .testbed/ (logs, data)
   status [--json]        clusters, ports, pids, health (exit 1 when not up and healthy)
-  stop-apiserver NAME    stop one cluster's kube-apiserver (fault tests)
+  stop-apiserver NAME [--graceful]
+                         stop one cluster's kube-apiserver (SIGKILL; --graceful: SIGTERM)
   start-apiserver NAME   start it again on the same port
 `;
 
@@ -76,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
         err(USAGE);
         return 2;
       }
-      if (cmd === 'stop-apiserver') await stopApiServer(name);
+      if (cmd === 'stop-apiserver') await stopApiServer(name, { graceful: flag('--graceful') });
       else await startApiServer(name);
       return 0;
     }

@@ -280,14 +280,16 @@ function signalGroup(pgid: number, sig: NodeJS.Signals): void {
   try { process.kill(-pgid, sig); } catch { /* ESRCH: gone */ }
 }
 
-/** SIGTERM the process group, SIGKILL it after graceMs, wait until it is gone. */
+/** SIGTERM the process group, SIGKILL it after graceMs (at once when 0), wait until it is gone. */
 async function killGroup(pgid: number, graceMs = 5000): Promise<void> {
   if (!pgid || !groupAlive(pgid)) return;
-  signalGroup(pgid, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!groupAlive(pgid)) return;
-    await sleep(50);
+  if (graceMs > 0) {
+    signalGroup(pgid, 'SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline) {
+      if (!groupAlive(pgid)) return;
+      await sleep(50);
+    }
   }
   signalGroup(pgid, 'SIGKILL');
   const hard = Date.now() + 10_000;
@@ -423,25 +425,41 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 `;
 
+/**
+ * RSA key generation is the slow part (~0.5 s per key on 2 cores), so keys are cached per cluster
+ * and role in <cache>/testbed/keys and reused; certificates are issued fresh on every `up`.
+ */
+async function cachedKey(name: string): Promise<string> {
+  const dir = join(cacheDir(), 'keys');
+  const file = join(dir, `${name}.key`);
+  if (existsSync(file)) return file;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await runOk('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', tmp]);
+  renameSync(tmp, file);
+  return file;
+}
+
 async function makePki(pki: string, p: ClusterParams): Promise<void> {
   mkdirSync(pki, { recursive: true });
   writeFileSync(join(pki, 'openssl.cnf'), OPENSSL_CNF);
   const o = (args: string[]): Promise<string> => runOk('openssl', args, { cwd: pki });
+  const roles = ['ca', 'sa', 'apiserver', 'admin', 'viewer'];
+  const keys = await Promise.all(roles.map((r) => cachedKey(`${p.name}-${r}`)));
+  for (let i = 0; i < roles.length; i++) {
+    writeFileSync(join(pki, `${roles[i]}.key`), readFileSync(keys[i]), { mode: 0o600 });
+  }
   const leaf = async (name: string, subj: string, ext: string): Promise<void> => {
-    await o(['req', '-new', '-config', 'openssl.cnf', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`,
-      '-out', `${name}.csr`, '-subj', subj]);
+    await o(['req', '-new', '-config', 'openssl.cnf', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', subj]);
     await o(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key',
       '-set_serial', `0x${randomBytes(12).toString('hex')}`, '-days', '3650', '-sha256',
       '-extfile', 'openssl.cnf', '-extensions', ext, '-out', `${name}.crt`]);
     rmSync(join(pki, `${name}.csr`));
   };
   await Promise.all([
-    o(['req', '-x509', '-config', 'openssl.cnf', '-extensions', 'v3_ca', '-newkey', 'rsa:2048', '-nodes',
-      '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-sha256', '-subj', `/CN=${p.name}-ca`]),
-    (async () => {
-      await o(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'sa.key']);
-      await o(['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
-    })(),
+    o(['req', '-x509', '-config', 'openssl.cnf', '-extensions', 'v3_ca', '-key', 'ca.key', '-out', 'ca.crt',
+      '-days', '3650', '-sha256', '-set_serial', `0x${randomBytes(12).toString('hex')}`, '-subj', `/CN=${p.name}-ca`]),
+    o(['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']),
   ]);
   await Promise.all([
     leaf('apiserver', '/CN=kube-apiserver', 'server'),
@@ -761,10 +779,14 @@ async function upLocked(n: number, log: (m: string) => void): Promise<Testbed> {
       await Promise.all([
         (async () => {
           await installClusterObjects(c.name);
-          await waitCrdsEstablished(c, creds);
           log(`${c.name}: Istio CRDs and fixtures applied (${since()})`);
+          await waitCrdsEstablished(c, creds);
+          log(`${c.name}: Istio CRDs established (${since()})`);
         })(),
-        waitKcmReady(c, creds),
+        (async () => {
+          await waitKcmReady(c, creds);
+          log(`${c.name}: kube-controller-manager ready (${since()})`);
+        })(),
       ]);
       log(`${c.name}: ready (${since()})`);
     }));
@@ -826,12 +848,15 @@ function findCluster(s: State | null, name: string): ClusterRecord {
   return c;
 }
 
-/** Stop one cluster's kube-apiserver (SIGTERM, then SIGKILL). etcd and KCM keep running. */
-export async function stopApiServer(name: string): Promise<void> {
+/**
+ * Stop one cluster's kube-apiserver; etcd and KCM keep running. Default: SIGKILL (a crash,
+ * immediate). graceful: SIGTERM first (kube-apiserver then takes ~5 s to shut down).
+ */
+export async function stopApiServer(name: string, opts: { graceful?: boolean } = {}): Promise<void> {
   await withLock(async () => {
     const s = readState();
     const c = findCluster(s, name);
-    await killGroup(c.pids.apiserver);
+    await killGroup(c.pids.apiserver, opts.graceful ? 10_000 : 0);
     c.pids.apiserver = 0;
     writeState(s as State);
   });
