@@ -29,6 +29,9 @@ const KCM_CONTROLLERS = [
   'root-ca-certificate-publisher-controller',
   'namespace-controller',
   'garbage-collector-controller',
+  // the built-in view/edit/admin ClusterRoles are aggregated by this controller; without it
+  // `view` is empty and the cluster1-viewer context could read nothing
+  'clusterrole-aggregation-controller',
 ];
 const DAEMONS = ['etcd', 'kube-apiserver', 'kube-controller-manager'] as const;
 

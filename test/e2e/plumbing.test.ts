@@ -52,12 +52,15 @@ describe('kube layer through the CLI', () => {
   })
 
   test('a write through the view-only context exits 1 with a permission error naming the context', async () => {
-    const r = await mesh(['plumbing', 'apply', '-f', objects, '--context', 'cluster1-viewer'])
+    const changed = join(dir, 'viewer.yaml')
+    writeFileSync(changed, dump({apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'plumbing', namespace: NS}, data: {a: 'viewer'}}))
+    const r = await mesh(['plumbing', 'apply', '-f', changed, '--context', 'cluster1-viewer'])
     assert.equal(r.code, 1, r.stderr)
     const lines = r.stderr.trim().split('\n')
     assert.match(lines[0], /^Error: context "cluster1-viewer": forbidden to update configmaps plumbing-e2e\/plumbing/)
     assert.match(lines[1], /^Hint: /)
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
+    assert.equal((await kget('cluster1', ['configmap', 'plumbing', '-n', NS])).data.a, '2', 'nothing written')
   })
 
   test('an unknown --context exits 2 and lists the contexts that exist', async () => {
