@@ -1,0 +1,180 @@
+// Does real Istio accept what kubectl-mesh writes? One istiod (pilot-discovery built from Go
+// modules, testbed/build-istio.sh) per cluster runs on 127.0.0.1 against cluster1 and cluster2,
+// and istioctl analyzes both clusters. Opt-in: only this file starts istiods. Everything written
+// (cacerts, links, exports, imports, what istiod itself publishes) is undone in after().
+import {after, before, describe, test} from 'node:test'
+import assert from 'node:assert/strict'
+import {execFile} from 'node:child_process'
+import {rmSync} from 'node:fs'
+import {join} from 'node:path'
+import {promisify} from 'node:util'
+import {kget, kubectl, KUBECONFIG, mesh, tempDir} from './harness.ts'
+import {clusterz, istioctlBin, istiodLog, startIstiod, stopIstiod, waitUntil} from '../../testbed/istiod.ts'
+import type {Istiod} from '../../testbed/istiod.ts'
+
+const NS = 'istio-system'
+const C1 = 'cluster1'
+const C2 = 'cluster2'
+const MANAGED = 'app.kubernetes.io/managed-by=kubectl-mesh'
+const SYNC_TIMEOUT_MS = 30_000
+const run = promisify(execFile)
+const dir = tempDir('istio-e2e-')
+const caDir = join(dir, 'mesh-ca')
+const istiod: Record<string, Istiod> = {}
+/** cacerts Secrets this file installed (deleted again in after()) */
+const installedCacerts: string[] = []
+/** the `istio` ConfigMap data as found, restored in after() */
+const original: Record<string, Record<string, string>> = {}
+const timings: Record<string, number> = {}
+
+function ok(r: {code: number; stdout: string; stderr: string}, what: string) {
+  assert.equal(r.code, 0, `${what} exited ${r.code}:\n${r.stdout}\n${r.stderr}`)
+}
+
+interface AnalyzeMessage {code: string; level: string; origin?: string; message: string}
+
+/** `istioctl analyze -A` of one context (optionally with remote contexts), JSON messages. */
+async function analyze(context: string, remotes: string[] = []): Promise<AnalyzeMessage[]> {
+  const args = ['analyze', '-A', '--kubeconfig', KUBECONFIG, '--context', context, '-o', 'json', '--timeout', '60s']
+  if (remotes.length > 0) args.push('--remote-contexts', remotes.join(','))
+  let stdout: string
+  try {
+    stdout = (await run(istioctlBin(), args, {env: {...process.env, HOME: dir}, maxBuffer: 64 << 20})).stdout
+  } catch (error) {
+    // non-zero exit when messages at or above the failure threshold exist; the JSON is still on stdout
+    const e = error as {stdout?: string; stderr?: string; code?: number}
+    if (!e.stdout?.trim().startsWith('[')) throw new Error(`istioctl ${args.join(' ')} failed (${e.code}): ${e.stderr}`)
+    stdout = e.stdout
+  }
+  return stdout.trim() ? (JSON.parse(stdout) as AnalyzeMessage[]) : []
+}
+
+/** "Kind ns/name" of every object in a cluster that carries kubectl-mesh's managed-by label. */
+async function managedObjects(context: string): Promise<string[]> {
+  const r = await kubectl(['get', 'secrets,configmaps,serviceaccounts,gateways.networking.istio.io,serviceentries.networking.istio.io,destinationrules.networking.istio.io',
+    '-A', '-l', MANAGED, '-o', 'jsonpath={range .items[*]}{.kind} {.metadata.namespace}/{.metadata.name}{"\\n"}{end}'], {context})
+  return r.stdout.split('\n').filter(Boolean)
+}
+
+/** Error-level analyzer messages about objects kubectl-mesh wrote (managed objects, and meshNetworks which link edits). */
+function errorsAboutOurs(messages: AnalyzeMessage[], ours: string[]): AnalyzeMessage[] {
+  return messages.filter((m) => m.level === 'Error' && (
+    ours.some((o) => (m.origin ?? '').includes(o.split(' ')[1]) && (m.origin ?? '').startsWith(o.split(' ')[0])) ||
+    /MeshNetworks|meshnetworks/.test(m.origin ?? '') || m.code === 'IST0126'))
+}
+
+async function cleanupMeshObjects() {
+  await mesh(['service', 'unimport', 'httpbin', '-n', 'bar', '--context', C1, '--from-name', C2])
+  await mesh(['service', 'unexport', 'httpbin', '-n', 'bar', '--context', C2])
+  await mesh(['cluster', 'unlink', '--context', C1, '--remote-name', C2, '--remote-context', C2, '--prune-remote'])
+  await mesh(['cluster', 'unlink', '--context', C2, '--remote-name', C1, '--remote-context', C1, '--prune-remote'])
+}
+
+before(async () => {
+  for (const ctx of [C1, C2]) original[ctx] = (await kget(ctx, ['-n', NS, 'configmap', 'istio'])).data
+  // One root for both clusters, installed as cacerts before istiod starts (as in a real install):
+  // istiod then uses it as its plugin CA and publishes that root as istio-ca-root-cert.
+  ok(await mesh(['ca', 'gen', '--cluster', C1, '--cluster', C2, '--dir', caDir, '--key-size', '2048']), 'ca gen')
+  for (const ctx of [C1, C2]) {
+    if (await kget(ctx, ['-n', NS, 'secret', 'cacerts'])) continue
+    ok(await mesh(['ca', 'gen', '--cluster', ctx, '--context', ctx, '--dir', caDir]), `ca gen --context ${ctx}`)
+    installedCacerts.push(ctx)
+  }
+  for (const ctx of [C1, C2]) {
+    istiod[ctx] = await startIstiod(ctx)
+    timings[`${ctx} istiod ready`] = istiod[ctx].readyMs
+  }
+})
+
+after(async () => {
+  for (const i of Object.values(istiod)) await stopIstiod(i)
+  await cleanupMeshObjects()
+  for (const ctx of installedCacerts) await kubectl(['-n', NS, 'delete', 'secret', 'cacerts', '--ignore-not-found'], {context: ctx})
+  for (const [ctx, data] of Object.entries(original)) {
+    await kubectl(['-n', NS, 'patch', 'configmap', 'istio', '--type=merge', '-p', JSON.stringify({data})], {context: ctx})
+  }
+  rmSync(dir, {recursive: true, force: true})
+  process.stderr.write(`# istio e2e timings (ms): ${JSON.stringify(timings)}\n`)
+})
+
+describe('real istiod and istioctl accept what kubectl-mesh writes', () => {
+  test('istiod starts on loopback and lists only its own cluster', async () => {
+    for (const ctx of [C1, C2]) {
+      const cz = await clusterz(istiod[ctx].debugUrl)
+      assert.deepEqual(cz.map((c) => c.id), [ctx], JSON.stringify(cz))
+    }
+  })
+
+  test('after `cluster link --bidirectional`, each istiod lists the other cluster as synced within 30 s', async () => {
+    const r = await mesh(['cluster', 'link', '--context', C1, '--remote-context', C2, '--bidirectional'])
+    ok(r, 'cluster link')
+    const t0 = Date.now()
+    await Promise.all([[C1, C2], [C2, C1]].map(async ([here, remote]) => {
+      const {ms} = await waitUntil(`${here}'s istiod to list ${remote} as synced`, async () => {
+        const cz = await clusterz(istiod[here].debugUrl)
+        const e = cz.find((c) => c.id === remote)
+        return e?.syncStatus === 'synced' && e.secretName === `${NS}/istio-remote-secret-${remote}`
+      }, SYNC_TIMEOUT_MS)
+      timings[`${here} sees ${remote} synced after link`] = ms
+    }))
+    timings['both synced after link'] = Date.now() - t0
+  })
+
+  test('istiod takes the meshNetworks link wrote: no "invalid mesh networks", and /debug/networkz lists the remote network\'s gateway', async () => {
+    for (const [here, remote, remoteNet, gw] of [[C1, C2, 'network2', '127.0.0.12'], [C2, C1, 'network1', '127.0.0.11']]) {
+      const cm = await kget(here, ['-n', NS, 'configmap', 'istio'])
+      assert.match(cm.data.meshNetworks, new RegExp(`fromRegistry: ${remote}`), 'link wrote meshNetworks')
+      // meshNetworks gateways have no cluster (label-discovered ones carry the cluster ID)
+      await waitUntil(`${here}'s istiod to list the ${remoteNet} gateway from meshNetworks`, async () => {
+        const res = await fetch(`${istiod[here].debugUrl}/debug/networkz`)
+        const gws = (await res.json()) as Array<{Network: string; Cluster: string; Addr: string; Port: number}>
+        return gws.some((g) => g.Network === remoteNet && g.Cluster === '' && g.Addr === gw && g.Port === 15443)
+      }, SYNC_TIMEOUT_MS)
+      assert.doesNotMatch(istiodLog(istiod[here]), /invalid mesh networks/)
+    }
+  })
+
+  test('after export and import, istiod loads the Gateway, ServiceEntry and DestinationRule without validation errors', async () => {
+    ok(await mesh(['service', 'export', 'httpbin', '-n', 'bar', '--context', C2]), 'service export')
+    ok(await mesh(['service', 'import', 'httpbin', '-n', 'bar', '--from-context', C2, '--context', C1]), 'service import')
+    const want: Array<[string, string, string, string]> = [
+      [C2, 'Gateway', NS, 'kubectl-mesh-exports'],
+      [C1, 'ServiceEntry', 'bar', `httpbin-${C2}`],
+      [C1, 'DestinationRule', 'bar', `httpbin-${C2}`],
+    ]
+    for (const [ctx, kind, ns, name] of want) {
+      await waitUntil(`${ctx}'s istiod to load ${kind} ${ns}/${name}`, async () => {
+        const res = await fetch(`${istiod[ctx].debugUrl}/debug/configz`)
+        const cfgs = (await res.json()) as Array<{kind: string; metadata: {name: string; namespace: string}}>
+        return cfgs.some((c) => c.kind === kind && c.metadata.name === name && c.metadata.namespace === ns)
+      }, SYNC_TIMEOUT_MS)
+    }
+    for (const ctx of [C1, C2]) {
+      const bad = istiodLog(istiod[ctx]).split('\n')
+        .filter((l) => /kubectl-mesh-exports|httpbin-cluster2/.test(l) && /\b(error|warn)\b|invalid|failed|reject/i.test(l))
+      assert.deepEqual(bad, [], `${ctx}'s istiod complained about our objects`)
+    }
+  })
+
+  test('istioctl analyze (with --remote-contexts) finds no error-level message about anything kubectl-mesh wrote', async () => {
+    for (const [ctx, remote] of [[C1, C2], [C2, C1]]) {
+      const ours = await managedObjects(ctx)
+      const local = await analyze(ctx)
+      const withRemote = await analyze(ctx, [remote])
+      const bad = [...errorsAboutOurs(local, ours), ...errorsAboutOurs(withRemote, ours)]
+      assert.deepEqual(bad, [], `istioctl analyze --context ${ctx}: errors about kubectl-mesh's objects (${ours.join(', ')})`)
+    }
+  })
+
+  test('after unlink, the remote cluster disappears from /debug/clusterz', async () => {
+    ok(await mesh(['service', 'unimport', 'httpbin', '-n', 'bar', '--context', C1, '--from-name', C2]), 'unimport')
+    ok(await mesh(['service', 'unexport', 'httpbin', '-n', 'bar', '--context', C2]), 'unexport')
+    ok(await mesh(['cluster', 'unlink', '--context', C1, '--remote-name', C2]), 'unlink cluster1 -> cluster2')
+    ok(await mesh(['cluster', 'unlink', '--context', C2, '--remote-name', C1]), 'unlink cluster2 -> cluster1')
+    await Promise.all([[C1, C2], [C2, C1]].map(([here, remote]) =>
+      waitUntil(`${remote} to leave ${here}'s clusterz`, async () => {
+        const cz = await clusterz(istiod[here].debugUrl)
+        return !cz.some((c) => c.id === remote)
+      }, SYNC_TIMEOUT_MS)))
+  })
+})

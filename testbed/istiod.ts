@@ -1,0 +1,315 @@
+// Real Istio control planes for the test bed: one istiod (pilot-discovery, built from Go modules by
+// testbed/build-istio.sh) per cluster, running outside the cluster on 127.0.0.1 only, pointed at
+// that cluster's kube-apiserver through a one-context kubeconfig. Opt-in per test file:
+//
+//   const istiod = await startIstiod('cluster1');   // waits until /ready answers 200
+//   await clusterz(istiod.debugUrl);                 // [{id, secretName, syncStatus}]
+//   await stopIstiod(istiod);                        // and removes what istiod wrote
+//
+// Written for Node's type stripping: erasable TypeScript only, node: builtins.
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import { basename, join } from 'node:path';
+import { cacheDir, kubectl, stateDir } from './testbed.ts';
+
+/** Must match ISTIO_VERSION in testbed/build-istio.sh (not a release tag: the 1.31 line at this commit). */
+export const ISTIO_COMMIT = 'eed52ebb66ad';
+export const ISTIO_VERSION = `1.31-${ISTIO_COMMIT}`;
+const ISTIO_NAMESPACE = 'istio-system';
+const READY_TIMEOUT_MS = 120_000;
+
+export function istioBinDir(): string {
+  return join(cacheDir(), `istio-${ISTIO_VERSION}`, 'bin');
+}
+export function pilotDiscoveryBin(): string {
+  return join(istioBinDir(), 'pilot-discovery');
+}
+export function istioctlBin(): string {
+  return join(istioBinDir(), 'istioctl');
+}
+
+/** Build pilot-discovery and istioctl if missing (testbed/build-istio.sh; tens of minutes cold). */
+export function ensureIstioBuilt(log: (m: string) => void = () => {}): void {
+  if (existsSync(pilotDiscoveryBin()) && existsSync(istioctlBin())) return;
+  log(`building Istio ${ISTIO_VERSION} (testbed/build-istio.sh)`);
+  const r = spawnSync('bash', [join(import.meta.dirname, 'build-istio.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) throw new Error(`testbed/build-istio.sh failed (${r.status ?? r.signal})`);
+}
+
+export interface IstiodPorts {
+  /** --httpAddr: /ready, /debug/* (served here too because monitoringAddr is set) */
+  http: number;
+  /** --httpsAddr: webhooks */
+  https: number;
+  /** --grpcAddr: plaintext XDS */
+  grpc: number;
+  /** --secureGRPCAddr: XDS + CA over mTLS */
+  secureGrpc: number;
+  /** --monitoringAddr: /metrics, /debug/* */
+  monitoring: number;
+  /** --ctrlz_port (ControlZ, bound to 127.0.0.1) */
+  ctrlz: number;
+}
+
+export interface Istiod {
+  /** test bed cluster name = Istio cluster ID */
+  cluster: string;
+  pid: number;
+  /** working directory: <repo>/.testbed/istiod-<cluster> (etc/cacerts, kubeconfig, istiod.log) */
+  dir: string;
+  log: string;
+  ports: IstiodPorts;
+  /** http://127.0.0.1:<monitoring port>: GET `${debugUrl}/debug/clusterz` */
+  debugUrl: string;
+  /** ms from spawn until /ready answered 200 */
+  readyMs: number;
+}
+
+export interface StartIstiodOptions {
+  /** extra environment for pilot-discovery (e.g. PILOT_REMOTE_CLUSTER_TIMEOUT) */
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function workDir(cluster: string): string {
+  return join(stateDir(), `istiod-${cluster}`);
+}
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const s = net.createServer();
+      servers.push(s);
+      await new Promise<void>((res, rej) => { s.once('error', rej); s.listen(0, '127.0.0.1', () => res()); });
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((res) => s.close(() => res()))));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const st = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    if (st === 'Z' || st === 'X') return false;
+    const argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+    return basename(argv0) === 'pilot-discovery';
+  } catch {
+    return false;
+  }
+}
+
+async function kill(pid: number, graceMs = 5000): Promise<void> {
+  if (!alive(pid)) return;
+  try { process.kill(-pid, 'SIGTERM'); } catch { /* gone */ }
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && alive(pid)) await sleep(50);
+  if (alive(pid)) {
+    try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+    while (alive(pid)) await sleep(50);
+  }
+}
+
+/** GET a loopback URL; resolves with status and body (never rejects on HTTP errors). */
+export function httpGet(url: string, timeoutMs = 3000): Promise<{ status: number; body: string }> {
+  return new Promise((res, rej) => {
+    const req = http.get(url, { timeout: timeoutMs }, (r) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => res({ status: r.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms: ${url}`)));
+    req.on('error', rej);
+  });
+}
+
+export interface ClusterzEntry { id: string; secretName: string; syncStatus: string }
+
+/** istiod's /debug/clusterz: the config cluster first, then one entry per remote cluster. */
+export async function clusterz(debugUrl: string): Promise<ClusterzEntry[]> {
+  const r = await httpGet(`${debugUrl}/debug/clusterz`);
+  if (r.status !== 200) throw new Error(`GET ${debugUrl}/debug/clusterz: HTTP ${r.status}: ${r.body.slice(0, 200)}`);
+  return JSON.parse(r.body) as ClusterzEntry[];
+}
+
+/** Poll until check() returns a truthy value; returns it and the time it took. */
+export async function waitUntil<T>(what: string, check: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, intervalMs = 200): Promise<{ value: T; ms: number }> {
+  const t0 = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return { value: v, ms: Date.now() - t0 };
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** ConfigMaps named istio-ca-root-cert (istiod publishes one per namespace), as ns list. */
+async function rootCertConfigMaps(cluster: string): Promise<string[]> {
+  const r = await kubectl(['get', 'configmaps', '-A', '--field-selector=metadata.name=istio-ca-root-cert', '-o',
+    'jsonpath={range .items[*]}{.metadata.namespace}{"\\n"}{end}'], { context: cluster, allowFail: true });
+  return r.code === 0 ? r.stdout.split('\n').filter(Boolean) : [];
+}
+
+async function secretExists(cluster: string, name: string): Promise<boolean> {
+  const r = await kubectl(['-n', ISTIO_NAMESPACE, 'get', 'secret', name, '-o', 'name'], { context: cluster, allowFail: true });
+  return r.code === 0;
+}
+
+interface Snapshot { rootCertNamespaces: string[]; caSecret: boolean }
+
+function snapshotFile(dir: string): string {
+  return join(dir, 'before.json');
+}
+
+/**
+ * Start istiod for one test bed cluster (outside the cluster, loopback ports only) and wait until
+ * it is ready. A stale istiod of an earlier run for the same cluster is stopped first.
+ *
+ * Like the real Deployment mounts Secret `cacerts` at ./etc/cacerts, its keys are copied into the
+ * working directory when the Secret exists; otherwise istiod makes a self-signed CA
+ * (Secret istio-ca-secret), which stopIstiod() deletes again.
+ */
+export async function startIstiod(cluster: string, opts: StartIstiodOptions = {}): Promise<Istiod> {
+  ensureIstioBuilt();
+  const dir = workDir(cluster);
+  const pidFile = join(dir, 'pid');
+  if (existsSync(pidFile)) await kill(Number(readFileSync(pidFile, 'utf8')), 0);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'etc', 'cacerts'), { recursive: true, mode: 0o700 });
+
+  // A kubeconfig with only this cluster (admin credentials inline).
+  const kc = await kubectl(['config', 'view', '--minify', '--flatten', '--raw'], { context: cluster });
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, kc.stdout, { mode: 0o600 });
+
+  const cacerts = await kubectl(['-n', ISTIO_NAMESPACE, 'get', 'secret', 'cacerts', '-o', 'json'], { context: cluster, allowFail: true });
+  if (cacerts.code === 0) {
+    const data = (JSON.parse(cacerts.stdout).data ?? {}) as Record<string, string>;
+    for (const [k, v] of Object.entries(data)) writeFileSync(join(dir, 'etc', 'cacerts', k), Buffer.from(v, 'base64'), { mode: 0o600 });
+  }
+  const before: Snapshot = { rootCertNamespaces: await rootCertConfigMaps(cluster), caSecret: await secretExists(cluster, 'istio-ca-secret') };
+  writeFileSync(snapshotFile(dir), JSON.stringify(before));
+
+  const [httpP, httpsP, grpcP, secureP, monP, ctrlzP] = await freePorts(6);
+  const ports: IstiodPorts = { http: httpP, https: httpsP, grpc: grpcP, secureGrpc: secureP, monitoring: monP, ctrlz: ctrlzP };
+  const lo = (p: number): string => `127.0.0.1:${p}`;
+  const args = [
+    'discovery',
+    `--kubeconfig=${kubeconfig}`,
+    `--clusterID=${cluster}`,
+    `--httpAddr=${lo(ports.http)}`,
+    `--httpsAddr=${lo(ports.https)}`,
+    `--grpcAddr=${lo(ports.grpc)}`,
+    `--secureGRPCAddr=${lo(ports.secureGrpc)}`,
+    `--monitoringAddr=${lo(ports.monitoring)}`,
+    `--ctrlz_port=${ports.ctrlz}`,
+    '--ctrlz_address=127.0.0.1',
+    '--domain=cluster.local',
+    '--keepaliveMaxServerConnectionAge=30m',
+    '--log_output_level=default:info',
+  ];
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: dir,
+    POD_NAMESPACE: ISTIO_NAMESPACE,
+    POD_NAME: `istiod-${cluster}-local`,
+    SERVICE_ACCOUNT: 'istiod',
+    CLUSTER_ID: cluster,
+    REVISION: 'default',
+    PILOT_CERT_PROVIDER: 'istiod',
+    ISTIOD_ADDR: `127.0.0.1:${ports.secureGrpc}`,
+    // one istiod per cluster: no leader election Leases/ConfigMaps written
+    ENABLE_LEADER_ELECTION: 'false',
+    ...opts.env,
+  };
+  const log = join(dir, 'istiod.log');
+  const fd = openSync(log, 'a');
+  let pid: number;
+  const t0 = Date.now();
+  try {
+    const child = spawn(pilotDiscoveryBin(), args, { cwd: dir, detached: true, stdio: ['ignore', fd, fd], env });
+    child.on('error', () => {});
+    child.unref();
+    if (!child.pid) throw new Error('could not start pilot-discovery');
+    pid = child.pid;
+  } finally {
+    closeSync(fd);
+  }
+  writeFileSync(pidFile, String(pid));
+
+  const istiod: Istiod = { cluster, pid, dir, log, ports, debugUrl: `http://127.0.0.1:${ports.monitoring}`, readyMs: 0 };
+  const deadline = t0 + (opts.timeoutMs ?? READY_TIMEOUT_MS);
+  for (;;) {
+    if (!alive(pid)) throw new Error(`istiod for ${cluster} exited during start; log ${log}:\n${tailLog(log)}`);
+    const r = await httpGet(`http://127.0.0.1:${ports.http}/ready`, 2000).catch(() => undefined);
+    if (r?.status === 200) break;
+    if (Date.now() > deadline) {
+      await kill(pid, 0);
+      throw new Error(`istiod for ${cluster} not ready after ${Date.now() - t0} ms; log ${log}:\n${tailLog(log)}`);
+    }
+    await sleep(250);
+  }
+  istiod.readyMs = Date.now() - t0;
+  return istiod;
+}
+
+export function tailLog(file: string, lines = 30): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** The log text written since `from` bytes (use istiodLogSize() to mark a point). */
+export function istiodLog(i: Istiod, from = 0): string {
+  try {
+    return readFileSync(i.log).subarray(from).toString();
+  } catch {
+    return '';
+  }
+}
+export function istiodLogSize(i: Istiod): number {
+  try {
+    return readFileSync(i.log).length;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Stop istiod and delete what it wrote to its cluster: the istio-ca-root-cert ConfigMaps and the
+ * self-signed CA Secret that did not exist before it started. Keeps the working directory (log).
+ */
+export async function stopIstiod(i: Istiod | string): Promise<void> {
+  const cluster = typeof i === 'string' ? i : i.cluster;
+  const dir = workDir(cluster);
+  const pidFile = join(dir, 'pid');
+  const pid = typeof i === 'string' ? (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0) : i.pid;
+  if (pid) await kill(pid);
+  rmSync(pidFile, { force: true });
+  if (!existsSync(snapshotFile(dir))) return;
+  const before = JSON.parse(readFileSync(snapshotFile(dir), 'utf8')) as Snapshot;
+  const ok = await kubectl(['get', '--raw', '/readyz'], { context: cluster, allowFail: true, timeoutMs: 10_000 });
+  if (ok.code !== 0) return; // API server down: nothing to clean up now
+  for (const ns of await rootCertConfigMaps(cluster)) {
+    if (!before.rootCertNamespaces.includes(ns)) {
+      await kubectl(['-n', ns, 'delete', 'configmap', 'istio-ca-root-cert', '--ignore-not-found'], { context: cluster, allowFail: true });
+    }
+  }
+  if (!before.caSecret) {
+    await kubectl(['-n', ISTIO_NAMESPACE, 'delete', 'secret', 'istio-ca-secret', '--ignore-not-found'], { context: cluster, allowFail: true });
+  }
+  rmSync(snapshotFile(dir), { force: true });
+}
