@@ -118,11 +118,14 @@ async function bundle(): Promise<void> {
   const pjson = readPjson()
   if (manifest.version !== pjson.version) throw new Error(`oclif.manifest.json is for ${manifest.version}, package.json is ${pjson.version}: run \`npm run build\``)
   const ids = Object.keys(manifest.commands).sort()
+  // One getter per command: a command's module (and what it imports) is evaluated on first use.
   const commandsModule = [
-    ...ids.map((id, i) => `import C${i} from ${JSON.stringify('./' + manifest.commands[id].relativePath.join('/'))}`),
-    `export const COMMANDS = {${ids.map((id, i) => `${JSON.stringify(id)}: C${i}`).join(', ')}}`,
+    'module.exports.COMMANDS = {',
+    ...ids.map((id) => `  get ${JSON.stringify(id)}() { return require(${JSON.stringify('./' + manifest.commands[id].relativePath.join('/'))}).default },`),
+    '}',
   ].join('\n')
   const runtimePjson = {name: pjson.name, version: pjson.version, description: pjson.description, type: pjson.type, engines: pjson.engines, oclif: pjson.oclif}
+  rmSync(BUILD_DIR, {recursive: true, force: true})
   mkdirSync(BUILD_DIR, {recursive: true})
   const result = await build({
     entryPoints: [join(REPO, 'scripts', 'sea', 'entry.ts')],
@@ -134,6 +137,7 @@ async function bundle(): Promise<void> {
     minify: true,
     keepNames: true, // error classes and oclif keep meaningful names
     legalComments: 'none',
+    charset: 'ascii', // the loader decodes it as latin1
     // oclif's read-tsconfig has a require('typescript') that is never reached with
     // enableAutoTranspile=false; bundling it would add 10 MB.
     external: ['typescript'],
@@ -145,11 +149,19 @@ async function bundle(): Promise<void> {
         name: 'kubectl-mesh-virtual',
         setup(b) {
           b.onResolve({filter: /^kubectl-mesh:/}, (a) => ({path: a.path, namespace: 'kubectl-mesh'}))
-          b.onLoad({filter: /.*/, namespace: 'kubectl-mesh'}, (a) =>
-            a.path === 'kubectl-mesh:commands'
-              ? {contents: commandsModule, loader: 'js', resolveDir: REPO}
-              : {contents: JSON.stringify(runtimePjson), loader: 'json'},
-          )
+          b.onLoad({filter: /.*/, namespace: 'kubectl-mesh'}, (a) => {
+            if (a.path === 'kubectl-mesh:commands') return {contents: commandsModule, loader: 'js', resolveDir: REPO}
+            if (a.path === 'kubectl-mesh:oclif-manifest') return {contents: JSON.stringify(manifest), loader: 'json'}
+            return {contents: JSON.stringify(runtimePjson), loader: 'json'}
+          })
+          // oclif reads oclif.manifest.json from the plugin root; there is no such file next to
+          // the executable, so hand it the inlined one. Fails the build if oclif changed.
+          b.onLoad({filter: /[\\/]@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/}, (a) => {
+            const code = readFileSync(a.path, 'utf8')
+            const from = 'const manifest = await (0, fs_1.readJson)(p);'
+            if (!code.includes(from)) throw new Error(`@oclif/core changed: "${from}" not found in ${a.path}; update the manifest patch in scripts/package.ts`)
+            return {contents: code.replace(from, 'const manifest = (this.isRoot && globalThis.__KUBECTL_MESH_MANIFEST__) || await (0, fs_1.readJson)(p);'), loader: 'js'}
+          })
         },
       },
     ],
@@ -161,12 +173,35 @@ async function bundle(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // (2) SEA blob, (3) Node binary + injection
 
-function seaBlob(codeCache: boolean): string {
-  const blob = join(BUILD_DIR, codeCache ? 'sea-codecache.blob' : 'sea-portable.blob')
-  const config = join(BUILD_DIR, codeCache ? 'sea-codecache.json' : 'sea-portable.json')
-  writeFileSync(config, JSON.stringify({main: BUNDLE, output: blob, disableExperimentalSEAWarning: true, useCodeCache: codeCache, useSnapshot: false}))
+/** A SEA blob: scripts/sea/loader.cjs as main, the bundle (and a code cache, if given) as assets. */
+function seaBlob(name: string, codeCache?: string): string {
+  const blob = join(BUILD_DIR, `${name}.blob`)
+  const config = join(BUILD_DIR, `${name}.json`)
+  const assets: Record<string, string> = {'bundle.cjs': BUNDLE}
+  if (codeCache) assets['bundle.cache'] = codeCache
+  writeFileSync(
+    config,
+    JSON.stringify({main: join(REPO, 'scripts', 'sea', 'loader.cjs'), output: blob, disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false, assets}),
+  )
   run(process.execPath, ['--experimental-sea-config', config])
   return blob
+}
+
+/**
+ * Record the bundle's V8 code cache by running the host executable (built without a cache) the
+ * way users start it: root help, version, and every command's help. Each run starts from the
+ * previous run's cache and adds the functions it compiled.
+ */
+function trainCodeCache(exe: string): string {
+  const cache = join(BUILD_DIR, 'bundle.cache')
+  rmSync(cache, {force: true})
+  const manifest = JSON.parse(readFileSync(join(REPO, 'oclif.manifest.json'), 'utf8'))
+  const runs = [['--version'], ['--help'], ...Object.keys(manifest.commands).map((id) => [...id.split(':'), '--help']), ['--help']]
+  for (const args of runs) {
+    const r = spawnSync(exe, args, {encoding: 'utf8', env: {PATH: '/nonexistent', HOME: tmpdir(), NO_COLOR: '1', KUBECTL_MESH_TRAIN_CACHE: cache}})
+    if (r.status !== 0) throw new Error(`training run \`kubectl-mesh ${args.join(' ')}\` failed (${r.status}): ${r.stderr}`)
+  }
+  return cache
 }
 
 /** That platform's Node binary, of exactly the version running this build (the blob format is version-bound). */
@@ -330,20 +365,21 @@ export async function ensurePackage(opts: PackageOptions = {}): Promise<PackageR
   const reused = wanted.filter((p) => !todo.includes(p))
   if (todo.length) {
     await bundle()
-    const blobs = new Map<boolean, string>()
+    let portable: string | undefined
     for (const p of todo) {
       const t = performance.now()
-      const codeCache = p === hostPlatform()
-      if (!blobs.has(codeCache)) blobs.set(codeCache, seaBlob(codeCache))
+      const host = p === hostPlatform()
       rmSync(stamp(p), {force: true})
       const dir = join(RELEASE_DIR, `kubectl-mesh-${platformId(p)}`)
-      const exe = await executable(p, blobs.get(codeCache)!, dir)
+      portable ??= seaBlob('sea-portable')
+      let exe = await executable(p, portable, dir)
+      if (host) exe = await executable(p, seaBlob('sea-host', trainCodeCache(exe)), dir)
       copyFileSync(join(REPO, 'LICENSE'), join(dir, 'LICENSE'))
       if (p === hostPlatform()) smokeTest(exe)
       const archive = join(RELEASE_DIR, archiveName(p))
       tarGz([{name: p.bin, file: exe, mode: 0o755}, {name: 'LICENSE', file: join(dir, 'LICENSE'), mode: 0o644}], archive)
       writeFileSync(stamp(p), key)
-      log(`${archiveName(p)}: ${(statSync(archive).size / 1e6).toFixed(1)} MB (executable ${(statSync(exe).size / 1e6).toFixed(1)} MB${codeCache ? ', with code cache' : ', no code cache'}) in ${((performance.now() - t) / 1000).toFixed(1)}s`)
+      log(`${archiveName(p)}: ${(statSync(archive).size / 1e6).toFixed(1)} MB (executable ${(statSync(exe).size / 1e6).toFixed(1)} MB${host ? ', with code cache' : ', no code cache'}) in ${((performance.now() - t) / 1000).toFixed(1)}s`)
     }
   }
   // The manifest lists every current archive, including ones built by an earlier run.

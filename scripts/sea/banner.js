@@ -7,7 +7,8 @@
 process.env.OCLIF_DISABLE_ENGINE_WARNING = '1' // oclif would read its own package.json from disk
 var require = ((real) => {
   const TARGET = '__kubectl_mesh_commands__.cjs'
-  const isBuiltin = (id) => typeof id === 'string' && (id.startsWith('node:') || real('node:module').isBuiltin(id))
+  const {isBuiltin: builtin} = real('node:module')
+  const isBuiltin = (id) => typeof id === 'string' && (id.startsWith('node:') || builtin(id))
   const notFound = (id) => Object.assign(new Error(`Cannot find module '${id}' (not bundled into the kubectl-mesh executable)`), {code: 'MODULE_NOT_FOUND'})
   const shim = (id) => {
     if (isBuiltin(id)) return real(id)
