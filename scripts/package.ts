@@ -8,10 +8,11 @@
 //
 // Steps: (1) esbuild bundles scripts/sea/entry.ts, every command listed in oclif.manifest.json
 // (from dist/, the tsc output) and all dependencies into release/build/kubectl-mesh.cjs;
-// (2) `node --experimental-sea-config` turns it into a SEA blob (with V8 code cache for the
-// build host's own platform only: a code cache made here would crash another platform's binary);
-// (3) postject injects the blob into a copy of that platform's Node 24 binary (the host's own
-// node, or the npm registry package node-<os>-<arch> of exactly the same version);
+// (2) `node --experimental-sea-config` makes a SEA blob: scripts/sea/loader.cjs as main, the
+// bundle as an asset; (3) postject injects it into a copy of that platform's Node 24 binary (the
+// host's own node, or the npm registry package node-<os>-<arch> of exactly the same version);
+// for the host platform only, that executable is then run a few times to record the bundle's V8
+// code cache, which a second blob embeds (a code cache made here must not reach another platform);
 // (4) a deterministic tar.gz holds the executable and LICENSE; (5) krew/mesh.yaml lists every
 // archive in release/ that is current.
 //
@@ -214,7 +215,7 @@ function nodeBinary(p: Platform): string {
   mkdirSync(dir, {recursive: true})
   log(`fetching ${p.npm}@${version} from the npm registry`)
   const tgz = run('npm', ['pack', `${p.npm}@${version}`, '--silent', '--pack-destination', dir]).trim().split('\n').pop()!
-  run('tar', ['xzf', join(dir, tgz), '-C', dir, 'package/LICENSE', `package/${p.npmBin}`])
+  run('tar', ['xzf', join(dir, tgz), '-C', dir, `package/${p.npmBin}`])
   rmSync(join(dir, tgz))
   return bin
 }
