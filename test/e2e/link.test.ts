@@ -7,7 +7,7 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 import {load} from 'js-yaml'
-import {kget, kubectl, mesh, type RunResult, stats, tempDir, writes} from './harness.ts'
+import {KUBECONFIG, kget, kubectl, mesh, type RunResult, stats, tempDir, writes} from './harness.ts'
 import {kubectlBin, startApiServer, stopApiServer} from '../../testbed/testbed.ts'
 import {applyIstioFixtures} from '../../testbed/fixtures.ts'
 
@@ -373,6 +373,29 @@ describe('cluster link refuses bad input before writing anything', () => {
     }
     assertUsage(r, /context "cluster3": cannot reach the API server/)
     assert.equal(await snapshot('cluster1'), before)
+  })
+
+  test('a context that may read but not write: refused before the first write in either cluster', async () => {
+    // A read-only identity in cluster3 (a ServiceAccount bound to a read-everything ClusterRole),
+    // added to the kubeconfig as context cluster3-reader.
+    const role = {apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: {name: 'link-e2e-read-all'}, rules: [{apiGroups: ['*'], resources: ['*'], verbs: ['get', 'list', 'watch']}]}
+    const binding = {apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: {name: 'link-e2e-read-all'}, roleRef: {apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'link-e2e-read-all'}, subjects: [{kind: 'ServiceAccount', name: 'link-e2e-reader', namespace: 'default'}]}
+    await kubectl(['apply', '-f', '-'], {context: 'cluster3', input: JSON.stringify({apiVersion: 'v1', kind: 'List', items: [role, binding, {apiVersion: 'v1', kind: 'ServiceAccount', metadata: {name: 'link-e2e-reader', namespace: 'default'}}]})})
+    try {
+      const token = (await kubectl(['-n', 'default', 'create', 'token', 'link-e2e-reader', '--duration=10m'], {context: 'cluster3'})).stdout.trim()
+      const extra = join(tmp, 'reader-kubeconfig')
+      writeFileSync(extra, JSON.stringify({apiVersion: 'v1', kind: 'Config', contexts: [{name: 'cluster3-reader', context: {cluster: 'cluster3', user: 'link-e2e-reader'}}], users: [{name: 'link-e2e-reader', user: {token}}]}), {mode: 0o600})
+      const before = [await snapshot('cluster1'), await snapshot('cluster3')]
+      const r = await mesh(['cluster', 'link', '--context', 'cluster1', '--remote-context', 'cluster3-reader'], {env: {KUBECONFIG: `${KUBECONFIG}:${extra}`, KUBECTL_MESH_STATS: '1'}})
+      assert.equal(r.code, 1, r.stderr)
+      assert.match(r.stderr, /^Error: context "cluster3-reader": forbidden to create secrets in namespace istio-system; nothing was written in either cluster$/m)
+      assert.match(r.stderr, /^Hint: .*auth can-i create secrets/m)
+      assert.deepEqual(stats(r.stderr).byContext.cluster1?.PUT, undefined)
+      assert.deepEqual([await snapshot('cluster1'), await snapshot('cluster3')], before)
+    } finally {
+      await kubectl(['delete', 'clusterrole/link-e2e-read-all', 'clusterrolebinding/link-e2e-read-all', '--ignore-not-found'], {context: 'cluster3'})
+      await kubectl(['-n', 'default', 'delete', 'serviceaccount', 'link-e2e-reader', '--ignore-not-found'], {context: 'cluster3'})
+    }
   })
 
   test('a context without permission: exit 1 naming the verb and resource', async () => {
