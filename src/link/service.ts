@@ -74,7 +74,8 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   warnings.push(...forward.warnings)
   directions.push({link: forward.link, server: o.server ?? westFacts.server, tlsServerName: o.tlsServerName ?? westFacts.tlsServerName, serverFromFlag: o.server !== undefined})
   if (o.bidirectional) {
-    const back = validatePair(westFacts, eastFacts, {force: o.force})
+    // WEST's --network also holds when WEST is the discovering side.
+    const back = validatePair(o.network ? {...westFacts, network: o.network} : westFacts, eastFacts, {force: o.force})
     warnings.push(...back.warnings.filter((w) => !warnings.includes(w)))
     directions.push({link: back.link, server: eastFacts.server, tlsServerName: eastFacts.tlsServerName, serverFromFlag: false})
   }

@@ -19,6 +19,9 @@ const run = promisify(execFile)
 
 /** The `istio` ConfigMap data of each cluster as the test found it, restored in after(). */
 const original: Record<string, Record<string, string>> = {}
+/** The meshNetworks every cluster starts with here: a network of someone else's, which must survive. */
+const BASE_NETWORKS = 'networks:\n  lab-net:\n    endpoints:\n      - fromCidr: 10.99.0.0/16\n    gateways:\n      - address: 192.0.2.50\n        port: 15443\n'
+const base = () => (load(BASE_NETWORKS) as any).networks
 
 async function meshNetworks(ctx: string): Promise<any> {
   const cm = await kget(ctx, ['-n', NS, 'configmap', 'istio'])
@@ -70,7 +73,10 @@ async function unlinkAll() {
 
 before(async () => {
   await unlinkAll()
-  for (const ctx of ['cluster1', 'cluster2', 'cluster3']) original[ctx] = (await kget(ctx, ['-n', NS, 'configmap', 'istio'])).data
+  for (const ctx of ['cluster1', 'cluster2', 'cluster3']) {
+    original[ctx] = (await kget(ctx, ['-n', NS, 'configmap', 'istio'])).data
+    await kubectl(['-n', NS, 'patch', 'configmap', 'istio', '--type=merge', '-p', JSON.stringify({data: {meshNetworks: BASE_NETWORKS}})], {context: ctx})
+  }
 })
 
 after(async () => {
@@ -110,7 +116,7 @@ describe('cluster link', () => {
     assert.deepEqual(Object.keys(secret.data), ['cluster2'])
 
     const nets = await meshNetworks('cluster1')
-    assert.deepEqual(nets, {networks: {network2: {endpoints: [{fromRegistry: 'cluster2'}], gateways: [{address: '127.0.0.12', port: 15443}]}}})
+    assert.deepEqual(nets, {networks: {...base(), network2: {endpoints: [{fromRegistry: 'cluster2'}], gateways: [{address: '127.0.0.12', port: 15443}]}}})
     const cm = await kget('cluster1', ['-n', NS, 'configmap', 'istio'])
     assert.equal(cm.data.mesh, original.cluster1.mesh, 'the mesh key is byte-for-byte as it was')
     assert.deepEqual(Object.keys(cm.data).sort(), Object.keys(original.cluster1).sort())
@@ -228,7 +234,7 @@ describe('cluster link', () => {
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /cluster1\s+Secret\/istio-system\/istio-remote-secret-cluster2\s+deleted/)
     assert.equal(await kget('cluster1', ['-n', NS, 'secret', 'istio-remote-secret-cluster2']), undefined)
-    assert.deepEqual(await meshNetworks('cluster1'), {networks: {}})
+    assert.deepEqual(await meshNetworks('cluster1'), {networks: base()})
     assert.equal((await kget('cluster1', ['-n', NS, 'configmap', 'istio'])).data.mesh, original.cluster1.mesh)
 
     const p = await mesh(['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'cluster2', '--remote-context', 'cluster2', '--prune-remote'])
@@ -277,10 +283,22 @@ describe('cluster link', () => {
       const left = await kubectl(['get', 'secrets,serviceaccounts', '-n', NS, '-l', MANAGED, '-o', 'name'], {context: ctx})
       const leftCluster = await kubectl(['get', 'clusterroles,clusterrolebindings', '-l', MANAGED, '-o', 'name'], {context: ctx})
       assert.equal(left.stdout + leftCluster.stdout, '', `${ctx}: nothing kubectl-mesh made is left`)
-      assert.deepEqual(await meshNetworks(ctx), {networks: {}})
+      assert.deepEqual(await meshNetworks(ctx), {networks: base()})
     }
     assert.equal(await kget('cluster3', ['-n', NS, 'serviceaccount', 'istio-reader-service-account']), undefined)
     await applyIstioFixtures('cluster3')
+  })
+
+  test('same network on both sides: meshNetworks is not touched', async () => {
+    const rv = (await kget('cluster1', ['-n', NS, 'configmap', 'istio'])).metadata.resourceVersion
+    const r = await mesh(['cluster', 'link', '--context', 'cluster1', '--remote-context', 'cluster3', '--network', 'network1'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /cluster1\s+Secret\/istio-system\/istio-remote-secret-cluster3\s+created/)
+    assert.doesNotMatch(r.stdout, /ConfigMap/)
+    assert.equal((await kget('cluster1', ['-n', NS, 'configmap', 'istio'])).metadata.resourceVersion, rv)
+    const u = await mesh(['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'cluster3', '--remote-context', 'cluster3', '--prune-remote'])
+    assert.equal(u.code, 0, u.stderr)
+    assert.equal((await kget('cluster1', ['-n', NS, 'configmap', 'istio'])).metadata.resourceVersion, rv)
   })
 
   test('8 concurrent links into one cluster: no lost meshNetworks update', async () => {
@@ -292,12 +310,13 @@ describe('cluster link', () => {
       assert.deepEqual(nets[`net-${i + 1}`], {endpoints: [{fromRegistry: id}], gateways: [{address: '127.0.0.12', port: 15443}]}, `entry of ${id}`)
       assert.ok(await kget('cluster1', ['-n', NS, 'secret', `istio-remote-secret-${id}`]))
     }
+    assert.deepEqual(nets['lab-net'], base()['lab-net'])
     assert.equal((await kget('cluster1', ['-n', NS, 'configmap', 'istio'])).data.mesh, original.cluster1.mesh)
     // Exactly one token Secret, created by one of them; the others found it.
     assert.equal(results.filter((r) => /istio-remote-secret-token\s+created/.test(r.stdout)).length, 1)
     const un = await Promise.all(ids.map((id) => mesh(['cluster', 'unlink', '--context', 'cluster1', '--remote-name', id])))
     for (const r of un) assert.equal(r.code, 0, r.stderr)
-    assert.deepEqual(await meshNetworks('cluster1'), {networks: {}})
+    assert.deepEqual(await meshNetworks('cluster1'), {networks: base()})
   })
 })
 
