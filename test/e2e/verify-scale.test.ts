@@ -19,15 +19,15 @@ describe('kubectl mesh verify at scale', () => {
     for (const c of ['cluster1', 'cluster2']) await apply(c, [{apiVersion: 'v1', kind: 'Namespace', metadata: {name: NSX}}])
   })
   after(async () => {
-    for (const c of ['cluster1', 'cluster2']) await kubectl(['delete', 'namespace', NSX, '--ignore-not-found', '--wait=false'], {context: c})
     await teardownJourney()
+    for (const c of ['cluster1', 'cluster2']) await kubectl(['delete', 'namespace', NSX, '--ignore-not-found', '--wait=false'], {context: c})
   })
 
   async function importServices(from: number, to: number): Promise<void> {
     const svcs = []
     const imports = []
     for (let i = from; i < to; i++) {
-      svcs.push({apiVersion: 'v1', kind: 'Service', metadata: {name: `s${i}`, namespace: NSX, labels: {'kubectl-mesh/exported': 'true'}}, spec: {ports: [{name: 'http', port: 8000, protocol: 'TCP'}]}})
+      svcs.push({apiVersion: 'v1', kind: 'Service', metadata: {name: `s${i}`, namespace: NSX, labels: {'kubectl-mesh/exported': 'true'}}, spec: {clusterIP: 'None', ports: [{name: 'http', port: 8000, protocol: 'TCP'}]}}) // headless: the test bed's service range holds 254 IPs
       imports.push(...importObjects(`s${i}`, NSX, 'cluster2', [{number: 8000, name: 'http', protocol: 'HTTP'}]))
     }
     await apply('cluster2', svcs)
