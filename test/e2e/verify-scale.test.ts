@@ -2,6 +2,7 @@
 // count must not grow with the number of imports (each kind listed once per cluster).
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
+import {kubectl as testbedKubectl} from '../../testbed/testbed.ts'
 import {kubectl} from './harness.ts'
 import {apply, describeChecks, exportsGateway, failures, importObjects, installCacerts, link, teardownJourney, verifyJson} from './verify-journey.ts'
 
@@ -19,8 +20,9 @@ describe('kubectl mesh verify at scale', () => {
     for (const c of ['cluster1', 'cluster2']) await apply(c, [{apiVersion: 'v1', kind: 'Namespace', metadata: {name: NSX}}])
   })
   after(async () => {
+    // The namespace controller removes the 900 objects server-side; then the rest of the journey.
+    for (const c of ['cluster1', 'cluster2']) await testbedKubectl(['delete', 'namespace', NSX, '--ignore-not-found', '--wait=true'], {context: c, timeoutMs: 600_000})
     await teardownJourney()
-    for (const c of ['cluster1', 'cluster2']) await kubectl(['delete', 'namespace', NSX, '--ignore-not-found', '--wait=false'], {context: c})
   })
 
   async function importServices(from: number, to: number): Promise<void> {
