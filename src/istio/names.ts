@@ -53,3 +53,8 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 export function isDns1123Label(value: string): boolean {
   return value.length <= 63 && DNS1123_LABEL.test(value)
 }
+
+// cluster link (service-account tokens, gateway port override)
+export const SERVICE_ACCOUNT_NAME_ANNOTATION = 'kubernetes.io/service-account.name'
+export const SERVICE_ACCOUNT_TOKEN_TYPE = 'kubernetes.io/service-account-token'
+export const GATEWAY_PORT_LABEL = 'networking.istio.io/gatewayPort'

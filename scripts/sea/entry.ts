@@ -1,0 +1,27 @@
+// Entry point of the single executable (Node SEA). esbuild bundles this file, every command and
+// every dependency into one CommonJS script (scripts/package.ts), which scripts/sea/loader.cjs
+// compiles at startup. It does what bin/run.js does, except that nothing is read from disk:
+// - package.json and oclif.manifest.json are inlined (the manifest is handed to oclif through
+//   globalThis.__KUBECTL_MESH_MANIFEST__, see the oclif patch in scripts/package.ts), so, as with
+//   bin/run.js, `--help` and `--version` evaluate no command module;
+// - oclif's explicit command discovery strategy loads its target through the `require` shim in
+//   scripts/sea/banner.js, which hands back COMMANDS: one getter per command id that evaluates
+//   that command's module (and its imports) on first use only.
+import {dirname} from 'node:path'
+import {flush, handle, run, settings} from '@oclif/core'
+// All three are provided by the esbuild plugin in scripts/package.ts.
+import pjson from 'kubectl-mesh:package-json'
+import manifest from 'kubectl-mesh:oclif-manifest'
+import {COMMANDS} from 'kubectl-mesh:commands'
+
+settings.enableAutoTranspile = false
+Object.assign(globalThis, {__KUBECTL_MESH_COMMANDS__: COMMANDS, __KUBECTL_MESH_MANIFEST__: manifest})
+
+const oclif = {
+  ...pjson.oclif,
+  commands: {strategy: 'explicit', target: './__kubectl_mesh_commands__.cjs', identifier: 'COMMANDS'},
+}
+
+export const done: Promise<void> = run(process.argv.slice(2), {root: dirname(process.execPath), pjson: {...pjson, oclif}})
+  .then(async () => flush())
+  .catch(async (error) => handle(error))

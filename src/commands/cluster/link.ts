@@ -1,0 +1,57 @@
+import {Flags} from '@oclif/core'
+import {MeshCommand} from '../../base-command.ts'
+import {dryRunFlag, kubeFlags, outputFlag} from '../../flags.ts'
+
+export default class ClusterLink extends MeshCommand {
+  static summary = "Link two clusters: EAST's istiod discovers WEST's services and endpoints."
+  static description = `Reads both clusters first (cluster ID, network, mesh ID, root of trust, east-west gateway) and checks the pair before writing.
+In WEST: ServiceAccount istio-reader-service-account, its reader ClusterRole and binding if missing, and the token Secret istio-reader-service-account-istio-remote-secret-token.
+In EAST: Secret istio-remote-secret-<ID> (label istio/multiCluster=true; a kubeconfig with inline CA data and the reader token), and, when the networks differ, the entry for WEST's network in the istio ConfigMap's meshNetworks.
+Undo with \`kubectl mesh cluster unlink\`.`
+  static examples = [
+    'kubectl mesh cluster link --context east --remote-context west',
+    'kubectl mesh cluster link --context east --remote-context west --bidirectional',
+    'kubectl mesh cluster link --context east --remote-context west --server https://west-api.example.com:6443 --gateway 203.0.113.7',
+    'kubectl mesh cluster link --context east --remote-context west -o yaml',
+  ]
+  static flags = {
+    ...kubeFlags,
+    'remote-context': Flags.string({required: true, description: 'The context of the cluster to discover (WEST).'}),
+    'remote-name': Flags.string({description: "WEST's cluster ID: the remote secret's data key (default: its istiod CLUSTER_ID, else the injector's global.multiCluster.clusterName)."}),
+    server: Flags.string({description: "The API server address EAST's istiod uses for WEST (default: the server of --remote-context)."}),
+    'tls-server-name': Flags.string({description: "The TLS server name for WEST's API server (default: the one of --remote-context, if any)."}),
+    network: Flags.string({description: "WEST's network (default: label topology.istio.io/network on its Istio namespace, else global.network)."}),
+    gateway: Flags.string({description: "WEST's east-west gateway as ADDR[:PORT] (default: the load-balancer address of its east-west gateway Service, port 15443)."}),
+    bidirectional: Flags.boolean({description: 'Also link the other way: WEST discovers EAST.'}),
+    force: Flags.boolean({description: 'Link even though the clusters trust different root CAs, or --remote-name differs from the cluster ID (with a warning).'}),
+    output: outputFlag,
+    'dry-run': dryRunFlag,
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(ClusterLink)
+    const {link} = await import('../../link/service.ts')
+    const result = await link(this.kube(flags), {
+      context: flags.context,
+      remoteContext: flags['remote-context'],
+      istioNamespace: flags['istio-namespace'],
+      remoteName: flags['remote-name'],
+      server: flags.server,
+      tlsServerName: flags['tls-server-name'],
+      network: flags.network,
+      gateway: flags.gateway,
+      bidirectional: flags.bidirectional,
+      force: flags.force,
+      output: flags.output,
+      dryRun: flags['dry-run'],
+      version: this.config.version,
+    })
+    const {printChanges, printYamlDocs} = await import('../../ui/output.ts')
+    if (result.docs) {
+      if (result.docs.length > 0) printYamlDocs(result.docs)
+      if (result.error) throw result.error
+      return
+    }
+    printChanges(result.changes, flags.output === 'json' ? 'json' : 'text', {links: result.links})
+  }
+}

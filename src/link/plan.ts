@@ -1,0 +1,193 @@
+// Pure planning for `cluster link` / `unlink`: facts in, desired objects and meshNetworks edits
+// out. No API calls here.
+import {dump} from 'js-yaml'
+import type {KubeObject} from '../kube/resources.ts'
+import {
+  CLUSTER_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET,
+  REMOTE_SECRET_PREFIX, SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN_TYPE, readerClusterRole, stamp,
+} from '../istio/names.ts'
+import type {ClusterFacts, Gateway} from './facts.ts'
+
+export const isManaged = (obj: KubeObject | undefined): boolean => obj?.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE
+
+/** The rules of Istio's reader ClusterRole (istio-discovery chart, reader-clusterrole.yaml). */
+export const READER_RULES = [
+  {apiGroups: ['config.istio.io', 'security.istio.io', 'networking.istio.io', 'authentication.istio.io', 'rbac.istio.io', 'telemetry.istio.io', 'extensions.istio.io'], resources: ['*'], verbs: ['get', 'list', 'watch']},
+  {apiGroups: [''], resources: ['endpoints', 'pods', 'services', 'nodes', 'replicationcontrollers', 'namespaces', 'secrets'], verbs: ['get', 'list', 'watch']},
+  {apiGroups: ['networking.istio.io'], resources: ['workloadentries'], verbs: ['get', 'watch', 'list']},
+  {apiGroups: ['networking.x-k8s.io', 'gateway.networking.k8s.io'], resources: ['gateways'], verbs: ['get', 'watch', 'list']},
+  {apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['get', 'list', 'watch']},
+  {apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch']},
+  {apiGroups: ['multicluster.x-k8s.io'], resources: ['serviceexports'], verbs: ['get', 'list', 'watch', 'create', 'delete']},
+  {apiGroups: ['multicluster.x-k8s.io'], resources: ['serviceimports'], verbs: ['get', 'list', 'watch']},
+  {apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get', 'list', 'watch']},
+  {apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create']},
+  {apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create']},
+]
+
+const READER_LABELS = {app: 'istio-reader', 'app.kubernetes.io/name': 'istio-reader'}
+
+export function readerServiceAccount(ns: string, version: string): KubeObject {
+  return {apiVersion: 'v1', kind: 'ServiceAccount', metadata: {name: READER_SERVICE_ACCOUNT, namespace: ns, ...stamp(version, READER_LABELS)}}
+}
+
+export function readerClusterRoleObject(ns: string, version: string): KubeObject {
+  return {apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: {name: readerClusterRole(ns), ...stamp(version, READER_LABELS)}, rules: READER_RULES}
+}
+
+export function readerBinding(ns: string, version: string): KubeObject {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding',
+    metadata: {name: readerClusterRole(ns), ...stamp(version, READER_LABELS)},
+    roleRef: {apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: readerClusterRole(ns)},
+    subjects: [{kind: 'ServiceAccount', name: READER_SERVICE_ACCOUNT, namespace: ns}],
+  }
+}
+
+export function readerTokenSecret(ns: string, version: string): KubeObject {
+  const s = stamp(version)
+  return {
+    apiVersion: 'v1', kind: 'Secret', type: SERVICE_ACCOUNT_TOKEN_TYPE,
+    metadata: {name: READER_TOKEN_SECRET, namespace: ns, labels: s.labels, annotations: {...s.annotations, [SERVICE_ACCOUNT_NAME_ANNOTATION]: READER_SERVICE_ACCOUNT}},
+  }
+}
+
+/** A token Secret someone else made that we can reuse: the right type, bound to the reader account. */
+export function isUsableTokenSecret(s: KubeObject | undefined): boolean {
+  return s?.type === SERVICE_ACCOUNT_TOKEN_TYPE && s.metadata.annotations?.[SERVICE_ACCOUNT_NAME_ANNOTATION] === READER_SERVICE_ACCOUNT
+}
+
+export interface ReaderStep {
+  /** The object we want. */
+  desired: KubeObject
+  /** The object as it is (undefined: missing). */
+  live?: KubeObject
+  /**
+   * apply: create it, or update it because kubectl-mesh owns it; keep: it exists and belongs to
+   * someone else (an Istio install): reuse it as it is, never stamp or change it.
+   */
+  mode: 'apply' | 'keep'
+}
+
+/**
+ * In the discovered cluster: the reader ServiceAccount, ClusterRole and binding when missing
+ * (or owned by kubectl-mesh), and the token Secret. Objects an Istio install made are kept.
+ */
+export function planReader(west: ClusterFacts, version: string): ReaderStep[] {
+  const ns = west.istioNamespace
+  const step = (desired: KubeObject, live: KubeObject | undefined, usable = true): ReaderStep =>
+    ({desired, live, mode: live && !isManaged(live) && usable ? 'keep' : 'apply'})
+  return [
+    step(readerServiceAccount(ns, version), west.serviceAccount),
+    step(readerClusterRoleObject(ns, version), west.clusterRole),
+    step(readerBinding(ns, version), west.clusterRoleBinding),
+    step(readerTokenSecret(ns, version), west.tokenSecret, isUsableTokenSecret(west.tokenSecret)),
+  ]
+}
+
+export interface RemoteKubeconfigInput {
+  id: string
+  server: string
+  /** base64 PEM of the CA that signs the API server's certificate. */
+  caData: string
+  token: string
+  tlsServerName?: string
+}
+
+/** The kubeconfig istiod uses for the remote cluster: inline CA data and the bearer token only. */
+export function remoteKubeconfig(i: RemoteKubeconfigInput): string {
+  const cluster: Record<string, string> = {'certificate-authority-data': i.caData, server: i.server}
+  if (i.tlsServerName) cluster['tls-server-name'] = i.tlsServerName
+  return dump({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{name: i.id, cluster}],
+    contexts: [{name: i.id, context: {cluster: i.id, user: i.id}}],
+    'current-context': i.id,
+    preferences: {},
+    users: [{name: i.id, user: {token: i.token}}],
+  }, {lineWidth: -1, noRefs: true})
+}
+
+export const remoteSecretName = (id: string) => `${REMOTE_SECRET_PREFIX}${id}`
+
+/** Secret istio-remote-secret-<ID> for the discovering cluster's istiod. */
+export function remoteSecret(ns: string, id: string, kubeconfig: string, version: string): KubeObject {
+  const s = stamp(version, {[MULTICLUSTER_LABEL]: 'true'})
+  return {
+    apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
+    metadata: {name: remoteSecretName(id), namespace: ns, labels: s.labels, annotations: {...s.annotations, [CLUSTER_ANNOTATION]: id}},
+    data: {[id]: Buffer.from(kubeconfig, 'utf8').toString('base64')},
+  }
+}
+
+// ---- meshNetworks -------------------------------------------------------------------------
+
+export interface NetworkEndpoint {fromRegistry?: string; fromCidr?: string; [k: string]: unknown}
+export interface NetworkGateway {address?: string; registryServiceName?: string; port?: number; locality?: string; [k: string]: unknown}
+export interface Network {endpoints?: NetworkEndpoint[]; gateways?: NetworkGateway[]; [k: string]: unknown}
+export interface MeshNetworks {networks?: Record<string, Network | null>; [k: string]: unknown}
+
+/** A meshNetworks document is a mapping (or absent); anything else we refuse to edit. */
+export function checkMeshNetworks(doc: unknown): string | undefined {
+  if (doc === undefined || doc === null) return undefined
+  if (typeof doc !== 'object' || Array.isArray(doc)) return 'it is not a mapping'
+  const n = (doc as MeshNetworks).networks
+  if (n !== undefined && n !== null && (typeof n !== 'object' || Array.isArray(n))) return '"networks" is not a mapping'
+  return undefined
+}
+
+/**
+ * Add or update the entry of network `network` so that it holds `fromRegistry: id` and the
+ * gateway; drop `id` from any other network (the remote moved networks), removing a network that
+ * becomes empty. Every other network and key is returned as it was.
+ *
+ * Gateways: an entry with the same address is kept (its port corrected); when the network's
+ * endpoints are only `id`'s, other address gateways are replaced (the gateway moved); when other
+ * registries share the network, the gateway is added next to theirs.
+ */
+export function addNetworkEntry(doc: MeshNetworks | undefined, network: string, id: string, gateway: Gateway): MeshNetworks {
+  const out: MeshNetworks = {...(doc ?? {})}
+  const networks: Record<string, Network | null> = {...(out.networks ?? {})}
+  for (const [name, net] of Object.entries(networks)) {
+    if (name === network || !net?.endpoints?.some((e) => e?.fromRegistry === id)) continue
+    const endpoints = net.endpoints.filter((e) => e?.fromRegistry !== id)
+    if (endpoints.length === 0) delete networks[name]
+    else networks[name] = {...net, endpoints}
+  }
+  const entry: Network = {...(networks[network] ?? {})}
+  const endpoints = [...(entry.endpoints ?? [])]
+  if (!endpoints.some((e) => e?.fromRegistry === id)) endpoints.push({fromRegistry: id})
+  let gateways = [...(entry.gateways ?? [])]
+  const same = gateways.findIndex((g) => g?.address === gateway.address)
+  if (same >= 0) {
+    if (gateways[same].port !== gateway.port) gateways[same] = {...gateways[same], port: gateway.port}
+  } else {
+    const onlyOurs = endpoints.every((e) => e?.fromRegistry === id)
+    if (onlyOurs) gateways = gateways.filter((g) => g?.address === undefined)
+    gateways.push({address: gateway.address, port: gateway.port})
+  }
+  entry.endpoints = endpoints
+  entry.gateways = gateways
+  networks[network] = entry
+  out.networks = networks
+  return out
+}
+
+/** Remove `fromRegistry: id` from every network; a network left without endpoints is dropped. */
+export function removeRegistry(doc: MeshNetworks | undefined, id: string): MeshNetworks | undefined {
+  if (!doc?.networks) return doc
+  const networks: Record<string, Network | null> = {...doc.networks}
+  for (const [name, net] of Object.entries(networks)) {
+    if (!net?.endpoints?.some((e) => e?.fromRegistry === id)) continue
+    const endpoints = net.endpoints.filter((e) => e?.fromRegistry !== id)
+    if (endpoints.length === 0) delete networks[name]
+    else networks[name] = {...net, endpoints}
+  }
+  return {...doc, networks}
+}
+
+/** The networks that name `id` in fromRegistry. */
+export function networksOf(doc: MeshNetworks | undefined, id: string): string[] {
+  return Object.entries(doc?.networks ?? {}).filter(([, n]) => n?.endpoints?.some((e) => e?.fromRegistry === id)).map(([k]) => k)
+}

@@ -1,0 +1,379 @@
+// `cluster link` / `cluster unlink`: read both clusters, validate the pair, then write —
+// the reader account and token in the discovered cluster (WEST), the remote secret and the
+// meshNetworks entry in the discovering cluster (EAST).
+import {UsageError, OperationError} from '../errors.ts'
+import {applyObject, type Change, changeOf, deleteObject, isUpToDate} from '../kube/apply.ts'
+import type {KubeClient} from '../kube/client.ts'
+import {dumpYaml, editConfigMapYaml, parseYamlKey} from '../kube/configmap-yaml.ts'
+import {ApiError, toOperationError} from '../kube/errors.ts'
+import {type KubeObject, RESOURCES, resourcePath, resourceFor} from '../kube/resources.ts'
+import type {Session} from '../kube/session.ts'
+import {isDns1123Label, MESH_CONFIGMAP, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, readerClusterRole} from '../istio/names.ts'
+import {note, warn} from '../ui/output.ts'
+import {type ClusterFacts, readClusterFacts} from './facts.ts'
+import {
+  addNetworkEntry, checkMeshNetworks, isManaged, type MeshNetworks, planReader, type ReaderStep, remoteKubeconfig,
+  remoteSecret, remoteSecretName, removeRegistry,
+} from './plan.ts'
+import {isLoopbackServer, type ResolvedLink, validateInputs, validatePair} from './validate.ts'
+
+export interface LinkOptions {
+  context?: string
+  remoteContext: string
+  istioNamespace: string
+  remoteName?: string
+  server?: string
+  tlsServerName?: string
+  network?: string
+  gateway?: string
+  bidirectional?: boolean
+  force?: boolean
+  output: 'text' | 'yaml' | 'json'
+  dryRun?: boolean
+  version: string
+  /** How long to wait for the token controller to fill in the token Secret. */
+  tokenTimeoutMs?: number
+}
+
+export interface LinkSummary {
+  context: string
+  remoteContext: string
+  clusterId: string
+  network?: string
+  crossNetwork: boolean
+  gateway?: string
+}
+
+export interface LinkResult {
+  changes: Change[]
+  links: LinkSummary[]
+  /** Set for -o yaml: the documents to print (nothing was written). */
+  docs?: Array<{context: string; object: KubeObject}>
+  /** -o yaml only: raise after printing `docs` (the token does not exist yet). */
+  error?: UsageError
+}
+
+type Direction = {link: ResolvedLink; server: string; tlsServerName?: string; serverFromFlag: boolean}
+
+const DRY_RUN_TOKEN = 'dry-run-token-not-issued'
+
+export async function link(session: Session, o: LinkOptions): Promise<LinkResult> {
+  const eastRef = session.resolve(o.context)
+  const westRef = session.resolve(o.remoteContext)
+  const {gateway} = validateInputs({context: eastRef.context, remoteContext: westRef.context, remoteName: o.remoteName, server: o.server, network: o.network, gateway: o.gateway})
+  const east = session.client(eastRef.context)
+  const west = session.client(westRef.context)
+
+  // 1. Read both clusters.
+  const [eastFacts, westFacts] = await Promise.all([readFacts(east, o.istioNamespace), readFacts(west, o.istioNamespace)])
+
+  // 2. Validate the pair (and the mirror image with --bidirectional) before any write.
+  const directions: Direction[] = []
+  const warnings: string[] = []
+  const forward = validatePair(eastFacts, westFacts, {remoteName: o.remoteName, network: o.network, gateway, force: o.force})
+  warnings.push(...forward.warnings)
+  directions.push({link: forward.link, server: o.server ?? westFacts.server, tlsServerName: o.tlsServerName ?? westFacts.tlsServerName, serverFromFlag: o.server !== undefined})
+  if (o.bidirectional) {
+    // WEST's --network also holds when WEST is the discovering side.
+    const back = validatePair(o.network ? {...westFacts, network: o.network} : westFacts, eastFacts, {force: o.force})
+    warnings.push(...back.warnings.filter((w) => !warnings.includes(w)))
+    directions.push({link: back.link, server: eastFacts.server, tlsServerName: eastFacts.tlsServerName, serverFromFlag: false})
+  }
+  for (const d of directions) {
+    if (isLoopbackServer(d.server)) {
+      warnings.push(`the remote secret for "${d.link.id}" in context "${d.link.east.context}" points at ${d.server}, a loopback address that istiod in a pod cannot reach${d.serverFromFlag || d.link.west === eastFacts ? '' : '; pass --server with an address reachable from the pods'}`)
+    }
+  }
+  // meshNetworks must be editable: check EAST's document now, not after the first write.
+  const meshEdits = directions.map((d) => planMeshNetworks(d.link))
+
+  // The reader objects, once per cluster that is discovered.
+  const readerPlans = new Map<ClusterFacts, ReaderStep[]>()
+  for (const d of directions) readerPlans.set(d.link.west, planReader(d.link.west, o.version))
+
+  for (const w of warnings) warn(w)
+  const links: LinkSummary[] = directions.map((d) => ({
+    context: d.link.east.context, remoteContext: d.link.west.context, clusterId: d.link.id, network: d.link.westNetwork,
+    crossNetwork: d.link.crossNetwork, gateway: d.link.gateway && `${d.link.gateway.address}:${d.link.gateway.port}`,
+  }))
+
+  // 3a. -o yaml: the desired objects, nothing written.
+  if (o.output === 'yaml') return {changes: [], links, ...yamlDocs(o, directions, readerPlans, meshEdits)}
+
+  // 3b. Permission check of every write that is needed, in both clusters, before the first one.
+  await checkAccess(o, (ctx) => session.client(ctx), directions, readerPlans, meshEdits)
+
+  // 4. Write: reader account and token in each discovered cluster, then the secrets and meshNetworks.
+  const changes: Change[] = []
+  try {
+    const tokens = new Map<ClusterFacts, {token: string; caData?: string}>()
+    for (const [facts, steps] of readerPlans) {
+      const client = session.client(facts.context)
+      for (const step of steps) changes.push(await applyReaderStep(client, step, o.dryRun))
+      tokens.set(facts, await waitForToken(client, facts, o))
+    }
+    for (const [i, d] of directions.entries()) {
+      const client = session.client(d.link.east.context)
+      const t = tokens.get(d.link.west)!
+      const caData = t.caData ?? d.link.west.caData
+      if (!caData) {
+        throw new OperationError(`context "${d.link.west.context}": no CA certificate for the remote kubeconfig (token Secret has no ca.crt, the kubeconfig context has no certificate-authority)`,
+          'check that kube-controller-manager runs with --root-ca-file')
+      }
+      const desired = remoteSecret(d.link.east.istioNamespace, d.link.id, remoteKubeconfig({id: d.link.id, server: d.server, caData, token: t.token, tlsServerName: d.tlsServerName}), o.version)
+      const live = d.link.east.remoteSecrets.find((s) => s.metadata.name === desired.metadata.name)
+      changes.push(live && isUpToDate(live, desired) ? changeOf(client.context, desired, 'unchanged') : await applyObject(client, desired, {dryRun: o.dryRun}))
+      const m = meshEdits[i]
+      if (m.changed) {
+        changes.push(await editConfigMapYaml<MeshNetworks>(client, {namespace: d.link.east.istioNamespace, name: MESH_CONFIGMAP, key: 'meshNetworks', edit: m.edit}, {dryRun: o.dryRun}))
+      } else if (m.present) {
+        changes.push(changeOf(client.context, {kind: 'ConfigMap', metadata: {name: MESH_CONFIGMAP, namespace: d.link.east.istioNamespace}}, 'unchanged'))
+      }
+    }
+  } catch (error) {
+    throw partialFailure(error, changes, o, directions[0].link.id)
+  }
+  if (o.dryRun) note('dry run: the API servers validated every write; nothing was persisted')
+  return {changes, links}
+}
+
+async function readFacts(client: KubeClient, ns: string): Promise<ClusterFacts> {
+  try {
+    return await readClusterFacts(client, ns)
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 0) {
+      throw new UsageError(`context "${client.context}": cannot reach the API server at ${client.server.origin} (${error.message}); nothing was written in either cluster`,
+        `check that the cluster is up and the context's server is right (\`kubectl --context ${client.context} cluster-info\`), then run the command again`)
+    }
+    throw error
+  }
+}
+
+interface MeshEdit {
+  /** The ConfigMap exists with a meshNetworks key (or will get one). */
+  present: boolean
+  changed: boolean
+  edit: (doc: MeshNetworks | undefined) => MeshNetworks | undefined
+  after?: MeshNetworks
+}
+
+function planMeshNetworks(l: ResolvedLink): MeshEdit {
+  const cm = l.east.meshConfigMap
+  const where = `context "${l.east.context}": ConfigMap ${l.east.istioNamespace}/${MESH_CONFIGMAP} key meshNetworks`
+  let before: unknown
+  try {
+    before = parseYamlKey(cm, 'meshNetworks')
+  } catch (error) {
+    throw new OperationError(`${where} is not valid YAML (${(error as Error).message.split('\n')[0]}); nothing was written`,
+      `fix it: kubectl --context ${l.east.context} -n ${l.east.istioNamespace} edit configmap ${MESH_CONFIGMAP}`)
+  }
+  const bad = checkMeshNetworks(before)
+  if (bad) throw new OperationError(`${where}: ${bad}; nothing was written`, `fix it: kubectl --context ${l.east.context} -n ${l.east.istioNamespace} edit configmap ${MESH_CONFIGMAP}`)
+  // Same network: leave meshNetworks alone, except that an entry naming this ID under another
+  // network (from an earlier cross-network link) is removed.
+  const edit = l.crossNetwork
+    ? (doc: MeshNetworks | undefined) => addNetworkEntry(doc, l.westNetwork!, l.id, l.gateway!)
+    : (doc: MeshNetworks | undefined) => removeRegistry(doc, l.id)
+  const after = cm ? edit(structuredClone(before as MeshNetworks | undefined)) : undefined
+  const changed = Boolean(cm) && JSON.stringify(after ?? null) !== JSON.stringify(before ?? null)
+  return {present: Boolean(cm) && (l.crossNetwork || changed), changed, edit, after}
+}
+
+async function applyReaderStep(client: KubeClient, step: ReaderStep, dryRun?: boolean): Promise<Change> {
+  if (step.mode === 'keep') return changeOf(client.context, step.desired, 'unchanged')
+  if (step.live && isUpToDate(step.live, step.desired)) return changeOf(client.context, step.desired, 'unchanged')
+  return applyObject(client, step.desired, {dryRun})
+}
+
+/** Poll the token Secret until the token controller has filled in data.token and data.ca.crt. */
+async function waitForToken(client: KubeClient, facts: ClusterFacts, o: LinkOptions): Promise<{token: string; caData?: string}> {
+  const path = resourcePath(RESOURCES.Secret, facts.istioNamespace, READER_TOKEN_SECRET)
+  const read = (s: KubeObject | undefined) => (s?.data?.token ? {token: Buffer.from(s.data.token, 'base64').toString('utf8'), caData: s.data['ca.crt'] as string | undefined} : undefined)
+  const ready = (s: KubeObject | undefined) => Boolean(s?.data?.token && s.data['ca.crt'])
+  if (ready(facts.tokenSecret)) return read(facts.tokenSecret)!
+  const deadline = Date.now() + (o.tokenTimeoutMs ?? 30_000)
+  let s: KubeObject | undefined
+  for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+    s = await client.getOptional<KubeObject>(path)
+    if (ready(s)) return read(s)!
+    if (o.dryRun && !s) {
+      note(`dry run: context "${client.context}" has no reader token yet; the remote secret is validated with a placeholder token`)
+      return {token: DRY_RUN_TOKEN, caData: facts.caData}
+    }
+    if (Date.now() > deadline) break
+    await new Promise((r) => setTimeout(r, delay))
+  }
+  throw new OperationError(`context "${client.context}": Secret ${facts.istioNamespace}/${READER_TOKEN_SECRET} got no token (data.token and data.ca.crt) within ${Math.round((o.tokenTimeoutMs ?? 30_000) / 1000)}s`,
+    `is kube-controller-manager running with its token controller (--service-account-private-key-file, --root-ca-file)? Check: kubectl --context ${client.context} -n ${facts.istioNamespace} get secret ${READER_TOKEN_SECRET} -o yaml`)
+}
+
+interface Access {context: string; verb: 'create' | 'update'; group: string; resource: string; namespace?: string; name?: string}
+
+/** SelfSubjectAccessReviews for the writes the plan needs (none when everything is up to date). */
+async function checkAccess(o: LinkOptions, clientFor: (context: string) => KubeClient, directions: Direction[], readerPlans: Map<ClusterFacts, ReaderStep[]>, meshEdits: MeshEdit[]): Promise<void> {
+  const wanted: Array<{client: KubeClient; access: Access}> = []
+  const add = (facts: ClusterFacts, obj: KubeObject, exists: boolean) => {
+    const type = resourceFor(obj)
+    const group = type.apiVersion.includes('/') ? type.apiVersion.split('/')[0] : ''
+    wanted.push({client: clientFor(facts.context), access: {context: facts.context, verb: exists ? 'update' : 'create', group, resource: type.plural, namespace: type.namespaced ? obj.metadata.namespace : undefined, name: exists ? obj.metadata.name : undefined}})
+  }
+  for (const [facts, steps] of readerPlans) {
+    for (const s of steps) if (s.mode === 'apply' && !(s.live && isUpToDate(s.live, s.desired))) add(facts, s.desired, Boolean(s.live))
+  }
+  for (const [i, d] of directions.entries()) {
+    const name = remoteSecretName(d.link.id)
+    const live = d.link.east.remoteSecrets.find((s) => s.metadata.name === name)
+    // The secret's content depends on the token: when the token exists, it is known now.
+    const desired = desiredRemoteSecret(d, o.version)
+    if (!live || !desired || !isUpToDate(live, desired)) add(d.link.east, {apiVersion: 'v1', kind: 'Secret', metadata: {name, namespace: d.link.east.istioNamespace}}, Boolean(live))
+    if (meshEdits[i].changed) add(d.link.east, {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: MESH_CONFIGMAP, namespace: d.link.east.istioNamespace}}, true)
+  }
+  if (wanted.length === 0) return
+  const results = await Promise.all(wanted.map(async ({client, access}) => {
+    const review = await client.request<{status?: {allowed?: boolean}}>({
+      method: 'POST', path: resourcePath(RESOURCES.SelfSubjectAccessReview),
+      body: {apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: {resourceAttributes: {verb: access.verb, group: access.group, resource: access.resource, namespace: access.namespace, name: access.name}}},
+    })
+    return review?.status?.allowed === true
+  }))
+  const denied = wanted.find((_, i) => !results[i])
+  if (denied) {
+    const a = denied.access
+    const what = `${a.verb} ${a.resource}${a.name ? ` ${a.namespace ? `${a.namespace}/` : ''}${a.name}` : a.namespace ? ` in namespace ${a.namespace}` : ''}`
+    throw new OperationError(`context "${a.context}": forbidden to ${what}; nothing was written in either cluster`,
+      `use a context allowed to ${a.verb} ${a.resource}, or grant it; check with \`kubectl --context ${a.context} auth can-i ${a.verb} ${a.resource}${a.namespace ? ` -n ${a.namespace}` : ''}\``)
+  }
+}
+
+/** The remote secret as it would be written now, when the reader token already exists. */
+function desiredRemoteSecret(d: Direction, version: string): KubeObject | undefined {
+  const t = d.link.west.tokenSecret?.data
+  const caData = t?.['ca.crt'] ?? d.link.west.caData
+  if (!t?.token || !caData) return undefined
+  return remoteSecret(d.link.east.istioNamespace, d.link.id, remoteKubeconfig({
+    id: d.link.id, server: d.server, caData, token: Buffer.from(t.token, 'base64').toString('utf8'), tlsServerName: d.tlsServerName,
+  }), version)
+}
+
+function yamlDocs(o: LinkOptions, directions: Direction[], readerPlans: Map<ClusterFacts, ReaderStep[]>, meshEdits: MeshEdit[]): {docs: Array<{context: string; object: KubeObject}>; error?: UsageError} {
+  const docs: Array<{context: string; object: KubeObject}> = []
+  for (const [facts, steps] of readerPlans) {
+    for (const s of steps) if (s.mode === 'apply') docs.push({context: facts.context, object: s.desired})
+  }
+  const missing: string[] = []
+  for (const [i, d] of directions.entries()) {
+    const secret = desiredRemoteSecret(d, o.version)
+    if (!secret) {
+      missing.push(d.link.west.context)
+      continue
+    }
+    docs.push({context: d.link.east.context, object: secret})
+    const m = meshEdits[i]
+    if (m.changed) {
+      docs.push({context: d.link.east.context, object: {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: MESH_CONFIGMAP, namespace: d.link.east.istioNamespace}, data: {meshNetworks: m.after === undefined ? '' : dumpYaml(m.after)}}})
+    }
+  }
+  if (missing.length > 0) {
+    const ctx = [...new Set(missing)]
+    const args = ['cluster', 'link', '--context', directions[0].link.east.context, '--remote-context', directions[0].link.west.context]
+    if (o.remoteName) args.push('--remote-name', o.remoteName)
+    if (o.server) args.push('--server', o.server)
+    if (o.tlsServerName) args.push('--tls-server-name', o.tlsServerName)
+    if (o.network) args.push('--network', o.network)
+    if (o.gateway) args.push('--gateway', o.gateway)
+    if (o.bidirectional) args.push('--bidirectional')
+    if (o.force) args.push('--force')
+    if (o.istioNamespace !== 'istio-system') args.push('--istio-namespace', o.istioNamespace)
+    const cmd = `kubectl mesh ${args.join(' ')} -o yaml`
+    const printed = docs.filter((d) => ctx.includes(d.context))
+    const apply = ctx.map((c) => `kubectl mesh … -o yaml | kubectl --context ${c} apply -f -`).join('; ')
+    return {
+      docs: printed,
+      error: new UsageError(
+        `the reader token in context ${ctx.map((c) => `"${c}"`).join(', ')} does not exist until its Secret ${o.istioNamespace}/${READER_TOKEN_SECRET} is created, so the remote secret cannot be printed yet; only the reader objects were printed and nothing was written`,
+        `two steps: (1) create the reader objects printed above (${apply}), (2) run \`${cmd}\` again to print the remote secret with the token`,
+      ),
+    }
+  }
+  warn('the printed remote secret holds the reader token of the remote cluster: treat this output as a secret')
+  return {docs}
+}
+
+function partialFailure(error: unknown, changes: Change[], o: LinkOptions, id: string): Error {
+  const written = changes.filter((c) => c.action !== 'unchanged')
+  const base = error instanceof ApiError ? toOperationError(error) : error instanceof OperationError || error instanceof UsageError ? error : new OperationError((error as Error).message)
+  if (written.length === 0 || o.dryRun) return base
+  const list = written.map((c) => `${c.context} ${c.kind}/${c.namespace ? `${c.namespace}/` : ''}${c.name} ${c.action}`).join(', ')
+  return new OperationError(`${base.message}; already written: ${list}`,
+    `run the same command again to finish the link, or undo it: kubectl mesh cluster unlink --context ${o.context ?? '<EAST>'} --remote-name ${id} --remote-context ${o.remoteContext} --prune-remote`)
+}
+
+// ---- unlink -------------------------------------------------------------------------------
+
+export interface UnlinkOptions {
+  context?: string
+  remoteName: string
+  remoteContext?: string
+  pruneRemote?: boolean
+  istioNamespace: string
+  dryRun?: boolean
+}
+
+export async function unlink(session: Session, o: UnlinkOptions): Promise<{changes: Change[]}> {
+  if (!isDns1123Label(o.remoteName)) {
+    throw new UsageError(`--remote-name "${o.remoteName}" is not a DNS-1123 label`, 'pass the cluster ID the link was made for (the data key of the istio-remote-secret-<ID> Secret)')
+  }
+  if (o.pruneRemote && !o.remoteContext) throw new UsageError('--prune-remote needs --remote-context', 'name the remote cluster\'s context, whose reader token and account should be removed')
+  const eastRef = session.resolve(o.context)
+  const westRef = o.remoteContext ? session.resolve(o.remoteContext) : undefined
+  if (westRef && westRef.context === eastRef.context) {
+    throw new UsageError(`--context and --remote-context are both "${eastRef.context}"`, 'pass the remote cluster\'s context as --remote-context')
+  }
+  const east = session.client(eastRef.context)
+  const ns = o.istioNamespace
+  const changes: Change[] = []
+  // EAST: the remote secret and the meshNetworks entries. WEST is not contacted for this part.
+  const secret = {apiVersion: 'v1', kind: 'Secret', metadata: {name: remoteSecretName(o.remoteName), namespace: ns}}
+  const [deleted, cm] = await Promise.all([
+    deleteObject(east, secret, {dryRun: o.dryRun}),
+    east.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, MESH_CONFIGMAP)),
+  ])
+  if (deleted) changes.push(deleted)
+  if (cm) {
+    const c = await editConfigMapYaml<MeshNetworks>(east, {namespace: ns, name: MESH_CONFIGMAP, key: 'meshNetworks', edit: (d) => removeRegistry(d, o.remoteName)}, {dryRun: o.dryRun})
+    if (c.action !== 'unchanged') changes.push(c)
+  }
+  if (!o.pruneRemote || !westRef) return {changes}
+
+  // WEST: what link created there — the token Secret, and the account and RBAC if kubectl-mesh made them.
+  const west = session.client(westRef.context)
+  try {
+    const objs: Array<{apiVersion: string; kind: string; metadata: {name: string; namespace?: string}}> = [
+      {apiVersion: 'v1', kind: 'Secret', metadata: {name: READER_TOKEN_SECRET, namespace: ns}},
+      {apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: {name: readerClusterRole(ns)}},
+      {apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: {name: readerClusterRole(ns)}},
+      {apiVersion: 'v1', kind: 'ServiceAccount', metadata: {name: READER_SERVICE_ACCOUNT, namespace: ns}},
+    ]
+    const live = await Promise.all(objs.map((x) => west.getOptional<KubeObject>(resourcePath(resourceFor(x), x.metadata.namespace, x.metadata.name))))
+    const kept: string[] = []
+    for (const [i, x] of objs.entries()) {
+      if (!live[i]) continue
+      if (!isManaged(live[i])) {
+        kept.push(`${x.kind}/${x.metadata.name}`)
+        continue
+      }
+      const c = await deleteObject(west, x, {dryRun: o.dryRun})
+      if (c) changes.push(c)
+    }
+    if (changes.some((c) => c.context === west.context && c.kind === 'Secret')) {
+      warn(`context "${west.context}": the reader token is shared by every cluster linked to "${west.context}" with kubectl-mesh; their links stop working until they are linked again`)
+    }
+    if (kept.length > 0) note(`context "${west.context}": left ${kept.join(', ')} in place: kubectl-mesh did not create them`)
+  } catch (error) {
+    const base = error instanceof ApiError ? toOperationError(error) : (error as Error)
+    const done = changes.map((c) => `${c.context} ${c.kind}/${c.namespace ? `${c.namespace}/` : ''}${c.name} ${c.action}`).join(', ')
+    throw new OperationError(`${base.message}; the link was removed from "${east.context}"${done ? ` (${done})` : ''} but nothing was pruned in "${west.context}"`,
+      `run the same command again when "${west.context}" is reachable`)
+  }
+  return {changes}
+}

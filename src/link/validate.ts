@@ -1,0 +1,180 @@
+// Pure checks for `cluster link`: the flags alone (before any request), then the pair of
+// clusters (after reading both, before the first write). Failures are UsageErrors (exit 2);
+// things that are suspicious but allowed come back as warnings.
+import {isIP} from 'node:net'
+import {UsageError} from '../errors.ts'
+import {CROSS_NETWORK_PORT, isDns1123Label, REMOTE_SECRET_PREFIX} from '../istio/names.ts'
+import type {ClusterFacts, Gateway} from './facts.ts'
+
+/** ADDR[:PORT]: an IPv4/IPv6 address or a DNS name, IPv6 with a port in brackets; port defaults to 15443. */
+export function parseGateway(input: string): Gateway {
+  const bad = (why: string) => new UsageError(`invalid --gateway "${input}": ${why}`, 'use ADDR[:PORT], e.g. --gateway 203.0.113.7:15443 or --gateway eastwest.example.com')
+  let address = input.trim()
+  let port = CROSS_NETWORK_PORT
+  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(address)
+  if (bracket) {
+    address = bracket[1]
+    if (bracket[2] !== undefined) port = Number(bracket[2])
+  } else if (isIP(address) !== 6) {
+    const m = /^(.*):(\d*)$/.exec(address)
+    if (m) {
+      address = m[1]
+      if (m[2] === '') throw bad('empty port')
+      port = Number(m[2])
+    }
+  }
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad('port must be 1-65535')
+  if (address === '') throw bad('empty address')
+  if (!isIP(address) && !isDnsName(address)) throw bad('not an IP address or DNS name')
+  return {address, port}
+}
+
+export function isDnsName(value: string): boolean {
+  if (value.length > 253) return false
+  return value.replace(/\.$/, '').split('.').every((l) => isDns1123Label(l))
+}
+
+export function isLoopbackServer(server: string): boolean {
+  let host: string
+  try {
+    host = new URL(server).hostname.replace(/^\[|\]$/g, '')
+  } catch {
+    return false
+  }
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\./.test(host)
+}
+
+export interface LinkInputs {
+  context: string
+  remoteContext: string
+  remoteName?: string
+  server?: string
+  network?: string
+  gateway?: string
+}
+
+/** Flag checks that need no cluster. */
+export function validateInputs(o: LinkInputs): {gateway?: Gateway} {
+  if (o.context === o.remoteContext) {
+    throw new UsageError(`--context and --remote-context are both "${o.context}": a cluster cannot be linked to itself`,
+      'pass the cluster whose istiod should discover endpoints as --context and the other cluster as --remote-context')
+  }
+  if (o.remoteName !== undefined && !isDns1123Label(o.remoteName)) {
+    throw new UsageError(`--remote-name "${o.remoteName}" is not a DNS-1123 label`,
+      'use lower-case letters, digits and "-", at most 63 characters, starting and ending with a letter or digit (it must equal the remote istiod\'s CLUSTER_ID)')
+  }
+  if (o.network !== undefined && o.network.trim() === '') throw new UsageError('--network is empty', 'pass the remote cluster\'s network name, or leave the flag out to read it from the cluster')
+  if (o.server !== undefined) {
+    let url: URL
+    try {
+      url = new URL(o.server)
+    } catch {
+      throw new UsageError(`--server "${o.server}" is not a URL`, 'pass the API server address as https://HOST[:PORT]')
+    }
+    if (url.protocol !== 'https:') throw new UsageError(`--server "${o.server}" is not an https URL`, 'istiod talks to remote API servers over TLS: pass https://HOST[:PORT]')
+  }
+  return {gateway: o.gateway === undefined ? undefined : parseGateway(o.gateway)}
+}
+
+export interface PairOptions {
+  remoteName?: string
+  network?: string
+  gateway?: Gateway
+  force?: boolean
+}
+
+/** What one direction of a link needs, resolved from facts and flags. */
+export interface ResolvedLink {
+  /** The cluster whose istiod discovers (gets the remote secret). */
+  east: ClusterFacts
+  /** The cluster being discovered (gets the reader account and token). */
+  west: ClusterFacts
+  /** WEST's cluster ID: the remote secret's data key and meshNetworks' fromRegistry. */
+  id: string
+  westNetwork?: string
+  /** Set when the networks differ: the meshNetworks gateway for WEST's network. */
+  gateway?: Gateway
+  /** True when EAST's meshNetworks gets an entry for WEST's network. */
+  crossNetwork: boolean
+}
+
+/**
+ * Check one direction: EAST discovers WEST. Throws UsageError on a pair that cannot work;
+ * returns the resolved link and warnings.
+ */
+export function validatePair(east: ClusterFacts, west: ClusterFacts, o: PairOptions): {link: ResolvedLink; warnings: string[]} {
+  const warnings: string[] = []
+  const E = `context "${east.context}"`
+  const W = `context "${west.context}"`
+  for (const [f, label] of [[east, E], [west, W]] as const) {
+    if (!f.namespaceExists) {
+      throw new UsageError(`${label}: namespace ${f.istioNamespace} does not exist: Istio is not installed there`,
+        'install Istio first, or pass --istio-namespace if it lives elsewhere')
+    }
+  }
+  const discovered = west.clusterId
+  let id = o.remoteName ?? discovered
+  if (!id) {
+    throw new UsageError(`${W}: cannot tell the cluster ID (no CLUSTER_ID on Deployment istiod, no global.multiCluster.clusterName in ConfigMap istio-sidecar-injector)`,
+      'pass --remote-name with the cluster ID the remote istiod runs with')
+  }
+  if (!isDns1123Label(id)) {
+    throw new UsageError(`${W}: cluster ID "${id}" (from ${west.clusterIdSource}) is not a DNS-1123 label`,
+      'reinstall Istio there with a valid global.multiCluster.clusterName, or pass --remote-name (and --force)')
+  }
+  if (o.remoteName && discovered && o.remoteName !== discovered) {
+    if (!o.force) {
+      throw new UsageError(`--remote-name "${o.remoteName}" differs from ${W}'s cluster ID "${discovered}" (from ${west.clusterIdSource}): istiod would register its endpoints under the wrong cluster`,
+        `leave --remote-name out (it defaults to "${discovered}"), or pass --force to link under "${o.remoteName}" anyway`)
+    }
+    warnings.push(`--force: linking ${W} as "${o.remoteName}" although its istiod runs with CLUSTER_ID "${discovered}"`)
+  }
+  if (east.clusterId === id) {
+    throw new UsageError(`${E} and ${W} have the same cluster ID "${id}": istiod ignores a remote secret for its own cluster ID`,
+      'give every cluster a unique global.multiCluster.clusterName (istiod CLUSTER_ID); are both contexts pointing at the same cluster?')
+  }
+  if (!east.clusterId) warnings.push(`${E}: cannot tell the cluster ID (no CLUSTER_ID on istiod, none in the injector values)`)
+  const taken = east.remoteSecrets.find((s) => s.metadata.name !== `${REMOTE_SECRET_PREFIX}${id}` && s.data && id in s.data)
+  if (taken) {
+    throw new UsageError(`${E}: cluster ID "${id}" is already registered by Secret ${east.istioNamespace}/${taken.metadata.name}; istiod would ignore a second secret for it`,
+      `remove it first (kubectl --context ${east.context} -n ${east.istioNamespace} delete secret ${taken.metadata.name}), then link again`)
+  }
+
+  if (east.rootFingerprint && west.rootFingerprint && east.rootFingerprint !== west.rootFingerprint) {
+    if (!o.force) {
+      throw new UsageError(`${E} and ${W} trust different root CAs (${east.rootSource} ${short(east.rootFingerprint)} vs ${west.rootSource} ${short(west.rootFingerprint)}): mTLS between them would fail`,
+        'install intermediates from one root in both (kubectl mesh ca gen --cluster NAME --context CTX), or pass --force to link anyway')
+    }
+    warnings.push(`--force: ${E} and ${W} trust different root CAs; cross-cluster mTLS will fail until they share one`)
+  } else if (!east.rootFingerprint || !west.rootFingerprint) {
+    const unknown = [east, west].filter((f) => !f.rootFingerprint).map((f) => `"${f.context}"`).join(' and ')
+    warnings.push(`cannot tell the root CA of context ${unknown} (no ${'cacerts'} Secret, no istio-ca-root-cert ConfigMap): make sure both clusters share one root (kubectl mesh ca gen)`)
+  }
+  if (east.meshId && west.meshId && east.meshId !== west.meshId) {
+    warnings.push(`${E} is in mesh "${east.meshId}" and ${W} in mesh "${west.meshId}": linked clusters normally share one mesh ID`)
+  }
+
+  const westNetwork = o.network ?? west.network
+  const crossNetwork = Boolean(westNetwork) && westNetwork !== east.network
+  let gateway: Gateway | undefined
+  if (crossNetwork) {
+    if (o.gateway) gateway = o.gateway
+    else if (west.gateway?.address) gateway = {address: west.gateway.address, port: west.gateway.port}
+    else {
+      const why = west.gateway ? `its east-west gateway Service ${west.gateway.service} has no address yet` : `it has no east-west gateway Service (labelled istio=eastwestgateway or ${'topology.istio.io/network'}) in ${west.istioNamespace}`
+      throw new UsageError(`${W} is on network "${westNetwork}" and ${E} on ${east.network ? `"${east.network}"` : 'no network'}, but ${why}`,
+        'install or fix the east-west gateway in the remote cluster, or pass --gateway ADDR[:PORT]')
+    }
+    if (!east.meshConfigMap) {
+      throw new UsageError(`${E}: ConfigMap ${east.istioNamespace}/istio does not exist, so meshNetworks cannot name network "${westNetwork}"`,
+        'is Istio installed there? (check --istio-namespace)')
+    }
+  } else if (!westNetwork) {
+    warnings.push(`cannot tell ${W}'s network (no ${'topology.istio.io/network'} label on namespace ${west.istioNamespace}, no global.network): treating both clusters as one network; pass --network if they are not`)
+  }
+  return {link: {east, west, id, westNetwork, gateway, crossNetwork}, warnings}
+}
+
+function short(fp: string): string {
+  return `${fp.slice(0, 11)}…`
+}

@@ -1,0 +1,216 @@
+// Table tests of the pure parts of `cluster link`: fact extraction, validation, planning and the
+// meshNetworks merge.
+import {describe, test} from 'node:test'
+import assert from 'node:assert/strict'
+import {execFileSync} from 'node:child_process'
+import {mkdtempSync, readFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {load} from 'js-yaml'
+import {UsageError} from '../../src/errors.ts'
+import {clusterIdFromIstiod, deriveFacts, findGateway, pemFingerprint, type ClusterFacts} from '../../src/link/facts.ts'
+import {isLoopbackServer, parseGateway, validateInputs, validatePair} from '../../src/link/validate.ts'
+import {addNetworkEntry, planReader, remoteKubeconfig, remoteSecret, removeRegistry, type MeshNetworks} from '../../src/link/plan.ts'
+import {MANAGED_BY_LABEL} from '../../src/istio/names.ts'
+
+const facts = (over: Partial<ClusterFacts> = {}): ClusterFacts => ({
+  context: 'east', istioNamespace: 'istio-system', server: 'https://10.0.0.1:6443', namespaceExists: true,
+  clusterId: 'east', clusterIdSource: 'istiod', network: 'net-east', networkSource: 'namespace', meshId: 'mesh1',
+  gateway: {service: 'istio-system/istio-eastwestgateway', address: '192.0.2.1', port: 15443, network: 'net-east'},
+  meshConfigMap: {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'istio', namespace: 'istio-system'}, data: {meshNetworks: 'networks: {}\n'}},
+  remoteSecrets: [],
+  ...over,
+})
+const west = (over: Partial<ClusterFacts> = {}) => facts({
+  context: 'west', clusterId: 'west', network: 'net-west',
+  gateway: {service: 'istio-system/istio-eastwestgateway', address: '192.0.2.2', port: 15443, network: 'net-west'}, ...over,
+})
+
+function usage(fn: () => unknown, re: RegExp) {
+  assert.throws(fn, (e: unknown) => e instanceof UsageError && re.test(e.message) && Boolean(e.hint))
+}
+
+describe('facts', () => {
+  test('cluster ID: istiod CLUSTER_ID first, then injector values', () => {
+    const istiod = {apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'istiod'}, spec: {template: {spec: {containers: [{name: 'discovery', env: [{name: 'X', value: '1'}, {name: 'CLUSTER_ID', value: 'c1'}]}]}}}}
+    const injector = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'i'}, data: {values: JSON.stringify({global: {multiCluster: {clusterName: 'c2'}, network: 'n2', meshID: 'm'}})}}
+    assert.equal(clusterIdFromIstiod(istiod), 'c1')
+    assert.deepEqual(deriveFacts({istiod, injector, services: []}).clusterId, 'c1')
+    const f = deriveFacts({injector, services: []})
+    assert.equal(f.clusterId, 'c2')
+    assert.equal(f.clusterIdSource, 'injector')
+    assert.equal(f.network, 'n2')
+    assert.equal(f.meshId, 'm')
+    const ns = {apiVersion: 'v1', kind: 'Namespace', metadata: {name: 'istio-system', labels: {'topology.istio.io/network': 'n-label'}}}
+    assert.equal(deriveFacts({namespace: ns, injector, services: []}).network, 'n-label')
+    assert.equal(deriveFacts({services: []}).clusterId, undefined)
+  })
+
+  test('gateway: labelled Service on the own network, LB ip then hostname then externalIPs, port label', () => {
+    const svc = (name: string, labels: Record<string, string>, status?: unknown, spec: unknown = {}) => ({apiVersion: 'v1', kind: 'Service', metadata: {name, namespace: 'istio-system', labels}, spec, status})
+    const list = [
+      svc('istiod', {app: 'istiod'}, {loadBalancer: {ingress: [{ip: '10.9.9.9'}]}}),
+      svc('other-net', {'topology.istio.io/network': 'n2'}, {loadBalancer: {ingress: [{ip: '10.0.0.2'}]}}),
+      svc('ew', {istio: 'eastwestgateway', 'topology.istio.io/network': 'n1', 'networking.istio.io/gatewayPort': '16443'}, {loadBalancer: {ingress: [{hostname: 'ew.example.com'}]}}),
+    ]
+    assert.deepEqual(findGateway(list, 'n1'), {service: 'istio-system/ew', address: 'ew.example.com', port: 16443, network: 'n1'})
+    assert.equal(findGateway(list, 'n2')?.address, '10.0.0.2')
+    assert.deepEqual(findGateway([svc('ew', {istio: 'eastwestgateway'}, {}, {externalIPs: ['198.51.100.3']})]), {service: 'istio-system/ew', address: '198.51.100.3', port: 15443, network: undefined})
+    assert.equal(findGateway([svc('ew', {istio: 'eastwestgateway'}, {})])?.address, undefined)
+    assert.equal(findGateway([svc('istiod', {app: 'istiod'})]), undefined)
+  })
+
+  test('root fingerprint from cacerts root-cert.pem, else istio-ca-root-cert', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'link-unit-'))
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-subj', '/O=Istio/CN=Root CA', '-days', '1'], {stdio: 'ignore'})
+    const pem = readFileSync(join(dir, 'c.pem'), 'utf8')
+    const fp = pemFingerprint(pem)
+    assert.match(fp!, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/)
+    assert.equal(pemFingerprint('garbage'), undefined)
+    const cacerts = {apiVersion: 'v1', kind: 'Secret', metadata: {name: 'cacerts'}, data: {'root-cert.pem': Buffer.from(pem).toString('base64')}}
+    assert.deepEqual([deriveFacts({cacerts, services: []}).rootFingerprint, deriveFacts({cacerts, services: []}).rootSource], [fp, 'cacerts'])
+    const cm = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'istio-ca-root-cert'}, data: {'root-cert.pem': pem}}
+    assert.equal(deriveFacts({rootCertConfigMap: cm, services: []}).rootSource, 'istio-ca-root-cert')
+  })
+})
+
+describe('validate', () => {
+  test('parseGateway', () => {
+    assert.deepEqual(parseGateway('203.0.113.7'), {address: '203.0.113.7', port: 15443})
+    assert.deepEqual(parseGateway('203.0.113.7:16443'), {address: '203.0.113.7', port: 16443})
+    assert.deepEqual(parseGateway('ew.example.com:443'), {address: 'ew.example.com', port: 443})
+    assert.deepEqual(parseGateway('[2001:db8::1]:15443'), {address: '2001:db8::1', port: 15443})
+    assert.deepEqual(parseGateway('2001:db8::1'), {address: '2001:db8::1', port: 15443})
+    for (const bad of ['', ':15443', 'host:0', 'host:70000', 'Bad_Host', 'host:']) usage(() => parseGateway(bad), /invalid --gateway/)
+  })
+
+  test('isLoopbackServer', () => {
+    assert.equal(isLoopbackServer('https://127.0.0.1:6443'), true)
+    assert.equal(isLoopbackServer('https://localhost'), true)
+    assert.equal(isLoopbackServer('https://[::1]:6443'), true)
+    assert.equal(isLoopbackServer('https://10.0.0.1:6443'), false)
+  })
+
+  test('inputs: same context, bad remote name, bad server', () => {
+    usage(() => validateInputs({context: 'a', remoteContext: 'a'}), /both "a"/)
+    usage(() => validateInputs({context: 'a', remoteContext: 'b', remoteName: 'Not_DNS'}), /not a DNS-1123 label/)
+    usage(() => validateInputs({context: 'a', remoteContext: 'b', remoteName: 'x'.repeat(64)}), /DNS-1123/)
+    usage(() => validateInputs({context: 'a', remoteContext: 'b', server: 'http://x'}), /https/)
+    assert.deepEqual(validateInputs({context: 'a', remoteContext: 'b', remoteName: 'west-1', gateway: '1.2.3.4:1'}), {gateway: {address: '1.2.3.4', port: 1}})
+  })
+
+  test('pair: a good cross-network pair resolves ID, network and gateway', () => {
+    const {link, warnings} = validatePair(facts({rootFingerprint: 'AA'}), west({rootFingerprint: 'AA'}), {})
+    assert.equal(link.id, 'west')
+    assert.equal(link.crossNetwork, true)
+    assert.deepEqual(link.gateway, {address: '192.0.2.2', port: 15443})
+    assert.deepEqual(warnings, [])
+  })
+
+  test('pair: refusals', () => {
+    usage(() => validatePair(facts(), west({clusterId: 'east'}), {}), /same cluster ID "east"/)
+    usage(() => validatePair(facts(), west({clusterId: undefined}), {}), /cannot tell the cluster ID/)
+    usage(() => validatePair(facts(), west({clusterId: 'Kube_1'}), {}), /not a DNS-1123 label/)
+    usage(() => validatePair(facts(), west(), {remoteName: 'other'}), /differs from/)
+    usage(() => validatePair(facts({rootFingerprint: 'AA'}), west({rootFingerprint: 'BB'}), {}), /different root CAs/)
+    usage(() => validatePair(facts(), west({gateway: undefined}), {}), /no east-west gateway/)
+    usage(() => validatePair(facts(), west({gateway: {service: 's/g', port: 15443}}), {}), /has no address/)
+    usage(() => validatePair(facts({namespaceExists: false}), west(), {}), /does not exist/)
+    usage(() => validatePair(facts({meshConfigMap: undefined}), west(), {}), /ConfigMap istio-system\/istio does not exist/)
+    const other = {apiVersion: 'v1', kind: 'Secret', metadata: {name: 'istioctl-made'}, data: {west: 'eA=='}}
+    usage(() => validatePair(facts({remoteSecrets: [other]}), west(), {}), /already registered by Secret istio-system\/istioctl-made/)
+  })
+
+  test('pair: overrides and warnings', () => {
+    const forced = validatePair(facts({rootFingerprint: 'AA'}), west({rootFingerprint: 'BB'}), {force: true, remoteName: 'alias'})
+    assert.equal(forced.link.id, 'alias')
+    assert.equal(forced.warnings.length, 2)
+    assert.deepEqual(validatePair(facts(), west({gateway: undefined}), {gateway: {address: 'gw.example.com', port: 15443}}).link.gateway, {address: 'gw.example.com', port: 15443})
+    const same = validatePair(facts(), west({network: 'net-east', gateway: undefined}), {})
+    assert.equal(same.link.crossNetwork, false)
+    assert.ok(same.warnings.some((w) => /root CA/.test(w)), 'unknown roots are a warning')
+    assert.equal(validatePair(facts(), west({network: 'net-east'}), {network: 'net-x'}).link.westNetwork, 'net-x')
+    assert.ok(validatePair(facts(), west({meshId: 'mesh2'}), {}).warnings.some((w) => /mesh "mesh2"/.test(w)))
+    assert.ok(validatePair(facts(), west({network: undefined}), {}).warnings.some((w) => /one network/.test(w)))
+  })
+})
+
+describe('plan', () => {
+  test('reader: objects an Istio install made are kept, missing or kubectl-mesh-owned ones applied', () => {
+    const unmanaged = {apiVersion: 'v1', kind: 'ServiceAccount', metadata: {name: 'istio-reader-service-account', namespace: 'istio-system'}}
+    const ours = {apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: {name: 'istio-reader-clusterrole-istio-system', labels: {[MANAGED_BY_LABEL]: 'kubectl-mesh'}}}
+    const wrongToken = {apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: {name: 'istio-reader-service-account-istio-remote-secret-token', namespace: 'istio-system'}}
+    const steps = planReader(west({serviceAccount: unmanaged, clusterRole: ours, tokenSecret: wrongToken}), '1.0.0')
+    assert.deepEqual(steps.map((s) => [s.desired.kind, s.mode]), [['ServiceAccount', 'keep'], ['ClusterRole', 'apply'], ['ClusterRoleBinding', 'apply'], ['Secret', 'apply']])
+    const token = steps[3].desired
+    assert.equal(token.type, 'kubernetes.io/service-account-token')
+    assert.equal(token.metadata.annotations?.['kubernetes.io/service-account.name'], 'istio-reader-service-account')
+    assert.equal(token.metadata.labels?.[MANAGED_BY_LABEL], 'kubectl-mesh')
+    assert.equal(token.metadata.annotations?.['kubectl-mesh/version'], '1.0.0')
+    assert.ok(!JSON.stringify(steps[1].desired.rules).includes('"update"'), 'the reader role cannot update anything')
+  })
+
+  test('remote secret: name, labels, data key = ID, kubeconfig with inline CA and token only', () => {
+    const kc = remoteKubeconfig({id: 'west', server: 'https://w:6443', caData: 'Q0E=', token: 'tok', tlsServerName: 'api.w'})
+    const s = remoteSecret('istio-system', 'west', kc, '1.0.0')
+    assert.equal(s.metadata.name, 'istio-remote-secret-west')
+    assert.equal(s.metadata.labels?.['istio/multiCluster'], 'true')
+    assert.equal(s.metadata.annotations?.['networking.istio.io/cluster'], 'west')
+    assert.deepEqual(Object.keys(s.data), ['west'])
+    const doc = load(Buffer.from(s.data.west, 'base64').toString()) as any
+    assert.deepEqual(doc.clusters, [{name: 'west', cluster: {'certificate-authority-data': 'Q0E=', server: 'https://w:6443', 'tls-server-name': 'api.w'}}])
+    assert.deepEqual(doc.users, [{name: 'west', user: {token: 'tok'}}])
+    assert.equal(doc['current-context'], 'west')
+    assert.equal(remoteKubeconfig({id: 'west', server: 'https://w:6443', caData: 'Q0E=', token: 'tok'}), remoteKubeconfig({id: 'west', server: 'https://w:6443', caData: 'Q0E=', token: 'tok'}), 'deterministic')
+  })
+})
+
+describe('meshNetworks merge', () => {
+  const gw = {address: '192.0.2.2', port: 15443}
+  const cases: Array<{name: string; before: MeshNetworks | undefined; after: MeshNetworks}> = [
+    {name: 'absent document', before: undefined, after: {networks: {n2: {endpoints: [{fromRegistry: 'west'}], gateways: [gw]}}}},
+    {name: 'empty networks', before: {networks: {}}, after: {networks: {n2: {endpoints: [{fromRegistry: 'west'}], gateways: [gw]}}}},
+    {
+      name: 'other networks and keys untouched',
+      before: {networks: {n9: {endpoints: [{fromCidr: '10.0.0.0/8'}], gateways: [{registryServiceName: 'gw.svc', port: 443}]}}, extra: 1},
+      after: {networks: {n9: {endpoints: [{fromCidr: '10.0.0.0/8'}], gateways: [{registryServiceName: 'gw.svc', port: 443}]}, n2: {endpoints: [{fromRegistry: 'west'}], gateways: [gw]}}, extra: 1},
+    },
+    {
+      name: 'network shared with another registry: both gateways kept',
+      before: {networks: {n2: {endpoints: [{fromRegistry: 'other'}], gateways: [{address: '192.0.2.9', port: 15443}]}}},
+      after: {networks: {n2: {endpoints: [{fromRegistry: 'other'}, {fromRegistry: 'west'}], gateways: [{address: '192.0.2.9', port: 15443}, gw]}}},
+    },
+    {
+      name: 'own network, gateway moved: replaced',
+      before: {networks: {n2: {endpoints: [{fromRegistry: 'west'}], gateways: [{address: '192.0.2.99', port: 15443, locality: 'z'}, {registryServiceName: 'x.svc', port: 1}]}}},
+      after: {networks: {n2: {endpoints: [{fromRegistry: 'west'}], gateways: [{registryServiceName: 'x.svc', port: 1}, gw]}}},
+    },
+    {
+      name: 'same address, other port: port updated, locality kept',
+      before: {networks: {n2: {endpoints: [{fromRegistry: 'west'}], gateways: [{address: '192.0.2.2', port: 1, locality: 'z'}]}}},
+      after: {networks: {n2: {endpoints: [{fromRegistry: 'west'}], gateways: [{address: '192.0.2.2', port: 15443, locality: 'z'}]}}},
+    },
+    {
+      name: 'registry moved networks: removed from the old one, emptied network dropped',
+      before: {networks: {old: {endpoints: [{fromRegistry: 'west'}], gateways: [gw]}, keep: {endpoints: [{fromRegistry: 'west'}, {fromRegistry: 'x'}]}}},
+      after: {networks: {keep: {endpoints: [{fromRegistry: 'x'}]}, n2: {endpoints: [{fromRegistry: 'west'}], gateways: [gw]}}},
+    },
+  ]
+  for (const c of cases) {
+    test(`add: ${c.name}`, () => {
+      const before = structuredClone(c.before)
+      const after = addNetworkEntry(c.before, 'n2', 'west', gw)
+      assert.deepEqual(after, c.after)
+      assert.deepEqual(c.before, before, 'input not mutated')
+      assert.deepEqual(addNetworkEntry(after, 'n2', 'west', gw), after, 'idempotent')
+    })
+  }
+
+  test('remove: only the registry; emptied networks dropped; others untouched; no-op returns an equal document', () => {
+    const doc: MeshNetworks = {networks: {n2: {endpoints: [{fromRegistry: 'west'}], gateways: [gw]}, n3: {endpoints: [{fromRegistry: 'west'}, {fromCidr: '10.0.0.0/8'}], gateways: [gw]}, n4: {endpoints: [{fromRegistry: 'z'}]}}}
+    assert.deepEqual(removeRegistry(doc, 'west'), {networks: {n3: {endpoints: [{fromCidr: '10.0.0.0/8'}], gateways: [gw]}, n4: {endpoints: [{fromRegistry: 'z'}]}}})
+    assert.deepEqual(removeRegistry(doc, 'nope'), doc)
+    assert.equal(removeRegistry(undefined, 'west'), undefined)
+    assert.deepEqual(removeRegistry(addNetworkEntry({networks: {}}, 'n2', 'west', gw), 'west'), {networks: {}})
+  })
+})
