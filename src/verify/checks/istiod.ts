@@ -1,0 +1,57 @@
+// istiod's own view of its links: every cluster a remote secret names is `synced` in
+// /debug/clusterz. The facts come from src/verify/istiod.ts (one GET per cluster with a debug URL).
+import {type CheckDef, ctxOf, fail, pass, skip} from '../check.ts'
+import type {Finding} from '../types.ts'
+
+/** The production path to a loopback debug URL: a port-forward to istiod's monitoring port. */
+const portForwardHint = (ns: string, ctx: string) =>
+  `port-forward istiod's monitoring port (\`kubectl -n ${ns} port-forward deploy/istiod 15014:15014 --context ${ctx}\`) and run verify again with \`--istiod-debug-url ${ctx}=http://127.0.0.1:15014\` (or \`istioctl remote-clusters --context ${ctx}\`)`
+
+export const istiodChecks: CheckDef[] = [
+  {
+    id: 'links.istiod-sync',
+    category: 'links',
+    title: "istiod lists every cluster its remote secrets name as `synced` in /debug/clusterz (read through a loopback URL: a port-forward to istiod's monitoring port 15014).",
+    run: (ctx) => {
+      const out: Finding[] = []
+      for (const c of ctx.clusters) {
+        const probe = ctx.facts.istiod?.find((p) => p.cluster === c.name)
+        const localId = ctx.clusterIdOf(c)
+        const keys = [...new Set(ctx.secrets(c).map((e) => e.key))].filter((k) => k !== localId)
+        if (!probe || probe.outcome === 'no-url') {
+          if (c.unreachable) continue
+          out.push(keys.length === 0
+            ? skip(c.name, `cluster ${c.name}: no remote secrets`)
+            : skip(c.name, `cluster ${c.name}: istiod's sync status not read (no istiod debug URL)`, portForwardHint(c.istioNamespace, ctxOf(c))))
+          continue
+        }
+        if (probe.outcome === 'error' || !probe.clusterz) {
+          out.push(fail(c.name, `cluster ${c.name}: istiod's ${probe.url}/debug/clusterz did not answer: ${probe.detail}`,
+            `check that istiod runs (\`kubectl -n ${c.istioNamespace} get pods -l app=istiod --context ${ctxOf(c)}\`) and that the URL reaches its monitoring port; ${portForwardHint(c.istioNamespace, ctxOf(c))}`))
+          continue
+        }
+        if (keys.length === 0 && c.unreachable) continue
+        const bad: Finding[] = []
+        for (const key of keys) {
+          const entry = probe.clusterz.find((e) => e.id === key)
+          const secret = ctx.secrets(c).find((e) => e.key === key)?.secret.metadata.name
+          if (!entry) {
+            bad.push(fail(c.name, `cluster ${c.name}: istiod does not list cluster ${key} (Secret ${c.istioNamespace}/${secret}) in /debug/clusterz`,
+              `istiod skipped the secret: look for "${key}" in its log (\`kubectl -n ${c.istioNamespace} logs deploy/istiod --context ${ctxOf(c)} | grep ${key}\`), e.g. a kubeconfig it rejects or a cluster ID registered twice`))
+          } else if (entry.syncStatus !== 'synced') {
+            const peer = ctx.byClusterId(key)
+            bad.push(fail(c.name, `cluster ${c.name}: istiod's view of cluster ${key} is "${entry.syncStatus}", not synced: it cannot read cluster ${key}'s API server`,
+              `check that cluster ${key}'s API server (${peer?.server || 'the server in the remote secret'}) is up and reachable from istiod's pod with the remote secret's token; istiod retries on its own, a token change needs \`kubectl mesh cluster link --context ${ctxOf(c)} --remote-context ${peer ? ctxOf(peer) : key}\``))
+          }
+        }
+        out.push(...bad)
+        if (bad.length === 0) {
+          out.push(keys.length === 0
+            ? skip(c.name, `cluster ${c.name}: no remote secrets`)
+            : pass(c.name, `cluster ${c.name}: istiod lists ${keys.length} remote cluster(s) as synced: ${keys.join(', ')}`))
+        }
+      }
+      return out
+    },
+  },
+]
