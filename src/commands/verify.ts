@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {MeshCommand} from '../base-command.ts'
 import {kubeFlags} from '../flags.ts'
+import {UsageError} from '../errors.ts'
 
 export default class Verify extends MeshCommand {
   static summary = 'Check a multi-cluster mesh end to end and say how to fix what is broken.'
@@ -17,6 +18,7 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
   static flags = {
     ...kubeFlags,
     context: Flags.string({description: 'A kubeconfig context to verify; repeat for each cluster (default: the current context and the clusters its remote secrets name).', multiple: true, helpGroup: 'KUBE'}),
+    'istiod-debug-url': Flags.string({description: 'CLUSTER=URL: read istiod\'s /debug/clusterz of that cluster (context or cluster ID) at this loopback URL, e.g. a port-forward to its port 15014 or the test bed\'s istiod. Repeatable.', multiple: true, hidden: true}),
     output: Flags.option({char: 'o', description: 'Output format.', options: ['text', 'json'] as const, default: 'text'})(),
   }
 
@@ -24,7 +26,14 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
     const {flags} = await this.parse(Verify)
     const session = this.kube(flags)
     const {verify} = await import('../verify/service.ts')
-    const report = await verify(session, {contexts: flags.context ?? [], istioNamespace: flags['istio-namespace']})
+    const {parseIstiodDebugUrls} = await import('../verify/istiod.ts')
+    let istiodDebugUrls: Record<string, string>
+    try {
+      istiodDebugUrls = parseIstiodDebugUrls(flags['istiod-debug-url'] ?? [])
+    } catch (error) {
+      throw new UsageError((error as Error).message, 'pass --istiod-debug-url CLUSTER=http://127.0.0.1:PORT')
+    }
+    const report = await verify(session, {contexts: flags.context ?? [], istioNamespace: flags['istio-namespace'], istiodDebugUrls})
     if (flags.output === 'json') {
       const {renderJson} = await import('../verify/render-json.ts')
       process.stdout.write(renderJson(report))

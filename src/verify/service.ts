@@ -2,15 +2,24 @@
 import type {Session} from '../kube/session.ts'
 import {collectFacts} from './facts.ts'
 import {runChecks, type VerifyReport} from './runner.ts'
+import {CheckContext} from './check.ts'
+import {probeIstiods} from './istiod.ts'
 
 export interface VerifyOptions {
   contexts: string[]
   istioNamespace: string
+  /** istiod debug base URLs by cluster (context or cluster ID): the hidden --istiod-debug-url. */
+  istiodDebugUrls?: Record<string, string>
 }
 
 export async function verify(session: Session, opts: VerifyOptions): Promise<VerifyReport> {
   const {facts, close} = await collectFacts(session, opts)
   try {
+    const ids = new CheckContext(facts)
+    facts.istiod = await probeIstiods(facts, opts.istiodDebugUrls ?? {}, (name) => {
+      const c = facts.clusters.find((x) => x.name === name)
+      return c ? ids.id(c).clusterId : undefined
+    }, session.timeoutMs)
     return runChecks(facts)
   } finally {
     close()

@@ -63,8 +63,20 @@ export interface SecretProbe {
   denied: string[]
 }
 
+/** istiod's /debug/clusterz of one cluster (src/verify/istiod.ts); 'no-url': no debug URL given. */
+export interface IstiodProbe {
+  /** report name of the cluster */
+  cluster: string
+  url?: string
+  outcome: 'ok' | 'error' | 'no-url'
+  detail: string
+  clusterz?: Array<{id: string; secretName: string; syncStatus: string}>
+}
+
 export interface VerifyFacts {
   clusters: ClusterFacts[]
   probes: SecretProbe[]
+  /** One per cluster; absent when istiod was not asked (unit fixtures). */
+  istiod?: IstiodProbe[]
   now: Date
 }
