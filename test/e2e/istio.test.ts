@@ -9,6 +9,7 @@ import {rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 import {kget, kubectl, KUBECONFIG, mesh, tempDir} from './harness.ts'
+import {startApiServer, stopApiServer} from '../../testbed/testbed.ts'
 import {clusterz, istioctlBin, istiodLog, startIstiod, stopIstiod, waitUntil} from '../../testbed/istiod.ts'
 import type {Istiod} from '../../testbed/istiod.ts'
 
@@ -87,6 +88,7 @@ before(async () => {
 })
 
 after(async () => {
+  await startApiServer(C2) // in case the verify failure test stopped there
   for (const i of Object.values(istiod)) await stopIstiod(i)
   await cleanupMeshObjects()
   for (const ctx of installedCacerts) await kubectl(['-n', NS, 'delete', 'secret', 'cacerts', '--ignore-not-found'], {context: ctx})
@@ -164,6 +166,51 @@ describe('real istiod and istioctl accept what kubectl-mesh writes', () => {
       const bad = [...errorsAboutOurs(local, ours), ...errorsAboutOurs(withRemote, ours)]
       assert.deepEqual(bad, [], `istioctl analyze --context ${ctx}: errors about kubectl-mesh's objects (${ours.join(', ')})`)
     }
+  })
+
+  interface VerifyCheck {id: string; cluster: string; status: string; message: string; hint: string}
+  async function verifyIstiod(): Promise<{code: number; checks: VerifyCheck[]; stderr: string}> {
+    const r = await mesh(['verify', '--context', C1, '--context', C2, '-o', 'json',
+      '--istiod-debug-url', `${C1}=${istiod[C1].debugUrl}`, '--istiod-debug-url', `${C2}=${istiod[C2].debugUrl}`])
+    assert.ok(r.stdout.trim().startsWith('{'), `verify -o json printed no JSON (exit ${r.code}):\n${r.stderr}`)
+    const checks = (JSON.parse(r.stdout).checks as VerifyCheck[]).filter((c) => c.id === 'links.istiod-sync')
+    return {code: r.code, checks, stderr: r.stderr}
+  }
+
+  test("verify's istiod check passes on the linked test bed", async () => {
+    const v = await verifyIstiod()
+    assert.deepEqual(v.checks.map((c) => [c.cluster, c.status]), [[C1, 'pass'], [C2, 'pass']], JSON.stringify(v.checks, null, 1))
+    assert.match(v.checks[0].message, new RegExp(`synced: ${C2}`))
+  })
+
+  test("verify's istiod check fails, naming the cluster, when istiod cannot reach a remote", async () => {
+    // /debug/clusterz keeps reporting `synced` once the initial sync happened, even when the remote
+    // API server goes away later (Istio's Cluster.SyncStatus); what it shows is an istiod that
+    // (re)starts, or re-reads the secret, while the remote is unreachable.
+    await stopApiServer(C2)
+    try {
+      await stopIstiod(istiod[C1])
+      istiod[C1] = await startIstiod(C1, {env: {PILOT_REMOTE_CLUSTER_TIMEOUT: '5s'}})
+      await waitUntil(`${C1}'s istiod to report ${C2} as not synced`, async () => {
+        const e = (await clusterz(istiod[C1].debugUrl)).find((c) => c.id === C2)
+        return e !== undefined && e.syncStatus !== 'synced'
+      }, SYNC_TIMEOUT_MS)
+      const v = await verifyIstiod()
+      assert.equal(v.code, 1, v.stderr)
+      const bad = v.checks.filter((c) => c.status === 'fail')
+      assert.equal(bad.length, 1, JSON.stringify(v.checks, null, 1))
+      assert.equal(bad[0].cluster, C1)
+      assert.match(bad[0].message, new RegExp(`cluster ${C2} is "(timeout|syncing)"`))
+      assert.match(bad[0].hint, new RegExp(C2))
+    } finally {
+      await startApiServer(C2)
+    }
+    // and it recovers: once the API server is back, istiod finishes the sync on its own
+    const {ms} = await waitUntil(`${C1}'s istiod to sync ${C2} again`, async () =>
+      (await clusterz(istiod[C1].debugUrl)).find((c) => c.id === C2)?.syncStatus === 'synced', 60_000)
+    timings[`${C1} re-syncs ${C2} after its API server is back`] = ms
+    const v = await verifyIstiod()
+    assert.deepEqual(v.checks.map((c) => c.status), ['pass', 'pass'], JSON.stringify(v.checks, null, 1))
   })
 
   test('after unlink, the remote cluster disappears from /debug/clusterz', async () => {
