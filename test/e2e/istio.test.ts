@@ -10,6 +10,7 @@ import {join} from 'node:path'
 import {promisify} from 'node:util'
 import {kget, kubectl, KUBECONFIG, mesh, tempDir} from './harness.ts'
 import {startApiServer, stopApiServer} from '../../testbed/testbed.ts'
+import {applyIstioFixtures} from '../../testbed/fixtures.ts'
 import {clusterz, istioctlBin, istiodLog, startIstiod, stopIstiod, waitUntil} from '../../testbed/istiod.ts'
 import type {Istiod} from '../../testbed/istiod.ts'
 
@@ -27,6 +28,17 @@ const installedCacerts: string[] = []
 /** the `istio` ConfigMap data as found, restored in after() */
 const original: Record<string, Record<string, string>> = {}
 const timings: Record<string, number> = {}
+/** The test bed has no pods; analyze's gateway checks (IST0101) look for the east-west gateway's pod. */
+const GATEWAY_POD = 'istio-eastwestgateway-testbed'
+const READER_ROLE = 'istio-reader-clusterrole-istio-system'
+
+/** A (never scheduled) east-west gateway Pod with the gateway Service's selector labels. */
+async function createGatewayPod(ctx: string) {
+  const svc = await kget(ctx, ['-n', NS, 'service', 'istio-eastwestgateway'])
+  const pod = {apiVersion: 'v1', kind: 'Pod', metadata: {name: GATEWAY_POD, namespace: NS, labels: {...svc.spec.selector, 'sidecar.istio.io/inject': 'false'}},
+    spec: {containers: [{name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.31-eed52ebb66ad', ports: [{containerPort: 15443}]}]}}
+  await kubectl(['apply', '-f', '-'], {context: ctx, input: JSON.stringify(pod)})
+}
 
 function ok(r: {code: number; stdout: string; stderr: string}, what: string) {
   assert.equal(r.code, 0, `${what} exited ${r.code}:\n${r.stdout}\n${r.stderr}`)
@@ -81,6 +93,7 @@ before(async () => {
     ok(await mesh(['ca', 'gen', '--cluster', ctx, '--context', ctx, '--dir', caDir]), `ca gen --context ${ctx}`)
     installedCacerts.push(ctx)
   }
+  for (const ctx of [C1, C2]) await createGatewayPod(ctx)
   for (const ctx of [C1, C2]) {
     istiod[ctx] = await startIstiod(ctx)
     timings[`${ctx} istiod ready`] = istiod[ctx].readyMs
@@ -91,6 +104,9 @@ after(async () => {
   await startApiServer(C2) // in case the verify failure test stopped there
   for (const i of Object.values(istiod)) await stopIstiod(i)
   await cleanupMeshObjects()
+  for (const ctx of [C1, C2]) await kubectl(['-n', NS, 'delete', 'pod', GATEWAY_POD, '--ignore-not-found', '--wait=false'], {context: ctx})
+  // the link-RBAC test deletes the fixture's reader ClusterRole in cluster2; put it back
+  if (!(await kget(C2, ['clusterrole', READER_ROLE]))) await applyIstioFixtures(C2)
   for (const ctx of installedCacerts) await kubectl(['-n', NS, 'delete', 'secret', 'cacerts', '--ignore-not-found'], {context: ctx})
   for (const [ctx, data] of Object.entries(original)) {
     await kubectl(['-n', NS, 'patch', 'configmap', 'istio', '--type=merge', '-p', JSON.stringify({data})], {context: ctx})
@@ -223,5 +239,21 @@ describe('real istiod and istioctl accept what kubectl-mesh writes', () => {
         const cz = await clusterz(istiod[here].debugUrl)
         return !cz.some((c) => c.id === remote)
       }, SYNC_TIMEOUT_MS)))
+  })
+
+  test('the reader ClusterRole link creates (when missing) lets istiod sync the remote', async () => {
+    // istiod 1.31 also watches the remote cluster's `istio` ConfigMap through the reader token
+    // (a mesh watcher per remote cluster); the chart's istio-reader-clusterrole grants configmaps.
+    await kubectl(['delete', 'clusterrolebinding,clusterrole', '-l', 'app=istio-reader', '--ignore-not-found'], {context: C2})
+    try {
+      ok(await mesh(['cluster', 'link', '--context', C1, '--remote-context', C2]), 'cluster link')
+      assert.ok(await kget(C2, ['clusterrole', READER_ROLE]), 'link created the reader ClusterRole')
+      await waitUntil(`${C1}'s istiod to list ${C2} as synced with link's own reader RBAC`, async () =>
+        (await clusterz(istiod[C1].debugUrl)).find((c) => c.id === C2)?.syncStatus === 'synced', SYNC_TIMEOUT_MS)
+    } finally {
+      await mesh(['cluster', 'unlink', '--context', C1, '--remote-name', C2, '--remote-context', C2, '--prune-remote'])
+      await kubectl(['delete', 'clusterrolebinding,clusterrole', '-l', 'app=istio-reader', '--ignore-not-found'], {context: C2})
+      await applyIstioFixtures(C2)
+    }
   })
 })

@@ -40,8 +40,8 @@ export const istiodChecks: CheckDef[] = [
               `istiod skipped the secret: look for "${key}" in its log (\`kubectl -n ${c.istioNamespace} logs deploy/istiod --context ${ctxOf(c)} | grep ${key}\`), e.g. a kubeconfig it rejects or a cluster ID registered twice`))
           } else if (entry.syncStatus !== 'synced') {
             const peer = ctx.byClusterId(key)
-            bad.push(fail(c.name, `cluster ${c.name}: istiod's view of cluster ${key} is "${entry.syncStatus}", not synced: it cannot read cluster ${key}'s API server`,
-              `check that cluster ${key}'s API server (${peer?.server || 'the server in the remote secret'}) is up and reachable from istiod's pod with the remote secret's token; istiod retries on its own, a token change needs \`kubectl mesh cluster link --context ${ctxOf(c)} --remote-context ${peer ? ctxOf(peer) : key}\``))
+            bad.push(fail(c.name, `cluster ${c.name}: istiod's view of cluster ${key} is "${entry.syncStatus}", not synced: it cannot read everything it needs from cluster ${key}'s API server`,
+              `check that cluster ${key}'s API server (${peer?.server || 'the server in the remote secret'}) is up and reachable from istiod's pod, and look for "watch error in cluster ${key}" in istiod's log (\`kubectl -n ${c.istioNamespace} logs deploy/istiod --context ${ctxOf(c)}\`): a "forbidden" there means the reader ClusterRole in ${key} lacks a permission. istiod retries on its own; a token change needs \`kubectl mesh cluster link --context ${ctxOf(c)} --remote-context ${peer ? ctxOf(peer) : key}\``))
           }
         }
         out.push(...bad)
