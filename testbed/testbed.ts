@@ -878,6 +878,31 @@ export async function startApiServer(name: string): Promise<void> {
 }
 
 /**
+ * Stop one cluster's kube-controller-manager (SIGKILL): the API server keeps answering, but
+ * nothing fills in token Secrets any more (for fault tests). startControllerManager undoes it.
+ */
+export async function stopControllerManager(name: string): Promise<void> {
+  await withLock(async () => {
+    const s = readState();
+    const c = findCluster(s, name);
+    await killGroup(c.pids.kcm, 0);
+    c.pids.kcm = 0;
+    writeState(s as State);
+  });
+}
+
+/** Start one cluster's kube-controller-manager again (same flags). No-op when it runs. */
+export async function startControllerManager(name: string): Promise<void> {
+  await withLock(async () => {
+    const s = readState();
+    const c = findCluster(s, name);
+    if (isAlive(c.pids.kcm, 'kube-controller-manager')) return;
+    spawnKcm(c);
+    writeState(s as State);
+  });
+}
+
+/**
  * Run the test bed's kubectl with the test bed kubeconfig. Throws KubectlError on a non-zero
  * exit unless allowFail is set.
  */
