@@ -63,3 +63,6 @@ export async function printStats(): Promise<void> {
   }
   process.stderr.write(`kubectl-mesh-stats ${JSON.stringify({requests: requestLog.length, byContext})}\n`)
 }
+
+/** Colours for stdout (none when not a terminal or with NO_COLOR), for renderers outside src/ui. */
+export const stdoutPainter = {green: outColor.green, yellow: outColor.yellow, red: outColor.red, dim: outColor.dim, bold: outColor.bold}

@@ -1,0 +1,38 @@
+import {Flags} from '@oclif/core'
+import {MeshCommand} from '../base-command.ts'
+import {kubeFlags} from '../flags.ts'
+
+export default class Verify extends MeshCommand {
+  static summary = 'Check a multi-cluster mesh end to end and say how to fix what is broken.'
+  static description = `Reads every cluster once (read-only) and runs checks on reachability, Istio identity, trust (cacerts, shared root, sample CA, expiry), links (remote secrets), networks and gateways, exports, imports and DNS proxying.
+Without --context: the current context plus every cluster its remote secrets name (read with the secret's own credentials when no context exists for it).
+Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
+
+  static examples = [
+    'kubectl mesh verify',
+    'kubectl mesh verify --context east --context west',
+    'kubectl mesh verify --context east --context west -o json',
+  ]
+
+  static flags = {
+    ...kubeFlags,
+    context: Flags.string({description: 'A kubeconfig context to verify; repeat for each cluster (default: the current context and the clusters its remote secrets name).', multiple: true, helpGroup: 'KUBE'}),
+    output: Flags.option({char: 'o', description: 'Output format.', options: ['text', 'json'] as const, default: 'text'})(),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Verify)
+    const session = this.kube(flags)
+    const {verify} = await import('../verify/service.ts')
+    const report = await verify(session, {contexts: flags.context ?? [], istioNamespace: flags['istio-namespace']})
+    if (flags.output === 'json') {
+      const {renderJson} = await import('../verify/render-json.ts')
+      process.stdout.write(renderJson(report))
+    } else {
+      const {renderText} = await import('../verify/render-text.ts')
+      const {stdoutPainter} = await import('../ui/output.ts')
+      process.stdout.write(renderText(report, stdoutPainter))
+    }
+    if (report.summary.failed > 0) process.exitCode = 1
+  }
+}

@@ -1,0 +1,74 @@
+// The shape of a check and the context it runs in. Checks are pure: facts in, findings out.
+import type {ClusterFacts, Category, Finding, VerifyFacts} from './types.ts'
+import {identity, type Identity, remoteSecretEntries, type RemoteSecretEntry, sameServer} from './model.ts'
+
+export interface CheckDef {
+  /** Stable id, "<category>.<name>". */
+  id: string
+  category: Category
+  /** One line for the catalogue (docs/verify.md). */
+  title: string
+  run(ctx: CheckContext): Finding[]
+}
+
+export class CheckContext {
+  readonly facts: VerifyFacts
+  readonly clusters: ClusterFacts[]
+  private readonly ids = new Map<string, Identity>()
+  private readonly entries = new Map<string, RemoteSecretEntry[]>()
+
+  constructor(facts: VerifyFacts) {
+    this.facts = facts
+    this.clusters = facts.clusters
+    for (const c of facts.clusters) {
+      this.ids.set(c.name, identity(c))
+      this.entries.set(c.name, remoteSecretEntries(c))
+    }
+  }
+
+  /** Clusters whose API answered. */
+  get reachable(): ClusterFacts[] {
+    return this.clusters.filter((c) => !c.unreachable)
+  }
+
+  id(c: ClusterFacts): Identity {
+    return this.ids.get(c.name)!
+  }
+
+  /** The remote-secret entries (one per data key) held by a cluster. */
+  secrets(c: ClusterFacts): RemoteSecretEntry[] {
+    return this.entries.get(c.name) ?? []
+  }
+
+  byClusterId(id: string): ClusterFacts | undefined {
+    return this.clusters.find((c) => this.id(c).clusterId === id)
+  }
+
+  /** The verified cluster a remote secret points at: by API server address, else by cluster ID. */
+  peerOf(entry: RemoteSecretEntry): ClusterFacts | undefined {
+    return this.clusters.find((c) => sameServer(c.server, entry.server)) ?? this.byClusterId(entry.key)
+  }
+
+  /** The cluster ID to show for a cluster: its Istio cluster ID, else its report name. */
+  clusterIdOf(c: ClusterFacts): string {
+    return this.id(c).clusterId ?? c.name
+  }
+
+  probe(c: ClusterFacts, entry: RemoteSecretEntry) {
+    return this.facts.probes.find((p) => p.cluster === c.name && p.secret === entry.secret.metadata.name && p.key === entry.key)
+  }
+}
+
+/** `--context X` for hints: the context, or the cluster's report name when it has none. */
+export const ctxOf = (c: ClusterFacts) => c.context ?? c.name
+
+export const pass = (cluster: string, message: string): Finding => ({cluster, status: 'pass', message, hint: ''})
+export const warn = (cluster: string, message: string, hint: string): Finding => ({cluster, status: 'warn', message, hint})
+export const fail = (cluster: string, message: string, hint: string): Finding => ({cluster, status: 'fail', message, hint})
+export const skip = (cluster: string, message: string, hint = ''): Finding => ({cluster, status: 'skip', message, hint})
+
+/** Why a kind could not be read, for skip messages. */
+export function unreadable(c: ClusterFacts, kind: string): string {
+  const f = (c.failures as Record<string, {reason: string; message: string} | undefined>)[kind]
+  return f ? `${kind} not readable (${f.reason})` : `${kind} not readable`
+}

@@ -1,0 +1,65 @@
+// Exports: every exported Service is reachable through an AUTO_PASSTHROUGH Gateway on the
+// east-west gateway, and the kubectl-mesh Gateway lists no stale hosts.
+import {EXPORTED_LABEL, EXPORTS_GATEWAY} from '../../istio/names.ts'
+import {type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
+import {eastWestGateways, gatewayPort, gatewaySelector, hostCovers, selectorMatches, serviceFqdn} from '../model.ts'
+import type {ClusterFacts, Finding} from '../types.ts'
+
+/** The Gateway (namespace/name) whose AUTO_PASSTHROUGH server on the E/W gateway covers NAME.NS, or undefined. */
+export function coveringGateway(c: ClusterFacts, name: string, ns: string): string | undefined {
+  const fqdn = serviceFqdn(name, ns)
+  for (const ew of eastWestGateways(c)) {
+    const port = gatewayPort(ew)
+    const labels = gatewaySelector(ew)
+    for (const gw of c.lists.Gateway ?? []) {
+      if (!selectorMatches(gw.spec?.selector, labels)) continue
+      for (const s of gw.spec?.servers ?? []) {
+        if (s?.port?.number !== port || s?.tls?.mode !== 'AUTO_PASSTHROUGH') continue
+        if ((s.hosts ?? []).some((h: string) => hostCovers(h, fqdn, ns, gw.metadata.namespace ?? ''))) return `${gw.metadata.namespace}/${gw.metadata.name}`
+      }
+    }
+  }
+  return undefined
+}
+
+export const exportChecks: CheckDef[] = [
+  {
+    id: 'exports.gateway',
+    category: 'exports',
+    title: `Every Service labelled ${EXPORTED_LABEL}=true is listed (exactly or by wildcard) in a Gateway selecting the east-west gateway with a TLS AUTO_PASSTHROUGH server on 15443; Gateway ${EXPORTS_GATEWAY} lists no host whose Service is gone or no longer exported.`,
+    run: (ctx) => {
+      const out: Finding[] = []
+      for (const c of ctx.reachable) {
+        if (!c.lists.Service || !c.lists.Gateway) {
+          out.push(skip(c.name, `cluster ${c.name}: ${unreadable(c, c.lists.Service ? 'Gateway' : 'Service')}`))
+          continue
+        }
+        const exported = c.lists.Service.filter((s) => s.metadata.labels?.[EXPORTED_LABEL] === 'true')
+        const bad: Finding[] = []
+        for (const s of exported) {
+          const {name, namespace = ''} = s.metadata
+          if (!coveringGateway(c, name, namespace)) {
+            bad.push(fail(c.name, `cluster ${c.name}: Service ${namespace}/${name} is exported, but no Gateway on the east-west gateway passes ${serviceFqdn(name, namespace)} through (TLS AUTO_PASSTHROUGH on 15443)`,
+              `\`kubectl mesh service export ${name} -n ${namespace} --context ${ctxOf(c)}\``))
+          }
+        }
+        for (const gw of c.lists.Gateway.filter((g) => g.metadata.name === EXPORTS_GATEWAY)) {
+          for (const s of gw.spec?.servers ?? []) {
+            for (const h of s.hosts ?? []) {
+              const m = /^(?:[^/]*\/)?([^.]+)\.([^.]+)\.svc\./.exec(h)
+              if (!m) continue
+              const svc = c.lists.Service.find((x) => x.metadata.name === m[1] && x.metadata.namespace === m[2])
+              if (!svc || svc.metadata.labels?.[EXPORTED_LABEL] !== 'true') {
+                bad.push(warn(c.name, `cluster ${c.name}: Gateway ${gw.metadata.namespace}/${EXPORTS_GATEWAY} lists ${h}, but Service ${m[2]}/${m[1]} ${svc ? 'is not labelled exported' : 'does not exist'}`,
+                  `\`kubectl mesh service unexport ${m[1]} -n ${m[2]} --context ${ctxOf(c)}\``))
+              }
+            }
+          }
+        }
+        out.push(...bad)
+        if (bad.length === 0) out.push(exported.length === 0 ? skip(c.name, `cluster ${c.name}: no exported services`) : pass(c.name, `cluster ${c.name}: ${exported.length} exported service(s), each passed through the east-west gateway`))
+      }
+      return out
+    },
+  },
+]

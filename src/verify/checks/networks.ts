@@ -1,0 +1,176 @@
+// Networks: labels consistent per cluster, east-west gateway address and port, meshNetworks.
+import {isIP} from 'node:net'
+import {load} from 'js-yaml'
+import {EXPORTED_LABEL, IMPORTED_FROM_LABEL, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
+import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
+import {clusterGatewayAddresses, eastWestGateways, gatewayAddresses, gatewayPort, meshConfigMap} from '../model.ts'
+import type {ClusterFacts, Finding} from '../types.ts'
+
+/** Does any other verified cluster need this cluster's east-west gateway? */
+function gatewayNeeded(ctx: CheckContext, c: ClusterFacts): string | undefined {
+  const exported = (c.lists.Service ?? []).find((s) => s.metadata.labels?.[EXPORTED_LABEL] === 'true')
+  if (exported) return `Service ${exported.metadata.namespace}/${exported.metadata.name} is exported`
+  const myId = ctx.clusterIdOf(c)
+  for (const o of ctx.reachable) {
+    if (o === c) continue
+    if ((o.lists.ServiceEntry ?? []).some((se) => se.metadata.labels?.[IMPORTED_FROM_LABEL] === myId)) return `${o.name} imports services from it`
+    const linked = ctx.secrets(o).some((e) => ctx.peerOf(e) === c)
+    if (linked && ctx.id(o).network && ctx.id(c).network && ctx.id(o).network !== ctx.id(c).network) return `${o.name} (network ${ctx.id(o).network}) links to it across networks`
+  }
+  return undefined
+}
+
+const isHostname = (s: string) => /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i.test(s)
+
+function validCidr(s: string): boolean {
+  const [ip, bits, ...rest] = s.split('/')
+  const v = isIP(ip)
+  return rest.length === 0 && v !== 0 && /^\d+$/.test(bits ?? '') && Number(bits) <= (v === 4 ? 32 : 128)
+}
+
+export const networkChecks: CheckDef[] = [
+  {
+    id: 'networks.labels',
+    category: 'networks',
+    title: `The network of a cluster agrees everywhere it is set: the Istio namespace label ${NETWORK_LABEL}, the injector's global.network, and the east-west gateway Service's ${NETWORK_LABEL} label.`,
+    run: (ctx) => ctx.reachable.map((c) => {
+      const id = ctx.id(c)
+      const gws = eastWestGateways(c)
+      const seen: Array<[string, string]> = []
+      if (id.nsNetwork) seen.push([`namespace ${c.istioNamespace} label`, id.nsNetwork])
+      if (id.injectorNetwork) seen.push(['injector values global.network', id.injectorNetwork])
+      for (const g of gws) {
+        const v = g.metadata.labels?.[NETWORK_LABEL]
+        if (v) seen.push([`Service ${g.metadata.namespace}/${g.metadata.name} label`, v])
+      }
+      const values = [...new Set(seen.map(([, v]) => v))]
+      const right = id.injectorNetwork ?? id.nsNetwork ?? values[0]
+      if (values.length > 1) {
+        const wrong = seen.find(([, v]) => v !== right)!
+        const fix = wrong[0].startsWith('namespace')
+          ? `\`kubectl label namespace ${c.istioNamespace} ${NETWORK_LABEL}=${right} --overwrite --context ${ctxOf(c)}\``
+          : wrong[0].startsWith('Service')
+            ? `\`kubectl label service ${wrong[0].split(' ')[1].split('/')[1]} -n ${wrong[0].split(' ')[1].split('/')[0]} ${NETWORK_LABEL}=${right} --overwrite --context ${ctxOf(c)}\``
+            : `set values.global.network=${right} (\`istioctl install --context ${ctxOf(c)} --set values.global.network=${right}\`)`
+        return fail(c.name, `cluster ${c.name}: the network is set inconsistently: ${seen.map(([w, v]) => `${w} = ${v}`).join(', ')}`, fix)
+      }
+      if (values.length === 0) {
+        if (istioUnreadable(c)) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Namespace')}`)
+        return warn(c.name, `cluster ${c.name}: no network set (no ${NETWORK_LABEL} label on namespace ${c.istioNamespace}); Istio treats all clusters as one flat network`,
+          `on a multi-network mesh: \`kubectl label namespace ${c.istioNamespace} ${NETWORK_LABEL}=<network> --context ${ctxOf(c)}\``)
+      }
+      if (!id.nsNetwork) {
+        return warn(c.name, `cluster ${c.name}: namespace ${c.istioNamespace} lacks the label ${NETWORK_LABEL} (network ${right} is set elsewhere)`,
+          `\`kubectl label namespace ${c.istioNamespace} ${NETWORK_LABEL}=${right} --context ${ctxOf(c)}\``)
+      }
+      return pass(c.name, `cluster ${c.name}: network ${right}, set consistently (${seen.length} place(s))`)
+    }),
+  },
+  {
+    id: 'networks.gateway-address',
+    category: 'networks',
+    title: 'The east-west gateway Service (istio=eastwestgateway, or labelled with a network) has an address (status.loadBalancer.ingress or spec.externalIPs) when another cluster needs it.',
+    run: (ctx) => ctx.reachable.map((c) => {
+      if (!c.lists.Service) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Service')}`)
+      const gws = eastWestGateways(c)
+      const need = gatewayNeeded(ctx, c)
+      if (gws.length === 0) {
+        if (need) return fail(c.name, `cluster ${c.name}: no east-west gateway Service (label istio=eastwestgateway), but ${need}`, `install one: \`samples/multicluster/gen-eastwest-gateway.sh --network <network> | istioctl install --context ${ctxOf(c)} -y -f -\``)
+        return skip(c.name, `cluster ${c.name}: no east-west gateway (not needed: nothing exported, imported or linked across networks)`)
+      }
+      const empty = gws.filter((g) => gatewayAddresses(g).length === 0)
+      if (empty.length > 0) {
+        const g = empty[0]
+        const msg = `cluster ${c.name}: Service ${g.metadata.namespace}/${g.metadata.name} has no address (EXTERNAL-IP pending)${need ? `, but ${need}` : ''}`
+        const hint = `give the LoadBalancer Service an address (a load-balancer controller such as MetalLB), or set one: \`kubectl patch service ${g.metadata.name} -n ${g.metadata.namespace} --context ${ctxOf(c)} -p '{"spec":{"externalIPs":["<address>"]}}'\``
+        return need ? fail(c.name, msg, hint) : warn(c.name, msg, hint)
+      }
+      return pass(c.name, `cluster ${c.name}: east-west gateway ${gws.map((g) => `${g.metadata.namespace}/${g.metadata.name} at ${gatewayAddresses(g).join(',')}`).join('; ')}`)
+    }),
+  },
+  {
+    id: 'networks.gateway-port',
+    category: 'networks',
+    title: 'The east-west gateway Service exposes the cross-network port 15443 (or its networking.istio.io/gatewayPort label).',
+    run: (ctx) => ctx.reachable.map((c) => {
+      if (!c.lists.Service) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Service')}`)
+      const gws = eastWestGateways(c)
+      if (gws.length === 0) return skip(c.name, `cluster ${c.name}: no east-west gateway`)
+      for (const g of gws) {
+        const port = gatewayPort(g)
+        if (!(g.spec?.ports ?? []).some((p: {port: number}) => p.port === port)) {
+          return fail(c.name, `cluster ${c.name}: Service ${g.metadata.namespace}/${g.metadata.name} does not expose port ${port}, so istiod skips it as a network gateway`,
+            `\`kubectl patch service ${g.metadata.name} -n ${g.metadata.namespace} --context ${ctxOf(c)} --type=json -p '[{"op":"add","path":"/spec/ports/-","value":{"name":"tls","port":${port},"targetPort":${port},"protocol":"TCP"}}]'\``)
+        }
+      }
+      return pass(c.name, `cluster ${c.name}: east-west gateway exposes ${gws.map(gatewayPort).join(', ')}`)
+    }),
+  },
+  {
+    id: 'networks.mesh-networks',
+    category: 'networks',
+    title: "ConfigMap istio key meshNetworks parses and is valid (registries are DNS-1123 labels naming this cluster or a remote secret, CIDRs, gateway addresses and ports), and is current: each peer's entry has the peer's network, gateway address and port.",
+    run: (ctx) => ctx.reachable.map((c): Finding => {
+      const cm = meshConfigMap(c)
+      if (cm === undefined) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'ConfigMap')}`)
+      const where = `ConfigMap ${c.istioNamespace}/istio key meshNetworks`
+      const relink = (peer?: ClusterFacts, id?: string) => peer ? `\`kubectl mesh cluster link --context ${ctxOf(c)} --remote-context ${ctxOf(peer)}\` (rewrites the entry)` : `\`kubectl mesh cluster unlink --context ${ctxOf(c)} --remote-name ${id}\` (drops the stale entry)`
+      const raw = cm?.data?.meshNetworks
+      if (!raw || !raw.trim()) return skip(c.name, `cluster ${c.name}: no meshNetworks`)
+      let doc: any
+      try {
+        doc = load(raw)
+      } catch (error) {
+        return fail(c.name, `cluster ${c.name}: ${where} is not valid YAML (istiod keeps the last valid state): ${(error as Error).message.split('\n')[0]}`, `fix it with \`kubectl edit configmap istio -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
+      }
+      const networks = doc?.networks ?? {}
+      if (typeof networks !== 'object' || Array.isArray(networks)) return fail(c.name, `cluster ${c.name}: ${where}: "networks" is not a mapping`, `fix it with \`kubectl edit configmap istio -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
+      const localId = ctx.clusterIdOf(c)
+      const keys = new Set(ctx.secrets(c).map((e) => e.key))
+      for (const [net, spec] of Object.entries<any>(networks)) {
+        for (const ep of spec?.endpoints ?? []) {
+          if (ep.fromCidr !== undefined && !validCidr(String(ep.fromCidr))) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: fromCidr "${ep.fromCidr}" is not a CIDR; istiod rejects the whole document`, `fix it with \`kubectl edit configmap istio -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
+          if (ep.fromRegistry === undefined) continue
+          const reg = String(ep.fromRegistry)
+          if (!isDns1123Label(reg) && reg !== 'Kubernetes') return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: fromRegistry "${reg}" is not a DNS-1123 label; istiod rejects the whole document`, relink(undefined, reg))
+          if (reg !== localId && !keys.has(reg) && reg !== 'Kubernetes') {
+            return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: fromRegistry ${reg} is neither this cluster (${localId}) nor a remote secret's cluster (stale)`, relink(undefined, reg))
+          }
+          const peer = reg === localId ? c : ctx.byClusterId(reg)
+          if (!peer || peer.unreachable) continue
+          const peerNet = ctx.id(peer).network
+          if (peerNet && peerNet !== net) return fail(c.name, `cluster ${c.name}: ${where}: cluster ${reg} is listed under network ${net}, but its network is ${peerNet}`, relink(peer === c ? undefined : peer, reg))
+          const addrs = clusterGatewayAddresses(peer)
+          const gws = (spec?.gateways ?? []).filter((g: any) => g.address !== undefined)
+          if (peer !== c && addrs.length > 0 && gws.length > 0 && !gws.some((g: any) => addrs.includes(String(g.address)))) {
+            return fail(c.name, `cluster ${c.name}: ${where}: network ${net} lists gateway ${gws.map((g: any) => g.address).join(',')}, but ${peer.name}'s east-west gateway is at ${addrs.join(',')}`, relink(peer))
+          }
+          const port = eastWestGateways(peer)[0] ? gatewayPort(eastWestGateways(peer)[0]) : undefined
+          const wrongPort = gws.find((g: any) => port !== undefined && addrs.includes(String(g.address)) && Number(g.port) !== port)
+          if (peer !== c && wrongPort) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: gateway ${wrongPort.address} port ${wrongPort.port}, but ${peer.name}'s gateway listens on ${port}`, relink(peer))
+        }
+        for (const g of spec?.gateways ?? []) {
+          const port = Number(g?.port)
+          if (!Number.isInteger(port) || port < 1 || port > 65535) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: gateway port "${g?.port}" is not a valid port; istiod rejects the whole document`, `fix it with \`kubectl edit configmap istio -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
+          if (g.address !== undefined && !isIP(String(g.address)) && !isHostname(String(g.address))) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: gateway address "${g.address}" is neither an IP nor a hostname`, `fix it with \`kubectl edit configmap istio -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
+          if (g.address === undefined && g.registryServiceName === undefined) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: a gateway has neither address nor registryServiceName`, `fix it with \`kubectl edit configmap istio -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
+        }
+      }
+      // Linked peers on another network should have an entry (cluster link writes one).
+      for (const e of ctx.secrets(c)) {
+        const peer = ctx.peerOf(e)
+        if (!peer || peer === c || peer.unreachable) continue
+        const pn = ctx.id(peer).network
+        const mine = ctx.id(c).network
+        if (!pn || !mine || pn === mine) continue
+        const listed = Object.values<any>(networks).some((s) => (s?.endpoints ?? []).some((ep: any) => ep.fromRegistry === e.key))
+        if (!listed) return warn(c.name, `cluster ${c.name}: ${where} has no entry for ${e.key} (network ${pn}); istiod relies on label-discovered gateways only`, relink(peer))
+      }
+      return pass(c.name, `cluster ${c.name}: ${where} valid and current (${Object.keys(networks).length} network(s))`)
+    }),
+  },
+]
+
+function istioUnreadable(c: ClusterFacts): boolean {
+  return !c.lists.Namespace && !c.lists.ConfigMap
+}

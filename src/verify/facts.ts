@@ -1,0 +1,185 @@
+// Collecting the facts: per cluster, every kind listed once (concurrently, each request under the
+// session's timeout), then each remote secret probed with its own credentials. Read-only: only
+// GET requests are sent.
+import {KubeClient} from '../kube/client.ts'
+import {ApiError, toOperationError} from '../kube/errors.ts'
+import {Kubeconfig} from '../kube/kubeconfig.ts'
+import {listObjects} from '../kube/apply.ts'
+import {RESOURCES, resourcePath} from '../kube/resources.ts'
+import type {Session} from '../kube/session.ts'
+import {readerClusterRole} from '../istio/names.ts'
+import {disallowedAuth, hasCredentials, remoteSecretEntries, type RemoteSecretEntry, sameServer} from './model.ts'
+import type {ClusterFacts, ListedKind, ListFailure, SecretProbe, VerifyFacts} from './types.ts'
+import {LISTED_KINDS} from './types.ts'
+
+export interface CollectOptions {
+  /** The --context values; empty: the current context plus every cluster its remote secrets name. */
+  contexts: string[]
+  istioNamespace: string
+}
+
+/** Kinds listed only in the Istio namespace; the others are listed cluster-wide. */
+const IN_ISTIO_NAMESPACE = new Set<ListedKind>(['Secret', 'ConfigMap', 'Deployment', 'ServiceAccount'])
+
+interface Target {
+  name: string
+  context?: string
+  source: 'context' | 'remote-secret'
+  via?: string
+  client?: KubeClient
+  /** Why no client could be made (e.g. a kubeconfig istiod would reject). */
+  noClient?: string
+}
+
+function classify(error: unknown): ListFailure {
+  if (error instanceof ApiError) {
+    if (error.status === 403) return {reason: 'forbidden', message: error.message}
+    if (error.status === 401) return {reason: 'unauthorized', message: error.message}
+    if (error.status === 404) return {reason: 'notfound', message: error.message}
+    return {reason: 'error', message: error.message}
+  }
+  return {reason: 'error', message: (error as Error).message}
+}
+
+const isNetwork = (e: unknown) => e instanceof ApiError && e.status === 0
+
+export async function collectClusterFacts(target: Target, istioNamespace: string): Promise<ClusterFacts> {
+  const facts: ClusterFacts = {
+    name: target.name, context: target.context, source: target.source, via: target.via,
+    server: target.client?.ref.cluster.server ?? '', istioNamespace, lists: {}, failures: {},
+  }
+  const client = target.client
+  if (!client) {
+    facts.unreachable = {message: target.noClient ?? 'no credentials', hint: 'add a context for this cluster to your kubeconfig and pass --context for it'}
+    return facts
+  }
+  // Namespaces first: when the API server does not answer, stop there instead of N timeouts.
+  try {
+    facts.lists.Namespace = await listObjects(client, RESOURCES.Namespace)
+  } catch (error) {
+    if (isNetwork(error)) {
+      const op = toOperationError(error as ApiError)
+      facts.unreachable = {message: op.message.replace(/^context "[^"]*": /, ''), hint: op.hint ?? ''}
+      return facts
+    }
+    facts.failures.Namespace = classify(error)
+  }
+  const kinds = LISTED_KINDS.filter((k) => k !== 'Namespace')
+  await Promise.all([
+    ...kinds.map(async (kind) => {
+      try {
+        facts.lists[kind] = await listObjects(client, RESOURCES[kind], IN_ISTIO_NAMESPACE.has(kind) ? {namespace: istioNamespace} : {})
+      } catch (error) {
+        facts.failures[kind] = classify(error)
+      }
+    }),
+    (async () => {
+      try {
+        facts.readerClusterRole = (await client.getOptional(resourcePath(RESOURCES.ClusterRole, undefined, readerClusterRole(istioNamespace)))) ?? null
+      } catch (error) {
+        facts.failures.ClusterRole = classify(error)
+      }
+    })(),
+    (async () => {
+      try {
+        facts.readerClusterRoleBinding = (await client.getOptional(resourcePath(RESOURCES.ClusterRoleBinding, undefined, readerClusterRole(istioNamespace)))) ?? null
+      } catch (error) {
+        facts.failures.ClusterRoleBinding = classify(error)
+      }
+    })(),
+  ])
+  return facts
+}
+
+/** A client that talks with a remote secret's own kubeconfig, or why none can be made without running its plugins or reading files. */
+export function secretClient(entry: RemoteSecretEntry, label: string, timeoutMs: number): {client?: KubeClient; reason?: string} {
+  if (entry.parseError || !entry.doc) return {reason: `the kubeconfig does not parse: ${entry.parseError}`}
+  const bad = disallowedAuth(entry)
+  if (bad.length > 0) return {reason: `its kubeconfig uses ${bad.join(', ')} (not run)`}
+  if (!hasCredentials(entry)) return {reason: 'its kubeconfig has no credentials'}
+  try {
+    const ref = Kubeconfig.fromDocument(entry.doc, label).resolve(entry.doc['current-context'] ?? entry.doc.contexts?.[0]?.name)
+    return {client: new KubeClient({...ref, context: label}, {timeoutMs})}
+  } catch (error) {
+    return {reason: (error as Error).message}
+  }
+}
+
+const TLS_CODE = /CERT|SELF_SIGNED|TLS|SSL|EPROTO|UNABLE_TO_VERIFY|ALTNAME/i
+
+/** Read the peer with the secret's own CA data and token: reachability, TLS, token, then the reads istiod needs. */
+export async function probeSecret(cluster: ClusterFacts, entry: RemoteSecretEntry, timeoutMs: number, clients: KubeClient[]): Promise<SecretProbe> {
+  const base = {cluster: cluster.name, secret: entry.secret.metadata.name, key: entry.key, denied: [] as string[]}
+  const {client, reason} = secretClient(entry, `${cluster.name}:secret/${entry.secret.metadata.name}/${entry.key}`, timeoutMs)
+  if (!client) return {...base, outcome: 'not-probed', detail: reason ?? ''}
+  clients.push(client)
+  const reads: Array<[string, string]> = [
+    ['list namespaces', resourcePath(RESOURCES.Namespace)],
+    ['list services', resourcePath(RESOURCES.Service)],
+    ['list pods', resourcePath(RESOURCES.Pod)],
+    ['list endpointslices', resourcePath(RESOURCES.EndpointSlice)],
+    [`list secrets in ${cluster.istioNamespace}`, resourcePath(RESOURCES.Secret, cluster.istioNamespace)],
+  ]
+  const attempt = async ([what, path]: [string, string]) => {
+    try {
+      await client.get(path, {limit: '1'})
+      return undefined
+    } catch (error) {
+      return {what, error}
+    }
+  }
+  const first = await attempt(reads[0])
+  if (first) {
+    const e = first.error
+    if (e instanceof ApiError && e.status === 0) return {...base, outcome: TLS_CODE.test(e.reason) || TLS_CODE.test(e.message) ? 'tls' : 'unreachable', detail: e.message}
+    if (e instanceof ApiError && e.status === 401) return {...base, outcome: 'unauthorized', detail: e.message}
+  }
+  const rest = await Promise.all(reads.slice(1).map(attempt))
+  const denied = [first, ...rest].filter((x) => x && x.error instanceof ApiError && (x.error as ApiError).status === 403).map((x) => x!.what)
+  if (denied.length > 0) return {...base, outcome: 'forbidden', detail: '', denied}
+  const other = [first, ...rest].find((x) => x !== undefined)
+  if (other) return {...base, outcome: 'unreachable', detail: (other.error as Error).message}
+  return {...base, outcome: 'ok', detail: ''}
+}
+
+/** Collect the facts of every cluster to verify, then probe every remote secret. */
+export async function collectFacts(session: Session, opts: CollectOptions): Promise<{facts: VerifyFacts; close: () => void}> {
+  const extraClients: KubeClient[] = []
+  const explicit = opts.contexts.length > 0
+  const names = explicit ? [...new Set(opts.contexts)] : [session.resolve().context]
+  const targets: Target[] = names.map((n) => ({name: n, context: n, source: 'context', client: session.client(n)}))
+  const clusters = await Promise.all(targets.map((t) => collectClusterFacts(t, opts.istioNamespace)))
+
+  if (!explicit && clusters[0] && !clusters[0].unreachable) {
+    // The clusters the current context's remote secrets name: through a context when one exists
+    // (same name as the cluster ID, or the same API server), else through the secret itself.
+    const home = clusters[0]
+    const more: Target[] = []
+    for (const e of remoteSecretEntries(home)) {
+      const known = [...targets, ...more].some((t) => t.name === e.key || (t.client && sameServer(t.client.ref.cluster.server, e.server)))
+      if (known) continue
+      const kc = session.kubeconfig
+      const byServer = kc.merged.contexts.find((c) => sameServer(kc.merged.clusters.find((k) => k.name === c.context?.cluster)?.cluster?.server, e.server))?.name
+      const ctxName = kc.has(e.key) ? e.key : byServer
+      if (ctxName && !targets.some((t) => t.context === ctxName) && !more.some((t) => t.context === ctxName)) {
+        more.push({name: ctxName, context: ctxName, source: 'context', client: session.client(ctxName)})
+        continue
+      }
+      if (ctxName) continue
+      const via = `${home.name}/${home.istioNamespace}/${e.secret.metadata.name}`
+      const {client, reason} = secretClient(e, `${e.key} (via ${via})`, session.timeoutMs)
+      if (client) extraClients.push(client)
+      more.push({name: e.key, source: 'remote-secret', via, client, noClient: reason ? `cannot read it through remote secret ${via}: ${reason}` : undefined})
+    }
+    clusters.push(...await Promise.all(more.map((t) => collectClusterFacts(t, opts.istioNamespace))))
+  }
+
+  const probes = await Promise.all(clusters.filter((c) => !c.unreachable).flatMap((c) =>
+    remoteSecretEntries(c).map((e) => probeSecret(c, e, session.timeoutMs, extraClients))))
+  return {
+    facts: {clusters, probes, now: new Date()},
+    close: () => {
+      for (const c of extraClients) c.close()
+    },
+  }
+}

@@ -1,0 +1,70 @@
+// The data every verify check works on and produces. Pure types, no I/O.
+import type {KubeObject} from '../kube/resources.ts'
+
+export type Status = 'pass' | 'warn' | 'fail' | 'skip'
+
+export const CATEGORIES = ['reachability', 'istio', 'trust', 'links', 'networks', 'exports', 'imports', 'dns'] as const
+export type Category = (typeof CATEGORIES)[number]
+
+/** One line of the verify report. */
+export interface CheckResult {
+  id: string
+  category: Category
+  cluster: string
+  status: Status
+  message: string
+  hint: string
+}
+
+/** What a check returns: the runner adds id and category. */
+export type Finding = Omit<CheckResult, 'id' | 'category'>
+
+/** The object kinds collected once per cluster. */
+export const LISTED_KINDS = ['Namespace', 'Secret', 'ConfigMap', 'Service', 'Deployment', 'ServiceAccount', 'Gateway', 'ServiceEntry', 'DestinationRule'] as const
+export type ListedKind = (typeof LISTED_KINDS)[number]
+
+/** Why a kind could not be listed: forbidden, not served (CRD missing), or another error. */
+export interface ListFailure {
+  reason: 'forbidden' | 'unauthorized' | 'notfound' | 'error'
+  message: string
+}
+
+/** Everything read from one cluster, in one round of list requests. */
+export interface ClusterFacts {
+  /** How the cluster is named in the report: the context, or the cluster ID from a remote secret. */
+  name: string
+  context?: string
+  /** 'context': read with the user's kubeconfig; 'remote-secret': read with a remote secret's own credentials. */
+  source: 'context' | 'remote-secret'
+  /** For source 'remote-secret': "<cluster>/<namespace>/<secret>". */
+  via?: string
+  /** The API server URL used. */
+  server: string
+  istioNamespace: string
+  /** Set when the API server could not be reached at all (every read failed without an HTTP answer). */
+  unreachable?: {message: string; hint: string}
+  /** The listed objects by kind; a kind is absent when its list failed (see failures). */
+  lists: Partial<Record<ListedKind, KubeObject[]>>
+  failures: Partial<Record<ListedKind | 'ClusterRole' | 'ClusterRoleBinding', ListFailure>>
+  /** The reader ClusterRole and binding (null: not found; undefined: not readable). */
+  readerClusterRole?: KubeObject | null
+  readerClusterRoleBinding?: KubeObject | null
+}
+
+/** The outcome of reading a peer's API with a remote secret's own kubeconfig. */
+export interface SecretProbe {
+  /** The cluster holding the secret (report name). */
+  cluster: string
+  secret: string
+  key: string
+  outcome: 'ok' | 'not-probed' | 'unreachable' | 'tls' | 'unauthorized' | 'forbidden'
+  detail: string
+  /** The reads the token was denied ("list pods", …). */
+  denied: string[]
+}
+
+export interface VerifyFacts {
+  clusters: ClusterFacts[]
+  probes: SecretProbe[]
+  now: Date
+}

@@ -1,0 +1,243 @@
+import {describe, test} from 'node:test'
+import assert from 'node:assert/strict'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {dump} from 'js-yaml'
+import {runChecks, type VerifyReport} from '../../src/verify/runner.ts'
+import {renderJson} from '../../src/verify/render-json.ts'
+import {renderText} from '../../src/verify/render-text.ts'
+import {CHECKS} from '../../src/verify/checks/index.ts'
+import {analyzeCacerts, decodeSecretData, parseBundle, sampleMatch, verifiesTo} from '../../src/verify/certs.ts'
+import {hostCovers, isLoopbackHost, sameServer} from '../../src/verify/model.ts'
+import type {CheckResult, VerifyFacts} from '../../src/verify/types.ts'
+import {b64, cacertsData, clusterFacts, find, healthyMesh, importedEntry, meshNetworks, NOW, okProbe, pem, remoteSecret} from './verify-fixtures.ts'
+
+const failed = (r: VerifyReport) => r.checks.filter((c) => c.status === 'fail')
+const byId = (r: VerifyReport, id: string, cluster?: string) => r.checks.filter((c) => c.id === id && (cluster === undefined || c.cluster === cluster))
+
+/** Exactly one check id fails, for the named cluster, with a message naming `object` and a hint. */
+function assertOnlyFailure(r: VerifyReport, id: string, cluster: string, object: RegExp, also: string[] = []): CheckResult {
+  const f = failed(r)
+  assert.ok(f.length >= 1, `expected ${id} to fail; results:\n${r.checks.map((c) => `${c.status} ${c.id} ${c.message}`).join('\n')}`)
+  assert.deepEqual([...new Set(f.map((x) => x.id))].filter((x) => !also.includes(x)), [id], `unexpected failures: ${f.map((x) => `${x.id}: ${x.message}`).join('\n')}`)
+  const hit = f.find((x) => x.cluster === cluster && x.id === id)
+  assert.ok(hit, `no failure for ${cluster}: ${f.map((x) => x.cluster)}`)
+  assert.match(hit.message, object)
+  assert.match(hit.message, new RegExp(cluster))
+  assert.ok(hit.hint.length > 10, 'a failure carries a hint')
+  return hit
+}
+
+describe('verify checks on a healthy mesh', () => {
+  test('nothing fails; the only warnings are the loopback servers of the test bed', () => {
+    const r = runChecks(healthyMesh())
+    assert.deepEqual(failed(r), [])
+    assert.deepEqual([...new Set(r.checks.filter((c) => c.status === 'warn').map((c) => c.id))], ['links.server-address'])
+    assert.ok(r.summary.passed > 30)
+    // every check of the catalogue reports something for a healthy mesh
+    for (const c of CHECKS) assert.ok(r.checks.some((x) => x.id === c.id), `no result for ${c.id}`)
+  })
+
+  test('ids are stable, unique and prefixed by their category', () => {
+    const ids = CHECKS.map((c) => c.id)
+    assert.equal(new Set(ids).size, ids.length)
+    for (const c of CHECKS) assert.ok(c.id.startsWith(`${c.category}.`), c.id)
+  })
+})
+
+describe('verify checks find what is broken', () => {
+  const cases: Array<[string, (f: VerifyFacts) => void, string, string, RegExp, string[]?]> = [
+    ['roots differ', (f) => { find(f.clusters[1], 'Secret', 'cacerts').data = cacertsData('root-b', 'cluster2') }, 'trust.shared-root', 'cluster1', /not trusted by cluster2/],
+    ['cacerts missing in one cluster', (f) => { f.clusters[1].lists.Secret = f.clusters[1].lists.Secret!.filter((s) => s.metadata.name !== 'cacerts') }, 'trust.cacerts', 'cluster2', /istio-system\/cacerts/],
+    ['cacerts incomplete', (f) => { delete find(f.clusters[0], 'Secret', 'cacerts').data['ca-key.pem'] }, 'trust.cacerts', 'cluster1', /missing ca-key.pem/],
+    ['cacerts key of another cert', (f) => { find(f.clusters[0], 'Secret', 'cacerts').data['ca-key.pem'] = b64(pem('root-a/cluster2/ca-key.pem')) }, 'trust.cacerts', 'cluster1', /does not match/],
+    ['remote secret key is not the peer cluster ID', (f) => {
+      f.clusters[0].lists.Secret = f.clusters[0].lists.Secret!.filter((s) => !s.metadata.name.startsWith('istio-remote')).concat(remoteSecret(2, {key: 'wrong'}))
+      f.clusters[0].lists.ConfigMap![0].data.meshNetworks = meshNetworks({network2: {registry: 'wrong', gw: '127.0.0.12'}})
+      f.probes[0] = {...okProbe(1, 2), secret: 'istio-remote-secret-wrong', key: 'wrong'}
+    }, 'links.secret-key', 'cluster1', /istio-remote-secret-wrong.*cluster ID is cluster2/],
+    ['exec credentials in a remote secret', (f) => {
+      f.clusters[0].lists.Secret = f.clusters[0].lists.Secret!.filter((s) => !s.metadata.name.startsWith('istio-remote')).concat(remoteSecret(2, {user: {exec: {command: 'aws'}}}))
+      f.probes[0] = {...okProbe(1, 2), outcome: 'not-probed', detail: 'exec'}
+    }, 'links.kubeconfig-auth', 'cluster1', /exec/],
+    ['one direction missing', (f) => { f.clusters[1].lists.Secret = f.clusters[1].lists.Secret!.filter((s) => !s.metadata.name.startsWith('istio-remote')); f.clusters[1].lists.ConfigMap![0].data.meshNetworks = 'networks: {}\n'; f.probes.pop() }, 'links.reverse', 'cluster1', /cluster2 has no remote secret for cluster1/],
+    ['label removed from a remote secret', (f) => { delete find(f.clusters[0], 'Secret', 'istio-remote-secret-cluster2').metadata.labels!['istio/multiCluster']; f.probes.shift() }, 'links.secret-label', 'cluster1', /istio-remote-secret-cluster2/, ['links.reverse', 'networks.mesh-networks']],
+    ['token rejected', (f) => { f.probes[0] = {...okProbe(1, 2), outcome: 'unauthorized'} }, 'links.remote-access', 'cluster1', /rejects the token/],
+    ['server does not verify with the CA data', (f) => { f.probes[0] = {...okProbe(1, 2), outcome: 'tls', detail: 'self-signed certificate'} }, 'links.remote-access', 'cluster1', /certificate-authority-data/],
+    ['reader RBAC missing', (f) => { f.probes[0] = {...okProbe(1, 2), outcome: 'forbidden', denied: ['list pods']}; f.clusters[1].readerClusterRoleBinding = null }, 'links.reader-rbac', 'cluster1', /list pods.*ClusterRoleBinding/],
+    ['network label disagrees', (f) => { f.clusters[1].lists.Namespace![0].metadata.labels!['topology.istio.io/network'] = 'other' }, 'networks.labels', 'cluster2', /namespace istio-system label = other/, ['networks.mesh-networks']],
+    ['gateway lost its address', (f) => { find(f.clusters[1], 'Service', 'istio-eastwestgateway').status = {} }, 'networks.gateway-address', 'cluster2', /istio-eastwestgateway has no address/, ['imports.gateway-address']],
+    ['gateway lost port 15443', (f) => { find(f.clusters[1], 'Service', 'istio-eastwestgateway').spec.ports = [{name: 'status-port', port: 15021}] }, 'networks.gateway-port', 'cluster2', /does not expose port 15443/],
+    ['meshNetworks gateway stale', (f) => { f.clusters[0].lists.ConfigMap![0].data.meshNetworks = meshNetworks({network2: {registry: 'cluster2', gw: '127.0.0.99'}}) }, 'networks.mesh-networks', 'cluster1', /127\.0\.0\.99.*127\.0\.0\.12/],
+    ['meshNetworks invalid', (f) => { f.clusters[0].lists.ConfigMap![0].data.meshNetworks = 'networks:\n  network2:\n    endpoints: [{fromCidr: 10.0.0.0/99}]\n' }, 'networks.mesh-networks', 'cluster1', /fromCidr/],
+    ['meshNetworks names an unknown registry', (f) => { f.clusters[0].lists.ConfigMap![0].data.meshNetworks = meshNetworks({network2: {registry: 'cluster2', gw: '127.0.0.12'}, network9: {registry: 'cluster9', gw: '127.0.0.19'}}) }, 'networks.mesh-networks', 'cluster1', /cluster9/],
+    ['export gateway lost the host', (f) => { f.clusters[1].lists.Gateway = [] }, 'exports.gateway', 'cluster2', /bar\/httpbin/, ['imports.exported']],
+    ['imported service deleted at the source', (f) => { f.clusters[1].lists.Service = f.clusters[1].lists.Service!.filter((s) => s.metadata.name !== 'httpbin') ; f.clusters[1].lists.Gateway = [] }, 'imports.remote-service', 'cluster1', /Service bar\/httpbin no longer exists in cluster2/],
+    ['imported service no longer exported', (f) => { delete find(f.clusters[1], 'Service', 'httpbin', 'bar').metadata.labels!['kubectl-mesh/exported']; f.clusters[1].lists.Gateway = [] }, 'imports.exported', 'cluster1', /not exported/],
+    ['remote ports changed', (f) => { find(f.clusters[1], 'Service', 'httpbin', 'bar').spec.ports = [{name: 'http', port: 9000}] }, 'imports.ports', 'cluster1', /ServiceEntry bar\/httpbin-cluster2 has ports 8000\/http.*9000\/http/],
+    ['gateway moved', (f) => { find(f.clusters[1], 'Service', 'istio-eastwestgateway').status = {loadBalancer: {ingress: [{ip: '127.0.0.42'}]}}; f.clusters[0].lists.ConfigMap![0].data.meshNetworks = meshNetworks({network2: {registry: 'cluster2', gw: '127.0.0.42'}}) }, 'imports.gateway-address', 'cluster1', /127\.0\.0\.12.*127\.0\.0\.42/],
+    ['SNI wrong', (f) => { find(f.clusters[0], 'DestinationRule', 'httpbin-cluster2').spec.trafficPolicy.portLevelSettings[0].tls.sni = 'outbound_.80_._.httpbin.bar.svc.cluster.local' }, 'imports.sni', 'cluster1', /DestinationRule bar\/httpbin-cluster2: port 8000/],
+    ['host claimed twice', (f) => { const [se] = importedEntry(3); f.clusters[0].lists.ServiceEntry!.push({...se, metadata: {name: 'other', namespace: 'bar'}}) }, 'imports.host-conflict', 'cluster1', /httpbin.bar.global/],
+    ['TCP port without address on Istio 1.24', (f) => {
+      const [se, dr] = importedEntry(2, {ports: [{number: 8000, name: 'tcp', protocol: 'TCP'}]})
+      f.clusters[0].lists.ServiceEntry = [se]; f.clusters[0].lists.DestinationRule = [dr]
+      find(f.clusters[1], 'Service', 'httpbin', 'bar').spec.ports = [{name: 'tcp', port: 8000}]
+      find(f.clusters[0], 'Deployment', 'istiod').spec.template.spec.containers[0].image = 'docker.io/istio/pilot:1.24.2'
+    }, 'imports.address', 'cluster1', /TCP port/],
+    ['cluster IDs disagree', (f) => { find(f.clusters[1], 'ConfigMap', 'istio-sidecar-injector').data.values = JSON.stringify({global: {meshID: 'mesh1', multiCluster: {clusterName: 'other'}, network: 'network2'}}) }, 'istio.cluster-id', 'cluster2', /CLUSTER_ID=cluster2.*clusterName=other/],
+    ['API server unreachable', (f) => { f.clusters[1] = {...f.clusters[1], unreachable: {message: 'connection refused', hint: 'start it'}, lists: {}}; f.probes[0] = {...okProbe(1, 2), outcome: 'unreachable', detail: 'connection refused'}; f.probes.pop() }, 'reachability.api', 'cluster2', /connection refused/],
+  ]
+  for (const [name, breakIt, id, cluster, object, also] of cases) {
+    test(name, () => {
+      const facts = healthyMesh()
+      breakIt(facts)
+      const r = runChecks(facts)
+      if (id === 'reachability.api') {
+        // an unreachable peer also fails the link probe from the other side
+        assert.ok(failed(r).some((x) => x.id === id && x.cluster === cluster && object.test(x.message)))
+        assert.ok(failed(r).some((x) => x.id === 'links.remote-access' && x.cluster === 'cluster1'))
+        return
+      }
+      assertOnlyFailure(r, id, cluster, object, also)
+    })
+  }
+
+  test('Istio sample CA is flagged', () => {
+    const facts = healthyMesh()
+    find(facts.clusters[0], 'Secret', 'cacerts').data['root-cert.pem'] = b64(pem('sample-root-cert.pem'))
+    const r = runChecks(facts)
+    const hit = byId(r, 'trust.sample-ca', 'cluster1')[0]
+    assert.equal(hit.status, 'fail')
+    assert.match(hit.message, /root-cert.pem is Istio's public sample CA \(samples\/certs\/root-cert.pem\)/)
+  })
+
+  test('expiry: warn under 30 days, fail when expired', () => {
+    const facts = healthyMesh()
+    const notAfter = new Date(parseBundle(pem('root-a/cluster1/ca-cert.pem'))[0].validTo)
+    facts.now = new Date(notAfter.getTime() - 10 * 86_400_000)
+    let r = runChecks(facts)
+    assert.equal(byId(r, 'trust.expiry', 'cluster1')[0].status, 'warn')
+    assert.match(byId(r, 'trust.expiry', 'cluster1')[0].message, /expires in 9|expires in 10/)
+    facts.now = new Date(notAfter.getTime() + 86_400_000)
+    r = runChecks(facts)
+    assert.equal(byId(r, 'trust.expiry', 'cluster1')[0].status, 'fail')
+  })
+
+  test('no cacerts anywhere: trust warns or skips, never fails', () => {
+    const facts = healthyMesh()
+    for (const c of facts.clusters) c.lists.Secret = c.lists.Secret!.filter((s) => s.metadata.name !== 'cacerts')
+    const r = runChecks(facts)
+    assert.deepEqual(r.checks.filter((c) => c.category === 'trust' && c.status === 'fail'), [])
+    assert.equal(byId(r, 'trust.cacerts', 'cluster1')[0].status, 'warn')
+    assert.equal(byId(r, 'trust.shared-root', 'cluster1')[0].status, 'skip')
+  })
+
+  test('DNS proxying off where imports exist is a warning', () => {
+    const facts = healthyMesh()
+    find(facts.clusters[0], 'ConfigMap', 'istio').data.mesh = dump({defaultConfig: {}})
+    const r = runChecks(facts)
+    assert.equal(byId(r, 'dns.capture', 'cluster1')[0].status, 'warn')
+    assert.deepEqual(failed(r), [])
+  })
+
+  test('imports from a cluster that is not verified are skipped with a hint, not failed', () => {
+    const facts = healthyMesh()
+    facts.clusters.pop()
+    facts.probes.pop()
+    const r = runChecks(facts)
+    const s = byId(r, 'imports.remote-service', 'cluster1')[0]
+    assert.equal(s.status, 'skip')
+    assert.match(s.hint, /--context for cluster2/)
+  })
+
+  test('unreadable secrets (view-only user) skip the trust checks and warn about access', () => {
+    const facts = healthyMesh()
+    delete facts.clusters[0].lists.Secret
+    facts.clusters[0].failures.Secret = {reason: 'forbidden', message: 'forbidden'}
+    const r = runChecks(facts)
+    assert.equal(byId(r, 'reachability.read-access', 'cluster1')[0].status, 'warn')
+    assert.equal(byId(r, 'trust.cacerts', 'cluster1')[0].status, 'skip')
+  })
+
+  test('the number of results does not grow with the number of healthy imports', () => {
+    const facts = healthyMesh()
+    const base = runChecks(facts).checks.length
+    const [se, dr] = importedEntry(2)
+    for (let i = 0; i < 300; i++) {
+      facts.clusters[0].lists.ServiceEntry!.push({...se, metadata: {...se.metadata, name: `s${i}-cluster2`, labels: {...se.metadata.labels, 'kubectl-mesh/service': `s${i}`}}, spec: {...se.spec, hosts: [`s${i}.bar.global`]}})
+      facts.clusters[0].lists.DestinationRule!.push({...dr, metadata: {...dr.metadata, name: `s${i}-cluster2`}, spec: {...dr.spec, host: `s${i}.bar.global`, trafficPolicy: {...dr.spec.trafficPolicy, portLevelSettings: [{port: {number: 8000}, tls: {mode: 'ISTIO_MUTUAL', sni: `outbound_.8000_._.s${i}.bar.svc.cluster.local`}}]}}})
+      facts.clusters[1].lists.Service!.push({apiVersion: 'v1', kind: 'Service', metadata: {name: `s${i}`, namespace: 'bar', labels: {'kubectl-mesh/exported': 'true'}}, spec: {ports: [{name: 'http', port: 8000}]}})
+      facts.clusters[1].lists.Gateway![0].spec.servers[0].hosts.push(`s${i}.bar.svc.cluster.local`)
+    }
+    const r = runChecks(facts)
+    assert.deepEqual(failed(r), [])
+    assert.equal(r.checks.length, base)
+    assert.match(byId(r, 'imports.ports', 'cluster1')[0].message, /301 imported service/)
+  })
+})
+
+describe('verify certificate helpers', () => {
+  test('a tools/certs bundle is complete and valid; a foreign root is not', () => {
+    assert.deepEqual(analyzeCacerts(decodeSecretData(cacertsData('root-a', 'cluster1'))).problems, [])
+    const mixed = decodeSecretData(cacertsData('root-a', 'cluster1'))
+    mixed['root-cert.pem'] = pem('root-b-cert.pem')
+    assert.match(analyzeCacerts(mixed).problems.join(), /does not verify/)
+    const tls = {'tls.crt': pem('root-a/cluster1/ca-cert.pem'), 'tls.key': pem('root-a/cluster1/ca-key.pem'), 'ca.crt': pem('root-a-cert.pem')}
+    assert.deepEqual(analyzeCacerts(tls).problems, [])
+  })
+  test('chain verification walks intermediates', () => {
+    const [inter] = parseBundle(pem('root-a/cluster1/ca-cert.pem'))
+    assert.ok(verifiesTo(inter, [], parseBundle(pem('root-a-cert.pem'))))
+    assert.ok(!verifiesTo(inter, [], parseBundle(pem('root-b-cert.pem'))))
+  })
+  test('sample certificates are recognised, ours are not', () => {
+    assert.match(sampleMatch(parseBundle(pem('sample-root-cert.pem'))[0]) ?? '', /root-cert.pem/)
+    assert.match(sampleMatch(parseBundle(pem('sample-ca-cert.pem'))[0]) ?? '', /ca-cert.pem/)
+    assert.equal(sampleMatch(parseBundle(pem('root-a-cert.pem'))[0]), undefined)
+  })
+  test('host coverage, loopback and server comparison', () => {
+    assert.ok(hostCovers('*.local', 'a.b.svc.cluster.local', 'b', 'istio-system'))
+    assert.ok(hostCovers('b/a.b.svc.cluster.local', 'a.b.svc.cluster.local', 'b', 'istio-system'))
+    assert.ok(!hostCovers('c/a.b.svc.cluster.local', 'a.b.svc.cluster.local', 'b', 'istio-system'))
+    assert.ok(!hostCovers('x.b.svc.cluster.local', 'a.b.svc.cluster.local', 'b', 'istio-system'))
+    assert.ok(isLoopbackHost('127.0.0.12') && isLoopbackHost('localhost') && isLoopbackHost('[::1]'))
+    assert.ok(!isLoopbackHost('10.0.0.1'))
+    assert.ok(sameServer('https://127.0.0.1:6443/', 'https://127.0.0.1:6443'))
+    assert.ok(!sameServer('https://127.0.0.1:6443', 'https://127.0.0.1:6444'))
+  })
+})
+
+describe('verify renderers', () => {
+  test('text: grouped by category with marks, hints and the summary line', () => {
+    const facts = healthyMesh()
+    find(facts.clusters[1], 'Service', 'istio-eastwestgateway').spec.ports = []
+    const r = runChecks(facts)
+    const text = renderText(r)
+    assert.match(text, /^Networks and gateways$/m)
+    assert.match(text, /✖ cluster cluster2: Service istio-system\/istio-eastwestgateway does not expose port 15443/)
+    assert.match(text, /⚠ .*loopback/)
+    assert.match(text, /✔ /)
+    assert.match(text, /Hint: `kubectl patch service istio-eastwestgateway/)
+    const s = r.summary
+    assert.ok(text.trimEnd().endsWith(`${s.passed} passed, ${s.warnings} warnings, ${s.failed} failed, ${s.skipped} skipped`))
+    assert.ok(text.indexOf('Trust') < text.indexOf('Networks and gateways'))
+  })
+
+  test('json: the shape is locked by a snapshot', () => {
+    const r = runChecks(healthyMesh())
+    const json = JSON.parse(renderJson(r))
+    const shape = {
+      topLevel: Object.keys(json),
+      cluster: Object.keys(json.clusters[0]),
+      check: Object.keys(json.checks[0]),
+      summary: Object.keys(json.summary),
+      statuses: [...new Set(json.checks.map((c: CheckResult) => c.status))].sort(),
+      catalogue: CHECKS.map((c) => ({id: c.id, category: c.category})),
+      healthyMesh: json.checks.map((c: CheckResult) => `${c.id} ${c.cluster} ${c.status}`),
+    }
+    const file = join(import.meta.dirname, '__snapshots__', 'verify-json-shape.json')
+    if (process.env.UPDATE_SNAPSHOTS || !existsSync(file)) writeFileSync(file, `${JSON.stringify(shape, null, 2)}\n`)
+    assert.deepEqual(shape, JSON.parse(readFileSync(file, 'utf8')))
+    assert.equal(json.summary.passed + json.summary.warnings + json.summary.failed + json.summary.skipped, json.checks.length)
+  })
+})
