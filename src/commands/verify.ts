@@ -16,7 +16,7 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
 
   static flags = {
     ...kubeFlags,
-    context: Flags.string({description: 'A kubeconfig context to verify; repeat for each cluster (default: the current context and the clusters its remote secrets name).', multiple: true, helpGroup: 'KUBE'}),
+    context: Flags.string({description: 'A kubeconfig context to verify; repeat for each cluster (default: the current context and the clusters its remote secrets name).', multiple: true, multipleNonGreedy: true, helpGroup: 'KUBE'}),
     output: Flags.option({char: 'o', description: 'Output format.', options: ['text', 'json'] as const, default: 'text'})(),
   }
 
