@@ -60,7 +60,7 @@ const DRY_RUN_TOKEN = 'dry-run-token-not-issued'
 export async function link(session: Session, o: LinkOptions): Promise<LinkResult> {
   const eastRef = session.resolve(o.context)
   const westRef = session.resolve(o.remoteContext)
-  const {gateway} = validateInputs({context: eastRef.context, remoteContext: westRef.context, remoteName: o.remoteName, server: o.server, network: o.network, gateway: o.gateway})
+  const {gateway} = validateInputs({context: eastRef.context, remoteContext: westRef.context, remoteName: o.remoteName, server: o.server, tlsServerName: o.tlsServerName, network: o.network, gateway: o.gateway})
   const east = session.client(eastRef.context)
   const west = session.client(westRef.context)
 
