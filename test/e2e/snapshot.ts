@@ -44,6 +44,27 @@ function creds(context: string): Creds {
   return {server: new URL(cluster.server), ca: b(cluster['certificate-authority-data']), cert: b(user['client-certificate-data']), key: b(user['client-key-data'])}
 }
 
+/** One request as the test bed admin of a context (for test drivers such as a competing writer). */
+export function adminRequest(context: string, method: string, path: string, body?: unknown, contentType = 'application/merge-patch+json'): Promise<{status: number; body: any}> {
+  const c = creds(context)
+  const data = body === undefined ? undefined : JSON.stringify(body)
+  return new Promise((resolve, reject) => {
+    const req = https.request({hostname: c.server.hostname, port: c.server.port, path, method, ca: c.ca, cert: c.cert, key: c.key, timeout: 20_000,
+      headers: {Accept: 'application/json', ...(data ? {'Content-Type': contentType, 'Content-Length': Buffer.byteLength(data)} : {})}}, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (d: Buffer) => chunks.push(d))
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        resolve({status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined})
+      })
+    })
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timeout`)))
+    req.on('error', reject)
+    if (data) req.write(data)
+    req.end()
+  })
+}
+
 function list(c: Creds, path: string): Promise<any[]> {
   return new Promise((resolve, reject) => {
     const req = https.request({hostname: c.server.hostname, port: c.server.port, path, method: 'GET', ca: c.ca, cert: c.cert, key: c.key, headers: {Accept: 'application/json'}, timeout: 20_000}, (res) => {
