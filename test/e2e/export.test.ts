@@ -10,6 +10,8 @@ const ISTIO = 'istio-system'
 const GW = 'kubectl-mesh-exports'
 const fqdn = (name: string) => `${name}.${NS}.svc.cluster.local`
 const N = 20
+// Many CLI processes at once on a small shared machine: give each request more time than the 10s default.
+const SLOW = ['--request-timeout', '120s']
 
 const service = (name: string) => ({
   apiVersion: 'v1', kind: 'Service', metadata: {name, namespace: NS},
@@ -100,12 +102,12 @@ describe('service export / unexport', () => {
 
   test(`${N} concurrent exports into one Gateway leave all ${N} hosts; ${N} concurrent unexports remove them all`, async () => {
     const names = Array.from({length: N}, (_, i) => `svc-${i}`)
-    const runs = await Promise.all(names.map((n) => mesh(['export', n, '-n', NS, '--context', WEST])))
+    const runs = await Promise.all(names.map((n) => mesh(['export', n, '-n', NS, '--context', WEST, ...SLOW])))
     for (const r of runs) assert.equal(r.code, 0, r.stderr)
     const hosts = hostsOf(await gateway())
     for (const n of names) assert.ok(hosts.includes(fqdn(n)), `missing ${n}`)
     assert.equal(new Set(hosts).size, hosts.length)
-    const unruns = await Promise.all(names.map((n) => mesh(['service', 'unexport', n, '-n', NS, '--context', WEST])))
+    const unruns = await Promise.all(names.map((n) => mesh(['service', 'unexport', n, '-n', NS, '--context', WEST, ...SLOW])))
     for (const r of unruns) assert.equal(r.code, 0, r.stderr)
     const left = hostsOf(await gateway()).filter((h) => h.endsWith(`.${NS}.svc.cluster.local`))
     assert.deepEqual(left, [])

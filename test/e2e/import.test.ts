@@ -12,6 +12,8 @@ const NS_GW = 'imp-e2e-gw' // a fake gateway namespace in WEST (used as --istio-
 const NS_MANY = 'imp-e2e-many'
 const NS_ALL = 'imp-e2e-all'
 const MANY = 50
+// Many CLI processes at once on a small shared machine: give each request more time than the 10s default.
+const SLOW = ['--request-timeout', '120s']
 const EXPORTED = {'kubectl-mesh/exported': 'true'}
 
 const svc = (name: string, namespace: string, ports: unknown[], labels: Record<string, string> = EXPORTED) => ({
@@ -226,7 +228,7 @@ describe('service import / unimport', () => {
     const container = (await kget(EAST, ['-n', 'istio-system', 'deployment', 'istiod'])).spec.template.spec.containers[0].name
     await kubectl(['-n', 'istio-system', 'set', 'image', 'deployment/istiod', `${container}=docker.io/istio/pilot:1.24.3`], {context: EAST})
     try {
-      const runs = await Promise.all(Array.from({length: MANY}, (_, i) => mesh(['service', 'import', `m-${i}`, '-n', NS_MANY, '--from-context', WEST, '--context', EAST])))
+      const runs = await Promise.all(Array.from({length: MANY}, (_, i) => mesh(['service', 'import', `m-${i}`, '-n', NS_MANY, '--from-context', WEST, '--context', EAST, ...SLOW])))
       for (const r of runs) assert.equal(r.code, 0, r.stderr)
       const entries = (await kget(EAST, ['-n', NS_MANY, 'serviceentries.networking.istio.io', '-l', 'kubectl-mesh/imported-from=cluster2'])).items
       assert.equal(entries.length, MANY)
@@ -238,7 +240,7 @@ describe('service import / unimport', () => {
       // a second run keeps the address and writes nothing
       const again = await mesh(['service', 'import', 'm-7', '-n', NS_MANY, '--from-context', WEST, '--context', EAST], {env: {KUBECTL_MESH_STATS: '1'}})
       assert.equal(writes(stats(again.stderr)), 0)
-      const unruns = await Promise.all(Array.from({length: MANY}, (_, i) => mesh(['service', 'unimport', `m-${i}`, '-n', NS_MANY, '--context', EAST])))
+      const unruns = await Promise.all(Array.from({length: MANY}, (_, i) => mesh(['service', 'unimport', `m-${i}`, '-n', NS_MANY, '--context', EAST, ...SLOW])))
       for (const r of unruns) assert.equal(r.code, 0, r.stderr)
       assert.deepEqual(await importsIn(NS_MANY), [])
       const left = await ledger()
