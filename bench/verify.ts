@@ -8,6 +8,7 @@ import {spawn} from 'node:child_process'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {kubeconfigPath, kubectl, kubectlBin} from '../testbed/testbed.ts'
+import {exportsGateway, serviceFqdn} from '../src/exposure/plan.ts'
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
 const NS = 'bench-verify'
@@ -84,6 +85,7 @@ async function unlinkAll() {
 
 /** Deleting the namespace removes the Services and the imported ServiceEntries and DestinationRules (cluster1 runs Istio 1.31: no address ledger). */
 async function cleanupNs() {
+  await kubectl(['delete', 'gateway', 'kubectl-mesh-exports', '-n', 'istio-system', '--ignore-not-found'], {context: 'cluster2'})
   for (const ctx of ['cluster2', 'cluster1']) {
     await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=300s'], {context: ctx, timeoutMs: 320_000})
   }
@@ -103,6 +105,10 @@ try {
     }))
     for (const ctx of ['cluster2', 'cluster1']) await kubectl(['create', 'namespace', NS], {context: ctx})
     await kubectl(['apply', '--server-side', '-f', '-'], {context: 'cluster2', input: list(services), timeoutMs: 600_000})
+    // what N `kubectl mesh export` runs leave: the label (above) and one Gateway listing every host
+    // (written with kubectl in one request; N export processes would take minutes to set up)
+    const gw = exportsGateway({namespace: 'istio-system', selector: {istio: 'eastwestgateway'}, hosts: services.map((x) => serviceFqdn(x.metadata.name, NS, 'cluster.local')).sort(), version: 'bench'})
+    await kubectl(['apply', '-f', '-'], {context: 'cluster2', input: JSON.stringify(gw)})
     const imp = await must(mesh(['service', 'import', '--all-exported', '-n', NS, '--from-context', 'cluster2', '--context', 'cluster1', '-o', 'json']), 'import')
     const imp2 = await must(mesh(['service', 'import', '--all-exported', '-n', NS, '--from-context', 'cluster2', '--context', 'cluster1', '-o', 'json']), 'import repeat')
     const v: Run[] = []
