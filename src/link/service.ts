@@ -81,7 +81,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   }
   for (const d of directions) {
     if (isLoopbackServer(d.server)) {
-      warnings.push(`the remote secret for "${d.link.id}" in context "${d.link.east.context}" points at ${d.server}, a loopback address that istiod in a pod cannot reach${d.serverFromFlag || d.link.west === eastFacts ? '' : '; pass --server with an address reachable from the pods'}`)
+      warnings.push(`the remote secret for "${d.link.id}" in context "${d.link.east.context}" points at ${d.server}, a loopback address that istiod in a pod cannot reach${d.serverFromFlag ? '' : d.link.west === eastFacts ? `; to fix it, link that direction on its own: kubectl mesh cluster link --context ${d.link.east.context} --remote-context ${d.link.west.context} --server <reachable address>` : '; pass --server with an address reachable from the pods'}`)
     }
   }
   // meshNetworks must be editable: check EAST's document now, not after the first write.
