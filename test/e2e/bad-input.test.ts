@@ -1,4 +1,5 @@
-// Bad input, across every command, as one table: each case asserts the exit code, one `Error:`
+// Bad input, across every command (ca gen, cluster link/unlink, verify, service
+// export/unexport/import/unimport), as one table: each case asserts the exit code, one `Error:`
 // line naming the problem, a `Hint:` line, no stack trace, an empty stdout, and — comparing a
 // snapshot of every writable object of every test bed cluster and of the CA folder before and
 // after — that nothing was written. Cluster-state cases set the state up first and undo it after.
@@ -35,6 +36,10 @@ const COMMANDS: Array<{cmd: string[]; args: string[]; required?: string; outputs
   {cmd: ['cluster', 'link'], args: ['--context', 'cluster1', '--remote-context', 'cluster3'], required: '--remote-context', outputs: 'text, yaml, json', ctxFlag: '--remote-context'},
   {cmd: ['cluster', 'unlink'], args: ['--context', 'cluster1', '--remote-name', 'cluster3', '--remote-context', 'cluster3', '--prune-remote'], required: '--remote-name', outputs: 'text, json', ctxFlag: '--context'},
   {cmd: ['verify'], args: ['--context', 'cluster1', '--context', 'cluster3'], outputs: 'text, json', ctxFlag: '--context'},
+  {cmd: ['service', 'export'], args: ['httpbin', '-n', 'bar', '--context', 'cluster2'], outputs: 'text, yaml, json', ctxFlag: '--context'},
+  {cmd: ['service', 'unexport'], args: ['httpbin', '-n', 'bar', '--context', 'cluster2'], outputs: 'text, yaml, json', ctxFlag: '--context'},
+  {cmd: ['service', 'import'], args: ['httpbin', '-n', 'bar', '--from-context', 'cluster2', '--context', 'cluster1'], required: '--from-context', outputs: 'text, yaml, json', ctxFlag: '--from-context'},
+  {cmd: ['service', 'unimport'], args: ['httpbin', '-n', 'bar', '--context', 'cluster1'], outputs: 'text, json', ctxFlag: '--context'},
 ]
 
 /** Replace the value of flag (its first occurrence) in args. */
@@ -118,6 +123,19 @@ function cases(): Case[] {
     {name: 'unlink: --prune-remote without --remote-context', args: ['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'cluster3', '--prune-remote'], error: /--prune-remote needs --remote-context/},
     {name: 'unlink: the same context twice', args: ['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'cluster3', '--remote-context', 'cluster1', '--prune-remote'], error: /both "cluster1"/},
     {name: 'unlink: -o yaml (not offered)', args: ['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'cluster3', '-o', 'yaml'], error: /Expected --output=yaml to be one of: text, json/},
+    // service export / unexport / import / unimport
+    {name: 'export: without the service NAME', args: ['service', 'export', '-n', 'bar', '--context', 'cluster2'], error: /Missing 1 required arg: name/},
+    {name: 'export (alias): a Service that does not exist', args: ['export', 'nosuch', '-n', 'bar', '--context', 'cluster2'], error: /context "cluster2": Service bar\/nosuch does not exist/},
+    {name: 'export: a namespace that does not exist', args: ['service', 'export', 'httpbin', '-n', 'no-ns', '--context', 'cluster2'], error: /Service no-ns\/httpbin does not exist/},
+    {name: 'export: --mcs without the MCS CRD', args: ['service', 'export', 'httpbin', '-n', 'bar', '--context', 'cluster2', '--mcs'], error: /--mcs needs the MCS ServiceExport CRD/},
+    {name: 'unimport: without the service NAME', args: ['service', 'unimport', '-n', 'bar', '--context', 'cluster1'], error: /Missing 1 required arg: name/},
+    {name: 'unimport: a --from-name that is not a DNS-1123 label', args: ['service', 'unimport', 'httpbin', '-n', 'bar', '--context', 'cluster1', '--from-name', 'Bad_X'], error: /--from-name "Bad_X" is not a DNS-1123 label/},
+    {name: 'import: without NAME and without --all-exported', args: ['service', 'import', '-n', 'bar', '--from-context', 'cluster2', '--context', 'cluster1'], error: /missing the service NAME/},
+    {name: 'import: a Service that is not exported', args: ['service', 'import', 'httpbin', '-n', 'bar', '--from-context', 'cluster2', '--context', 'cluster1'], error: /Service bar\/httpbin is not exported/},
+    {name: 'import: a Service that does not exist', args: ['service', 'import', 'nosuch', '-n', 'bar', '--from-context', 'cluster2', '--context', 'cluster1'], error: /Service bar\/nosuch does not exist/},
+    {name: 'import: the same context on both sides', args: ['service', 'import', 'httpbin', '-n', 'bar', '--from-context', 'cluster1', '--context', 'cluster1'], error: /both name "cluster1"/},
+    {name: 'import: an --address that is not an IP', args: ['service', 'import', 'httpbin', '-n', 'bar', '--from-context', 'cluster2', '--context', 'cluster1', '--address', '999.1.1.1'], error: /--address "999\.1\.1\.1" is not auto, none or an IP address/},
+    {name: 'import: a --host that is not a DNS name', args: ['service', 'import', 'httpbin', '-n', 'bar', '--from-context', 'cluster2', '--context', 'cluster1', '--host', 'Bad Host'], error: /--host "Bad Host" is not a valid DNS name/},
     // verify
     {name: 'verify: a stray argument after --context', args: ['verify', '--context', 'cluster1', 'cluster3'], error: /Unexpected argument: cluster3/},
     {name: 'verify: no current context and no --context', args: ['verify'], env: {KUBECONFIG: f('no-current.yaml')}, error: /no --context given and no current-context set/},
