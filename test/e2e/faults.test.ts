@@ -225,6 +225,20 @@ describe('API servers that refuse or never answer: a failed check or a clear err
     assert.ok(ms < BOUND_MS, `${ms} ms`)
   })
 
+  test('service import from a hanging WEST, and export in a hanging cluster: a clear error within the timeout, nothing written', async () => {
+    const before = await snapshot(['cluster1', 'cluster3'])
+    for (const args of [
+      ['service', 'import', 'httpbin', '-n', 'bar', '--from-context', 'hang', '--context', 'cluster1'],
+      ['service', 'export', 'httpbin', '-n', 'bar', '--context', 'hang'],
+    ]) {
+      const {r, ms} = await timed(args)
+      assert.ok(r.code === 1 || r.code === 2, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`)
+      oneLineError(r, /context "hang": .*(did not answer within the timeout|cannot reach)/)
+      assert.ok(ms < BOUND_MS, `${args.join(' ')}: ${ms} ms`)
+    }
+    assertUnchanged(before, await snapshot(['cluster1', 'cluster3']))
+  })
+
   test('unlink of a hanging cluster: exit 1 within the timeout', async () => {
     const {r, ms} = await timed(['cluster', 'unlink', '--context', 'hang', '--remote-name', 'cluster1'])
     assert.equal(r.code, 1, r.stderr)
