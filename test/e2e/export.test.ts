@@ -2,7 +2,7 @@
 // exp-e2e and removes everything it writes.
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {kget, kubectl, mesh, stats, writes} from './harness.ts'
+import {assertUsageError, kget, kubectl, mesh, stats, writes} from './harness.ts'
 
 const WEST = 'cluster2'
 const NS = 'exp-e2e'
@@ -21,18 +21,6 @@ const list = (items: unknown[]) => JSON.stringify({apiVersion: 'v1', kind: 'List
 const gateway = () => kget(WEST, ['-n', ISTIO, 'gateway.networking.istio.io', GW])
 const hostsOf = (gw: any): string[] => gw?.spec?.servers?.[0]?.hosts ?? []
 const exportedLabel = async (name: string) => (await kget(WEST, ['-n', NS, 'service', name]))?.metadata?.labels?.['kubectl-mesh/exported']
-
-/** exit 2, one `Error:` line and one `Hint:` line on stderr, nothing on stdout. */
-function assertUsageError(r: {code: number; stdout: string; stderr: string}, pattern: RegExp, hint?: RegExp): void {
-  assert.equal(r.code, 2, r.stderr)
-  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('kubectl-mesh-stats'))
-  assert.equal(lines.length, 2, r.stderr)
-  assert.match(lines[0], /^Error: /)
-  assert.match(lines[0], pattern)
-  assert.match(lines[1], /^Hint: /)
-  if (hint) assert.match(lines[1], hint)
-  assert.equal(r.stdout, '')
-}
 
 describe('service export / unexport', () => {
   before(async () => {

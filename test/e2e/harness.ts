@@ -1,5 +1,6 @@
 // Shared helpers for the end-to-end tests: run the built CLI against the test bed, and check
 // results with kubectl (the test bed's own, built from Go modules), independently of our code.
+import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {appendFileSync, mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -80,4 +81,16 @@ export function writes(s: ReturnType<typeof stats>): number {
   let n = 0
   for (const m of Object.values(s.byContext)) for (const [verb, c] of Object.entries(m)) if (verb !== 'GET') n += c
   return n
+}
+
+/** exit 2, one `Error:` line and one `Hint:` line on stderr, nothing on stdout. */
+export function assertUsageError(r: {code: number; stdout: string; stderr: string}, pattern: RegExp, hint?: RegExp): void {
+  assert.equal(r.code, 2, r.stderr)
+  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('kubectl-mesh-stats'))
+  assert.equal(lines.length, 2, r.stderr)
+  assert.match(lines[0], /^Error: /)
+  assert.match(lines[0], pattern)
+  assert.match(lines[1], /^Hint: /)
+  if (hint) assert.match(lines[1], hint)
+  assert.equal(r.stdout, '')
 }

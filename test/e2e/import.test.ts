@@ -2,7 +2,7 @@
 // Own namespaces (imp-e2e*); every object written is removed in after().
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {kget, kubectl, mesh, stats, writes} from './harness.ts'
+import {assertUsageError, kget, kubectl, mesh, stats, writes} from './harness.ts'
 
 const WEST = 'cluster2'
 const EAST = 'cluster1'
@@ -30,17 +30,6 @@ const importsIn = async (namespace: string) => {
   return [...(a?.items ?? []), ...(b?.items ?? [])]
 }
 const ledger = () => kget(EAST, ['-n', 'istio-system', 'configmap', 'kubectl-mesh-addresses'])
-
-function assertUsageError(r: {code: number; stdout: string; stderr: string}, pattern: RegExp, hint?: RegExp): void {
-  assert.equal(r.code, 2, r.stderr)
-  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('kubectl-mesh-stats'))
-  assert.equal(lines.length, 2, r.stderr)
-  assert.match(lines[0], /^Error: /)
-  assert.match(lines[0], pattern)
-  assert.match(lines[1], /^Hint: /)
-  if (hint) assert.match(lines[1], hint)
-  assert.equal(r.stdout, '')
-}
 
 describe('service import / unimport', () => {
   let istiodImage = ''
