@@ -1,4 +1,5 @@
 #!/usr/bin/env node
-import {execute} from '@oclif/core'
+import {flush, run} from '@oclif/core'
+import {handleTopLevel} from '../dist/top-level.js'
 
-await execute({dir: import.meta.url})
+await run(process.argv.slice(2), import.meta.url).then(() => flush(), handleTopLevel)

@@ -30,7 +30,7 @@ export abstract class MeshCommand extends Command {
       if (err.oclif.exit === 0) return
       // oclif's multi-line messages start with "The following error occurred:"; show the error itself.
       const lines = err.message.split('\n').map((l) => l.trim()).filter((l) => l && !/^The following errors? occurred:?$/i.test(l) && !/^See more help with/i.test(l))
-      const first = lines[0]?.startsWith('Parsing ') && lines[1] ? `${lines[0]}: ${lines[1]}` : lines[0]
+      const first = lines[0]?.startsWith('Parsing ') && lines[1] ? `${lines[0]}: ${lines[1]}` : lines[0]?.endsWith(':') && lines[1] ? `${lines[0]} ${lines[1].replace(/\s{2,}/g, ': ')}` : lines[0]
       printError(first ?? err.message.split('\n')[0], `see \`kubectl mesh ${this.id?.replaceAll(':', ' ') ?? ''} --help\``)
       process.exitCode = err.oclif.exit
       return

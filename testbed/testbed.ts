@@ -851,30 +851,55 @@ function findCluster(s: State | null, name: string): ClusterRecord {
   return c;
 }
 
-/**
- * Stop one cluster's kube-apiserver; etcd and KCM keep running. Default: SIGKILL (a crash,
- * immediate). graceful: SIGTERM first (kube-apiserver then takes ~5 s to shut down).
- */
-export async function stopApiServer(name: string, opts: { graceful?: boolean } = {}): Promise<void> {
+type Daemon = 'apiserver' | 'kcm'
+const PROCESS_NAME: Record<Daemon, string> = {apiserver: 'kube-apiserver', kcm: 'kube-controller-manager'};
+
+async function stopClusterDaemon(name: string, which: Daemon, graceMs: number): Promise<void> {
   await withLock(async () => {
     const s = readState();
     const c = findCluster(s, name);
-    await killGroup(c.pids.apiserver, opts.graceful ? 10_000 : 0);
-    c.pids.apiserver = 0;
+    await killGroup(c.pids[which], graceMs);
+    c.pids[which] = 0;
     writeState(s as State);
   });
 }
 
-/** Start one cluster's kube-apiserver again (same port, flags and data) and wait until it is ready. No-op when it runs. */
-export async function startApiServer(name: string): Promise<void> {
+async function restartClusterDaemon(name: string, which: Daemon): Promise<void> {
   await withLock(async () => {
     const s = readState();
     const c = findCluster(s, name);
-    if (isAlive(c.pids.apiserver, 'kube-apiserver')) return;
-    spawnApiServer(c);
+    if (isAlive(c.pids[which], PROCESS_NAME[which])) return;
+    if (which === 'apiserver') spawnApiServer(c);
+    else spawnKcm(c);
     writeState(s as State);
-    await waitApiServerReady(c, readCreds(c.dir));
+    if (which === 'apiserver') await waitApiServerReady(c, readCreds(c.dir));
   });
+}
+
+/**
+ * Stop one cluster's kube-apiserver; etcd and KCM keep running. Default: SIGKILL (a crash,
+ * immediate). graceful: SIGTERM first (kube-apiserver then takes ~5 s to shut down).
+ */
+export function stopApiServer(name: string, opts: { graceful?: boolean } = {}): Promise<void> {
+  return stopClusterDaemon(name, 'apiserver', opts.graceful ? 10_000 : 0);
+}
+
+/** Start one cluster's kube-apiserver again (same port, flags and data) and wait until it is ready. No-op when it runs. */
+export function startApiServer(name: string): Promise<void> {
+  return restartClusterDaemon(name, 'apiserver');
+}
+
+/**
+ * Stop one cluster's kube-controller-manager (SIGKILL): the API server keeps answering, but
+ * nothing fills in token Secrets any more (for fault tests). startControllerManager undoes it.
+ */
+export function stopControllerManager(name: string): Promise<void> {
+  return stopClusterDaemon(name, 'kcm', 0);
+}
+
+/** Start one cluster's kube-controller-manager again (same flags). No-op when it runs. */
+export function startControllerManager(name: string): Promise<void> {
+  return restartClusterDaemon(name, 'kcm');
 }
 
 /**

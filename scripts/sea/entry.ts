@@ -8,7 +8,8 @@
 //   scripts/sea/banner.js, which hands back COMMANDS: one getter per command id that evaluates
 //   that command's module (and its imports) on first use only.
 import {dirname} from 'node:path'
-import {flush, handle, run, settings} from '@oclif/core'
+import {flush, run, settings} from '@oclif/core'
+import {handleTopLevel} from '../../src/top-level.ts'
 // All three are provided by the esbuild plugin in scripts/package.ts.
 import pjson from 'kubectl-mesh:package-json'
 import manifest from 'kubectl-mesh:oclif-manifest'
@@ -24,4 +25,4 @@ const oclif = {
 
 export const done: Promise<void> = run(process.argv.slice(2), {root: dirname(process.execPath), pjson: {...pjson, oclif}})
   .then(async () => flush())
-  .catch(async (error) => handle(error))
+  .catch(handleTopLevel)

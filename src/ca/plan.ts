@@ -46,6 +46,9 @@ export function validateOptions(o: CaGenOptions): void {
   }
   for (const [flag, value] of [['--days', o.days], ['--root-days', o.rootDays]] as const) {
     if (!Number.isInteger(value) || value <= 0) throw new UsageError(`${flag} must be a positive number of days, got ${value}`, `pass e.g. ${flag} 3650`)
+    // X.509 dates end at 9999-12-31 (GeneralizedTime); beyond, the date cannot even be encoded.
+    const max = Math.floor((Date.UTC(9999, 11, 31) - Date.now()) / 86_400_000)
+    if (value > max) throw new UsageError(`${flag} ${value} is too large: a certificate cannot end after 9999-12-31 (at most ${max} days from now)`, `pass e.g. ${flag} 3650`)
   }
   if (Boolean(o.rootCertFile) !== Boolean(o.rootKeyFile)) {
     throw new UsageError(o.rootCertFile ? '--root-cert was given without --root-key' : '--root-key was given without --root-cert', 'bring your own root with both: --root-cert FILE --root-key FILE')

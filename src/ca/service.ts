@@ -179,9 +179,25 @@ function fileChange(path: string, content: string): Action {
   return current === content ? 'unchanged' : 'configured'
 }
 
+/**
+ * `mkdir -p`, new folders 0700. Not mkdirSync's `recursive` option: Node loops forever when a
+ * parent that exists answers ENOENT (e.g. `--dir /proc/x`).
+ */
+function mkdirp(dir: string): void {
+  try {
+    mkdirSync(dir, {mode: 0o700})
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') return
+    if (code !== 'ENOENT' || dirname(dir) === dir) throw error
+    mkdirp(dirname(dir))
+    mkdirSync(dir, {mode: 0o700})
+  }
+}
+
 function writeFiles(files: FileWrite[]): void {
   for (const f of files) {
-    mkdirSync(dirname(f.path), {recursive: true, mode: 0o700})
+    mkdirp(dirname(f.path))
     writeFileSync(f.path, f.content, {mode: f.secret ? 0o600 : 0o644})
     chmodSync(f.path, f.secret ? 0o600 : 0o644)
   }

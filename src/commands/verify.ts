@@ -17,8 +17,8 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
 
   static flags = {
     ...kubeFlags,
-    context: Flags.string({description: 'A kubeconfig context to verify; repeat for each cluster (default: the current context and the clusters its remote secrets name).', multiple: true, helpGroup: 'KUBE'}),
-    'istiod-debug-url': Flags.string({description: 'CLUSTER=URL: read istiod\'s /debug/clusterz of that cluster (context or cluster ID) at this loopback URL, e.g. a port-forward to its port 15014 or the test bed\'s istiod. Repeatable.', multiple: true, hidden: true}),
+    context: Flags.string({description: 'A kubeconfig context to verify; repeat for each cluster (default: the current context and the clusters its remote secrets name).', multiple: true, multipleNonGreedy: true, helpGroup: 'KUBE'}),
+    'istiod-debug-url': Flags.string({description: 'CLUSTER=URL: read istiod\'s /debug/clusterz of that cluster (context or cluster ID) at this loopback URL, e.g. a port-forward to its port 15014 or the test bed\'s istiod. Repeatable.', multiple: true, multipleNonGreedy: true, hidden: true}),
     output: Flags.option({char: 'o', description: 'Output format.', options: ['text', 'json'] as const, default: 'text'})(),
   }
 

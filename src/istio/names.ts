@@ -58,3 +58,13 @@ export function isDns1123Label(value: string): boolean {
 export const SERVICE_ACCOUNT_NAME_ANNOTATION = 'kubernetes.io/service-account.name'
 export const SERVICE_ACCOUNT_TOKEN_TYPE = 'kubernetes.io/service-account-token'
 export const GATEWAY_PORT_LABEL = 'networking.istio.io/gatewayPort'
+
+// service export / import (exposure)
+export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local'
+export const IMPORT_HOST_SUFFIX = 'global'
+/** ConfigMap in the Istio namespace of an importing cluster: the 240.0.0.0/16 addresses handed out, key = address, value = `<namespace>/<ServiceEntry>`. */
+export const ADDRESS_LEDGER_CONFIGMAP = 'kubectl-mesh-addresses'
+export const IMPORT_ADDRESS_PREFIX = '240.0.'
+export const MCS_API_GROUP_VERSION = 'multicluster.x-k8s.io/v1alpha1'
+/** The first Istio minor version that allocates ServiceEntry addresses itself (auto-allocation v2 on by default). */
+export const ISTIO_AUTO_ALLOCATE_MINOR = 25

@@ -70,6 +70,8 @@ function parseFile(file: string): KubeconfigDoc {
     throw new UsageError(`cannot read kubeconfig ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`,
       'pass an existing file with --kubeconfig or fix the KUBECONFIG variable')
   }
+  // An empty file is an empty kubeconfig, as for kubectl.
+  if (text.trim() === '') return {}
   let doc: unknown
   try {
     doc = load(text)
@@ -80,6 +82,12 @@ function parseFile(file: string): KubeconfigDoc {
   if (doc === null || doc === undefined) return {}
   if (typeof doc !== 'object' || Array.isArray(doc)) {
     throw new UsageError(`kubeconfig ${file} is not a kubeconfig (expected a mapping)`, 'check the file with `kubectl config view`')
+  }
+  for (const key of ['clusters', 'users', 'contexts'] as const) {
+    const v = (doc as Record<string, unknown>)[key]
+    if (v !== undefined && v !== null && !Array.isArray(v)) {
+      throw new UsageError(`kubeconfig ${file} is not a kubeconfig: "${key}" must be a list`, 'check the file with `kubectl config view`')
+    }
   }
   return resolvePaths(doc as KubeconfigDoc, dirname(file))
 }
@@ -157,9 +165,13 @@ export class Kubeconfig {
     if (!wanted) throw new UsageError(`no --context given and no current-context set (${where})`, `pass --context; ${hint}`)
     const ctx = this.merged.contexts.find((c) => c.name === wanted)
     if (!ctx) throw new UsageError(`context "${wanted}" not found in kubeconfig (${where})`, hint)
+    if (!ctx.context?.cluster) throw new UsageError(`context "${wanted}" names no cluster`, 'fix the kubeconfig (`kubectl config view`)')
     const cluster = this.merged.clusters.find((c) => c.name === ctx.context?.cluster)
     if (!cluster?.cluster?.server) {
       throw new UsageError(`context "${wanted}" names cluster "${ctx.context?.cluster}", which is not in the kubeconfig or has no server`, 'fix the kubeconfig (`kubectl config view`)')
+    }
+    if (!URL.canParse(String(cluster.cluster.server)) || !/^https?:$/.test(new URL(String(cluster.cluster.server)).protocol)) {
+      throw new UsageError(`context "${wanted}": the server of cluster "${cluster.name}", "${cluster.cluster.server}", is not an http(s) URL`, 'fix the kubeconfig (`kubectl config view`)')
     }
     const user = this.merged.users.find((u) => u.name === ctx.context?.user)
     return {

@@ -60,7 +60,7 @@ const DRY_RUN_TOKEN = 'dry-run-token-not-issued'
 export async function link(session: Session, o: LinkOptions): Promise<LinkResult> {
   const eastRef = session.resolve(o.context)
   const westRef = session.resolve(o.remoteContext)
-  const {gateway} = validateInputs({context: eastRef.context, remoteContext: westRef.context, remoteName: o.remoteName, server: o.server, network: o.network, gateway: o.gateway})
+  const {gateway} = validateInputs({context: eastRef.context, remoteContext: westRef.context, remoteName: o.remoteName, server: o.server, tlsServerName: o.tlsServerName, network: o.network, gateway: o.gateway})
   const east = session.client(eastRef.context)
   const west = session.client(westRef.context)
 
@@ -81,7 +81,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   }
   for (const d of directions) {
     if (isLoopbackServer(d.server)) {
-      warnings.push(`the remote secret for "${d.link.id}" in context "${d.link.east.context}" points at ${d.server}, a loopback address that istiod in a pod cannot reach${d.serverFromFlag || d.link.west === eastFacts ? '' : '; pass --server with an address reachable from the pods'}`)
+      warnings.push(`the remote secret for "${d.link.id}" in context "${d.link.east.context}" points at ${d.server}, a loopback address that istiod in a pod cannot reach${d.serverFromFlag ? '' : d.link.west === eastFacts ? `; to fix it, link that direction on its own: kubectl mesh cluster link --context ${d.link.east.context} --remote-context ${d.link.west.context} --server <reachable address>` : '; pass --server with an address reachable from the pods'}`)
     }
   }
   // meshNetworks must be editable: check EAST's document now, not after the first write.

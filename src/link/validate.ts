@@ -49,6 +49,7 @@ export interface LinkInputs {
   remoteContext: string
   remoteName?: string
   server?: string
+  tlsServerName?: string
   network?: string
   gateway?: string
 }
@@ -64,6 +65,11 @@ export function validateInputs(o: LinkInputs): {gateway?: Gateway} {
       'use lower-case letters, digits and "-", at most 63 characters, starting and ending with a letter or digit (it must equal the remote istiod\'s CLUSTER_ID)')
   }
   if (o.network !== undefined && o.network.trim() === '') throw new UsageError('--network is empty', 'pass the remote cluster\'s network name, or leave the flag out to read it from the cluster')
+  // A network name is the value of the label topology.istio.io/network.
+  if (o.network !== undefined && !/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(o.network) || (o.network?.length ?? 0) > 63) {
+    throw new UsageError(`--network "${o.network}" is not a valid network name (a Kubernetes label value)`, 'use at most 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit, as in the label topology.istio.io/network')
+  }
+  if (o.tlsServerName !== undefined && o.tlsServerName.trim() === '') throw new UsageError('--tls-server-name is empty', 'pass the name on the remote API server\'s certificate, or leave the flag out')
   if (o.server !== undefined) {
     let url: URL
     try {

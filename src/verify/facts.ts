@@ -135,6 +135,10 @@ export async function probeSecret(cluster: ClusterFacts, entry: RemoteSecretEntr
     if (e instanceof ApiError && e.status === 401) return {...base, outcome: 'unauthorized', detail: e.message}
   }
   const rest = await Promise.all(reads.slice(1).map(attempt))
+  // A token revoked while the API server still held it in its token cache: the first read passes,
+  // a later one gets 401. That is a rejected token, not an unreachable server.
+  const rejected = rest.find((x) => x && x.error instanceof ApiError && (x.error as ApiError).status === 401)
+  if (rejected) return {...base, outcome: 'unauthorized', detail: (rejected.error as Error).message}
   const denied = [first, ...rest].filter((x) => x && x.error instanceof ApiError && (x.error as ApiError).status === 403).map((x) => x!.what)
   if (denied.length > 0) return {...base, outcome: 'forbidden', detail: '', denied}
   const other = [first, ...rest].find((x) => x !== undefined)

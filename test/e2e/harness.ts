@@ -1,7 +1,8 @@
 // Shared helpers for the end-to-end tests: run the built CLI against the test bed, and check
 // results with kubectl (the test bed's own, built from Go modules), independently of our code.
+import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {mkdtempSync} from 'node:fs'
+import {appendFileSync, mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -10,6 +11,17 @@ import {kubectl as testbedKubectl} from '../../testbed/testbed.ts'
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const KUBECONFIG = process.env.TESTBED_KUBECONFIG ?? join(REPO, '.testbed', 'kubeconfig')
 export const CLI = join(REPO, 'bin', 'run.js')
+
+/**
+ * With KUBECTL_MESH_E2E_LOG set (to a file path, or to 1 for `.testbed/e2e-output.log`), every
+ * mesh() run is appended there as one JSON line {args, code, stdout, stderr}: security.test.ts
+ * scans it for private keys and tokens.
+ */
+export function e2eLogFile(): string | undefined {
+  const v = process.env.KUBECTL_MESH_E2E_LOG
+  if (!v || v === '0') return undefined
+  return v === '1' ? join(REPO, '.testbed', 'e2e-output.log') : v
+}
 
 export interface RunResult {
   code: number
@@ -28,7 +40,11 @@ export function mesh(args: string[], opts: {env?: Record<string, string | undefi
     child.stdout.on('data', (d) => (stdout += d))
     child.stderr.on('data', (d) => (stderr += d))
     child.on('error', reject)
-    child.on('close', (code) => resolve({code: code ?? -1, stdout, stderr}))
+    child.on('close', (code) => {
+      const log = e2eLogFile()
+      if (log) appendFileSync(log, `${JSON.stringify({args, code: code ?? -1, stdout, stderr})}\n`, {mode: 0o600})
+      resolve({code: code ?? -1, stdout, stderr})
+    })
     if (opts.input !== undefined) child.stdin.end(opts.input)
     else child.stdin.end()
   })
@@ -65,4 +81,16 @@ export function writes(s: ReturnType<typeof stats>): number {
   let n = 0
   for (const m of Object.values(s.byContext)) for (const [verb, c] of Object.entries(m)) if (verb !== 'GET') n += c
   return n
+}
+
+/** exit 2, one `Error:` line and one `Hint:` line on stderr, nothing on stdout. */
+export function assertUsageError(r: {code: number; stdout: string; stderr: string}, pattern: RegExp, hint?: RegExp): void {
+  assert.equal(r.code, 2, r.stderr)
+  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('kubectl-mesh-stats'))
+  assert.equal(lines.length, 2, r.stderr)
+  assert.match(lines[0], /^Error: /)
+  assert.match(lines[0], pattern)
+  assert.match(lines[1], /^Hint: /)
+  if (hint) assert.match(lines[1], hint)
+  assert.equal(r.stdout, '')
 }

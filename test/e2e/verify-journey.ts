@@ -1,15 +1,25 @@
-// Shared e2e setup for verify: the objects of the full journey (ca gen, link both ways, export,
-// import), made by hand with kubectl in the shapes DESIGN.md fixes, because those commands are
-// built in parallel. Every helper here is undone by teardownJourney().
-import {readFileSync} from 'node:fs'
+// Shared e2e setup for verify: the full journey made with the real commands through the built CLI
+// (ca gen, cluster link --bidirectional, export, service import), undone with the real undo
+// commands (service unimport, service unexport, cluster unlink --prune-remote). Hand-made objects
+// remain only where a break scenario needs a shape no command writes (see verify.test.ts).
+import {readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {dump, load} from 'js-yaml'
-import {KUBECONFIG, kget, kubectl, mesh, REPO, stats, writes} from './harness.ts'
+import {KUBECONFIG, kget, kubectl, mesh, REPO, type RunResult, stats, tempDir, writes} from './harness.ts'
 
 export const FIX = join(REPO, 'test', 'fixtures', 'verify')
 export const NS = 'istio-system'
+export const MANAGED = 'app.kubernetes.io/managed-by=kubectl-mesh'
 export const gwIp = (name: string) => `127.0.0.1${name.replace('cluster', '')}`
-const b64 = (s: string) => Buffer.from(s).toString('base64')
+
+/** The folder the tests run `ca gen` hints in: it holds the mesh's ./mesh-ca, as the hints assume. */
+export const CA_CWD = tempDir('verify-journey-')
+export const CA_DIR = join(CA_CWD, 'mesh-ca')
+
+/** Remove the local CA folder (the root key and the intermediates) the journey wrote. */
+export function removeCaDir(): void {
+  rmSync(CA_CWD, {recursive: true, force: true})
+}
 
 export function serverOf(context: string): string {
   const kc = load(readFileSync(KUBECONFIG, 'utf8')) as any
@@ -21,30 +31,36 @@ export async function apply(context: string, objects: unknown[]): Promise<void> 
   await kubectl(['apply', '-f', '-'], {context, input: objects.map((o) => dump(o)).join('---\n')})
 }
 
-export function cacertsObject(root: string, cluster: string, override: Record<string, string> = {}) {
-  const data: Record<string, string> = {}
-  for (const k of ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem']) data[k] = b64(readFileSync(join(FIX, root, cluster, k), 'utf8'))
-  Object.assign(data, override)
-  return {apiVersion: 'v1', kind: 'Secret', metadata: {name: 'cacerts', namespace: NS, labels: {'app.kubernetes.io/managed-by': 'kubectl-mesh'}}, type: 'Opaque', data}
+/** Run `kubectl mesh ARGS` (in CA_CWD, where ./mesh-ca is); throws unless it exits 0. */
+export async function meshOk(args: string[]): Promise<RunResult> {
+  const r = await mesh(args, {cwd: CA_CWD})
+  if (r.code !== 0) throw new Error(`kubectl mesh ${args.join(' ')} exited ${r.code}:\n${r.stdout}\n${r.stderr}`)
+  return r
 }
 
-export async function installCacerts(cluster: string, root = 'root-a', override: Record<string, string> = {}): Promise<void> {
-  await kubectl(['-n', NS, 'delete', 'secret', 'cacerts', '--ignore-not-found'], {context: cluster})
-  await apply(cluster, [cacertsObject(root, cluster, override)])
+/** The `kubectl mesh …` commands quoted in a hint, as argument lists (without `kubectl mesh`). */
+export function meshCommandsOf(hint: string): string[][] {
+  return [...hint.matchAll(/`kubectl mesh ([^`]+)`/g)].map((m) => shellWords(m[1]))
 }
 
-/** The reader token Secret in `remote` (what `cluster link` creates there), waited for. */
-export async function readerToken(remote: string): Promise<{token: string; ca: string}> {
-  await apply(remote, [{apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/service-account-token',
-    metadata: {name: 'istio-reader-service-account-istio-remote-secret-token', namespace: NS, annotations: {'kubernetes.io/service-account.name': 'istio-reader-service-account'}, labels: {'app.kubernetes.io/managed-by': 'kubectl-mesh'}}}])
-  for (let i = 0; i < 100; i++) {
-    const s = await kget(remote, ['-n', NS, 'secret', 'istio-reader-service-account-istio-remote-secret-token'])
-    if (s?.data?.token && s?.data?.['ca.crt']) return {token: Buffer.from(s.data.token, 'base64').toString(), ca: s.data['ca.crt']}
-    await new Promise((r) => setTimeout(r, 200))
+/** Run every `kubectl mesh …` command of a hint, in order, exactly as printed. */
+export async function runMeshHint(hint: string): Promise<void> {
+  const cmds = meshCommandsOf(hint)
+  if (cmds.length === 0) throw new Error(`no kubectl mesh command in hint: ${hint}`)
+  for (const args of cmds) {
+    if (args.some((a) => /[<>[\]]/.test(a))) throw new Error(`hint is not runnable as-is: ${hint}`)
+    await meshOk(args)
   }
-  throw new Error(`no token issued in ${remote}`)
 }
 
+/** The reader token `cluster link` issued in `remote` (read only). */
+export async function readerToken(remote: string): Promise<{token: string; ca: string}> {
+  const s = await kget(remote, ['-n', NS, 'secret', 'istio-reader-service-account-istio-remote-secret-token'])
+  if (!s?.data?.token || !s?.data?.['ca.crt']) throw new Error(`no reader token in ${remote}: run cluster link first`)
+  return {token: Buffer.from(s.data.token, 'base64').toString(), ca: s.data['ca.crt']}
+}
+
+/** A remote secret in the shape `cluster link` writes, for break scenarios no command produces. */
 export function remoteSecretObject(remote: string, t: {token: string; ca: string}, opts: {key?: string; user?: Record<string, unknown>} = {}) {
   const key = opts.key ?? remote
   const kubeconfig = {
@@ -68,54 +84,71 @@ export async function setMeshNetworks(cluster: string, text: string): Promise<vo
   await kubectl(['-n', NS, 'patch', 'configmap', 'istio', '--type=merge', '-p', JSON.stringify({data: {meshNetworks: text}})], {context: cluster})
 }
 
-/** EAST → WEST: the remote secret in EAST and the meshNetworks entry for WEST's network. */
-export async function link(east: string, west: string): Promise<void> {
-  const t = await readerToken(west)
-  await apply(east, [remoteSecretObject(west, t)])
-  const cm = await kget(east, ['-n', NS, 'configmap', 'istio'])
-  const doc = (load(cm.data.meshNetworks ?? '') as any) ?? {}
-  doc.networks ??= {}
-  doc.networks[west.replace('cluster', 'network')] = {endpoints: [{fromRegistry: west}], gateways: [{address: gwIp(west), port: 15443}]}
-  await setMeshNetworks(east, dump(doc))
+/** `ca gen` of the shared root and each cluster's intermediate in CA_DIR, each installed as cacerts. */
+export async function caGen(clusters: string[]): Promise<void> {
+  await meshOk(['ca', 'gen', ...clusters.flatMap((c) => ['--cluster', c]), '--dir', CA_DIR])
+  for (const c of clusters) await meshOk(['ca', 'gen', '--cluster', c, '--dir', CA_DIR, '--context', c])
 }
 
-export function exportsGateway(hosts: string[]) {
-  return {apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: {name: 'kubectl-mesh-exports', namespace: NS, labels: {'app.kubernetes.io/managed-by': 'kubectl-mesh'}},
-    spec: {selector: {istio: 'eastwestgateway'}, servers: [{port: {number: 15443, name: 'tls', protocol: 'TLS'}, tls: {mode: 'AUTO_PASSTHROUGH'}, hosts: [...hosts].sort()}]}}
-}
-
-export function importObjects(name: string, ns: string, from: string, ports: Array<{number: number; name: string; protocol: string}>, gw = gwIp(from)) {
-  const labels = {'kubectl-mesh/imported-from': from, 'kubectl-mesh/service': name, 'app.kubernetes.io/managed-by': 'kubectl-mesh'}
-  return [
-    {apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: {name: `${name}-${from}`, namespace: ns, labels}, spec: {
-      hosts: [`${name}.${ns}.global`], location: 'MESH_INTERNAL', resolution: 'STATIC', ports,
-      endpoints: [{address: gw, ports: Object.fromEntries(ports.map((p) => [p.name, 15443]))}]}},
-    {apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: {name: `${name}-${from}`, namespace: ns, labels}, spec: {
-      host: `${name}.${ns}.global`,
-      trafficPolicy: {tls: {mode: 'ISTIO_MUTUAL'}, portLevelSettings: ports.map((p) => ({port: {number: p.number}, tls: {mode: 'ISTIO_MUTUAL', sni: `outbound_.${p.number}_._.${name}.${ns}.svc.cluster.local`}}))}}},
-  ]
-}
-
-/** ca gen on both, link both ways, export bar/httpbin from cluster2, import it into cluster1. */
+/** The user's journey: ca gen on both, link both ways, export bar/httpbin from cluster2, import it into cluster1. */
 export async function setupJourney(): Promise<void> {
-  await installCacerts('cluster1')
-  await installCacerts('cluster2')
-  await link('cluster1', 'cluster2')
-  await link('cluster2', 'cluster1')
-  await kubectl(['-n', 'bar', 'label', 'service', 'httpbin', 'kubectl-mesh/exported=true', '--overwrite'], {context: 'cluster2'})
-  await apply('cluster2', [exportsGateway(['httpbin.bar.svc.cluster.local'])])
-  await apply('cluster1', importObjects('httpbin', 'bar', 'cluster2', [{number: 8000, name: 'http', protocol: 'HTTP'}]))
+  await caGen(['cluster1', 'cluster2'])
+  await meshOk(['cluster', 'link', '--context', 'cluster1', '--remote-context', 'cluster2', '--bidirectional'])
+  await meshOk(['export', 'httpbin', '-n', 'bar', '--context', 'cluster2'])
+  await meshOk(['service', 'import', 'httpbin', '-n', 'bar', '--from-context', 'cluster2', '--context', 'cluster1'])
 }
 
-export async function teardownJourney(clusters = ['cluster1', 'cluster2', 'cluster3']): Promise<void> {
+/** The data keys of the remote secrets in `c`. */
+async function remoteSecretKeys(c: string): Promise<string[]> {
+  const list = await kget(c, ['-n', NS, 'secret', '-l', 'istio/multiCluster=true'])
+  return (list?.items ?? []).flatMap((s: any) => Object.keys(s.data ?? {}))
+}
+
+/**
+ * Undo the journey with the real undo commands (service unimport, service unexport, cluster
+ * unlink --prune-remote for every remote secret, kubectl delete of cacerts), then sweep with kubectl
+ * whatever is still there. Returns what the undo commands failed at or left behind (for after():
+ * empty when the commands undo everything; before() ignores it).
+ */
+export async function teardownJourney(clusters = ['cluster1', 'cluster2', 'cluster3']): Promise<string[]> {
+  const problems: string[] = []
+  const undo = async (args: string[]) => {
+    const r = await mesh(args, {cwd: CA_CWD})
+    if (r.code !== 0) problems.push(`kubectl mesh ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`)
+  }
+  await undo(['service', 'unimport', 'httpbin', '-n', 'bar', '--context', 'cluster1', '--from-name', 'cluster2'])
+  await undo(['service', 'unexport', 'httpbin', '-n', 'bar', '--context', 'cluster2'])
   for (const c of clusters) {
-    const other = clusters.filter((o) => o !== c)
-    await kubectl(['-n', NS, 'delete', 'secret', 'cacerts', 'istio-reader-service-account-istio-remote-secret-token', ...other.map((o) => `istio-remote-secret-${o}`), 'istio-remote-secret-wrong', '--ignore-not-found'], {context: c})
-    await kubectl(['-n', NS, 'delete', 'gateway', 'kubectl-mesh-exports', '--ignore-not-found'], {context: c})
-    await kubectl(['delete', 'serviceentries,destinationrules', '-A', '-l', 'app.kubernetes.io/managed-by=kubectl-mesh', '--ignore-not-found'], {context: c})
-    await kubectl(['-n', 'bar', 'label', 'service', 'httpbin', 'kubectl-mesh/exported-'], {context: c, allowFail: true})
+    for (const key of await remoteSecretKeys(c)) {
+      await undo(['cluster', 'unlink', '--context', c, '--remote-name', key, ...(clusters.includes(key) ? ['--remote-context', key, '--prune-remote'] : [])])
+    }
+  }
+  for (const c of clusters) await kubectl(['-n', NS, 'delete', 'secret', 'cacerts', '--ignore-not-found'], {context: c})
+  // The sweep: anything left is a problem of the undo commands (or of an interrupted run).
+  for (const c of clusters) {
+    const left = async (args: string[]) => ((await kget(c, args))?.items ?? []).map((o: any) => `${c} ${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`)
+    const leftovers = [
+      ...await left(['-n', NS, 'secret', '-l', MANAGED]),
+      ...await left(['-n', NS, 'secret', '-l', 'istio/multiCluster=true']),
+      ...await left(['gateways.networking.istio.io,serviceentries,destinationrules', '-A', '-l', MANAGED]),
+      ...await left(['services', '-A', '-l', 'kubectl-mesh/exported=true']),
+      ...await left(['clusterroles,clusterrolebindings', '-l', MANAGED]),
+      ...await left(['-n', NS, 'serviceaccounts', '-l', MANAGED]),
+    ]
+    const cm = await kget(c, ['-n', NS, 'configmap', 'istio'])
+    if (Object.keys((load(cm.data.meshNetworks ?? '') as any)?.networks ?? {}).length > 0) leftovers.push(`${c} meshNetworks entries: ${cm.data.meshNetworks.trim()}`)
+    if (leftovers.length === 0) continue
+    problems.push(...leftovers)
+    await kubectl(['-n', NS, 'delete', 'secret', '-l', MANAGED, '--ignore-not-found'], {context: c})
+    await kubectl(['-n', NS, 'delete', 'secret', '-l', 'istio/multiCluster=true', '--ignore-not-found'], {context: c})
+    await kubectl(['delete', 'gateways.networking.istio.io,serviceentries,destinationrules', '-A', '-l', MANAGED, '--ignore-not-found'], {context: c})
+    for (const s of leftovers.filter((l) => l.startsWith(`${c} Service/`))) {
+      const [ns, name] = s.split('/').slice(1)
+      await kubectl(['-n', ns, 'label', 'service', name, 'kubectl-mesh/exported-'], {context: c, allowFail: true})
+    }
     await setMeshNetworks(c, 'networks: {}\n')
   }
+  return problems
 }
 
 export interface VerifyRun {

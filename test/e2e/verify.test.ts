@@ -1,6 +1,7 @@
 // kubectl mesh verify against the test bed: the full journey is green; each break scenario is
 // named by the right check, cluster and object with a hint, exits 1, and is green again once
-// the hint (or, for kubectl-mesh commands not merged yet, its kubectl equivalent) is applied.
+// the hint is applied: a `kubectl mesh …` hint is run through the built CLI exactly as printed
+// wherever it is runnable as-is. The journey itself is made and undone with the real commands.
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
@@ -8,8 +9,8 @@ import {join} from 'node:path'
 import {startApiServer, stopApiServer} from '../../testbed/testbed.ts'
 import {kget, kubectl, mesh} from './harness.ts'
 import {
-  apply, describeChecks, exportsGateway, failures, FIX, gwIp, importObjects, installCacerts, link, meshNetworksText, NS,
-  readerToken, remoteSecretObject, runKubectlHint, setMeshNetworks, setupJourney, teardownJourney, verifyJson,
+  apply, CA_CWD, describeChecks, failures, FIX, gwIp, meshNetworksText, meshOk, NS,
+  readerToken, remoteSecretObject, removeCaDir, runKubectlHint, runMeshHint, setMeshNetworks, setupJourney, teardownJourney, verifyJson,
 } from './verify-journey.ts'
 
 const b64 = (s: string) => Buffer.from(s).toString('base64')
@@ -37,6 +38,19 @@ async function assertBroken(id: string, cluster: string, object: RegExp, opts: {
   return hit
 }
 
+/** Run the hints of every failing check (each `kubectl mesh …` command once), as a user fixing a report would. */
+async function runFailingHints(): Promise<void> {
+  const v = await verifyJson()
+  const hints = [...new Set(failures(v).map((c) => c.hint))]
+  assert.ok(hints.length > 0, 'something to fix')
+  const done = new Set<string>()
+  for (const h of hints) {
+    if (done.has(h)) continue
+    done.add(h)
+    await runMeshHint(h)
+  }
+}
+
 describe('kubectl mesh verify', () => {
   before(async () => {
     await teardownJourney()
@@ -44,7 +58,9 @@ describe('kubectl mesh verify', () => {
   })
   after(async () => {
     await startApiServer('cluster2')
-    await teardownJourney()
+    // the real undo commands must leave nothing behind
+    assert.deepEqual(await teardownJourney(), [])
+    removeCaDir()
   })
 
   test('after the full journey: exit 0, nothing failed, read-only, objects listed once per kind', async () => {
@@ -88,36 +104,43 @@ describe('kubectl mesh verify', () => {
     assert.equal(v.json.checks.find((c) => c.id === 'trust.cacerts')?.status, 'skip')
   })
 
-  // ---- break scenarios: one thing broken with kubectl, named, fixed, green again ----
+  // ---- break scenarios: one thing broken (with kubectl, or a real command misused), named, fixed by its hint, green again ----
 
   test('break 1: cacerts deleted in cluster2 → trust.cacerts', async () => {
     await kubectl(['-n', NS, 'delete', 'secret', 'cacerts'], {context: 'cluster2'})
     const hit = await assertBroken('trust.cacerts', 'cluster2', /no Secret istio-system\/cacerts/)
     assert.match(hit.hint, /kubectl mesh ca gen --cluster cluster2 --context cluster2/)
-    await installCacerts('cluster2') // = kubectl mesh ca gen --cluster cluster2 --context cluster2 (same root)
+    await runMeshHint(hit.hint) // in the folder holding ./mesh-ca: same root, same intermediate
     await assertGreen()
   })
 
   test('break 2: cluster2 signed by another root → trust.shared-root', async () => {
-    await installCacerts('cluster2', 'root-b')
+    // a user bringing another root (--root-cert/--root-key) into cluster2 with --force
+    await meshOk(['ca', 'gen', '--cluster', 'cluster2', '--dir', join(CA_CWD, 'other-ca'), '--root-cert', join(FIX, 'root-b-cert.pem'), '--root-key', join(FIX, 'root-b-key.pem'), '--key-size', '2048', '--context', 'cluster2', '--force'])
     const hit = await assertBroken('trust.shared-root', 'cluster1', /not trusted by cluster2/)
     assert.match(hit.hint, /kubectl mesh ca gen/)
-    await installCacerts('cluster2')
+    // the fix is cluster2's own hint: re-issue its intermediate from the mesh's root
+    const other = failures(await verifyJson()).find((c) => c.id === 'trust.shared-root' && c.cluster === 'cluster2')
+    assert.ok(other, 'cluster2 fails too')
+    assert.match(other.hint, /kubectl mesh ca gen --cluster cluster2 --context cluster2 --force/)
+    await runMeshHint(other.hint)
     await assertGreen()
   })
 
   test('break 3: ca-key.pem removed from cacerts → trust.cacerts (incomplete)', async () => {
     await kubectl(['-n', NS, 'patch', 'secret', 'cacerts', '--type=json', '-p', '[{"op":"remove","path":"/data/ca-key.pem"}]'], {context: 'cluster1'})
-    await assertBroken('trust.cacerts', 'cluster1', /cacerts is invalid: incomplete: missing ca-key.pem/)
-    await installCacerts('cluster1')
+    const hit = await assertBroken('trust.cacerts', 'cluster1', /cacerts is invalid: incomplete: missing ca-key.pem/)
+    await runMeshHint(hit.hint)
     await assertGreen()
   })
 
   test("break 4: Istio's public sample root in cacerts → trust.sample-ca", async () => {
-    await installCacerts('cluster1', 'root-a', {'root-cert.pem': b64(readFileSync(join(FIX, 'sample-root-cert.pem'), 'utf8'))})
+    await kubectl(['-n', NS, 'patch', 'secret', 'cacerts', '--type=merge', '-p', JSON.stringify({data: {'root-cert.pem': b64(readFileSync(join(FIX, 'sample-root-cert.pem'), 'utf8'))}})], {context: 'cluster1'})
     const hit = await assertBroken('trust.sample-ca', 'cluster1', /cacerts root-cert.pem is Istio's public sample CA/)
     assert.match(hit.hint, /--force/)
-    await installCacerts('cluster1')
+    // The hint replaces the mesh's root in every cluster; here only cacerts was tampered with, so
+    // re-installing cluster1's intermediate from the mesh's root (--force: cacerts holds another root) fixes it.
+    await meshOk(['ca', 'gen', '--cluster', 'cluster1', '--context', 'cluster1', '--force'])
     await assertGreen()
   })
 
@@ -132,15 +155,18 @@ describe('kubectl mesh verify', () => {
     await kubectl(['-n', NS, 'delete', 'secret', 'istio-reader-service-account-istio-remote-secret-token'], {context: 'cluster2'})
     const hit = await assertBroken('links.remote-access', 'cluster1', /istio-remote-secret-cluster2.*rejects the token/, {waitMs: 30_000})
     assert.match(hit.hint, /kubectl mesh cluster link --context cluster1 --remote-context cluster2/)
-    await link('cluster1', 'cluster2') // = the hint: a new token and remote secret
-    await link('cluster2', 'cluster1')
+    await runMeshHint(hit.hint) // a new token and remote secret
     await assertGreen()
   })
 
   test("break 7: the reader ClusterRoleBinding deleted in the peer → links.reader-rbac", async () => {
     const crb = await kget('cluster2', ['clusterrolebinding', 'istio-reader-clusterrole-istio-system'])
     await kubectl(['delete', 'clusterrolebinding', 'istio-reader-clusterrole-istio-system'], {context: 'cluster2'})
-    await assertBroken('links.reader-rbac', 'cluster1', /may not list namespaces.*missing in cluster2: ClusterRoleBinding istio-reader-clusterrole-istio-system/)
+    const hit = await assertBroken('links.reader-rbac', 'cluster1', /may not list namespaces.*missing in cluster2: ClusterRoleBinding istio-reader-clusterrole-istio-system/)
+    await runMeshHint(hit.hint) // re-creates the binding (as kubectl-mesh's)
+    await assertGreen()
+    // put back the test bed's own (Istio-made) binding, which unlink --prune-remote leaves in place
+    await kubectl(['delete', 'clusterrolebinding', 'istio-reader-clusterrole-istio-system'], {context: 'cluster2'})
     await apply('cluster2', [{apiVersion: crb.apiVersion, kind: crb.kind, metadata: {name: crb.metadata.name, labels: crb.metadata.labels}, roleRef: crb.roleRef, subjects: crb.subjects}])
     await assertGreen()
   })
@@ -149,27 +175,25 @@ describe('kubectl mesh verify', () => {
     await kubectl(['-n', NS, 'delete', 'secret', 'istio-remote-secret-cluster1'], {context: 'cluster2'})
     const hit = await assertBroken('links.reverse', 'cluster1', /cluster2 has no remote secret for cluster1/)
     assert.match(hit.hint, /kubectl mesh cluster link --context cluster2 --remote-context cluster1/)
-    await link('cluster2', 'cluster1')
+    await runMeshHint(hit.hint)
     await assertGreen()
   })
 
   test('break 9: remote secret keyed with a wrong cluster ID → links.secret-key', async () => {
-    const t = await readerToken('cluster2')
-    await kubectl(['-n', NS, 'delete', 'secret', 'istio-remote-secret-cluster2'], {context: 'cluster1'})
-    const wrong = remoteSecretObject('cluster2', t, {key: 'wrong'})
-    await apply('cluster1', [wrong])
+    // a user re-linking under a wrong name, overriding the check with --force
+    await meshOk(['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'cluster2'])
+    await meshOk(['cluster', 'link', '--context', 'cluster1', '--remote-context', 'cluster2', '--remote-name', 'wrong', '--force'])
     const hit = await assertBroken('links.secret-key', 'cluster1', /istio-remote-secret-wrong.*cluster ID is cluster2, not wrong/)
     assert.match(hit.hint, /unlink --context cluster1 --remote-name wrong.*link --context cluster1 --remote-context cluster2/)
-    await kubectl(['-n', NS, 'delete', 'secret', 'istio-remote-secret-wrong'], {context: 'cluster1'})
-    await link('cluster1', 'cluster2')
+    await runMeshHint(hit.hint) // unlink, then link
     await assertGreen()
   })
 
   test('break 10: exec credentials in a remote secret → links.kubeconfig-auth (and the plugin is never run)', async () => {
     const t = await readerToken('cluster2')
     await apply('cluster1', [remoteSecretObject('cluster2', t, {user: {exec: {apiVersion: 'client.authentication.k8s.io/v1', command: '/bin/false'}}})])
-    await assertBroken('links.kubeconfig-auth', 'cluster1', /istio-remote-secret-cluster2.*exec/)
-    await link('cluster1', 'cluster2')
+    const hit = await assertBroken('links.kubeconfig-auth', 'cluster1', /istio-remote-secret-cluster2.*exec/)
+    await runMeshHint(hit.hint)
     await assertGreen()
   })
 
@@ -205,7 +229,7 @@ describe('kubectl mesh verify', () => {
     await setMeshNetworks('cluster1', meshNetworksText([{network: 'network2', registry: 'cluster2', gw: '127.0.0.99'}]))
     const hit = await assertBroken('networks.mesh-networks', 'cluster1', /meshNetworks: network network2 lists gateway 127\.0\.0\.99, but cluster2's east-west gateway is at 127\.0\.0\.12/)
     assert.match(hit.hint, /kubectl mesh cluster link --context cluster1 --remote-context cluster2/)
-    await link('cluster1', 'cluster2')
+    await runMeshHint(hit.hint)
     await assertGreen()
   })
 
@@ -214,7 +238,7 @@ describe('kubectl mesh verify', () => {
     const hit = await assertBroken('exports.gateway', 'cluster2', /Service bar\/httpbin is exported, but no Gateway/)
     assert.match(hit.hint, /kubectl mesh service export httpbin -n bar --context cluster2/)
     await assertBroken('imports.exported', 'cluster1', /ServiceEntry bar\/httpbin-cluster2/)
-    await apply('cluster2', [exportsGateway(['httpbin.bar.svc.cluster.local'])])
+    await runMeshHint(hit.hint)
     await assertGreen()
   })
 
@@ -223,7 +247,13 @@ describe('kubectl mesh verify', () => {
     await kubectl(['-n', 'bar', 'delete', 'service', 'httpbin'], {context: 'cluster2'})
     const hit = await assertBroken('imports.remote-service', 'cluster1', /ServiceEntry bar\/httpbin-cluster2 .*Service bar\/httpbin no longer exists in cluster2/)
     assert.match(hit.hint, /unimport httpbin -n bar --context cluster1 --from-name cluster2/)
-    await apply('cluster2', [{apiVersion: 'v1', kind: 'Service', metadata: {name: 'httpbin', namespace: 'bar', labels: svc.metadata.labels}, spec: {selector: svc.spec.selector, ports: svc.spec.ports}}])
+    await runMeshHint(hit.hint) // drop the import of the vanished service
+    await assertGreen()
+    // the owner re-creates the Service (the test bed's, without the export label), exports it again, and it is imported again
+    const {'kubectl-mesh/exported': _, ...labels} = svc.metadata.labels
+    await apply('cluster2', [{apiVersion: 'v1', kind: 'Service', metadata: {name: 'httpbin', namespace: 'bar', labels}, spec: {selector: svc.spec.selector, ports: svc.spec.ports}}])
+    await meshOk(['export', 'httpbin', '-n', 'bar', '--context', 'cluster2'])
+    await meshOk(['service', 'import', 'httpbin', '-n', 'bar', '--from-context', 'cluster2', '--context', 'cluster1'])
     await assertGreen()
   })
 
@@ -231,7 +261,7 @@ describe('kubectl mesh verify', () => {
     await kubectl(['-n', 'bar', 'label', 'service', 'httpbin', 'kubectl-mesh/exported-'], {context: 'cluster2'})
     const hit = await assertBroken('imports.exported', 'cluster1', /imports Service bar\/httpbin from cluster2, which is not exported there/)
     assert.match(hit.hint, /kubectl mesh service export httpbin -n bar --context cluster2/)
-    await kubectl(['-n', 'bar', 'label', 'service', 'httpbin', 'kubectl-mesh/exported=true'], {context: 'cluster2'})
+    await runMeshHint(hit.hint)
     await assertGreen()
   })
 
@@ -239,7 +269,11 @@ describe('kubectl mesh verify', () => {
     await kubectl(['-n', 'bar', 'patch', 'service', 'httpbin', '--type=json', '-p', '[{"op":"replace","path":"/spec/ports/0/port","value":9000}]'], {context: 'cluster2'})
     const hit = await assertBroken('imports.ports', 'cluster1', /ServiceEntry bar\/httpbin-cluster2 has ports 8000\/http, but Service bar\/httpbin in cluster2 has 9000\/http/)
     assert.match(hit.hint, /kubectl mesh service import httpbin -n bar --from-context cluster2 --context cluster1/)
+    await runMeshHint(hit.hint) // the import follows the new port
+    await assertGreen()
+    // back to the test bed's port: the import is stale again, and the same hint follows it back
     await kubectl(['-n', 'bar', 'patch', 'service', 'httpbin', '--type=json', '-p', '[{"op":"replace","path":"/spec/ports/0/port","value":8000}]'], {context: 'cluster2'})
+    await runMeshHint((await assertBroken('imports.ports', 'cluster1', /has ports 9000\/http, but Service bar\/httpbin in cluster2 has 8000\/http/)).hint)
     await assertGreen()
   })
 
@@ -247,14 +281,20 @@ describe('kubectl mesh verify', () => {
     await kubectl(['-n', NS, 'patch', 'service', 'istio-eastwestgateway', '--subresource=status', '--type=merge', '-p', '{"status":{"loadBalancer":{"ingress":[{"ip":"127.0.0.42"}]}}}'], {context: 'cluster2'})
     const hit = await assertBroken('imports.gateway-address', 'cluster1', /ServiceEntry bar\/httpbin-cluster2 sends traffic to 127\.0\.0\.12, but cluster2's east-west gateway is at 127\.0\.0\.42/)
     assert.match(hit.hint, /service import httpbin/)
+    // the import hint, and the link hint for cluster1's meshNetworks entry (stale as well)
+    await runFailingHints()
+    await assertGreen()
+    // back to the test bed's address: stale again, fixed again by the hints
     await kubectl(['-n', NS, 'patch', 'service', 'istio-eastwestgateway', '--subresource=status', '--type=merge', '-p', JSON.stringify({status: {loadBalancer: {ingress: [{ip: gwIp('cluster2')}]}}})], {context: 'cluster2'})
+    await assertBroken('imports.gateway-address', 'cluster1', /sends traffic to 127\.0\.0\.42, but cluster2's east-west gateway is at 127\.0\.0\.12/)
+    await runFailingHints()
     await assertGreen()
   })
 
   test('break 20: DestinationRule SNI wrong → imports.sni', async () => {
     await kubectl(['-n', 'bar', 'patch', 'destinationrule', 'httpbin-cluster2', '--type=json', '-p', '[{"op":"replace","path":"/spec/trafficPolicy/portLevelSettings/0/tls/sni","value":"outbound_.80_._.httpbin.bar.svc.cluster.local"}]'], {context: 'cluster1'})
-    await assertBroken('imports.sni', 'cluster1', /DestinationRule bar\/httpbin-cluster2: port 8000 uses SNI outbound_\.80_/)
-    await apply('cluster1', importObjects('httpbin', 'bar', 'cluster2', [{number: 8000, name: 'http', protocol: 'HTTP'}]))
+    const hit = await assertBroken('imports.sni', 'cluster1', /DestinationRule bar\/httpbin-cluster2: port 8000 uses SNI outbound_\.80_/)
+    await runMeshHint(hit.hint)
     await assertGreen()
   })
 

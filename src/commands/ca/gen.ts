@@ -15,7 +15,7 @@ With --context (one --cluster), the cluster's intermediate is installed as Secre
   ]
 
   static flags = {
-    cluster: Flags.string({description: 'Cluster name (DNS-1123 label); one intermediate CA each. Repeatable.', multiple: true, required: true}),
+    cluster: Flags.string({description: 'Cluster name (DNS-1123 label); one intermediate CA each. Repeatable.', multiple: true, multipleNonGreedy: true, required: true}),
     dir: Flags.string({description: 'Folder of the CA files.', default: './mesh-ca'}),
     'root-cert': Flags.string({description: 'Bring your own root: its PEM certificate (needs --root-key).'}),
     'root-key': Flags.string({description: 'Bring your own root: its PEM private key (needs --root-cert). Not copied into --dir.'}),

@@ -126,6 +126,9 @@ export const networkChecks: CheckDef[] = [
       const networks = doc?.networks ?? {}
       if (typeof networks !== 'object' || Array.isArray(networks)) return fail(c.name, `cluster ${c.name}: ${where}: "networks" is not a mapping`, `fix it with \`kubectl edit configmap istio -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
       const localId = ctx.clusterIdOf(c)
+      if ((c.failures as Record<string, unknown>).Secret) {
+        return skip(c.name, `cluster ${c.name}: ${where} parses, but ${unreadable(c, 'Secret')}: its registries cannot be matched to remote secrets`, 'run verify with a context that may read Secrets in the Istio namespace')
+      }
       const keys = new Set(ctx.secrets(c).map((e) => e.key))
       for (const [net, spec] of Object.entries<any>(networks)) {
         for (const ep of spec?.endpoints ?? []) {

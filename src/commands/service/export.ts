@@ -1,0 +1,38 @@
+import {Args, Flags} from '@oclif/core'
+import {MeshCommand} from '../../base-command.ts'
+import {dryRunFlag, kubeFlags, namespaceFlag, outputFlag} from '../../flags.ts'
+
+export default class ServiceExport extends MeshCommand {
+  static aliases = ['export']
+  static summary = "Expose a Service to other meshes through this cluster's east-west gateway."
+  static description = `Adds NAME.NS.svc.<cluster domain> to the AUTO_PASSTHROUGH Gateway kubectl-mesh-exports (port 15443) of the east-west gateway, and labels the Service kubectl-mesh/exported=true. With --mcs, also writes an MCS ServiceExport.`
+  static examples = [
+    'kubectl mesh export httpbin -n bar --context west',
+    'kubectl mesh service export httpbin -n bar --context west --mcs',
+  ]
+  static args = {name: Args.string({required: true, description: 'The Service to export.'})}
+  static flags = {
+    ...kubeFlags,
+    namespace: namespaceFlag,
+    mcs: Flags.boolean({description: 'Also write an MCS ServiceExport (the CRD must be installed).'}),
+    'cluster-domain': Flags.string({description: 'The cluster DNS domain of this cluster.', default: 'cluster.local'}),
+    output: outputFlag,
+    'dry-run': dryRunFlag,
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(ServiceExport)
+    const session = this.kube(flags)
+    const namespace = flags.namespace ?? session.resolve(flags.context).namespace
+    const {exportService} = await import('../../exposure/export.ts')
+    const plan = flags.output === 'yaml'
+    const result = await exportService(session, {
+      name: args.name, namespace, context: flags.context, istioNamespace: flags['istio-namespace'], clusterDomain: flags['cluster-domain'],
+      mcs: flags.mcs, dryRun: flags['dry-run'], version: this.config.version,
+    }, {plan})
+    const {note, printChanges, printYamlDocs} = await import('../../ui/output.ts')
+    if (result.coveredBy) note(`Service ${namespace}/${args.name} is already reachable: Gateway ${result.coveredBy} passes ${result.host} through on port 15443; no host added`)
+    if (plan) return printYamlDocs(result.plan!.map((object) => ({context: result.context, object})))
+    printChanges(result.changes, flags.output === 'json' ? 'json' : 'text', {host: result.host, ...(result.coveredBy ? {coveredBy: result.coveredBy} : {})})
+  }
+}

@@ -1,0 +1,239 @@
+// service import / unimport (DESIGN.md "service import / unimport"): read WEST and EAST once,
+// validate every input before the first write, plan with pure functions, then write only what changed.
+import {EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL, isDns1123Label, stamp} from '../istio/names.ts'
+import {OperationError, UsageError} from '../errors.ts'
+import {applyObject, type Change, deleteObject, listObjects} from '../kube/apply.ts'
+import {ApiError, toOperationError} from '../kube/errors.ts'
+import type {KubeClient} from '../kube/client.ts'
+import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
+import type {Session} from '../kube/session.ts'
+import {objectRef} from '../ui/output.ts'
+import {istiodVersion, readClusterId, readIstiod, readMeshConfig, readService, requireEastWestGateway} from './facts.ts'
+import {
+  allocatesAddresses, crossablePorts, defaultImportHost, dnsCaptureOn, hostOwner, type ImportContext, importDestinationRule,
+  importName, importServiceEntry, type ImportTarget, isDnsName, isExported, isIP, localServiceOf, nextFreeAddresses,
+  remoteService, serviceEntryAddresses,
+} from './plan.ts'
+import {claimAddresses, pool, releaseAddresses, writeAgainst} from './writes.ts'
+
+export interface ImportOptions {
+  /** One service, or undefined with allExported. */
+  name?: string
+  allExported: boolean
+  /** The namespace; with allExported, undefined means every namespace. */
+  namespace?: string
+  context?: string
+  fromContext: string
+  fromName?: string
+  host?: string
+  address: string
+  createNamespace: boolean
+  istioNamespace: string
+  clusterDomain: string
+  dryRun: boolean
+  version: string
+}
+
+export interface ImportedService {name: string; namespace: string; host: string; addresses: string[]}
+
+export interface ImportResult {
+  changes: Change[]
+  imported: ImportedService[]
+  warnings: string[]
+  notes: string[]
+  /** -o yaml: [context, object] pairs, nothing written. */
+  plan?: Array<{context: string; object: KubeObject}>
+}
+
+const WRITE_CONCURRENCY = 16
+
+/** Flag combinations, checked before any request. */
+export function validateImportOptions(o: ImportOptions): void {
+  if (o.allExported && o.name) throw new UsageError('pass either a service NAME or --all-exported, not both', 'kubectl mesh service import --all-exported --from-context WEST [-n NS]')
+  if (!o.allExported && !o.name) throw new UsageError('missing the service NAME', 'kubectl mesh service import NAME -n NS --from-context WEST, or --all-exported')
+  if (o.allExported && o.host) throw new UsageError('--host names one service; it cannot be used with --all-exported', 'import that service on its own with --host')
+  if (o.host && !isDnsName(o.host)) throw new UsageError(`--host "${o.host}" is not a valid DNS name`, 'use lower-case labels separated by dots, e.g. httpbin.bar.global')
+  if (!['auto', 'none'].includes(o.address) && !isIP(o.address)) throw new UsageError(`--address "${o.address}" is not auto, none or an IP address`, 'e.g. --address auto, or --address 240.0.0.10')
+  if (o.allExported && isIP(o.address)) throw new UsageError('--address IP names one service; it cannot be used with --all-exported', 'use --address auto or none')
+  if (o.fromName !== undefined && !isDns1123Label(o.fromName)) throw new UsageError(`--from-name "${o.fromName}" is not a DNS-1123 label`, 'use lower-case letters, digits and -, at most 63 characters')
+}
+
+const key = (ns: string | undefined, name: string) => `${ns}/${name}`
+
+export async function importServices(session: Session, o: ImportOptions, mode: {plan: boolean}): Promise<ImportResult> {
+  validateImportOptions(o)
+  const west = session.client(o.fromContext)
+  const east = session.client(o.context)
+  if (west.context === east.context) throw new UsageError(`--from-context and --context both name "${east.context}"`, 'import from another cluster: --from-context WEST --context EAST')
+  const warnings: string[] = []
+  const notes: string[] = []
+
+  // ---- read WEST
+  const exportHint = (name: string, ns: string) => `export it first: kubectl mesh service export ${name} -n ${ns} --context ${west.context}`
+  const readWestServices = async (): Promise<KubeObject[]> => {
+    if (o.allExported) return listObjects(west, RESOURCES.Service, {namespace: o.namespace, labelSelector: `${EXPORTED_LABEL}=true`})
+    const ns = o.namespace ?? west.ref.namespace
+    const svc = await readService(west, ns, o.name!)
+    if (!svc) throw new UsageError(`context "${west.context}": Service ${ns}/${o.name} does not exist`, `check the name and namespace: kubectl --context ${west.context} -n ${ns} get services`)
+    if (!isExported(svc)) throw new UsageError(`context "${west.context}": Service ${ns}/${o.name} is not exported`, exportHint(o.name!, ns))
+    return [svc]
+  }
+  const [westServices, gw, westIstiod] = await Promise.all([readWestServices(), requireEastWestGateway(west, o.istioNamespace), readIstiod(west, o.istioNamespace)])
+  if (gw.addresses.length === 0) {
+    throw new UsageError(`context "${west.context}": the east-west gateway ${gw.namespace}/${gw.service.metadata.name} has no address (no load-balancer ingress, no externalIPs)`,
+      `wait for its load balancer: kubectl --context ${west.context} -n ${gw.namespace} get service ${gw.service.metadata.name} -w`)
+  }
+  const fromId = o.fromName ?? await readClusterId(west, o.istioNamespace, westIstiod)
+  if (!fromId) throw new UsageError(`context "${west.context}": cannot tell the cluster ID (no istiod CLUSTER_ID, no injector clusterName)`, 'pass --from-name ID')
+  if (!isDns1123Label(fromId)) throw new UsageError(`context "${west.context}": cluster ID "${fromId}" is not a DNS-1123 label, so it cannot name objects`, 'pass --from-name with a DNS-1123 label')
+  if (westServices.length === 0) {
+    notes.push(`context "${west.context}": no exported services${o.namespace ? ` in namespace ${o.namespace}` : ''}; nothing to import`)
+    return {changes: [], imported: [], warnings, notes, plan: mode.plan ? [] : undefined}
+  }
+  const services = westServices.map(remoteService).sort((a, b) => key(a.namespace, a.name).localeCompare(key(b.namespace, b.name)))
+  for (const s of services) {
+    if (crossablePorts(s.ports).length === 0) throw new UsageError(`context "${west.context}": Service ${s.namespace}/${s.name} has no TCP port that can cross the gateway`, 'only TCP-based ports can be imported')
+  }
+
+  // ---- read EAST
+  const namespaces = [...new Set(services.map((s) => s.namespace))]
+  const drSelector = `${IMPORTED_FROM_LABEL}=${fromId}${o.allExported ? '' : `,${IMPORTED_SERVICE_LABEL}=${services[0].name}`}`
+  const localOwner = o.host ? localServiceOf(o.host, o.clusterDomain) : undefined
+  const [eastIstiod, mesh, entries, rules, nsLive, localSvc] = await Promise.all([
+    readIstiod(east, o.istioNamespace),
+    readMeshConfig(east, o.istioNamespace),
+    listObjects(east, RESOURCES.ServiceEntry),
+    listObjects(east, RESOURCES.DestinationRule, {namespace: o.allExported ? o.namespace : services[0].namespace, labelSelector: drSelector}),
+    Promise.all(namespaces.map((ns) => east.getOptional<KubeObject>(resourcePath(RESOURCES.Namespace, undefined, ns)))),
+    localOwner ? readService(east, localOwner.namespace, localOwner.name) : Promise.resolve(undefined),
+  ])
+  const missingNs = namespaces.filter((_, i) => !nsLive[i])
+  if (missingNs.length > 0 && !o.createNamespace) {
+    throw new UsageError(`context "${east.context}": namespace${missingNs.length > 1 ? 's' : ''} ${missingNs.join(', ')} not found`,
+      `create ${missingNs.length > 1 ? 'them' : 'it'} (kubectl --context ${east.context} create namespace ${missingNs[0]}) or pass --create-namespace`)
+  }
+  if (localSvc) {
+    throw new UsageError(`context "${east.context}": host ${o.host} belongs to the local Service ${localOwner!.namespace}/${localOwner!.name}`,
+      'pick another --host (the default is NAME.NS.global)')
+  }
+  const seByKey = new Map(entries.map((se) => [key(se.metadata.namespace, se.metadata.name), se]))
+  const drByKey = new Map(rules.map((dr) => [key(dr.metadata.namespace, dr.metadata.name), dr]))
+
+  const targets: ImportTarget[] = services.map((service) => ({service, host: o.host ?? defaultImportHost(service.name, service.namespace), addresses: []}))
+  for (const t of targets) {
+    const self = {namespace: t.service.namespace, name: importName(t.service.name, fromId)}
+    const owner = hostOwner(entries, t.host, self)
+    if (owner) {
+      throw new UsageError(`context "${east.context}": host ${t.host} is already owned by ServiceEntry ${owner.metadata.namespace}/${owner.metadata.name}`,
+        owner.metadata.labels?.[IMPORTED_FROM_LABEL]
+          ? `it is imported from ${owner.metadata.labels[IMPORTED_FROM_LABEL]}; unimport it first (kubectl mesh service unimport ${t.service.name} -n ${t.service.namespace} --from-name ${owner.metadata.labels[IMPORTED_FROM_LABEL]}) or pick another --host`
+          : 'pick another --host, or remove that ServiceEntry')
+    }
+  }
+
+  // ---- addresses
+  const version = istiodVersion(eastIstiod)
+  let claimOwners: string[] = []
+  if (o.address === 'auto') {
+    if (allocatesAddresses(version)) {
+      if (!version) notes.push(`context "${east.context}": cannot read the Istio version from the istiod image; assuming 1.25+, which allocates ServiceEntry addresses itself (pass --address auto on an older Istio after fixing this, or --address IP)`)
+    } else {
+      claimOwners = targets.map((t) => key(t.service.namespace, importName(t.service.name, fromId)))
+    }
+  } else if (o.address !== 'none') {
+    const t = targets[0]
+    const self = seByKey.get(key(t.service.namespace, importName(t.service.name, fromId)))
+    const clash = entries.find((se) => se !== self && serviceEntryAddresses([se]).includes(o.address))
+    if (clash) throw new UsageError(`context "${east.context}": address ${o.address} is already used by ServiceEntry ${clash.metadata.namespace}/${clash.metadata.name}`, 'pick another --address, or use --address auto')
+    t.addresses = [o.address]
+  }
+  if (!dnsCaptureOn(mesh)) {
+    warnings.push(`context "${east.context}": DNS proxying is off in the mesh config (defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE), so ${targets.length === 1 ? targets[0].host : 'the imported hosts'} will not resolve in pods; set it to "true" in ConfigMap ${o.istioNamespace}/istio key mesh (or per pod with the proxy.istio.io/config annotation)`)
+  }
+
+  const ctx: ImportContext = {fromId, gatewayAddresses: gw.addresses, clusterDomain: o.clusterDomain, version: o.version}
+  const changes: Change[] = []
+  const written: string[] = []
+  const nsObjects = missingNs.map((ns): KubeObject => ({apiVersion: 'v1', kind: 'Namespace', metadata: {name: ns, ...stamp(o.version)}}))
+  const usedElsewhere = serviceEntryAddresses(entries.filter((se) => !claimOwners.includes(key(se.metadata.namespace, se.metadata.name))))
+
+  if (mode.plan) {
+    if (claimOwners.length > 0) {
+      const {ADDRESS_LEDGER_CONFIGMAP} = await import('../istio/names.ts')
+      const ledger = await east.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, o.istioNamespace, ADDRESS_LEDGER_CONFIGMAP))
+      const held = new Map(Object.entries<string>(ledger?.data ?? {}).map(([a, owner]) => [owner, a]))
+      const fresh = nextFreeAddresses([...Object.keys(ledger?.data ?? {}), ...usedElsewhere], claimOwners.filter((c) => !held.has(c)).length)
+      targets.forEach((t, i) => (t.addresses = [held.get(claimOwners[i]) ?? fresh.shift()!]))
+      notes.push('the 240.0.0.0/16 addresses shown are provisional: they are claimed when the import runs')
+    }
+    const plan = [...nsObjects, ...targets.flatMap((t) => [importServiceEntry(t, ctx), importDestinationRule(t, ctx)])].map((object) => ({context: east.context, object}))
+    return {changes, imported: imported(targets), warnings, notes, plan}
+  }
+
+  try {
+    for (const ns of nsObjects) {
+      changes.push(await applyObject(east, ns, o))
+      written.push(objectRef(changes.at(-1)!))
+    }
+    if (claimOwners.length > 0) {
+      const claim = await claimAddresses(east, o.istioNamespace, claimOwners, usedElsewhere, o.version, o)
+      if (claim.change) {
+        changes.push(claim.change)
+        written.push(objectRef(claim.change))
+      }
+      targets.forEach((t, i) => (t.addresses = [claim.addresses.get(claimOwners[i])!]))
+    }
+    const perTarget = await pool(targets, WRITE_CONCURRENCY, async (t) => {
+      const se = importServiceEntry(t, ctx)
+      const dr = importDestinationRule(t, ctx)
+      const k = key(se.metadata.namespace, se.metadata.name)
+      const out = [await writeAgainst(east, se, seByKey.get(k), o), await writeAgainst(east, dr, drByKey.get(k), o)]
+      for (const c of out) if (c.action !== 'unchanged') written.push(objectRef(c))
+      return out
+    })
+    changes.push(...perTarget.flat())
+  } catch (error) {
+    const cause = error instanceof ApiError ? toOperationError(error) : error as Error
+    if (written.length === 0 || o.dryRun) throw cause
+    throw new OperationError(`${cause.message} — after writing in context "${east.context}": ${written.slice(0, 10).join(', ')}${written.length > 10 ? ` and ${written.length - 10} more` : ''}`,
+      `run the same command again to finish (it only writes what is missing), or undo with kubectl mesh service unimport NAME -n NS --context ${east.context} --from-name ${fromId}`)
+  }
+  return {changes, imported: imported(targets), warnings, notes}
+}
+
+const imported = (targets: ImportTarget[]): ImportedService[] =>
+  targets.map((t) => ({name: t.service.name, namespace: t.service.namespace, host: t.host, addresses: t.addresses}))
+
+export interface UnimportOptions {
+  name: string
+  namespace: string
+  context?: string
+  fromName?: string
+  istioNamespace: string
+  dryRun: boolean
+}
+
+/** Delete the ServiceEntry and DestinationRule of NAME (from one cluster ID, or every one), and give back their addresses. */
+export async function unimportService(session: Session, o: UnimportOptions): Promise<{changes: Change[]; notes: string[]}> {
+  if (o.fromName !== undefined && !isDns1123Label(o.fromName)) throw new UsageError(`--from-name "${o.fromName}" is not a DNS-1123 label`, 'use the cluster ID the import used')
+  const east: KubeClient = session.client(o.context)
+  const selector = `${IMPORTED_SERVICE_LABEL}=${o.name}${o.fromName ? `,${IMPORTED_FROM_LABEL}=${o.fromName}` : `,${IMPORTED_FROM_LABEL}`}`
+  const [entries, rules] = await Promise.all([
+    listObjects(east, RESOURCES.ServiceEntry, {namespace: o.namespace, labelSelector: selector}),
+    listObjects(east, RESOURCES.DestinationRule, {namespace: o.namespace, labelSelector: selector}),
+  ])
+  const notes: string[] = []
+  if (entries.length + rules.length === 0) {
+    notes.push(`context "${east.context}": nothing imported as ${o.name} in namespace ${o.namespace}${o.fromName ? ` from ${o.fromName}` : ''}`)
+    return {changes: [], notes}
+  }
+  const changes: Change[] = []
+  for (const obj of [...entries, ...rules]) {
+    const change = await deleteObject(east, obj, o)
+    if (change) changes.push(change)
+  }
+  const released = await releaseAddresses(east, o.istioNamespace, entries.map((se) => key(se.metadata.namespace, se.metadata.name)), o)
+  if (released) changes.push(released)
+  return {changes, notes}
+}
+
