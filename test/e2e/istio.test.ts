@@ -11,7 +11,7 @@ import {promisify} from 'node:util'
 import {kget, kubectl, KUBECONFIG, mesh, tempDir} from './harness.ts'
 import {startApiServer, stopApiServer} from '../../testbed/testbed.ts'
 import {applyIstioFixtures} from '../../testbed/fixtures.ts'
-import {clusterz, istioctlBin, istiodLog, startIstiod, stopIstiod, waitUntil} from '../../testbed/istiod.ts'
+import {clusterz, ensureIstioBuilt, istioctlBin, istiodLog, startIstiod, stopIstiod, waitUntil} from '../../testbed/istiod.ts'
 import type {Istiod} from '../../testbed/istiod.ts'
 
 const NS = 'istio-system'
@@ -84,6 +84,7 @@ async function cleanupMeshObjects() {
 }
 
 before(async () => {
+  ensureIstioBuilt((m) => process.stderr.write(`# ${m}\n`)) // a cold build takes ~30 min on 2 cores
   for (const ctx of [C1, C2]) original[ctx] = (await kget(ctx, ['-n', NS, 'configmap', 'istio'])).data
   // One root for both clusters, installed as cacerts before istiod starts (as in a real install):
   // istiod then uses it as its plugin CA and publishes that root as istio-ca-root-cert.
@@ -98,7 +99,7 @@ before(async () => {
     istiod[ctx] = await startIstiod(ctx)
     timings[`${ctx} istiod ready`] = istiod[ctx].readyMs
   }
-})
+}, {timeout: 60 * 60_000})
 
 after(async () => {
   await startApiServer(C2) // in case the verify failure test stopped there
