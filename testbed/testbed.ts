@@ -33,7 +33,8 @@ const KCM_CONTROLLERS = [
   // `view` is empty and the cluster1-viewer context could read nothing
   'clusterrole-aggregation-controller',
 ];
-const DAEMONS = ['etcd', 'kube-apiserver', 'kube-controller-manager'] as const;
+// pilot-discovery: istiods started by testbed/istiod.ts (their kubeconfig lives in the state dir)
+const DAEMONS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'pilot-discovery'] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Paths

@@ -10,10 +10,10 @@ import type {ClusterFacts, Gateway} from './facts.ts'
 
 export const isManaged = (obj: KubeObject | undefined): boolean => obj?.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE
 
-/** The rules of Istio's reader ClusterRole (istio-discovery chart, reader-clusterrole.yaml). */
+/** The rules of Istio's reader ClusterRole (istio-discovery chart, reader-clusterrole.yaml; 1.31 also reads configmaps: istiod watches each remote's `istio` ConfigMap). */
 export const READER_RULES = [
   {apiGroups: ['config.istio.io', 'security.istio.io', 'networking.istio.io', 'authentication.istio.io', 'rbac.istio.io', 'telemetry.istio.io', 'extensions.istio.io'], resources: ['*'], verbs: ['get', 'list', 'watch']},
-  {apiGroups: [''], resources: ['endpoints', 'pods', 'services', 'nodes', 'replicationcontrollers', 'namespaces', 'secrets'], verbs: ['get', 'list', 'watch']},
+  {apiGroups: [''], resources: ['endpoints', 'pods', 'services', 'nodes', 'replicationcontrollers', 'namespaces', 'secrets', 'configmaps'], verbs: ['get', 'list', 'watch']},
   {apiGroups: ['networking.istio.io'], resources: ['workloadentries'], verbs: ['get', 'watch', 'list']},
   {apiGroups: ['networking.x-k8s.io', 'gateway.networking.k8s.io'], resources: ['gateways'], verbs: ['get', 'watch', 'list']},
   {apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['get', 'list', 'watch']},

@@ -119,6 +119,8 @@ export async function probeSecret(cluster: ClusterFacts, entry: RemoteSecretEntr
     ['list pods', resourcePath(RESOURCES.Pod)],
     ['list endpointslices', resourcePath(RESOURCES.EndpointSlice)],
     [`list secrets in ${cluster.istioNamespace}`, resourcePath(RESOURCES.Secret, cluster.istioNamespace)],
+    // Istio 1.31 watches each remote's `istio` ConfigMap; without this read the remote never syncs
+    [`list configmaps in ${cluster.istioNamespace}`, resourcePath(RESOURCES.ConfigMap, cluster.istioNamespace)],
   ]
   const attempt = async ([what, path]: [string, string]) => {
     try {
