@@ -9,7 +9,7 @@ import {writeFileSync} from 'node:fs'
 import {cpus, freemem, loadavg, totalmem} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {ensureUp} from '../testbed/testbed.ts'
+import {down, ensureUp} from '../testbed/testbed.ts'
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
 const BENCHES: Record<string, {args: string[]; testbed: boolean; title: string}> = {
@@ -43,7 +43,11 @@ const machine = [
   `- Node ${process.version} (${process.platform}-${process.arch})`,
 ]
 const sections: string[] = []
-if (names.some((n) => BENCHES[n].testbed)) await ensureUp({clusters: 3})
+if (names.some((n) => BENCHES[n].testbed)) {
+  // a fresh test bed, so the mesh measured holds only what the benchmarks make
+  await down()
+  await ensureUp({clusters: 3})
+}
 for (const n of names) {
   const b = BENCHES[n]
   process.stdout.write(`\n=== ${n}: node ${b.args.join(' ')}\n`)
