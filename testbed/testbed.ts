@@ -520,26 +520,23 @@ function apiGet(port: number, creds: Creds, path: string, timeoutMs = 5000): Pro
     const req = https.request({
       host: '127.0.0.1', port, path, method: 'GET', ca: creds.ca, cert: creds.cert, key: creds.key,
       agent: false, timeout: timeoutMs, headers: { accept: 'application/json' },
-    }, (r) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => res({ status: r.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      r.on('error', rej);
-    });
+    }, (r) => collectBody(r, res, rej));
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', rej);
     req.end();
   });
 }
 
+function collectBody(r: http.IncomingMessage, res: (v: HttpResult) => void, rej: (e: Error) => void): void {
+  const chunks: Buffer[] = [];
+  r.on('data', (c: Buffer) => chunks.push(c));
+  r.on('end', () => res({ status: r.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+  r.on('error', rej);
+}
+
 function httpGet(url: string, timeoutMs = 2000): Promise<HttpResult> {
   return new Promise((res, rej) => {
-    const req = http.get(url, { timeout: timeoutMs, agent: false }, (r) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => res({ status: r.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      r.on('error', rej);
-    });
+    const req = http.get(url, { timeout: timeoutMs, agent: false }, (r) => collectBody(r, res, rej));
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', rej);
   });
