@@ -7,6 +7,7 @@ import {spawn} from 'node:child_process'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {kubeconfigPath, kubectl} from '../testbed/testbed.ts'
+import {parseStats, writesOf} from '../src/ui/output.ts'
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
 const WEST = process.env.BENCH_WEST ?? 'cluster2'
@@ -26,10 +27,8 @@ function cli(args: string[]): Promise<Run> {
     child.on('error', reject)
     child.on('close', (code) => {
       const ms = performance.now() - started
-      const line = stderr.split('\n').find((l) => l.startsWith('kubectl-mesh-stats '))
-      const s = line ? JSON.parse(line.slice('kubectl-mesh-stats '.length)) : {requests: -1, byContext: {}}
-      let writes = 0
-      for (const m of Object.values<Record<string, number>>(s.byContext)) for (const [verb, c] of Object.entries(m)) if (verb !== 'GET') writes += c
+      const s = parseStats(stderr) ?? {requests: -1, byContext: {}}
+      const writes = writesOf(s)
       resolve({ms, requests: s.requests, writes, byContext: s.byContext, code: code ?? -1, stderr})
     })
   })

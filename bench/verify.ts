@@ -9,6 +9,7 @@ import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {kubeconfigPath, kubectl, kubectlBin} from '../testbed/testbed.ts'
 import {exportsGateway, serviceFqdn} from '../src/exposure/plan.ts'
+import {parseStats, writesOf} from '../src/ui/output.ts'
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
 const NS = 'bench-verify'
@@ -31,10 +32,8 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}): Pro
     child.on('close', (code) => {
       const ms = performance.now() - started
       const peak = Number(/peak-kib (\d+)/.exec(stderr)?.[1] ?? -1)
-      const line = stderr.split('\n').find((l) => l.startsWith('kubectl-mesh-stats '))
-      const s = line ? JSON.parse(line.slice('kubectl-mesh-stats '.length)) : {requests: -1, byContext: {}}
-      let writes = 0
-      for (const m of Object.values<Record<string, number>>(s.byContext)) for (const [verb, c] of Object.entries(m)) if (verb !== 'GET') writes += c
+      const s = parseStats(stderr) ?? {requests: -1, byContext: {}}
+      const writes = writesOf(s)
       resolve({ms, code: code ?? -1, requests: s.requests, writes, peakKiB: peak, stdout, stderr})
     })
   })

@@ -53,6 +53,26 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
 }
 
+export const STATS_PREFIX = 'kubectl-mesh-stats '
+
+export interface RequestStats {
+  requests: number
+  byContext: Record<string, Record<string, number>>
+}
+
+/** The stats line printStats wrote into a run's stderr (for tests and benchmarks). */
+export function parseStats(stderr: string): RequestStats | undefined {
+  const line = stderr.split('\n').find((l) => l.startsWith(STATS_PREFIX))
+  return line ? JSON.parse(line.slice(STATS_PREFIX.length)) : undefined
+}
+
+/** How many of the requests were writes (anything but GET). */
+export function writesOf(s: RequestStats): number {
+  let n = 0
+  for (const m of Object.values(s.byContext)) for (const [verb, c] of Object.entries(m)) if (verb !== 'GET') n += c
+  return n
+}
+
 /** With KUBECTL_MESH_STATS set: the API requests of this run, per context and method, on stderr. */
 export async function printStats(): Promise<void> {
   const {requestLog} = await import('../kube/client.ts')
@@ -61,7 +81,7 @@ export async function printStats(): Promise<void> {
     const m = (byContext[r.context] ??= {})
     m[r.method] = (m[r.method] ?? 0) + 1
   }
-  process.stderr.write(`kubectl-mesh-stats ${JSON.stringify({requests: requestLog.length, byContext})}\n`)
+  process.stderr.write(`${STATS_PREFIX}${JSON.stringify({requests: requestLog.length, byContext} satisfies RequestStats)}\n`)
 }
 
 /** Colours for stdout (none when not a terminal or with NO_COLOR), for renderers outside src/ui. */

@@ -6,6 +6,7 @@ import {appendFileSync, mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {parseStats, type RequestStats, writesOf} from '../../src/ui/output.ts'
 import {kubectl as testbedKubectl} from '../../testbed/testbed.ts'
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -70,18 +71,14 @@ export function tempDir(prefix = 'kubectl-mesh-test-'): string {
 }
 
 /** The API request counts the CLI printed with KUBECTL_MESH_STATS=1. */
-export function stats(stderr: string): {requests: number; byContext: Record<string, Record<string, number>>} {
-  const line = stderr.split('\n').find((l) => l.startsWith('kubectl-mesh-stats '))
-  if (!line) throw new Error(`no stats line in stderr:\n${stderr}`)
-  return JSON.parse(line.slice('kubectl-mesh-stats '.length))
+export function stats(stderr: string): RequestStats {
+  const s = parseStats(stderr)
+  if (!s) throw new Error(`no stats line in stderr:\n${stderr}`)
+  return s
 }
 
 /** Number of write requests (POST/PUT/PATCH/DELETE) in a stats record. */
-export function writes(s: ReturnType<typeof stats>): number {
-  let n = 0
-  for (const m of Object.values(s.byContext)) for (const [verb, c] of Object.entries(m)) if (verb !== 'GET') n += c
-  return n
-}
+export const writes = writesOf
 
 /** exit 2, one `Error:` line and one `Hint:` line on stderr, nothing on stdout. */
 export function assertUsageError(r: {code: number; stdout: string; stderr: string}, pattern: RegExp, hint?: RegExp): void {
