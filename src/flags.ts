@@ -1,6 +1,7 @@
 // The flags shared by every command (DESIGN.md "Conventions"). Commands pick the ones that apply.
 import {Flags} from '@oclif/core'
 import {UsageError} from './errors.ts'
+import {DEFAULT_CLUSTER_DOMAIN} from './istio/names.ts'
 
 const KUBE = 'KUBE'
 
@@ -21,6 +22,8 @@ export const istioNamespaceFlag = Flags.string({description: 'The namespace Isti
 export const requestTimeoutFlag = Flags.string({description: 'How long to wait for each API request (e.g. 10s, 500ms).', default: '10s', helpGroup: KUBE})
 export const outputFlag = Flags.option({char: 'o', description: 'Output format. yaml prints the desired objects and writes nothing.', options: ['text', 'yaml', 'json'] as const, default: 'text'})()
 export const dryRunFlag = Flags.boolean({description: 'Server-side dry run: the API server validates every write and nothing persists.'})
+/** --cluster-domain, for the service commands (the domain in Service FQDNs and SNIs). */
+export const clusterDomainFlag = (description: string) => Flags.string({description, default: DEFAULT_CLUSTER_DOMAIN})
 export const verboseFlag = Flags.boolean({description: 'Show stack traces and API request counts on errors.'})
 
 /** The flags every command that talks to a cluster takes. */

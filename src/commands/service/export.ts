@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {MeshCommand} from '../../base-command.ts'
-import {dryRunFlag, kubeFlags, namespaceFlag, outputFlag} from '../../flags.ts'
+import {clusterDomainFlag, dryRunFlag, kubeFlags, namespaceFlag, outputFlag} from '../../flags.ts'
 
 export default class ServiceExport extends MeshCommand {
   static aliases = ['export']
@@ -15,7 +15,7 @@ export default class ServiceExport extends MeshCommand {
     ...kubeFlags,
     namespace: namespaceFlag,
     mcs: Flags.boolean({description: 'Also write an MCS ServiceExport (the CRD must be installed).'}),
-    'cluster-domain': Flags.string({description: 'The cluster DNS domain of this cluster.', default: 'cluster.local'}),
+    'cluster-domain': clusterDomainFlag('The cluster DNS domain of this cluster.'),
     output: outputFlag,
     'dry-run': dryRunFlag,
   }
@@ -23,7 +23,7 @@ export default class ServiceExport extends MeshCommand {
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ServiceExport)
     const session = this.kube(flags)
-    const namespace = flags.namespace ?? session.resolve(flags.context).namespace
+    const namespace = session.resolve(flags.context, flags.namespace).namespace
     const {exportService} = await import('../../exposure/export.ts')
     const plan = flags.output === 'yaml'
     const result = await exportService(session, {

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {MeshCommand} from '../../base-command.ts'
-import {dryRunFlag, kubeFlags, namespaceFlag, outputFlag} from '../../flags.ts'
+import {clusterDomainFlag, dryRunFlag, kubeFlags, namespaceFlag, outputFlag} from '../../flags.ts'
 
 export default class ServiceImport extends MeshCommand {
   static summary = "Reach a service another mesh exports, through that cluster's east-west gateway."
@@ -20,7 +20,7 @@ With --all-exported, imports every Service WEST exports (in -n NS, or in every n
     address: Flags.string({description: 'auto: none on Istio 1.25+ (it allocates), else the next free 240.0.0.0/16 address; none; or an IP.', default: 'auto'}),
     'all-exported': Flags.boolean({description: 'Import every Service WEST exports (in -n NS, or everywhere).'}),
     'create-namespace': Flags.boolean({description: 'Create the namespace in this cluster when it is missing.'}),
-    'cluster-domain': Flags.string({description: "WEST's cluster DNS domain (goes into the SNI).", default: 'cluster.local'}),
+    'cluster-domain': clusterDomainFlag("WEST's cluster DNS domain (goes into the SNI)."),
     output: outputFlag,
     'dry-run': dryRunFlag,
   }

@@ -1,6 +1,6 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 import {MeshCommand} from '../../base-command.ts'
-import {dryRunFlag, kubeFlags, namespaceFlag, outputFlag} from '../../flags.ts'
+import {clusterDomainFlag, dryRunFlag, kubeFlags, namespaceFlag, outputFlag} from '../../flags.ts'
 
 export default class ServiceUnexport extends MeshCommand {
   static summary = 'Stop exposing a Service through the east-west gateway.'
@@ -10,7 +10,7 @@ export default class ServiceUnexport extends MeshCommand {
   static flags = {
     ...kubeFlags,
     namespace: namespaceFlag,
-    'cluster-domain': Flags.string({description: 'The cluster DNS domain of this cluster.', default: 'cluster.local'}),
+    'cluster-domain': clusterDomainFlag('The cluster DNS domain of this cluster.'),
     output: outputFlag,
     'dry-run': dryRunFlag,
   }
@@ -18,7 +18,7 @@ export default class ServiceUnexport extends MeshCommand {
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ServiceUnexport)
     const session = this.kube(flags)
-    const namespace = flags.namespace ?? session.resolve(flags.context).namespace
+    const namespace = session.resolve(flags.context, flags.namespace).namespace
     const {unexportService} = await import('../../exposure/export.ts')
     const plan = flags.output === 'yaml'
     const result = await unexportService(session, {

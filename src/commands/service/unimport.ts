@@ -20,7 +20,7 @@ export default class ServiceUnimport extends MeshCommand {
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ServiceUnimport)
     const session = this.kube(flags)
-    const namespace = flags.namespace ?? session.resolve(flags.context).namespace
+    const namespace = session.resolve(flags.context, flags.namespace).namespace
     const {unimportService} = await import('../../exposure/import.ts')
     const result = await unimportService(session, {
       name: args.name, namespace, context: flags.context, fromName: flags['from-name'], istioNamespace: flags['istio-namespace'], dryRun: flags['dry-run'],
