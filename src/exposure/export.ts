@@ -8,6 +8,7 @@ import type {Session} from '../kube/session.ts'
 import {mcsServed, readEastWestGateway, readService, requireEastWestGateway} from './facts.ts'
 import {addHost, coveringGateway, exportsGateway, gatewayHosts, removeHost, serviceExport, serviceFqdn} from './plan.ts'
 import {editExportsGateway} from './writes.ts'
+import {allInOrder} from '../settle.ts'
 
 export interface ExportOptions {
   name: string
@@ -49,7 +50,7 @@ export async function exportService(session: Session, o: ExportOptions, mode: {p
   const client = session.client(o.context)
   const host = serviceFqdn(o.name, o.namespace, o.clusterDomain)
   // Read and validate everything before the first write.
-  const [svc, gw, mcs] = await Promise.all([
+  const [svc, gw, mcs] = await allInOrder([
     readService(client, o.namespace, o.name),
     requireEastWestGateway(client, o.istioNamespace),
     o.mcs ? mcsServed(client) : Promise.resolve(false),
@@ -93,7 +94,7 @@ export type UnexportOptions = Omit<ExportOptions, 'mcs'>
 export async function unexportService(session: Session, o: UnexportOptions, mode: {plan: boolean}): Promise<ExportResult> {
   const client = session.client(o.context)
   const host = serviceFqdn(o.name, o.namespace, o.clusterDomain)
-  const [svc, gw, mcs] = await Promise.all([
+  const [svc, gw, mcs] = await allInOrder([
     readService(client, o.namespace, o.name),
     readEastWestGateway(client, o.istioNamespace),
     mcsServed(client),

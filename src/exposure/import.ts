@@ -15,6 +15,7 @@ import {
   remoteService, serviceEntryAddresses,
 } from './plan.ts'
 import {claimAddresses, pool, releaseAddresses, writeAgainst} from './writes.ts'
+import {allInOrder} from '../settle.ts'
 
 export interface ImportOptions {
   /** One service, or undefined with allExported. */
@@ -78,7 +79,7 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
     if (!isExported(svc)) throw new UsageError(`context "${west.context}": Service ${ns}/${o.name} is not exported`, exportHint(o.name!, ns))
     return [svc]
   }
-  const [westServices, gw, westIstiod] = await Promise.all([readWestServices(), requireEastWestGateway(west, o.istioNamespace), readIstiod(west, o.istioNamespace)])
+  const [westServices, gw, westIstiod] = await allInOrder([readWestServices(), requireEastWestGateway(west, o.istioNamespace), readIstiod(west, o.istioNamespace)])
   if (gw.addresses.length === 0) {
     throw new UsageError(`context "${west.context}": the east-west gateway ${gw.namespace}/${gw.service.metadata.name} has no address (no load-balancer ingress, no externalIPs)`,
       `wait for its load balancer: kubectl --context ${west.context} -n ${gw.namespace} get service ${gw.service.metadata.name} -w`)
@@ -99,7 +100,7 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
   const namespaces = [...new Set(services.map((s) => s.namespace))]
   const drSelector = `${IMPORTED_FROM_LABEL}=${fromId}${o.allExported ? '' : `,${IMPORTED_SERVICE_LABEL}=${services[0].name}`}`
   const localOwner = o.host ? localServiceOf(o.host, o.clusterDomain) : undefined
-  const [eastIstiod, mesh, entries, rules, nsLive, localSvc] = await Promise.all([
+  const [eastIstiod, mesh, entries, rules, nsLive, localSvc] = await allInOrder([
     readIstiod(east, o.istioNamespace),
     readMeshConfig(east, o.istioNamespace),
     listObjects(east, RESOURCES.ServiceEntry),

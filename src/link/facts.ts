@@ -11,6 +11,7 @@ import {
   INJECTOR_CONFIGMAP, ISTIOD_DEPLOYMENT, MESH_CONFIGMAP, MULTICLUSTER_LABEL, NETWORK_LABEL, READER_SERVICE_ACCOUNT,
   READER_TOKEN_SECRET, ROOT_CERT_CONFIGMAP, readerClusterRole,
 } from '../istio/names.ts'
+import {allInOrder} from '../settle.ts'
 
 export type Source = 'istiod' | 'injector' | 'namespace' | 'flag' | 'cacerts' | 'istio-ca-root-cert'
 
@@ -168,7 +169,7 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
     client.getOptional<KubeObject>(resourcePath(type, namespaced ? ns : undefined, name))
   const list = async (type: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector?: string) =>
     ((await client.get<{items?: KubeObject[]}>(resourcePath(type, ns), {labelSelector})).items ?? [])
-  const [namespace, istiod, injector, cacerts, rootCertConfigMap, meshConfigMap, services, serviceAccount, clusterRole, clusterRoleBinding, tokenSecret, remoteSecrets] = await Promise.all([
+  const [namespace, istiod, injector, cacerts, rootCertConfigMap, meshConfigMap, services, serviceAccount, clusterRole, clusterRoleBinding, tokenSecret, remoteSecrets] = await allInOrder([
     get(RESOURCES.Namespace, ns, false),
     get(RESOURCES.Deployment, ISTIOD_DEPLOYMENT),
     get(RESOURCES.ConfigMap, INJECTOR_CONFIGMAP),

@@ -16,6 +16,7 @@ import {
   remoteSecret, remoteSecretName, removeRegistry,
 } from './plan.ts'
 import {isLoopbackServer, type ResolvedLink, validateInputs, validatePair} from './validate.ts'
+import {allInOrder} from '../settle.ts'
 
 export interface LinkOptions {
   context?: string
@@ -65,7 +66,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   const west = session.client(westRef.context)
 
   // 1. Read both clusters.
-  const [eastFacts, westFacts] = await Promise.all([readFacts(east, o.istioNamespace), readFacts(west, o.istioNamespace)])
+  const [eastFacts, westFacts] = await allInOrder([readFacts(east, o.istioNamespace), readFacts(west, o.istioNamespace)])
 
   // 2. Validate the pair (and the mirror image with --bidirectional) before any write.
   const directions: Direction[] = []

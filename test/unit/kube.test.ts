@@ -9,6 +9,7 @@ import {Kubeconfig, kubeconfigFiles, mergeKubeconfigs} from '../../src/kube/kube
 import {resourcePath, RESOURCES} from '../../src/kube/resources.ts'
 import {UsageError} from '../../src/errors.ts'
 import {parseDuration} from '../../src/flags.ts'
+import {allInOrder} from '../../src/settle.ts'
 
 describe('kubeconfig merge (kubectl rules)', () => {
   const a = {
@@ -113,5 +114,19 @@ describe('errors', () => {
     assert.equal(parseDuration('250ms'), 250)
     assert.equal(parseDuration('2'), 2000)
     assert.throws(() => parseDuration('soon'), UsageError)
+  })
+})
+
+describe('allInOrder', () => {
+  test('resolves like Promise.all, keeping the order and the tuple', async () => {
+    const [a, b] = await allInOrder([Promise.resolve(1), new Promise<string>((r) => setTimeout(() => r('x'), 5))])
+    assert.deepEqual([a, b], [1, 'x'])
+  })
+  test('rejects with the first failure in list order, not in time, after all settled', async () => {
+    let lateSettled = false
+    const late = new Promise((_, reject) => setTimeout(() => { lateSettled = true; reject(new Error('first in the list')) }, 20))
+    const early = Promise.reject(new Error('first in time'))
+    await assert.rejects(allInOrder([late, early]), /first in the list/)
+    assert.ok(lateSettled)
   })
 })
