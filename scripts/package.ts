@@ -6,13 +6,14 @@
 //   node scripts/package.ts --platform linux-amd64 [--platform …] [--force]
 //   node scripts/package.ts --base-url https://example.com/releases/v0.1.0
 //
-// Steps: (1) esbuild bundles scripts/sea/entry.ts, every command listed in oclif.manifest.json
-// (from dist/, the tsc output) and all dependencies into release/build/kubectl-mesh.cjs;
+// Steps: (1) esbuild makes three CommonJS bundles in release/build/: core.cjs (scripts/sea/entry.ts,
+// oclif, the manifest: what --help and --version need), commands.cjs (every command listed in
+// oclif.manifest.json, from dist/, the tsc output, with its dependencies) and client-node.cjs;
 // (2) `node --experimental-sea-config` makes a SEA blob: scripts/sea/loader.cjs as main, the
-// bundle as an asset; (3) postject injects it into a copy of that platform's Node 24 binary (the
+// bundles as assets; (3) postject injects it into a copy of that platform's Node 24 binary (the
 // host's own node, or the npm registry package node-<os>-<arch> of exactly the same version);
-// for the host platform only, that executable is then run a few times to record the bundle's V8
-// code cache, which a second blob embeds (a code cache made here must not reach another platform);
+// for the host platform only, that executable is then run a few times to record the bundles' V8
+// code caches, which a second blob embeds (a code cache made here must not reach another platform);
 // (4) a deterministic tar.gz holds the executable and LICENSE; (5) krew/mesh.yaml lists every
 // archive in release/ that is current.
 //
@@ -31,7 +32,9 @@ export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const RELEASE_DIR = join(REPO, 'release')
 export const MANIFEST = join(REPO, 'krew', 'mesh.yaml')
 const BUILD_DIR = join(RELEASE_DIR, 'build')
-const BUNDLE = join(BUILD_DIR, 'kubectl-mesh.cjs')
+/** The executable's parts, each a CommonJS bundle compiled on first use (scripts/sea/loader.cjs). */
+const PARTS = ['core', 'commands', 'client-node'] as const
+const partFile = (part: string) => join(BUILD_DIR, `${part}.cjs`)
 const CACHE = process.env.KUBECTL_MESH_CACHE ?? join(process.env.HOME ?? tmpdir(), '.cache', 'kubectl-mesh')
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
 const DEFAULT_HOMEPAGE = 'https://github.com/kubectl-mesh/kubectl-mesh'
@@ -119,67 +122,105 @@ async function bundle(): Promise<void> {
   const pjson = readPjson()
   if (manifest.version !== pjson.version) throw new Error(`oclif.manifest.json is for ${manifest.version}, package.json is ${pjson.version}: run \`npm run build\``)
   const ids = Object.keys(manifest.commands).sort()
-  // One getter per command: a command's module (and what it imports) is evaluated on first use.
-  const commandsModule = [
+  const byLocale = [...ids].sort((x, y) => x.localeCompare(y))
+  if (ids.join() !== byLocale.join()) throw new Error(`command ids sort differently by code unit and by locale (${byLocale.join(', ')}): drop the localeCompare patch below`)
+  // The core part's COMMANDS: one getter per command id that compiles the commands part on first
+  // use and takes that command from it.
+  const coreCommands = [
     'module.exports.COMMANDS = {',
+    ...ids.map((id) => `  get ${JSON.stringify(id)}() { return globalThis.__KUBECTL_MESH_PART__('commands')[${JSON.stringify(id)}] },`),
+    '}',
+  ].join('\n')
+  // The commands part: one getter per command id; a command's module (and what it imports) is
+  // evaluated on first use.
+  const commandsPart = [
+    'module.exports = {',
     ...ids.map((id) => `  get ${JSON.stringify(id)}() { return require(${JSON.stringify('./' + manifest.commands[id].relativePath.join('/'))}).default },`),
     '}',
   ].join('\n')
   const runtimePjson = {name: pjson.name, version: pjson.version, description: pjson.description, type: pjson.type, engines: pjson.engines, oclif: pjson.oclif}
+  const virtual: Record<string, string> = {
+    'kubectl-mesh:commands': coreCommands,
+    'kubectl-mesh:commands-part': commandsPart,
+    'kubectl-mesh:client-node-part': "module.exports = require('@kubernetes/client-node')",
+  }
   rmSync(BUILD_DIR, {recursive: true, force: true})
   mkdirSync(BUILD_DIR, {recursive: true})
-  const result = await build({
-    entryPoints: [join(REPO, 'scripts', 'sea', 'entry.ts')],
-    outfile: BUNDLE,
-    bundle: true,
-    platform: 'node',
-    target: 'node24',
-    format: 'cjs',
-    minify: true,
-    keepNames: true, // error classes and oclif keep meaningful names
-    legalComments: 'none',
-    charset: 'ascii', // the loader decodes it as latin1
-    // oclif's read-tsconfig has a require('typescript') that is never reached with
-    // enableAutoTranspile=false; bundling it would add 10 MB.
-    external: ['typescript'],
-    banner: {js: readFileSync(join(REPO, 'scripts', 'sea', 'banner.js'), 'utf8')},
-    metafile: true,
-    logLevel: 'error',
-    plugins: [
-      {
-        name: 'kubectl-mesh-virtual',
-        setup(b) {
-          b.onResolve({filter: /^kubectl-mesh:/}, (a) => ({path: a.path, namespace: 'kubectl-mesh'}))
-          b.onLoad({filter: /.*/, namespace: 'kubectl-mesh'}, (a) => {
-            if (a.path === 'kubectl-mesh:commands') return {contents: commandsModule, loader: 'js', resolveDir: REPO}
-            if (a.path === 'kubectl-mesh:oclif-manifest') return {contents: JSON.stringify(manifest), loader: 'json'}
-            return {contents: JSON.stringify(runtimePjson), loader: 'json'}
-          })
-          // oclif reads oclif.manifest.json from the plugin root; there is no such file next to
-          // the executable, so hand it the inlined one. Fails the build if oclif changed.
-          b.onLoad({filter: /[\\/]@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/}, (a) => {
-            const code = readFileSync(a.path, 'utf8')
-            const from = 'const manifest = await (0, fs_1.readJson)(p);'
-            if (!code.includes(from)) throw new Error(`@oclif/core changed: "${from}" not found in ${a.path}; update the manifest patch in scripts/package.ts`)
-            return {contents: code.replace(from, 'const manifest = (this.isRoot && globalThis.__KUBECTL_MESH_MANIFEST__) || await (0, fs_1.readJson)(p);'), loader: 'js'}
-          })
+  const banner = readFileSync(join(REPO, 'scripts', 'sea', 'banner.js'), 'utf8')
+  const sizes: string[] = []
+  for (const part of PARTS) {
+    const result = await build({
+      entryPoints: [part === 'core' ? join(REPO, 'scripts', 'sea', 'entry.ts') : `kubectl-mesh:${part}-part`],
+      outfile: partFile(part),
+      bundle: true,
+      platform: 'node',
+      target: 'node24',
+      format: 'cjs',
+      minify: true,
+      keepNames: true, // error classes and oclif keep meaningful names
+      legalComments: 'none',
+      charset: 'ascii', // the loader decodes it as latin1
+      // import() becomes require(): a vm.Script has no dynamic-import callback, and the lazy
+      // import('@kubernetes/client-node') must reach the require shim (another part).
+      supported: {'dynamic-import': false},
+      // oclif's read-tsconfig has a require('typescript') that is never reached with
+      // enableAutoTranspile=false; bundling it would add 10 MB. The other externals are parts of
+      // their own, reached through the require shim of banner.js.
+      external: ['typescript', ...(part === 'commands' ? ['@oclif/core', '@kubernetes/client-node'] : [])],
+      banner: {js: banner},
+      metafile: true,
+      logLevel: 'error',
+      plugins: [
+        {
+          name: 'kubectl-mesh-virtual',
+          setup(b) {
+            b.onResolve({filter: /^kubectl-mesh:/}, (a) => ({path: a.path, namespace: 'kubectl-mesh'}))
+            b.onLoad({filter: /.*/, namespace: 'kubectl-mesh'}, (a) => {
+              if (a.path in virtual) return {contents: virtual[a.path], loader: 'js', resolveDir: REPO}
+              if (a.path === 'kubectl-mesh:oclif-manifest') return {contents: JSON.stringify(manifest), loader: 'json'}
+              if (a.path === 'kubectl-mesh:package-json') return {contents: JSON.stringify(runtimePjson), loader: 'json'}
+              throw new Error(`unknown virtual module ${a.path}`)
+            })
+            // Two patches of oclif's plugin loader; each fails the build if oclif changed:
+            // - oclif reads oclif.manifest.json from the plugin root; there is no such file next
+            //   to the executable, so hand it the inlined one;
+            // - it sorts the command ids with localeCompare, whose first call initialises ICU's
+            //   collator: 13 ms of a 70 ms `--help`. Our ids are ASCII, where code-unit order is
+            //   the same order (checked above), so compare code units.
+            b.onLoad({filter: /[\\/]@oclif[\\/]core[\\/]lib[\\/]config[\\/]plugin\.js$/}, (a) => {
+              let code = readFileSync(a.path, 'utf8')
+              const patches: Array<[string, string]> = [
+                ['const manifest = await (0, fs_1.readJson)(p);', 'const manifest = (this.isRoot && globalThis.__KUBECTL_MESH_MANIFEST__) || await (0, fs_1.readJson)(p);'],
+                ['.sort((a, b) => a.id.localeCompare(b.id));', '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));'],
+              ]
+              for (const [from, to] of patches) {
+                if (!code.includes(from)) throw new Error(`@oclif/core changed: "${from}" not found in ${a.path}; update the patches in scripts/package.ts`)
+                code = code.replace(from, to)
+              }
+              return {contents: code, loader: 'js'}
+            })
+          },
         },
-      },
-    ],
-  })
-  writeFileSync(join(BUILD_DIR, 'meta.json'), JSON.stringify(result.metafile))
-  log(`bundled ${ids.length} commands: ${(statSync(BUNDLE).size / 1e6).toFixed(1)} MB`)
+      ],
+    })
+    writeFileSync(join(BUILD_DIR, `${part}.meta.json`), JSON.stringify(result.metafile))
+    sizes.push(`${part} ${(statSync(partFile(part)).size / 1e6).toFixed(2)} MB`)
+  }
+  log(`bundled ${ids.length} commands: ${sizes.join(', ')}`)
 }
 
 // ---------------------------------------------------------------------------------------------
 // (2) SEA blob, (3) Node binary + injection
 
-/** A SEA blob: scripts/sea/loader.cjs as main, the bundle (and a code cache, if given) as assets. */
-function seaBlob(name: string, codeCache?: string): string {
+/** A SEA blob: scripts/sea/loader.cjs as main, the parts (and their code caches, if given) as assets. */
+function seaBlob(name: string, codeCacheDir?: string): string {
   const blob = join(BUILD_DIR, `${name}.blob`)
   const config = join(BUILD_DIR, `${name}.json`)
-  const assets: Record<string, string> = {'bundle.cjs': BUNDLE}
-  if (codeCache) assets['bundle.cache'] = codeCache
+  const assets: Record<string, string> = {}
+  for (const part of PARTS) {
+    assets[`${part}.cjs`] = partFile(part)
+    if (codeCacheDir && existsSync(join(codeCacheDir, `${part}.cache`))) assets[`${part}.cache`] = join(codeCacheDir, `${part}.cache`)
+  }
   writeFileSync(
     config,
     JSON.stringify({main: join(REPO, 'scripts', 'sea', 'loader.cjs'), output: blob, disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false, assets}),
@@ -189,20 +230,22 @@ function seaBlob(name: string, codeCache?: string): string {
 }
 
 /**
- * Record the bundle's V8 code cache by running the host executable (built without a cache) the
- * way users start it: root help, version, and every command's help. Each run starts from the
- * previous run's cache and adds the functions it compiled.
+ * Record the parts' V8 code caches by running the host executable (built without caches) the way
+ * users start it: root help, version, and every command's help. Each run starts from the previous
+ * run's caches and adds the functions it compiled; at exit, a training run also evaluates every
+ * command module and client-node, so their module bodies are cached too (loader.cjs).
  */
 function trainCodeCache(exe: string): string {
-  const cache = join(BUILD_DIR, 'bundle.cache')
-  rmSync(cache, {force: true})
+  const dir = join(BUILD_DIR, 'code-cache')
+  rmSync(dir, {recursive: true, force: true})
+  mkdirSync(dir, {recursive: true})
   const manifest = JSON.parse(readFileSync(join(REPO, 'oclif.manifest.json'), 'utf8'))
   const runs = [['--version'], ['--help'], ...Object.keys(manifest.commands).map((id) => [...id.split(':'), '--help']), ['--help']]
   for (const args of runs) {
-    const r = spawnSync(exe, args, {encoding: 'utf8', env: {PATH: '/nonexistent', HOME: tmpdir(), NO_COLOR: '1', KUBECTL_MESH_TRAIN_CACHE: cache}})
+    const r = spawnSync(exe, args, {encoding: 'utf8', env: {PATH: '/nonexistent', HOME: tmpdir(), NO_COLOR: '1', KUBECTL_MESH_TRAIN_CACHE: dir}})
     if (r.status !== 0) throw new Error(`training run \`kubectl-mesh ${args.join(' ')}\` failed (${r.status}): ${r.stderr}`)
   }
-  return cache
+  return dir
 }
 
 /** That platform's Node binary, of exactly the version running this build (the blob format is version-bound). */

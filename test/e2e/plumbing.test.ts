@@ -1,9 +1,11 @@
 // The kube layer through the built CLI (hidden `plumbing apply`), checked with kubectl.
 import assert from 'node:assert/strict'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
 import {delimiter, join} from 'node:path'
 import {after, describe, test} from 'node:test'
 import {load, dump} from 'js-yaml'
+import {ensureHostExecutable} from '../../scripts/package.ts'
 import {kget, kubectl, KUBECONFIG, mesh, stats, tempDir, writes} from './harness.ts'
 
 const NS = 'plumbing-e2e'
@@ -97,9 +99,12 @@ describe('kube layer through the CLI', () => {
     assert.match(cur.stdout, /^cluster1\s/m)
   })
 
-  test('an exec-plugin user works (credentials through @kubernetes/client-node)', async () => {
-    await kubectl(['create', 'serviceaccount', 'exec-user', '-n', NS], {context: 'cluster1'})
-    await kubectl(['create', 'rolebinding', 'exec-user-edit', '--clusterrole=edit', `--serviceaccount=${NS}:exec-user`, '-n', NS], {context: 'cluster1'})
+  /** A kubeconfig whose only user gets its token from an exec credential plugin (sh + printf). */
+  async function execKubeconfig(): Promise<string> {
+    if (!(await kget('cluster1', ['serviceaccount', 'exec-user', '-n', NS]))) {
+      await kubectl(['create', 'serviceaccount', 'exec-user', '-n', NS], {context: 'cluster1'})
+      await kubectl(['create', 'rolebinding', 'exec-user-edit', '--clusterrole=edit', `--serviceaccount=${NS}:exec-user`, '-n', NS], {context: 'cluster1'})
+    }
     const token = (await kubectl(['create', 'token', 'exec-user', '-n', NS], {context: 'cluster1'})).stdout.trim()
     const full = load(readFileSync(KUBECONFIG, 'utf8')) as any
     const c1 = full.contexts.find((x: any) => x.name === 'cluster1')
@@ -111,11 +116,33 @@ describe('kube layer through the CLI', () => {
       users: [{name: 'exec', user: {exec: {apiVersion: 'client.authentication.k8s.io/v1', command: 'sh', args: ['-c', `printf '%s' '${credential}'`], interactiveMode: 'Never'}}}],
       contexts: [{name: 'exec', context: {cluster: c1.context.cluster, user: 'exec', namespace: NS}}],
     }))
+    return kc
+  }
+
+  test('an exec-plugin user works (credentials through @kubernetes/client-node)', async () => {
+    const kc = await execKubeconfig()
     const obj = join(dir, 'exec-obj.yaml')
     writeFileSync(obj, dump({apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'from-exec', namespace: NS}, data: {}}))
     const r = await mesh(['plumbing', 'apply', '-f', obj], {env: {KUBECONFIG: kc}})
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /^exec\s+ConfigMap\/plumbing-e2e\/from-exec\s+created$/m)
     assert.ok(await kget('cluster1', ['configmap', 'from-exec', '-n', NS]))
+  })
+
+  test('the single executable: the same exec-plugin user, through its client-node part', async () => {
+    const exe = await ensureHostExecutable()
+    const kc = await execKubeconfig()
+    const obj = join(dir, 'exec-sea-obj.yaml')
+    writeFileSync(obj, dump({apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'from-exec-sea', namespace: NS}, data: {}}))
+    // No Node on PATH: only `sh`, for the credential plugin.
+    const bin = join(dir, 'bin-sh-only')
+    mkdirSync(bin, {recursive: true})
+    if (!existsSync(join(bin, 'sh'))) symlinkSync('/bin/sh', join(bin, 'sh'))
+    const r = spawnSync(exe, ['plumbing', 'apply', '-f', obj], {encoding: 'utf8', env: {PATH: bin, HOME: dir, NO_COLOR: '1', KUBECONFIG: kc, KUBECTL_MESH_DEBUG_STARTUP: '1'}})
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout, /^exec\s+ConfigMap\/plumbing-e2e\/from-exec-sea\s+created$/m)
+    // The executable compiled all three parts, client-node last (scripts/sea/loader.cjs).
+    assert.deepEqual([...r.stderr.matchAll(/^\[startup\] (\S+): compiled/gm)].map((m) => m[1]), ['core', 'commands', 'client-node'])
+    assert.ok(await kget('cluster1', ['configmap', 'from-exec-sea', '-n', NS]))
   })
 })

@@ -1,6 +1,7 @@
 // The single executable (scripts/package.ts): runs with no Node on PATH, says exactly what
 // `bin/run.js` says, keeps the exit codes; and no command that does not talk to a cluster loads
-// @kubernetes/client-node (checked on bin/run.js, whose module graph the bundle mirrors lazily).
+// @kubernetes/client-node (checked on bin/run.js, whose module graph the bundle mirrors lazily,
+// and on the executable, which compiles its client-node part only when a credential needs it).
 // No test bed needed.
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
@@ -38,6 +39,18 @@ describe('single executable', () => {
       assert.equal(a.stdout, b.stdout, args.join(' '))
       assert.equal(a.stderr, b.stderr, args.join(' '))
     }
+  })
+
+  test('--help compiles only the core part; a command that talks to no cluster, no client-node part', () => {
+    const parts = (args: string[]) => {
+      const r = spawnSync(exe, args, {encoding: 'utf8', env: {...bareEnv(), KUBECTL_MESH_DEBUG_STARTUP: '1'}})
+      assert.equal(r.status, 0, r.stderr)
+      return [...r.stderr.matchAll(/^\[startup\] (\S+): compiled in [\d.]+ ms, code cache accepted$/gm)].map((m) => m[1])
+    }
+    assert.deepEqual(parts(['--help']), ['core'])
+    assert.deepEqual(parts(['--version']), ['core'])
+    assert.deepEqual(parts([...ids[0].split(':'), '--help']), ['core'])
+    if (ids.includes('ca:gen')) assert.deepEqual(parts(['ca', 'gen', '--cluster', 'east', '--dir', join(tempDir(), 'ca'), '--key-size', '2048']), ['core', 'commands'])
   })
 
   test('usage errors exit 2 with the same message', () => {
