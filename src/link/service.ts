@@ -313,68 +313,118 @@ function partialFailure(error: unknown, changes: Change[], o: LinkOptions, id: s
 
 export interface UnlinkOptions {
   context?: string
-  remoteName: string
+  /** The cluster ID to unlink; defaults to WEST's cluster ID when remoteContext is given. */
+  remoteName?: string
   remoteContext?: string
   pruneRemote?: boolean
+  /** Also remove the mirror image: EAST's link in WEST (and, with pruneRemote, the reader in EAST). */
+  bidirectional?: boolean
   istioNamespace: string
   dryRun?: boolean
 }
 
-export async function unlink(session: Session, o: UnlinkOptions): Promise<{changes: Change[]}> {
-  if (!isDns1123Label(o.remoteName)) {
-    throw new UsageError(`--remote-name "${o.remoteName}" is not a DNS-1123 label`, 'pass the cluster ID the link was made for (the data key of the istio-remote-secret-<ID> Secret)')
-  }
+const NO_ID_HINT = 'pass --remote-name with the cluster ID the link was made for (the data key of the istio-remote-secret-<ID> Secret)'
+
+export async function unlink(session: Session, o: UnlinkOptions): Promise<{changes: Change[]; ids: string[]}> {
+  if (o.remoteName !== undefined && !isDns1123Label(o.remoteName)) throw new UsageError(`--remote-name "${o.remoteName}" is not a DNS-1123 label`, NO_ID_HINT)
   if (o.pruneRemote && !o.remoteContext) throw new UsageError('--prune-remote needs --remote-context', 'name the remote cluster\'s context, whose reader token and account should be removed')
+  if (o.bidirectional && !o.remoteContext) throw new UsageError('--bidirectional needs --remote-context', 'name the remote cluster\'s context, whose link to this cluster should be removed too')
+  if (!o.remoteName && !o.remoteContext) throw new UsageError('pass --remote-name or --remote-context', NO_ID_HINT)
   const eastRef = session.resolve(o.context)
   const westRef = o.remoteContext ? session.resolve(o.remoteContext) : undefined
   if (westRef && westRef.context === eastRef.context) {
     throw new UsageError(`--context and --remote-context are both "${eastRef.context}"`, 'pass the remote cluster\'s context as --remote-context')
   }
   const east = session.client(eastRef.context)
+  const west = westRef && session.client(westRef.context)
   const ns = o.istioNamespace
+
+  // The cluster IDs that were not given are read before the first write: WEST's (the default
+  // --remote-name) and, with --bidirectional, EAST's (the ID WEST's link to EAST was made for).
+  let id = o.remoteName
+  let reverseId: string | undefined
+  if (west && (!id || o.bidirectional)) {
+    const [eastFacts, westFacts] = await allInOrder([o.bidirectional ? readFacts(east, ns) : undefined, id ? undefined : readFacts(west, ns)])
+    id ??= requireClusterId(westFacts!, 'pass --remote-name with the cluster ID the link was made for')
+    if (eastFacts) reverseId = requireClusterId(eastFacts, 'unlink that direction on its own: kubectl mesh cluster unlink --context <WEST> --remote-name <EAST cluster ID>')
+  }
+  const directions: Array<{from: KubeClient; id: string; peer?: KubeClient}> = [{from: east, id: id!, peer: west}]
+  if (west && reverseId) directions.push({from: west, id: reverseId, peer: east})
+
+  const ids = directions.map((d) => d.id)
   const changes: Change[] = []
-  // EAST: the remote secret and the meshNetworks entries. WEST is not contacted for this part.
-  const secret = {apiVersion: 'v1', kind: 'Secret', metadata: {name: remoteSecretName(o.remoteName), namespace: ns}}
-  const [deleted, cm] = await Promise.all([
-    deleteObject(east, secret, {dryRun: o.dryRun}),
-    east.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, MESH_CONFIGMAP)),
+  for (const [i, d] of directions.entries()) {
+    try {
+      changes.push(...await removeLink(d.from, d.id, ns, o.dryRun))
+    } catch (error) {
+      if (i === 0) throw error
+      throw unlinkPartialFailure(error, changes, `the link of "${d.id}" in "${d.from.context}" was not removed`)
+    }
+  }
+  if (!o.pruneRemote) return {changes, ids}
+  // What link created in each peer: the token Secret, and the account and RBAC if kubectl-mesh made them.
+  for (const d of directions) {
+    try {
+      changes.push(...await pruneReader(d.peer!, ns, o.dryRun))
+    } catch (error) {
+      throw unlinkPartialFailure(error, changes, `nothing was pruned in "${d.peer!.context}"`)
+    }
+  }
+  return {changes, ids}
+}
+
+function requireClusterId(f: ClusterFacts, hint: string): string {
+  if (f.clusterId && isDns1123Label(f.clusterId)) return f.clusterId
+  throw new UsageError(`context "${f.context}": cannot tell the cluster ID (${f.clusterId ? `"${f.clusterId}" is not a DNS-1123 label` : 'no CLUSTER_ID on Deployment istiod, no global.multiCluster.clusterName in ConfigMap istio-sidecar-injector'}); nothing was removed`, hint)
+}
+
+/** In one cluster: delete the remote secret of ID and remove ID from meshNetworks. */
+async function removeLink(client: KubeClient, id: string, ns: string, dryRun?: boolean): Promise<Change[]> {
+  const changes: Change[] = []
+  const secret = {apiVersion: 'v1', kind: 'Secret', metadata: {name: remoteSecretName(id), namespace: ns}}
+  // Read first, so that a repeated unlink sends no write at all.
+  const [live, cm] = await allInOrder([
+    client.getOptional<KubeObject>(resourcePath(RESOURCES.Secret, ns, secret.metadata.name)),
+    client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, MESH_CONFIGMAP)),
   ])
+  const deleted = live && await deleteObject(client, secret, {dryRun})
   if (deleted) changes.push(deleted)
   if (cm) {
-    const c = await editConfigMapYaml<MeshNetworks>(east, {namespace: ns, name: MESH_CONFIGMAP, key: 'meshNetworks', edit: (d) => removeRegistry(d, o.remoteName)}, {dryRun: o.dryRun})
+    const c = await editConfigMapYaml<MeshNetworks>(client, {namespace: ns, name: MESH_CONFIGMAP, key: 'meshNetworks', edit: (d) => removeRegistry(d, id)}, {dryRun})
     if (c.action !== 'unchanged') changes.push(c)
   }
-  if (!o.pruneRemote || !westRef) return {changes}
+  return changes
+}
 
-  // WEST: what link created there — the token Secret, and the account and RBAC if kubectl-mesh made them.
-  const west = session.client(westRef.context)
-  try {
-    const objs: Array<{apiVersion: string; kind: string; metadata: {name: string; namespace?: string}}> = [
-      {apiVersion: 'v1', kind: 'Secret', metadata: {name: READER_TOKEN_SECRET, namespace: ns}},
-      {apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: {name: readerClusterRole(ns)}},
-      {apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: {name: readerClusterRole(ns)}},
-      {apiVersion: 'v1', kind: 'ServiceAccount', metadata: {name: READER_SERVICE_ACCOUNT, namespace: ns}},
-    ]
-    const live = await Promise.all(objs.map((x) => west.getOptional<KubeObject>(resourcePath(resourceFor(x), x.metadata.namespace, x.metadata.name))))
-    const kept: string[] = []
-    for (const [i, x] of objs.entries()) {
-      if (!live[i]) continue
-      if (!isManaged(live[i])) {
-        kept.push(`${x.kind}/${x.metadata.name}`)
-        continue
-      }
-      const c = await deleteObject(west, x, {dryRun: o.dryRun})
-      if (c) changes.push(c)
+/** In the remote cluster: the reader token Secret, and the account and RBAC, each only if kubectl-mesh created it. */
+async function pruneReader(client: KubeClient, ns: string, dryRun?: boolean): Promise<Change[]> {
+  const objs: Array<{apiVersion: string; kind: string; metadata: {name: string; namespace?: string}}> = [
+    {apiVersion: 'v1', kind: 'Secret', metadata: {name: READER_TOKEN_SECRET, namespace: ns}},
+    {apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: {name: readerClusterRole(ns)}},
+    {apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: {name: readerClusterRole(ns)}},
+    {apiVersion: 'v1', kind: 'ServiceAccount', metadata: {name: READER_SERVICE_ACCOUNT, namespace: ns}},
+  ]
+  const live = await Promise.all(objs.map((x) => client.getOptional<KubeObject>(resourcePath(resourceFor(x), x.metadata.namespace, x.metadata.name))))
+  const changes: Change[] = []
+  const kept: string[] = []
+  for (const [i, x] of objs.entries()) {
+    if (!live[i]) continue
+    if (!isManaged(live[i])) {
+      kept.push(`${x.kind}/${x.metadata.name}`)
+      continue
     }
-    if (changes.some((c) => c.context === west.context && c.kind === 'Secret')) {
-      warn(`context "${west.context}": the reader token is shared by every cluster linked to "${west.context}" with kubectl-mesh; their links stop working until they are linked again`)
-    }
-    if (kept.length > 0) note(`context "${west.context}": left ${kept.join(', ')} in place: kubectl-mesh did not create them`)
-  } catch (error) {
-    const base = error instanceof ApiError ? toOperationError(error) : (error as Error)
-    const done = changes.map((c) => `${c.context} ${c.kind}/${c.namespace ? `${c.namespace}/` : ''}${c.name} ${c.action}`).join(', ')
-    throw new OperationError(`${base.message}; the link was removed from "${east.context}"${done ? ` (${done})` : ''} but nothing was pruned in "${west.context}"`,
-      `run the same command again when "${west.context}" is reachable`)
+    const c = await deleteObject(client, x, {dryRun})
+    if (c) changes.push(c)
   }
-  return {changes}
+  if (changes.some((c) => c.kind === 'Secret')) {
+    warn(`context "${client.context}": the reader token is shared by every cluster linked to "${client.context}" with kubectl-mesh; their links stop working until they are linked again`)
+  }
+  if (kept.length > 0) note(`context "${client.context}": left ${kept.join(', ')} in place: kubectl-mesh did not create them`)
+  return changes
+}
+
+function unlinkPartialFailure(error: unknown, changes: Change[], what: string): OperationError {
+  const base = error instanceof ApiError ? toOperationError(error) : (error as Error)
+  const done = changes.map((c) => `${c.context} ${c.kind}/${c.namespace ? `${c.namespace}/` : ''}${c.name} ${c.action}`).join(', ')
+  return new OperationError(`${base.message}; ${done ? `already removed: ${done}; ` : ''}${what}`, 'run the same command again when every cluster is reachable: it removes what is left')
 }

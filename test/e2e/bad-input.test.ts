@@ -34,7 +34,7 @@ interface Case {
 const COMMANDS: Array<{cmd: string[]; args: string[]; required?: string; outputs: string; ctxFlag: string}> = [
   {cmd: ['ca', 'gen'], args: ['--cluster', 'bad-input', '--dir', CA_DIR, '--key-size', '2048', '--context', 'cluster3'], required: '--cluster', outputs: 'text, yaml, json', ctxFlag: '--context'},
   {cmd: ['cluster', 'link'], args: ['--context', 'cluster1', '--remote-context', 'cluster3'], required: '--remote-context', outputs: 'text, yaml, json', ctxFlag: '--remote-context'},
-  {cmd: ['cluster', 'unlink'], args: ['--context', 'cluster1', '--remote-name', 'cluster3', '--remote-context', 'cluster3', '--prune-remote'], required: '--remote-name', outputs: 'text, json', ctxFlag: '--context'},
+  {cmd: ['cluster', 'unlink'], args: ['--context', 'cluster1', '--remote-name', 'cluster3', '--remote-context', 'cluster3', '--prune-remote'], outputs: 'text, json', ctxFlag: '--context'},
   {cmd: ['verify'], args: ['--context', 'cluster1', '--context', 'cluster3'], outputs: 'text, json', ctxFlag: '--context'},
   {cmd: ['service', 'export'], args: ['httpbin', '-n', 'bar', '--context', 'cluster2'], outputs: 'text, yaml, json', ctxFlag: '--context'},
   {cmd: ['service', 'unexport'], args: ['httpbin', '-n', 'bar', '--context', 'cluster2'], outputs: 'text, yaml, json', ctxFlag: '--context'},
@@ -120,6 +120,9 @@ function cases(): Case[] {
     {name: 'link: -o yaml before the token exists (the two-step recipe)', args: ['cluster', 'link', '--context', 'cluster1', '--remote-context', 'cluster3', '-o', 'yaml'], error: /reader token .* does not exist/, stdout: true},
     // cluster unlink
     {name: 'unlink: a --remote-name that is not a DNS-1123 label', args: ['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'Cluster_3'], error: /--remote-name "Cluster_3" is not a DNS-1123 label/},
+    {name: 'unlink: neither --remote-name nor --remote-context', args: ['cluster', 'unlink', '--context', 'cluster1'], error: /pass --remote-name or --remote-context/},
+    {name: 'unlink: --bidirectional without --remote-context', args: ['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'cluster3', '--bidirectional'], error: /--bidirectional needs --remote-context/},
+    {name: 'unlink: --remote-context whose cluster ID cannot be told', args: ['cluster', 'unlink', '--context', 'cluster1', '--remote-context', 'cluster3', '--istio-namespace', 'no-istio'], error: /context "cluster3": cannot tell the cluster ID/},
     {name: 'unlink: --prune-remote without --remote-context', args: ['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'cluster3', '--prune-remote'], error: /--prune-remote needs --remote-context/},
     {name: 'unlink: the same context twice', args: ['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'cluster3', '--remote-context', 'cluster1', '--prune-remote'], error: /both "cluster1"/},
     {name: 'unlink: -o yaml (not offered)', args: ['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'cluster3', '-o', 'yaml'], error: /Expected --output=yaml to be one of: text, json/},

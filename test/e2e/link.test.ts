@@ -275,10 +275,18 @@ describe('cluster link', () => {
     assert.ok(JSON.parse(again.stdout).changes.every((c: any) => c.action === 'unchanged'))
     assert.equal(writes(stats(again.stderr)), 0)
 
-    const u1 = await mesh(['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'cluster3', '--remote-context', 'cluster3', '--prune-remote'])
-    assert.equal(u1.code, 0, u1.stderr)
-    const u2 = await mesh(['cluster', 'unlink', '--context', 'cluster3', '--remote-name', 'cluster1', '--remote-context', 'cluster1', '--prune-remote'])
-    assert.equal(u2.code, 0, u2.stderr)
+    // One unlink undoes it: the cluster IDs are read from both sides, as link read them.
+    const u = await mesh(['cluster', 'unlink', '--context', 'cluster1', '--remote-context', 'cluster3', '--bidirectional', '--prune-remote'])
+    assert.equal(u.code, 0, u.stderr)
+    for (const re of [/^cluster1\s+Secret\/istio-system\/istio-remote-secret-cluster3\s+deleted$/m, /^cluster3\s+Secret\/istio-system\/istio-remote-secret-cluster1\s+deleted$/m,
+      /^cluster1\s+ConfigMap\/istio-system\/istio\s+configured$/m, /^cluster3\s+ConfigMap\/istio-system\/istio\s+configured$/m,
+      /^cluster3\s+ServiceAccount\/istio-system\/istio-reader-service-account\s+deleted$/m, /^cluster1\s+Secret\/istio-system\/istio-reader-service-account-istio-remote-secret-token\s+deleted$/m]) {
+      assert.match(u.stdout, re)
+    }
+    const twice = await mesh(['cluster', 'unlink', '--context', 'cluster1', '--remote-context', 'cluster3', '--bidirectional', '--prune-remote', '-o', 'json'], {env: {KUBECTL_MESH_STATS: '1'}})
+    assert.equal(twice.code, 0, twice.stderr)
+    assert.deepEqual(JSON.parse(twice.stdout).changes, [])
+    assert.equal(writes(stats(twice.stderr)), 0)
     for (const ctx of ['cluster1', 'cluster3']) {
       const left = await kubectl(['get', 'secrets,serviceaccounts', '-n', NS, '-l', MANAGED, '-o', 'name'], {context: ctx})
       const leftCluster = await kubectl(['get', 'clusterroles,clusterrolebindings', '-l', MANAGED, '-o', 'name'], {context: ctx})
