@@ -18,7 +18,9 @@ export interface RunRecord {
   stderr: string
 }
 
-const PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/
+// A PEM private key block with key material after it (lines, spaces or JSON's \n between), not
+// just its header: an error that names the expected header ("-----BEGIN PRIVATE KEY-----") is fine.
+const PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----(?:\s|\\[nr])*[A-Za-z0-9+/]{32,}/
 const JWT = /eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/
 const BEARER = /\bBearer [A-Za-z0-9._~+/-]{16,}/
 // base64 of a PEM block (`-----BEGIN …`), as in a Secret's data or a kubeconfig's client-key-data

@@ -16,6 +16,10 @@ const line = (r: Partial<RunRecord>) => JSON.stringify({file: 'test/e2e/x.test.t
 describe('leak scan', () => {
   test('the matcher finds PEM keys (also base64), JWTs and bearer tokens, and nothing in ordinary output', () => {
     assert.deepEqual(leaks(PEM_KEY), ['a PEM private key'])
+    assert.deepEqual(leaks(JSON.stringify({key: PEM_KEY})), ['a PEM private key'], 'also inside a JSON string')
+    assert.deepEqual(leaks(`    ${PEM_KEY.replaceAll('\n', '\n    ')}`), ['a PEM private key'], 'also indented (YAML)')
+    assert.deepEqual(leaks('Error: x.txt is not a PEM private key (no "-----BEGIN PRIVATE KEY-----" or "-----BEGIN RSA PRIVATE KEY-----" block)'), [],
+      'naming the header is not a leak')
     assert.deepEqual(leaks(`client-key-data: ${Buffer.from(PEM_KEY.replace('PRIVATE KEY', 'EC PRIVATE KEY')).toString('base64')}`), ['a base64 PEM private key'])
     assert.deepEqual(leaks(`token: ${JWT}`), ['a JWT (service-account token)'])
     assert.deepEqual(leaks(`Authorization: Bearer ${OPAQUE}`), ['a bearer token'])
