@@ -1,13 +1,13 @@
 // service import / unimport (DESIGN.md "service import / unimport"): read WEST and EAST once,
 // validate every input before the first write, plan with pure functions, then write only what changed.
-import {EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL, isDns1123Label, stamp} from '../istio/names.ts'
+import {ADDRESS_LEDGER_CONFIGMAP, DEFAULT_ISTIO_NAMESPACE, EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL, isDns1123Label, stamp} from '../istio/names.ts'
 import {OperationError, UsageError} from '../errors.ts'
 import {applyObject, type Change, deleteObject, listObjects} from '../kube/apply.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
 import type {KubeClient} from '../kube/client.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
-import {objectRef} from '../ui/output.ts'
+import {type Outcome, type PlannedWrite, recordWrite, undoCommands, writtenSuffix} from '../kube/journal.ts'
 import {istiodVersion, readClusterId, readIstiod, readMeshConfig, readService, requireEastWestGateway} from './facts.ts'
 import {
   allocatesAddresses, crossablePorts, defaultImportHost, dnsCaptureOn, hostOwner, type ImportContext, importDestinationRule,
@@ -154,13 +154,11 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
 
   const ctx: ImportContext = {fromId, gatewayAddresses: gw.addresses, clusterDomain: o.clusterDomain, version: o.version}
   const changes: Change[] = []
-  const written: string[] = []
   const nsObjects = missingNs.map((ns): KubeObject => ({apiVersion: 'v1', kind: 'Namespace', metadata: {name: ns, ...stamp(o.version)}}))
   const usedElsewhere = serviceEntryAddresses(entries.filter((se) => !claimOwners.includes(key(se.metadata.namespace, se.metadata.name))))
 
   if (mode.plan) {
     if (claimOwners.length > 0) {
-      const {ADDRESS_LEDGER_CONFIGMAP} = await import('../istio/names.ts')
       const ledger = await east.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, o.istioNamespace, ADDRESS_LEDGER_CONFIGMAP))
       const held = new Map(Object.entries<string>(ledger?.data ?? {}).map(([a, owner]) => [owner, a]))
       const fresh = nextFreeAddresses([...Object.keys(ledger?.data ?? {}), ...usedElsewhere], claimOwners.filter((c) => !held.has(c)).length)
@@ -171,33 +169,45 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
     return {changes, imported: imported(targets), warnings, notes, plan}
   }
 
+  // ---- write, in plan order: namespaces, the address ledger, then per service its ServiceEntry and DestinationRule
+  const journal: Outcome[] = []
+  const planned = (seq: number, obj: {kind: string; metadata: {name: string; namespace?: string}}, undo?: string): PlannedWrite =>
+    ({seq, context: east.context, kind: obj.kind, namespace: obj.metadata.namespace ?? '', name: obj.metadata.name, undo})
+  const istioNsFlag = o.istioNamespace === DEFAULT_ISTIO_NAMESPACE ? '' : ` --istio-namespace ${o.istioNamespace}`
+  const unimport = (t: ImportTarget) => `kubectl mesh service unimport ${t.service.name} -n ${t.service.namespace} --context ${east.context} --from-name ${fromId}${istioNsFlag}`
   try {
-    for (const ns of nsObjects) {
-      changes.push(await applyObject(east, ns, o))
-      written.push(objectRef(changes.at(-1)!))
+    for (const [i, ns] of nsObjects.entries()) {
+      changes.push(await recordWrite(journal, planned(i, ns, `kubectl --context ${east.context} delete namespace ${ns.metadata.name}`), () => applyObject(east, ns, o)))
     }
     if (claimOwners.length > 0) {
-      const claim = await claimAddresses(east, o.istioNamespace, claimOwners, usedElsewhere, o.version, o)
-      if (claim.change) {
-        changes.push(claim.change)
-        written.push(objectRef(claim.change))
-      }
-      targets.forEach((t, i) => (t.addresses = [claim.addresses.get(claimOwners[i])!]))
+      let addresses = new Map<string, string>()
+      const ledger = {kind: 'ConfigMap', metadata: {name: ADDRESS_LEDGER_CONFIGMAP, namespace: o.istioNamespace}}
+      const change = await recordWrite(journal, planned(nsObjects.length, ledger), async () => {
+        const claim = await claimAddresses(east, o.istioNamespace, claimOwners, usedElsewhere, o.version, o)
+        addresses = claim.addresses
+        return claim.change
+      })
+      if (change) changes.push(change)
+      targets.forEach((t, i) => (t.addresses = [addresses.get(claimOwners[i])!]))
     }
-    const perTarget = await pool(targets, WRITE_CONCURRENCY, async (t) => {
+    const first = nsObjects.length + 1
+    const perTarget = await pool(targets, WRITE_CONCURRENCY, async (t, i) => {
       const se = importServiceEntry(t, ctx)
       const dr = importDestinationRule(t, ctx)
       const k = key(se.metadata.namespace, se.metadata.name)
-      const out = [await writeAgainst(east, se, seByKey.get(k), o), await writeAgainst(east, dr, drByKey.get(k), o)]
-      for (const c of out) if (c.action !== 'unchanged') written.push(objectRef(c))
-      return out
+      return [
+        await recordWrite(journal, planned(first + 2 * i, se, unimport(t)), () => writeAgainst(east, se, seByKey.get(k), o)),
+        await recordWrite(journal, planned(first + 2 * i + 1, dr, unimport(t)), () => writeAgainst(east, dr, drByKey.get(k), o)),
+      ]
     })
     changes.push(...perTarget.flat())
   } catch (error) {
     const cause = error instanceof ApiError ? toOperationError(error) : error as Error
-    if (written.length === 0 || o.dryRun) throw cause
-    throw new OperationError(`${cause.message} — after writing in context "${east.context}": ${written.slice(0, 10).join(', ')}${written.length > 10 ? ` and ${written.length - 10} more` : ''}`,
-      `run the same command again to finish (it only writes what is missing), or undo with kubectl mesh service unimport NAME -n NS --context ${east.context} --from-name ${fromId}`)
+    const written = writtenSuffix(journal)
+    if (written === '' || o.dryRun) throw cause
+    const undo = undoCommands(journal)
+    throw new OperationError(`${cause.message}${written}`,
+      `run the same command again to finish (it writes only what is missing)${undo.length > 0 ? `, or undo it: ${undo.join('; ')}` : ''}`)
   }
   return {changes, imported: imported(targets), warnings, notes}
 }

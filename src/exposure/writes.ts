@@ -150,16 +150,26 @@ export async function releaseAddresses(client: KubeClient, istioNamespace: strin
   }
 }
 
-/** Run `fn` over items with at most `limit` in flight; results in order. */
-export async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+/**
+ * Run `fn` over items with at most `limit` in flight; results in order. After a failure no new
+ * item starts, the ones in flight finish (so their outcomes are known), and the failure of the
+ * first item in list order is thrown (the same error on every run, as allInOrder).
+ */
+export async function pool<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length)
+  const failures = new Map<number, unknown>()
   let next = 0
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && failures.size === 0) {
       const i = next++
-      results[i] = await fn(items[i])
+      try {
+        results[i] = await fn(items[i], i)
+      } catch (error) {
+        failures.set(i, error)
+      }
     }
   }
   await Promise.all(Array.from({length: Math.min(limit, items.length)}, worker))
+  if (failures.size > 0) throw failures.get(Math.min(...failures.keys()))
   return results
 }

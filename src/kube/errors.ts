@@ -38,6 +38,18 @@ export function describePath(path: string): string {
   return `${resource}${sub ? `/${sub}` : ''} ${obj}`
 }
 
+// No connection was made: the request never reached a server.
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'AuthFailed'])
+
+/**
+ * A write that got no answer (connection reset, timeout) may have been applied by the server
+ * before it went away. HTTP errors were answered, refused connections never reached a server,
+ * and a failed GET (as the first step of a write helper) sent no write.
+ */
+export function mayHaveApplied(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 0 && error.method !== 'GET' && !NEVER_SENT.has(error.reason)
+}
+
 /** The one-line, hinted error for a failed request. */
 export function toOperationError(err: ApiError, action?: string): OperationError {
   const what = action ?? `${VERBS[err.method] ?? err.method} ${describePath(err.path)}`

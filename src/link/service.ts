@@ -6,6 +6,7 @@ import {applyObject, type Change, changeOf, deleteObject, isUpToDate} from '../k
 import type {KubeClient} from '../kube/client.ts'
 import {dumpYaml, editConfigMapYaml, parseYamlKey} from '../kube/configmap-yaml.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
+import {writtenSuffix} from '../kube/journal.ts'
 import {type KubeObject, RESOURCES, resourcePath, resourceFor} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {isDns1123Label, MESH_CONFIGMAP, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, readerClusterRole} from '../istio/names.ts'
@@ -304,8 +305,7 @@ function partialFailure(error: unknown, changes: Change[], o: LinkOptions, id: s
   const written = changes.filter((c) => c.action !== 'unchanged')
   const base = error instanceof ApiError ? toOperationError(error) : error instanceof OperationError || error instanceof UsageError ? error : new OperationError((error as Error).message)
   if (written.length === 0 || o.dryRun) return base
-  const list = written.map((c) => `${c.context} ${c.kind}/${c.namespace ? `${c.namespace}/` : ''}${c.name} ${c.action}`).join(', ')
-  return new OperationError(`${base.message}; already written: ${list}`,
+  return new OperationError(`${base.message}${writtenSuffix(written)}`,
     `run the same command again to finish the link, or undo it: kubectl mesh cluster unlink --context ${o.context ?? '<EAST>'} --remote-name ${id} --remote-context ${o.remoteContext} --prune-remote`)
 }
 

@@ -1,15 +1,15 @@
-// Faults: an API server that goes away in the middle of `cluster link`, API servers that refuse
-// or never answer (every command ends within its --request-timeout: a failed check or a clear
-// error, never a hang), and a conflict storm on the `istio` ConfigMap while link edits it.
-// cluster1 is EAST, cluster2/cluster3 WEST. Everything written is undone in after().
+// Faults: an API server that goes away in the middle of `cluster link` and of `service import`,
+// API servers that refuse or never answer (every command ends within its --request-timeout: a
+// failed check or a clear error, never a hang), and a conflict storm on the `istio` ConfigMap
+// while link edits it. cluster1 is EAST, cluster2/cluster3 WEST. Everything written is undone in after().
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {dump, load} from 'js-yaml'
-import {KUBECONFIG, kget, kubectl, mesh, type RunResult, stats, tempDir} from './harness.ts'
-import {adminRequest, assertUnchanged, snapshot} from './snapshot.ts'
+import {KUBECONFIG, kget, kubectl, mesh, type RunResult, stats, tempDir, writes} from './harness.ts'
+import {adminRequest, adminWatch, assertUnchanged, snapshot} from './snapshot.ts'
 import {startApiServer, startControllerManager, stopApiServer, stopControllerManager} from '../../testbed/testbed.ts'
 
 const NS = 'istio-system'
@@ -28,7 +28,7 @@ before(async () => {
 })
 
 after(async () => {
-  for (const c of ['cluster2', 'cluster3']) {
+  for (const c of ['cluster1', 'cluster2', 'cluster3']) {
     await startApiServer(c).catch(() => {})
     await startControllerManager(c).catch(() => {})
   }
@@ -58,15 +58,19 @@ function serverOf(context: string): URL {
 /**
  * A TCP proxy in front of a real API server that can be switched to "hang": from then on it
  * accepts connections and swallows bytes both ways without ever answering (a black hole).
+ * With `gate`, every connection waits for gate() before its first byte goes upstream.
  */
-async function hangingProxy(upstream?: URL): Promise<{url: string; hang: () => void; close: () => Promise<void>}> {
+async function hangingProxy(upstream?: URL, gate?: () => Promise<void>): Promise<{url: string; hang: () => void; close: () => Promise<void>}> {
   let hanging = !upstream
   const sockets = new Set<net.Socket>()
-  const server = net.createServer((client) => {
+  const server = net.createServer(async (client) => {
     sockets.add(client)
     client.on('error', () => {})
     client.on('close', () => sockets.delete(client))
     if (hanging || !upstream) return
+    client.pause() // buffers what the client sends until upstream is connected
+    await gate?.()
+    if (client.destroyed) return
     const up = net.connect(Number(upstream.port), upstream.hostname)
     sockets.add(up)
     up.on('error', () => client.destroy())
@@ -74,6 +78,7 @@ async function hangingProxy(upstream?: URL): Promise<{url: string; hang: () => v
     client.on('close', () => up.destroy())
     client.on('data', (d) => { if (!hanging) up.write(d) })
     up.on('data', (d) => { if (!hanging) client.write(d) })
+    client.resume()
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const port = (server.address() as net.AddressInfo).port
@@ -162,6 +167,130 @@ describe('an API server that goes away in the middle of cluster link', () => {
     assert.match(r.stderr, /^Hint: run the same command again .* unlink --context cluster1 --remote-name cluster3 --remote-context west-proxy --prune-remote$/m)
     assert.ok(ms < 2000 + 8000, `ended within the timeout (+ startup slack): ${ms} ms`)
     await kubectl(['-n', NS, 'delete', 'secret', TOKEN, '--ignore-not-found'], {context: 'cluster3'})
+  })
+})
+
+describe('an API server that goes away in the middle of service import', () => {
+  // WEST = cluster2 exports MANY headless Services; EAST = cluster1.
+  const NS_IMP = 'faults-import'
+  const MANY = 48
+  const names = Array.from({length: MANY}, (_, i) => `s-${String(i).padStart(2, '0')}`)
+  const ns = (name: string) => ({apiVersion: 'v1', kind: 'Namespace', metadata: {name}})
+  const svc = (name: string) => ({apiVersion: 'v1', kind: 'Service', metadata: {name, namespace: NS_IMP, labels: {'kubectl-mesh/exported': 'true'}},
+    spec: {clusterIP: 'None', ports: [{name: 'tcp', port: 7000}]}})
+  const importAll = ['service', 'import', '--all-exported', '-n', NS_IMP, '--from-context', 'cluster2', '--context', 'cluster1', '--request-timeout', '5s']
+  /** `ServiceEntry/faults-import/s-00-cluster2`… of every import object in EAST, read straight from the API server. */
+  async function importedInEast(): Promise<string[]> {
+    const out: string[] = []
+    for (const [kind, plural] of [['ServiceEntry', 'serviceentries'], ['DestinationRule', 'destinationrules']]) {
+      const r = await adminRequest('cluster1', 'GET', `/apis/networking.istio.io/v1/namespaces/${NS_IMP}/${plural}`)
+      for (const o of r.body.items) out.push(`${kind}/${NS_IMP}/${o.metadata.name}`)
+    }
+    return out.sort()
+  }
+
+  before(async () => {
+    // A namespace left terminating by an earlier run would refuse new objects: wait until it is gone.
+    for (const c of ['cluster1', 'cluster2']) await kubectl(['delete', 'namespace', NS_IMP, '--ignore-not-found', '--timeout=120s'], {context: c})
+    await kubectl(['apply', '-f', '-'], {context: 'cluster2', input: JSON.stringify({apiVersion: 'v1', kind: 'List', items: [ns(NS_IMP), ...names.map(svc)]})})
+    await kubectl(['apply', '-f', '-'], {context: 'cluster1', input: JSON.stringify(ns(NS_IMP))})
+  })
+  after(async () => {
+    await startApiServer('cluster1').catch(() => {})
+    for (const c of ['cluster1', 'cluster2']) await kubectl(['delete', 'namespace', NS_IMP, '--ignore-not-found', '--wait=false'], {context: c})
+  })
+
+  test('WEST stops right after import read it: import never goes back to WEST and completes', async () => {
+    // EAST behind a proxy that holds every connection until WEST is stopped: import reads WEST
+    // completely before its first request to EAST, so WEST dies exactly between the read and the writes.
+    let westStopped: Promise<void> | undefined
+    const proxy = await hangingProxy(serverOf('cluster1'), () => (westStopped ??= stopApiServer('cluster2')))
+    let r: RunResult
+    try {
+      r = await mesh(['service', 'import', 's-00', '-n', NS_IMP, '--from-context', 'cluster2', '--context', 'east-gated', '--request-timeout', '5s'],
+        {env: {KUBECONFIG: kubeconfigWith('east-gated', 'cluster1', proxy.url)}})
+    } finally {
+      await proxy.close()
+      await startApiServer('cluster2')
+    }
+    assert.ok(westStopped, 'WEST was stopped before EAST was contacted')
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^east-gated\s+ServiceEntry\/faults-import\/s-00-cluster2\s+created$/m)
+    assert.match(r.stdout, /^east-gated\s+DestinationRule\/faults-import\/s-00-cluster2\s+created$/m)
+    assert.deepEqual(await importedInEast(), ['DestinationRule/faults-import/s-00-cluster2', 'ServiceEntry/faults-import/s-00-cluster2'])
+    const u = await mesh(['service', 'unimport', 's-00', '-n', NS_IMP, '--context', 'cluster1'])
+    assert.equal(u.code, 0, u.stderr)
+    assert.deepEqual(await importedInEast(), [])
+  })
+
+  test(`EAST stops while import --all-exported writes ${MANY} services: exit 1 says exactly what was written and how to undo it; again converges; unimport removes everything`, async (t) => {
+    // A watch on EAST's ServiceEntries: EAST's API server is killed the moment the first one is written.
+    const watch = adminWatch('cluster1', `/apis/networking.istio.io/v1/namespaces/${NS_IMP}/serviceentries`)
+    let r: RunResult
+    try {
+      await watch.ready
+      const running = mesh(importAll)
+      await watch.event
+      await stopApiServer('cluster1')
+      r = await running
+    } finally {
+      watch.close()
+      await startApiServer('cluster1')
+    }
+    const inEast = await importedInEast()
+    t.diagnostic(`${inEast.length} of ${2 * MANY} objects were in EAST after the restart`)
+    t.diagnostic(r.stderr.trim().slice(0, 600))
+    assert.equal(r.code, 1, r.stderr)
+    oneLineError(r, /^Error: context "cluster1": cannot reach the API server to create (serviceentries|destinationrules) in namespace faults-import: .*(; already written: |; sent without an answer \(may have been written\): )cluster1 /)
+    assert.ok(inEast.length > 0 && inEast.length < 2 * MANY, `some but not all written: ${inEast.length}`)
+
+    // The message names every object EAST holds: those written for sure, and those sent without an answer.
+    const error = r.stderr.split('\n').find((l) => l.startsWith('Error:'))!
+    const listed = (label: string) => {
+      const m = new RegExp(`; ${label}: ([^;]+)`).exec(error)
+      return m ? m[1].split(', ') : []
+    }
+    const written = listed('already written').map((w) => /^cluster1 (\S+) created$/.exec(w)?.[1] ?? `unexpected: ${w}`)
+    const unanswered = listed('sent without an answer \\(may have been written\\)').map((w) => /^cluster1 (\S+)$/.exec(w)?.[1] ?? `unexpected: ${w}`)
+    t.diagnostic(`the error lists ${written.length} written and ${unanswered.length} unanswered`)
+    for (const w of written) assert.ok(inEast.includes(w), `${w} is listed as written and is in EAST`)
+    for (const o of inEast) assert.ok(written.includes(o) || unanswered.includes(o), `${o} is in EAST and named in the error`)
+
+    // The hint: run again, or the exact unimport of every service named, last written first.
+    const hint = r.stderr.split('\n').find((l) => l.startsWith('Hint:'))!
+    const m = /^Hint: run the same command again to finish \(it writes only what is missing\), or undo it: (.+)$/.exec(hint)
+    assert.ok(m, hint)
+    const undo = m[1].split('; ')
+    const service = (ref: string) => /\/(s-\d\d)-cluster2$/.exec(ref)![1]
+    const touched = [...new Set([...written, ...unanswered].map(service))].sort()
+    assert.deepEqual(undo.map((c) => /^kubectl mesh service unimport (s-\d\d) -n faults-import --context cluster1 --from-name cluster2$/.exec(c)?.[1] ?? c).sort(), touched)
+
+    // Again: writes what is missing, keeps what is there; a third run writes nothing.
+    const again = await mesh(importAll)
+    assert.equal(again.code, 0, again.stderr)
+    const lines = again.stdout.trim().split('\n').map((l) => l.split(/\s+/))
+    assert.equal(lines.length, 2 * MANY, again.stdout)
+    for (const [ctx, ref, action] of lines) {
+      assert.equal(ctx, 'cluster1')
+      assert.equal(action, inEast.includes(ref) ? 'unchanged' : 'created', ref)
+    }
+    const third = await mesh(importAll, {env: {KUBECTL_MESH_STATS: '1'}})
+    assert.equal(third.code, 0, third.stderr)
+    assert.equal(writes(stats(third.stderr)), 0)
+    assert.equal(third.stdout.trim().split('\n').filter((l) => !/\sunchanged$/.test(l)).length, 0, third.stdout)
+    assert.equal((await importedInEast()).length, 2 * MANY)
+
+    // Undo: the hint's commands exactly as printed, then the same for the services written by the second run.
+    const rest = names.filter((n) => !touched.includes(n)).map((n) => `kubectl mesh service unimport ${n} -n faults-import --context cluster1 --from-name cluster2`)
+    const commands = [...undo, ...rest]
+    for (let i = 0; i < commands.length; i += 8) {
+      await Promise.all(commands.slice(i, i + 8).map(async (c) => {
+        const u = await mesh(c.split(' ').slice(2))
+        assert.equal(u.code, 0, `${c}: ${u.stderr}`)
+        assert.match(u.stdout, /ServiceEntry\/faults-import\/s-\d\d-cluster2\s+deleted/)
+      }))
+    }
+    assert.deepEqual(await importedInEast(), [])
   })
 })
 

@@ -2,32 +2,33 @@
 // results with kubectl (the test bed's own, built from Go modules), independently of our code.
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {appendFileSync, mkdtempSync} from 'node:fs'
+import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {dirname, join} from 'node:path'
+import {dirname, join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {parseStats, type RequestStats, writesOf} from '../../src/ui/output.ts'
 import {kubectl as testbedKubectl} from '../../testbed/testbed.ts'
+import {appendRun} from '../leak-scan.ts'
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const KUBECONFIG = process.env.TESTBED_KUBECONFIG ?? join(REPO, '.testbed', 'kubeconfig')
 export const CLI = join(REPO, 'bin', 'run.js')
 
-/**
- * With KUBECTL_MESH_E2E_LOG set (to a file path, or to 1 for `.testbed/e2e-output.log`), every
- * mesh() run is appended there as one JSON line {args, code, stdout, stderr}: security.test.ts
- * scans it for private keys and tokens.
- */
-export function e2eLogFile(): string | undefined {
-  const v = process.env.KUBECTL_MESH_E2E_LOG
-  if (!v || v === '0') return undefined
-  return v === '1' ? join(REPO, '.testbed', 'e2e-output.log') : v
-}
-
 export interface RunResult {
   code: number
   stdout: string
   stderr: string
+}
+
+/** Log one CLI run to the run log that the global teardown scans for keys and tokens (test/leak-scan.ts). */
+export function logRun(args: string[], r: RunResult): void {
+  appendRun({file: relative(REPO, process.argv[1] ?? ''), args, ...r})
+}
+
+/** logRun for a CLI run made without mesh() (spawnSync of the single executable or krew's plugin); returns it. */
+export function logSpawn<T extends {status: number | null; stdout: string; stderr: string}>(args: string[], r: T): T {
+  logRun(args, {code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr})
+  return r
 }
 
 /** Run `kubectl mesh ARGS` (the built CLI) with the test bed kubeconfig. */
@@ -42,9 +43,9 @@ export function mesh(args: string[], opts: {env?: Record<string, string | undefi
     child.stderr.on('data', (d) => (stderr += d))
     child.on('error', reject)
     child.on('close', (code) => {
-      const log = e2eLogFile()
-      if (log) appendFileSync(log, `${JSON.stringify({args, code: code ?? -1, stdout, stderr})}\n`, {mode: 0o600})
-      resolve({code: code ?? -1, stdout, stderr})
+      const r = {code: code ?? -1, stdout, stderr}
+      logRun(args, r)
+      resolve(r)
     })
     if (opts.input !== undefined) child.stdin.end(opts.input)
     else child.stdin.end()

@@ -10,7 +10,7 @@ import {after, before, describe, test} from 'node:test'
 import {load} from 'js-yaml'
 import {archiveName, ensurePackage, hostPlatform, PLUGIN_NAME, REPO} from '../../scripts/package.ts'
 import {kubectlBin} from '../../testbed/testbed.ts'
-import {kget, kubectl, KUBECONFIG, tempDir} from './harness.ts'
+import {kget, kubectl, KUBECONFIG, logSpawn, tempDir} from './harness.ts'
 
 let krewDir = ''
 let manifestPath = ''
@@ -91,7 +91,7 @@ describe('krew', () => {
       rmSync(root, {recursive: true, force: true})
     })
 
-    const kubectlMesh = (args: string[]) => spawnSync(kubectlBin(), ['mesh', ...args], {encoding: 'utf8', env, timeout: 120_000})
+    const kubectlMesh = (args: string[]) => logSpawn(args, spawnSync(kubectlBin(), ['mesh', ...args], {encoding: 'utf8', env, timeout: 120_000}))
 
     test('kubectl mesh --help', () => {
       const r = kubectlMesh(['--help'])

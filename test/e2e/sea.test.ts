@@ -9,7 +9,7 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {before, describe, test} from 'node:test'
 import {ensureHostExecutable, REPO} from '../../scripts/package.ts'
-import {tempDir} from './harness.ts'
+import {logSpawn, tempDir} from './harness.ts'
 
 const manifest = JSON.parse(readFileSync(join(REPO, 'oclif.manifest.json'), 'utf8'))
 const ids = Object.keys(manifest.commands).sort()
@@ -21,8 +21,8 @@ describe('single executable', () => {
   before(async () => {
     exe = await ensureHostExecutable()
   })
-  const sea = (args: string[]) => spawnSync(exe, args, {encoding: 'utf8', env: bareEnv()})
-  const npm = (args: string[]) => spawnSync(process.execPath, [join(REPO, 'bin', 'run.js'), ...args], {encoding: 'utf8', env: {...bareEnv(), HOME: tempDir()}})
+  const sea = (args: string[]) => logSpawn(args, spawnSync(exe, args, {encoding: 'utf8', env: bareEnv()}))
+  const npm = (args: string[]) => logSpawn(args, spawnSync(process.execPath, [join(REPO, 'bin', 'run.js'), ...args], {encoding: 'utf8', env: {...bareEnv(), HOME: tempDir()}}))
 
   test('--version with no node on PATH', () => {
     const r = sea(['--version'])
@@ -78,7 +78,7 @@ registerHooks({load(url, context, next) { appendFileSync(out, url + '\\n'); retu
   const loaded = (args: string[]) => {
     const out = join(tempDir(), 'modules.txt')
     writeFileSync(out, '')
-    const r = spawnSync(process.execPath, ['--import', hook, join(REPO, 'bin', 'run.js'), ...args], {encoding: 'utf8', env: {...process.env, RECORD_MODULES: out, HOME: tempDir(), KUBECONFIG: join(tempDir(), 'none')}})
+    const r = logSpawn(args, spawnSync(process.execPath, ['--import', hook, join(REPO, 'bin', 'run.js'), ...args], {encoding: 'utf8', env: {...process.env, RECORD_MODULES: out, HOME: tempDir(), KUBECONFIG: join(tempDir(), 'none')}}))
     return {r, modules: readFileSync(out, 'utf8').split('\n').filter(Boolean)}
   }
 

@@ -2,17 +2,18 @@
 // output, warnings or error messages (only `-o yaml` may carry them, with a warning on stderr);
 // the remote secret's account cannot write anything (SelfSubjectAccessReview / RulesReview against
 // the real API server); a WEST context with an exec plugin or file paths is never copied into a
-// cluster. With KUBECTL_MESH_E2E_LOG set for the whole run, the last test also scans the output
-// of every e2e file that ran before (test/e2e/harness.ts appends every run to that log).
+// cluster. The same rule for every e2e file is checked after the whole run by the global teardown
+// (test/setup.ts scans the run log with test/leak-scan.ts, whose matcher this file uses too).
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFile} from 'node:child_process'
-import {existsSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {readFileSync, statSync, writeFileSync} from 'node:fs'
 import https from 'node:https'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 import {dump, load} from 'js-yaml'
-import {CLI, e2eLogFile, KUBECONFIG, kget, kubectl, mesh, type RunResult, tempDir} from './harness.ts'
+import {CLI, KUBECONFIG, kget, kubectl, logRun, mesh, type RunResult, tempDir} from './harness.ts'
+import {leaksOf} from '../leak-scan.ts'
 
 const NS = 'istio-system'
 const TOKEN = 'istio-reader-service-account-istio-remote-secret-token'
@@ -20,33 +21,15 @@ const tmp = tempDir('security-e2e-')
 const run = promisify(execFile)
 const mode = (p: string) => (statSync(p).mode & 0o777).toString(8)
 
-/** Everything the CLI printed in this file, with whether stdout may hold secrets (-o yaml). */
+/** Everything the CLI printed in this file. */
 const outputs: Array<{args: string[]; r: RunResult}> = []
 /** Every reader token seen in the clusters during this file. */
 const tokens = new Set<string>()
-const PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/
-const JWT = /eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/
 
 async function m(args: string[], env?: Record<string, string>): Promise<RunResult> {
   const r = await mesh(args, {env, cwd: tmp})
   outputs.push({args, r})
   return r
-}
-
-/** The secrets that must not appear in a piece of text output; [] when clean. */
-function leaks(text: string): string[] {
-  const found: string[] = []
-  if (PRIVATE_KEY.test(text)) found.push('a PEM private key')
-  if (JWT.test(text)) found.push('a JWT (service-account token)')
-  for (const t of tokens) if (text.includes(t)) found.push('the reader token')
-  // base64 of a PEM private key header, as in a Secret's data
-  if (text.includes('LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t') || text.includes('LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVkt')) found.push('a base64 PEM private key')
-  return found
-}
-
-function isYaml(args: string[]): boolean {
-  const i = args.findIndex((a) => a === '-o' || a === '--output')
-  return (i >= 0 && args[i + 1] === 'yaml') || args.includes('-oyaml') || args.includes('--output=yaml')
 }
 
 async function rememberToken(ctx: string): Promise<void> {
@@ -74,7 +57,8 @@ after(async () => {
 describe('files', () => {
   test('ca gen: keys 0600, folders 0700, certificates 0644, even with umask 000', async () => {
     const dir = join(tmp, 'deep', 'mesh-ca')
-    await run('sh', ['-c', 'umask 000; exec "$0" "$@"', process.execPath, CLI, 'ca', 'gen', '--cluster', 'east', '--cluster', 'west', '--key-size', '2048', '--dir', dir], {cwd: tmp})
+    const args = ['ca', 'gen', '--cluster', 'east', '--cluster', 'west', '--key-size', '2048', '--dir', dir]
+    logRun(args, {code: 0, ...await run('sh', ['-c', 'umask 000; exec "$0" "$@"', process.execPath, CLI, ...args], {cwd: tmp})})
     assert.equal(mode(join(tmp, 'deep')), '700')
     assert.equal(mode(dir), '700')
     assert.equal(mode(join(dir, 'root-key.pem')), '600')
@@ -264,25 +248,8 @@ describe('a WEST context with an exec plugin or file paths is never written into
 })
 
 describe('the scan', () => {
-  test('no output of this file leaks a key or token outside -o yaml stdout', () => {
+  test('no output of this file leaks a key or token (also the reader tokens seen) outside -o yaml stdout', () => {
     assert.ok(outputs.length >= 15)
-    for (const {args, r} of outputs) {
-      assert.deepEqual(leaks(r.stderr), [], `stderr of ${args.join(' ')}`)
-      if (!isYaml(args)) assert.deepEqual(leaks(r.stdout), [], `stdout of ${args.join(' ')}`)
-    }
-  })
-
-  test('KUBECTL_MESH_E2E_LOG: no run of any e2e file leaks a key or token outside -o yaml stdout', (t) => {
-    const log = e2eLogFile()
-    if (!log || !existsSync(log)) return t.skip('set KUBECTL_MESH_E2E_LOG=1 for the whole e2e run to scan every file')
-    const lines = readFileSync(log, 'utf8').split('\n').filter(Boolean)
-    const bad: string[] = []
-    for (const line of lines) {
-      const {args, stdout, stderr} = JSON.parse(line) as {args: string[]; stdout: string; stderr: string}
-      for (const l of leaks(stderr)) bad.push(`${l} on stderr of ${args.join(' ')}`)
-      if (!isYaml(args)) for (const l of leaks(stdout)) bad.push(`${l} on stdout of ${args.join(' ')}`)
-    }
-    t.diagnostic(`${lines.length} runs scanned`)
-    assert.deepEqual(bad, [])
+    for (const {args, r} of outputs) assert.deepEqual(leaksOf({args, ...r}, tokens), [], args.join(' '))
   })
 })

@@ -65,6 +65,33 @@ export function adminRequest(context: string, method: string, path: string, body
   })
 }
 
+/**
+ * Watch a list path as the test bed admin (for test drivers that must act the moment something
+ * is written): `ready` once the watch is open, `event` at its first event. close() ends it.
+ */
+export function adminWatch(context: string, path: string): {ready: Promise<void>; event: Promise<void>; close: () => void} {
+  const c = creds(context)
+  let opened!: () => void
+  let seen!: () => void
+  let failed!: (e: Error) => void
+  const ready = new Promise<void>((resolve) => (opened = resolve))
+  const event = new Promise<void>((resolve, reject) => {
+    seen = resolve
+    failed = reject
+  })
+  const req = https.request({hostname: c.server.hostname, port: c.server.port, path: `${path}?watch=true`, method: 'GET', ca: c.ca, cert: c.cert, key: c.key, headers: {Accept: 'application/json'}}, (res) => {
+    if (res.statusCode !== 200) return failed(new Error(`watch ${path}: HTTP ${res.statusCode}`))
+    opened()
+    res.once('data', () => seen())
+    res.on('error', () => {})
+  })
+  req.on('error', (e) => failed(e))
+  req.end()
+  ready.catch(() => {})
+  event.catch(() => {})
+  return {ready: Promise.race([ready, event]), event, close: () => req.destroy()}
+}
+
 function list(c: Creds, path: string): Promise<any[]> {
   return new Promise((resolve, reject) => {
     const req = https.request({hostname: c.server.hostname, port: c.server.port, path, method: 'GET', ca: c.ca, cert: c.cert, key: c.key, headers: {Accept: 'application/json'}, timeout: 20_000}, (res) => {

@@ -6,6 +6,7 @@ import {
   removeHost, remoteService, serviceEntryAddresses, type ImportTarget,
 } from '../../src/exposure/plan.ts'
 import {validateImportOptions, type ImportOptions} from '../../src/exposure/import.ts'
+import {pool} from '../../src/exposure/writes.ts'
 import {UsageError} from '../../src/errors.ts'
 
 const selector = {istio: 'eastwestgateway'}
@@ -190,5 +191,35 @@ describe('import flags', () => {
     validateImportOptions({...base, address: 'none', host: 'httpbin.west.mesh'})
     validateImportOptions({...base, address: '240.0.0.9'})
     validateImportOptions({...base, name: undefined, allExported: true})
+  })
+})
+
+describe('write pool', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+  test('at most `limit` in flight, results in order', async () => {
+    let inFlight = 0
+    let most = 0
+    const out = await pool([5, 1, 3, 2, 4], 2, async (n, i) => {
+      most = Math.max(most, ++inFlight)
+      await sleep(n)
+      inFlight--
+      return `${i}:${n}`
+    })
+    assert.deepEqual(out, ['0:5', '1:1', '2:3', '3:2', '4:4'])
+    assert.equal(most, 2)
+  })
+
+  test('after a failure: no new item starts, the ones in flight finish, the first failure in list order is thrown', async () => {
+    const started: number[] = []
+    const finished: number[] = []
+    await assert.rejects(pool([0, 1, 2, 3, 4, 5], 3, async (n) => {
+      started.push(n)
+      await sleep(n === 0 ? 30 : n === 1 ? 5 : 10)
+      if (n === 0 || n === 1) throw new Error(`item ${n}`)
+      finished.push(n)
+    }), /item 0/)
+    assert.deepEqual(started, [0, 1, 2]) // 1 failed before 0 and 2 ended: nothing new started
+    assert.deepEqual(finished, [2])
   })
 })

@@ -3,8 +3,9 @@ import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {delimiter, join} from 'node:path'
 import {describe, test} from 'node:test'
-import {covers, isUpToDate, mergeForUpdate} from '../../src/kube/apply.ts'
-import {describePath, toOperationError, ApiError} from '../../src/kube/errors.ts'
+import {type Change, covers, isUpToDate, mergeForUpdate} from '../../src/kube/apply.ts'
+import {describePath, mayHaveApplied, toOperationError, ApiError} from '../../src/kube/errors.ts'
+import {type Outcome, recordWrite, undoCommands, writtenSuffix} from '../../src/kube/journal.ts'
 import {Kubeconfig, kubeconfigFiles, mergeKubeconfigs} from '../../src/kube/kubeconfig.ts'
 import {resourcePath, RESOURCES} from '../../src/kube/resources.ts'
 import {UsageError} from '../../src/errors.ts'
@@ -128,5 +129,36 @@ describe('allInOrder', () => {
     const early = Promise.reject(new Error('first in time'))
     await assert.rejects(allInOrder([late, early]), /first in the list/)
     assert.ok(lateSettled)
+  })
+})
+
+describe('write journal (partial failures)', () => {
+  const apiError = (status: number, reason: string, method = 'POST') =>
+    new ApiError({status, reason, message: reason, context: 'east', method, path: '/apis/networking.istio.io/v1/namespaces/ns/serviceentries'})
+  const se = (seq: number, name: string) => ({seq, context: 'east', kind: 'ServiceEntry', namespace: 'ns', name, undo: `unimport ${name}`})
+
+  test('a write with no answer may have been applied; refused, HTTP errors and failed reads were not', () => {
+    assert.equal(mayHaveApplied(apiError(0, 'ECONNRESET')), true)
+    assert.equal(mayHaveApplied(apiError(0, 'Timeout')), true)
+    assert.equal(mayHaveApplied(apiError(0, 'ECONNREFUSED')), false)
+    assert.equal(mayHaveApplied(apiError(500, 'InternalError')), false)
+    assert.equal(mayHaveApplied(apiError(0, 'ECONNRESET', 'GET')), false)
+    assert.equal(mayHaveApplied(new Error('x')), false)
+  })
+
+  test('records changes and unanswered writes; lists them in plan order; undo in reverse, each command once', async () => {
+    const journal: Outcome[] = []
+    const change = (name: string, action: Change['action']): Change => ({context: 'east', kind: 'ServiceEntry', namespace: 'ns', name, action})
+    await recordWrite(journal, se(2, 'b'), async () => change('b', 'created'))
+    await recordWrite(journal, se(1, 'a'), async () => change('a', 'unchanged'))
+    await assert.rejects(recordWrite(journal, se(4, 'd'), async () => { throw apiError(0, 'ECONNREFUSED') }))
+    await assert.rejects(recordWrite(journal, se(3, 'c'), async () => { throw apiError(0, 'ECONNRESET') }))
+    await recordWrite(journal, {...se(0, 'ns'), kind: 'Namespace', namespace: '', undo: 'delete ns'}, async () => ({...change('ns', 'created'), kind: 'Namespace', namespace: ''}))
+    await recordWrite(journal, {...se(5, 'b'), kind: 'DestinationRule'}, async () => ({...change('b', 'configured'), kind: 'DestinationRule'}))
+    assert.equal(writtenSuffix(journal),
+      '; already written: east Namespace/ns created, east ServiceEntry/ns/b created, east DestinationRule/ns/b configured; sent without an answer (may have been written): east ServiceEntry/ns/c')
+    assert.deepEqual(undoCommands(journal), ['unimport b', 'unimport c', 'delete ns'])
+    assert.equal(writtenSuffix([]), '')
+    assert.equal(writtenSuffix([change('x', 'unchanged'), change('y', 'deleted')]), '; already written: east ServiceEntry/ns/y deleted')
   })
 })
