@@ -425,6 +425,5 @@ async function pruneReader(client: KubeClient, ns: string, dryRun?: boolean): Pr
 
 function unlinkPartialFailure(error: unknown, changes: Change[], what: string): OperationError {
   const base = error instanceof ApiError ? toOperationError(error) : (error as Error)
-  const done = changes.map((c) => `${c.context} ${c.kind}/${c.namespace ? `${c.namespace}/` : ''}${c.name} ${c.action}`).join(', ')
-  return new OperationError(`${base.message}; ${done ? `already removed: ${done}; ` : ''}${what}`, 'run the same command again when every cluster is reachable: it removes what is left')
+  return new OperationError(`${base.message}${writtenSuffix(changes)}; ${what}`, 'run the same command again when every cluster is reachable: it removes what is left')
 }

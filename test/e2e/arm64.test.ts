@@ -10,7 +10,7 @@ import {closeSync, existsSync, openSync, readSync} from 'node:fs'
 import {join} from 'node:path'
 import {before, describe, test} from 'node:test'
 import {ensurePackage, PLATFORMS, platformId, RELEASE_DIR, REPO} from '../../scripts/package.ts'
-import {KUBECONFIG, mesh, tempDir} from './harness.ts'
+import {KUBECONFIG, logSpawn, mesh, tempDir} from './harness.ts'
 
 const QEMU = '/usr/bin/qemu-aarch64'
 const SYSROOT = '/usr/aarch64-linux-gnu'
@@ -33,8 +33,8 @@ describe('the linux/arm64 executable under qemu-user', {skip: !available && !req
   })
   // No Node on PATH; qemu finds the aarch64 loader and libraries under QEMU_LD_PREFIX.
   const run = (args: string[], env: Record<string, string> = {}) =>
-    spawnSync(QEMU, [exe, ...args], {encoding: 'utf8', env: {PATH: '/nonexistent', HOME: tempDir(), NO_COLOR: '1', QEMU_LD_PREFIX: SYSROOT, ...env}})
-  const host = (args: string[]) => spawnSync(process.execPath, [join(REPO, 'bin', 'run.js'), ...args], {encoding: 'utf8', env: {PATH: '/nonexistent', HOME: tempDir(), NO_COLOR: '1'}})
+    logSpawn(args, spawnSync(QEMU, [exe, ...args], {encoding: 'utf8', env: {PATH: '/nonexistent', HOME: tempDir(), NO_COLOR: '1', QEMU_LD_PREFIX: SYSROOT, ...env}}))
+  const host = (args: string[]) => logSpawn(args, spawnSync(process.execPath, [join(REPO, 'bin', 'run.js'), ...args], {encoding: 'utf8', env: {PATH: '/nonexistent', HOME: tempDir(), NO_COLOR: '1'}}))
 
   test('--version names linux-arm64; --help and a command help are what bin/run.js prints', () => {
     const v = run(['--version'])

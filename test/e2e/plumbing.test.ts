@@ -6,7 +6,7 @@ import {delimiter, join} from 'node:path'
 import {after, describe, test} from 'node:test'
 import {load, dump} from 'js-yaml'
 import {ensureHostExecutable} from '../../scripts/package.ts'
-import {kget, kubectl, KUBECONFIG, mesh, stats, tempDir, writes} from './harness.ts'
+import {kget, kubectl, KUBECONFIG, logSpawn, mesh, stats, tempDir, writes} from './harness.ts'
 
 const NS = 'plumbing-e2e'
 const dir = tempDir()
@@ -138,7 +138,7 @@ describe('kube layer through the CLI', () => {
     const bin = join(dir, 'bin-sh-only')
     mkdirSync(bin, {recursive: true})
     if (!existsSync(join(bin, 'sh'))) symlinkSync('/bin/sh', join(bin, 'sh'))
-    const r = spawnSync(exe, ['plumbing', 'apply', '-f', obj], {encoding: 'utf8', env: {PATH: bin, HOME: dir, NO_COLOR: '1', KUBECONFIG: kc, KUBECTL_MESH_DEBUG_STARTUP: '1'}})
+    const r = logSpawn(['plumbing', 'apply', '-f', obj], spawnSync(exe, ['plumbing', 'apply', '-f', obj], {encoding: 'utf8', env: {PATH: bin, HOME: dir, NO_COLOR: '1', KUBECONFIG: kc, KUBECTL_MESH_DEBUG_STARTUP: '1'}}))
     assert.equal(r.status, 0, r.stderr)
     assert.match(r.stdout, /^exec\s+ConfigMap\/plumbing-e2e\/from-exec-sea\s+created$/m)
     // The executable compiled all three parts, client-node last (scripts/sea/loader.cjs).

@@ -43,7 +43,7 @@ describe('single executable', () => {
 
   test('--help compiles only the core part; a command that talks to no cluster, no client-node part', () => {
     const parts = (args: string[]) => {
-      const r = spawnSync(exe, args, {encoding: 'utf8', env: {...bareEnv(), KUBECTL_MESH_DEBUG_STARTUP: '1'}})
+      const r = logSpawn(args, spawnSync(exe, args, {encoding: 'utf8', env: {...bareEnv(), KUBECTL_MESH_DEBUG_STARTUP: '1'}}))
       assert.equal(r.status, 0, r.stderr)
       return [...r.stderr.matchAll(/^\[startup\] (\S+): compiled in [\d.]+ ms, code cache accepted$/gm)].map((m) => m[1])
     }
