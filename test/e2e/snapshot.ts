@@ -92,21 +92,24 @@ export function adminWatch(context: string, path: string): {ready: Promise<void>
   return {ready: Promise.race([ready, event]), event, close: () => req.destroy()}
 }
 
-function list(c: Creds, path: string): Promise<any[]> {
-  return new Promise((resolve, reject) => {
-    const req = https.request({hostname: c.server.hostname, port: c.server.port, path, method: 'GET', ca: c.ca, cert: c.cert, key: c.key, headers: {Accept: 'application/json'}, timeout: 20_000}, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (d: Buffer) => chunks.push(d))
-      res.on('end', () => {
-        if (res.statusCode === 404) return resolve([])
-        if (res.statusCode !== 200) return reject(new Error(`snapshot: GET ${path}: HTTP ${res.statusCode}`))
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')).items ?? [])
+/** GET a list; a 429 (the server asks to retry later) is retried as client-go does, after its Retry-After. */
+async function list(c: Creds, path: string): Promise<any[]> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await new Promise<{status: number; retryAfter: number; text: string}>((resolve, reject) => {
+      const req = https.request({hostname: c.server.hostname, port: c.server.port, path, method: 'GET', ca: c.ca, cert: c.cert, key: c.key, headers: {Accept: 'application/json'}, timeout: 20_000}, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (d: Buffer) => chunks.push(d))
+        res.on('end', () => resolve({status: res.statusCode ?? 0, retryAfter: Number(res.headers['retry-after'] ?? 1), text: Buffer.concat(chunks).toString('utf8')}))
       })
+      req.on('timeout', () => req.destroy(new Error(`snapshot: GET ${path}: timeout`)))
+      req.on('error', reject)
+      req.end()
     })
-    req.on('timeout', () => req.destroy(new Error(`snapshot: GET ${path}: timeout`)))
-    req.on('error', reject)
-    req.end()
-  })
+    if (r.status === 404) return []
+    if (r.status === 200) return JSON.parse(r.text).items ?? []
+    if (r.status !== 429 || attempt === 10) throw new Error(`snapshot: GET ${path}: HTTP ${r.status} ${r.text.slice(0, 300)}`)
+    await new Promise((done) => setTimeout(done, Math.min(r.retryAfter || 1, 5) * 1000))
+  }
 }
 
 /** `context resource/namespace/name` → resourceVersion of every writable object of one context. */
