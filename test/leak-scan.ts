@@ -75,7 +75,7 @@ export function scanRunLog(text: string | undefined, where: string): {ok: boolea
     for (const l of leaksOf(run)) findings.push(`${l} of \`kubectl mesh ${run.args.join(' ')}\` (${run.file}, exit ${run.code})`)
   })
   if (runs === 0) return {ok: false, report: `leak scan: FAILED: the run log ${where} holds no CLI run, so the scan would pass vacuously (this setup is for e2e files, whose every CLI run is logged; SKIP_E2E=1 runs unit tests alone)`}
-  const scanned = `${runs} CLI runs from ${files.size} test file${files.size === 1 ? '' : 's'}`
+  const scanned = `${runs} CLI run${runs === 1 ? '' : 's'} from ${files.size} test file${files.size === 1 ? '' : 's'}`
   if (findings.length > 0) return {ok: false, report: `leak scan: FAILED: ${findings.length} finding${findings.length === 1 ? '' : 's'} in ${scanned} (log: ${where}):\n${findings.map((f) => `  - ${f}`).join('\n')}`}
   return {ok: true, report: `leak scan: ${scanned}: no private key or token outside the stdout of -o yaml`}
 }

@@ -12,13 +12,14 @@ let runLog: ReturnType<typeof startRunLog> | undefined
 
 export async function globalSetup(): Promise<void> {
   if (process.env.SKIP_E2E) return
-  runLog = startRunLog()
   const s = await status().catch(() => undefined)
   const healthy = s && s.clusters.length >= CLUSTERS && s.clusters.every((c: {healthy: boolean}) => c.healthy)
   if (!healthy) {
     await ensureUp({clusters: CLUSTERS})
     startedHere = true
   }
+  // Only now: when the setup throws, node --test runs neither the tests nor the teardown.
+  runLog = startRunLog()
 }
 
 export async function globalTeardown(): Promise<void> {
