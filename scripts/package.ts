@@ -273,7 +273,7 @@ async function executable(p: Platform, blob: string, outDir: string): Promise<st
   // instead of 45 MB gzipped; .dynsym stays). Foreign binaries are left as they are: the host's
   // strip may not know their architecture.
   if (p === hostPlatform() && p.os === 'linux' && process.env.KUBECTL_MESH_NO_STRIP !== '1') run('strip', [out])
-  const {inject} = (await import('postject')).default as {inject: (file: string, name: string, data: Buffer, opts: object) => Promise<void>}
+  const {inject} = await import('postject')
   const warn = console.warn
   console.warn = (...a: unknown[]) => {
     // postject on ELF: "warning: Can't find string offset for section name '.note.100'" is harmless.

@@ -22,7 +22,7 @@ Object.assign(globalThis, {__KUBECTL_MESH_COMMANDS__: COMMANDS, __KUBECTL_MESH_M
 
 const oclif = {
   ...pjson.oclif,
-  commands: {strategy: 'explicit', target: './__kubectl_mesh_commands__.cjs', identifier: 'COMMANDS'},
+  commands: {strategy: 'explicit' as const, target: './__kubectl_mesh_commands__.cjs', identifier: 'COMMANDS'},
 }
 
 export const done: Promise<void> = run(process.argv.slice(2), {root: dirname(process.execPath), pjson: {...pjson, oclif}})

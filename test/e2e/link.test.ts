@@ -342,9 +342,9 @@ describe('cluster link refuses bad input before writing anything', () => {
     return r
   }
 
-  test('the same context on both sides', () => refused(['--context', 'cluster1', '--remote-context', 'cluster1'], /both "cluster1"/, 2, ['cluster1']))
-  test('a remote name that is not a DNS-1123 label', () => refused(['--context', 'cluster1', '--remote-context', 'cluster3', '--remote-name', 'Cluster_3'], /not a DNS-1123 label/))
-  test('an unknown context', () => refused(['--context', 'cluster1', '--remote-context', 'nope'], /context "nope" not found/, 2, ['cluster1']))
+  test('the same context on both sides', async () => { await refused(['--context', 'cluster1', '--remote-context', 'cluster1'], /both "cluster1"/, 2, ['cluster1']) })
+  test('a remote name that is not a DNS-1123 label', async () => { await refused(['--context', 'cluster1', '--remote-context', 'cluster3', '--remote-name', 'Cluster_3'], /not a DNS-1123 label/) })
+  test('an unknown context', async () => { await refused(['--context', 'cluster1', '--remote-context', 'nope'], /context "nope" not found/, 2, ['cluster1']) })
 
   test('equal cluster IDs', async () => {
     await kubectl(['-n', NS, 'set', 'env', 'deployment/istiod', 'CLUSTER_ID=cluster1'], {context: 'cluster3'})

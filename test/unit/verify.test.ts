@@ -10,7 +10,7 @@ import {CHECKS} from '../../src/verify/checks/index.ts'
 import {analyzeCacerts, decodeSecretData, parseBundle, sampleMatch, verifiesTo} from '../../src/verify/certs.ts'
 import {hostCovers, isLoopbackHost, sameServer} from '../../src/verify/model.ts'
 import type {CheckResult, VerifyFacts} from '../../src/verify/types.ts'
-import {b64, cacertsData, clusterFacts, find, healthyMesh, importedEntry, meshNetworks, NOW, okProbe, pem, remoteSecret} from './verify-fixtures.ts'
+import {b64, cacertsData, find, healthyMesh, importedEntry, meshNetworks, okProbe, pem, remoteSecret} from './verify-fixtures.ts'
 
 const failed = (r: VerifyReport) => r.checks.filter((c) => c.status === 'fail')
 const byId = (r: VerifyReport, id: string, cluster?: string) => r.checks.filter((c) => c.id === id && (cluster === undefined || c.cluster === cluster))
