@@ -23,6 +23,7 @@ export interface RequestStat {context: string; method: string; path: string; sta
 export const requestLog: RequestStat[] = []
 
 export const DEFAULT_TIMEOUT_MS = 10_000
+const MAX_ATTEMPTS_429 = 5
 
 type AuthOptions = {ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string; rejectUnauthorized?: boolean; servername?: string; headers?: Record<string, string>; auth?: string}
 type Applier = (opts: AuthOptions) => Promise<void>
@@ -92,7 +93,23 @@ export class KubeClient {
     return new ApiError({status: 0, reason: 'AuthFailed', message: `cannot obtain credentials: ${(error as Error).message}`, context: this.context, method: 'GET', path: '/'})
   }
 
+  /**
+   * One API request. A 429 with Retry-After (API Priority and Fairness, max-requests-inflight) was
+   * not processed by the server, so it is sent again after the wait it names (at most 10 s), up
+   * to 5 times in all, as client-go does; any other answer is final.
+   */
   async request<T = any>(req: RequestOptions): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.send<T>(req)
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.status !== 429 || error.retryAfter === undefined || attempt >= MAX_ATTEMPTS_429) throw error
+        await new Promise((r) => setTimeout(r, Math.min(error.retryAfter!, 10) * 1000))
+      }
+    }
+  }
+
+  private async send<T>(req: RequestOptions): Promise<T> {
     const method = req.method ?? 'GET'
     const query = Object.entries(req.query ?? {}).filter(([, v]) => v !== undefined) as [string, string][]
     const qs = query.length > 0 ? `?${new URLSearchParams(query).toString()}` : ''
@@ -112,8 +129,8 @@ export class KubeClient {
     if (auth.auth) headers.Authorization = `Basic ${Buffer.from(auth.auth).toString('base64')}`
     const timeoutMs = req.timeoutMs ?? this.timeoutMs
     const started = performance.now()
-    const fail = (status: number, reason: string, message: string) =>
-      new ApiError({status, reason, message, context: this.context, method, path: req.path})
+    const fail = (status: number, reason: string, message: string, retryAfter?: number) =>
+      new ApiError({status, reason, message, context: this.context, method, path: req.path, retryAfter})
 
     return new Promise<T>((resolve, reject) => {
       const lib = isHttps ? https : http
@@ -139,7 +156,8 @@ export class KubeClient {
           else {
             const reason = typeof parsed === 'object' && parsed?.reason ? parsed.reason : (res.statusMessage ?? 'Error')
             const message = typeof parsed === 'object' && parsed?.message ? parsed.message : String(parsed ?? res.statusMessage ?? '')
-            reject(fail(status, reason, message))
+            const after = Number(res.headers['retry-after'])
+            reject(fail(status, reason, message, res.headers['retry-after'] !== undefined && Number.isFinite(after) && after >= 0 ? after : undefined))
           }
         })
       })

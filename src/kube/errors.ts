@@ -8,7 +8,9 @@ export class ApiError extends Error {
   readonly context: string
   readonly method: string
   readonly path: string
-  constructor(init: {status: number; reason: string; message: string; context: string; method: string; path: string}) {
+  /** Seconds from a Retry-After header, when the server sent one. */
+  readonly retryAfter?: number
+  constructor(init: {status: number; reason: string; message: string; context: string; method: string; path: string; retryAfter?: number}) {
     super(init.message)
     this.name = 'ApiError'
     this.status = init.status
@@ -16,6 +18,7 @@ export class ApiError extends Error {
     this.context = init.context
     this.method = init.method
     this.path = init.path
+    if (init.retryAfter !== undefined) this.retryAfter = init.retryAfter
   }
 }
 

@@ -11,6 +11,9 @@ import {resourcePath, RESOURCES} from '../../src/kube/resources.ts'
 import {UsageError} from '../../src/errors.ts'
 import {parseDuration} from '../../src/flags.ts'
 import {allInOrder} from '../../src/settle.ts'
+import {KubeClient} from '../../src/kube/client.ts'
+import {createServer} from 'node:http'
+import type {AddressInfo} from 'node:net'
 
 describe('kubeconfig merge (kubectl rules)', () => {
   const a = {
@@ -160,5 +163,49 @@ describe('write journal (partial failures)', () => {
     assert.deepEqual(undoCommands(journal), ['unimport b', 'unimport c', 'delete ns'])
     assert.equal(writtenSuffix([]), '')
     assert.equal(writtenSuffix([change('x', 'unchanged'), change('y', 'deleted')]), '; already written: east ServiceEntry/ns/y deleted')
+  })
+})
+
+describe('KubeClient: 429 with Retry-After is sent again, like client-go', () => {
+  /** A loopback HTTP server that answers each request with the next of `answers`. */
+  async function serve(answers: Array<{status: number; retryAfter?: string}>) {
+    const seen: string[] = []
+    const server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`)
+      const a = answers[Math.min(seen.length - 1, answers.length - 1)]
+      res.writeHead(a.status, {'Content-Type': 'application/json', ...(a.retryAfter === undefined ? {} : {'Retry-After': a.retryAfter})})
+      res.end(JSON.stringify(a.status === 200 ? {kind: 'Namespace'} : {kind: 'Status', reason: 'TooManyRequests', message: 'too many requests, please try again later'}))
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const {port} = server.address() as AddressInfo
+    const client = new KubeClient({context: 'c', clusterName: 'c', cluster: {server: `http://127.0.0.1:${port}`}, userName: 'u', user: {}, namespace: 'default'})
+    return {seen, client, close: () => { client.close(); server.close() }}
+  }
+
+  test('two 429s with Retry-After: 0, then 200: resolves after three requests (a write too)', async () => {
+    const s = await serve([{status: 429, retryAfter: '0'}, {status: 429, retryAfter: '0'}, {status: 200}])
+    try {
+      assert.deepEqual(await s.client.request({method: 'POST', path: '/api/v1/namespaces', body: {}}), {kind: 'Namespace'})
+      assert.deepEqual(s.seen, Array(3).fill('POST /api/v1/namespaces'))
+    } finally {
+      s.close()
+    }
+  })
+
+  test('429 without Retry-After, or 429 five times: the error is final', async () => {
+    const once = await serve([{status: 429}, {status: 200}])
+    try {
+      await assert.rejects(once.client.get('/api/v1/namespaces/x'), (e: ApiError) => e.status === 429 && e.retryAfter === undefined)
+      assert.equal(once.seen.length, 1)
+    } finally {
+      once.close()
+    }
+    const always = await serve([{status: 429, retryAfter: '0'}])
+    try {
+      await assert.rejects(always.client.get('/api/v1/namespaces/x'), (e: ApiError) => e.status === 429 && e.retryAfter === 0)
+      assert.equal(always.seen.length, 5)
+    } finally {
+      always.close()
+    }
   })
 })
