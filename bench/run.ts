@@ -59,3 +59,5 @@ machine.push(`- Load average at end: ${loadavg().map((l) => l.toFixed(2)).join('
 const md = `# Benchmark results\n\nWritten by \`npm run bench\` (bench/run.ts). Every figure was measured on the machine below, in this run; each benchmark interleaves the measured command with its baseline.\n\n${machine.join('\n')}\n\n${sections.join('\n')}`
 writeFileSync(join(REPO, 'bench', 'RESULTS.md'), md)
 process.stdout.write(`\nwrote bench/RESULTS.md\n`)
+// Stop the test bed this run started, as `npm test` does (KEEP_TESTBED=1 leaves it up to look at).
+if (names.some((n) => BENCHES[n].testbed) && !process.env.KEEP_TESTBED) await down()
