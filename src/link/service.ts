@@ -16,7 +16,7 @@ import {
   addNetworkEntry, checkMeshNetworks, isManaged, type MeshNetworks, planReader, type ReaderStep, remoteKubeconfig,
   remoteSecret, remoteSecretName, removeRegistry,
 } from './plan.ts'
-import {isLoopbackServer, type ResolvedLink, validateInputs, validatePair} from './validate.ts'
+import {isLoopbackServer, NO_CLUSTER_ID, type ResolvedLink, validateInputs, validatePair} from './validate.ts'
 import {allInOrder} from '../settle.ts'
 
 export interface LinkOptions {
@@ -375,7 +375,7 @@ export async function unlink(session: Session, o: UnlinkOptions): Promise<{chang
 
 function requireClusterId(f: ClusterFacts, hint: string): string {
   if (f.clusterId && isDns1123Label(f.clusterId)) return f.clusterId
-  throw new UsageError(`context "${f.context}": cannot tell the cluster ID (${f.clusterId ? `"${f.clusterId}" is not a DNS-1123 label` : 'no CLUSTER_ID on Deployment istiod, no global.multiCluster.clusterName in ConfigMap istio-sidecar-injector'}); nothing was removed`, hint)
+  throw new UsageError(`context "${f.context}": cannot tell the cluster ID (${f.clusterId ? `"${f.clusterId}" is not a DNS-1123 label` : NO_CLUSTER_ID}); nothing was removed`, hint)
 }
 
 /** In one cluster: delete the remote secret of ID and remove ID from meshNetworks. */

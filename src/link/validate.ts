@@ -6,6 +6,9 @@ import {UsageError} from '../errors.ts'
 import {CROSS_NETWORK_PORT, isDns1123Label, REMOTE_SECRET_PREFIX} from '../istio/names.ts'
 import type {ClusterFacts, Gateway} from './facts.ts'
 
+/** Where the cluster ID is looked for, for the error when it is in neither place. */
+export const NO_CLUSTER_ID = 'no CLUSTER_ID on Deployment istiod, no global.multiCluster.clusterName in ConfigMap istio-sidecar-injector'
+
 /** ADDR[:PORT]: an IPv4/IPv6 address or a DNS name, IPv6 with a port in brackets; port defaults to 15443. */
 export function parseGateway(input: string): Gateway {
   const bad = (why: string) => new UsageError(`invalid --gateway "${input}": ${why}`, 'use ADDR[:PORT], e.g. --gateway 203.0.113.7:15443 or --gateway eastwest.example.com')
@@ -121,7 +124,7 @@ export function validatePair(east: ClusterFacts, west: ClusterFacts, o: PairOpti
   const discovered = west.clusterId
   let id = o.remoteName ?? discovered
   if (!id) {
-    throw new UsageError(`${W}: cannot tell the cluster ID (no CLUSTER_ID on Deployment istiod, no global.multiCluster.clusterName in ConfigMap istio-sidecar-injector)`,
+    throw new UsageError(`${W}: cannot tell the cluster ID (${NO_CLUSTER_ID})`,
       'pass --remote-name with the cluster ID the remote istiod runs with')
   }
   if (!isDns1123Label(id)) {
