@@ -39,7 +39,7 @@ describe('service export / unexport', () => {
     }
     await kubectl(['-n', ISTIO, 'delete', 'gateway.networking.istio.io', 'exp-e2e-cross-network', '--ignore-not-found'], {context: WEST})
     await kubectl(['delete', 'crd', 'serviceexports.multicluster.x-k8s.io', '--ignore-not-found'], {context: WEST})
-    await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=false'], {context: WEST})
+    await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--timeout=120s'], {context: WEST})
   })
 
   test('export adds the host to the Gateway and labels the Service; a second run writes nothing; unexport leaves nothing', async () => {

@@ -197,7 +197,9 @@ describe('an API server that goes away in the middle of service import', () => {
   })
   after(async () => {
     await startApiServer('cluster1').catch(() => {})
-    for (const c of ['cluster1', 'cluster2']) await kubectl(['delete', 'namespace', NS_IMP, '--ignore-not-found', '--wait=false'], {context: c})
+    // Wait until the namespaces are gone: the namespace controller deleting their objects later
+    // would show up as writes in the next test's snapshot.
+    for (const c of ['cluster1', 'cluster2']) await kubectl(['delete', 'namespace', NS_IMP, '--ignore-not-found', '--timeout=120s'], {context: c})
   })
 
   test('WEST stops right after import read it: import never goes back to WEST and completes', async () => {

@@ -56,8 +56,8 @@ describe('service import / unimport', () => {
       await kubectl(['-n', 'istio-system', 'set', 'image', 'deployment/istiod', `${spec.template.spec.containers[0].name}=${istiodImage}`], {context: EAST})
     }
     await kubectl(['-n', 'istio-system', 'delete', 'configmap', 'kubectl-mesh-addresses', '--ignore-not-found'], {context: EAST})
-    await kubectl(['delete', 'namespace', NS, NS_MANY, NS_ALL, 'imp-e2e-created', '--ignore-not-found', '--wait=false'], {context: EAST})
-    await kubectl(['delete', 'namespace', NS, NS_WEST_ONLY, NS_GW, NS_MANY, NS_ALL, '--ignore-not-found', '--wait=false'], {context: WEST})
+    await kubectl(['delete', 'namespace', NS, NS_MANY, NS_ALL, 'imp-e2e-created', '--ignore-not-found', '--timeout=120s'], {context: EAST})
+    await kubectl(['delete', 'namespace', NS, NS_WEST_ONLY, NS_GW, NS_MANY, NS_ALL, '--ignore-not-found', '--timeout=120s'], {context: WEST})
   })
 
   test('a multi-port service imports with every port and the right SNI per port; second run writes nothing; unimport leaves nothing', async () => {
@@ -156,8 +156,8 @@ describe('service import / unimport', () => {
       assert.equal((await mesh(['service', 'unimport', 'lonely', '-n', 'imp-e2e-created', '--context', EAST])).code, 0)
       assert.deepEqual(await importsIn('imp-e2e-created'), [])
     } finally {
-      await kubectl(['delete', 'namespace', 'imp-e2e-created', '--ignore-not-found', '--wait=false'], {context: EAST})
-      await kubectl(['delete', 'namespace', 'imp-e2e-created', '--ignore-not-found', '--wait=false'], {context: WEST})
+      await kubectl(['delete', 'namespace', 'imp-e2e-created', '--ignore-not-found', '--timeout=120s'], {context: EAST})
+      await kubectl(['delete', 'namespace', 'imp-e2e-created', '--ignore-not-found', '--timeout=120s'], {context: WEST})
     }
   })
 

@@ -15,7 +15,7 @@ writeFileSync(objects, dump({apiVersion: 'v1', kind: 'ConfigMap', metadata: {nam
 
 describe('kube layer through the CLI', () => {
   after(async () => {
-    await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=false'], {context: 'cluster1'})
+    await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--timeout=120s'], {context: 'cluster1'})
   })
 
   test('apply twice: created, then unchanged with no write and the same resourceVersion', async () => {
