@@ -112,9 +112,25 @@ async function list(c: Creds, path: string): Promise<any[]> {
   }
 }
 
+/**
+ * Waits (up to 120 s) until no namespace of the context is terminating. The namespace controller
+ * deleting a namespace's objects is a writer besides the code under test: a snapshot taken while
+ * it works would blame its deletes on the command.
+ */
+async function namespacesSettled(c: Creds, context: string): Promise<void> {
+  const deadline = Date.now() + 120_000
+  for (;;) {
+    const terminating = (await list(c, '/api/v1/namespaces')).filter((n) => n.metadata.deletionTimestamp).map((n) => n.metadata.name)
+    if (terminating.length === 0) return
+    if (Date.now() > deadline) throw new Error(`snapshot: ${context}: namespaces still terminating after 120 s: ${terminating.join(', ')}`)
+    await new Promise((done) => setTimeout(done, 250))
+  }
+}
+
 /** `context resource/namespace/name` → resourceVersion of every writable object of one context. */
 export async function snapshotCluster(context: string): Promise<Snapshot> {
   const c = creds(context)
+  await namespacesSettled(c, context)
   const lists = await Promise.all(WRITABLE_KINDS.map((p) => list(c, p)))
   const snap: Snapshot = new Map()
   for (const [i, items] of lists.entries()) {
