@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the test bed binaries (kube-apiserver, kube-controller-manager, kubectl, etcd) from the
-# Go tools module in testbed/tools/kube, into one cache directory:
+# Build the test bed binaries (kube-apiserver, kube-controller-manager, kubectl, etcd, and
+# testbed-kubelet, the kubelet's port-forward endpoint) from the Go tools module in
+# testbed/tools/kube, into one cache directory:
 #
 #   ${KUBECTL_MESH_CACHE:-$HOME/.cache/kubectl-mesh}/testbed/k8s-v1.36.3/bin
 #
@@ -73,6 +74,14 @@ if [ ! -e "$BIN/etcd" ]; then
   log "built etcd in $(elapsed "$T")"
 fi
 
+# --- testbed-kubelet: the kubelet's port-forward endpoint (testbed/tools/kube/kubelet) ------
+if [ ! -e "$BIN/testbed-kubelet" ]; then
+  T=$(now)
+  log "building testbed-kubelet"
+  (cd "$MODDIR" && go build -trimpath -ldflags "-s -w" -o "$BIN/testbed-kubelet" ./kubelet)
+  log "built testbed-kubelet in $(elapsed "$T")"
+fi
+
 # --- Istio CRDs -----------------------------------------------------------------------------
 if [ ! -s "$CRDS" ]; then
   dir=$(cd / && GOFLAGS= go mod download -json "istio.io/api@$ISTIO_API_VERSION" |
@@ -88,7 +97,7 @@ if [ ! -s "$CRDS" ]; then
   log "copied Istio CRDs from $dir"
 fi
 
-for b in etcd kube-apiserver kube-controller-manager kubectl; do
+for b in etcd kube-apiserver kube-controller-manager kubectl testbed-kubelet; do
   [ -x "$BIN/$b" ] || { log "missing $BIN/$b"; exit 1; }
 done
 log "binaries ready in $BIN ($(elapsed "$T0"))"

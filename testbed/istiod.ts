@@ -12,7 +12,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { basename, join } from 'node:path';
-import { cacheDir, kubectl, stateDir } from './testbed.ts';
+import { binDir, cacheDir, kubectl, stateDir } from './testbed.ts';
 
 /** Must match ISTIO_VERSION in testbed/build-istio.sh (not a release tag: the 1.31 line at this commit). */
 export const ISTIO_COMMIT = 'eed52ebb66ad';
@@ -65,6 +65,11 @@ export interface Istiod {
   debugUrl: string;
   /** ms from spawn until /ready answered 200 */
   readyMs: number;
+  /** The Pod that stands for this istiod in its cluster (istio-system, label app=istiod). */
+  pod: string;
+  /** The Node that Pod runs on, served by testbed-kubelet on this port. */
+  node: string;
+  kubeletPort: number;
 }
 
 export interface StartIstiodOptions {
@@ -93,26 +98,26 @@ async function freePorts(n: number): Promise<number[]> {
   }
 }
 
-function alive(pid: number): boolean {
+function alive(pid: number, exe = 'pilot-discovery'): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const st = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
     if (st === 'Z' || st === 'X') return false;
     const argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
-    return basename(argv0) === 'pilot-discovery';
+    return basename(argv0) === exe;
   } catch {
     return false;
   }
 }
 
-async function kill(pid: number, graceMs = 5000): Promise<void> {
-  if (!alive(pid)) return;
+async function kill(pid: number, graceMs = 5000, exe = 'pilot-discovery'): Promise<void> {
+  if (!alive(pid, exe)) return;
   try { process.kill(-pid, 'SIGTERM'); } catch { /* gone */ }
   const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline && alive(pid)) await sleep(50);
-  if (alive(pid)) {
+  while (Date.now() < deadline && alive(pid, exe)) await sleep(50);
+  if (alive(pid, exe)) {
     try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
-    while (alive(pid)) await sleep(50);
+    while (alive(pid, exe)) await sleep(50);
   }
 }
 
@@ -185,6 +190,7 @@ export async function startIstiod(cluster: string, opts: StartIstiodOptions = {}
   const dir = workDir(cluster);
   const pidFile = join(dir, 'pid');
   if (existsSync(pidFile)) await kill(Number(readFileSync(pidFile, 'utf8')), 0);
+  if (existsSync(join(dir, 'kubelet.pid'))) await kill(Number(readFileSync(join(dir, 'kubelet.pid'), 'utf8')), 0, 'testbed-kubelet');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'etc', 'cacerts'), { recursive: true, mode: 0o700 });
 
@@ -248,7 +254,7 @@ export async function startIstiod(cluster: string, opts: StartIstiodOptions = {}
   }
   writeFileSync(pidFile, String(pid));
 
-  const istiod: Istiod = { cluster, pid, dir, log, ports, debugUrl: `http://127.0.0.1:${ports.monitoring}`, readyMs: 0 };
+  const istiod: Istiod = { cluster, pid, dir, log, ports, debugUrl: `http://127.0.0.1:${ports.monitoring}`, readyMs: 0, pod: podName(cluster), node: nodeName(cluster), kubeletPort: 0 };
   const deadline = t0 + (opts.timeoutMs ?? READY_TIMEOUT_MS);
   for (;;) {
     if (!alive(pid)) throw new Error(`istiod for ${cluster} exited during start; log ${log}:\n${tailLog(log)}`);
@@ -261,7 +267,78 @@ export async function startIstiod(cluster: string, opts: StartIstiodOptions = {}
     await sleep(250);
   }
   istiod.readyMs = Date.now() - t0;
+  istiod.kubeletPort = await startKubelet(dir, [`${ISTIO_NAMESPACE}/${istiod.pod}:15014=127.0.0.1:${ports.monitoring}`]);
+  await registerPod(cluster, istiod.kubeletPort);
   return istiod;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The istiod Pod. A real install runs istiod in a Pod, and tools reach its debug port through
+// `pods/portforward` (kubectl port-forward, istioctl, kubectl mesh verify). Here istiod runs
+// outside the cluster, so each one gets a Pod object (label app=istiod, phase Running, Ready)
+// bound to a Node whose kubelet address is 127.0.0.1:<port of testbed-kubelet>: the API server
+// then proxies a port-forward of the Pod's port 15014 to testbed-kubelet, which serves it with
+// the kubelet's own streaming code and dials istiod's monitoring port on loopback.
+
+function podName(cluster: string): string {
+  return `istiod-${cluster}-local`;
+}
+function nodeName(cluster: string): string {
+  return `testbed-${cluster}`;
+}
+
+/** Start testbed-kubelet with the given routes (`ns/pod:port=127.0.0.1:N`); returns its port. */
+async function startKubelet(dir: string, routes: string[]): Promise<number> {
+  const portFile = join(dir, 'kubelet.port');
+  rmSync(portFile, { force: true });
+  const log = join(dir, 'kubelet.log');
+  const fd = openSync(log, 'a');
+  let pid: number;
+  try {
+    const args = ['--listen', '127.0.0.1:0', '--port-file', portFile, ...routes.flatMap((r) => ['--forward', r])];
+    const child = spawn(join(binDir(), 'testbed-kubelet'), args, { cwd: dir, detached: true, stdio: ['ignore', fd, fd] });
+    child.on('error', () => {});
+    child.unref();
+    if (!child.pid) throw new Error('could not start testbed-kubelet');
+    pid = child.pid;
+  } finally {
+    closeSync(fd);
+  }
+  writeFileSync(join(dir, 'kubelet.pid'), String(pid));
+  const deadline = Date.now() + 10_000;
+  while (!existsSync(portFile) || readFileSync(portFile, 'utf8') === '') {
+    if (!alive(pid, 'testbed-kubelet') || Date.now() > deadline) throw new Error(`testbed-kubelet did not start; log ${log}:\n${tailLog(log)}`);
+    await sleep(50);
+  }
+  return Number(readFileSync(portFile, 'utf8'));
+}
+
+async function registerPod(cluster: string, kubeletPort: number): Promise<void> {
+  const node = nodeName(cluster);
+  const pod = podName(cluster);
+  await unregisterPod(cluster);
+  await kubectl(['apply', '-f', '-'], { context: cluster, input: JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: node, labels: { 'kubectl-mesh.testbed/node': 'true' } } }) });
+  await kubectl(['patch', 'node', node, '--subresource=status', '--type=merge', '-p', JSON.stringify({
+    status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: kubeletPort } } },
+  })], { context: cluster });
+  await kubectl(['apply', '-f', '-'], { context: cluster, input: JSON.stringify({
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name: pod, namespace: ISTIO_NAMESPACE, labels: { app: 'istiod', istio: 'pilot', 'istio.io/rev': 'default' } },
+    spec: {
+      nodeName: node,
+      tolerations: [{ operator: 'Exists' }],
+      containers: [{ name: 'discovery', image: `testbed.local/pilot-discovery:${ISTIO_VERSION}`, ports: [{ name: 'http-monitoring', containerPort: 15014 }] }],
+    },
+  }) });
+  await kubectl(['-n', ISTIO_NAMESPACE, 'patch', 'pod', pod, '--subresource=status', '--type=merge', '-p', JSON.stringify({
+    status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+  })], { context: cluster });
+}
+
+/** Delete the istiod Pod (at once: no kubelet would confirm a graceful delete) and its Node. */
+async function unregisterPod(cluster: string): Promise<void> {
+  await kubectl(['-n', ISTIO_NAMESPACE, 'delete', 'pod', podName(cluster), '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true, timeoutMs: 20_000 });
+  await kubectl(['delete', 'node', nodeName(cluster), '--ignore-not-found'], { context: cluster, allowFail: true, timeoutMs: 20_000 });
 }
 
 export function tailLog(file: string, lines = 30): string {
@@ -299,10 +376,14 @@ export async function stopIstiod(i: Istiod | string): Promise<void> {
   const pid = typeof i === 'string' ? (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0) : i.pid;
   if (pid) await kill(pid);
   rmSync(pidFile, { force: true });
+  const kubeletPid = join(dir, 'kubelet.pid');
+  if (existsSync(kubeletPid)) await kill(Number(readFileSync(kubeletPid, 'utf8')), 2000, 'testbed-kubelet');
+  rmSync(kubeletPid, { force: true });
   if (!existsSync(snapshotFile(dir))) return;
   const before = JSON.parse(readFileSync(snapshotFile(dir), 'utf8')) as Snapshot;
   const ok = await kubectl(['get', '--raw', '/readyz'], { context: cluster, allowFail: true, timeoutMs: 10_000 });
   if (ok.code !== 0) return; // API server down: nothing to clean up now
+  await unregisterPod(cluster);
   for (const ns of await rootCertConfigMaps(cluster)) {
     if (!before.rootCertNamespaces.includes(ns)) {
       await kubectl(['-n', ns, 'delete', 'configmap', 'istio-ca-root-cert', '--ignore-not-found'], { context: cluster, allowFail: true });

@@ -33,8 +33,9 @@ const KCM_CONTROLLERS = [
   // `view` is empty and the cluster1-viewer context could read nothing
   'clusterrole-aggregation-controller',
 ];
-// pilot-discovery: istiods started by testbed/istiod.ts (their kubeconfig lives in the state dir)
-const DAEMONS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'pilot-discovery'] as const;
+// pilot-discovery and testbed-kubelet: istiods and their kubelet stand-ins started by
+// testbed/istiod.ts (their working directories live in the state dir)
+const DAEMONS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'pilot-discovery', 'testbed-kubelet'] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Paths
@@ -607,7 +608,7 @@ async function waitKcmReady(c: ClusterRecord, creds: Creds): Promise<void> {
 // Build
 
 function binariesPresent(): boolean {
-  return ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl'].every((b) => existsSync(join(binDir(), b))) &&
+  return ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'testbed-kubelet'].every((b) => existsSync(join(binDir(), b))) &&
     existsSync(istioCrdsFile());
 }
 

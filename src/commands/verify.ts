@@ -5,8 +5,9 @@ import {UsageError} from '../errors.ts'
 
 export default class Verify extends MeshCommand {
   static summary = 'Check a multi-cluster mesh end to end and say how to fix what is broken.'
-  static description = `Reads every cluster once (read-only) and runs checks on reachability, Istio identity, trust (cacerts, shared root, sample CA, expiry), links (remote secrets), networks and gateways, exports, imports and DNS proxying.
+  static description = `Reads every cluster once and runs checks on reachability, Istio identity, trust (cacerts, shared root, sample CA, expiry), links (remote secrets), istiod's own sync status, networks and gateways, exports, imports and DNS proxying. Writes nothing.
 Without --context: the current context plus every cluster its remote secrets name (read with the secret's own credentials when no context exists for it).
+istiod's sync status (/debug/clusterz) is read through a port-forward to its pod, as kubectl port-forward does (RBAC: create pods/portforward in the Istio namespace).
 Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
 
   static examples = [
@@ -18,7 +19,7 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
   static flags = {
     ...kubeFlags,
     context: Flags.string({description: 'A kubeconfig context to verify; repeat for each cluster (default: the current context and the clusters its remote secrets name).', multiple: true, multipleNonGreedy: true, helpGroup: 'KUBE'}),
-    'istiod-debug-url': Flags.string({description: 'CLUSTER=URL: read istiod\'s /debug/clusterz of that cluster (context or cluster ID) at this loopback URL, e.g. a port-forward to its port 15014 or the test bed\'s istiod. Repeatable.', multiple: true, multipleNonGreedy: true, hidden: true}),
+    'istiod-debug-url': Flags.string({description: 'CLUSTER=URL: read istiod\'s /debug/clusterz of that cluster (context or cluster ID) at URL (its monitoring port 15014) instead of through a port-forward to its pod, e.g. for an istiod outside the cluster. Repeatable.', multiple: true, multipleNonGreedy: true}),
     output: Flags.option({char: 'o', description: 'Output format.', options: ['text', 'json'] as const, default: 'text'})(),
   }
 

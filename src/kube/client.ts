@@ -4,6 +4,8 @@
 import https from 'node:https'
 import http from 'node:http'
 import {readFileSync} from 'node:fs'
+import {createHash, randomBytes} from 'node:crypto'
+import type {Duplex} from 'node:stream'
 import {dump} from 'js-yaml'
 import {ApiError} from './errors.ts'
 import type {ClusterRef} from './kubeconfig.ts'
@@ -174,6 +176,72 @@ export class KubeClient {
         reject(fail(0, code, msg))
       })
       if (body !== undefined) r.write(body)
+      r.end()
+    })
+  }
+
+  /**
+   * Opens a WebSocket (RFC 6455) to the API server, e.g. `pods/NAME/portforward`: resolves with
+   * the upgraded socket once the server answered 101 with one of `protocols`; any other answer
+   * rejects with the ApiError it carries (403, 404, 400 "pod does not have a host assigned"…).
+   * Not retried: an upgrade is not idempotent.
+   */
+  async upgrade(req: {path: string; query?: Record<string, string>; protocols: string[]; timeoutMs?: number}): Promise<{socket: Duplex; head: Buffer; protocol: string}> {
+    const qs = req.query ? `?${new URLSearchParams(req.query).toString()}` : ''
+    const path = `${this.server.pathname.replace(/\/$/, '')}${req.path}${qs}`
+    const auth = await this.auth()
+    const isHttps = this.server.protocol === 'https:'
+    const wsKey = randomBytes(16).toString('base64')
+    const headers: Record<string, string> = {
+      ...auth.headers, Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': wsKey, 'Sec-WebSocket-Protocol': req.protocols.join(', '),
+    }
+    if (auth.auth) headers.Authorization = `Basic ${Buffer.from(auth.auth).toString('base64')}`
+    const timeoutMs = req.timeoutMs ?? this.timeoutMs
+    const started = performance.now()
+    const logged = (status: number) => requestLog.push({context: this.context, method: 'GET', path: req.path, status, ms: performance.now() - started})
+    const fail = (status: number, reason: string, message: string) => new ApiError({status, reason, message, context: this.context, method: 'GET', path: req.path})
+    return new Promise((resolve, reject) => {
+      const r = (isHttps ? https : http).request({
+        protocol: this.server.protocol, hostname: this.server.hostname.replace(/^\[|\]$/g, ''), port: this.server.port || (isHttps ? 443 : 80),
+        method: 'GET', path, headers, agent: false, servername: auth.servername,
+        ...(isHttps ? {ca: auth.ca, cert: auth.cert, key: auth.key, rejectUnauthorized: auth.rejectUnauthorized ?? true} : {}),
+      })
+      const timer = setTimeout(() => { logged(0); r.destroy(fail(0, 'Timeout', `no answer within ${timeoutMs} ms`)) }, timeoutMs)
+      r.on('upgrade', (res, socket, head) => {
+        clearTimeout(timer)
+        logged(res.statusCode ?? 0)
+        const accept = createHash('sha1').update(`${wsKey}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64')
+        const protocol = String(res.headers['sec-websocket-protocol'] ?? '')
+        if (res.headers['sec-websocket-accept'] !== accept || !req.protocols.includes(protocol)) {
+          socket.destroy()
+          return reject(fail(0, 'BadHandshake', `the WebSocket handshake failed (protocol "${protocol}", wanted one of ${req.protocols.join(', ')})`))
+        }
+        resolve({socket, head, protocol})
+      })
+      r.on('response', (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          clearTimeout(timer)
+          const status = res.statusCode ?? 0
+          logged(status)
+          const text = Buffer.concat(chunks).toString('utf8')
+          let parsed: any
+          try {
+            parsed = JSON.parse(text)
+          } catch {
+            parsed = undefined
+          }
+          reject(fail(status, parsed?.reason ?? res.statusMessage ?? 'Error', parsed?.message ?? (text.trim() || `HTTP ${status} instead of a WebSocket`)))
+        })
+      })
+      r.on('error', (e: any) => {
+        clearTimeout(timer)
+        if (e instanceof ApiError) return reject(e)
+        logged(0)
+        const code = e?.code ?? 'NetworkError'
+        reject(fail(0, code, code === 'ECONNREFUSED' ? `connection refused (${this.server.host})` : `${code}: ${e?.message ?? e}`))
+      })
       r.end()
     })
   }

@@ -1,13 +1,21 @@
-// Reading istiod's own view of its remote clusters: GET <debug URL>/debug/clusterz.
+// Reading istiod's own view of its remote clusters: GET /debug/clusterz on its monitoring port
+// (15014), which istiod serves without authentication to callers on its loopback.
 //
-// istiod answers /debug/* on its monitoring port (15014) to loopback callers without
-// authentication, so the URL must be a loopback one: in a real cluster, a port-forward to the
-// istiod pod (`kubectl -n istio-system port-forward deploy/istiod 15014 --context X`, the path
-// `istioctl remote-clusters` takes); in the test bed, the loopback address of the istiod running
-// next to the API server. kubectl-mesh does not open the port-forward itself yet: without a URL
-// for a cluster the check is skipped with that recipe as hint.
+// For a cluster verified through a context: through a port-forward to a running istiod pod
+// (label app=istiod in the Istio namespace), the path `kubectl port-forward` and
+// `istioctl remote-clusters` take, opened through the API server without a local listener
+// (src/kube/portforward.ts). --istiod-debug-url CLUSTER=URL reads it at a URL instead (an istiod
+// outside its cluster, like the test bed's before it had pods). A cluster read through a remote
+// secret's credentials is not port-forwarded into: those are istiod's reader credentials.
 import * as http from 'node:http'
-import type {IstiodProbe, VerifyFacts} from './types.ts'
+import type {ClusterFacts, IstiodProbe, VerifyFacts} from './types.ts'
+import type {KubeObject} from '../kube/resources.ts'
+import type {KubeClient} from '../kube/client.ts'
+import {ApiError} from '../kube/errors.ts'
+import {getThroughPortForward} from '../kube/portforward.ts'
+
+export const ISTIOD_SELECTOR = 'app=istiod'
+export const ISTIOD_MONITORING_PORT = 15014
 
 export interface ClusterzEntry {
   id: string
@@ -38,20 +46,73 @@ function get(url: string, timeoutMs: number): Promise<{status: number; body: str
   })
 }
 
-/** One probe per verified cluster that has a URL (matched by report name, context, or cluster ID). */
-export async function probeIstiods(facts: VerifyFacts, urls: Record<string, string>, clusterIdOf: (name: string) => string | undefined, timeoutMs: number): Promise<IstiodProbe[]> {
+/** The istiod pod to ask: running and not terminating; ready ones first, then the newest. */
+export function pickIstiodPod(pods: KubeObject[]): KubeObject | undefined {
+  const ready = (p: KubeObject) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')
+  return pods
+    .filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp)
+    .sort((a, b) => Number(ready(b)) - Number(ready(a)) || String(b.metadata.creationTimestamp ?? '').localeCompare(String(a.metadata.creationTimestamp ?? '')) || a.metadata.name.localeCompare(b.metadata.name))[0]
+}
+
+function parseClusterz(base: Omit<IstiodProbe, 'outcome' | 'detail'>, r: {status: number; body: string}): IstiodProbe {
+  if (r.status !== 200) return {...base, outcome: 'error', detail: `HTTP ${r.status}: ${r.body.trim().slice(0, 200)}`}
+  let list: unknown
+  try {
+    list = JSON.parse(r.body)
+  } catch {
+    list = undefined
+  }
+  if (!Array.isArray(list)) return {...base, outcome: 'error', detail: 'the answer is not a JSON list'}
+  return {...base, outcome: 'ok', detail: '', clusterz: list as ClusterzEntry[]}
+}
+
+/** Through the API server: find istiod's pod, then GET /debug/clusterz over a port-forward to it. */
+async function probeThroughPod(c: ClusterFacts, client: KubeClient, timeoutMs: number): Promise<IstiodProbe> {
+  const ns = c.istioNamespace
+  let pods: KubeObject[]
+  try {
+    pods = (await client.get<{items: KubeObject[]}>(`/api/v1/namespaces/${ns}/pods`, {labelSelector: ISTIOD_SELECTOR})).items ?? []
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 403) return {cluster: c.name, outcome: 'forbidden', detail: `cannot list pods in ${ns}`}
+    return {cluster: c.name, outcome: 'error', detail: `cannot list istiod's pods in ${ns}: ${(error as Error).message.replace(/^context "[^"]*": /, '')}`}
+  }
+  const pod = pickIstiodPod(pods)
+  if (!pod) return {cluster: c.name, outcome: 'no-pod', detail: pods.length === 0 ? `no pod with label ${ISTIOD_SELECTOR} in ${ns}` : `no running pod among ${pods.length} with label ${ISTIOD_SELECTOR} in ${ns}`}
+  const base = {cluster: c.name, url: `pod ${ns}/${pod.metadata.name} port ${ISTIOD_MONITORING_PORT} (port-forward)`}
+  try {
+    return parseClusterz(base, await getThroughPortForward(client, ns, pod.metadata.name, ISTIOD_MONITORING_PORT, '/debug/clusterz', timeoutMs))
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 403) return {...base, outcome: 'forbidden', detail: `cannot port-forward to pod ${ns}/${pod.metadata.name}`}
+    return {...base, outcome: 'error', detail: (error as Error).message.replace(/^context "[^"]*": /, '')}
+  }
+}
+
+/**
+ * One probe per verified cluster: at its --istiod-debug-url (matched by report name, context, or
+ * cluster ID) when given, else through a port-forward to its istiod pod when it is verified
+ * through a context.
+ */
+export async function probeIstiods(facts: VerifyFacts, how: {
+  urls: Record<string, string>
+  clusterIdOf: (c: ClusterFacts) => string | undefined
+  /** Only clusters holding remote secrets have a sync status to read. */
+  hasRemoteSecrets: (c: ClusterFacts) => boolean
+  clientOf: (c: ClusterFacts) => KubeClient | undefined
+  timeoutMs: number
+}): Promise<IstiodProbe[]> {
+  const {urls, clientOf, timeoutMs} = how
   return Promise.all(facts.clusters.map(async (c): Promise<IstiodProbe> => {
-    const id = clusterIdOf(c.name)
+    if (!how.hasRemoteSecrets(c)) return {cluster: c.name, outcome: 'not-asked', detail: ''}
+    const id = how.clusterIdOf(c)
     const url = urls[c.name] ?? (c.context ? urls[c.context] : undefined) ?? (id ? urls[id] : undefined)
-    if (!url) return {cluster: c.name, outcome: 'no-url', detail: ''}
+    if (!url) {
+      const client = c.source === 'context' && !c.unreachable ? clientOf(c) : undefined
+      return client ? probeThroughPod(c, client, timeoutMs) : {cluster: c.name, outcome: 'not-asked', detail: ''}
+    }
     try {
-      const r = await get(`${url}/debug/clusterz`, timeoutMs)
-      if (r.status !== 200) return {cluster: c.name, url, outcome: 'error', detail: `HTTP ${r.status}: ${r.body.trim().slice(0, 200)}`}
-      const list = JSON.parse(r.body) as ClusterzEntry[]
-      if (!Array.isArray(list)) return {cluster: c.name, url, outcome: 'error', detail: 'the answer is not a JSON list'}
-      return {cluster: c.name, url, outcome: 'ok', detail: '', clusterz: list}
+      return parseClusterz({cluster: c.name, url: `${url}/debug/clusterz`}, await get(`${url}/debug/clusterz`, timeoutMs))
     } catch (error) {
-      return {cluster: c.name, url, outcome: 'error', detail: (error as Error).message}
+      return {cluster: c.name, url: `${url}/debug/clusterz`, outcome: 'error', detail: (error as Error).message}
     }
   }))
 }

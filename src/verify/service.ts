@@ -16,10 +16,13 @@ export async function verify(session: Session, opts: VerifyOptions): Promise<Ver
   const {facts, close} = await collectFacts(session, opts)
   try {
     const ids = new CheckContext(facts)
-    facts.istiod = await probeIstiods(facts, opts.istiodDebugUrls ?? {}, (name) => {
-      const c = facts.clusters.find((x) => x.name === name)
-      return c ? ids.id(c).clusterId : undefined
-    }, session.timeoutMs)
+    facts.istiod = await probeIstiods(facts, {
+      urls: opts.istiodDebugUrls ?? {},
+      clusterIdOf: (c) => ids.id(c).clusterId,
+      hasRemoteSecrets: (c) => ids.secrets(c).some((e) => e.key !== ids.clusterIdOf(c)),
+      clientOf: (c) => (c.context ? session.client(c.context) : undefined),
+      timeoutMs: session.timeoutMs,
+    })
     return runChecks(facts)
   } finally {
     close()

@@ -63,12 +63,17 @@ export interface SecretProbe {
   denied: string[]
 }
 
-/** istiod's /debug/clusterz of one cluster (src/verify/istiod.ts); 'no-url': no debug URL given. */
+/**
+ * istiod's /debug/clusterz of one cluster (src/verify/istiod.ts). 'not-asked': no remote secrets,
+ * or read through a remote secret without --istiod-debug-url; 'no-pod': no running istiod pod to
+ * port-forward to; 'forbidden': the user may not list or port-forward to istiod's pods.
+ */
 export interface IstiodProbe {
   /** report name of the cluster */
   cluster: string
+  /** what was asked: the URL, or "pod NS/NAME port 15014 (port-forward)" */
   url?: string
-  outcome: 'ok' | 'error' | 'no-url'
+  outcome: 'ok' | 'error' | 'not-asked' | 'no-pod' | 'forbidden'
   detail: string
   clusterz?: Array<{id: string; secretName: string; syncStatus: string}>
 }

@@ -4,12 +4,12 @@
 // (cacerts, links, exports, imports, what istiod itself publishes) is undone in after().
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {execFile} from 'node:child_process'
+import {execFile, spawn} from 'node:child_process'
 import {rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 import {kget, kubectl, KUBECONFIG, mesh, tempDir} from './harness.ts'
-import {startApiServer, stopApiServer} from '../../testbed/testbed.ts'
+import {kubectlBin, startApiServer, startControllerManager, stopApiServer, stopControllerManager} from '../../testbed/testbed.ts'
 import {applyIstioFixtures} from '../../testbed/fixtures.ts'
 import {clusterz, ensureIstioBuilt, istioctlBin, istiodLog, startIstiod, stopIstiod, waitUntil} from '../../testbed/istiod.ts'
 import type {Istiod} from '../../testbed/istiod.ts'
@@ -103,6 +103,12 @@ before(async () => {
 
 after(async () => {
   await startApiServer(C2) // in case the verify failure test stopped there
+  // The verify failure test restarted cluster2's API server. The controller-manager's informers
+  // relist after such an outage, and for a minute or more its token controller can miss a new
+  // token Secret (seen once: the next file's `cluster link` got no token within 30 s). A fresh
+  // controller-manager starts from a clean list.
+  await stopControllerManager(C2)
+  await startControllerManager(C2)
   for (const i of Object.values(istiod)) await stopIstiod(i)
   await cleanupMeshObjects()
   for (const ctx of [C1, C2]) await kubectl(['-n', NS, 'delete', 'pod', GATEWAY_POD, '--ignore-not-found', '--wait=false'], {context: ctx})
@@ -192,21 +198,66 @@ describe('real istiod and istioctl accept what kubectl-mesh writes', () => {
   })
 
   interface VerifyCheck {id: string; cluster: string; status: string; message: string; hint: string}
-  async function verifyIstiod(): Promise<{code: number; checks: VerifyCheck[]; stderr: string}> {
-    const r = await mesh(['verify', '--context', C1, '--context', C2, '-o', 'json',
-      '--istiod-debug-url', `${C1}=${istiod[C1].debugUrl}`, '--istiod-debug-url', `${C2}=${istiod[C2].debugUrl}`])
+  /** verify's istiod check; without extra flags it reads /debug/clusterz through a port-forward to istiod's pod. */
+  async function verifyIstiod(extra: string[] = []): Promise<{code: number; checks: VerifyCheck[]; stderr: string}> {
+    const r = await mesh(['verify', '--context', C1, '--context', C2, '-o', 'json', ...extra])
     assert.ok(r.stdout.trim().startsWith('{'), `verify -o json printed no JSON (exit ${r.code}):\n${r.stderr}`)
     const checks = (JSON.parse(r.stdout).checks as VerifyCheck[]).filter((c) => c.id === 'links.istiod-sync')
     return {code: r.code, checks, stderr: r.stderr}
   }
 
-  test("verify's istiod check passes on the linked test bed", async () => {
-    const v = await verifyIstiod()
-    assert.deepEqual(v.checks.map((c) => [c.cluster, c.status]), [[C1, 'pass'], [C2, 'pass']], JSON.stringify(v.checks, null, 1))
-    assert.match(v.checks[0].message, new RegExp(`synced: ${C2}`))
+  test('the test bed\'s port-forward is the real one: kubectl port-forward to the istiod pod reaches /debug/clusterz', async () => {
+    // kubectl's own client (SPDY tunnelled over WebSocket) through the API server to
+    // testbed-kubelet (the kubelet's streaming code): the path verify's port-forward takes too.
+    const child = spawn(kubectlBin(), ['--kubeconfig', KUBECONFIG, '--context', C1, '-n', NS, 'port-forward', `pod/${istiod[C1].pod}`, ':15014'], {stdio: ['ignore', 'pipe', 'pipe']})
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = ''
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString()
+          const m = /Forwarding from 127\.0\.0\.1:(\d+) -> 15014/.exec(out)
+          if (m) resolve(Number(m[1]))
+        })
+        child.stderr.on('data', (d: Buffer) => { out += d.toString() })
+        child.on('exit', (code) => reject(new Error(`kubectl port-forward exited ${code}: ${out}`)))
+        setTimeout(() => reject(new Error(`kubectl port-forward: no port within 20 s: ${out}`)), 20_000)
+      })
+      const ids = (await clusterz(`http://127.0.0.1:${port}`)).map((c) => c.id).sort()
+      assert.deepEqual(ids, [C1, C2])
+    } finally {
+      child.kill()
+    }
   })
 
-  test("verify's istiod check fails, naming the cluster, when istiod cannot reach a remote", async () => {
+  test("verify's istiod check passes on the linked test bed, reading each istiod through a port-forward to its pod", async () => {
+    const v = await verifyIstiod()
+    assert.equal(v.code, 0, v.stderr)
+    assert.deepEqual(v.checks.map((c) => [c.cluster, c.status]), [[C1, 'pass'], [C2, 'pass']], JSON.stringify(v.checks, null, 1))
+    assert.match(v.checks[0].message, new RegExp(`synced: ${C2}`))
+    // --istiod-debug-url reads the given URL instead (an istiod outside its cluster)
+    const u = await verifyIstiod(['--istiod-debug-url', `${C1}=${istiod[C1].debugUrl}`, '--istiod-debug-url', `${C2}=http://127.0.0.1:1`])
+    assert.equal(u.code, 1, u.stderr)
+    assert.deepEqual(u.checks.map((c) => [c.cluster, c.status]), [[C1, 'pass'], [C2, 'fail']], JSON.stringify(u.checks, null, 1))
+    assert.match(u.checks[1].message, /istiod did not answer \/debug\/clusterz \(http:\/\/127\.0\.0\.1:1\/debug\/clusterz\): .*ECONNREFUSED/)
+  })
+
+  test("verify's istiod check fails, naming the cluster, when istiod is down or cannot reach a remote", async () => {
+    // istiod's process gone, its pod still Running: the port-forward reaches nothing.
+    process.kill(-istiod[C1].pid, 'SIGKILL')
+    await waitUntil(`${C1}'s istiod to exit`, async () => {
+      try {
+        process.kill(istiod[C1].pid, 0)
+        return false
+      } catch {
+        return true
+      }
+    }, 10_000, 50)
+    const down = await verifyIstiod()
+    assert.equal(down.code, 1, down.stderr)
+    assert.deepEqual(down.checks.map((c) => [c.cluster, c.status]), [[C1, 'fail'], [C2, 'pass']], JSON.stringify(down.checks, null, 1))
+    assert.match(down.checks[0].message, new RegExp(`^cluster ${C1}: istiod did not answer /debug/clusterz \\(pod ${NS}/${istiod[C1].pod} port 15014 \\(port-forward\\)\\): .*connection refused`))
+    assert.match(down.checks[0].hint, /get pods -l app=istiod --context cluster1/)
+
     // /debug/clusterz keeps reporting `synced` once the initial sync happened, even when the remote
     // API server goes away later (Istio's Cluster.SyncStatus); what it shows is an istiod that
     // (re)starts, or re-reads the secret, while the remote is unreachable.

@@ -1,36 +1,49 @@
 // istiod's own view of its links: every cluster a remote secret names is `synced` in
-// /debug/clusterz. The facts come from src/verify/istiod.ts (one GET per cluster with a debug URL).
+// /debug/clusterz. The facts come from src/verify/istiod.ts (one GET per cluster, through a
+// port-forward to istiod's pod or at a --istiod-debug-url).
 import {type CheckDef, ctxOf, fail, pass, skip} from '../check.ts'
 import type {Finding} from '../types.ts'
 
-/** The production path to a loopback debug URL: a port-forward to istiod's monitoring port. */
-const portForwardHint = (ns: string, ctx: string) =>
-  `port-forward istiod's monitoring port (\`kubectl -n ${ns} port-forward deploy/istiod 15014:15014 --context ${ctx}\`) and run verify again with \`--istiod-debug-url ${ctx}=http://127.0.0.1:15014\` (or \`istioctl remote-clusters --context ${ctx}\`)`
+/** By hand: what verify does through the API server. */
+const byHand = (ns: string, ctx: string) =>
+  `\`kubectl -n ${ns} port-forward deploy/istiod 15014:15014 --context ${ctx}\` and \`curl -s 127.0.0.1:15014/debug/clusterz\` (or \`istioctl remote-clusters --context ${ctx}\`)`
 
 export const istiodChecks: CheckDef[] = [
   {
     id: 'links.istiod-sync',
     category: 'links',
-    title: "istiod lists every cluster its remote secrets name as `synced` in /debug/clusterz (read through a loopback URL: a port-forward to istiod's monitoring port 15014).",
+    title: "istiod lists every cluster its remote secrets name as `synced` in /debug/clusterz (read through a port-forward to istiod's pod, monitoring port 15014).",
     run: (ctx) => {
       const out: Finding[] = []
       for (const c of ctx.clusters) {
         const probe = ctx.facts.istiod?.find((p) => p.cluster === c.name)
         const localId = ctx.clusterIdOf(c)
         const keys = [...new Set(ctx.secrets(c).map((e) => e.key))].filter((k) => k !== localId)
-        if (!probe || probe.outcome === 'no-url') {
+        if (keys.length === 0) {
+          if (!c.unreachable) out.push(skip(c.name, `cluster ${c.name}: no remote secrets`))
+          continue
+        }
+        if (!probe || probe.outcome === 'not-asked' || probe.outcome === 'no-pod' || probe.outcome === 'forbidden') {
           if (c.unreachable) continue
-          out.push(keys.length === 0
-            ? skip(c.name, `cluster ${c.name}: no remote secrets`)
-            : skip(c.name, `cluster ${c.name}: istiod's sync status not read (no istiod debug URL)`, portForwardHint(c.istioNamespace, ctxOf(c))))
+          if (probe?.outcome === 'no-pod') {
+            out.push(skip(c.name, `cluster ${c.name}: istiod's sync status not read: ${probe.detail}`,
+              `if istiod runs outside this cluster, pass \`--istiod-debug-url ${ctxOf(c)}=http://HOST:15014\` with an address of its monitoring port; by hand: ${byHand(c.istioNamespace, ctxOf(c))}`))
+          } else if (probe?.outcome === 'forbidden') {
+            out.push(skip(c.name, `cluster ${c.name}: istiod's sync status not read: ${probe.detail} (forbidden)`,
+              `reading it needs \`list pods\` and \`create pods/portforward\` in ${c.istioNamespace}; by hand with other credentials: ${byHand(c.istioNamespace, ctxOf(c))}`))
+          } else if (c.source === 'context') {
+            out.push(skip(c.name, `cluster ${c.name}: istiod's sync status not read`, `by hand: ${byHand(c.istioNamespace, ctxOf(c))}`))
+          } else {
+            out.push(skip(c.name, `cluster ${c.name}: istiod's sync status not read (cluster read through a remote secret, not a context)`,
+              `verify it with a context: \`kubectl mesh verify --context ${ctxOf(c)}\`; by hand: ${byHand(c.istioNamespace, ctxOf(c))}`))
+          }
           continue
         }
         if (probe.outcome === 'error' || !probe.clusterz) {
-          out.push(fail(c.name, `cluster ${c.name}: istiod's ${probe.url}/debug/clusterz did not answer: ${probe.detail}`,
-            `check that istiod runs (\`kubectl -n ${c.istioNamespace} get pods -l app=istiod --context ${ctxOf(c)}\`) and that the URL reaches its monitoring port; ${portForwardHint(c.istioNamespace, ctxOf(c))}`))
+          out.push(fail(c.name, `cluster ${c.name}: istiod did not answer /debug/clusterz (${probe.url}): ${probe.detail}`,
+            `check that istiod runs and serves its monitoring port 15014 (\`kubectl -n ${c.istioNamespace} get pods -l app=istiod --context ${ctxOf(c)}\`, then its log: \`kubectl -n ${c.istioNamespace} logs deploy/istiod --context ${ctxOf(c)}\`); by hand: ${byHand(c.istioNamespace, ctxOf(c))}`))
           continue
         }
-        if (keys.length === 0 && c.unreachable) continue
         const bad: Finding[] = []
         for (const key of keys) {
           const entry = probe.clusterz.find((e) => e.id === key)
@@ -45,11 +58,7 @@ export const istiodChecks: CheckDef[] = [
           }
         }
         out.push(...bad)
-        if (bad.length === 0) {
-          out.push(keys.length === 0
-            ? skip(c.name, `cluster ${c.name}: no remote secrets`)
-            : pass(c.name, `cluster ${c.name}: istiod lists ${keys.length} remote cluster(s) as synced: ${keys.join(', ')}`))
-        }
+        if (bad.length === 0) out.push(pass(c.name, `cluster ${c.name}: istiod lists ${keys.length} remote cluster(s) as synced: ${keys.join(', ')}`))
       }
       return out
     },
