@@ -233,18 +233,20 @@ export async function unimportService(session: Session, o: UnimportOptions): Pro
     listObjects(east, RESOURCES.ServiceEntry, {namespace: o.namespace, labelSelector: selector}),
     listObjects(east, RESOURCES.DestinationRule, {namespace: o.namespace, labelSelector: selector}),
   ])
-  const notes: string[] = []
-  if (entries.length + rules.length === 0) {
-    notes.push(`context "${east.context}": nothing imported as ${o.name} in namespace ${o.namespace}${o.fromName ? ` from ${o.fromName}` : ''}`)
-    return {changes: [], notes}
-  }
+  // The addresses to give back (Istio < 1.25): those of the ServiceEntries found, and with
+  // --from-name the one this import's name would hold, even without a ServiceEntry: an import
+  // that failed after claiming its address, before writing the ServiceEntry, leaves only that.
+  const owners = new Set(entries.map((se) => key(se.metadata.namespace, se.metadata.name)))
+  if (o.fromName) owners.add(key(o.namespace, importName(o.name, o.fromName)))
   const changes: Change[] = []
   for (const obj of [...entries, ...rules]) {
     const change = await deleteObject(east, obj, o)
     if (change) changes.push(change)
   }
-  const released = await releaseAddresses(east, o.istioNamespace, entries.map((se) => key(se.metadata.namespace, se.metadata.name)), o)
+  const released = owners.size > 0 ? await releaseAddresses(east, o.istioNamespace, [...owners], o) : undefined
   if (released) changes.push(released)
+  const notes: string[] = []
+  if (changes.length === 0) notes.push(`context "${east.context}": nothing imported as ${o.name} in namespace ${o.namespace}${o.fromName ? ` from ${o.fromName}` : ''}`)
   return {changes, notes}
 }
 

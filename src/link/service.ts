@@ -5,8 +5,8 @@ import {UsageError, OperationError} from '../errors.ts'
 import {applyObject, type Change, changeOf, deleteObject, isUpToDate} from '../kube/apply.ts'
 import type {KubeClient} from '../kube/client.ts'
 import {dumpYaml, editConfigMapYaml, parseYamlKey} from '../kube/configmap-yaml.ts'
-import {ApiError, toOperationError} from '../kube/errors.ts'
-import {writtenSuffix} from '../kube/journal.ts'
+import {ApiError, mayHaveApplied, toOperationError} from '../kube/errors.ts'
+import {type ObjectRef, writtenSuffix} from '../kube/journal.ts'
 import {type KubeObject, RESOURCES, resourcePath, resourceFor} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {isDns1123Label, MESH_CONFIGMAP, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, readerClusterRole} from '../istio/names.ts'
@@ -107,11 +107,19 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
 
   // 4. Write: reader account and token in each discovered cluster, then the secrets and meshNetworks.
   const changes: Change[] = []
+  // The write on the wire: named in the error when it gets no answer (it may have been applied).
+  let inFlight: ObjectRef | undefined
+  const sending = async (context: string, obj: Pick<KubeObject, 'kind' | 'metadata'>, write: () => Promise<Change>): Promise<Change> => {
+    inFlight = {context, kind: obj.kind ?? '', namespace: obj.metadata.namespace ?? '', name: obj.metadata.name}
+    const change = await write()
+    inFlight = undefined
+    return change
+  }
   try {
     const tokens = new Map<ClusterFacts, {token: string; caData?: string}>()
     for (const [facts, steps] of readerPlans) {
       const client = session.client(facts.context)
-      for (const step of steps) changes.push(await applyReaderStep(client, step, o.dryRun))
+      for (const step of steps) changes.push(await sending(client.context, step.desired, () => applyReaderStep(client, step, o.dryRun)))
       tokens.set(facts, await waitForToken(client, facts, o))
     }
     for (const [i, d] of directions.entries()) {
@@ -124,16 +132,17 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
       }
       const desired = remoteSecret(d.link.east.istioNamespace, d.link.id, remoteKubeconfig({id: d.link.id, server: d.server, caData, token: t.token, tlsServerName: d.tlsServerName}), o.version)
       const live = d.link.east.remoteSecrets.find((s) => s.metadata.name === desired.metadata.name)
-      changes.push(live && isUpToDate(live, desired) ? changeOf(client.context, desired, 'unchanged') : await applyObject(client, desired, {dryRun: o.dryRun}))
+      changes.push(live && isUpToDate(live, desired) ? changeOf(client.context, desired, 'unchanged') : await sending(client.context, desired, () => applyObject(client, desired, {dryRun: o.dryRun})))
       const m = meshEdits[i]
       if (m.changed) {
-        changes.push(await editConfigMapYaml<MeshNetworks>(client, {namespace: d.link.east.istioNamespace, name: MESH_CONFIGMAP, key: 'meshNetworks', edit: m.edit}, {dryRun: o.dryRun}))
+        const meshConfigMap = {kind: 'ConfigMap', metadata: {name: MESH_CONFIGMAP, namespace: d.link.east.istioNamespace}}
+        changes.push(await sending(client.context, meshConfigMap, () => editConfigMapYaml<MeshNetworks>(client, {namespace: d.link.east.istioNamespace, name: MESH_CONFIGMAP, key: 'meshNetworks', edit: m.edit}, {dryRun: o.dryRun})))
       } else if (m.present) {
         changes.push(changeOf(client.context, {kind: 'ConfigMap', metadata: {name: MESH_CONFIGMAP, namespace: d.link.east.istioNamespace}}, 'unchanged'))
       }
     }
   } catch (error) {
-    throw partialFailure(error, changes, o, directions[0].link.id)
+    throw linkPartialFailure(error, changes, inFlight, o, directions[0].link.id)
   }
   if (o.dryRun) note('dry run: the API servers validated every write; nothing was persisted')
   return {changes, links}
@@ -301,8 +310,13 @@ function yamlDocs(o: LinkOptions, directions: Direction[], readerPlans: Map<Clus
   return {docs}
 }
 
-function partialFailure(error: unknown, changes: Change[], o: LinkOptions, id: string): Error {
-  const written = changes.filter((c) => c.action !== 'unchanged')
+/**
+ * The error of a link that failed while writing: what was written, the write that got no answer
+ * (it may have been applied), and how to finish or undo it.
+ */
+export function linkPartialFailure(error: unknown, changes: Change[], inFlight: ObjectRef | undefined, o: Pick<LinkOptions, 'context' | 'remoteContext' | 'dryRun'>, id: string): Error {
+  const written: ObjectRef[] = changes.filter((c) => c.action !== 'unchanged')
+  if (inFlight && mayHaveApplied(error)) written.push(inFlight)
   const base = error instanceof ApiError ? toOperationError(error) : error instanceof OperationError || error instanceof UsageError ? error : new OperationError((error as Error).message)
   if (written.length === 0 || o.dryRun) return base
   return new OperationError(`${base.message}${writtenSuffix(written)}`,

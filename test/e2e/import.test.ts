@@ -238,4 +238,22 @@ describe('service import / unimport', () => {
       await kubectl(['-n', 'istio-system', 'set', 'image', 'deployment/istiod', `${container}=${istiodImage}`], {context: EAST})
     }
   })
+
+  test('unimport --from-name gives back an address claimed by an import that never wrote its ServiceEntry', async () => {
+    // What an import on Istio < 1.25 leaves when it fails between its ledger claim and the
+    // ServiceEntry: a ledger entry and nothing else (the address is written here by hand).
+    const before = (await ledger())?.data ?? {}
+    const ghost = {...before, '240.0.9.9': `${NS_MANY}/ghost-cluster2`}
+    await kubectl(['apply', '-f', '-'], {context: EAST, input: JSON.stringify({apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'kubectl-mesh-addresses', namespace: 'istio-system'}, data: ghost})})
+    const without = await mesh(['service', 'unimport', 'ghost', '-n', NS_MANY, '--context', EAST], {env: {KUBECTL_MESH_STATS: '1'}})
+    assert.equal(without.code, 0, without.stderr)
+    assert.match(without.stderr, /nothing imported as ghost in namespace imp-e2e-many/)
+    assert.equal(writes(stats(without.stderr)), 0)
+    assert.deepEqual((await ledger()).data, ghost, 'without --from-name the owner cannot be told')
+    const r = await mesh(['service', 'unimport', 'ghost', '-n', NS_MANY, '--context', EAST, '--from-name', 'cluster2'])
+    assert.equal(r.code, 0, r.stderr)
+    const emptied = Object.keys(before).length === 0
+    assert.match(r.stdout, new RegExp(`^cluster1\\s+ConfigMap/istio-system/kubectl-mesh-addresses\\s+${emptied ? 'deleted' : 'configured'}$`, 'm'))
+    assert.deepEqual((await ledger())?.data, emptied ? undefined : before)
+  })
 })

@@ -7,7 +7,9 @@ import {mkdtempSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {load} from 'js-yaml'
-import {UsageError} from '../../src/errors.ts'
+import {OperationError, UsageError} from '../../src/errors.ts'
+import {ApiError} from '../../src/kube/errors.ts'
+import {linkPartialFailure} from '../../src/link/service.ts'
 import {clusterIdFromIstiod, deriveFacts, findGateway, pemFingerprint, type ClusterFacts} from '../../src/link/facts.ts'
 import {isLoopbackServer, parseGateway, validateInputs, validatePair} from '../../src/link/validate.ts'
 import {addNetworkEntry, planReader, remoteKubeconfig, remoteSecret, removeRegistry, type MeshNetworks} from '../../src/link/plan.ts'
@@ -212,5 +214,29 @@ describe('meshNetworks merge', () => {
     assert.deepEqual(removeRegistry(doc, 'nope'), doc)
     assert.equal(removeRegistry(undefined, 'west'), undefined)
     assert.deepEqual(removeRegistry(addNetworkEntry({networks: {}}, 'n2', 'west', gw), 'west'), {networks: {}})
+  })
+})
+
+describe('link: the error of a write that failed', () => {
+  const o = {context: 'cluster1', remoteContext: 'cluster2'}
+  const written = [{context: 'cluster2', kind: 'ServiceAccount', namespace: 'istio-system', name: 'istio-reader-service-account', action: 'created' as const}]
+  const secret = {context: 'cluster1', kind: 'Secret', namespace: 'istio-system', name: 'istio-remote-secret-cluster2'}
+  const died = (reason: string, method = 'POST') => new ApiError({status: 0, reason, message: reason === 'ECONNRESET' ? 'ECONNRESET: socket hang up' : `connection refused (127.0.0.1:1)`, context: 'cluster1', method, path: '/api/v1/namespaces/istio-system/secrets'})
+
+  test('a write with no answer (reset, timeout) is named: it may have been applied', () => {
+    const e = linkPartialFailure(died('ECONNRESET'), written, secret, o, 'cluster2')
+    assert.match(e.message, /; already written: cluster2 ServiceAccount\/istio-system\/istio-reader-service-account created; sent without an answer \(may have been written\): cluster1 Secret\/istio-system\/istio-remote-secret-cluster2$/)
+    assert.match((e as OperationError).hint ?? '', /kubectl mesh cluster unlink --context cluster1 --remote-name cluster2 --remote-context cluster2 --prune-remote/)
+  })
+
+  test('a refused connection never reached the server: only what was answered is listed', () => {
+    const e = linkPartialFailure(died('ECONNREFUSED'), written, secret, o, 'cluster2')
+    assert.match(e.message, /; already written: cluster2 ServiceAccount\/istio-system\/istio-reader-service-account created$/)
+    assert.doesNotMatch(e.message, /without an answer/)
+  })
+
+  test('nothing answered and nothing in flight: the plain error; a lone write in flight is still named', () => {
+    assert.doesNotMatch(linkPartialFailure(died('ECONNREFUSED'), [], secret, o, 'cluster2').message, /written/)
+    assert.match(linkPartialFailure(died('ECONNRESET'), [], secret, o, 'cluster2').message, /; sent without an answer \(may have been written\): cluster1 Secret\/istio-system\/istio-remote-secret-cluster2$/)
   })
 })
