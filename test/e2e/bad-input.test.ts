@@ -142,6 +142,8 @@ function cases(): Case[] {
     // verify
     {name: 'verify: a stray argument after --context', args: ['verify', '--context', 'cluster1', 'cluster3'], error: /Unexpected argument: cluster3/},
     {name: 'verify: no current context and no --context', args: ['verify'], env: {KUBECONFIG: f('no-current.yaml')}, error: /no --context given and no current-context set/},
+    {name: 'verify: an --istiod-debug-url without CLUSTER=', args: ['verify', '--context', 'cluster1', '--istiod-debug-url', 'http://127.0.0.1:15014'], error: /--istiod-debug-url "http:\/\/127\.0\.0\.1:15014": expected CLUSTER=http:\/\/HOST:PORT/},
+    {name: 'verify: an --istiod-debug-url that is not http', args: ['verify', '--context', 'cluster1', '--istiod-debug-url', 'cluster1=127.0.0.1:15014'], error: /--istiod-debug-url "cluster1=127\.0\.0\.1:15014": expected CLUSTER=http:\/\/HOST:PORT/},
   )
   return out
 }
