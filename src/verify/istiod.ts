@@ -5,8 +5,8 @@
 // (label app=istiod in the Istio namespace), the path `kubectl port-forward` and
 // `istioctl remote-clusters` take, opened through the API server without a local listener
 // (src/kube/portforward.ts). --istiod-debug-url CLUSTER=URL reads it at a URL instead (an istiod
-// outside its cluster, like the test bed's before it had pods). A cluster read through a remote
-// secret's credentials is not port-forwarded into: those are istiod's reader credentials.
+// outside its cluster). A cluster read through a remote secret's credentials is not
+// port-forwarded into: those are istiod's reader credentials.
 import * as http from 'node:http'
 import type {ClusterFacts, IstiodProbe, VerifyFacts} from './types.ts'
 import type {KubeObject} from '../kube/resources.ts'
