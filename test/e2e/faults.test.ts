@@ -168,6 +168,44 @@ describe('an API server that goes away in the middle of cluster link', () => {
     assert.ok(ms < 2000 + 8000, `ended within the timeout (+ startup slack): ${ms} ms`)
     await kubectl(['-n', NS, 'delete', 'secret', TOKEN, '--ignore-not-found'], {context: 'cluster3'})
   })
+
+  test('EAST stops answering the moment the remote secret is written: the error names it, answered or not; link again converges', async (t) => {
+    // EAST behind a proxy; a watch on EAST itself switches the proxy to a black hole when the
+    // remote secret appears. Whether link got the answer to that POST first is a race: answered,
+    // it is "already written … created" (and link hangs on its next request); unanswered, it is
+    // "sent without an answer (may have been written)". Either way the error must name it.
+    // No meshNetworks yet: an answered POST is then followed by the ConfigMap edit, which hangs.
+    await kubectl(['-n', NS, 'patch', 'configmap', 'istio', '--type=merge', '-p', JSON.stringify({data: {meshNetworks: ''}})], {context: 'cluster1'})
+    const watch = adminWatch('cluster1', `/api/v1/namespaces/${NS}/secrets?fieldSelector=${encodeURIComponent('metadata.name=istio-remote-secret-cluster3')}`)
+    const proxy = await hangingProxy(serverOf('cluster1'))
+    let r: RunResult
+    try {
+      await watch.ready
+      const running = mesh(['cluster', 'link', '--context', 'east-proxy', '--remote-context', 'cluster3', '--request-timeout', '2s'],
+        {env: {KUBECONFIG: kubeconfigWith('east-proxy', 'cluster1', proxy.url)}})
+      await watch.event
+      proxy.hang()
+      r = await running
+    } finally {
+      watch.close()
+      await proxy.close()
+    }
+    assert.equal(r.code, 1, r.stderr)
+    oneLineError(r, /^Error: context "east-proxy": the API server did not answer within the timeout /)
+    const error = r.stderr.split('\n').find((l) => l.startsWith('Error:'))!
+    const answered = error.includes('; already written: ') && /east-proxy Secret\/istio-system\/istio-remote-secret-cluster3 created/.test(error)
+    const inFlight = /; sent without an answer \(may have been written\): east-proxy Secret\/istio-system\/istio-remote-secret-cluster3$/.test(error)
+    t.diagnostic(inFlight ? 'the POST of the remote secret got no answer: named as sent without an answer' : 'the POST was answered first: named as written')
+    assert.ok(answered !== inFlight, `the remote secret is named exactly once, written or in flight:\n${error}`)
+    assert.match(r.stderr, /^Hint: run the same command again .* unlink --context east-proxy --remote-name cluster3 --remote-context cluster3 --prune-remote$/m)
+    assert.ok(await kget('cluster1', ['-n', NS, 'secret', 'istio-remote-secret-cluster3']), 'the secret is in EAST')
+    // again, straight to EAST: the secret is kept, meshNetworks finished; a third run writes nothing
+    const again = await mesh(['cluster', 'link', '--context', 'cluster1', '--remote-context', 'cluster3'])
+    assert.equal(again.code, 0, again.stderr)
+    assert.match(again.stdout, /^cluster1\s+Secret\/istio-system\/istio-remote-secret-cluster3\s+unchanged$/m)
+    const third = await mesh(['cluster', 'link', '--context', 'cluster1', '--remote-context', 'cluster3'], {env: {KUBECTL_MESH_STATS: '1'}})
+    assert.equal(writes(stats(third.stderr)), 0)
+  })
 })
 
 describe('an API server that goes away in the middle of service import', () => {

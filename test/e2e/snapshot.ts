@@ -79,7 +79,7 @@ export function adminWatch(context: string, path: string): {ready: Promise<void>
     seen = resolve
     failed = reject
   })
-  const req = https.request({hostname: c.server.hostname, port: c.server.port, path: `${path}?watch=true`, method: 'GET', ca: c.ca, cert: c.cert, key: c.key, headers: {Accept: 'application/json'}}, (res) => {
+  const req = https.request({hostname: c.server.hostname, port: c.server.port, path: `${path}${path.includes('?') ? '&' : '?'}watch=true`, method: 'GET', ca: c.ca, cert: c.cert, key: c.key, headers: {Accept: 'application/json'}}, (res) => {
     if (res.statusCode !== 200) return failed(new Error(`watch ${path}: HTTP ${res.statusCode}`))
     opened()
     res.once('data', () => seen())
