@@ -205,6 +205,10 @@ describe('an API server that goes away in the middle of cluster link', () => {
     assert.match(again.stdout, /^cluster1\s+Secret\/istio-system\/istio-remote-secret-cluster3\s+unchanged$/m)
     const third = await mesh(['cluster', 'link', '--context', 'cluster1', '--remote-context', 'cluster3'], {env: {KUBECTL_MESH_STATS: '1'}})
     assert.equal(writes(stats(third.stderr)), 0)
+    // the hint's undo (with the real context) leaves no link behind for the next tests
+    const undo = await mesh(['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'cluster3', '--remote-context', 'cluster3', '--prune-remote'])
+    assert.equal(undo.code, 0, undo.stderr)
+    assert.equal(await kget('cluster1', ['-n', NS, 'secret', 'istio-remote-secret-cluster3']), undefined)
   })
 })
 
