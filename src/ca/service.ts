@@ -3,7 +3,8 @@
 import {accessSync, chmodSync, constants, mkdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {dirname, join, resolve} from 'node:path'
 import {OperationError, UsageError} from '../errors.ts'
-import {CACERTS_SECRET, ISTIOD_DEPLOYMENT} from '../istio/names.ts'
+import {CACERTS_SECRET} from '../istio/names.ts'
+import {ISTIOD_APP_SELECTOR} from '../istio/revision.ts'
 import {type Action, applyObject, type Change} from '../kube/apply.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
 import {RESOURCES, resourcePath, type KubeObject} from '../kube/resources.ts'
@@ -245,7 +246,7 @@ export async function caGen(o: CaGenOptions, deps: CaGenDeps): Promise<CaGenResu
 
   // 2. With --context: read the cluster and refuse another root before anything is written.
   let client: ReturnType<Session['client']> | undefined
-  let istiodPresent = false
+  let istiodDeployments: string[] = []
   if (o.install) {
     client = deps.session().client(o.context)
     const ns = await client.getOptional(resourcePath(RESOURCES.Namespace, undefined, o.istioNamespace))
@@ -256,7 +257,9 @@ export async function caGen(o: CaGenOptions, deps: CaGenDeps): Promise<CaGenResu
     const live = await client.getOptional<KubeObject>(resourcePath(RESOURCES.Secret, o.istioNamespace, CACERTS_SECRET))
     const ourRoot = root.cert?.fingerprint256 ?? '(new root)'
     checkLiveRoot(client.context, o.istioNamespace, liveSecretRoots(live, fingerprintsOf), ourRoot, o.force)
-    istiodPresent = Boolean(await client.getOptional(resourcePath(RESOURCES.Deployment, o.istioNamespace, ISTIOD_DEPLOYMENT)))
+    // Every istiod revision running here (label app=istiod) reads cacerts at startup.
+    const istiods = await client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Deployment, o.istioNamespace), {labelSelector: ISTIOD_APP_SELECTOR})
+    istiodDeployments = (istiods.items ?? []).map((d) => `deployment/${d.metadata.name}`).sort()
   }
 
   // 3. Generate what is missing: every key pair at once (native, on the thread pool), then sign.
@@ -336,9 +339,9 @@ export async function caGen(o: CaGenOptions, deps: CaGenDeps): Promise<CaGenResu
       throw new OperationError(`${op.message} (${written}; Secret ${o.istioNamespace}/${CACERTS_SECRET} was not)`, `${op.hint ?? 'fix the cause'}; then run the same command again: it reuses the files`)
     }
     changes.push(change)
-    if (change.action !== 'unchanged' && istiodPresent) {
+    if (change.action !== 'unchanged' && istiodDeployments.length > 0) {
       istiodRestartRequired = true
-      notes.push(`istiod in context "${client.context}" loads a new CA only at startup: ${o.dryRun ? 'after a real run, ' : ''}restart it with \`kubectl --context ${client.context} -n ${o.istioNamespace} rollout restart deployment/${ISTIOD_DEPLOYMENT}\`, then restart workloads to get certificates from the new CA`)
+      notes.push(`istiod in context "${client.context}" loads a new CA only at startup: ${o.dryRun ? 'after a real run, ' : ''}restart it with \`kubectl --context ${client.context} -n ${o.istioNamespace} rollout restart ${istiodDeployments.join(' ')}\`, then restart workloads to get certificates from the new CA`)
     }
   }
 

@@ -1,7 +1,6 @@
 // Readers: the facts export and import need from a cluster, read once per run.
-import {
-  EASTWEST_GATEWAY_LABEL, EASTWEST_GATEWAY_LABEL_VALUE, INJECTOR_CONFIGMAP, ISTIOD_DEPLOYMENT, MESH_CONFIGMAP, NETWORK_LABEL,
-} from '../istio/names.ts'
+import {EASTWEST_GATEWAY_LABEL, EASTWEST_GATEWAY_LABEL_VALUE, NETWORK_LABEL} from '../istio/names.ts'
+import {chooseRevision, ISTIOD_APP_SELECTOR, type RevisionNames} from '../istio/revision.ts'
 import type {KubeClient} from '../kube/client.ts'
 import {listObjects} from '../kube/apply.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
@@ -42,8 +41,16 @@ export async function readService(client: KubeClient, namespace: string, name: s
   return client.getOptional<KubeObject>(resourcePath(RESOURCES.Service, namespace, name))
 }
 
-export async function readIstiod(client: KubeClient, istioNamespace: string): Promise<KubeObject | undefined> {
-  return client.getOptional<KubeObject>(resourcePath(RESOURCES.Deployment, istioNamespace, ISTIOD_DEPLOYMENT))
+/** The istiod Deployment of the Istio revision in use, and that revision's object names (src/istio/revision.ts). */
+export interface IstiodRead {
+  istiod?: KubeObject
+  names: RevisionNames
+}
+
+export async function readIstiod(client: KubeClient, istioNamespace: string): Promise<IstiodRead> {
+  const list = await client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Deployment, istioNamespace), {labelSelector: ISTIOD_APP_SELECTOR})
+  const {istiod, names} = chooseRevision(list.items ?? [], istioNamespace)
+  return {istiod, names}
 }
 
 function discoveryContainer(deploy: KubeObject | undefined): any {
@@ -59,11 +66,11 @@ export function istiodVersion(deploy: KubeObject | undefined): {major: number; m
 }
 
 /** The cluster ID: istiod `CLUSTER_ID`, else the injector values `global.multiCluster.clusterName`. */
-export async function readClusterId(client: KubeClient, istioNamespace: string, istiod: KubeObject | undefined): Promise<string | undefined> {
-  const env: any[] = discoveryContainer(istiod)?.env ?? []
+export async function readClusterId(client: KubeClient, istioNamespace: string, read: IstiodRead): Promise<string | undefined> {
+  const env: any[] = discoveryContainer(read.istiod)?.env ?? []
   const fromEnv = env.find((e) => e.name === 'CLUSTER_ID')?.value
   if (fromEnv) return fromEnv
-  const cm = await client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, istioNamespace, INJECTOR_CONFIGMAP))
+  const cm = await client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, istioNamespace, read.names.injectorConfigMap))
   try {
     const values = cm?.data?.values ? JSON.parse(cm.data.values) : undefined
     return values?.global?.multiCluster?.clusterName || undefined
@@ -72,9 +79,9 @@ export async function readClusterId(client: KubeClient, istioNamespace: string, 
   }
 }
 
-/** The parsed mesh config (ConfigMap `istio` key `mesh`); undefined when absent or unreadable. */
-export async function readMeshConfig(client: KubeClient, istioNamespace: string): Promise<any | undefined> {
-  const cm = await client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, istioNamespace, MESH_CONFIGMAP))
+/** The parsed mesh config (ConfigMap `istio`, or `istio-<revision>`, key `mesh`); undefined when absent or unreadable. */
+export async function readMeshConfig(client: KubeClient, istioNamespace: string, names: RevisionNames): Promise<any | undefined> {
+  const cm = await client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, istioNamespace, names.meshConfigMap))
   try {
     return parseYamlKey<any>(cm, 'mesh')
   } catch {

@@ -100,9 +100,8 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
   const namespaces = [...new Set(services.map((s) => s.namespace))]
   const drSelector = `${IMPORTED_FROM_LABEL}=${fromId}${o.allExported ? '' : `,${IMPORTED_SERVICE_LABEL}=${services[0].name}`}`
   const localOwner = o.host ? localServiceOf(o.host, o.clusterDomain) : undefined
-  const [eastIstiod, mesh, entries, rules, nsLive, localSvc] = await allInOrder([
-    readIstiod(east, o.istioNamespace),
-    readMeshConfig(east, o.istioNamespace),
+  const [{istiod: eastIstiod, mesh}, entries, rules, nsLive, localSvc] = await allInOrder([
+    readIstiod(east, o.istioNamespace).then(async (i) => ({istiod: i.istiod, mesh: await readMeshConfig(east, o.istioNamespace, i.names)})),
     listObjects(east, RESOURCES.ServiceEntry),
     listObjects(east, RESOURCES.DestinationRule, {namespace: o.allExported ? o.namespace : services[0].namespace, labelSelector: drSelector}),
     Promise.all(namespaces.map((ns) => east.getOptional<KubeObject>(resourcePath(RESOURCES.Namespace, undefined, ns)))),

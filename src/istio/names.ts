@@ -13,10 +13,7 @@ export const CACERTS_SECRET = 'cacerts'
 export const CACERTS_KEYS = ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem'] as const
 export const ROOT_CERT_CONFIGMAP = 'istio-ca-root-cert'
 
-// Istio install objects
-export const ISTIOD_DEPLOYMENT = 'istiod'
-export const MESH_CONFIGMAP = 'istio'
-export const INJECTOR_CONFIGMAP = 'istio-sidecar-injector'
+// Istio install objects (the per-revision names: src/istio/revision.ts)
 export const EASTWEST_GATEWAY_LABEL = 'istio'
 export const EASTWEST_GATEWAY_LABEL_VALUE = 'eastwestgateway'
 export const CROSS_NETWORK_PORT = 15443
@@ -27,6 +24,7 @@ export const MULTICLUSTER_LABEL = 'istio/multiCluster'
 export const CLUSTER_ANNOTATION = 'networking.istio.io/cluster'
 export const READER_SERVICE_ACCOUNT = 'istio-reader-service-account'
 export const READER_TOKEN_SECRET = 'istio-reader-service-account-istio-remote-secret-token'
+/** The reader ClusterRole (and binding) of the default revision; the one kubectl-mesh creates when a cluster has none. */
 export const readerClusterRole = (istioNamespace: string) => `istio-reader-clusterrole-${istioNamespace}`
 
 // service export / import

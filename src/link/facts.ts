@@ -8,9 +8,9 @@ import type {KubeObject} from '../kube/resources.ts'
 import {RESOURCES, resourcePath} from '../kube/resources.ts'
 import {
   CACERTS_SECRET, CROSS_NETWORK_PORT, EASTWEST_GATEWAY_LABEL, EASTWEST_GATEWAY_LABEL_VALUE, GATEWAY_PORT_LABEL,
-  INJECTOR_CONFIGMAP, ISTIOD_DEPLOYMENT, MESH_CONFIGMAP, MULTICLUSTER_LABEL, NETWORK_LABEL, READER_SERVICE_ACCOUNT,
-  READER_TOKEN_SECRET, ROOT_CERT_CONFIGMAP, readerClusterRole,
+  MULTICLUSTER_LABEL, NETWORK_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, ROOT_CERT_CONFIGMAP,
 } from '../istio/names.ts'
+import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, revisionNames} from '../istio/revision.ts'
 import {allInOrder} from '../settle.ts'
 
 export type Source = 'istiod' | 'injector' | 'namespace' | 'flag' | 'cacerts' | 'istio-ca-root-cert'
@@ -45,7 +45,12 @@ export interface ClusterFacts {
   rootFingerprint?: string
   rootSource?: Source
   gateway?: GatewayInfo
-  /** The `istio` ConfigMap (meshNetworks lives there). */
+  /** The Istio revision whose objects are read and written (src/istio/revision.ts), and the others that run here. */
+  revision: string
+  otherRevisions: string[]
+  /** The name of that revision's mesh ConfigMap (`istio`, or `istio-<revision>`): meshNetworks lives there. */
+  meshConfigMapName: string
+  /** That ConfigMap. */
   meshConfigMap?: KubeObject
   /** Reader account objects, as they are now (undefined: missing). */
   serviceAccount?: KubeObject
@@ -169,26 +174,45 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
     client.getOptional<KubeObject>(resourcePath(type, namespaced ? ns : undefined, name))
   const list = async (type: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector?: string) =>
     ((await client.get<{items?: KubeObject[]}>(resourcePath(type, ns), {labelSelector})).items ?? [])
-  const [namespace, istiod, injector, cacerts, rootCertConfigMap, meshConfigMap, services, serviceAccount, clusterRole, clusterRoleBinding, tokenSecret, remoteSecrets] = await allInOrder([
+  const plain = revisionNames(DEFAULT_REVISION, ns)
+  const [namespace, istiods, plainInjector, cacerts, rootCertConfigMap, plainMeshConfigMap, services, serviceAccount, plainClusterRole, plainClusterRoleBinding, tokenSecret, remoteSecrets] = await allInOrder([
     get(RESOURCES.Namespace, ns, false),
-    get(RESOURCES.Deployment, ISTIOD_DEPLOYMENT),
-    get(RESOURCES.ConfigMap, INJECTOR_CONFIGMAP),
+    list(RESOURCES.Deployment, ISTIOD_APP_SELECTOR),
+    get(RESOURCES.ConfigMap, plain.injectorConfigMap),
     get(RESOURCES.Secret, CACERTS_SECRET),
     get(RESOURCES.ConfigMap, ROOT_CERT_CONFIGMAP),
-    get(RESOURCES.ConfigMap, MESH_CONFIGMAP),
+    get(RESOURCES.ConfigMap, plain.meshConfigMap),
     list(RESOURCES.Service),
     get(RESOURCES.ServiceAccount, READER_SERVICE_ACCOUNT),
-    get(RESOURCES.ClusterRole, readerClusterRole(ns), false),
-    get(RESOURCES.ClusterRoleBinding, readerClusterRole(ns), false),
+    get(RESOURCES.ClusterRole, plain.readerClusterRole, false),
+    get(RESOURCES.ClusterRoleBinding, plain.readerClusterRole, false),
     get(RESOURCES.Secret, READER_TOKEN_SECRET),
     list(RESOURCES.Secret, `${MULTICLUSTER_LABEL}=true`),
   ])
+  // A revisioned install (no default-revision istiod): its own ConfigMaps and reader RBAC, read
+  // in a second round. A reader ClusterRole/binding with the plain name (one kubectl-mesh made
+  // earlier) still counts when the revision has none.
+  const rev = chooseRevision(istiods, ns)
+  let [injector, meshConfigMap, clusterRole, clusterRoleBinding] = [plainInjector, plainMeshConfigMap, plainClusterRole, plainClusterRoleBinding]
+  if (rev.names.revision !== DEFAULT_REVISION) {
+    [injector, meshConfigMap, clusterRole, clusterRoleBinding] = await allInOrder([
+      get(RESOURCES.ConfigMap, rev.names.injectorConfigMap),
+      get(RESOURCES.ConfigMap, rev.names.meshConfigMap),
+      get(RESOURCES.ClusterRole, rev.names.readerClusterRole, false),
+      get(RESOURCES.ClusterRoleBinding, rev.names.readerClusterRole, false),
+    ])
+    clusterRole ??= plainClusterRole
+    clusterRoleBinding ??= plainClusterRoleBinding
+  }
   return {
     context: client.context,
     istioNamespace: ns,
     ...kubeconfigFacts(client),
     namespaceExists: Boolean(namespace),
-    ...deriveFacts({namespace, istiod, injector, cacerts, rootCertConfigMap, services}),
+    ...deriveFacts({namespace, istiod: rev.istiod, injector, cacerts, rootCertConfigMap, services}),
+    revision: rev.names.revision,
+    otherRevisions: rev.others,
+    meshConfigMapName: rev.names.meshConfigMap,
     meshConfigMap,
     serviceAccount: serviceAccount && withType(serviceAccount, RESOURCES.ServiceAccount),
     clusterRole: clusterRole && withType(clusterRole, RESOURCES.ClusterRole),

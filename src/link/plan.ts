@@ -75,8 +75,10 @@ export interface ReaderStep {
  */
 export function planReader(west: ClusterFacts, version: string): ReaderStep[] {
   const ns = west.istioNamespace
+  // Kept objects are shown under their own name (a revisioned install's reader ClusterRole is
+  // istio-reader-clusterrole-<revision>-<namespace>).
   const step = (desired: KubeObject, live: KubeObject | undefined, usable = true): ReaderStep =>
-    ({desired, live, mode: live && !isManaged(live) && usable ? 'keep' : 'apply'})
+    live && !isManaged(live) && usable ? {desired: live, live, mode: 'keep'} : {desired, live, mode: 'apply'}
   return [
     step(readerServiceAccount(ns, version), west.serviceAccount),
     step(readerClusterRoleObject(ns, version), west.clusterRole),

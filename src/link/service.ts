@@ -9,7 +9,8 @@ import {ApiError, mayHaveApplied, toOperationError} from '../kube/errors.ts'
 import {type ObjectRef, writtenSuffix} from '../kube/journal.ts'
 import {type KubeObject, RESOURCES, resourcePath, resourceFor} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
-import {isDns1123Label, MESH_CONFIGMAP, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, readerClusterRole} from '../istio/names.ts'
+import {isDns1123Label, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, readerClusterRole} from '../istio/names.ts'
+import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, revisionNames} from '../istio/revision.ts'
 import {note, warn} from '../ui/output.ts'
 import {type ClusterFacts, readClusterFacts} from './facts.ts'
 import {
@@ -88,6 +89,12 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   }
   // meshNetworks must be editable: check EAST's document now, not after the first write.
   const meshEdits = directions.map((d) => planMeshNetworks(d.link))
+  for (const d of directions) {
+    const e = d.link.east
+    if (d.link.crossNetwork && e.otherRevisions.length > 0) {
+      warnings.push(`context "${e.context}" runs istiod revisions ${[e.revision, ...e.otherRevisions].join(', ')}: meshNetworks is edited in ConfigMap ${e.istioNamespace}/${e.meshConfigMapName} (revision ${e.revision}) only; the other revisions' istiods do not learn network ${d.link.westNetwork} from it`)
+    }
+  }
 
   // The reader objects, once per cluster that is discovered.
   const readerPlans = new Map<ClusterFacts, ReaderStep[]>()
@@ -135,10 +142,10 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
       changes.push(live && isUpToDate(live, desired) ? changeOf(client.context, desired, 'unchanged') : await sending(client.context, desired, () => applyObject(client, desired, {dryRun: o.dryRun})))
       const m = meshEdits[i]
       if (m.changed) {
-        const meshConfigMap = {kind: 'ConfigMap', metadata: {name: MESH_CONFIGMAP, namespace: d.link.east.istioNamespace}}
-        changes.push(await sending(client.context, meshConfigMap, () => editConfigMapYaml<MeshNetworks>(client, {namespace: d.link.east.istioNamespace, name: MESH_CONFIGMAP, key: 'meshNetworks', edit: m.edit}, {dryRun: o.dryRun})))
+        const meshConfigMap = {kind: 'ConfigMap', metadata: {name: d.link.east.meshConfigMapName, namespace: d.link.east.istioNamespace}}
+        changes.push(await sending(client.context, meshConfigMap, () => editConfigMapYaml<MeshNetworks>(client, {namespace: d.link.east.istioNamespace, name: d.link.east.meshConfigMapName, key: 'meshNetworks', edit: m.edit}, {dryRun: o.dryRun})))
       } else if (m.present) {
-        changes.push(changeOf(client.context, {kind: 'ConfigMap', metadata: {name: MESH_CONFIGMAP, namespace: d.link.east.istioNamespace}}, 'unchanged'))
+        changes.push(changeOf(client.context, {kind: 'ConfigMap', metadata: {name: d.link.east.meshConfigMapName, namespace: d.link.east.istioNamespace}}, 'unchanged'))
       }
     }
   } catch (error) {
@@ -170,16 +177,16 @@ interface MeshEdit {
 
 function planMeshNetworks(l: ResolvedLink): MeshEdit {
   const cm = l.east.meshConfigMap
-  const where = `context "${l.east.context}": ConfigMap ${l.east.istioNamespace}/${MESH_CONFIGMAP} key meshNetworks`
+  const where = `context "${l.east.context}": ConfigMap ${l.east.istioNamespace}/${l.east.meshConfigMapName} key meshNetworks`
   let before: unknown
   try {
     before = parseYamlKey(cm, 'meshNetworks')
   } catch (error) {
     throw new OperationError(`${where} is not valid YAML (${(error as Error).message.split('\n')[0]}); nothing was written`,
-      `fix it: kubectl --context ${l.east.context} -n ${l.east.istioNamespace} edit configmap ${MESH_CONFIGMAP}`)
+      `fix it: kubectl --context ${l.east.context} -n ${l.east.istioNamespace} edit configmap ${l.east.meshConfigMapName}`)
   }
   const bad = checkMeshNetworks(before)
-  if (bad) throw new OperationError(`${where}: ${bad}; nothing was written`, `fix it: kubectl --context ${l.east.context} -n ${l.east.istioNamespace} edit configmap ${MESH_CONFIGMAP}`)
+  if (bad) throw new OperationError(`${where}: ${bad}; nothing was written`, `fix it: kubectl --context ${l.east.context} -n ${l.east.istioNamespace} edit configmap ${l.east.meshConfigMapName}`)
   // Same network: leave meshNetworks alone, except that an entry naming this ID under another
   // network (from an earlier cross-network link) is removed.
   const edit = l.crossNetwork
@@ -237,7 +244,7 @@ async function checkAccess(o: LinkOptions, clientFor: (context: string) => KubeC
     // The secret's content depends on the token: when the token exists, it is known now.
     const desired = desiredRemoteSecret(d, o.version)
     if (!live || !desired || !isUpToDate(live, desired)) add(d.link.east, {apiVersion: 'v1', kind: 'Secret', metadata: {name, namespace: d.link.east.istioNamespace}}, Boolean(live))
-    if (meshEdits[i].changed) add(d.link.east, {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: MESH_CONFIGMAP, namespace: d.link.east.istioNamespace}}, true)
+    if (meshEdits[i].changed) add(d.link.east, {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: d.link.east.meshConfigMapName, namespace: d.link.east.istioNamespace}}, true)
   }
   if (wanted.length === 0) return
   const results = await Promise.all(wanted.map(async ({client, access}) => {
@@ -281,7 +288,7 @@ function yamlDocs(o: LinkOptions, directions: Direction[], readerPlans: Map<Clus
     docs.push({context: d.link.east.context, object: secret})
     const m = meshEdits[i]
     if (m.changed) {
-      docs.push({context: d.link.east.context, object: {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: MESH_CONFIGMAP, namespace: d.link.east.istioNamespace}, data: {meshNetworks: m.after === undefined ? '' : dumpYaml(m.after)}}})
+      docs.push({context: d.link.east.context, object: {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: d.link.east.meshConfigMapName, namespace: d.link.east.istioNamespace}, data: {meshNetworks: m.after === undefined ? '' : dumpYaml(m.after)}}})
     }
   }
   if (missing.length > 0) {
@@ -396,15 +403,20 @@ function requireClusterId(f: ClusterFacts, hint: string): string {
 async function removeLink(client: KubeClient, id: string, ns: string, dryRun?: boolean): Promise<Change[]> {
   const changes: Change[] = []
   const secret = {apiVersion: 'v1', kind: 'Secret', metadata: {name: remoteSecretName(id), namespace: ns}}
-  // Read first, so that a repeated unlink sends no write at all.
-  const [live, cm] = await allInOrder([
+  // Read first, so that a repeated unlink sends no write at all. meshNetworks lives in the mesh
+  // ConfigMap of the revision link chose (src/istio/revision.ts): `istio` unless only a revisioned istiod runs.
+  const plain = revisionNames(DEFAULT_REVISION, ns)
+  const [live, istiods, plainCm] = await allInOrder([
     client.getOptional<KubeObject>(resourcePath(RESOURCES.Secret, ns, secret.metadata.name)),
-    client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, MESH_CONFIGMAP)),
+    client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Deployment, ns), {labelSelector: ISTIOD_APP_SELECTOR}),
+    client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, plain.meshConfigMap)),
   ])
+  const {names} = chooseRevision(istiods.items ?? [], ns)
+  const cm = names.revision === DEFAULT_REVISION ? plainCm : await client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, names.meshConfigMap))
   const deleted = live && await deleteObject(client, secret, {dryRun})
   if (deleted) changes.push(deleted)
   if (cm) {
-    const c = await editConfigMapYaml<MeshNetworks>(client, {namespace: ns, name: MESH_CONFIGMAP, key: 'meshNetworks', edit: (d) => removeRegistry(d, id)}, {dryRun})
+    const c = await editConfigMapYaml<MeshNetworks>(client, {namespace: ns, name: names.meshConfigMap, key: 'meshNetworks', edit: (d) => removeRegistry(d, id)}, {dryRun})
     if (c.action !== 'unchanged') changes.push(c)
   }
   return changes

@@ -5,10 +5,10 @@ import {KubeClient} from '../kube/client.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
 import {Kubeconfig} from '../kube/kubeconfig.ts'
 import {listObjects} from '../kube/apply.ts'
-import {RESOURCES, resourcePath} from '../kube/resources.ts'
+import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {readerClusterRole} from '../istio/names.ts'
-import {disallowedAuth, hasCredentials, remoteSecretEntries, type RemoteSecretEntry, sameServer} from './model.ts'
+import {disallowedAuth, hasCredentials, istioNames, remoteSecretEntries, type RemoteSecretEntry, sameServer} from './model.ts'
 import type {ClusterFacts, ListedKind, ListFailure, SecretProbe, VerifyFacts} from './types.ts'
 import {LISTED_KINDS} from './types.ts'
 
@@ -65,29 +65,33 @@ export async function collectClusterFacts(target: Target, istioNamespace: string
     facts.failures.Namespace = classify(error)
   }
   const kinds = LISTED_KINDS.filter((k) => k !== 'Namespace')
-  await Promise.all([
-    ...kinds.map(async (kind) => {
-      try {
-        facts.lists[kind] = await listObjects(client, RESOURCES[kind], IN_ISTIO_NAMESPACE.has(kind) ? {namespace: istioNamespace} : {})
-      } catch (error) {
-        facts.failures[kind] = classify(error)
+  const listed = new Map(kinds.map((kind) => [kind, (async () => {
+    try {
+      facts.lists[kind] = await listObjects(client, RESOURCES[kind], IN_ISTIO_NAMESPACE.has(kind) ? {namespace: istioNamespace} : {})
+    } catch (error) {
+      facts.failures[kind] = classify(error)
+    }
+  })()]))
+  // The reader ClusterRole and binding of the Istio revision in use (src/istio/revision.ts), known
+  // once the Deployments are listed; for a revisioned install, the plain name counts too.
+  const reader = async (type: typeof RESOURCES.ClusterRole | typeof RESOURCES.ClusterRoleBinding, key: 'ClusterRole' | 'ClusterRoleBinding') => {
+    await listed.get('Deployment')
+    const names = [...new Set([istioNames(facts).readerClusterRole, readerClusterRole(istioNamespace)])]
+    try {
+      for (const name of names) {
+        const found = await client.getOptional<KubeObject>(resourcePath(type, undefined, name))
+        if (found) return found
       }
-    }),
-    (async () => {
-      try {
-        facts.readerClusterRole = (await client.getOptional(resourcePath(RESOURCES.ClusterRole, undefined, readerClusterRole(istioNamespace)))) ?? null
-      } catch (error) {
-        facts.failures.ClusterRole = classify(error)
-      }
-    })(),
-    (async () => {
-      try {
-        facts.readerClusterRoleBinding = (await client.getOptional(resourcePath(RESOURCES.ClusterRoleBinding, undefined, readerClusterRole(istioNamespace)))) ?? null
-      } catch (error) {
-        facts.failures.ClusterRoleBinding = classify(error)
-      }
-    })(),
-  ])
+      return null
+    } catch (error) {
+      facts.failures[key] = classify(error)
+      return undefined
+    }
+  }
+  const [role, binding] = await Promise.all([reader(RESOURCES.ClusterRole, 'ClusterRole'), reader(RESOURCES.ClusterRoleBinding, 'ClusterRoleBinding'), ...listed.values()])
+  facts.readerClusterRoleName = istioNames(facts).readerClusterRole
+  if (role !== undefined) facts.readerClusterRole = role as KubeObject | null
+  if (binding !== undefined) facts.readerClusterRoleBinding = binding as KubeObject | null
   return facts
 }
 

@@ -6,8 +6,9 @@ import type {KubeconfigDoc, KubeCluster, KubeUser} from '../kube/kubeconfig.ts'
 import type {KubeObject} from '../kube/resources.ts'
 import {
   CACERTS_SECRET, CROSS_NETWORK_PORT, DNS_CAPTURE_ENV, EASTWEST_GATEWAY_LABEL, EASTWEST_GATEWAY_LABEL_VALUE,
-  INJECTOR_CONFIGMAP, ISTIOD_DEPLOYMENT, MESH_CONFIGMAP, MULTICLUSTER_LABEL, NETWORK_LABEL, ROOT_CERT_CONFIGMAP,
+  MULTICLUSTER_LABEL, NETWORK_LABEL, ROOT_CERT_CONFIGMAP,
 } from '../istio/names.ts'
+import {chooseRevision, type RevisionNames} from '../istio/revision.ts'
 import {cacertsRoots, decodeSecretData, parseBundle} from './certs.ts'
 import type {ClusterFacts, ListedKind} from './types.ts'
 
@@ -29,9 +30,12 @@ function findIn(f: ClusterFacts, kind: ListedKind, namespace: string, name: stri
 export const istioNamespace = (f: ClusterFacts) => findIn(f, 'Namespace', '', f.istioNamespace)
 export const cacertsSecret = (f: ClusterFacts) => findIn(f, 'Secret', f.istioNamespace, CACERTS_SECRET)
 export const rootCertConfigMap = (f: ClusterFacts) => findIn(f, 'ConfigMap', f.istioNamespace, ROOT_CERT_CONFIGMAP)
-export const meshConfigMap = (f: ClusterFacts) => findIn(f, 'ConfigMap', f.istioNamespace, MESH_CONFIGMAP)
-export const injectorConfigMap = (f: ClusterFacts) => findIn(f, 'ConfigMap', f.istioNamespace, INJECTOR_CONFIGMAP)
-export const istiodDeployment = (f: ClusterFacts) => findIn(f, 'Deployment', f.istioNamespace, ISTIOD_DEPLOYMENT)
+/** The names of the Istio revision verify reads (src/istio/revision.ts): from the istiod Deployments listed. */
+export const istioNames = (f: ClusterFacts): RevisionNames =>
+  chooseRevision((f.lists.Deployment ?? []).filter((d) => d.metadata.labels?.app === 'istiod'), f.istioNamespace).names
+export const meshConfigMap = (f: ClusterFacts) => findIn(f, 'ConfigMap', f.istioNamespace, istioNames(f).meshConfigMap)
+export const injectorConfigMap = (f: ClusterFacts) => findIn(f, 'ConfigMap', f.istioNamespace, istioNames(f).injectorConfigMap)
+export const istiodDeployment = (f: ClusterFacts) => findIn(f, 'Deployment', f.istioNamespace, istioNames(f).istiod)
 
 export function istiodEnv(dep: KubeObject | null | undefined): Record<string, string> {
   const env: Record<string, string> = {}

@@ -46,6 +46,8 @@ export interface ClusterFacts {
   /** The listed objects by kind; a kind is absent when its list failed (see failures). */
   lists: Partial<Record<ListedKind, KubeObject[]>>
   failures: Partial<Record<ListedKind | 'ClusterRole' | 'ClusterRoleBinding', ListFailure>>
+  /** The reader ClusterRole's name for the Istio revision in use. */
+  readerClusterRoleName?: string
   /** The reader ClusterRole and binding (null: not found; undefined: not readable). */
   readerClusterRole?: KubeObject | null
   readerClusterRoleBinding?: KubeObject | null

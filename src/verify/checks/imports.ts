@@ -3,7 +3,7 @@
 import {DNS_CAPTURE_ENV, EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL} from '../../istio/names.ts'
 import type {KubeObject} from '../../kube/resources.ts'
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
-import {clusterGatewayAddresses, dnsCaptureOn, eastWestGateways, gatewayPort, istiodDeployment, istiodEnv, serviceFqdn} from '../model.ts'
+import {clusterGatewayAddresses, dnsCaptureOn, eastWestGateways, gatewayPort, istioNames, istiodDeployment, istiodEnv, serviceFqdn} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 import {coveringGateway} from './exports.ts'
 
@@ -195,8 +195,8 @@ export const dnsChecks: CheckDef[] = [
       const on = dnsCaptureOn(c)
       if (on === undefined) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'ConfigMap')}`)
       if (!on) {
-        return warn(c.name, `cluster ${c.name}: ${n} imported service(s), but DNS proxying is off (ConfigMap ${c.istioNamespace}/istio key mesh lacks defaultConfig.proxyMetadata.${DNS_CAPTURE_ENV}: "true"), so names like *.global do not resolve`,
-          `\`istioctl install --context ${ctxOf(c)} --set meshConfig.defaultConfig.proxyMetadata.${DNS_CAPTURE_ENV}=true\` (or add it to the mesh key: \`kubectl edit configmap istio -n ${c.istioNamespace} --context ${ctxOf(c)}\`), then restart the client workloads`)
+        return warn(c.name, `cluster ${c.name}: ${n} imported service(s), but DNS proxying is off (ConfigMap ${c.istioNamespace}/${istioNames(c).meshConfigMap} key mesh lacks defaultConfig.proxyMetadata.${DNS_CAPTURE_ENV}: "true"), so names like *.global do not resolve`,
+          `\`istioctl install --context ${ctxOf(c)} --set meshConfig.defaultConfig.proxyMetadata.${DNS_CAPTURE_ENV}=true\` (or add it to the mesh key: \`kubectl edit configmap ${istioNames(c).meshConfigMap} -n ${c.istioNamespace} --context ${ctxOf(c)}\`), then restart the client workloads`)
       }
       return pass(c.name, `cluster ${c.name}: DNS proxying is on for ${n} imported service(s)`)
     }),

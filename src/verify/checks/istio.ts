@@ -1,6 +1,6 @@
 // Istio presence and identity: installed, cluster ID set and consistent, IDs unique, mesh ID.
 import {type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
-import {istioNamespace, istiodDeployment, injectorConfigMap} from '../model.ts'
+import {istioNames, istioNamespace, istiodDeployment, injectorConfigMap} from '../model.ts'
 import type {Finding} from '../types.ts'
 
 const installHint = (ctx: string) => `install Istio in the cluster, e.g. \`istioctl install --context ${ctx} --set values.global.multiCluster.clusterName=<cluster ID> --set values.global.network=<network>\``
@@ -15,7 +15,7 @@ export const istioChecks: CheckDef[] = [
       if (ns === null) return fail(c.name, `cluster ${c.name}: namespace ${c.istioNamespace} not found`, `${installHint(ctxOf(c))}, or pass --istio-namespace`)
       const dep = istiodDeployment(c)
       const inj = injectorConfigMap(c)
-      if (dep === null && inj === null) return fail(c.name, `cluster ${c.name}: no Deployment ${c.istioNamespace}/istiod and no ConfigMap ${c.istioNamespace}/istio-sidecar-injector`, installHint(ctxOf(c)))
+      if (dep === null && inj === null) return fail(c.name, `cluster ${c.name}: no Deployment ${c.istioNamespace}/${istioNames(c).istiod} and no ConfigMap ${c.istioNamespace}/${istioNames(c).injectorConfigMap}`, installHint(ctxOf(c)))
       if (c.failures.ServiceEntry?.reason === 'notfound' || c.failures.Gateway?.reason === 'notfound') {
         return fail(c.name, `cluster ${c.name}: the Istio CRDs are not installed (networking.istio.io/v1 Gateway/ServiceEntry not served)`, installHint(ctxOf(c)))
       }
@@ -31,7 +31,7 @@ export const istioChecks: CheckDef[] = [
       const id = ctx.id(c)
       const fix = `reinstall with one cluster ID: \`istioctl install --context ${ctxOf(c)} --set values.global.multiCluster.clusterName=<ID>\` (sets both istiod's CLUSTER_ID and the injector values)`
       if (id.envClusterId && id.injectorClusterId && id.envClusterId !== id.injectorClusterId) {
-        return fail(c.name, `cluster ${c.name}: Deployment ${c.istioNamespace}/istiod has CLUSTER_ID=${id.envClusterId} but ConfigMap ${c.istioNamespace}/istio-sidecar-injector says global.multiCluster.clusterName=${id.injectorClusterId}`, fix)
+        return fail(c.name, `cluster ${c.name}: Deployment ${c.istioNamespace}/${istioNames(c).istiod} has CLUSTER_ID=${id.envClusterId} but ConfigMap ${c.istioNamespace}/${istioNames(c).injectorConfigMap} says global.multiCluster.clusterName=${id.injectorClusterId}`, fix)
       }
       if (!id.clusterId) {
         if (!id.istiodReadable && !id.injectorReadable) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Deployment')}`)

@@ -137,8 +137,8 @@ export const linkChecks: CheckDef[] = [
       if (peer && !peer.unreachable && peer.source === 'context') {
         const sa = peer.lists.ServiceAccount?.find((s) => s.metadata.name === READER_SERVICE_ACCOUNT)
         if (peer.lists.ServiceAccount && !sa) missing.push(`ServiceAccount ${peer.istioNamespace}/${READER_SERVICE_ACCOUNT}`)
-        if (peer.readerClusterRole === null) missing.push(`ClusterRole ${readerClusterRole(peer.istioNamespace)}`)
-        if (peer.readerClusterRoleBinding === null) missing.push(`ClusterRoleBinding ${readerClusterRole(peer.istioNamespace)}`)
+        if (peer.readerClusterRole === null) missing.push(`ClusterRole ${peer.readerClusterRoleName ?? readerClusterRole(peer.istioNamespace)}`)
+        if (peer.readerClusterRoleBinding === null) missing.push(`ClusterRoleBinding ${peer.readerClusterRoleName ?? readerClusterRole(peer.istioNamespace)}`)
       }
       const denied = p?.outcome === 'forbidden' ? p.denied : []
       if (denied.length > 0 || (missing.length > 0 && p?.outcome !== 'ok')) {

@@ -3,7 +3,7 @@ import {isIP} from 'node:net'
 import {load} from 'js-yaml'
 import {EXPORTED_LABEL, IMPORTED_FROM_LABEL, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
-import {clusterGatewayAddresses, eastWestGateways, gatewayAddresses, gatewayPort, meshConfigMap} from '../model.ts'
+import {clusterGatewayAddresses, eastWestGateways, gatewayAddresses, gatewayPort, istioNames, meshConfigMap} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 
 /** Does any other verified cluster need this cluster's east-west gateway? */
@@ -113,7 +113,7 @@ export const networkChecks: CheckDef[] = [
     run: (ctx) => ctx.reachable.map((c): Finding => {
       const cm = meshConfigMap(c)
       if (cm === undefined) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'ConfigMap')}`)
-      const where = `ConfigMap ${c.istioNamespace}/istio key meshNetworks`
+      const where = `ConfigMap ${c.istioNamespace}/${istioNames(c).meshConfigMap} key meshNetworks`
       const relink = (peer?: ClusterFacts, id?: string) => peer ? `\`kubectl mesh cluster link --context ${ctxOf(c)} --remote-context ${ctxOf(peer)}\` (rewrites the entry)` : `\`kubectl mesh cluster unlink --context ${ctxOf(c)} --remote-name ${id}\` (drops the stale entry)`
       const raw = cm?.data?.meshNetworks
       if (!raw || !raw.trim()) return skip(c.name, `cluster ${c.name}: no meshNetworks`)
@@ -121,10 +121,10 @@ export const networkChecks: CheckDef[] = [
       try {
         doc = load(raw)
       } catch (error) {
-        return fail(c.name, `cluster ${c.name}: ${where} is not valid YAML (istiod keeps the last valid state): ${(error as Error).message.split('\n')[0]}`, `fix it with \`kubectl edit configmap istio -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
+        return fail(c.name, `cluster ${c.name}: ${where} is not valid YAML (istiod keeps the last valid state): ${(error as Error).message.split('\n')[0]}`, `fix it with \`kubectl edit configmap ${istioNames(c).meshConfigMap} -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
       }
       const networks = doc?.networks ?? {}
-      if (typeof networks !== 'object' || Array.isArray(networks)) return fail(c.name, `cluster ${c.name}: ${where}: "networks" is not a mapping`, `fix it with \`kubectl edit configmap istio -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
+      if (typeof networks !== 'object' || Array.isArray(networks)) return fail(c.name, `cluster ${c.name}: ${where}: "networks" is not a mapping`, `fix it with \`kubectl edit configmap ${istioNames(c).meshConfigMap} -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
       const localId = ctx.clusterIdOf(c)
       if ((c.failures as Record<string, unknown>).Secret) {
         return skip(c.name, `cluster ${c.name}: ${where} parses, but ${unreadable(c, 'Secret')}: its registries cannot be matched to remote secrets`, 'run verify with a context that may read Secrets in the Istio namespace')
@@ -132,7 +132,7 @@ export const networkChecks: CheckDef[] = [
       const keys = new Set(ctx.secrets(c).map((e) => e.key))
       for (const [net, spec] of Object.entries<any>(networks)) {
         for (const ep of spec?.endpoints ?? []) {
-          if (ep.fromCidr !== undefined && !validCidr(String(ep.fromCidr))) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: fromCidr "${ep.fromCidr}" is not a CIDR; istiod rejects the whole document`, `fix it with \`kubectl edit configmap istio -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
+          if (ep.fromCidr !== undefined && !validCidr(String(ep.fromCidr))) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: fromCidr "${ep.fromCidr}" is not a CIDR; istiod rejects the whole document`, `fix it with \`kubectl edit configmap ${istioNames(c).meshConfigMap} -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
           if (ep.fromRegistry === undefined) continue
           const reg = String(ep.fromRegistry)
           if (!isDns1123Label(reg) && reg !== 'Kubernetes') return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: fromRegistry "${reg}" is not a DNS-1123 label; istiod rejects the whole document`, relink(undefined, reg))
@@ -154,9 +154,9 @@ export const networkChecks: CheckDef[] = [
         }
         for (const g of spec?.gateways ?? []) {
           const port = Number(g?.port)
-          if (!Number.isInteger(port) || port < 1 || port > 65535) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: gateway port "${g?.port}" is not a valid port; istiod rejects the whole document`, `fix it with \`kubectl edit configmap istio -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
-          if (g.address !== undefined && !isIP(String(g.address)) && !isHostname(String(g.address))) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: gateway address "${g.address}" is neither an IP nor a hostname`, `fix it with \`kubectl edit configmap istio -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
-          if (g.address === undefined && g.registryServiceName === undefined) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: a gateway has neither address nor registryServiceName`, `fix it with \`kubectl edit configmap istio -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
+          if (!Number.isInteger(port) || port < 1 || port > 65535) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: gateway port "${g?.port}" is not a valid port; istiod rejects the whole document`, `fix it with \`kubectl edit configmap ${istioNames(c).meshConfigMap} -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
+          if (g.address !== undefined && !isIP(String(g.address)) && !isHostname(String(g.address))) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: gateway address "${g.address}" is neither an IP nor a hostname`, `fix it with \`kubectl edit configmap ${istioNames(c).meshConfigMap} -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
+          if (g.address === undefined && g.registryServiceName === undefined) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: a gateway has neither address nor registryServiceName`, `fix it with \`kubectl edit configmap ${istioNames(c).meshConfigMap} -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
         }
       }
       // Linked peers on another network should have an entry (cluster link writes one).

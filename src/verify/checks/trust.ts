@@ -2,7 +2,7 @@
 import type {X509Certificate} from 'node:crypto'
 import {analyzeCacerts, cacertsRoots, decodeSecretData, fingerprint, parseBundle, sampleMatch, shortFingerprint} from '../certs.ts'
 import {type CheckDef, type CheckContext, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
-import {cacertsSecret, rootCertConfigMap, trustedRoots} from '../model.ts'
+import {cacertsSecret, istioNames, rootCertConfigMap, trustedRoots} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 
 const DAY = 86_400_000
@@ -126,7 +126,7 @@ export const trustChecks: CheckDef[] = [
       } catch { /* empty */ }
       if (want.size > 0 && !have.some((f) => want.has(f))) {
         return fail(c.name, `cluster ${c.name}: ConfigMap ${c.istioNamespace}/istio-ca-root-cert does not hold the root of Secret cacerts: istiod still signs with another CA (cacerts created after istiod started?)`,
-          `\`kubectl rollout restart deployment/istiod -n ${c.istioNamespace} --context ${ctxOf(c)}\`, then restart the workloads to get new certificates`)
+          `\`kubectl rollout restart deployment/${istioNames(c).istiod} -n ${c.istioNamespace} --context ${ctxOf(c)}\`, then restart the workloads to get new certificates`)
       }
       return pass(c.name, `cluster ${c.name}: istiod publishes the cacerts root`)
     }),
