@@ -91,6 +91,18 @@ export class KubeClient {
     }
   }
 
+  /** Where requests go: the server URL's protocol, host (IPv6 without brackets) and port. */
+  private endpoint(): {protocol: string; hostname: string; port: string | number} {
+    return {protocol: this.server.protocol, hostname: this.server.hostname.replace(/^\[|\]$/g, ''), port: this.server.port || (this.server.protocol === 'https:' ? 443 : 80)}
+  }
+
+  /** A request that got no HTTP answer (refused, reset, TLS, DNS): status 0, the error code as reason. */
+  private networkError(e: any, method: string, path: string): ApiError {
+    const code = e?.code ?? 'NetworkError'
+    const message = code === 'ECONNREFUSED' ? `connection refused (${this.server.host})` : `${code}: ${e?.message ?? e}`
+    return new ApiError({status: 0, reason: code, message, context: this.context, method, path})
+  }
+
   private authError(error: unknown): ApiError {
     return new ApiError({status: 0, reason: 'AuthFailed', message: `cannot obtain credentials: ${(error as Error).message}`, context: this.context, method: 'GET', path: '/'})
   }
@@ -137,8 +149,7 @@ export class KubeClient {
     return new Promise<T>((resolve, reject) => {
       const lib = isHttps ? https : http
       const r = lib.request({
-        protocol: this.server.protocol, hostname: this.server.hostname.replace(/^\[|\]$/g, ''), port: this.server.port || (isHttps ? 443 : 80),
-        method, path, headers, agent: this.agent, servername: auth.servername,
+        ...this.endpoint(), method, path, headers, agent: this.agent, servername: auth.servername,
       }, (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
@@ -171,9 +182,7 @@ export class KubeClient {
         clearTimeout(timer)
         if (e instanceof ApiError) return reject(e)
         requestLog.push({context: this.context, method, path: req.path, status: 0, ms: performance.now() - started})
-        const code = e?.code ?? 'NetworkError'
-        const msg = code === 'ECONNREFUSED' ? `connection refused (${this.server.host})` : `${code}: ${e?.message ?? e}`
-        reject(fail(0, code, msg))
+        reject(this.networkError(e, method, req.path))
       })
       if (body !== undefined) r.write(body)
       r.end()
@@ -202,8 +211,7 @@ export class KubeClient {
     const fail = (status: number, reason: string, message: string) => new ApiError({status, reason, message, context: this.context, method: 'GET', path: req.path})
     return new Promise((resolve, reject) => {
       const r = (isHttps ? https : http).request({
-        protocol: this.server.protocol, hostname: this.server.hostname.replace(/^\[|\]$/g, ''), port: this.server.port || (isHttps ? 443 : 80),
-        method: 'GET', path, headers, agent: false, servername: auth.servername,
+        ...this.endpoint(), method: 'GET', path, headers, agent: false, servername: auth.servername,
         ...(isHttps ? {ca: auth.ca, cert: auth.cert, key: auth.key, rejectUnauthorized: auth.rejectUnauthorized ?? true} : {}),
       })
       const timer = setTimeout(() => { logged(0); r.destroy(fail(0, 'Timeout', `no answer within ${timeoutMs} ms`)) }, timeoutMs)
@@ -239,8 +247,7 @@ export class KubeClient {
         clearTimeout(timer)
         if (e instanceof ApiError) return reject(e)
         logged(0)
-        const code = e?.code ?? 'NetworkError'
-        reject(fail(0, code, code === 'ECONNREFUSED' ? `connection refused (${this.server.host})` : `${code}: ${e?.message ?? e}`))
+        reject(this.networkError(e, 'GET', req.path))
       })
       r.end()
     })
