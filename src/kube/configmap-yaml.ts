@@ -15,7 +15,12 @@ export interface YamlEdit<T> {
   key: string
   /** Pure: the parsed document (undefined when the key is absent or empty) in, the new document out. */
   edit: (doc: T | undefined) => T | undefined
-  /** How many conflicts to retry before giving up. */
+  /**
+   * How many conflicts to retry before giving up (default 200). Another writer of the same
+   * ConfigMap (even of another key) makes the resourceVersion precondition fail; each retry
+   * re-reads and re-applies the edit after a short random wait (≤ 100 ms), so a busy ConfigMap
+   * delays the edit by seconds at most instead of failing it.
+   */
   retries?: number
 }
 
@@ -33,7 +38,7 @@ export function dumpYaml(doc: unknown): string {
 export async function editConfigMapYaml<T>(client: KubeClient, spec: YamlEdit<T>, opts: WriteOptions = {}): Promise<Change> {
   const path = resourcePath(RESOURCES.ConfigMap, spec.namespace, spec.name)
   const ref = {kind: 'ConfigMap', metadata: {name: spec.name, namespace: spec.namespace}}
-  const retries = spec.retries ?? 30
+  const retries = spec.retries ?? 200
   for (let attempt = 0; ; attempt++) {
     const cm = await client.getOptional<KubeObject>(path)
     if (!cm) {
@@ -58,7 +63,7 @@ export async function editConfigMapYaml<T>(client: KubeClient, spec: YamlEdit<T>
       return changeOf(client.context, ref, 'configured')
     } catch (error) {
       if (error instanceof ApiError && error.status === 409 && attempt < retries) {
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(50 * (attempt + 1), 500)))
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(10 * (attempt + 1), 100)))
         continue
       }
       throw error
