@@ -121,6 +121,20 @@ async function kill(pid: number, graceMs = 5000, exe = 'pilot-discovery'): Promi
   }
 }
 
+/** Start a daemon in its own process group (killed as a group), output appended to `log`; returns its pid. */
+function spawnDetached(bin: string, args: string[], opts: { cwd: string; log: string; env?: NodeJS.ProcessEnv }): number {
+  const fd = openSync(opts.log, 'a');
+  try {
+    const child = spawn(bin, args, { cwd: opts.cwd, detached: true, stdio: ['ignore', fd, fd], env: opts.env ?? process.env });
+    child.on('error', () => {});
+    child.unref();
+    if (!child.pid) throw new Error(`could not start ${basename(bin)}`);
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** GET a loopback URL; resolves with status and body (never rejects on HTTP errors). */
 export function httpGet(url: string, timeoutMs = 3000): Promise<{ status: number; body: string }> {
   return new Promise((res, rej) => {
@@ -240,18 +254,8 @@ export async function startIstiod(cluster: string, opts: StartIstiodOptions = {}
     ...opts.env,
   };
   const log = join(dir, 'istiod.log');
-  const fd = openSync(log, 'a');
-  let pid: number;
   const t0 = Date.now();
-  try {
-    const child = spawn(pilotDiscoveryBin(), args, { cwd: dir, detached: true, stdio: ['ignore', fd, fd], env });
-    child.on('error', () => {});
-    child.unref();
-    if (!child.pid) throw new Error('could not start pilot-discovery');
-    pid = child.pid;
-  } finally {
-    closeSync(fd);
-  }
+  const pid = spawnDetached(pilotDiscoveryBin(), args, { cwd: dir, log, env });
   writeFileSync(pidFile, String(pid));
 
   const istiod: Istiod = { cluster, pid, dir, log, ports, debugUrl: `http://127.0.0.1:${ports.monitoring}`, readyMs: 0, pod: podName(cluster), node: nodeName(cluster), kubeletPort: 0 };
@@ -292,18 +296,8 @@ async function startKubelet(dir: string, routes: string[]): Promise<number> {
   const portFile = join(dir, 'kubelet.port');
   rmSync(portFile, { force: true });
   const log = join(dir, 'kubelet.log');
-  const fd = openSync(log, 'a');
-  let pid: number;
-  try {
-    const args = ['--listen', '127.0.0.1:0', '--port-file', portFile, ...routes.flatMap((r) => ['--forward', r])];
-    const child = spawn(join(binDir(), 'testbed-kubelet'), args, { cwd: dir, detached: true, stdio: ['ignore', fd, fd] });
-    child.on('error', () => {});
-    child.unref();
-    if (!child.pid) throw new Error('could not start testbed-kubelet');
-    pid = child.pid;
-  } finally {
-    closeSync(fd);
-  }
+  const args = ['--listen', '127.0.0.1:0', '--port-file', portFile, ...routes.flatMap((r) => ['--forward', r])];
+  const pid = spawnDetached(join(binDir(), 'testbed-kubelet'), args, { cwd: dir, log });
   writeFileSync(join(dir, 'kubelet.pid'), String(pid));
   const deadline = Date.now() + 10_000;
   while (!existsSync(portFile) || readFileSync(portFile, 'utf8') === '') {

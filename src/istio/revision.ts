@@ -5,6 +5,7 @@
 // The default revision has the plain names. Every istiod Deployment carries `app=istiod` and
 // `istio.io/rev`; that is how the revisions of a cluster are found (pure functions here).
 import type {KubeObject} from '../kube/resources.ts'
+import {readerClusterRole} from './names.ts'
 
 export const DEFAULT_REVISION = 'default'
 export const ISTIOD_APP_SELECTOR = 'app=istiod'
@@ -25,7 +26,7 @@ export function revisionNames(revision: string, istioNamespace: string): Revisio
     istiod: `istiod${suffix}`,
     meshConfigMap: `istio${suffix}`,
     injectorConfigMap: `istio-sidecar-injector${suffix}`,
-    readerClusterRole: revision === DEFAULT_REVISION ? `istio-reader-clusterrole-${istioNamespace}` : `istio-reader-clusterrole-${revision}-${istioNamespace}`,
+    readerClusterRole: revision === DEFAULT_REVISION ? readerClusterRole(istioNamespace) : `istio-reader-clusterrole-${revision}-${istioNamespace}`,
   }
 }
 

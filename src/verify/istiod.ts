@@ -13,8 +13,8 @@ import type {KubeObject} from '../kube/resources.ts'
 import type {KubeClient} from '../kube/client.ts'
 import {ApiError} from '../kube/errors.ts'
 import {getThroughPortForward} from '../kube/portforward.ts'
+import {ISTIOD_APP_SELECTOR} from '../istio/revision.ts'
 
-export const ISTIOD_SELECTOR = 'app=istiod'
 export const ISTIOD_MONITORING_PORT = 15014
 
 export interface ClusterzEntry {
@@ -71,13 +71,13 @@ async function probeThroughPod(c: ClusterFacts, client: KubeClient, timeoutMs: n
   const ns = c.istioNamespace
   let pods: KubeObject[]
   try {
-    pods = (await client.get<{items: KubeObject[]}>(`/api/v1/namespaces/${ns}/pods`, {labelSelector: ISTIOD_SELECTOR})).items ?? []
+    pods = (await client.get<{items: KubeObject[]}>(`/api/v1/namespaces/${ns}/pods`, {labelSelector: ISTIOD_APP_SELECTOR})).items ?? []
   } catch (error) {
     if (error instanceof ApiError && error.status === 403) return {cluster: c.name, outcome: 'forbidden', detail: `cannot list pods in ${ns}`}
     return {cluster: c.name, outcome: 'error', detail: `cannot list istiod's pods in ${ns}: ${(error as Error).message.replace(/^context "[^"]*": /, '')}`}
   }
   const pod = pickIstiodPod(pods)
-  if (!pod) return {cluster: c.name, outcome: 'no-pod', detail: pods.length === 0 ? `no pod with label ${ISTIOD_SELECTOR} in ${ns}` : `no running pod among ${pods.length} with label ${ISTIOD_SELECTOR} in ${ns}`}
+  if (!pod) return {cluster: c.name, outcome: 'no-pod', detail: pods.length === 0 ? `no pod with label ${ISTIOD_APP_SELECTOR} in ${ns}` : `no running pod among ${pods.length} with label ${ISTIOD_APP_SELECTOR} in ${ns}`}
   const base = {cluster: c.name, url: `pod ${ns}/${pod.metadata.name} port ${ISTIOD_MONITORING_PORT} (port-forward)`}
   try {
     return parseClusterz(base, await getThroughPortForward(client, ns, pod.metadata.name, ISTIOD_MONITORING_PORT, '/debug/clusterz', timeoutMs))
