@@ -30,6 +30,8 @@ export const readerClusterRole = (istioNamespace: string) => `istio-reader-clust
 // service export / import
 export const EXPORTS_GATEWAY = 'kubectl-mesh-exports'
 export const EXPORTED_LABEL = 'kubectl-mesh/exported'
+/** On an exported Service: the host `service export` passes it through as (NAME.NS.svc.<cluster domain>), so unexport, import and verify use the same one. */
+export const EXPORTED_HOST_ANNOTATION = 'kubectl-mesh/exported-host'
 export const IMPORTED_FROM_LABEL = 'kubectl-mesh/imported-from'
 export const IMPORTED_SERVICE_LABEL = 'kubectl-mesh/service'
 export const DNS_CAPTURE_ENV = 'ISTIO_META_DNS_CAPTURE'

@@ -17,11 +17,15 @@ export class CheckContext {
   private readonly ids = new Map<string, Identity>()
   private readonly entries = new Map<string, RemoteSecretEntry[]>()
 
-  constructor(facts: VerifyFacts) {
+  /** verify --cluster-domain: overrides every cluster's own domain. */
+  readonly clusterDomain?: string
+
+  constructor(facts: VerifyFacts, opts: {clusterDomain?: string} = {}) {
     this.facts = facts
     this.clusters = facts.clusters
+    this.clusterDomain = opts.clusterDomain
     for (const c of facts.clusters) {
-      this.ids.set(c.name, identity(c))
+      this.ids.set(c.name, identity(c, opts))
       this.entries.set(c.name, remoteSecretEntries(c))
     }
   }

@@ -10,7 +10,7 @@ import {load} from 'js-yaml'
 import {OperationError, UsageError} from '../../src/errors.ts'
 import {ApiError} from '../../src/kube/errors.ts'
 import {linkPartialFailure} from '../../src/link/service.ts'
-import {clusterIdFromIstiod, deriveFacts, findGateway, pemFingerprint, type ClusterFacts} from '../../src/link/facts.ts'
+import {deriveFacts, gatewayInfo, pemFingerprint, type ClusterFacts} from '../../src/link/facts.ts'
 import {isLoopbackServer, parseGateway, validateInputs, validatePair} from '../../src/link/validate.ts'
 import {addNetworkEntry, planReader, remoteKubeconfig, remoteSecret, removeRegistry, type MeshNetworks} from '../../src/link/plan.ts'
 import {MANAGED_BY_LABEL} from '../../src/istio/names.ts'
@@ -36,7 +36,6 @@ describe('facts', () => {
   test('cluster ID: istiod CLUSTER_ID first, then injector values', () => {
     const istiod = {apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'istiod'}, spec: {template: {spec: {containers: [{name: 'discovery', env: [{name: 'X', value: '1'}, {name: 'CLUSTER_ID', value: 'c1'}]}]}}}}
     const injector = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'i'}, data: {values: JSON.stringify({global: {multiCluster: {clusterName: 'c2'}, network: 'n2', meshID: 'm'}})}}
-    assert.equal(clusterIdFromIstiod(istiod), 'c1')
     assert.deepEqual(deriveFacts({istiod, injector, services: []}).clusterId, 'c1')
     const f = deriveFacts({injector, services: []})
     assert.equal(f.clusterId, 'c2')
@@ -55,11 +54,11 @@ describe('facts', () => {
       svc('other-net', {'topology.istio.io/network': 'n2'}, {loadBalancer: {ingress: [{ip: '10.0.0.2'}]}}),
       svc('ew', {istio: 'eastwestgateway', 'topology.istio.io/network': 'n1', 'networking.istio.io/gatewayPort': '16443'}, {loadBalancer: {ingress: [{hostname: 'ew.example.com'}]}}),
     ]
-    assert.deepEqual(findGateway(list, 'n1'), {service: 'istio-system/ew', address: 'ew.example.com', port: 16443, network: 'n1'})
-    assert.equal(findGateway(list, 'n2')?.address, '10.0.0.2')
-    assert.deepEqual(findGateway([svc('ew', {istio: 'eastwestgateway'}, {}, {externalIPs: ['198.51.100.3']})]), {service: 'istio-system/ew', address: '198.51.100.3', port: 15443, network: undefined})
-    assert.equal(findGateway([svc('ew', {istio: 'eastwestgateway'}, {})])?.address, undefined)
-    assert.equal(findGateway([svc('istiod', {app: 'istiod'})]), undefined)
+    assert.deepEqual(gatewayInfo(list, 'n1'), {service: 'istio-system/ew', address: 'ew.example.com', port: 16443, network: 'n1'})
+    assert.equal(gatewayInfo(list, 'n2')?.address, '10.0.0.2')
+    assert.deepEqual(gatewayInfo([svc('ew', {istio: 'eastwestgateway'}, {}, {externalIPs: ['198.51.100.3']})]), {service: 'istio-system/ew', address: '198.51.100.3', port: 15443, network: undefined})
+    assert.equal(gatewayInfo([svc('ew', {istio: 'eastwestgateway'}, {})])?.address, undefined)
+    assert.equal(gatewayInfo([svc('istiod', {app: 'istiod'})]), undefined)
   })
 
   test('root fingerprint from cacerts root-cert.pem, else istio-ca-root-cert', () => {

@@ -1,9 +1,11 @@
 // Imports: each ServiceEntry kubectl-mesh imported still matches the remote Service and gateway,
 // its DestinationRule's SNI matches, TCP ports have an address, and no host is claimed twice.
-import {DNS_CAPTURE_ENV, EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL} from '../../istio/names.ts'
+import {CROSS_NETWORK_PORT, DNS_CAPTURE_ENV, EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL} from '../../istio/names.ts'
 import type {KubeObject} from '../../kube/resources.ts'
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
-import {clusterGatewayAddresses, dnsCaptureOn, eastWestGateways, gatewayPort, istioNames, istiodDeployment, istiodEnv, serviceFqdn} from '../model.ts'
+import {istiodEnv} from '../../istio/install.ts'
+import {outboundSni} from '../../istio/gateway.ts'
+import {clusterGatewayAddresses, dnsCaptureOn, eastWestGateways, exportedFqdn, fqdnIn, istioNames, istiodDeployment} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 import {coveringGateway} from './exports.ts'
 
@@ -93,7 +95,7 @@ export const importChecks: CheckDef[] = [
       const src = i.source!
       const hint = `\`kubectl mesh service export ${i.name} -n ${i.ns} --context ${ctxOf(src)}\``
       if (i.remote.metadata.labels?.[EXPORTED_LABEL] !== 'true') return fail(c.name, `cluster ${c.name}: ${seRef(i)} imports Service ${i.ns}/${i.name} from ${src.name}, which is not exported there`, hint)
-      if (src.lists.Gateway && !coveringGateway(src, i.name, i.ns)) return fail(c.name, `cluster ${c.name}: ${seRef(i)}: ${src.name}'s east-west gateway does not pass ${serviceFqdn(i.name, i.ns)} through`, hint)
+      if (src.lists.Gateway && !coveringGateway(ctx, src, i.remote)) return fail(c.name, `cluster ${c.name}: ${seRef(i)}: ${src.name}'s east-west gateway does not pass ${exportedFqdn(i.remote, ctx.id(src))} through`, hint)
       return undefined
     }),
   },
@@ -108,7 +110,7 @@ export const importChecks: CheckDef[] = [
       const want = (i.remote.spec?.ports ?? []).map((p: any) => `${p.port}/${p.name ?? ''}`).sort()
       const have = (i.se.spec?.ports ?? []).map((p: any) => `${p.number}/${p.name ?? ''}`).sort()
       if (want.join(',') !== have.join(',')) return fail(c.name, `cluster ${c.name}: ${seRef(i)} has ports ${have.join(', ') || '(none)'}, but Service ${i.ns}/${i.name} in ${i.source!.name} has ${want.join(', ')}`, hint)
-      const port = eastWestGateways(i.source!)[0] ? gatewayPort(eastWestGateways(i.source!)[0]) : 15443
+      const port = eastWestGateways(i.source!)[0]?.port ?? CROSS_NETWORK_PORT
       for (const ep of i.se.spec?.endpoints ?? []) {
         for (const p of i.se.spec?.ports ?? []) {
           if (ep.ports?.[p.name] !== port) return fail(c.name, `cluster ${c.name}: ${seRef(i)}: endpoint ${ep.address} maps port ${p.name} to ${ep.ports?.[p.name] ?? '(nothing)'}, not the gateway port ${port}`, hint)
@@ -132,7 +134,7 @@ export const importChecks: CheckDef[] = [
   {
     id: 'imports.sni',
     category: 'imports',
-    title: 'A DestinationRule for the imported host sets ISTIO_MUTUAL and, per port, sni outbound_.<port>_._.<name>.<ns>.svc.cluster.local, which the owner\'s AUTO_PASSTHROUGH gateway routes.',
+    title: 'A DestinationRule for the imported host sets ISTIO_MUTUAL and, per port, sni outbound_.<port>_._.<the owner\'s exported host> (<name>.<ns>.svc.<its cluster domain>), which the owner\'s AUTO_PASSTHROUGH gateway routes.',
     run: (ctx) => perImport(ctx, 'DestinationRule SNIs match', (c, i) => {
       const hosts: string[] = i.se.spec?.hosts ?? []
       const dr = (c.lists.DestinationRule ?? []).find((d) => d.metadata.namespace === i.ns && d.metadata.name === i.se.metadata.name)
@@ -143,11 +145,15 @@ export const importChecks: CheckDef[] = [
       const drRef = `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}`
       if (!hosts.includes(dr.spec?.host)) return fail(c.name, `cluster ${c.name}: ${drRef} is for host ${dr.spec?.host}, not ${hosts.join(',')}`, hint)
       if (dr.spec?.trafficPolicy?.tls?.mode !== 'ISTIO_MUTUAL') return fail(c.name, `cluster ${c.name}: ${drRef} has tls mode ${dr.spec?.trafficPolicy?.tls?.mode ?? '(unset)'}, not ISTIO_MUTUAL`, hint)
+      // The owner's exported host when the owner is verified too; else its domain is unknown here, so only the name and namespace are compared.
+      const ownerHost = i.remote && i.source ? exportedFqdn(i.remote, ctx.id(i.source)) : undefined
       for (const p of i.se.spec?.ports ?? []) {
-        const want = `outbound_.${p.number}_._.${serviceFqdn(i.name, i.ns)}`
+        const prefix = outboundSni(p.number, `${i.name}.${i.ns}.svc.`)
+        const want = ownerHost ? outboundSni(p.number, ownerHost) : `${prefix}<cluster domain>`
         const pls = (dr.spec?.trafficPolicy?.portLevelSettings ?? []).find((s: any) => s?.port?.number === p.number)
         const sni = pls?.tls?.sni ?? dr.spec?.trafficPolicy?.tls?.sni
-        if (sni !== want) return fail(c.name, `cluster ${c.name}: ${drRef}: port ${p.number} uses SNI ${sni ?? '(none)'}, but the remote gateway routes ${want}`, hint)
+        const matches = ownerHost ? sni === want : typeof sni === 'string' && sni.startsWith(prefix) && sni.length > prefix.length
+        if (!matches) return fail(c.name, `cluster ${c.name}: ${drRef}: port ${p.number} uses SNI ${sni ?? '(none)'}, but the remote gateway routes ${want}`, hint)
         if (pls && pls.tls?.mode !== 'ISTIO_MUTUAL') return fail(c.name, `cluster ${c.name}: ${drRef}: port ${p.number} has tls mode ${pls.tls?.mode ?? '(unset)'}, not ISTIO_MUTUAL`, hint)
       }
       return undefined
@@ -177,8 +183,8 @@ export const importChecks: CheckDef[] = [
         return fail(c.name, `cluster ${c.name}: ${seRef(i)} and ServiceEntry ${other.metadata.namespace}/${other.metadata.name} both claim ${hosts.filter((h) => other.spec.hosts.includes(h)).join(',')}`,
           `delete the other one (\`kubectl delete serviceentry ${other.metadata.name} -n ${other.metadata.namespace} --context ${ctxOf(c)}\`) or import under another name with --host`)
       }
-      const local = (c.lists.Service ?? []).find((s) => hosts.includes(serviceFqdn(s.metadata.name, s.metadata.namespace ?? '')))
-      if (local) return fail(c.name, `cluster ${c.name}: ${seRef(i)} claims ${serviceFqdn(local.metadata.name, local.metadata.namespace ?? '')}, the host of local Service ${local.metadata.namespace}/${local.metadata.name}`, `re-import under another host: \`kubectl mesh service import ${i.name} -n ${i.ns} --from-context ${i.source ? ctxOf(i.source) : i.from} --context ${ctxOf(c)} --host ${i.name}.${i.ns}.global\``)
+      const local = (c.lists.Service ?? []).find((s) => hosts.includes(fqdnIn(ctx.id(c), s.metadata.name, s.metadata.namespace ?? '')))
+      if (local) return fail(c.name, `cluster ${c.name}: ${seRef(i)} claims ${fqdnIn(ctx.id(c), local.metadata.name, local.metadata.namespace ?? '')}, the host of local Service ${local.metadata.namespace}/${local.metadata.name}`, `re-import under another host: \`kubectl mesh service import ${i.name} -n ${i.ns} --from-context ${i.source ? ctxOf(i.source) : i.from} --context ${ctxOf(c)} --host ${i.name}.${i.ns}.global\``)
       return undefined
     }, false),
   },

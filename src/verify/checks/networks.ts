@@ -3,7 +3,7 @@ import {isIP} from 'node:net'
 import {load} from 'js-yaml'
 import {EXPORTED_LABEL, IMPORTED_FROM_LABEL, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
-import {clusterGatewayAddresses, eastWestGateways, gatewayAddresses, gatewayPort, istioNames, meshConfigMap} from '../model.ts'
+import {clusterGatewayAddresses, eastWestGateways, istioNames, meshConfigMap} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 
 /** Does any other verified cluster need this cluster's east-west gateway? */
@@ -39,10 +39,7 @@ export const networkChecks: CheckDef[] = [
       const seen: Array<[string, string]> = []
       if (id.nsNetwork) seen.push([`namespace ${c.istioNamespace} label`, id.nsNetwork])
       if (id.injectorNetwork) seen.push(['injector values global.network', id.injectorNetwork])
-      for (const g of gws) {
-        const v = g.metadata.labels?.[NETWORK_LABEL]
-        if (v) seen.push([`Service ${g.metadata.namespace}/${g.metadata.name} label`, v])
-      }
+      for (const g of gws) if (g.network) seen.push([`Service ${g.ref} label`, g.network])
       const values = [...new Set(seen.map(([, v]) => v))]
       const right = id.injectorNetwork ?? id.nsNetwork ?? values[0]
       if (values.length > 1) {
@@ -78,14 +75,14 @@ export const networkChecks: CheckDef[] = [
         if (need) return fail(c.name, `cluster ${c.name}: no east-west gateway Service (label istio=eastwestgateway), but ${need}`, `install one: \`samples/multicluster/gen-eastwest-gateway.sh --network <network> | istioctl install --context ${ctxOf(c)} -y -f -\``)
         return skip(c.name, `cluster ${c.name}: no east-west gateway (not needed: nothing exported, imported or linked across networks)`)
       }
-      const empty = gws.filter((g) => gatewayAddresses(g).length === 0)
+      const empty = gws.filter((g) => g.addresses.length === 0)
       if (empty.length > 0) {
-        const g = empty[0]
+        const g = empty[0].service
         const msg = `cluster ${c.name}: Service ${g.metadata.namespace}/${g.metadata.name} has no address (EXTERNAL-IP pending)${need ? `, but ${need}` : ''}`
         const hint = `give the LoadBalancer Service an address (a load-balancer controller such as MetalLB), or set one: \`kubectl patch service ${g.metadata.name} -n ${g.metadata.namespace} --context ${ctxOf(c)} -p '{"spec":{"externalIPs":["<address>"]}}'\``
         return need ? fail(c.name, msg, hint) : warn(c.name, msg, hint)
       }
-      return pass(c.name, `cluster ${c.name}: east-west gateway ${gws.map((g) => `${g.metadata.namespace}/${g.metadata.name} at ${gatewayAddresses(g).join(',')}`).join('; ')}`)
+      return pass(c.name, `cluster ${c.name}: east-west gateway ${gws.map((g) => `${g.ref} at ${g.addresses.join(',')}`).join('; ')}`)
     }),
   },
   {
@@ -97,13 +94,13 @@ export const networkChecks: CheckDef[] = [
       const gws = eastWestGateways(c)
       if (gws.length === 0) return skip(c.name, `cluster ${c.name}: no east-west gateway`)
       for (const g of gws) {
-        const port = gatewayPort(g)
-        if (!(g.spec?.ports ?? []).some((p: {port: number}) => p.port === port)) {
-          return fail(c.name, `cluster ${c.name}: Service ${g.metadata.namespace}/${g.metadata.name} does not expose port ${port}, so istiod skips it as a network gateway`,
-            `\`kubectl patch service ${g.metadata.name} -n ${g.metadata.namespace} --context ${ctxOf(c)} --type=json -p '[{"op":"add","path":"/spec/ports/-","value":{"name":"tls","port":${port},"targetPort":${port},"protocol":"TCP"}}]'\``)
+        const port = g.port
+        if (!(g.service.spec?.ports ?? []).some((p: {port: number}) => p.port === port)) {
+          return fail(c.name, `cluster ${c.name}: Service ${g.ref} does not expose port ${port}, so istiod skips it as a network gateway`,
+            `\`kubectl patch service ${g.service.metadata.name} -n ${g.namespace} --context ${ctxOf(c)} --type=json -p '[{"op":"add","path":"/spec/ports/-","value":{"name":"tls","port":${port},"targetPort":${port},"protocol":"TCP"}}]'\``)
         }
       }
-      return pass(c.name, `cluster ${c.name}: east-west gateway exposes ${gws.map(gatewayPort).join(', ')}`)
+      return pass(c.name, `cluster ${c.name}: east-west gateway exposes ${gws.map((g) => g.port).join(', ')}`)
     }),
   },
   {
@@ -148,7 +145,7 @@ export const networkChecks: CheckDef[] = [
           if (peer !== c && addrs.length > 0 && gws.length > 0 && !gws.some((g: any) => addrs.includes(String(g.address)))) {
             return fail(c.name, `cluster ${c.name}: ${where}: network ${net} lists gateway ${gws.map((g: any) => g.address).join(',')}, but ${peer.name}'s east-west gateway is at ${addrs.join(',')}`, relink(peer))
           }
-          const port = eastWestGateways(peer)[0] ? gatewayPort(eastWestGateways(peer)[0]) : undefined
+          const port = eastWestGateways(peer)[0]?.port
           const wrongPort = gws.find((g: any) => port !== undefined && addrs.includes(String(g.address)) && Number(g.port) !== port)
           if (peer !== c && wrongPort) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: gateway ${wrongPort.address} port ${wrongPort.port}, but ${peer.name}'s gateway listens on ${port}`, relink(peer))
         }
