@@ -100,11 +100,11 @@ export class KubeClient {
   private networkError(e: any, method: string, path: string): ApiError {
     const code = e?.code ?? 'NetworkError'
     const message = code === 'ECONNREFUSED' ? `connection refused (${this.server.host})` : `${code}: ${e?.message ?? e}`
-    return new ApiError({status: 0, reason: code, message, context: this.context, method, path})
+    return new ApiError({status: 0, reason: code, message, context: this.context, server: this.server.origin, method, path})
   }
 
   private authError(error: unknown): ApiError {
-    return new ApiError({status: 0, reason: 'AuthFailed', message: `cannot obtain credentials: ${(error as Error).message}`, context: this.context, method: 'GET', path: '/'})
+    return new ApiError({status: 0, reason: 'AuthFailed', message: `cannot obtain credentials: ${(error as Error).message}`, context: this.context, server: this.server.origin, method: 'GET', path: '/'})
   }
 
   /**
@@ -144,7 +144,7 @@ export class KubeClient {
     const timeoutMs = req.timeoutMs ?? this.timeoutMs
     const started = performance.now()
     const fail = (status: number, reason: string, message: string, retryAfter?: number) =>
-      new ApiError({status, reason, message, context: this.context, method, path: req.path, retryAfter})
+      new ApiError({status, reason, message, context: this.context, server: this.server.origin, method, path: req.path, retryAfter})
 
     return new Promise<T>((resolve, reject) => {
       const lib = isHttps ? https : http
@@ -208,7 +208,7 @@ export class KubeClient {
     const timeoutMs = req.timeoutMs ?? this.timeoutMs
     const started = performance.now()
     const logged = (status: number) => requestLog.push({context: this.context, method: 'GET', path: req.path, status, ms: performance.now() - started})
-    const fail = (status: number, reason: string, message: string) => new ApiError({status, reason, message, context: this.context, method: 'GET', path: req.path})
+    const fail = (status: number, reason: string, message: string) => new ApiError({status, reason, message, context: this.context, server: this.server.origin, method: 'GET', path: req.path})
     return new Promise((resolve, reject) => {
       const r = (isHttps ? https : http).request({
         ...this.endpoint(), method: 'GET', path, headers, agent: false, servername: auth.servername,

@@ -160,8 +160,8 @@ async function readFacts(client: KubeClient, ns: string): Promise<ClusterFacts> 
     return await readClusterFacts(client, ns)
   } catch (error) {
     if (error instanceof ApiError && error.status === 0) {
-      throw new UsageError(`context "${client.context}": cannot reach the API server at ${client.server.origin} (${error.message}); nothing was written in either cluster`,
-        `check that the cluster is up and the context's server is right (\`kubectl --context ${client.context} cluster-info\`), then run the command again`)
+      const op = toOperationError(error)
+      throw new OperationError(`${op.message}; nothing was written in either cluster`, op.hint)
     }
     throw error
   }
