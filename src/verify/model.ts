@@ -55,18 +55,8 @@ export interface Identity {
 
 const ID_SOURCES = {istiod: 'istiod CLUSTER_ID', injector: 'injector values global.multiCluster.clusterName', values: 'values global.multiCluster.clusterName'} as const
 
-const identities = new WeakMap<ClusterFacts, Map<string, Identity>>()
-
-/** The cluster's identity from the read model (memoized per facts object and --cluster-domain). */
+/** The cluster's identity from the read model (src/istio/install.ts); CheckContext computes it once per cluster. */
 export function identity(f: ClusterFacts, overrides: {clusterDomain?: string} = {}): Identity {
-  const byDomain = identities.get(f) ?? new Map<string, Identity>()
-  identities.set(f, byDomain)
-  const key = overrides.clusterDomain ?? ''
-  if (!byDomain.has(key)) byDomain.set(key, deriveIdentity(f, overrides))
-  return byDomain.get(key)!
-}
-
-function deriveIdentity(f: ClusterFacts, overrides: {clusterDomain?: string}): Identity {
   const dep = istiodDeployment(f)
   const inj = injectorConfigMap(f)
   const install = installFacts({namespace: istioNamespace(f), istiod: dep, injector: inj, meshConfigMap: meshConfigMap(f)}, overrides)
@@ -85,20 +75,9 @@ function deriveIdentity(f: ClusterFacts, overrides: {clusterDomain?: string}): I
   }
 }
 
-/** DNS proxying in the mesh config; undefined when the ConfigMaps are not readable. */
-export function dnsCaptureOn(f: ClusterFacts): boolean | undefined {
-  if (meshConfigMap(f) === undefined) return undefined
-  return identity(f).install.dnsCapture
-}
-
 /** The east-west gateway candidates, ranked as every command ranks them (src/istio/gateway.ts); the first is the one link and import use. */
-export function eastWestGateways(f: ClusterFacts): EastWestGateway[] {
-  return rankedGateways(f.lists.Service ?? [], identity(f).network)
-}
-
-/** The current addresses of the cluster's east-west gateway (the one link and import write). */
-export function clusterGatewayAddresses(f: ClusterFacts): string[] {
-  return eastWestGateways(f)[0]?.addresses ?? []
+export function eastWestGateways(f: ClusterFacts, id: Identity): EastWestGateway[] {
+  return rankedGateways(f.lists.Service ?? [], id.network)
 }
 
 /** The host an exported Service is passed through as: what export recorded, else its FQDN in the cluster's domain. */

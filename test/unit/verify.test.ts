@@ -176,6 +176,50 @@ describe('verify checks find what is broken', () => {
   })
 })
 
+describe('verify reads the cluster domain as export and import do (src/istio)', () => {
+  /** healthyMesh with httpbin exported from cluster2 as httpbin.bar.svc.example.org and imported into cluster1 with that SNI. */
+  function exampleOrgMesh(): VerifyFacts {
+    const f = healthyMesh()
+    const svc = find(f.clusters[1], 'Service', 'httpbin', 'bar')
+    svc.metadata.annotations = {'kubectl-mesh/exported-host': 'httpbin.bar.svc.example.org'}
+    find(f.clusters[1], 'Gateway', 'kubectl-mesh-exports').spec.servers[0].hosts = ['httpbin.bar.svc.example.org']
+    find(f.clusters[0], 'DestinationRule', 'httpbin-cluster2').spec.trafficPolicy.portLevelSettings[0].tls.sni = 'outbound_.8000_._.httpbin.bar.svc.example.org'
+    return f
+  }
+  test('a Service exported and imported under --cluster-domain example.org is green', () => {
+    assert.deepEqual(failed(runChecks(exampleOrgMesh())).map((c) => `${c.id}: ${c.message}`), [])
+  })
+  test('without the recorded host, verify --cluster-domain example.org is green and the default domain is not', () => {
+    const f = exampleOrgMesh()
+    delete find(f.clusters[1], 'Service', 'httpbin', 'bar').metadata.annotations
+    assert.deepEqual(failed(runChecks(f, undefined, {clusterDomain: 'example.org'})), [])
+    assert.deepEqual([...new Set(failed(runChecks(f)).map((c) => c.id))].sort(), ['exports.gateway', 'imports.exported', 'imports.sni'])
+  })
+  test('the install\'s own domain (istiod --domain) is used when export recorded nothing', () => {
+    const f = exampleOrgMesh()
+    delete find(f.clusters[1], 'Service', 'httpbin', 'bar').metadata.annotations
+    find(f.clusters[1], 'Deployment', 'istiod').spec.template.spec.containers[0].args = ['discovery', '--domain', 'example.org']
+    assert.deepEqual(failed(runChecks(f)), [])
+  })
+  test('a host of the Service left in the Gateway under another domain is a warning naming it', () => {
+    const f = exampleOrgMesh()
+    find(f.clusters[1], 'Gateway', 'kubectl-mesh-exports').spec.servers[0].hosts = ['httpbin.bar.svc.cluster.local', 'httpbin.bar.svc.example.org']
+    const w = runChecks(f).checks.filter((c) => c.id === 'exports.gateway' && c.status === 'warn')
+    assert.equal(w.length, 1)
+    assert.match(w[0].message, /lists httpbin\.bar\.svc\.cluster\.local, but Service bar\/httpbin is exported as httpbin\.bar\.svc\.example\.org/)
+  })
+  test('a cluster ID held by two remote secrets is reported once', () => {
+    const f = healthyMesh()
+    const twin = remoteSecret(2)
+    twin.metadata.name = 'istio-remote-secret-cluster2-old'
+    f.clusters[0].lists.Secret!.push(twin)
+    f.probes.push({...okProbe(1, 2), secret: twin.metadata.name})
+    const dup = runChecks(f).checks.filter((c) => c.id === 'links.secret-key' && c.status === 'fail')
+    assert.equal(dup.length, 1, dup.map((c) => c.message).join('\n'))
+    assert.match(dup[0].message, /cluster ID cluster2 is registered by two remote secrets \(istio-remote-secret-cluster2, istio-remote-secret-cluster2-old\)/)
+  })
+})
+
 describe('verify certificate helpers', () => {
   test('a tools/certs bundle is complete and valid; a foreign root is not', () => {
     assert.deepEqual(analyzeCacerts(decodeSecretData(cacertsData('root-a', 'cluster1'))).problems, [])

@@ -5,7 +5,7 @@ import type {KubeObject} from '../../kube/resources.ts'
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
 import {istiodEnv} from '../../istio/install.ts'
 import {outboundSni} from '../../istio/gateway.ts'
-import {clusterGatewayAddresses, dnsCaptureOn, eastWestGateways, exportedFqdn, fqdnIn, istioNames, istiodDeployment} from '../model.ts'
+import {exportedFqdn, fqdnIn, istioNames, istiodDeployment, meshConfigMap} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 import {coveringGateway} from './exports.ts'
 
@@ -110,7 +110,7 @@ export const importChecks: CheckDef[] = [
       const want = (i.remote.spec?.ports ?? []).map((p: any) => `${p.port}/${p.name ?? ''}`).sort()
       const have = (i.se.spec?.ports ?? []).map((p: any) => `${p.number}/${p.name ?? ''}`).sort()
       if (want.join(',') !== have.join(',')) return fail(c.name, `cluster ${c.name}: ${seRef(i)} has ports ${have.join(', ') || '(none)'}, but Service ${i.ns}/${i.name} in ${i.source!.name} has ${want.join(', ')}`, hint)
-      const port = eastWestGateways(i.source!)[0]?.port ?? CROSS_NETWORK_PORT
+      const port = ctx.gateway(i.source!)?.port ?? CROSS_NETWORK_PORT
       for (const ep of i.se.spec?.endpoints ?? []) {
         for (const p of i.se.spec?.ports ?? []) {
           if (ep.ports?.[p.name] !== port) return fail(c.name, `cluster ${c.name}: ${seRef(i)}: endpoint ${ep.address} maps port ${p.name} to ${ep.ports?.[p.name] ?? '(nothing)'}, not the gateway port ${port}`, hint)
@@ -124,7 +124,7 @@ export const importChecks: CheckDef[] = [
     category: 'imports',
     title: "The imported ServiceEntry's endpoints are exactly the source cluster's current east-west gateway addresses.",
     run: (ctx) => perImport(ctx, 'endpoints are the current gateway addresses', (c, i) => {
-      const want = clusterGatewayAddresses(i.source!).sort()
+      const want = [...(ctx.gateway(i.source!)?.addresses ?? [])].sort()
       const have = [...new Set<string>((i.se.spec?.endpoints ?? []).map((e: any) => String(e.address)))].sort()
       if (want.length === 0) return fail(c.name, `cluster ${c.name}: ${seRef(i)}: ${i.source!.name} has no east-west gateway address to send traffic to`, `see networks.gateway-address for ${i.source!.name}, then ${importHint(ctx, c, i)}`)
       if (want.join(',') !== have.join(',')) return fail(c.name, `cluster ${c.name}: ${seRef(i)} sends traffic to ${have.join(', ') || '(no endpoints)'}, but ${i.source!.name}'s east-west gateway is at ${want.join(', ')}`, importHint(ctx, c, i))
@@ -198,7 +198,7 @@ export const dnsChecks: CheckDef[] = [
     run: (ctx) => ctx.reachable.map((c) => {
       const n = (c.lists.ServiceEntry ?? []).filter((se) => se.metadata.labels?.[IMPORTED_FROM_LABEL]).length
       if (n === 0) return skip(c.name, `cluster ${c.name}: no imported services`)
-      const on = dnsCaptureOn(c)
+      const on = meshConfigMap(c) === undefined ? undefined : ctx.id(c).install.dnsCapture
       if (on === undefined) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'ConfigMap')}`)
       if (!on) {
         return warn(c.name, `cluster ${c.name}: ${n} imported service(s), but DNS proxying is off (ConfigMap ${c.istioNamespace}/${istioNames(c).meshConfigMap} key mesh lacks defaultConfig.proxyMetadata.${DNS_CAPTURE_ENV}: "true"), so names like *.global do not resolve`,

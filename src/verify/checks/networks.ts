@@ -3,7 +3,7 @@ import {isIP} from 'node:net'
 import {load} from 'js-yaml'
 import {EXPORTED_LABEL, IMPORTED_FROM_LABEL, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
-import {clusterGatewayAddresses, eastWestGateways, istioNames, meshConfigMap} from '../model.ts'
+import {istioNames, meshConfigMap} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 
 /** Does any other verified cluster need this cluster's east-west gateway? */
@@ -35,7 +35,7 @@ export const networkChecks: CheckDef[] = [
     title: `The network of a cluster agrees everywhere it is set: the Istio namespace label ${NETWORK_LABEL}, the injector's global.network, and the east-west gateway Service's ${NETWORK_LABEL} label.`,
     run: (ctx) => ctx.reachable.map((c) => {
       const id = ctx.id(c)
-      const gws = eastWestGateways(c)
+      const gws = ctx.gateways(c)
       const seen: Array<[string, string]> = []
       if (id.nsNetwork) seen.push([`namespace ${c.istioNamespace} label`, id.nsNetwork])
       if (id.injectorNetwork) seen.push(['injector values global.network', id.injectorNetwork])
@@ -69,7 +69,7 @@ export const networkChecks: CheckDef[] = [
     title: 'The east-west gateway Service (istio=eastwestgateway, or labelled with a network) has an address (status.loadBalancer.ingress or spec.externalIPs) when another cluster needs it.',
     run: (ctx) => ctx.reachable.map((c) => {
       if (!c.lists.Service) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Service')}`)
-      const gws = eastWestGateways(c)
+      const gws = ctx.gateways(c)
       const need = gatewayNeeded(ctx, c)
       if (gws.length === 0) {
         if (need) return fail(c.name, `cluster ${c.name}: no east-west gateway Service (label istio=eastwestgateway), but ${need}`, `install one: \`samples/multicluster/gen-eastwest-gateway.sh --network <network> | istioctl install --context ${ctxOf(c)} -y -f -\``)
@@ -91,7 +91,7 @@ export const networkChecks: CheckDef[] = [
     title: 'The east-west gateway Service exposes the cross-network port 15443 (or its networking.istio.io/gatewayPort label).',
     run: (ctx) => ctx.reachable.map((c) => {
       if (!c.lists.Service) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Service')}`)
-      const gws = eastWestGateways(c)
+      const gws = ctx.gateways(c)
       if (gws.length === 0) return skip(c.name, `cluster ${c.name}: no east-west gateway`)
       for (const g of gws) {
         const port = g.port
@@ -140,12 +140,12 @@ export const networkChecks: CheckDef[] = [
           if (!peer || peer.unreachable) continue
           const peerNet = ctx.id(peer).network
           if (peerNet && peerNet !== net) return fail(c.name, `cluster ${c.name}: ${where}: cluster ${reg} is listed under network ${net}, but its network is ${peerNet}`, relink(peer === c ? undefined : peer, reg))
-          const addrs = clusterGatewayAddresses(peer)
+          const addrs = ctx.gateway(peer)?.addresses ?? []
           const gws = (spec?.gateways ?? []).filter((g: any) => g.address !== undefined)
           if (peer !== c && addrs.length > 0 && gws.length > 0 && !gws.some((g: any) => addrs.includes(String(g.address)))) {
             return fail(c.name, `cluster ${c.name}: ${where}: network ${net} lists gateway ${gws.map((g: any) => g.address).join(',')}, but ${peer.name}'s east-west gateway is at ${addrs.join(',')}`, relink(peer))
           }
-          const port = eastWestGateways(peer)[0]?.port
+          const port = ctx.gateway(peer)?.port
           const wrongPort = gws.find((g: any) => port !== undefined && addrs.includes(String(g.address)) && Number(g.port) !== port)
           if (peer !== c && wrongPort) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: gateway ${wrongPort.address} port ${wrongPort.port}, but ${peer.name}'s gateway listens on ${port}`, relink(peer))
         }
