@@ -73,10 +73,11 @@ export async function exportService(session: Session, o: ExportOptions, mode: {p
     throw new UsageError(`context "${client.context}": --mcs needs the MCS ServiceExport CRD (${RESOURCES.ServiceExport.plural}.${RESOURCES.ServiceExport.apiVersion.split('/')[0]}), which is not installed`,
       'install the CRD from sigs.k8s.io/mcs-api, or export without --mcs')
   }
-  const gateways = await listObjects(client, RESOURCES.Gateway, {namespace: gw.namespace})
-  const covering = coveringGateway(gateways, gw, host, o.namespace, EXPORTS_GATEWAY)
+  // Every namespace: a Gateway anywhere applies to the gateway pods it selects (PILOT_SCOPE_GATEWAY_TO_NAMESPACE is off by default).
+  const gateways = await listObjects(client, RESOURCES.Gateway)
+  const ours = gateways.find((g) => g.metadata.name === EXPORTS_GATEWAY && g.metadata.namespace === gw.namespace)
+  const covering = coveringGateway(gateways.filter((g) => g !== ours), gw, host, o.namespace)
   const build = (hosts: string[]) => exportsGateway({namespace: gw.namespace, selector: gw.selector, port: gw.port, hosts, version: o.version})
-  const ours = gateways.find((g) => g.metadata.name === EXPORTS_GATEWAY)
   const coveredBy = covering && objectRef(covering)
 
   if (mode.plan) {

@@ -108,15 +108,9 @@ export function passthroughServers(gw: KubeObject, ew: EastWestGateway): any[] {
   return (gw.spec?.servers ?? []).filter((s: any) => s?.port?.number === ew.port && s?.tls?.mode === 'AUTO_PASSTHROUGH')
 }
 
-/** The Gateways (optionally but `exclude`) that pass `fqdn` of a Service in `serviceNamespace` through the east-west gateway. */
-export function coveringGateways(gateways: KubeObject[], ew: EastWestGateway, fqdn: string, serviceNamespace: string, exclude?: string): KubeObject[] {
-  return gateways.filter((gw) => gw.metadata.name !== exclude
-    && passthroughServers(gw, ew).some((s) => (s.hosts ?? []).some((h: string) => hostMatches(h, fqdn, serviceNamespace, gw.metadata.namespace ?? ''))))
-}
-
-/** The first such Gateway, or undefined. */
-export function coveringGateway(gateways: KubeObject[], ew: EastWestGateway, fqdn: string, serviceNamespace: string, exclude?: string): KubeObject | undefined {
-  return coveringGateways(gateways, ew, fqdn, serviceNamespace, exclude)[0]
+/** The first Gateway that passes `fqdn` of a Service in `serviceNamespace` through the east-west gateway, or undefined. */
+export function coveringGateway(gateways: KubeObject[], ew: EastWestGateway, fqdn: string, serviceNamespace: string): KubeObject | undefined {
+  return gateways.find((gw) => passthroughServers(gw, ew).some((s) => (s.hosts ?? []).some((h: string) => hostMatches(h, fqdn, serviceNamespace, gw.metadata.namespace ?? ''))))
 }
 
 export const objectRef = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`

@@ -131,7 +131,6 @@ describe('hosts', () => {
     assert.ok(!selectsGateway(gw('x', [], {selector: {istio: 'ingressgateway'}}), ew))
     assert.equal(coveringGateway([gw('cross-network-gateway', ['*.local'])], ew, fqdn, 'bar')?.metadata.name, 'cross-network-gateway')
     assert.equal(coveringGateway([gw('cross-network-gateway', ['*.local'], {selector: {istio: 'eastwestgateway', app: 'istio-eastwestgateway'}})], ew, fqdn, 'bar')?.metadata.name, 'cross-network-gateway')
-    assert.equal(coveringGateway([gw('kubectl-mesh-exports', ['*.local'])], ew, fqdn, 'bar', 'kubectl-mesh-exports'), undefined)
     assert.equal(coveringGateway([gw('x', ['*.local'], {mode: 'PASSTHROUGH'})], ew, fqdn, 'bar'), undefined)
     assert.equal(coveringGateway([gw('x', ['*.local'], {port: 443})], ew, fqdn, 'bar'), undefined)
     assert.equal(coveringGateway([gw('x', ['*.global'])], ew, fqdn, 'bar'), undefined)
