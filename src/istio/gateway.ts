@@ -113,4 +113,19 @@ export function coveringGateway(gateways: KubeObject[], ew: EastWestGateway, fqd
   return gateways.find((gw) => passthroughServers(gw, ew).some((s) => (s.hosts ?? []).some((h: string) => hostMatches(h, fqdn, serviceNamespace, gw.metadata.namespace ?? ''))))
 }
 
+/**
+ * True when a Gateway passes every Service of the cluster through the east-west gateway: an
+ * AUTO_PASSTHROUGH server on its port with a host (any namespace) of `*` or a wildcard that every
+ * NAME.NS.svc.<cluster domain> ends with (`*.local`, `*.cluster.local`, `*.svc.cluster.local`).
+ */
+export function passesEverything(gw: KubeObject, ew: EastWestGateway, clusterDomain: string): boolean {
+  const everyHost = `.svc.${clusterDomain}`.toLowerCase()
+  return passthroughServers(gw, ew).some((s) => (s.hosts ?? []).some((entry: string) => {
+    const slash = entry.indexOf('/')
+    if (slash >= 0 && entry.slice(0, slash) !== '*') return false
+    const host = (slash >= 0 ? entry.slice(slash + 1) : entry).toLowerCase()
+    return host === '*' || (host.startsWith('*.') && everyHost.endsWith(host.slice(1)))
+  }))
+}
+
 export const objectRef = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`

@@ -4,10 +4,11 @@
 import {X509Certificate} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import type {KubeClient} from '../kube/client.ts'
+import {ApiError} from '../kube/errors.ts'
 import type {KubeObject} from '../kube/resources.ts'
 import {RESOURCES, resourcePath} from '../kube/resources.ts'
 import {CACERTS_SECRET, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
-import {eastWestGateway} from '../istio/gateway.ts'
+import {type EastWestGateway, eastWestGateway} from '../istio/gateway.ts'
 import {type ClusterIdSource, installFacts, type NetworkSource} from '../istio/install.ts'
 import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, revisionNames} from '../istio/revision.ts'
 import {allInOrder} from '../settle.ts'
@@ -43,6 +44,12 @@ export interface ClusterFacts {
   rootFingerprint?: string
   rootSource?: 'cacerts' | 'istio-ca-root-cert'
   gateway?: GatewayInfo
+  /** The east-west gateway as the read model has it (src/istio/gateway.ts). */
+  ewGateway?: EastWestGateway
+  /** The cluster DNS domain (src/istio/install.ts). */
+  clusterDomain: string
+  /** Every Gateway (networking.istio.io) of the cluster; undefined when Istio's CRDs are not served. */
+  gateways?: KubeObject[]
   /** The Istio revision whose objects are read and written (src/istio/revision.ts), and the others that run here. */
   revision: string
   otherRevisions: string[]
@@ -69,12 +76,6 @@ export function pemFingerprint(pem: string | undefined): string | undefined {
   }
 }
 
-/** The east-west gateway as link needs it (the read model's, src/istio/gateway.ts): its best address. */
-export function gatewayInfo(services: KubeObject[], network?: string): GatewayInfo | undefined {
-  const gw = eastWestGateway(services, network)
-  return gw && {service: gw.ref, address: gw.addresses[0], port: gw.port, network: gw.network}
-}
-
 /** The facts that need no API call: what the kubeconfig says about the context's server. */
 export function kubeconfigFacts(client: KubeClient): Pick<ClusterFacts, 'server' | 'tlsServerName' | 'caData'> {
   const c = client.ref.cluster
@@ -98,18 +99,19 @@ export function deriveFacts(raw: {
   rootCertConfigMap?: KubeObject
   meshConfigMap?: KubeObject
   services: KubeObject[]
-}): Pick<ClusterFacts, 'clusterId' | 'clusterIdSource' | 'network' | 'networkSource' | 'meshId' | 'rootFingerprint' | 'rootSource' | 'gateway'> {
+}): Pick<ClusterFacts, 'clusterId' | 'clusterIdSource' | 'network' | 'networkSource' | 'meshId' | 'rootFingerprint' | 'rootSource' | 'gateway' | 'ewGateway' | 'clusterDomain'> {
   const install = installFacts(raw)
   const out: ReturnType<typeof deriveFacts> = {
     clusterId: install.clusterId, clusterIdSource: install.clusterIdSource,
-    network: install.network, networkSource: install.networkSource, meshId: install.meshId,
+    network: install.network, networkSource: install.networkSource, meshId: install.meshId, clusterDomain: install.clusterDomain,
   }
   const cacertsRoot = raw.cacerts?.data?.['root-cert.pem'] ? Buffer.from(raw.cacerts.data['root-cert.pem'], 'base64').toString('utf8') : undefined
   const fpCacerts = pemFingerprint(cacertsRoot)
   const fpConfigMap = pemFingerprint(raw.rootCertConfigMap?.data?.['root-cert.pem'])
   if (fpCacerts) Object.assign(out, {rootFingerprint: fpCacerts, rootSource: 'cacerts'})
   else if (fpConfigMap) Object.assign(out, {rootFingerprint: fpConfigMap, rootSource: 'istio-ca-root-cert'})
-  out.gateway = gatewayInfo(raw.services, out.network)
+  out.ewGateway = eastWestGateway(raw.services, out.network)
+  out.gateway = out.ewGateway && {service: out.ewGateway.ref, address: out.ewGateway.addresses[0], port: out.ewGateway.port, network: out.ewGateway.network}
   return out
 }
 
@@ -121,7 +123,7 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
   const list = async (type: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector?: string) =>
     ((await client.get<{items?: KubeObject[]}>(resourcePath(type, ns), {labelSelector})).items ?? [])
   const plain = revisionNames(DEFAULT_REVISION, ns)
-  const [namespace, istiods, plainInjector, cacerts, rootCertConfigMap, plainMeshConfigMap, services, serviceAccount, plainClusterRole, plainClusterRoleBinding, tokenSecret, remoteSecrets] = await allInOrder([
+  const [namespace, istiods, plainInjector, cacerts, rootCertConfigMap, plainMeshConfigMap, services, serviceAccount, plainClusterRole, plainClusterRoleBinding, tokenSecret, remoteSecrets, gateways] = await allInOrder([
     get(RESOURCES.Namespace, ns, false),
     list(RESOURCES.Deployment, ISTIOD_APP_SELECTOR),
     get(RESOURCES.ConfigMap, plain.injectorConfigMap),
@@ -134,6 +136,9 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
     get(RESOURCES.ClusterRoleBinding, plain.readerClusterRole, false),
     get(RESOURCES.Secret, READER_TOKEN_SECRET),
     list(RESOURCES.Secret, `${MULTICLUSTER_LABEL}=true`),
+    // every namespace: a Gateway anywhere applies to the east-west gateway's pods
+    client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Gateway)).then((l) => (l.items ?? []).map((g) => withType(g, RESOURCES.Gateway)),
+      (error) => (error instanceof ApiError && error.status === 404 ? undefined : Promise.reject(error))),
   ])
   // A revisioned install (no default-revision istiod): its own ConfigMaps and reader RBAC, read
   // in a second round. A reader ClusterRole/binding with the plain name (one kubectl-mesh made
@@ -165,6 +170,7 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
     clusterRoleBinding: clusterRoleBinding && withType(clusterRoleBinding, RESOURCES.ClusterRoleBinding),
     tokenSecret: tokenSecret && withType(tokenSecret, RESOURCES.Secret),
     remoteSecrets: remoteSecrets.map((s) => withType(s, RESOURCES.Secret)),
+    gateways,
   }
 }
 

@@ -10,7 +10,7 @@ import {CHECKS} from '../../src/verify/checks/index.ts'
 import {analyzeCacerts, decodeSecretData, parseBundle, sampleMatch, verifiesTo} from '../../src/verify/certs.ts'
 import {isLoopbackHost, sameServer} from '../../src/verify/model.ts'
 import type {CheckResult, VerifyFacts} from '../../src/verify/types.ts'
-import {b64, cacertsData, find, healthyMesh, importedEntry, meshNetworks, okProbe, pem, remoteSecret} from './verify-fixtures.ts'
+import {b64, cacertsData, crossNetworkGateway, find, healthyMesh, importedEntry, meshNetworks, okProbe, pem, remoteSecret} from './verify-fixtures.ts'
 
 const failed = (r: VerifyReport) => r.checks.filter((c) => c.status === 'fail')
 const byId = (r: VerifyReport, id: string, cluster?: string) => r.checks.filter((c) => c.id === id && (cluster === undefined || c.cluster === cluster))
@@ -217,6 +217,42 @@ describe('verify reads the cluster domain as export and import do (src/istio)', 
     const dup = runChecks(f).checks.filter((c) => c.id === 'links.secret-key' && c.status === 'fail')
     assert.equal(dup.length, 1, dup.map((c) => c.message).join('\n'))
     assert.match(dup[0].message, /cluster ID cluster2 is registered by two remote secrets \(istio-remote-secret-cluster2, istio-remote-secret-cluster2-old\)/)
+  })
+})
+
+describe('verify networks.expose: a cross-network link finds the peer\'s services passed through', () => {
+  const exposeAll = (f: VerifyFacts) => {
+    for (const c of f.clusters) for (const s of c.lists.Secret!) if (s.metadata.annotations?.['kubectl-mesh/expose']) s.metadata.annotations['kubectl-mesh/expose'] = 'all'
+  }
+  test('linked with --expose all and no Gateway passing everything: fails naming the link, the gateway and the services', () => {
+    const f = healthyMesh()
+    exposeAll(f)
+    const r = runChecks(f)
+    const hit = assertOnlyFailure(r, 'networks.expose', 'cluster2', /links to cluster1 across networks \(network2 → network1\), but cluster1's east-west gateway istio-system\/istio-eastwestgateway does not pass its services through: \d+ cannot be reached from cluster2 \(.*bar\/httpbin/)
+    assert.match(hit.hint, /kubectl mesh cluster link --context cluster2 --remote-context cluster1/)
+    // cluster1 -> cluster2: cluster2's httpbin is exported (covered), its other services are not
+    assert.match(byId(r, 'networks.expose', 'cluster1')[0].message, /foo\/sleep/)
+    assert.doesNotMatch(byId(r, 'networks.expose', 'cluster1')[0].message, /bar\/httpbin/)
+  })
+  test('a Gateway that passes every host through (ours, Istio\'s *.local, or *) makes it pass', () => {
+    for (const hosts of [['*.cluster.local'], ['*.local'], ['*'], ['*/*.svc.cluster.local']]) {
+      const f = healthyMesh()
+      exposeAll(f)
+      for (const c of f.clusters) c.lists.Gateway!.push(crossNetworkGateway(hosts))
+      const r = runChecks(f)
+      assert.deepEqual(byId(r, 'networks.expose').map((c) => c.status), ['pass', 'pass'], `${hosts}: ${JSON.stringify(byId(r, 'networks.expose'))}`)
+    }
+  })
+  test('a Gateway for one namespace only, or another domain, does not', () => {
+    for (const hosts of [['bar/*'], ['*.example.org']]) {
+      const f = healthyMesh()
+      exposeAll(f)
+      f.clusters[0].lists.Gateway!.push(crossNetworkGateway(hosts))
+      assert.equal(byId(runChecks(f), 'networks.expose', 'cluster2')[0].status, 'fail', String(hosts))
+    }
+  })
+  test('a link made with --expose exported passes', () => {
+    assert.deepEqual(byId(runChecks(healthyMesh()), 'networks.expose').map((c) => c.status), ['pass', 'pass'])
   })
 })
 

@@ -1,9 +1,10 @@
 // Networks: labels consistent per cluster, east-west gateway address and port, meshNetworks.
 import {isIP} from 'node:net'
 import {load} from 'js-yaml'
-import {EXPORTED_LABEL, IMPORTED_FROM_LABEL, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
+import {CROSS_NETWORK_GATEWAY, EXPORTED_LABEL, EXPOSE_ANNOTATION, IMPORTED_FROM_LABEL, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
+import {coveringGateway, passesEverything} from '../../istio/gateway.ts'
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
-import {istioNames, meshConfigMap} from '../model.ts'
+import {exportedFqdn, istioNames, meshConfigMap} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 
 /** Does any other verified cluster need this cluster's east-west gateway? */
@@ -168,6 +169,40 @@ export const networkChecks: CheckDef[] = [
       }
       return pass(c.name, `cluster ${c.name}: ${where} valid and current (${Object.keys(networks).length} network(s))`)
     }),
+  },
+  {
+    id: 'networks.expose',
+    category: 'networks',
+    title: `Every cross-network link A→B among the verified clusters finds B's services passed through B's east-west gateway (a Gateway with TLS AUTO_PASSTHROUGH for every host, e.g. ${CROSS_NETWORK_GATEWAY} or Istio's cross-network-gateway), unless the link was made with --expose exported.`,
+    run: (ctx) => {
+      const out: Finding[] = []
+      for (const c of ctx.reachable) {
+        let checked = 0
+        const bad: Finding[] = []
+        for (const e of ctx.secrets(c)) {
+          const peer = ctx.peerOf(e)
+          if (!peer || peer === c || peer.unreachable || !peer.lists.Service || !peer.lists.Gateway) continue
+          const pn = ctx.id(peer).network
+          const mine = ctx.id(c).network
+          if (!pn || !mine || pn === mine) continue
+          checked++
+          if (e.secret.metadata.annotations?.[EXPOSE_ANNOTATION] === 'exported') continue
+          const ew = ctx.gateway(peer)
+          if (!ew) continue // networks.gateway-address reports a missing gateway
+          const domain = ctx.id(peer).clusterDomain
+          if (peer.lists.Gateway.some((g) => passesEverything(g, ew, domain))) continue
+          const unreachable = peer.lists.Service
+            .filter((s) => s.metadata.namespace !== 'kube-system' && !coveringGateway(peer.lists.Gateway!, ew, exportedFqdn(s, ctx.id(peer)), s.metadata.namespace ?? ''))
+            .map((s) => `${s.metadata.namespace}/${s.metadata.name}`).sort()
+          if (unreachable.length === 0) continue
+          bad.push(fail(c.name, `cluster ${c.name}: links to ${peer.name} across networks (${mine} → ${pn}), but ${peer.name}'s east-west gateway ${ew.ref} does not pass its services through: ${unreachable.length} cannot be reached from ${c.name} (${unreachable.slice(0, 5).join(', ')}${unreachable.length > 5 ? ', …' : ''})`,
+            `\`kubectl mesh cluster link --context ${ctxOf(c)} --remote-context ${ctxOf(peer)}\` (adds Gateway ${CROSS_NETWORK_GATEWAY} in ${peer.name}), or relink with --expose exported if only exported services should cross`))
+        }
+        out.push(...bad)
+        if (bad.length === 0) out.push(checked === 0 ? skip(c.name, `cluster ${c.name}: no cross-network link to a verified cluster`) : pass(c.name, `cluster ${c.name}: ${checked} cross-network link(s): the peers' services are passed through (or only exported ones cross, as linked)`))
+      }
+      return out
+    },
   },
 ]
 
