@@ -83,7 +83,7 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
     if (!isExported(svc)) throw new UsageError(`context "${west.context}": Service ${ns}/${o.name} is not exported`, exportHint(o.name!, ns))
     return [svc]
   }
-  const [westServices, westInstall] = await allInOrder([readWestServices(), readIstioInstall(west, o.istioNamespace, {clusterDomain: o.clusterDomain})])
+  const [westServices, westInstall] = await allInOrder([readWestServices(), readIstioInstall(west, o.istioNamespace, {clusterDomain: o.clusterDomain}, {meshConfig: false})])
   const gw = requireGateway(westInstall)
   if (gw.addresses.length === 0) {
     throw new UsageError(`context "${west.context}": the east-west gateway ${gw.ref} has no address (no load-balancer ingress, no externalIPs)`,

@@ -23,7 +23,8 @@ export interface IstioInstall {
 }
 
 /** The install's objects (one round of GETs; a second for a revisioned install) and its facts. */
-export async function readIstioInstall(client: KubeClient, istioNamespace: string, overrides: {clusterDomain?: string} = {}): Promise<IstioInstall> {
+export async function readIstioInstall(client: KubeClient, istioNamespace: string, overrides: {clusterDomain?: string} = {}, want: {meshConfig?: boolean} = {}): Promise<IstioInstall> {
+  const mesh = want.meshConfig ?? true
   const ns = istioNamespace
   const get = (type: (typeof RESOURCES)[keyof typeof RESOURCES], name: string, namespaced = true) =>
     client.getOptional<KubeObject>(resourcePath(type, namespaced ? ns : undefined, name))
@@ -32,13 +33,13 @@ export async function readIstioInstall(client: KubeClient, istioNamespace: strin
     get(RESOURCES.Namespace, ns, false),
     listObjects(client, RESOURCES.Deployment, {namespace: ns, labelSelector: ISTIOD_APP_SELECTOR}),
     get(RESOURCES.ConfigMap, plain.injectorConfigMap),
-    get(RESOURCES.ConfigMap, plain.meshConfigMap),
+    mesh ? get(RESOURCES.ConfigMap, plain.meshConfigMap) : undefined,
     listObjects(client, RESOURCES.Service, {namespace: ns}),
   ])
   const rev = chooseRevision(istiods, ns)
   let [injector, meshConfigMap] = [plainInjector, plainMesh]
   if (rev.names.revision !== DEFAULT_REVISION) {
-    [injector, meshConfigMap] = await allInOrder([get(RESOURCES.ConfigMap, rev.names.injectorConfigMap), get(RESOURCES.ConfigMap, rev.names.meshConfigMap)])
+    [injector, meshConfigMap] = await allInOrder([get(RESOURCES.ConfigMap, rev.names.injectorConfigMap), mesh ? get(RESOURCES.ConfigMap, rev.names.meshConfigMap) : undefined])
   }
   const facts = installFacts({namespace, istiod: rev.istiod, injector, meshConfigMap}, overrides)
   return {context: client.context, istioNamespace: ns, names: rev.names, istiod: rev.istiod, facts, gateway: eastWestGateway(services, facts.network)}
