@@ -22,7 +22,18 @@ export const quietSteps: StepRunner = async <T>(steps: Step<T>[], opts: {concurr
 }
 
 /** One step through `runner` (quiet when undefined). */
-export async function step<T>(runner: StepRunner | undefined, title: string, run: Step<T>['run']): Promise<T> {
+export async function runStep<T>(runner: StepRunner | undefined, title: string, run: Step<T>['run']): Promise<T> {
   const [result] = await (runner ?? quietSteps)([{title, run}])
   return result
+}
+
+/** Wraps a per-item function so that each finished item retitles the step: `title (n/total)`. */
+export function counting<A extends unknown[], R>(update: (title: string) => void, title: string, total: number, fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  let done = 0
+  update(`${title} (0/${total})`)
+  return async (...args: A) => {
+    const result = await fn(...args)
+    update(`${title} (${++done}/${total})`)
+    return result
+  }
 }

@@ -9,6 +9,7 @@ import {mcsServed, readEastWestGateway, readService, requireEastWestGateway} fro
 import {addHost, coveringGateway, exportsGateway, gatewayHosts, removeHost, serviceExport, serviceFqdn} from './plan.ts'
 import {editExportsGateway} from './writes.ts'
 import {allInOrder} from '../settle.ts'
+import {runStep, type StepRunner} from '../steps.ts'
 
 export interface ExportOptions {
   name: string
@@ -19,6 +20,8 @@ export interface ExportOptions {
   mcs: boolean
   dryRun: boolean
   version: string
+  /** Shows the steps (src/ui/progress.ts); quiet by default. */
+  progress?: StepRunner
 }
 
 export interface ExportResult {
@@ -50,11 +53,11 @@ export async function exportService(session: Session, o: ExportOptions, mode: {p
   const client = session.client(o.context)
   const host = serviceFqdn(o.name, o.namespace, o.clusterDomain)
   // Read and validate everything before the first write.
-  const [svc, gw, mcs] = await allInOrder([
+  const [svc, gw, mcs] = await runStep(o.progress, `Read cluster "${client.context}"`, () => allInOrder([
     readService(client, o.namespace, o.name),
     requireEastWestGateway(client, o.istioNamespace),
     o.mcs ? mcsServed(client) : Promise.resolve(false),
-  ])
+  ]))
   if (!svc) {
     throw new UsageError(`context "${client.context}": Service ${o.namespace}/${o.name} does not exist`,
       `check the name and namespace: kubectl --context ${client.context} -n ${o.namespace} get services`)
@@ -78,7 +81,7 @@ export async function exportService(session: Session, o: ExportOptions, mode: {p
 
   const changes: Change[] = []
   if (!covering) {
-    const change = await editExportsGateway(client, gw.namespace, (hosts) => addHost(hosts, host), build, o)
+    const change = await runStep(o.progress, `Write Gateway ${gw.namespace}/${EXPORTS_GATEWAY} in "${client.context}"`, () => editExportsGateway(client, gw.namespace, (hosts) => addHost(hosts, host), build, o))
     if (change) changes.push(change)
   }
   changes.push(await patchLabel(client, svc, 'true', o))

@@ -16,6 +16,7 @@ import {
 } from './plan.ts'
 import {claimAddresses, pool, releaseAddresses, writeAgainst} from './writes.ts'
 import {allInOrder} from '../settle.ts'
+import {counting, runStep, type StepRunner} from '../steps.ts'
 
 export interface ImportOptions {
   /** One service, or undefined with allExported. */
@@ -33,6 +34,8 @@ export interface ImportOptions {
   clusterDomain: string
   dryRun: boolean
   version: string
+  /** Shows the steps (src/ui/progress.ts); quiet by default. */
+  progress?: StepRunner
 }
 
 export interface ImportedService {name: string; namespace: string; host: string; addresses: string[]}
@@ -79,7 +82,7 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
     if (!isExported(svc)) throw new UsageError(`context "${west.context}": Service ${ns}/${o.name} is not exported`, exportHint(o.name!, ns))
     return [svc]
   }
-  const [westServices, gw, westIstiod] = await allInOrder([readWestServices(), requireEastWestGateway(west, o.istioNamespace), readIstiod(west, o.istioNamespace)])
+  const [westServices, gw, westIstiod] = await runStep(o.progress, `Read cluster "${west.context}"`, () => allInOrder([readWestServices(), requireEastWestGateway(west, o.istioNamespace), readIstiod(west, o.istioNamespace)]))
   if (gw.addresses.length === 0) {
     throw new UsageError(`context "${west.context}": the east-west gateway ${gw.namespace}/${gw.service.metadata.name} has no address (no load-balancer ingress, no externalIPs)`,
       `wait for its load balancer: kubectl --context ${west.context} -n ${gw.namespace} get service ${gw.service.metadata.name} -w`)
@@ -100,13 +103,13 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
   const namespaces = [...new Set(services.map((s) => s.namespace))]
   const drSelector = `${IMPORTED_FROM_LABEL}=${fromId}${o.allExported ? '' : `,${IMPORTED_SERVICE_LABEL}=${services[0].name}`}`
   const localOwner = o.host ? localServiceOf(o.host, o.clusterDomain) : undefined
-  const [{istiod: eastIstiod, mesh}, entries, rules, nsLive, localSvc] = await allInOrder([
+  const [{istiod: eastIstiod, mesh}, entries, rules, nsLive, localSvc] = await runStep(o.progress, `Read cluster "${east.context}"`, () => allInOrder([
     readIstiod(east, o.istioNamespace).then(async (i) => ({istiod: i.istiod, mesh: await readMeshConfig(east, o.istioNamespace, i.names)})),
     listObjects(east, RESOURCES.ServiceEntry),
     listObjects(east, RESOURCES.DestinationRule, {namespace: o.allExported ? o.namespace : services[0].namespace, labelSelector: drSelector}),
     Promise.all(namespaces.map((ns) => east.getOptional<KubeObject>(resourcePath(RESOURCES.Namespace, undefined, ns)))),
     localOwner ? readService(east, localOwner.namespace, localOwner.name) : Promise.resolve(undefined),
-  ])
+  ]))
   const missingNs = namespaces.filter((_, i) => !nsLive[i])
   if (missingNs.length > 0 && !o.createNamespace) {
     throw new UsageError(`context "${east.context}": namespace${missingNs.length > 1 ? 's' : ''} ${missingNs.join(', ')} not found`,
@@ -190,7 +193,8 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
       targets.forEach((t, i) => (t.addresses = [addresses.get(claimOwners[i])!]))
     }
     const first = nsObjects.length + 1
-    const perTarget = await pool(targets, WRITE_CONCURRENCY, async (t, i) => {
+    const writing = `Write ${targets.length === 1 ? 'the import' : `${targets.length} imports`} in "${east.context}"`
+    const perTarget = await runStep(o.progress, writing, (update) => pool(targets, WRITE_CONCURRENCY, counting(update, writing, targets.length, async (t: ImportTarget, i: number) => {
       const se = importServiceEntry(t, ctx)
       const dr = importDestinationRule(t, ctx)
       const k = key(se.metadata.namespace, se.metadata.name)
@@ -198,7 +202,7 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
         await recordWrite(journal, planned(first + 2 * i, se, unimport(t)), () => writeAgainst(east, se, seByKey.get(k), o)),
         await recordWrite(journal, planned(first + 2 * i + 1, dr, unimport(t)), () => writeAgainst(east, dr, drByKey.get(k), o)),
       ]
-    })
+    })))
     changes.push(...perTarget.flat())
   } catch (error) {
     const cause = error instanceof ApiError ? toOperationError(error) : error as Error

@@ -19,6 +19,7 @@ import {
 } from './plan.ts'
 import {isLoopbackServer, NO_CLUSTER_ID, type ResolvedLink, validateInputs, validatePair} from './validate.ts'
 import {allInOrder} from '../settle.ts'
+import {quietSteps, runStep, type StepRunner} from '../steps.ts'
 
 export interface LinkOptions {
   context?: string
@@ -36,6 +37,8 @@ export interface LinkOptions {
   version: string
   /** How long to wait for the token controller to fill in the token Secret. */
   tokenTimeoutMs?: number
+  /** Shows the steps (src/ui/progress.ts); quiet by default. */
+  progress?: StepRunner
 }
 
 export interface LinkSummary {
@@ -68,7 +71,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   const west = session.client(westRef.context)
 
   // 1. Read both clusters.
-  const [eastFacts, westFacts] = await allInOrder([readFacts(east, o.istioNamespace), readFacts(west, o.istioNamespace)])
+  const [eastFacts, westFacts] = await (o.progress ?? quietSteps)([east, west].map((c) => ({title: `Read cluster "${c.context}"`, run: () => readFacts(c, o.istioNamespace)})), {concurrent: true})
 
   // 2. Validate the pair (and the mirror image with --bidirectional) before any write.
   const directions: Direction[] = []
@@ -110,7 +113,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   if (o.output === 'yaml') return {changes: [], links, ...yamlDocs(o, directions, readerPlans, meshEdits)}
 
   // 3b. Permission check of every write that is needed, in both clusters, before the first one.
-  await checkAccess(o, (ctx) => session.client(ctx), directions, readerPlans, meshEdits)
+  await runStep(o.progress, 'Check write permissions', () => checkAccess(o, (ctx) => session.client(ctx), directions, readerPlans, meshEdits))
 
   // 4. Write: reader account and token in each discovered cluster, then the secrets and meshNetworks.
   const changes: Change[] = []
@@ -118,7 +121,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   let inFlight: ObjectRef | undefined
   const sending = async (context: string, obj: Pick<KubeObject, 'kind' | 'metadata'>, write: () => Promise<Change>): Promise<Change> => {
     inFlight = {context, kind: obj.kind ?? '', namespace: obj.metadata.namespace ?? '', name: obj.metadata.name}
-    const change = await write()
+    const change = await runStep(o.progress, `Write ${inFlight.kind} ${obj.metadata.name} in "${context}"`, write)
     inFlight = undefined
     return change
   }
@@ -127,7 +130,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
     for (const [facts, steps] of readerPlans) {
       const client = session.client(facts.context)
       for (const step of steps) changes.push(await sending(client.context, step.desired, () => applyReaderStep(client, step, o.dryRun)))
-      tokens.set(facts, await waitForToken(client, facts, o))
+      tokens.set(facts, await runStep(o.progress, `Wait for the reader token in "${client.context}"`, () => waitForToken(client, facts, o)))
     }
     for (const [i, d] of directions.entries()) {
       const client = session.client(d.link.east.context)

@@ -45,6 +45,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
       output: flags.output,
       dryRun: flags['dry-run'],
       version: this.config.version,
+      progress: (await import('../../ui/progress.ts')).progressFor(flags.output),
     })
     const {printChanges, printYamlDocs} = await import('../../ui/output.ts')
     if (result.docs) {
