@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import {existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
-import type {Interfaces} from '@oclif/core'
+import type {Command, Interfaces} from '@oclif/core'
 
 export const REPO = join(import.meta.dirname, '..')
 export const CONTRACT_DIR = join(REPO, 'test', 'contract')
@@ -88,6 +88,27 @@ const isObject = (s: Shape): s is {[key: string]: Shape} => typeof s === 'object
 
 // ---------------------------------------------------------------- commands
 
+let routed = false
+/**
+ * Under `node --test` the file's test runner reports to the parent through this process's stdout
+ * (binary chunks), also while a command runs; runCommand's capture would swallow those reports.
+ * So stdout.write routes: strings (the CLI's output) to whatever capture is installed, binary
+ * chunks to the real stream.
+ */
+export function routeRunnerOutput(): void {
+  if (routed) return
+  routed = true
+  const real = process.stdout.write.bind(process.stdout)
+  let capture: typeof process.stdout.write | undefined
+  const router = ((chunk: unknown, ...rest: unknown[]) =>
+    (typeof chunk === 'string' && capture ? capture : real)(chunk as string, ...(rest as []))) as typeof process.stdout.write
+  Object.defineProperty(process.stdout, 'write', {
+    configurable: true,
+    get: () => router,
+    set: (fn: typeof process.stdout.write) => { capture = fn === router ? undefined : fn },
+  })
+}
+
 /** Load options for oclif that take the commands from src/ (no build, no oclif.manifest.json). */
 export function srcLoadOptions(): Interfaces.LoadOptions {
   const pjson = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'))
@@ -95,13 +116,13 @@ export function srcLoadOptions(): Interfaces.LoadOptions {
 }
 
 /** A command's public contract from the oclif manifest: aliases, args and every flag's name, char, type, default, options, multiple, required. */
-export function commandContract(c: Interfaces.Command.Cached | Interfaces.Command.Loadable): unknown {
+export function commandContract(c: Command.Cached): unknown {
   return {
     id: c.id.replaceAll(':', ' '),
     aliases: [...(c.aliases ?? [])].map((a) => a.replaceAll(':', ' ')).sort(),
     hidden: Boolean(c.hidden),
-    args: Object.values(c.args ?? {}).map((a) => ({name: a.name, required: Boolean(a.required)})),
-    flags: Object.values(c.flags ?? {}).sort((x, y) => x.name.localeCompare(y.name)).map((f) => ({
+    args: Object.values(c.args ?? {}).map((a: Command.Arg.Cached) => ({name: a.name, required: Boolean(a.required)})),
+    flags: Object.values(c.flags ?? {}).sort((x: Command.Flag.Cached, y: Command.Flag.Cached) => x.name.localeCompare(y.name)).map((f: Command.Flag.Cached) => ({
       name: f.name,
       char: f.char ?? null,
       type: f.type,

@@ -10,9 +10,10 @@ import {join} from 'node:path'
 import {Command} from '@oclif/core'
 import {runCommand} from '@oclif/test'
 import {requestLog} from '../../src/kube/client.ts'
-import {srcLoadOptions} from '../contract.ts'
+import {routeRunnerOutput, srcLoadOptions} from '../contract.ts'
 
 const LOAD = srcLoadOptions()
+routeRunnerOutput()
 let dir: string
 const saved = {KUBECONFIG: process.env.KUBECONFIG, NO_COLOR: process.env.NO_COLOR}
 
@@ -38,24 +39,6 @@ after(() => {
 
 interface Run {code: number; stdout: string; stderr: string; requests: number}
 
-/**
- * Under `node --test` the file's test runner reports to the parent through this process's stdout
- * (binary chunks), also while a command runs; runCommand's capture would swallow those reports.
- * So stdout.write routes: strings (the CLI's output) to whatever capture is installed, binary
- * chunks to the real stream.
- */
-function routeRunnerOutput(): void {
-  const real = process.stdout.write.bind(process.stdout)
-  let capture: typeof process.stdout.write | undefined
-  const router = ((chunk: unknown, ...rest: unknown[]) =>
-    (typeof chunk === 'string' && capture ? capture : real)(chunk as string, ...(rest as []))) as typeof process.stdout.write
-  Object.defineProperty(process.stdout, 'write', {
-    configurable: true,
-    get: () => router,
-    set: (fn: typeof process.stdout.write) => { capture = fn === router ? undefined : fn },
-  })
-}
-routeRunnerOutput()
 
 /** `kubectl mesh ARGS` in process; the exit code the command set (or oclif's for an error it threw). */
 async function mesh(args: string): Promise<Run> {
