@@ -32,7 +32,20 @@ export const runSteps: StepRunner = async <T>(steps: Step<T>[], opts: {concurren
     rendererOptions: {collapseErrors: true, showErrorMessage: false, logger: new ListrLogger({processOutput})},
     fallbackRenderer: 'silent',
   })
-  await list.run().catch(() => undefined)
+  // listr2 hides the cursor while it draws: on Ctrl-C show it again, then end as the signal would.
+  const interrupted = (signal: NodeJS.Signals) => {
+    // (process.stderr.write is listr2's buffer while it draws: write through its own stream.)
+    processOutput.toStderr('\x1b[?25h')
+    process.kill(process.pid, signal)
+  }
+  process.once('SIGINT', interrupted)
+  process.once('SIGTERM', interrupted)
+  try {
+    await list.run().catch(() => undefined)
+  } finally {
+    process.removeListener('SIGINT', interrupted)
+    process.removeListener('SIGTERM', interrupted)
+  }
   await Promise.allSettled(started.filter((p) => p !== undefined))
   const results: T[] = []
   for (const [i, p] of started.entries()) {
