@@ -1,10 +1,10 @@
 // Progress for long steps: listr2 tasks on stderr, only when stderr is a terminal and the output
-// is text (never on a pipe, in CI, or with -o json|yaml). listr2 is loaded only when shown.
+// is text (never on a pipe, in CI, with TERM=dumb, or with -o json|yaml). listr2 is loaded only when shown.
 import {quietSteps, type Step, type StepRunner} from '../steps.ts'
 
 /** Whether progress is shown for this output format. */
 export function showsProgress(output: string = 'text'): boolean {
-  return output === 'text' && Boolean(process.stderr.isTTY) && !process.env.CI
+  return output === 'text' && Boolean(process.stderr.isTTY) && !process.env.CI && process.env.TERM !== 'dumb'
 }
 
 /** The step runner a command passes to its service (options.progress). */
