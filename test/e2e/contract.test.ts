@@ -31,7 +31,7 @@ let runs = 0
 function onTerminal(args: string[]): RunResult & {transcript: string} {
   const out = join(tmp, `stdout-${runs++}`)
   const cmd = `stty cols 160 rows 40; ${[process.execPath, CLI, ...args].map(shq).join(' ')} >${shq(out)}`
-  const env: Record<string, string | undefined> = {...process.env, KUBECONFIG, NO_COLOR: '1', CI: undefined}
+  const env: Record<string, string | undefined> = {...process.env, KUBECONFIG, NO_COLOR: '1', CI: undefined, TERM: 'xterm-256color'}
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k]
   const r = spawnSync('script', ['-qfec', cmd, '/dev/null'], {env: env as NodeJS.ProcessEnv, cwd: REPO, encoding: 'utf8', timeout: 120_000})
   const stdout = readFileSync(out, 'utf8')
