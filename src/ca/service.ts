@@ -9,6 +9,7 @@ import {type Action, applyObject, type Change} from '../kube/apply.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
 import {RESOURCES, resourcePath, type KubeObject} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
+import {runStep, type StepRunner} from '../steps.ts'
 import {buildCaCert, type CertFacts, generateRsaKeyPair, INTERMEDIATE_CN, INTERMEDIATE_SAN_DNS, keyMatchesCert, readCert, readPrivateKey, ROOT_CN, signedBy, splitPemCerts} from './pki.ts'
 import {type CaGenOptions, cacertsSecret, checkLiveRoot, checkRoot, clampWarning, clusterFiles, DAY_MS, type IntermediateAction, type IntermediateOnDisk, intermediateValidity, liveSecretRoots, planIntermediate, validateOptions} from './plan.ts'
 
@@ -38,6 +39,8 @@ export interface CaGenDeps {
   session: () => Session
   /** The clock (tests). */
   now?: () => Date
+  /** Shows the steps (src/ui/progress.ts); quiet by default. */
+  progress?: StepRunner
 }
 
 const LOCAL = 'local'
@@ -265,10 +268,11 @@ export async function caGen(o: CaGenOptions, deps: CaGenDeps): Promise<CaGenResu
   // 3. Generate what is missing: every key pair at once (native, on the thread pool), then sign.
   const warnings: string[] = []
   const toIssue = clusters.filter((c) => c.action !== 'reuse')
-  const [rootKeys, ...clusterKeys] = await Promise.all([
+  const pairs = toIssue.length + (root.action === 'create' ? 1 : 0)
+  const [rootKeys, ...clusterKeys] = pairs === 0 ? [undefined] : await runStep(deps.progress, `Generate ${pairs} RSA-${o.keySize} key pair${pairs > 1 ? 's' : ''}`, () => Promise.all([
     root.action === 'create' ? generateRsaKeyPair(o.keySize) : Promise.resolve(undefined),
     ...toIssue.map(() => generateRsaKeyPair(o.keySize)),
-  ])
+  ]))
   if (rootKeys) {
     const pem = buildCaCert({
       subject: [['O', o.org], ['CN', ROOT_CN]],

@@ -35,7 +35,7 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
     } catch (error) {
       throw new UsageError((error as Error).message, 'pass --istiod-debug-url CLUSTER=http://127.0.0.1:PORT')
     }
-    const report = await verify(session, {contexts: flags.context ?? [], istioNamespace: flags['istio-namespace'], istiodDebugUrls, clusterDomain: flags['cluster-domain']})
+    const report = await verify(session, {contexts: flags.context ?? [], istioNamespace: flags['istio-namespace'], istiodDebugUrls, clusterDomain: flags['cluster-domain'], progress: (await import('../ui/progress.ts')).progressFor(flags.output)})
     if (flags.output === 'json') {
       const {renderJson} = await import('../verify/render-json.ts')
       process.stdout.write(renderJson(report))

@@ -11,6 +11,7 @@ import {mcsServed, readService} from './facts.ts'
 import {addHost, exportsGateway, gatewayHosts, serviceExport, withoutService} from './plan.ts'
 import {editExportsGateway} from './writes.ts'
 import {allInOrder} from '../settle.ts'
+import {runStep, type StepRunner} from '../steps.ts'
 
 export interface ExportOptions {
   name: string
@@ -22,6 +23,8 @@ export interface ExportOptions {
   mcs: boolean
   dryRun: boolean
   version: string
+  /** Shows the steps (src/ui/progress.ts); quiet by default. */
+  progress?: StepRunner
 }
 
 export interface ExportResult {
@@ -58,11 +61,11 @@ async function markService(client: KubeClient, svc: KubeObject, host: string | n
 export async function exportService(session: Session, o: ExportOptions, mode: {plan: boolean}): Promise<ExportResult> {
   const client = session.client(o.context)
   // Read and validate everything before the first write.
-  const [svc, install, mcs] = await allInOrder([
+  const [svc, install, mcs] = await runStep(o.progress, `Read cluster "${client.context}"`, () => allInOrder([
     readService(client, o.namespace, o.name),
     readIstioInstall(client, o.istioNamespace, {clusterDomain: o.clusterDomain}),
     o.mcs ? mcsServed(client) : Promise.resolve(false),
-  ])
+  ]))
   const gw = requireGateway(install)
   const host = serviceFqdn(o.name, o.namespace, install.facts.clusterDomain)
   if (!svc) {
@@ -90,7 +93,7 @@ export async function exportService(session: Session, o: ExportOptions, mode: {p
 
   const changes: Change[] = []
   if (!covering) {
-    const change = await editExportsGateway(client, gw.namespace, (hosts) => addHost(hosts, host), build, o)
+    const change = await runStep(o.progress, `Write Gateway ${gw.namespace}/${EXPORTS_GATEWAY} in "${client.context}"`, () => editExportsGateway(client, gw.namespace, (hosts) => addHost(hosts, host), build, o))
     if (change) changes.push(change)
   }
   changes.push(await markService(client, svc, host, o))

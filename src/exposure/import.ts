@@ -19,6 +19,7 @@ import {
 } from './plan.ts'
 import {claimAddresses, pool, releaseAddresses, writeAgainst} from './writes.ts'
 import {allInOrder} from '../settle.ts'
+import {counting, runStep, type StepRunner} from '../steps.ts'
 
 export interface ImportOptions {
   /** One service, or undefined with allExported. */
@@ -37,6 +38,8 @@ export interface ImportOptions {
   clusterDomain?: string
   dryRun: boolean
   version: string
+  /** Shows the steps (src/ui/progress.ts); quiet by default. */
+  progress?: StepRunner
 }
 
 export interface ImportedService {name: string; namespace: string; host: string; addresses: string[]}
@@ -83,7 +86,7 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
     if (!isExported(svc)) throw new UsageError(`context "${west.context}": Service ${ns}/${o.name} is not exported`, exportHint(o.name!, ns))
     return [svc]
   }
-  const [westServices, westInstall] = await allInOrder([readWestServices(), readIstioInstall(west, o.istioNamespace, {clusterDomain: o.clusterDomain}, {meshConfig: false})])
+  const [westServices, westInstall] = await runStep(o.progress, `Read cluster "${west.context}"`, () => allInOrder([readWestServices(), readIstioInstall(west, o.istioNamespace, {clusterDomain: o.clusterDomain}, {meshConfig: false})]))
   const gw = requireGateway(westInstall)
   if (gw.addresses.length === 0) {
     throw new UsageError(`context "${west.context}": the east-west gateway ${gw.ref} has no address (no load-balancer ingress, no externalIPs)`,
@@ -107,12 +110,12 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
   // ---- read EAST
   const namespaces = [...new Set(services.map((s) => s.namespace))]
   const drSelector = `${IMPORTED_FROM_LABEL}=${fromId}${o.allExported ? '' : `,${IMPORTED_SERVICE_LABEL}=${services[0].name}`}`
-  const [eastInstall, entries, rules, nsLive] = await allInOrder([
+  const [eastInstall, entries, rules, nsLive] = await runStep(o.progress, `Read cluster "${east.context}"`, () => allInOrder([
     readIstioInstall(east, o.istioNamespace),
     listObjects(east, RESOURCES.ServiceEntry),
     listObjects(east, RESOURCES.DestinationRule, {namespace: o.allExported ? o.namespace : services[0].namespace, labelSelector: drSelector}),
     Promise.all(namespaces.map((ns) => east.getOptional<KubeObject>(resourcePath(RESOURCES.Namespace, undefined, ns)))),
-  ])
+  ]))
   const localOwner = o.host ? localServiceOf(o.host, eastInstall.facts.clusterDomain) : undefined
   const localSvc = localOwner ? await readService(east, localOwner.namespace, localOwner.name) : undefined
   const missingNs = namespaces.filter((_, i) => !nsLive[i])
@@ -200,7 +203,8 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
       targets.forEach((t, i) => (t.addresses = [addresses.get(claimOwners[i])!]))
     }
     const first = nsObjects.length + 1
-    const perTarget = await pool(targets, WRITE_CONCURRENCY, async (t, i) => {
+    const writing = `Write ${targets.length === 1 ? 'the import' : `${targets.length} imports`} in "${east.context}"`
+    const perTarget = await runStep(o.progress, writing, (update) => pool(targets, WRITE_CONCURRENCY, counting(update, writing, targets.length, async (t: ImportTarget, i: number) => {
       const se = importServiceEntry(t, ctx)
       const dr = importDestinationRule(t, ctx)
       const k = key(se.metadata.namespace, se.metadata.name)
@@ -208,7 +212,7 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
         await recordWrite(journal, planned(first + 2 * i, se, unimport(t)), () => writeAgainst(east, se, seByKey.get(k), o)),
         await recordWrite(journal, planned(first + 2 * i + 1, dr, unimport(t)), () => writeAgainst(east, dr, drByKey.get(k), o)),
       ]
-    })
+    })))
     changes.push(...perTarget.flat())
   } catch (error) {
     const cause = error instanceof ApiError ? toOperationError(error) : error as Error

@@ -22,6 +22,7 @@ import {
 } from './plan.ts'
 import {isLoopbackServer, NO_CLUSTER_ID, type ResolvedLink, validateInputs, validatePair} from './validate.ts'
 import {allInOrder} from '../settle.ts'
+import {quietSteps, runStep, type StepRunner} from '../steps.ts'
 
 export interface LinkOptions {
   context?: string
@@ -42,6 +43,8 @@ export interface LinkOptions {
   /** How long to wait for the token controller to fill in the token Secret. */
   tokenTimeoutMs?: number
   report: Reporter
+  /** Shows the steps (src/ui/progress.ts); quiet by default. */
+  progress?: StepRunner
 }
 
 export interface LinkSummary {
@@ -84,7 +87,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   const west = session.client(westRef.context)
 
   // 1. Read both clusters.
-  const [eastFacts, westFacts] = await allInOrder([readFacts(east, o.istioNamespace), readFacts(west, o.istioNamespace)])
+  const [eastFacts, westFacts] = await (o.progress ?? quietSteps)([east, west].map((c) => ({title: `Read cluster "${c.context}"`, run: () => readFacts(c, o.istioNamespace)})), {concurrent: true})
 
   // 2. Validate the pair (and the mirror image with --bidirectional) before any write.
   const directions: Direction[] = []
@@ -138,7 +141,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   }
 
   // 3b. Permission check of every write that is needed, in both clusters, before the first one.
-  await checkAccess(o, (ctx) => session.client(ctx), directions, readerPlans, meshEdits)
+  await runStep(o.progress, 'Check write permissions', () => checkAccess(o, (ctx) => session.client(ctx), directions, readerPlans, meshEdits))
 
   // 4. Write: reader account and token in each discovered cluster, then the secrets and meshNetworks.
   const changes: Change[] = []
@@ -146,7 +149,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   let inFlight: ObjectRef | undefined
   const sendingOptional = async (context: string, obj: Pick<KubeObject, 'kind' | 'metadata'>, write: () => Promise<Change | undefined>): Promise<Change | undefined> => {
     inFlight = {context, kind: obj.kind ?? '', namespace: obj.metadata.namespace ?? '', name: obj.metadata.name}
-    const change = await write()
+    const change = await runStep(o.progress, `Write ${inFlight.kind} ${obj.metadata.name} in "${context}"`, write)
     inFlight = undefined
     return change
   }
@@ -156,7 +159,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
     for (const [facts, steps] of readerPlans) {
       const client = session.client(facts.context)
       for (const step of steps) changes.push(await sending(client.context, step.desired, () => applyReaderStep(client, step, o.dryRun)))
-      tokens.set(facts, await waitForToken(client, facts, o))
+      tokens.set(facts, await runStep(o.progress, `Wait for the reader token in "${client.context}"`, () => waitForToken(client, facts, o)))
     }
     // WEST's services passed through its gateway before EAST's istiod learns about them.
     for (const d of directions) {

@@ -11,11 +11,14 @@ import {readerClusterRole} from '../istio/names.ts'
 import {disallowedAuth, hasCredentials, istioNames, remoteSecretEntries, type RemoteSecretEntry, sameServer} from './model.ts'
 import type {ClusterFacts, ListedKind, ListFailure, SecretProbe, VerifyFacts} from './types.ts'
 import {LISTED_KINDS} from './types.ts'
+import {quietSteps, runStep, type StepRunner} from '../steps.ts'
 
 export interface CollectOptions {
   /** The --context values; empty: the current context plus every cluster its remote secrets name. */
   contexts: string[]
   istioNamespace: string
+  /** Shows the steps (src/ui/progress.ts); quiet by default. */
+  progress?: StepRunner
 }
 
 /** Kinds listed only in the Istio namespace; the others are listed cluster-wide. */
@@ -158,7 +161,8 @@ export async function collectFacts(session: Session, opts: CollectOptions): Prom
   const explicit = opts.contexts.length > 0
   const names = explicit ? [...new Set(opts.contexts)] : [session.resolve().context]
   const targets: Target[] = names.map((n) => ({name: n, context: n, source: 'context', client: session.client(n)}))
-  const clusters = await Promise.all(targets.map((t) => collectClusterFacts(t, opts.istioNamespace)))
+  const readAll = (ts: Target[]) => (opts.progress ?? quietSteps)(ts.map((t) => ({title: `Read cluster "${t.name}"`, run: () => collectClusterFacts(t, opts.istioNamespace)})), {concurrent: true})
+  const clusters = await readAll(targets)
 
   if (!explicit && clusters[0] && !clusters[0].unreachable) {
     // The clusters the current context's remote secrets name: through a context when one exists
@@ -181,11 +185,12 @@ export async function collectFacts(session: Session, opts: CollectOptions): Prom
       if (client) extraClients.push(client)
       more.push({name: e.key, source: 'remote-secret', via, client, noClient: reason ? `cannot read it through remote secret ${via}: ${reason}` : undefined})
     }
-    clusters.push(...await Promise.all(more.map((t) => collectClusterFacts(t, opts.istioNamespace))))
+    clusters.push(...await readAll(more))
   }
 
-  const probes = await Promise.all(clusters.filter((c) => !c.unreachable).flatMap((c) =>
-    remoteSecretEntries(c).map((e) => probeSecret(c, e, session.timeoutMs, extraClients))))
+  const entries = clusters.filter((c) => !c.unreachable).flatMap((c) => remoteSecretEntries(c).map((e) => [c, e] as const))
+  const probes = await runStep(opts.progress, `Probe ${entries.length} remote secret${entries.length === 1 ? '' : 's'} with their own credentials`, () =>
+    Promise.all(entries.map(([c, e]) => probeSecret(c, e, session.timeoutMs, extraClients))))
   return {
     facts: {clusters, probes, now: new Date()},
     close: () => {

@@ -4,6 +4,7 @@ import {collectFacts} from './facts.ts'
 import {runChecks, type VerifyReport} from './runner.ts'
 import {CheckContext} from './check.ts'
 import {probeIstiods} from './istiod.ts'
+import {runStep, type StepRunner} from '../steps.ts'
 
 export interface VerifyOptions {
   contexts: string[]
@@ -12,19 +13,21 @@ export interface VerifyOptions {
   istiodDebugUrls?: Record<string, string>
   /** --cluster-domain: every cluster's DNS domain (default: each install's own, else cluster.local). */
   clusterDomain?: string
+  /** Shows the steps (src/ui/progress.ts); quiet by default. */
+  progress?: StepRunner
 }
 
 export async function verify(session: Session, opts: VerifyOptions): Promise<VerifyReport> {
   const {facts, close} = await collectFacts(session, opts)
   try {
     const ids = new CheckContext(facts)
-    facts.istiod = await probeIstiods(facts, {
+    facts.istiod = await runStep(opts.progress, "Read istiod's sync status", () => probeIstiods(facts, {
       urls: opts.istiodDebugUrls ?? {},
       clusterIdOf: (c) => ids.id(c).clusterId,
       hasRemoteSecrets: (c) => ids.secrets(c).some((e) => e.key !== ids.clusterIdOf(c)),
       clientOf: (c) => (c.context ? session.client(c.context) : undefined),
       timeoutMs: session.timeoutMs,
-    })
+    }))
     return runChecks(facts, undefined, {clusterDomain: opts.clusterDomain})
   } finally {
     close()

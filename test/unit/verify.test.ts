@@ -1,7 +1,5 @@
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {existsSync, readFileSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {dump} from 'js-yaml'
 import {runChecks, type VerifyReport} from '../../src/verify/runner.ts'
 import {renderJson} from '../../src/verify/render-json.ts'
@@ -10,6 +8,7 @@ import {CHECKS} from '../../src/verify/checks/index.ts'
 import {analyzeCacerts, decodeSecretData, parseBundle, sampleMatch, verifiesTo} from '../../src/verify/certs.ts'
 import {isLoopbackHost, sameServer} from '../../src/verify/model.ts'
 import type {CheckResult, VerifyFacts} from '../../src/verify/types.ts'
+import {matchSnapshot} from '../contract.ts'
 import {b64, cacertsData, crossNetworkGateway, find, healthyMesh, importedEntry, meshNetworks, okProbe, pem, remoteSecret} from './verify-fixtures.ts'
 
 const failed = (r: VerifyReport) => r.checks.filter((c) => c.status === 'fail')
@@ -311,9 +310,8 @@ describe('verify renderers', () => {
       catalogue: CHECKS.map((c) => ({id: c.id, category: c.category})),
       healthyMesh: json.checks.map((c: CheckResult) => `${c.id} ${c.cluster} ${c.status}`),
     }
-    const file = join(import.meta.dirname, '__snapshots__', 'verify-json-shape.json')
-    if (process.env.UPDATE_SNAPSHOTS || !existsSync(file)) writeFileSync(file, `${JSON.stringify(shape, null, 2)}\n`)
-    assert.deepEqual(shape, JSON.parse(readFileSync(file, 'utf8')))
+    // Fails when missing or different; only `npm run contract:update` writes it (test/contract.ts).
+    matchSnapshot('verify-catalogue', shape)
     assert.equal(json.summary.passed + json.summary.warnings + json.summary.failed + json.summary.skipped, json.checks.length)
   })
 })

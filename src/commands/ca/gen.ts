@@ -49,7 +49,7 @@ With --context (one --cluster), the cluster's intermediate is installed as Secre
       output: flags.output,
       dryRun: flags['dry-run'],
       version: this.config.version,
-    }, {session: () => this.kube(flags)})
+    }, {session: () => this.kube(flags), progress: (await import('../../ui/progress.ts')).progressFor(flags.output)})
     const {note, printChanges, printYamlDocs, warn} = await import('../../ui/output.ts')
     for (const w of result.warnings) warn(w)
     if (result.yamlDocs) {

@@ -50,6 +50,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
       expose: flags.expose,
       version: this.config.version,
       report: {warn, note},
+      progress: (await import('../../ui/progress.ts')).progressFor(flags.output),
     })
     if (result.docs) {
       if (result.docs.length > 0) printYamlDocs(result.docs)

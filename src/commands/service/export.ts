@@ -28,7 +28,7 @@ export default class ServiceExport extends MeshCommand {
     const plan = flags.output === 'yaml'
     const result = await exportService(session, {
       name: args.name, namespace, context: flags.context, istioNamespace: flags['istio-namespace'], clusterDomain: flags['cluster-domain'],
-      mcs: flags.mcs, dryRun: flags['dry-run'], version: this.config.version,
+      mcs: flags.mcs, dryRun: flags['dry-run'], version: this.config.version, progress: (await import('../../ui/progress.ts')).progressFor(flags.output),
     }, {plan})
     const {note, printChanges, printYamlDocs} = await import('../../ui/output.ts')
     if (result.coveredBy) note(`Service ${namespace}/${args.name} is already reachable: Gateway ${result.coveredBy} passes ${result.host} through; no host added`)

@@ -35,6 +35,7 @@ With --all-exported, imports every Service WEST exports (in -n NS, or in every n
       name: args.name, allExported: flags['all-exported'], namespace, context: flags.context, fromContext: flags['from-context'],
       fromName: flags['from-name'], host: flags.host, address: flags.address, createNamespace: flags['create-namespace'],
       istioNamespace: flags['istio-namespace'], clusterDomain: flags['cluster-domain'], dryRun: flags['dry-run'], version: this.config.version,
+      progress: (await import('../../ui/progress.ts')).progressFor(flags.output),
     }, {plan})
     const {note, printChanges, printYamlDocs, warn} = await import('../../ui/output.ts')
     for (const w of result.warnings) warn(w)
