@@ -13,6 +13,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
     'kubectl mesh cluster link --context east --remote-context west --bidirectional',
     'kubectl mesh cluster link --context east --remote-context west --server https://west-api.example.com:6443 --gateway 203.0.113.7',
     'kubectl mesh cluster link --context east --remote-context west -o yaml',
+    'kubectl mesh cluster link --context east --remote-context west --token-ttl 24h',
   ]
   static flags = {
     ...kubeFlags,
@@ -24,6 +25,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
     gateway: Flags.string({description: "WEST's east-west gateway as ADDR[:PORT] (default: the load-balancer address of its east-west gateway Service, port 15443)."}),
     bidirectional: Flags.boolean({description: 'Also link the other way: WEST discovers EAST.'}),
     force: Flags.boolean({description: 'Link even though the clusters trust different root CAs, or --remote-name differs from the cluster ID (with a warning).'}),
+    'token-ttl': Flags.string({description: "A bound token with this lifetime (10m to 8760h, e.g. 24h) instead of the long-lived token Secret: a TokenRequest token bound to Secret istio-reader-<EAST ID>-anchor-<n> in WEST (deleting it revokes the token). Run again while more than half its life is left: unchanged."}),
     output: outputFlag,
     'dry-run': dryRunFlag,
   }
@@ -31,6 +33,8 @@ Undo with \`kubectl mesh cluster unlink\`.`
   async run(): Promise<void> {
     const {flags} = await this.parse(ClusterLink)
     const {link} = await import('../../link/service.ts')
+    const {parseTokenTtl} = await import('../../link/token.ts')
+    const tokenTtlSeconds = flags['token-ttl'] === undefined ? undefined : parseTokenTtl(flags['token-ttl'])
     const result = await link(this.kube(flags), {
       context: flags.context,
       remoteContext: flags['remote-context'],
@@ -45,6 +49,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
       output: flags.output,
       dryRun: flags['dry-run'],
       version: this.config.version,
+      tokenTtlSeconds,
     })
     const {printChanges, printYamlDocs} = await import('../../ui/output.ts')
     if (result.docs) {
