@@ -333,7 +333,7 @@ export async function boundTokenFor(westClient: KubeClient, plan: BoundTokenPlan
   }
   const issued = await issueBoundToken(westClient, plan.anchor!, plan.ttlSeconds, {dryRun: o.dryRun, record: (c) => o.changes.push(c)})
   if (o.dryRun) note(`dry run: context "${westClient.context}": no TokenRequest was sent; the remote secret is validated with a placeholder token`)
-  else note(`context "${westClient.context}": a token for ${plan.eastId} bound to Secret ${plan.westNamespace}/${issued.revoker.name}, expires ${issued.expiresAt?.toISOString() ?? '?'} (${plan.reason}); an earlier token stays valid until it expires or \`kubectl mesh cluster rotate-credentials\` revokes it`)
+  else note(`context "${westClient.context}": a token for ${plan.eastId} bound to Secret ${plan.westNamespace}/${issued.revoker.name}, expires ${issued.expiresAt?.toISOString() ?? '?'} (${plan.reason})${plan.reason === 'no remote secret yet' ? '' : '; the previous token stays valid until it expires, or use `kubectl mesh cluster rotate-credentials`, which revokes it'}`)
   return {token: issued.token, caData: plan.caData}
 }
 
