@@ -36,7 +36,7 @@ export function parseTokenTtl(input: string, flag = '--token-ttl'): number {
   if (text === '' || matched !== text.length) throw new UsageError(`invalid ${flag} "${input}": not a duration`, TTL_HINT)
   seconds = Math.round(seconds)
   if (seconds < MIN_TTL_SECONDS || seconds > MAX_TTL_SECONDS) {
-    throw new UsageError(`invalid ${flag} "${input}": must be from 10m to 8760h (the API server issues no token shorter than 10 minutes)`, TTL_HINT)
+    throw new UsageError(`invalid ${flag} "${input}": must be from 10m to 8760h (${seconds < MIN_TTL_SECONDS ? 'the API server issues no token shorter than 10 minutes' : 'at most one year'})`, TTL_HINT)
   }
   return seconds
 }
