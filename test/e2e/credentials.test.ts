@@ -274,3 +274,26 @@ describe('a legacy link (no --token-ttl)', () => {
     t.diagnostic(JSON.stringify(figures.legacyRotation))
   })
 })
+
+describe('partial failure', () => {
+  test('istiod never confirms the sync: exit 1, the new token is live, the old one not revoked, the finish command given', async () => {
+    const old = await currentToken()
+    const oldSecret: string = old.claims['kubernetes.io/serviceaccount/secret.name']
+    // istiod's process dies; its Pod and port-forward stand-in stay, so clusterz does not answer.
+    process.kill(-istiod!.pid, 'SIGKILL')
+    const r = await mesh(['cluster', 'rotate-credentials', '--context', E, '--remote-context', W, '--token-ttl', '10m', '--sync-timeout', '3s'])
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, new RegExp(`^Error: .*the new token \\(bound to Secret ${NS}/istio-reader-${E}-anchor-\\d+, 10m\\) is live in ${E}'s remote secret; the old token \\(Secret ${NS}/${oldSecret} in "${W}"\\) was NOT revoked and still works`, 'm'))
+    const finish = /finish: (kubectl --context \S+ -n \S+ delete secret \S+)/.exec(r.stderr)
+    assert.ok(finish, r.stderr)
+    assert.equal(finish[1], `kubectl --context ${W} -n ${NS} delete secret ${oldSecret}`)
+    await assertReads(old.file) // not revoked
+    const now = await currentToken()
+    assert.ok(now.claims.exp - now.claims.iat === 600, 'the new 10m token is in the remote secret')
+    await assertReads(now.file)
+    istiod = await startIstiod(E)
+    await waitSynced(`the restarted istiod in ${E} to list ${W} as synced`)
+    await kubectl(['-n', NS, 'delete', 'secret', oldSecret], {context: W})
+    await assertRejected(old.file)
+  })
+})
