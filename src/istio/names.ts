@@ -74,3 +74,12 @@ export const IMPORT_ADDRESS_PREFIX = '240.0.'
 export const MCS_API_GROUP_VERSION = 'multicluster.x-k8s.io/v1alpha1'
 /** The first Istio minor version that allocates ServiceEntry addresses itself (auto-allocation v2 on by default). */
 export const ISTIO_AUTO_ALLOCATE_MINOR = 25
+
+// cluster link --token-ttl / rotate-credentials (src/link/token.ts)
+/** On an anchor Secret (and a per-link token Secret) in WEST: the cluster ID of the EAST whose token it revokes when deleted. */
+export const ANCHOR_FOR_LABEL = 'kubectl-mesh/token-for'
+/** On an anchor: the lifetime asked for its token (e.g. "24h"), and when that token expires (RFC 3339). */
+export const TOKEN_TTL_ANNOTATION = 'kubectl-mesh/token-ttl'
+export const TOKEN_EXPIRES_ANNOTATION = 'kubectl-mesh/token-expires'
+/** The Secret a bound reader token for EAST is bound to: deleting it revokes the token. */
+export const anchorSecretName = (eastId: string, n: number) => `istio-reader-${eastId}-anchor-${n}`

@@ -23,6 +23,7 @@ import {
 import {isLoopbackServer, NO_CLUSTER_ID, type ResolvedLink, validateInputs, validatePair} from './validate.ts'
 import {allInOrder} from '../settle.ts'
 import {quietSteps, runStep, type StepRunner} from '../steps.ts'
+import {boundTokenFor, boundYamlError, type BoundTokenPlan, checkBoundTokenAccess, formatTtl, planBoundToken, withoutTokenSecret} from './token.ts'
 
 export interface LinkOptions {
   context?: string
@@ -45,6 +46,8 @@ export interface LinkOptions {
   report: Reporter
   /** Shows the steps (src/ui/progress.ts); quiet by default. */
   progress?: StepRunner
+  /** --token-ttl in seconds: a bound TokenRequest token instead of the long-lived token Secret (src/link/token.ts). */
+  tokenTtlSeconds?: number
 }
 
 export interface LinkSummary {
@@ -75,7 +78,7 @@ export interface LinkResult {
   error?: UsageError
 }
 
-type Direction = {link: ResolvedLink; server: string; tlsServerName?: string; serverFromFlag: boolean; exposure: ExposurePlan}
+type Direction = {link: ResolvedLink; server: string; tlsServerName?: string; serverFromFlag: boolean; exposure: ExposurePlan; bound?: BoundTokenPlan}
 
 const DRY_RUN_TOKEN = 'dry-run-token-not-issued'
 
@@ -122,9 +125,13 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
     }
   }
 
+  // --token-ttl: per direction, the token in EAST's secret is reused or a new bound one is planned.
+  if (o.tokenTtlSeconds !== undefined) {
+    for (const d of directions) d.bound = await planBoundToken(d.link, session.client(d.link.west.context), o.tokenTtlSeconds, o.version)
+  }
   // The reader objects, once per cluster that is discovered.
   const readerPlans = new Map<ClusterFacts, ReaderStep[]>()
-  for (const d of directions) readerPlans.set(d.link.west, planReader(d.link.west, o.version))
+  for (const d of directions) readerPlans.set(d.link.west, o.tokenTtlSeconds === undefined ? planReader(d.link.west, o.version) : withoutTokenSecret(planReader(d.link.west, o.version)))
 
   for (const w of warnings) o.report.warn(w)
   const links: LinkSummary[] = directions.map((d) => ({
@@ -142,6 +149,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
 
   // 3b. Permission check of every write that is needed, in both clusters, before the first one.
   await runStep(o.progress, 'Check write permissions', () => checkAccess(o, (ctx) => session.client(ctx), directions, readerPlans, meshEdits))
+  for (const d of directions) if (d.bound) await checkBoundTokenAccess(session.client(d.link.west.context), d.bound)
 
   // 4. Write: reader account and token in each discovered cluster, then the secrets and meshNetworks.
   const changes: Change[] = []
@@ -159,7 +167,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
     for (const [facts, steps] of readerPlans) {
       const client = session.client(facts.context)
       for (const step of steps) changes.push(await sending(client.context, step.desired, () => applyReaderStep(client, step, o.dryRun)))
-      tokens.set(facts, await runStep(o.progress, `Wait for the reader token in "${client.context}"`, () => waitForToken(client, facts, o)))
+      if (o.tokenTtlSeconds === undefined) tokens.set(facts, await runStep(o.progress, `Wait for the reader token in "${client.context}"`, () => waitForToken(client, facts, o)))
     }
     // WEST's services passed through its gateway before EAST's istiod learns about them.
     for (const d of directions) {
@@ -170,7 +178,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
     }
     for (const [i, d] of directions.entries()) {
       const client = session.client(d.link.east.context)
-      const t = tokens.get(d.link.west)!
+      const t = d.bound ? await boundTokenFor(session.client(d.link.west.context), d.bound, {dryRun: o.dryRun, changes}) : tokens.get(d.link.west)!
       const caData = t.caData ?? d.link.west.caData
       if (!caData) {
         throw new OperationError(`context "${d.link.west.context}": no CA certificate for the remote kubeconfig (token Secret has no ca.crt, the kubeconfig context has no certificate-authority)`,
@@ -313,9 +321,10 @@ async function checkAccess(o: LinkOptions, clientFor: (context: string) => KubeC
 /** The remote secret as it would be written now, when the reader token already exists. */
 function desiredRemoteSecret(d: Direction, o: Pick<LinkOptions, 'version' | 'expose'>): KubeObject | undefined {
   const t = d.link.west.tokenSecret?.data
-  const caData = t?.['ca.crt'] ?? d.link.west.caData
-  if (!t?.token || !caData) return undefined
-  return secretFor(d, Buffer.from(t.token, 'base64').toString('utf8'), caData, o)
+  const caData = d.bound ? d.bound.caData ?? d.link.west.caData : t?.['ca.crt'] ?? d.link.west.caData
+  const token = d.bound ? d.bound.reuse?.token : t?.token && Buffer.from(t.token, 'base64').toString('utf8')
+  if (!token || !caData) return undefined
+  return secretFor(d, token, caData, o)
 }
 
 function yamlDocs(o: LinkOptions, directions: Direction[], readerPlans: Map<ClusterFacts, ReaderStep[]>, meshEdits: MeshEdit[]): {docs: Array<{context: string; object: KubeObject}>; error?: UsageError} {
@@ -323,6 +332,8 @@ function yamlDocs(o: LinkOptions, directions: Direction[], readerPlans: Map<Clus
   for (const [facts, steps] of readerPlans) {
     for (const s of steps) if (s.mode === 'apply') docs.push({context: facts.context, object: s.desired})
   }
+  const unissued = directions.filter((d) => d.bound && !d.bound.reuse).map((d) => d.link.west.context)
+  if (unissued.length > 0) return {docs: [], error: boundYamlError(unissued, `kubectl mesh cluster link --context ${directions[0].link.east.context} --remote-context ${directions[0].link.west.context}${o.bidirectional ? ' --bidirectional' : ''} --token-ttl ${formatTtl(o.tokenTtlSeconds!)}`)}
   for (const d of directions) if (d.exposure.planned) docs.push({context: d.link.west.context, object: d.exposure.planned})
   const missing: string[] = []
   for (const [i, d] of directions.entries()) {

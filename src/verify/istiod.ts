@@ -66,8 +66,11 @@ function parseClusterz(base: Omit<IstiodProbe, 'outcome' | 'detail'>, r: {status
   return {...base, outcome: 'ok', detail: '', clusterz: list as ClusterzEntry[]}
 }
 
-/** Through the API server: find istiod's pod, then GET /debug/clusterz over a port-forward to it. */
-async function probeThroughPod(c: ClusterFacts, client: KubeClient, timeoutMs: number): Promise<IstiodProbe> {
+/**
+ * Through the API server: find istiod's pod, then GET /debug/clusterz over a port-forward to it.
+ * Also used by `cluster rotate-credentials` (src/link/rotate.ts) to wait for istiod's sync.
+ */
+export async function probeThroughPod(c: Pick<ClusterFacts, 'name' | 'istioNamespace'>, client: KubeClient, timeoutMs: number): Promise<IstiodProbe> {
   const ns = c.istioNamespace
   let pods: KubeObject[]
   try {

@@ -61,7 +61,7 @@ describe('verify checks find what is broken', () => {
     }, 'links.kubeconfig-auth', 'cluster1', /exec/],
     ['one direction missing', (f) => { f.clusters[1].lists.Secret = f.clusters[1].lists.Secret!.filter((s) => !s.metadata.name.startsWith('istio-remote')); f.clusters[1].lists.ConfigMap![0].data.meshNetworks = 'networks: {}\n'; f.probes.pop() }, 'links.reverse', 'cluster1', /cluster2 has no remote secret for cluster1/],
     ['label removed from a remote secret', (f) => { delete find(f.clusters[0], 'Secret', 'istio-remote-secret-cluster2').metadata.labels!['istio/multiCluster']; f.probes.shift() }, 'links.secret-label', 'cluster1', /istio-remote-secret-cluster2/, ['links.reverse', 'networks.mesh-networks']],
-    ['token rejected', (f) => { f.probes[0] = {...okProbe(1, 2), outcome: 'unauthorized'} }, 'links.remote-access', 'cluster1', /rejects the token/],
+    ['token rejected', (f) => { f.probes[0] = {...okProbe(1, 2), outcome: 'unauthorized'} }, 'links.remote-access', 'cluster1', /rejects the token/, ['links.token-lifetime']],
     ['server does not verify with the CA data', (f) => { f.probes[0] = {...okProbe(1, 2), outcome: 'tls', detail: 'self-signed certificate'} }, 'links.remote-access', 'cluster1', /certificate-authority-data/],
     ['reader RBAC missing', (f) => { f.probes[0] = {...okProbe(1, 2), outcome: 'forbidden', denied: ['list pods']}; f.clusters[1].readerClusterRoleBinding = null }, 'links.reader-rbac', 'cluster1', /list pods.*ClusterRoleBinding/],
     ['network label disagrees', (f) => { f.clusters[1].lists.Namespace![0].metadata.labels!['topology.istio.io/network'] = 'other' }, 'networks.labels', 'cluster2', /namespace istio-system label = other/, ['networks.mesh-networks']],

@@ -14,6 +14,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
     'kubectl mesh cluster link --context east --remote-context west --bidirectional',
     'kubectl mesh cluster link --context east --remote-context west --server https://west-api.example.com:6443 --gateway 203.0.113.7',
     'kubectl mesh cluster link --context east --remote-context west -o yaml',
+    'kubectl mesh cluster link --context east --remote-context west --token-ttl 24h',
   ]
   static flags = {
     ...kubeFlags,
@@ -26,6 +27,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
     bidirectional: Flags.boolean({description: 'Also link the other way: WEST discovers EAST.'}),
     expose: Flags.option({description: "Across networks, what EAST reaches in WEST: all of WEST's services (a Gateway kubectl-mesh-cross-network passes them through WEST's east-west gateway, as Istio's expose-services.yaml) or only those shared with `service export`.", options: ['all', 'exported'] as const, default: 'all'})(),
     force: Flags.boolean({description: 'Link even though the clusters trust different root CAs, or --remote-name differs from the cluster ID (with a warning).'}),
+    'token-ttl': Flags.string({description: "A bound token with this lifetime (10m to 8760h, e.g. 24h) instead of the long-lived token Secret: a TokenRequest token bound to Secret istio-reader-<EAST ID>-anchor-<n> in WEST (deleting it revokes the token). Run again while more than half its life is left: unchanged."}),
     output: outputFlag,
     'dry-run': dryRunFlag,
   }
@@ -33,6 +35,8 @@ Undo with \`kubectl mesh cluster unlink\`.`
   async run(): Promise<void> {
     const {flags} = await this.parse(ClusterLink)
     const {link} = await import('../../link/service.ts')
+    const {parseTokenTtl} = await import('../../link/token.ts')
+    const tokenTtlSeconds = flags['token-ttl'] === undefined ? undefined : parseTokenTtl(flags['token-ttl'])
     const {note, printChanges, printYamlDocs, warn} = await import('../../ui/output.ts')
     const result = await link(this.kube(flags), {
       context: flags.context,
@@ -49,6 +53,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
       dryRun: flags['dry-run'],
       expose: flags.expose,
       version: this.config.version,
+      tokenTtlSeconds,
       report: {warn, note},
       progress: (await import('../../ui/progress.ts')).progressFor(flags.output),
     })

@@ -3,6 +3,57 @@ import {MULTICLUSTER_LABEL, REMOTE_SECRET_PREFIX, CLUSTER_ANNOTATION, isDns1123L
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
 import {disallowedAuth, hasCredentials, isLoopbackHost, remoteSecrets, type RemoteSecretEntry} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
+import {tokenInfo} from '../../link/token.ts'
+
+const DAY_MS = 86_400_000
+const EXPIRY_WARN_DAYS = 7
+const LONG_LIVED_WARN_DAYS = 90
+const day = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z')
+
+/** The command that replaces a link's token and revokes the old one. */
+function rotateHint(ctx: CheckContext, c: ClusterFacts, e: RemoteSecretEntry): string {
+  const peer = ctx.peerOf(e)
+  return `\`kubectl mesh cluster rotate-credentials --context ${ctxOf(c)} --remote-context ${peer ? ctxOf(peer) : e.key}\``
+}
+
+/** links.token-lifetime for one remote-secret entry: kind, issued, expires; revoked from the remote-access probe (401) or a missing anchor/token Secret in the peer. */
+function tokenLifetime(ctx: CheckContext, c: ClusterFacts, e: RemoteSecretEntry): Finding {
+  const link = `${secretRef(c, e)}`
+  const token = typeof e.user?.token === 'string' ? e.user.token : undefined
+  if (!token) return skip(c.name, `cluster ${c.name}: ${link}: no bearer token (${e.parseError ? 'kubeconfig does not parse' : 'other credentials'}): lifetime not checked`)
+  const info = tokenInfo(token)
+  const now = ctx.facts.now
+  const peer = ctx.peerOf(e)
+  const probe = ctx.probe(c, e)
+  // The Secret in the peer whose deletion revokes the token, when the peer's Secrets were read.
+  const revoker = info.kind === 'bound' ? (info.boundTo?.kind === 'Secret' ? info.boundTo : undefined) : info.secretName ? {name: info.secretName, uid: undefined} : undefined
+  const peerSecrets = peer && peer !== c && !peer.unreachable && peer.source === 'context' ? peer.lists.Secret : undefined
+  const revokerObj = revoker && peerSecrets?.find((s) => s.metadata.name === revoker.name && s.metadata.namespace === (info.namespace ?? peer!.istioNamespace))
+  const gone = Boolean(revoker && peerSecrets && (!revokerObj || (revoker.uid && revokerObj.metadata.uid !== revoker.uid)))
+  const what = info.kind === 'bound'
+    ? `bound token${revoker ? ` (anchor Secret ${info.namespace ?? '?'}/${revoker.name} in ${peer?.name ?? e.key})` : ''}, issued ${info.issuedAt ? day(info.issuedAt) : 'at an unknown time'}, expires ${day(info.expiresAt!)}`
+    : info.kind === 'long-lived'
+      ? `long-lived token (Secret ${info.namespace ?? '?'}/${info.secretName ?? '?'} in ${peer?.name ?? e.key}), issued ${revokerObj?.metadata.creationTimestamp ?? 'at an unknown time'}, never expires`
+      : 'token that is not a service-account JWT (lifetime unknown)'
+  if (probe?.outcome === 'unauthorized' || gone) {
+    const why = probe?.outcome === 'unauthorized' ? `the peer rejects it (401)` : `its ${info.kind === 'bound' ? 'anchor' : 'token'} Secret ${revoker!.name} is gone from ${peer!.name}`
+    return fail(c.name, `cluster ${c.name}: link to ${e.key}: the ${what} is revoked or expired: ${why}`, rotateHint(ctx, c, e))
+  }
+  if (info.kind === 'bound') {
+    const left = info.expiresAt!.getTime() - now.getTime()
+    if (left <= 0) return fail(c.name, `cluster ${c.name}: link to ${e.key}: the ${what}: expired`, rotateHint(ctx, c, e))
+    if (left < EXPIRY_WARN_DAYS * DAY_MS) return warn(c.name, `cluster ${c.name}: link to ${e.key}: the ${what}: expires in ${(left / 3_600_000).toFixed(1)} h (under ${EXPIRY_WARN_DAYS} days)`, rotateHint(ctx, c, e))
+    return pass(c.name, `cluster ${c.name}: link to ${e.key}: ${what}`)
+  }
+  if (info.kind === 'long-lived') {
+    const issued = Date.parse(String(revokerObj?.metadata.creationTimestamp ?? ''))
+    if (Number.isFinite(issued) && now.getTime() - issued > LONG_LIVED_WARN_DAYS * DAY_MS) {
+      return warn(c.name, `cluster ${c.name}: link to ${e.key}: the ${what}: older than ${LONG_LIVED_WARN_DAYS} days`, `${rotateHint(ctx, c, e)} --token-ttl 720h (a bound token that expires)`)
+    }
+    return pass(c.name, `cluster ${c.name}: link to ${e.key}: ${what}`)
+  }
+  return pass(c.name, `cluster ${c.name}: link to ${e.key}: ${what}`)
+}
 
 const secretRef = (c: ClusterFacts, e: RemoteSecretEntry) => `Secret ${c.istioNamespace}/${e.secret.metadata.name} (key ${e.key})`
 
@@ -123,11 +174,29 @@ export const linkChecks: CheckDef[] = [
         case 'tls':
           return fail(c.name, `cluster ${c.name}: ${secretRef(c, e)}: the certificate-authority-data does not verify ${e.server}: ${p.detail}`, linkHint(ctx, c, e, ' (or --tls-server-name NAME when a proxy fronts the API server)'))
         case 'unauthorized':
-          return fail(c.name, `cluster ${c.name}: ${secretRef(c, e)}: the peer rejects the token (401): the service account or its token Secret was deleted or rotated`, `${linkHint(ctx, c, e)} (re-creates the token), then restart istiod in ${c.name} if it keeps the old one`)
+          return fail(c.name, `cluster ${c.name}: ${secretRef(c, e)}: the peer rejects the token (401): the service account or its token Secret was deleted or rotated`, `${rotateHint(ctx, c, e)} (a new token, swapped in before anything is revoked), or ${linkHint(ctx, c, e)}; restart istiod in ${c.name} if it keeps the old one (Istio before 1.30.3)`)
         default:
           return pass(c.name, '')
       }
     }),
+  },
+  {
+    id: 'links.token-lifetime',
+    category: 'links',
+    title: "Each remote secret's token: bound (expires) or long-lived, when it was issued and when it expires; warn within 7 days of expiry or when a long-lived token is older than 90 days; fail when expired or revoked (the peer answers 401, or the anchor / token Secret that revokes it is gone).",
+    run: (ctx) => {
+      const out: Finding[] = []
+      for (const c of ctx.reachable) {
+        if (!c.lists.Secret) {
+          out.push(skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Secret')}`))
+          continue
+        }
+        const entries = ctx.secrets(c)
+        if (entries.length === 0) out.push(skip(c.name, `cluster ${c.name}: no remote secrets`))
+        for (const e of entries) out.push(tokenLifetime(ctx, c, e))
+      }
+      return out
+    },
   },
   {
     id: 'links.reader-rbac',
