@@ -154,8 +154,10 @@ export class KubeClient {
 
   /** A request that got no HTTP answer (refused, reset, TLS, DNS): status 0, the error code as reason. */
   private networkError(e: any, method: string, path: string): ApiError {
-    const code = e?.code ?? 'NetworkError'
-    let message = code === 'ECONNREFUSED' ? `connection refused (${e?.address && e?.port ? `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}` : this.server.host})` : `${code}: ${e?.message ?? e}`
+    // Some agents (SOCKS) lose the code: take it from the message.
+    const code = e?.code ?? /\b(E[A-Z]{4,})\b/.exec(String(e?.message))?.[1] ?? 'NetworkError'
+    const where = e?.address && e?.port ? `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}` : this.proxy ? undefined : this.server.host
+    let message = code === 'ECONNREFUSED' ? `connection refused${where ? ` (${where})` : ''}` : `${code}: ${e?.message ?? e}`
     if (this.proxy) message = `${message}, through the proxy of ${describeProxy(this.proxy)} (to ${this.server.host})`
     return new ApiError({status: 0, reason: code, message, context: this.context, method, path})
   }

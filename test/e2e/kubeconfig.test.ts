@@ -13,8 +13,9 @@ import net from 'node:net'
 import {delimiter, join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 import {dump, load} from 'js-yaml'
+import {ensureHostExecutable} from '../../scripts/package.ts'
 import {kubectlBin} from '../../testbed/testbed.ts'
-import {KUBECONFIG, kubectl, mesh, tempDir} from './harness.ts'
+import {KUBECONFIG, kubectl, logSpawn, mesh, tempDir} from './harness.ts'
 
 const NS = 'bar' // the test bed's sample namespace: Service bar/httpbin
 const SA_NS = 'kubeconfig-e2e'
@@ -29,13 +30,13 @@ const CAUSES: Array<[Outcome, RegExp, RegExp]> = [
   ['config', /unsupported scheme|interactiveMode must be specified|context was not found|does not exist/, /unsupported scheme|interactiveMode must be specified|not found in kubeconfig/],
   ['exec-failed', /getting credentials: exec: executable .* failed with exit code|getting credentials: exec/, /cannot obtain credentials: the exec plugin ".*" failed/],
   ['exec-timeout', /$^/, /cannot obtain credentials: the exec plugin ".*" gave no credentials within/],
-  ['proxy-refused', /proxyconnect tcp: .*connection refused|socks connect tcp .*connection refused/, /connection refused .*through the proxy of/],
+  ['proxy-refused', /proxyconnect tcp: .*connection refused|socks connect tcp .*connection refused/, /connection refused.*through the proxy of/],
   ['refused', /connection refused/, /connection refused/],
   ['dns', /no such host|server misbehaving/, /ENOTFOUND|EAI_AGAIN/],
   ['tls', /x509: |tls: /, /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT|ERR_TLS_CERT_ALTNAME_INVALID|unable to verify|self[- ]signed|certificate/i],
   ['unauthorized', /Unauthorized|must be logged in/, /unauthorized to /],
   ['forbidden', /Forbidden|forbidden/, /forbidden to /],
-  ['not-found', /NotFound|not found/, /not found/],
+  ['not-found', /NotFound|not found/, /not found|does not exist/],
 ]
 
 interface Run {code: number | null; stdout: string; stderr: string; killed: boolean}
@@ -43,7 +44,7 @@ interface Run {code: number | null; stdout: string; stderr: string; killed: bool
 function classify(tool: 'kubectl' | 'mesh', r: Run): Outcome | string {
   if (r.killed) return 'hangs'
   if (r.code === 0) {
-    const ok = tool === 'kubectl' ? r.stdout.trim() === NS : new RegExp(`namespace: ${NS}\\b`).test(r.stdout)
+    const ok = tool === 'kubectl' ? r.stdout.trim() === NS : new RegExp(`httpbin\\.${NS}\\.svc\\.`).test(r.stdout)
     return ok ? 'works' : `exit 0 but unexpected output: ${r.stdout.slice(0, 300)}`
   }
   for (const [outcome, k, m] of CAUSES) if ((tool === 'kubectl' ? k : m).test(r.stderr)) return outcome
@@ -184,6 +185,25 @@ interface Shape {
   meshExpect?: Outcome
   /** After both runs: what the proxy logs must show. */
   check?: () => void
+  /** Also run the single executable (the proxy agents and client-node are bundled parts there). */
+  sea?: boolean
+}
+
+/** The host's single executable, run like the CLI above (no Node on PATH), logged for the leak scan. */
+function runSea(exe: string, args: string[], env: Record<string, string | undefined>): Promise<Run> {
+  return new Promise((resolve) => {
+    const e: Record<string, string> = {PATH: '/nonexistent', HOME: dir, NO_COLOR: '1'}
+    for (const [k, v] of Object.entries(env)) if (v !== undefined) e[k] = v
+    const child = spawn(exe, args, {env: e, cwd: '/'})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('close', (code) => {
+      logSpawn(args, {status: code, stdout, stderr})
+      resolve({code, stdout, stderr, killed: false})
+    })
+  })
 }
 
 describe('kubeconfig shapes: kubectl and kubectl-mesh agree', () => {
@@ -199,6 +219,7 @@ describe('kubeconfig shapes: kubectl and kubectl-mesh agree', () => {
   let prefixProxy: Proxy
   let dead: number
   let token = ''
+  let exe = ''
   const results: string[] = []
 
   // Files next to the kubeconfigs, referenced absolutely or relatively.
@@ -231,14 +252,14 @@ describe('kubeconfig shapes: kubectl and kubectl-mesh agree', () => {
     {name: 'client certificate and CA inline (the test bed\'s own)', files: () => kc(good(), adminUser()), expect: 'works'},
     {name: 'client-certificate, client-key and certificate-authority files (absolute paths)', files: () => kc({server: good().server, 'certificate-authority': join(pki, 'ca.crt')}, {'client-certificate': join(pki, 'admin.crt'), 'client-key': join(pki, 'admin.key')}), expect: 'works'},
     {name: 'relative file paths, relative to the kubeconfig file (sub/config → sub/creds/*)', files: () => ({'sub/config': kc({server: good().server, 'certificate-authority': 'creds/ca.crt'}, {'client-certificate': 'creds/admin.crt', 'client-key': './creds/admin.key'})}), expect: 'works'},
-    {name: 'token (a ServiceAccount bound to view in bar)', files: () => kc(good(), {token}), expect: 'works'},
+    {name: 'token (a ServiceAccount\'s, from kubectl create token)', files: () => kc(good(), {token}), expect: 'works'},
     {name: 'tokenFile, relative path', files: () => ({'sub/config': kc(good(), {tokenFile: 'creds/token'})}), expect: 'works'},
     {name: 'a token the API server rejects', files: () => kc(good(), {token: 'not-a-valid-token'}), expect: 'unauthorized'},
     {name: 'no certificate-authority: the server certificate is not trusted', files: () => kc({server: good().server}, adminUser()), expect: 'tls'},
     {name: 'insecure-skip-tls-verify without a CA', files: () => kc({server: good().server, 'insecure-skip-tls-verify': true}, adminUser()), expect: 'works'},
     {name: 'tls-server-name that the certificate names (kubernetes.default)', files: () => kc({...good(), 'tls-server-name': 'kubernetes.default'}, adminUser()), expect: 'works'},
     {name: 'tls-server-name that the certificate does not name', files: () => kc({...good(), 'tls-server-name': 'wrong.example'}, adminUser()), expect: 'tls'},
-    {name: 'exec plugin, client.authentication.k8s.io/v1beta1', files: () => kc(good(), execUser('client.authentication.k8s.io/v1beta1', plugin('v1beta1.sh', `printf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%s"}}' "$(cat "$(dirname "$0")/token")"`))), expect: 'works'},
+    {name: 'exec plugin, client.authentication.k8s.io/v1beta1', files: () => kc(good(), execUser('client.authentication.k8s.io/v1beta1', plugin('v1beta1.sh', `printf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%s"}}' "$(cat "$(dirname "$0")/token")"`))), expect: 'works', sea: true},
     {name: 'exec plugin, client.authentication.k8s.io/v1 with interactiveMode Never', files: () => kc(good(), execUser('client.authentication.k8s.io/v1', plugin('v1.sh', `printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' "$(cat "$(dirname "$0")/token")"`), {interactiveMode: 'Never'})), expect: 'works'},
     {name: 'exec plugin, v1 without interactiveMode (required by v1)', files: () => kc(good(), execUser('client.authentication.k8s.io/v1', join(dir, 'sub', 'creds', 'v1.sh'))), expect: 'config'},
     {name: 'exec plugin, relative command (./creds/v1.sh next to sub/config)', files: () => ({'sub/config': kc(good(), execUser('client.authentication.k8s.io/v1', './creds/v1.sh', {interactiveMode: 'Never'}))}), expect: 'works'},
@@ -278,11 +299,12 @@ describe('kubeconfig shapes: kubectl and kubectl-mesh agree', () => {
       },
     },
     {name: 'impersonation: as a user with no rights', files: () => kc(good(), {...adminUser(), as: 'nobody'}), expect: 'forbidden'},
-    {name: 'impersonation: as a user, as-groups system:masters', files: () => kc(good(), {...adminUser(), as: 'nobody', 'as-groups': ['system:authenticated', 'system:masters']}), expect: 'works'},
+    {name: 'impersonation: as a user, as-groups system:masters', files: () => kc(good(), {...adminUser(), as: 'nobody', 'as-groups': ['system:authenticated', 'system:masters']}), expect: 'works', sea: true},
     {
       name: 'proxy-url http:// (CONNECT through a proxy on loopback)',
       files: () => kc({...good(), 'proxy-url': `http://127.0.0.1:${httpProxy.port}`}, adminUser()),
       expect: 'works',
+      sea: true,
       check: () => assert.ok(httpProxy.log.filter((l) => l === `CONNECT 127.0.0.1:${server.port}`).length >= 2, `both tools tunnelled: ${httpProxy.log.join(', ')}`),
     },
     {name: 'proxy-url http:// to a dead proxy', files: () => kc({...good(), 'proxy-url': `http://127.0.0.1:${dead}`}, adminUser()), expect: 'proxy-refused'},
@@ -290,6 +312,7 @@ describe('kubeconfig shapes: kubectl and kubectl-mesh agree', () => {
       name: 'proxy-url socks5:// (the host name goes to the proxy)',
       files: () => kc({...good(), server: atHost('kube.mesh.test'), 'tls-server-name': 'kubernetes.default', 'proxy-url': `socks5://127.0.0.1:${socksProxy.port}`}, adminUser()),
       expect: 'works',
+      sea: true,
       check: () => assert.ok(socksProxy.log.filter((l) => l === `SOCKS5 CONNECT name kube.mesh.test:${server.port}`).length >= 2, `both tools tunnelled: ${socksProxy.log.join(', ')}`),
     },
     {name: 'proxy-url socks5:// to a dead proxy', files: () => kc({...good(), 'proxy-url': `socks5://127.0.0.1:${dead}`}, adminUser()), expect: 'proxy-refused'},
@@ -305,6 +328,7 @@ describe('kubeconfig shapes: kubectl and kubectl-mesh agree', () => {
       files: () => kc({...good(), server: atHost('api.mesh.test'), 'tls-server-name': 'kubernetes.default'}, adminUser()),
       env: () => ({HTTPS_PROXY: `127.0.0.1:${httpProxy.port}`, NO_PROXY: 'example.com,10.0.0.0/8'}),
       expect: 'works',
+      sea: true,
       check: () => assert.ok(httpProxy.log.filter((l) => l === `CONNECT api.mesh.test:${server.port}`).length >= 2, `both tools tunnelled: ${httpProxy.log.join(', ')}`),
     },
     {
@@ -323,14 +347,16 @@ describe('kubeconfig shapes: kubectl and kubectl-mesh agree', () => {
   ]
 
   before(async () => {
+    exe = await ensureHostExecutable()
     httpProxy = await startHttpProxy()
     socksProxy = await startSocksProxy()
     prefixProxy = await startPrefixProxy(server, {ca, cert, key})
     dead = await deadPort()
-    // A ServiceAccount that may read bar (view), and a short-lived token for it.
+    // A ServiceAccount and a short-lived token for it.
     await kubectl(['create', 'namespace', SA_NS], {context: 'cluster1', allowFail: true})
     await kubectl(['create', 'serviceaccount', 'reader', '-n', SA_NS], {context: 'cluster1', allowFail: true})
-    await kubectl(['create', 'rolebinding', 'kubeconfig-e2e-reader', '-n', NS, '--clusterrole=view', `--serviceaccount=${SA_NS}:reader`], {context: 'cluster1', allowFail: true})
+    // export reads istio-system too (Gateways, meshConfig): the account gets cluster-admin.
+    await kubectl(['create', 'clusterrolebinding', 'kubeconfig-e2e-reader', '--clusterrole=cluster-admin', `--serviceaccount=${SA_NS}:reader`], {context: 'cluster1', allowFail: true})
     token = (await kubectl(['create', 'token', 'reader', '-n', SA_NS, '--duration=1h'], {context: 'cluster1'})).stdout.trim()
     assert.ok(token.length > 100)
     writeFileSync(join(dir, 'sub', 'creds', 'token'), `${token}\n`, {mode: 0o600})
@@ -338,7 +364,7 @@ describe('kubeconfig shapes: kubectl and kubectl-mesh agree', () => {
 
   after(async () => {
     await Promise.all([httpProxy?.close(), socksProxy?.close(), prefixProxy?.close()])
-    await kubectl(['delete', 'rolebinding', 'kubeconfig-e2e-reader', '-n', NS, '--ignore-not-found'], {context: 'cluster1', allowFail: true})
+    await kubectl(['delete', 'clusterrolebinding', 'kubeconfig-e2e-reader', '--ignore-not-found'], {context: 'cluster1', allowFail: true})
     await kubectl(['delete', 'namespace', SA_NS, '--ignore-not-found', '--wait=false'], {context: 'cluster1', allowFail: true})
     process.stderr.write(`\nkubeconfig shapes (shape | kubectl | kubectl-mesh):\n${results.join('\n')}\n`)
   })
@@ -348,6 +374,7 @@ describe('kubeconfig shapes: kubectl and kubectl-mesh agree', () => {
   shapes.forEach((shape, i) => {
     test(shape.name, {timeout: 120_000}, async () => {
       const base = join(dir, `shape-${i}`)
+      for (const p of [httpProxy, socksProxy, prefixProxy]) p.log.length = 0
       const docs = shape.files()
       const named = 'apiVersion' in docs ? {config: docs} : (docs as Record<string, unknown>)
       for (const [name, doc] of Object.entries(named)) {
@@ -374,6 +401,12 @@ describe('kubeconfig shapes: kubectl and kubectl-mesh agree', () => {
         assert.doesNotMatch(m.stderr, /\n\s+at /, 'no stack trace')
       }
       shape.check?.()
+      if (shape.sea) {
+        const before = [...httpProxy.log, ...socksProxy.log].length
+        const r = await runSea(exe, ['service', 'export', 'httpbin', ...ctx, '-o', 'yaml', '--request-timeout', '4s'], env)
+        assert.equal(classify('mesh', r), shape.expect, `single executable: ${r.stderr}`)
+        if (shape.check) assert.ok([...httpProxy.log, ...socksProxy.log].length > before, 'the single executable went through the proxy too')
+      }
     })
   })
 })
