@@ -10,8 +10,9 @@
 // oclif, the manifest: what --help and --version need), commands.cjs (every command listed in
 // oclif.manifest.json, from dist/, the tsc output, with its dependencies) and client-node.cjs;
 // (2) `node --experimental-sea-config` makes a SEA blob: scripts/sea/loader.cjs as main, the
-// bundles as assets; (3) postject injects it into a copy of that platform's Node 24 binary (the
-// host's own node, or the npm registry package node-<os>-<arch> of exactly the same version);
+// bundles as assets, made by a linux Node of the version it goes into; (3) postject injects it
+// into a copy of that platform's Node 24 binary (the newest 24.x its npm registry package has:
+// nodeVersion(); darwin: signature removed before, ad-hoc signature made after);
 // for the host platform only, that executable is then run a few times to record the bundles' V8
 // code caches, which a second blob embeds (a code cache made here must not reach another platform);
 // (4) a deterministic tar.gz holds the executable and LICENSE; (5) krew/mesh.yaml lists every
