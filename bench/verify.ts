@@ -8,7 +8,8 @@ import {spawn} from 'node:child_process'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {kubeconfigPath, kubectl, kubectlBin} from '../testbed/testbed.ts'
-import {exportsGateway, serviceFqdn} from '../src/exposure/plan.ts'
+import {exportsGateway} from '../src/exposure/plan.ts'
+import {serviceFqdn} from '../src/istio/gateway.ts'
 import {parseStats, writesOf} from '../src/ui/output.ts'
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -106,7 +107,7 @@ try {
     await kubectl(['apply', '--server-side', '-f', '-'], {context: 'cluster2', input: list(services), timeoutMs: 600_000})
     // what N `kubectl mesh export` runs leave: the label (above) and one Gateway listing every host
     // (written with kubectl in one request; N export processes would take minutes to set up)
-    const gw = exportsGateway({namespace: 'istio-system', selector: {istio: 'eastwestgateway'}, hosts: services.map((x) => serviceFqdn(x.metadata.name, NS, 'cluster.local')).sort(), version: 'bench'})
+    const gw = exportsGateway({namespace: 'istio-system', selector: {istio: 'eastwestgateway'}, port: 15443, hosts: services.map((x) => serviceFqdn(x.metadata.name, NS, 'cluster.local')).sort(), version: 'bench'})
     await kubectl(['apply', '-f', '-'], {context: 'cluster2', input: JSON.stringify(gw)})
     const imp = await must(mesh(['service', 'import', '--all-exported', '-n', NS, '--from-context', 'cluster2', '--context', 'cluster1', '-o', 'json']), 'import')
     const imp2 = await must(mesh(['service', 'import', '--all-exported', '-n', NS, '--from-context', 'cluster2', '--context', 'cluster1', '-o', 'json']), 'import repeat')

@@ -4,6 +4,7 @@ import {isCliError, OperationError} from './errors.ts'
 import {ApiError, toOperationError} from './kube/errors.ts'
 import {parseDuration} from './flags.ts'
 import {Session} from './kube/session.ts'
+import {requestLog} from './kube/client.ts'
 import {printError, printStats} from './ui/output.ts'
 
 export abstract class MeshCommand extends Command {
@@ -18,7 +19,12 @@ export abstract class MeshCommand extends Command {
   }
 
   protected async catch(err: Error & {oclif?: {exit?: number}}): Promise<void> {
-    if (err instanceof ApiError) return this.catch(toOperationError(err))
+    if (err instanceof ApiError) {
+      // A request failed outside any step that explains its own writes: say whether anything was written.
+      const op = toOperationError(err)
+      const wrote = requestLog.some((r) => r.method !== 'GET')
+      return this.catch(wrote ? op : new OperationError(`${op.message}; nothing was written`, op.hint))
+    }
     if (isCliError(err)) {
       printError(err.message, err.hint)
       if (this.verbose && err.stack) process.stderr.write(`${err.stack}\n`)

@@ -22,8 +22,8 @@ export const istioNamespaceFlag = Flags.string({description: 'The namespace Isti
 export const requestTimeoutFlag = Flags.string({description: 'How long to wait for each API request (e.g. 10s, 500ms).', default: '10s', helpGroup: KUBE})
 export const outputFlag = Flags.option({char: 'o', description: 'Output format. yaml prints the desired objects and writes nothing.', options: ['text', 'yaml', 'json'] as const, default: 'text'})()
 export const dryRunFlag = Flags.boolean({description: 'Server-side dry run: the API server validates every write and nothing persists.'})
-/** --cluster-domain, for the service commands (the domain in Service FQDNs and SNIs). */
-export const clusterDomainFlag = (description: string) => Flags.string({description, default: DEFAULT_CLUSTER_DOMAIN})
+/** --cluster-domain (the domain in Service FQDNs and SNIs); default: what the install says (istiod --domain, values global.proxy.clusterDomain), else cluster.local. */
+export const clusterDomainFlag = (description: string) => Flags.string({description: `${description} Default: the Istio install's (istiod --domain, values global.proxy.clusterDomain), else ${DEFAULT_CLUSTER_DOMAIN}.`})
 export const verboseFlag = Flags.boolean({description: 'Show stack traces and API request counts on errors.'})
 
 /** The flags every command that talks to a cluster takes. */

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {MeshCommand} from '../base-command.ts'
-import {kubeFlags} from '../flags.ts'
+import {clusterDomainFlag, kubeFlags} from '../flags.ts'
 import {UsageError} from '../errors.ts'
 
 export default class Verify extends MeshCommand {
@@ -20,6 +20,7 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
     ...kubeFlags,
     context: Flags.string({description: 'A kubeconfig context to verify; repeat for each cluster (default: the current context and the clusters its remote secrets name).', multiple: true, multipleNonGreedy: true, helpGroup: 'KUBE'}),
     'istiod-debug-url': Flags.string({description: 'CLUSTER=URL: read istiod\'s /debug/clusterz of that cluster (context or cluster ID) at URL (its monitoring port 15014) instead of through a port-forward to its pod, e.g. for an istiod outside the cluster. Repeatable.', multiple: true, multipleNonGreedy: true}),
+    'cluster-domain': clusterDomainFlag('The cluster DNS domain of every verified cluster (Service FQDNs and SNIs); hosts that export recorded are used as recorded.'),
     output: Flags.option({char: 'o', description: 'Output format.', options: ['text', 'json'] as const, default: 'text'})(),
   }
 
@@ -34,7 +35,7 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
     } catch (error) {
       throw new UsageError((error as Error).message, 'pass --istiod-debug-url CLUSTER=http://127.0.0.1:PORT')
     }
-    const report = await verify(session, {contexts: flags.context ?? [], istioNamespace: flags['istio-namespace'], istiodDebugUrls})
+    const report = await verify(session, {contexts: flags.context ?? [], istioNamespace: flags['istio-namespace'], istiodDebugUrls, clusterDomain: flags['cluster-domain']})
     if (flags.output === 'json') {
       const {renderJson} = await import('../verify/render-json.ts')
       process.stdout.write(renderJson(report))

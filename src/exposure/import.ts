@@ -8,9 +8,12 @@ import type {KubeClient} from '../kube/client.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {type Outcome, type PlannedWrite, recordWrite, undoCommands, writtenSuffix} from '../kube/journal.ts'
-import {istiodVersion, readClusterId, readIstiod, readMeshConfig, readService, requireEastWestGateway} from './facts.ts'
+import {readService} from './facts.ts'
+import {readIstioInstall, requireGateway} from '../istio/read.ts'
+import {allocatesAddresses} from '../istio/install.ts'
+import {exportedHost, serviceFqdn} from '../istio/gateway.ts'
 import {
-  allocatesAddresses, crossablePorts, defaultImportHost, dnsCaptureOn, hostOwner, type ImportContext, importDestinationRule,
+  crossablePorts, defaultImportHost, hostOwner, type ImportContext, importDestinationRule,
   importName, importServiceEntry, type ImportTarget, isDnsName, isExported, isIP, localServiceOf, nextFreeAddresses,
   remoteService, serviceEntryAddresses,
 } from './plan.ts'
@@ -30,7 +33,8 @@ export interface ImportOptions {
   address: string
   createNamespace: boolean
   istioNamespace: string
-  clusterDomain: string
+  /** --cluster-domain: WEST's domain in the SNIs; default: what WEST's export recorded, else WEST's install's domain. */
+  clusterDomain?: string
   dryRun: boolean
   version: string
 }
@@ -79,18 +83,22 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
     if (!isExported(svc)) throw new UsageError(`context "${west.context}": Service ${ns}/${o.name} is not exported`, exportHint(o.name!, ns))
     return [svc]
   }
-  const [westServices, gw, westIstiod] = await allInOrder([readWestServices(), requireEastWestGateway(west, o.istioNamespace), readIstiod(west, o.istioNamespace)])
+  const [westServices, westInstall] = await allInOrder([readWestServices(), readIstioInstall(west, o.istioNamespace, {clusterDomain: o.clusterDomain}, {meshConfig: false})])
+  const gw = requireGateway(westInstall)
   if (gw.addresses.length === 0) {
-    throw new UsageError(`context "${west.context}": the east-west gateway ${gw.namespace}/${gw.service.metadata.name} has no address (no load-balancer ingress, no externalIPs)`,
+    throw new UsageError(`context "${west.context}": the east-west gateway ${gw.ref} has no address (no load-balancer ingress, no externalIPs)`,
       `wait for its load balancer: kubectl --context ${west.context} -n ${gw.namespace} get service ${gw.service.metadata.name} -w`)
   }
-  const fromId = o.fromName ?? await readClusterId(west, o.istioNamespace, westIstiod)
+  const fromId = o.fromName ?? westInstall.facts.clusterId
   if (!fromId) throw new UsageError(`context "${west.context}": cannot tell the cluster ID (no istiod CLUSTER_ID, no injector clusterName)`, 'pass --from-name ID')
   if (!isDns1123Label(fromId)) throw new UsageError(`context "${west.context}": cluster ID "${fromId}" is not a DNS-1123 label, so it cannot name objects`, 'pass --from-name with a DNS-1123 label')
   if (westServices.length === 0) {
     notes.push(`context "${west.context}": no exported services${o.namespace ? ` in namespace ${o.namespace}` : ''}; nothing to import`)
     return {changes: [], imported: [], warnings, notes, plan: mode.plan ? [] : undefined}
   }
+  // The owner's host of each Service: --cluster-domain, else what its export recorded, else WEST's domain.
+  const fqdnOf = new Map(westServices.map((s) => [key(s.metadata.namespace, s.metadata.name),
+    o.clusterDomain ? serviceFqdn(s.metadata.name, s.metadata.namespace ?? '', o.clusterDomain) : exportedHost(s, westInstall.facts.clusterDomain)]))
   const services = westServices.map(remoteService).sort((a, b) => key(a.namespace, a.name).localeCompare(key(b.namespace, b.name)))
   for (const s of services) {
     if (crossablePorts(s.ports).length === 0) throw new UsageError(`context "${west.context}": Service ${s.namespace}/${s.name} has no TCP port that can cross the gateway`, 'only TCP-based ports can be imported')
@@ -99,14 +107,14 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
   // ---- read EAST
   const namespaces = [...new Set(services.map((s) => s.namespace))]
   const drSelector = `${IMPORTED_FROM_LABEL}=${fromId}${o.allExported ? '' : `,${IMPORTED_SERVICE_LABEL}=${services[0].name}`}`
-  const localOwner = o.host ? localServiceOf(o.host, o.clusterDomain) : undefined
-  const [{istiod: eastIstiod, mesh}, entries, rules, nsLive, localSvc] = await allInOrder([
-    readIstiod(east, o.istioNamespace).then(async (i) => ({istiod: i.istiod, mesh: await readMeshConfig(east, o.istioNamespace, i.names)})),
+  const [eastInstall, entries, rules, nsLive] = await allInOrder([
+    readIstioInstall(east, o.istioNamespace),
     listObjects(east, RESOURCES.ServiceEntry),
     listObjects(east, RESOURCES.DestinationRule, {namespace: o.allExported ? o.namespace : services[0].namespace, labelSelector: drSelector}),
     Promise.all(namespaces.map((ns) => east.getOptional<KubeObject>(resourcePath(RESOURCES.Namespace, undefined, ns)))),
-    localOwner ? readService(east, localOwner.namespace, localOwner.name) : Promise.resolve(undefined),
   ])
+  const localOwner = o.host ? localServiceOf(o.host, eastInstall.facts.clusterDomain) : undefined
+  const localSvc = localOwner ? await readService(east, localOwner.namespace, localOwner.name) : undefined
   const missingNs = namespaces.filter((_, i) => !nsLive[i])
   if (missingNs.length > 0 && !o.createNamespace) {
     throw new UsageError(`context "${east.context}": namespace${missingNs.length > 1 ? 's' : ''} ${missingNs.join(', ')} not found`,
@@ -119,7 +127,9 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
   const seByKey = new Map(entries.map((se) => [key(se.metadata.namespace, se.metadata.name), se]))
   const drByKey = new Map(rules.map((dr) => [key(dr.metadata.namespace, dr.metadata.name), dr]))
 
-  const targets: ImportTarget[] = services.map((service) => ({service, host: o.host ?? defaultImportHost(service.name, service.namespace), addresses: []}))
+  const targets: ImportTarget[] = services.map((service) => ({
+    service, fqdn: fqdnOf.get(key(service.namespace, service.name))!, host: o.host ?? defaultImportHost(service.name, service.namespace), addresses: [],
+  }))
   for (const t of targets) {
     const self = {namespace: t.service.namespace, name: importName(t.service.name, fromId)}
     const owner = hostOwner(entries, t.host, self)
@@ -132,7 +142,7 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
   }
 
   // ---- addresses
-  const version = istiodVersion(eastIstiod)
+  const version = eastInstall.facts.version
   let claimOwners: string[] = []
   if (o.address === 'auto') {
     if (allocatesAddresses(version)) {
@@ -147,11 +157,11 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
     if (clash) throw new UsageError(`context "${east.context}": address ${o.address} is already used by ServiceEntry ${clash.metadata.namespace}/${clash.metadata.name}`, 'pick another --address, or use --address auto')
     t.addresses = [o.address]
   }
-  if (!dnsCaptureOn(mesh)) {
-    warnings.push(`context "${east.context}": DNS proxying is off in the mesh config (defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE), so ${targets.length === 1 ? targets[0].host : 'the imported hosts'} will not resolve in pods; set it to "true" in ConfigMap ${o.istioNamespace}/istio key mesh (or per pod with the proxy.istio.io/config annotation)`)
+  if (!eastInstall.facts.dnsCapture) {
+    warnings.push(`context "${east.context}": DNS proxying is off in the mesh config (defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE), so ${targets.length === 1 ? targets[0].host : 'the imported hosts'} will not resolve in pods; set it to "true" in ConfigMap ${o.istioNamespace}/${eastInstall.names.meshConfigMap} key mesh (or per pod with the proxy.istio.io/config annotation)`)
   }
 
-  const ctx: ImportContext = {fromId, gatewayAddresses: gw.addresses, clusterDomain: o.clusterDomain, version: o.version}
+  const ctx: ImportContext = {fromId, gatewayAddresses: gw.addresses, gatewayPort: gw.port, version: o.version}
   const changes: Change[] = []
   const nsObjects = missingNs.map((ns): KubeObject => ({apiVersion: 'v1', kind: 'Namespace', metadata: {name: ns, ...stamp(o.version)}}))
   const usedElsewhere = serviceEntryAddresses(entries.filter((se) => !claimOwners.includes(key(se.metadata.namespace, se.metadata.name))))

@@ -1,17 +1,13 @@
 // Pure planners for service export / import: facts and options in, desired objects out.
 // No API calls here; test/unit/exposure.test.ts covers them.
 import {
-  CROSS_NETWORK_PORT, EXPORTS_GATEWAY, EXPORTED_LABEL, IMPORT_ADDRESS_PREFIX, IMPORT_HOST_SUFFIX, IMPORTED_FROM_LABEL,
-  IMPORTED_SERVICE_LABEL, ISTIO_AUTO_ALLOCATE_MINOR, MCS_API_GROUP_VERSION, stamp,
+  EXPORTED_LABEL, EXPORTS_GATEWAY, IMPORT_ADDRESS_PREFIX, IMPORT_HOST_SUFFIX, IMPORTED_FROM_LABEL,
+  IMPORTED_SERVICE_LABEL, MCS_API_GROUP_VERSION, stamp,
 } from '../istio/names.ts'
 import type {KubeObject} from '../kube/resources.ts'
+import {outboundSni} from '../istio/gateway.ts'
 
 // ---------------------------------------------------------------- export: the Gateway hosts
-
-/** `NAME.NS.svc.<cluster domain>`: the FQDN the owner's AUTO_PASSTHROUGH gateway matches. */
-export function serviceFqdn(name: string, namespace: string, clusterDomain: string): string {
-  return `${name}.${namespace}.svc.${clusterDomain}`
-}
 
 /** The hosts list with `host` added (sorted, no duplicates). */
 export function addHost(hosts: readonly string[], host: string): string[] {
@@ -24,7 +20,7 @@ export function removeHost(hosts: readonly string[], host: string): string[] {
 }
 
 /** The Gateway `kubectl-mesh-exports` with these hosts. */
-export function exportsGateway(opts: {namespace: string; selector: Record<string, string>; hosts: string[]; version: string}): KubeObject {
+export function exportsGateway(opts: {namespace: string; selector: Record<string, string>; port: number; hosts: string[]; version: string}): KubeObject {
   return {
     apiVersion: 'networking.istio.io/v1',
     kind: 'Gateway',
@@ -32,7 +28,7 @@ export function exportsGateway(opts: {namespace: string; selector: Record<string
     spec: {
       selector: {...opts.selector},
       servers: [{
-        port: {number: CROSS_NETWORK_PORT, name: 'tls', protocol: 'TLS'},
+        port: {number: opts.port, name: 'tls', protocol: 'TLS'},
         tls: {mode: 'AUTO_PASSTHROUGH'},
         hosts: [...opts.hosts],
       }],
@@ -40,40 +36,15 @@ export function exportsGateway(opts: {namespace: string; selector: Record<string
   }
 }
 
-/** The hosts of our Gateway's 15443 server (empty when there is none). */
+/** The hosts of our Gateway's one server (empty when there is none). */
 export function gatewayHosts(gw: KubeObject | undefined): string[] {
-  const server = (gw?.spec?.servers ?? []).find((s: any) => s?.port?.number === CROSS_NETWORK_PORT)
+  const server = gw?.spec?.servers?.[0]
   return Array.isArray(server?.hosts) ? [...server.hosts] : []
 }
 
-/** True when a Gateway host pattern (`[ns/]host`, `*` wildcards at the front) matches an FQDN in namespace `ns`. */
-export function hostMatches(pattern: string, fqdn: string, namespace: string): boolean {
-  let p = pattern
-  const slash = p.indexOf('/')
-  if (slash >= 0) {
-    const ns = p.slice(0, slash)
-    if (ns !== '*' && ns !== '.' && ns !== namespace) return false
-    p = p.slice(slash + 1)
-  }
-  if (p === '*') return true
-  if (p.startsWith('*')) return fqdn.endsWith(p.slice(1))
-  return p === fqdn
-}
-
-const sameSelector = (a: Record<string, string> | undefined, b: Record<string, string>) => {
-  const ak = Object.keys(a ?? {})
-  return ak.length > 0 && ak.length === Object.keys(b).length && ak.every((k) => a![k] === b[k])
-}
-
-/**
- * Another Gateway (not ours) with the same selector that already passes `fqdn` through on 15443
- * in AUTO_PASSTHROUGH mode, e.g. Istio's sample `cross-network-gateway` with hosts `*.local`.
- */
-export function coveringGateway(gateways: KubeObject[], selector: Record<string, string>, fqdn: string, serviceNamespace: string): KubeObject | undefined {
-  return gateways.find((gw) => gw.metadata.name !== EXPORTS_GATEWAY
-    && sameSelector(gw.spec?.selector, selector)
-    && (gw.spec?.servers ?? []).some((s: any) => s?.port?.number === CROSS_NETWORK_PORT && s?.tls?.mode === 'AUTO_PASSTHROUGH'
-      && (s.hosts ?? []).some((h: string) => hostMatches(h, fqdn, serviceNamespace))))
+/** The hosts list without those `service export` added for NAME in NS: the recorded one, and NAME.NS.svc.<any domain>. */
+export function withoutService(hosts: readonly string[], name: string, namespace: string, recorded: string): string[] {
+  return hosts.filter((h) => h !== recorded && !h.startsWith(`${name}.${namespace}.svc.`)).sort()
 }
 
 export function serviceExport(name: string, namespace: string, version: string): KubeObject {
@@ -97,6 +68,8 @@ export interface RemoteService {
 
 export interface ImportTarget {
   service: RemoteService
+  /** The owner's host for the Service (what its export recorded, else NAME.NS.svc.<its domain>): the SNIs name it. */
+  fqdn: string
   /** The host in the importing mesh (default NAME.NS.global). */
   host: string
   /** spec.addresses of the ServiceEntry (empty: none). */
@@ -106,9 +79,9 @@ export interface ImportTarget {
 export interface ImportContext {
   /** WEST's cluster ID, used in names and labels. */
   fromId: string
-  /** WEST's east-west gateway addresses (IPs or hostnames). */
+  /** WEST's east-west gateway addresses (IPs or hostnames) and cross-network port. */
   gatewayAddresses: string[]
-  clusterDomain: string
+  gatewayPort: number
   version: string
 }
 
@@ -156,11 +129,6 @@ export function importLabels(name: string, fromId: string): Record<string, strin
   return {[IMPORTED_FROM_LABEL]: fromId, [IMPORTED_SERVICE_LABEL]: name}
 }
 
-/** The SNI the owner's AUTO_PASSTHROUGH gateway routes to the real service (reference §3.2, §3.6 option B). */
-export function outboundSni(port: number, name: string, namespace: string, clusterDomain: string): string {
-  return `outbound_.${port}_._.${serviceFqdn(name, namespace, clusterDomain)}`
-}
-
 export function importServiceEntry(t: ImportTarget, ctx: ImportContext): KubeObject {
   const ports = crossablePorts(t.service.ports)
   const dns = ctx.gatewayAddresses.some((a) => !isIP(a))
@@ -175,7 +143,7 @@ export function importServiceEntry(t: ImportTarget, ctx: ImportContext): KubeObj
     resolution: dns ? 'DNS' : 'STATIC',
     endpoints: ctx.gatewayAddresses.map((address) => ({
       address,
-      ports: Object.fromEntries(ports.map((p) => [sePortName(p), CROSS_NETWORK_PORT])),
+      ports: Object.fromEntries(ports.map((p) => [sePortName(p), ctx.gatewayPort])),
     })),
   }
   return {
@@ -198,7 +166,7 @@ export function importDestinationRule(t: ImportTarget, ctx: ImportContext): Kube
         tls: {mode: 'ISTIO_MUTUAL'},
         portLevelSettings: ports.map((p) => ({
           port: {number: p.number},
-          tls: {mode: 'ISTIO_MUTUAL', sni: outboundSni(p.number, t.service.name, t.service.namespace, ctx.clusterDomain)},
+          tls: {mode: 'ISTIO_MUTUAL', sni: outboundSni(p.number, t.fqdn)},
         })),
       },
     },
@@ -206,24 +174,6 @@ export function importDestinationRule(t: ImportTarget, ctx: ImportContext): Kube
 }
 
 // ---------------------------------------------------------------- import: addresses
-
-/** `1.24.3`, `1.24-dev`, `1.25.0-distroless` → {major, minor}; undefined for `latest`, digests, etc. */
-export function parseIstioVersion(image: string | undefined): {major: number; minor: number} | undefined {
-  if (!image) return undefined
-  const at = image.indexOf('@')
-  const ref = at >= 0 ? image.slice(0, at) : image
-  const lastSlash = ref.lastIndexOf('/')
-  const colon = ref.indexOf(':', lastSlash + 1)
-  if (colon < 0) return undefined
-  const m = /^v?(\d+)\.(\d+)/.exec(ref.slice(colon + 1))
-  return m ? {major: Number(m[1]), minor: Number(m[2])} : undefined
-}
-
-/** True when this Istio allocates ServiceEntry addresses itself (1.25+). Unknown versions count as new. */
-export function allocatesAddresses(version: {major: number; minor: number} | undefined): boolean {
-  if (!version) return true
-  return version.major > 1 || version.minor >= ISTIO_AUTO_ALLOCATE_MINOR
-}
 
 /** Every address in 240.0.0.0/16 in order, skipping the network and broadcast addresses. */
 export function* importAddressRange(): Generator<string> {
@@ -277,23 +227,4 @@ export function remoteService(svc: KubeObject): RemoteService {
     namespace: svc.metadata.namespace ?? '',
     ports: (svc.spec?.ports ?? []).map((p: any) => ({number: p.port, name: p.name, protocol: p.protocol, appProtocol: p.appProtocol})),
   }
-}
-
-/** The addresses of a load-balancer Service: status ingress IPs/hostnames, else spec.externalIPs. */
-export function gatewayAddressesOf(svc: KubeObject): string[] {
-  const ingress = (svc.status?.loadBalancer?.ingress ?? []).map((i: any) => i.ip ?? i.hostname).filter(Boolean)
-  if (ingress.length > 0) return [...new Set<string>(ingress)]
-  return [...new Set<string>(svc.spec?.externalIPs ?? [])]
-}
-
-/** Pick the east-west gateway among the Services of the Istio namespace. */
-export function pickEastWestGateway(services: KubeObject[], labelKey: string, labelValue: string, networkLabel: string): KubeObject | undefined {
-  return services.find((s) => s.metadata.labels?.[labelKey] === labelValue)
-    ?? services.find((s) => s.metadata.labels?.[networkLabel] !== undefined && s.spec?.selector)
-}
-
-/** ISTIO_META_DNS_CAPTURE from the parsed mesh config. */
-export function dnsCaptureOn(mesh: any): boolean {
-  const v = mesh?.defaultConfig?.proxyMetadata?.ISTIO_META_DNS_CAPTURE
-  return v === true || v === 'true' || v === 'True'
 }

@@ -24,12 +24,20 @@ export const MULTICLUSTER_LABEL = 'istio/multiCluster'
 export const CLUSTER_ANNOTATION = 'networking.istio.io/cluster'
 export const READER_SERVICE_ACCOUNT = 'istio-reader-service-account'
 export const READER_TOKEN_SECRET = 'istio-reader-service-account-istio-remote-secret-token'
+/** cluster link across networks: the Gateway on WEST's east-west gateway that passes WEST's services through (Istio's cross-network-gateway). */
+export const CROSS_NETWORK_GATEWAY = 'kubectl-mesh-cross-network'
+/** On that Gateway: the IDs of the linking clusters that rely on it, sorted, comma-separated. */
+export const EXPOSED_FOR_ANNOTATION = 'kubectl-mesh/exposed-for'
+/** On a remote secret: what the link exposes across networks, `all` or `exported` (cluster link --expose). */
+export const EXPOSE_ANNOTATION = 'kubectl-mesh/expose'
 /** The reader ClusterRole (and binding) of the default revision; the one kubectl-mesh creates when a cluster has none. */
 export const readerClusterRole = (istioNamespace: string) => `istio-reader-clusterrole-${istioNamespace}`
 
 // service export / import
 export const EXPORTS_GATEWAY = 'kubectl-mesh-exports'
 export const EXPORTED_LABEL = 'kubectl-mesh/exported'
+/** On an exported Service: the host `service export` passes it through as (NAME.NS.svc.<cluster domain>), so unexport, import and verify use the same one. */
+export const EXPORTED_HOST_ANNOTATION = 'kubectl-mesh/exported-host'
 export const IMPORTED_FROM_LABEL = 'kubectl-mesh/imported-from'
 export const IMPORTED_SERVICE_LABEL = 'kubectl-mesh/service'
 export const DNS_CAPTURE_ENV = 'ISTIO_META_DNS_CAPTURE'

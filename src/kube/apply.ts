@@ -1,5 +1,6 @@
 // Create-or-update with a known result: created / configured / unchanged / deleted.
 // A GET first; no write is sent when the live object already holds every desired field.
+import {isDeepStrictEqual} from 'node:util'
 import type {KubeClient} from './client.ts'
 import {ApiError} from './errors.ts'
 import {type KubeObject, objectPath, resourceFor, resourcePath} from './resources.ts'
@@ -72,7 +73,10 @@ export async function applyObject(client: KubeClient, desired: KubeObject, opts:
       await client.request({method: 'PUT', path, body: mergeForUpdate(live, desired), query: dryRunQuery(opts)})
       return changeOf(client.context, desired, 'configured')
     } catch (error) {
-      if (error instanceof ApiError && error.status === 409 && attempt < 10) continue
+      if (isConflict(error) && attempt < CONFLICT_RETRIES) {
+        await conflictBackoff(attempt)
+        continue
+      }
       throw error
     }
   }
@@ -94,4 +98,66 @@ export async function deleteObject(client: KubeClient, obj: {apiVersion: string;
 export async function listObjects(client: KubeClient, type: {apiVersion: string; kind: string}, opts: {namespace?: string; labelSelector?: string} = {}): Promise<KubeObject[]> {
   const list = await client.get<{items: KubeObject[]}>(resourcePath(resourceFor(type), opts.namespace), {labelSelector: opts.labelSelector})
   return (list.items ?? []).map((item) => ({...item, apiVersion: type.apiVersion, kind: type.kind}))
+}
+
+// ---------------------------------------------------------------- the one read-modify-write
+
+/** How many lost races a read-modify-write retries (each re-reads and re-applies its pure edit). */
+export const CONFLICT_RETRIES = 200
+/** A short random wait before a retry: at most 100 ms, so a busy object delays an edit by seconds, not minutes. */
+const conflictBackoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * Math.min(10 * (attempt + 1), 100)))
+/** A write lost a race: 409, or 404 on an update/delete of an object someone else just deleted. */
+export const isConflict = (e: unknown) => e instanceof ApiError && (e.status === 409 || (e.status === 404 && e.method !== 'POST'))
+
+/**
+ * What an edit wants for an object, from its live state: the desired object (created, or merged
+ * into the live one; `unchanged` when it already is so), `null` to delete it, or `undefined` when
+ * the edit has nothing to do with it (no write, no change reported).
+ */
+export type Edit = (live: KubeObject | undefined) => KubeObject | null | undefined
+
+/**
+ * An edited object owns each top-level field it sets (a Gateway's spec, a ConfigMap's data):
+ * up to date when those fields are equal to the live ones, and the labels and annotations are there.
+ */
+export function ownedFieldsEqual(live: KubeObject, desired: KubeObject): boolean {
+  const {metadata: dm, status: _s, apiVersion: _a, kind: _k, ...body} = desired
+  return Object.entries(body).every(([k, v]) => isDeepStrictEqual(live[k], v))
+    && covers(live.metadata.labels ?? {}, dm.labels ?? {}) && covers(live.metadata.annotations ?? {}, dm.annotations ?? {})
+}
+
+/**
+ * Read-modify-write with one conflict policy for every kind of object (plain objects, YAML held in
+ * a ConfigMap key, host lists, the address ledger): GET, apply the pure edit, then POST / PUT /
+ * DELETE with the resourceVersion read as the precondition; a lost race re-reads and re-applies
+ * the edit. Up to date (ownedFieldsEqual): no write is sent. Returns undefined when the edit had
+ * nothing to do.
+ */
+export async function editObject(client: KubeClient, ref: {apiVersion: string; kind: string; metadata: {name: string; namespace?: string}}, edit: Edit, opts: WriteOptions = {}): Promise<Change | undefined> {
+  const path = objectPath(ref as KubeObject)
+  for (let attempt = 0; ; attempt++) {
+    const live = await client.getOptional<KubeObject>(path)
+    const desired = edit(live)
+    try {
+      if (desired === undefined) return undefined
+      if (desired === null) {
+        if (!live) return undefined
+        await client.request({method: 'DELETE', path, query: dryRunQuery(opts), body: {kind: 'DeleteOptions', apiVersion: 'v1', preconditions: {resourceVersion: live.metadata.resourceVersion}}})
+        return changeOf(client.context, {...ref, metadata: live.metadata}, 'deleted')
+      }
+      if (!live) {
+        await client.request({method: 'POST', path: path.slice(0, path.lastIndexOf('/')), body: desired, query: dryRunQuery(opts)})
+        return changeOf(client.context, desired, 'created')
+      }
+      if (ownedFieldsEqual(live, desired)) return changeOf(client.context, desired, 'unchanged')
+      await client.request({method: 'PUT', path, body: mergeForUpdate(live, desired), query: dryRunQuery(opts)})
+      return changeOf(client.context, desired, 'configured')
+    } catch (error) {
+      if (isConflict(error) && attempt < CONFLICT_RETRIES) {
+        await conflictBackoff(attempt)
+        continue
+      }
+      throw error
+    }
+  }
 }

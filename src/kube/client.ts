@@ -159,7 +159,7 @@ export class KubeClient {
     const where = e?.address && e?.port ? `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}` : this.proxy ? undefined : this.server.host
     let message = code === 'ECONNREFUSED' ? `connection refused${where ? ` (${where})` : ''}` : `${code}: ${e?.message ?? e}`
     if (this.proxy) message = `${message}, through the proxy of ${describeProxy(this.proxy)} (to ${this.server.host})`
-    return new ApiError({status: 0, reason: code, message, context: this.context, method, path})
+    return new ApiError({status: 0, reason: code, message, context: this.context, server: this.server.origin, method, path})
   }
 
   /** The connection pool: direct, or through the proxy. */
@@ -172,7 +172,7 @@ export class KubeClient {
   }
 
   private authError(error: unknown): ApiError {
-    return new ApiError({status: 0, reason: 'AuthFailed', message: `cannot obtain credentials: ${(error as Error).message}`, context: this.context, method: 'GET', path: '/'})
+    return new ApiError({status: 0, reason: 'AuthFailed', message: `cannot obtain credentials: ${(error as Error).message}`, context: this.context, server: this.server.origin, method: 'GET', path: '/'})
   }
 
   /**
@@ -210,7 +210,7 @@ export class KubeClient {
     const timeoutMs = req.timeoutMs ?? this.timeoutMs
     const started = performance.now()
     const fail = (status: number, reason: string, message: string, retryAfter?: number) =>
-      new ApiError({status, reason, message, context: this.context, method, path: req.path, retryAfter})
+      new ApiError({status, reason, message, context: this.context, server: this.server.origin, method, path: req.path, retryAfter})
 
     return new Promise<T>((resolve, reject) => {
       const lib = isHttps ? https : http
@@ -277,7 +277,7 @@ export class KubeClient {
     const agent = this.proxy ? await proxyAgent(this.proxy, this.server, {ca: auth.ca, cert: auth.cert, key: auth.key, rejectUnauthorized: auth.rejectUnauthorized ?? true, servername: auth.servername}, false) : false
     const started = performance.now()
     const logged = (status: number) => requestLog.push({context: this.context, method: 'GET', path: req.path, status, ms: performance.now() - started})
-    const fail = (status: number, reason: string, message: string) => new ApiError({status, reason, message, context: this.context, method: 'GET', path: req.path})
+    const fail = (status: number, reason: string, message: string) => new ApiError({status, reason, message, context: this.context, server: this.server.origin, method: 'GET', path: req.path})
     return new Promise((resolve, reject) => {
       const r = (isHttps ? https : http).request({
         ...this.endpoint(), method: 'GET', path, headers, agent, servername: auth.servername,

@@ -6,16 +6,19 @@ export class ApiError extends Error {
   readonly status: number // 0 when no HTTP answer came (refused, timeout, TLS)
   readonly reason: string // Kubernetes Status.reason, or the network error code
   readonly context: string
+  /** The API server's origin, when the client knew it. */
+  readonly server?: string
   readonly method: string
   readonly path: string
   /** Seconds from a Retry-After header, when the server sent one. */
   readonly retryAfter?: number
-  constructor(init: {status: number; reason: string; message: string; context: string; method: string; path: string; retryAfter?: number}) {
+  constructor(init: {status: number; reason: string; message: string; context: string; server?: string; method: string; path: string; retryAfter?: number}) {
     super(init.message)
     this.name = 'ApiError'
     this.status = init.status
     this.reason = init.reason
     this.context = init.context
+    if (init.server !== undefined) this.server = init.server
     this.method = init.method
     this.path = init.path
     if (init.retryAfter !== undefined) this.retryAfter = init.retryAfter
@@ -76,10 +79,10 @@ export function toOperationError(err: ApiError, action?: string): OperationError
         'the object failed validation; check the flags, and the installed CRD versions (Istio ≥ 1.22 serves networking.istio.io/v1)')
     case 0:
       if (err.reason === 'Timeout') {
-        return new OperationError(`${ctx}: the API server did not answer within the timeout while trying to ${what}`,
+        return new OperationError(`${ctx}: the API server${err.server ? ` ${err.server}` : ''} did not answer within the timeout while trying to ${what}`,
           `check that the cluster is up and reachable (\`kubectl --context ${err.context} get --raw /readyz\`), or raise --request-timeout`)
       }
-      return new OperationError(`${ctx}: cannot reach the API server to ${what}: ${firstLine(err.message)}`,
+      return new OperationError(`${ctx}: cannot reach the API server${err.server ? ` ${err.server}` : ''} to ${what}: ${firstLine(err.message)}`,
         `check that the cluster is running and that the context's server address is right (\`kubectl --context ${err.context} cluster-info\`)`)
     default:
       return new OperationError(`${ctx}: failed to ${what}: HTTP ${err.status} ${err.reason}: ${firstLine(err.message)}`,

@@ -4,16 +4,15 @@
 import {X509Certificate} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import type {KubeClient} from '../kube/client.ts'
+import {ApiError} from '../kube/errors.ts'
 import type {KubeObject} from '../kube/resources.ts'
 import {RESOURCES, resourcePath} from '../kube/resources.ts'
-import {
-  CACERTS_SECRET, CROSS_NETWORK_PORT, EASTWEST_GATEWAY_LABEL, EASTWEST_GATEWAY_LABEL_VALUE, GATEWAY_PORT_LABEL,
-  MULTICLUSTER_LABEL, NETWORK_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, ROOT_CERT_CONFIGMAP,
-} from '../istio/names.ts'
+import {CACERTS_SECRET, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
+import {type EastWestGateway, eastWestGateway} from '../istio/gateway.ts'
+import {type ClusterIdSource, installFacts, type NetworkSource} from '../istio/install.ts'
 import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, revisionNames} from '../istio/revision.ts'
 import {allInOrder} from '../settle.ts'
 
-export type Source = 'istiod' | 'injector' | 'namespace' | 'flag' | 'cacerts' | 'istio-ca-root-cert'
 
 export interface Gateway {
   address: string
@@ -38,13 +37,19 @@ export interface ClusterFacts {
   caData?: string
   namespaceExists: boolean
   clusterId?: string
-  clusterIdSource?: Source
+  clusterIdSource?: ClusterIdSource
   network?: string
-  networkSource?: Source
+  networkSource?: NetworkSource
   meshId?: string
   rootFingerprint?: string
-  rootSource?: Source
+  rootSource?: 'cacerts' | 'istio-ca-root-cert'
   gateway?: GatewayInfo
+  /** The east-west gateway as the read model has it (src/istio/gateway.ts). */
+  ewGateway?: EastWestGateway
+  /** The cluster DNS domain (src/istio/install.ts). */
+  clusterDomain: string
+  /** Every Gateway (networking.istio.io) of the cluster; undefined when Istio's CRDs are not served. */
+  gateways?: KubeObject[]
   /** The Istio revision whose objects are read and written (src/istio/revision.ts), and the others that run here. */
   revision: string
   otherRevisions: string[]
@@ -61,29 +66,6 @@ export interface ClusterFacts {
   remoteSecrets: KubeObject[]
 }
 
-type Env = {name: string; value?: string}
-
-/** CLUSTER_ID from the istiod Deployment's containers. */
-export function clusterIdFromIstiod(deploy: KubeObject | undefined): string | undefined {
-  const containers: Array<{env?: Env[]}> = deploy?.spec?.template?.spec?.containers ?? []
-  for (const c of containers) {
-    const v = c.env?.find((e) => e.name === 'CLUSTER_ID')?.value
-    if (v) return v
-  }
-  return undefined
-}
-
-/** The injector ConfigMap's `values` (JSON), or undefined when absent or unparsable. */
-export function injectorValues(cm: KubeObject | undefined): any {
-  const text = cm?.data?.values
-  if (!text) return undefined
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
-}
-
 /** The first certificate of a PEM bundle, as an upper-case SHA-256 fingerprint (AA:BB:…). */
 export function pemFingerprint(pem: string | undefined): string | undefined {
   if (!pem || !pem.includes('BEGIN CERTIFICATE')) return undefined
@@ -92,36 +74,6 @@ export function pemFingerprint(pem: string | undefined): string | undefined {
   } catch {
     return undefined
   }
-}
-
-/**
- * The east-west gateway among the Services of the Istio namespace: labelled
- * istio=eastwestgateway or topology.istio.io/network, the one on this cluster's network first.
- * Address from status.loadBalancer.ingress (ip, else hostname), else spec.externalIPs.
- */
-export function findGateway(services: KubeObject[], network?: string): GatewayInfo | undefined {
-  const candidates = services.filter((s) => s.metadata.labels?.[EASTWEST_GATEWAY_LABEL] === EASTWEST_GATEWAY_LABEL_VALUE || s.metadata.labels?.[NETWORK_LABEL])
-  const score = (s: KubeObject) =>
-    (network && s.metadata.labels?.[NETWORK_LABEL] === network ? 4 : 0) +
-    (s.metadata.labels?.[NETWORK_LABEL] ? 2 : 0) +
-    (addressOf(s) ? 1 : 0)
-  const best = [...candidates].sort((a, b) => score(b) - score(a) || a.metadata.name.localeCompare(b.metadata.name))[0]
-  if (!best) return undefined
-  const portLabel = Number(best.metadata.labels?.[GATEWAY_PORT_LABEL])
-  return {
-    service: `${best.metadata.namespace}/${best.metadata.name}`,
-    address: addressOf(best),
-    port: Number.isInteger(portLabel) && portLabel > 0 ? portLabel : CROSS_NETWORK_PORT,
-    network: best.metadata.labels?.[NETWORK_LABEL],
-  }
-}
-
-function addressOf(svc: KubeObject): string | undefined {
-  const ingress: Array<{ip?: string; hostname?: string}> = svc.status?.loadBalancer?.ingress ?? []
-  for (const i of ingress) if (i.ip) return i.ip
-  for (const i of ingress) if (i.hostname) return i.hostname
-  const ext: string[] = svc.spec?.externalIPs ?? []
-  return ext[0]
 }
 
 /** The facts that need no API call: what the kubeconfig says about the context's server. */
@@ -138,32 +90,28 @@ export function kubeconfigFacts(client: KubeClient): Pick<ClusterFacts, 'server'
   return {server: c.server, tlsServerName: c['tls-server-name'], caData}
 }
 
-/** Derive identity and trust from the raw objects (pure). */
+/** Derive identity and trust from the raw objects (pure): identity from the read model (src/istio/install.ts). */
 export function deriveFacts(raw: {
   namespace?: KubeObject
   istiod?: KubeObject
   injector?: KubeObject
   cacerts?: KubeObject
   rootCertConfigMap?: KubeObject
+  meshConfigMap?: KubeObject
   services: KubeObject[]
-}): Pick<ClusterFacts, 'clusterId' | 'clusterIdSource' | 'network' | 'networkSource' | 'meshId' | 'rootFingerprint' | 'rootSource' | 'gateway'> {
-  const values = injectorValues(raw.injector)
-  const out: ReturnType<typeof deriveFacts> = {}
-  const fromIstiod = clusterIdFromIstiod(raw.istiod)
-  const fromInjector: string | undefined = values?.global?.multiCluster?.clusterName || undefined
-  if (fromIstiod) Object.assign(out, {clusterId: fromIstiod, clusterIdSource: 'istiod'})
-  else if (fromInjector) Object.assign(out, {clusterId: fromInjector, clusterIdSource: 'injector'})
-  const nsNetwork = raw.namespace?.metadata.labels?.[NETWORK_LABEL]
-  const valuesNetwork: string | undefined = values?.global?.network || undefined
-  if (nsNetwork) Object.assign(out, {network: nsNetwork, networkSource: 'namespace'})
-  else if (valuesNetwork) Object.assign(out, {network: valuesNetwork, networkSource: 'injector'})
-  if (values?.global?.meshID) out.meshId = values.global.meshID
+}): Pick<ClusterFacts, 'clusterId' | 'clusterIdSource' | 'network' | 'networkSource' | 'meshId' | 'rootFingerprint' | 'rootSource' | 'gateway' | 'ewGateway' | 'clusterDomain'> {
+  const install = installFacts(raw)
+  const out: ReturnType<typeof deriveFacts> = {
+    clusterId: install.clusterId, clusterIdSource: install.clusterIdSource,
+    network: install.network, networkSource: install.networkSource, meshId: install.meshId, clusterDomain: install.clusterDomain,
+  }
   const cacertsRoot = raw.cacerts?.data?.['root-cert.pem'] ? Buffer.from(raw.cacerts.data['root-cert.pem'], 'base64').toString('utf8') : undefined
   const fpCacerts = pemFingerprint(cacertsRoot)
   const fpConfigMap = pemFingerprint(raw.rootCertConfigMap?.data?.['root-cert.pem'])
   if (fpCacerts) Object.assign(out, {rootFingerprint: fpCacerts, rootSource: 'cacerts'})
   else if (fpConfigMap) Object.assign(out, {rootFingerprint: fpConfigMap, rootSource: 'istio-ca-root-cert'})
-  out.gateway = findGateway(raw.services, out.network)
+  out.ewGateway = eastWestGateway(raw.services, out.network)
+  out.gateway = out.ewGateway && {service: out.ewGateway.ref, address: out.ewGateway.addresses[0], port: out.ewGateway.port, network: out.ewGateway.network}
   return out
 }
 
@@ -175,7 +123,7 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
   const list = async (type: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector?: string) =>
     ((await client.get<{items?: KubeObject[]}>(resourcePath(type, ns), {labelSelector})).items ?? [])
   const plain = revisionNames(DEFAULT_REVISION, ns)
-  const [namespace, istiods, plainInjector, cacerts, rootCertConfigMap, plainMeshConfigMap, services, serviceAccount, plainClusterRole, plainClusterRoleBinding, tokenSecret, remoteSecrets] = await allInOrder([
+  const [namespace, istiods, plainInjector, cacerts, rootCertConfigMap, plainMeshConfigMap, services, serviceAccount, plainClusterRole, plainClusterRoleBinding, tokenSecret, remoteSecrets, gateways] = await allInOrder([
     get(RESOURCES.Namespace, ns, false),
     list(RESOURCES.Deployment, ISTIOD_APP_SELECTOR),
     get(RESOURCES.ConfigMap, plain.injectorConfigMap),
@@ -188,6 +136,9 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
     get(RESOURCES.ClusterRoleBinding, plain.readerClusterRole, false),
     get(RESOURCES.Secret, READER_TOKEN_SECRET),
     list(RESOURCES.Secret, `${MULTICLUSTER_LABEL}=true`),
+    // every namespace: a Gateway anywhere applies to the east-west gateway's pods
+    client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Gateway)).then((l) => (l.items ?? []).map((g) => withType(g, RESOURCES.Gateway)),
+      (error) => (error instanceof ApiError && error.status === 404 ? undefined : Promise.reject(error))),
   ])
   // A revisioned install (no default-revision istiod): its own ConfigMaps and reader RBAC, read
   // in a second round. A reader ClusterRole/binding with the plain name (one kubectl-mesh made
@@ -209,7 +160,7 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
     istioNamespace: ns,
     ...kubeconfigFacts(client),
     namespaceExists: Boolean(namespace),
-    ...deriveFacts({namespace, istiod: rev.istiod, injector, cacerts, rootCertConfigMap, services}),
+    ...deriveFacts({namespace, istiod: rev.istiod, injector, cacerts, rootCertConfigMap, meshConfigMap, services}),
     revision: rev.names.revision,
     otherRevisions: rev.others,
     meshConfigMapName: rev.names.meshConfigMap,
@@ -219,6 +170,7 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
     clusterRoleBinding: clusterRoleBinding && withType(clusterRoleBinding, RESOURCES.ClusterRoleBinding),
     tokenSecret: tokenSecret && withType(tokenSecret, RESOURCES.Secret),
     remoteSecrets: remoteSecrets.map((s) => withType(s, RESOURCES.Secret)),
+    gateways,
   }
 }
 

@@ -2,8 +2,10 @@
 // out. No API calls here.
 import {dump} from 'js-yaml'
 import type {KubeObject} from '../kube/resources.ts'
+import type {Edit} from '../kube/apply.ts'
+import {type EastWestGateway, passesEverything} from '../istio/gateway.ts'
 import {
-  CLUSTER_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET,
+  CLUSTER_ANNOTATION, CROSS_NETWORK_GATEWAY, EXPOSE_ANNOTATION, EXPOSED_FOR_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET,
   REMOTE_SECRET_PREFIX, SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN_TYPE, readerClusterRole, stamp,
 } from '../istio/names.ts'
 import type {ClusterFacts, Gateway} from './facts.ts'
@@ -114,11 +116,11 @@ export function remoteKubeconfig(i: RemoteKubeconfigInput): string {
 export const remoteSecretName = (id: string) => `${REMOTE_SECRET_PREFIX}${id}`
 
 /** Secret istio-remote-secret-<ID> for the discovering cluster's istiod. */
-export function remoteSecret(ns: string, id: string, kubeconfig: string, version: string): KubeObject {
+export function remoteSecret(ns: string, id: string, kubeconfig: string, version: string, expose?: 'all' | 'exported'): KubeObject {
   const s = stamp(version, {[MULTICLUSTER_LABEL]: 'true'})
   return {
     apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
-    metadata: {name: remoteSecretName(id), namespace: ns, labels: s.labels, annotations: {...s.annotations, [CLUSTER_ANNOTATION]: id}},
+    metadata: {name: remoteSecretName(id), namespace: ns, labels: s.labels, annotations: {...s.annotations, [CLUSTER_ANNOTATION]: id, ...(expose ? {[EXPOSE_ANNOTATION]: expose} : {})}},
     data: {[id]: Buffer.from(kubeconfig, 'utf8').toString('base64')},
   }
 }
@@ -192,4 +194,64 @@ export function removeRegistry(doc: MeshNetworks | undefined, id: string): MeshN
 /** The networks that name `id` in fromRegistry. */
 export function networksOf(doc: MeshNetworks | undefined, id: string): string[] {
   return Object.entries(doc?.networks ?? {}).filter(([, n]) => n?.endpoints?.some((e) => e?.fromRegistry === id)).map(([k]) => k)
+}
+
+// ---- exposure across networks -------------------------------------------------------------
+
+/** The linking clusters a cross-network Gateway records (annotation kubectl-mesh/exposed-for). */
+export function exposedFor(gw: KubeObject | undefined): string[] {
+  return (gw?.metadata.annotations?.[EXPOSED_FOR_ANNOTATION] ?? '').split(',').filter(Boolean)
+}
+
+/** Istio's cross-network-gateway (samples/multicluster/expose-services.yaml) on WEST's east-west gateway, for these linking clusters. */
+export function exposureGateway(o: {ew: EastWestGateway; clusterDomain: string; ids: string[]; version: string}): KubeObject {
+  const s = stamp(o.version)
+  return {
+    apiVersion: 'networking.istio.io/v1', kind: 'Gateway',
+    metadata: {name: CROSS_NETWORK_GATEWAY, namespace: o.ew.namespace, labels: s.labels, annotations: {...s.annotations, [EXPOSED_FOR_ANNOTATION]: [...new Set(o.ids)].sort().join(',')}},
+    spec: {
+      selector: {...o.ew.selector},
+      servers: [{port: {number: o.ew.port, name: 'tls', protocol: 'TLS'}, tls: {mode: 'AUTO_PASSTHROUGH'}, hosts: [`*.${o.clusterDomain}`]}],
+    },
+  }
+}
+
+/** The edit that drops `eastId` from our cross-network Gateway, deleting it when no linking cluster is left. */
+export function dropExposure(eastId: string): Edit {
+  return (live) => {
+    if (!live || !isManaged(live) || !exposedFor(live).includes(eastId)) return undefined
+    const ids = exposedFor(live).filter((x) => x !== eastId)
+    return ids.length === 0 ? null : {...live, metadata: {...live.metadata, annotations: {...live.metadata.annotations, [EXPOSED_FOR_ANNOTATION]: ids.join(',')}}}
+  }
+}
+
+export interface ExposurePlan {
+  /** The edit of WEST's Gateway kubectl-mesh-cross-network (editObject). */
+  edit: Edit
+  /** What the edit gives for the Gateway as it was read (undefined: no write; null: deleted). */
+  planned: KubeObject | null | undefined
+  /** Another Gateway that already passes every service through: nothing is written. */
+  coveredBy?: KubeObject
+  /** Why WEST's services cannot be exposed (no east-west gateway Service to select). */
+  problem?: string
+}
+
+/**
+ * EAST (`eastId`) relies on WEST's gateway passing WEST's services through when `want` (a
+ * cross-network link with --expose all): its ID is added to our Gateway, which is created when
+ * missing, unless another Gateway already passes everything through. Otherwise its ID is
+ * dropped, and the Gateway deleted when no linking cluster is left.
+ */
+export function planExposure(west: Pick<ClusterFacts, 'context' | 'ewGateway' | 'clusterDomain' | 'gateways'>, eastId: string, want: boolean, version: string): ExposurePlan {
+  const ours = (west.gateways ?? []).find((g) => g.metadata.name === CROSS_NETWORK_GATEWAY && g.metadata.namespace === west.ewGateway?.namespace)
+  const drop = dropExposure(eastId)
+  if (!want) return {edit: drop, planned: drop(ours)}
+  const ew = west.ewGateway
+  if (!ew || Object.keys(ew.selector).length === 0) {
+    return {edit: () => undefined, planned: undefined, problem: `context "${west.context}" has no east-west gateway Service with a pod selector, so its services cannot be passed through`}
+  }
+  const coveredBy = exposedFor(ours).includes(eastId) ? undefined : (west.gateways ?? []).find((g) => g !== ours && passesEverything(g, ew, west.clusterDomain))
+  if (coveredBy) return {edit: () => undefined, planned: undefined, coveredBy}
+  const add: Edit = (live) => exposureGateway({ew, clusterDomain: west.clusterDomain, ids: [...(isManaged(live) ? exposedFor(live) : []), eastId], version})
+  return {edit: add, planned: add(ours)}
 }

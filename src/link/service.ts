@@ -11,10 +11,13 @@ import {type KubeObject, RESOURCES, resourcePath, resourceFor} from '../kube/res
 import type {Session} from '../kube/session.ts'
 import {isDns1123Label, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, readerClusterRole} from '../istio/names.ts'
 import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, revisionNames} from '../istio/revision.ts'
-import {note, warn} from '../ui/output.ts'
 import {type ClusterFacts, readClusterFacts} from './facts.ts'
+import {CROSS_NETWORK_GATEWAY, EXPOSE_ANNOTATION} from '../istio/names.ts'
+import {readIstioInstall} from '../istio/read.ts'
+import {objectRef} from '../istio/gateway.ts'
+import {editObject} from '../kube/apply.ts'
 import {
-  addNetworkEntry, checkMeshNetworks, isManaged, type MeshNetworks, planReader, type ReaderStep, remoteKubeconfig,
+  addNetworkEntry, checkMeshNetworks, dropExposure, type ExposurePlan, isManaged, planExposure, type MeshNetworks, planReader, type ReaderStep, remoteKubeconfig,
   remoteSecret, remoteSecretName, removeRegistry,
 } from './plan.ts'
 import {isLoopbackServer, NO_CLUSTER_ID, type ResolvedLink, validateInputs, validatePair} from './validate.ts'
@@ -31,11 +34,14 @@ export interface LinkOptions {
   gateway?: string
   bidirectional?: boolean
   force?: boolean
+  /** Across networks: `all` passes WEST's services through its east-west gateway (Gateway kubectl-mesh-cross-network); `exported` only what `service export` shares. */
+  expose?: 'all' | 'exported'
   output: 'text' | 'yaml' | 'json'
   dryRun?: boolean
   version: string
   /** How long to wait for the token controller to fill in the token Secret. */
   tokenTimeoutMs?: number
+  report: Reporter
 }
 
 export interface LinkSummary {
@@ -45,6 +51,16 @@ export interface LinkSummary {
   network?: string
   crossNetwork: boolean
   gateway?: string
+  /** Across networks: what crosses (cluster link --expose). */
+  expose?: 'all' | 'exported'
+  /** The Gateway that passes WEST's services through (namespace/name), when one does. */
+  exposedBy?: string
+}
+
+/** Where a service's warnings and notes go as they arise (the command passes src/ui's printers; services never print). */
+export interface Reporter {
+  warn(message: string): void
+  note(message: string): void
 }
 
 export interface LinkResult {
@@ -56,7 +72,7 @@ export interface LinkResult {
   error?: UsageError
 }
 
-type Direction = {link: ResolvedLink; server: string; tlsServerName?: string; serverFromFlag: boolean}
+type Direction = {link: ResolvedLink; server: string; tlsServerName?: string; serverFromFlag: boolean; exposure: ExposurePlan}
 
 const DRY_RUN_TOKEN = 'dry-run-token-not-issued'
 
@@ -73,14 +89,21 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   // 2. Validate the pair (and the mirror image with --bidirectional) before any write.
   const directions: Direction[] = []
   const warnings: string[] = []
+  const expose = o.expose ?? 'all'
+  // Exposure: EAST relies on WEST's gateway passing WEST's services through (recorded by EAST's ID).
+  const exposure = (l: ResolvedLink) => planExposure(l.west, l.east.clusterId ?? l.east.context, l.crossNetwork && expose === 'all', o.version)
   const forward = validatePair(eastFacts, westFacts, {remoteName: o.remoteName, network: o.network, gateway, force: o.force})
   warnings.push(...forward.warnings)
-  directions.push({link: forward.link, server: o.server ?? westFacts.server, tlsServerName: o.tlsServerName ?? westFacts.tlsServerName, serverFromFlag: o.server !== undefined})
+  directions.push({link: forward.link, server: o.server ?? westFacts.server, tlsServerName: o.tlsServerName ?? westFacts.tlsServerName, serverFromFlag: o.server !== undefined, exposure: exposure(forward.link)})
   if (o.bidirectional) {
     // WEST's --network also holds when WEST is the discovering side.
     const back = validatePair(o.network ? {...westFacts, network: o.network} : westFacts, eastFacts, {force: o.force})
     warnings.push(...back.warnings.filter((w) => !warnings.includes(w)))
-    directions.push({link: back.link, server: eastFacts.server, tlsServerName: eastFacts.tlsServerName, serverFromFlag: false})
+    directions.push({link: back.link, server: eastFacts.server, tlsServerName: eastFacts.tlsServerName, serverFromFlag: false, exposure: exposure(back.link)})
+  }
+  for (const d of directions) {
+    if (d.exposure.problem) warnings.push(`${d.exposure.problem}: "${d.link.east.context}" reaches only what is passed through there already; install Istio's samples/multicluster/expose-services.yaml in "${d.link.west.context}", or link with --expose exported`)
+    if (d.exposure.coveredBy) o.report.note(`context "${d.link.west.context}": Gateway ${objectRef(d.exposure.coveredBy)} already passes every service through the east-west gateway; no Gateway added`)
   }
   for (const d of directions) {
     if (isLoopbackServer(d.server)) {
@@ -100,14 +123,19 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   const readerPlans = new Map<ClusterFacts, ReaderStep[]>()
   for (const d of directions) readerPlans.set(d.link.west, planReader(d.link.west, o.version))
 
-  for (const w of warnings) warn(w)
+  for (const w of warnings) o.report.warn(w)
   const links: LinkSummary[] = directions.map((d) => ({
     context: d.link.east.context, remoteContext: d.link.west.context, clusterId: d.link.id, network: d.link.westNetwork,
     crossNetwork: d.link.crossNetwork, gateway: d.link.gateway && `${d.link.gateway.address}:${d.link.gateway.port}`,
+    ...(d.link.crossNetwork ? {expose, exposedBy: d.exposure.coveredBy ? objectRef(d.exposure.coveredBy) : d.exposure.planned ? objectRef(d.exposure.planned) : undefined} : {}),
   }))
 
   // 3a. -o yaml: the desired objects, nothing written.
-  if (o.output === 'yaml') return {changes: [], links, ...yamlDocs(o, directions, readerPlans, meshEdits)}
+  if (o.output === 'yaml') {
+    const yaml = yamlDocs(o, directions, readerPlans, meshEdits)
+    if (!yaml.error) o.report.warn('the printed remote secret holds the reader token of the remote cluster: treat this output as a secret')
+    return {changes: [], links, docs: yaml.docs, error: yaml.error}
+  }
 
   // 3b. Permission check of every write that is needed, in both clusters, before the first one.
   await checkAccess(o, (ctx) => session.client(ctx), directions, readerPlans, meshEdits)
@@ -116,18 +144,26 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   const changes: Change[] = []
   // The write on the wire: named in the error when it gets no answer (it may have been applied).
   let inFlight: ObjectRef | undefined
-  const sending = async (context: string, obj: Pick<KubeObject, 'kind' | 'metadata'>, write: () => Promise<Change>): Promise<Change> => {
+  const sendingOptional = async (context: string, obj: Pick<KubeObject, 'kind' | 'metadata'>, write: () => Promise<Change | undefined>): Promise<Change | undefined> => {
     inFlight = {context, kind: obj.kind ?? '', namespace: obj.metadata.namespace ?? '', name: obj.metadata.name}
     const change = await write()
     inFlight = undefined
     return change
   }
+  const sending = (context: string, obj: Pick<KubeObject, 'kind' | 'metadata'>, write: () => Promise<Change>): Promise<Change> => sendingOptional(context, obj, write) as Promise<Change>
   try {
     const tokens = new Map<ClusterFacts, {token: string; caData?: string}>()
     for (const [facts, steps] of readerPlans) {
       const client = session.client(facts.context)
       for (const step of steps) changes.push(await sending(client.context, step.desired, () => applyReaderStep(client, step, o.dryRun)))
       tokens.set(facts, await waitForToken(client, facts, o))
+    }
+    // WEST's services passed through its gateway before EAST's istiod learns about them.
+    for (const d of directions) {
+      const client = session.client(d.link.west.context)
+      const ref = {...RESOURCES.Gateway, metadata: {name: CROSS_NETWORK_GATEWAY, namespace: d.link.west.ewGateway?.namespace ?? d.link.west.istioNamespace}}
+      const change = d.exposure.coveredBy ? changeOf(client.context, d.exposure.coveredBy, 'unchanged') : await sendingOptional(client.context, ref, () => editObject(client, ref, d.exposure.edit, {dryRun: o.dryRun}))
+      if (change && !changes.some((c) => c.context === change.context && c.kind === change.kind && c.namespace === change.namespace && c.name === change.name)) changes.push(change)
     }
     for (const [i, d] of directions.entries()) {
       const client = session.client(d.link.east.context)
@@ -137,7 +173,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
         throw new OperationError(`context "${d.link.west.context}": no CA certificate for the remote kubeconfig (token Secret has no ca.crt, the kubeconfig context has no certificate-authority)`,
           'check that kube-controller-manager runs with --root-ca-file')
       }
-      const desired = remoteSecret(d.link.east.istioNamespace, d.link.id, remoteKubeconfig({id: d.link.id, server: d.server, caData, token: t.token, tlsServerName: d.tlsServerName}), o.version)
+      const desired = secretFor(d, t.token, caData, o)
       const live = d.link.east.remoteSecrets.find((s) => s.metadata.name === desired.metadata.name)
       changes.push(live && isUpToDate(live, desired) ? changeOf(client.context, desired, 'unchanged') : await sending(client.context, desired, () => applyObject(client, desired, {dryRun: o.dryRun})))
       const m = meshEdits[i]
@@ -151,8 +187,14 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   } catch (error) {
     throw linkPartialFailure(error, changes, inFlight, o, directions[0].link.id)
   }
-  if (o.dryRun) note('dry run: the API servers validated every write; nothing was persisted')
+  if (o.dryRun) o.report.note('dry run: the API servers validated every write; nothing was persisted')
   return {changes, links}
+}
+
+/** The remote secret for one direction, with a given token: the one builder of it. */
+function secretFor(d: Direction, token: string, caData: string, o: Pick<LinkOptions, 'version' | 'expose'>): KubeObject {
+  return remoteSecret(d.link.east.istioNamespace, d.link.id, remoteKubeconfig({id: d.link.id, server: d.server, caData, token, tlsServerName: d.tlsServerName}), o.version,
+    d.link.crossNetwork ? o.expose ?? 'all' : undefined)
 }
 
 async function readFacts(client: KubeClient, ns: string): Promise<ClusterFacts> {
@@ -160,8 +202,8 @@ async function readFacts(client: KubeClient, ns: string): Promise<ClusterFacts> 
     return await readClusterFacts(client, ns)
   } catch (error) {
     if (error instanceof ApiError && error.status === 0) {
-      throw new UsageError(`context "${client.context}": cannot reach the API server at ${client.server.origin} (${error.message}); nothing was written in either cluster`,
-        `check that the cluster is up and the context's server is right (\`kubectl --context ${client.context} cluster-info\`), then run the command again`)
+      const op = toOperationError(error)
+      throw new OperationError(`${op.message}; nothing was written in either cluster`, op.hint)
     }
     throw error
   }
@@ -215,7 +257,7 @@ async function waitForToken(client: KubeClient, facts: ClusterFacts, o: LinkOpti
     s = await client.getOptional<KubeObject>(path)
     if (ready(s)) return read(s)!
     if (o.dryRun && !s) {
-      note(`dry run: context "${client.context}" has no reader token yet; the remote secret is validated with a placeholder token`)
+      o.report.note(`dry run: context "${client.context}" has no reader token yet; the remote secret is validated with a placeholder token`)
       return {token: DRY_RUN_TOKEN, caData: facts.caData}
     }
     if (Date.now() > deadline) break
@@ -242,9 +284,11 @@ async function checkAccess(o: LinkOptions, clientFor: (context: string) => KubeC
     const name = remoteSecretName(d.link.id)
     const live = d.link.east.remoteSecrets.find((s) => s.metadata.name === name)
     // The secret's content depends on the token: when the token exists, it is known now.
-    const desired = desiredRemoteSecret(d, o.version)
+    const desired = desiredRemoteSecret(d, o)
     if (!live || !desired || !isUpToDate(live, desired)) add(d.link.east, {apiVersion: 'v1', kind: 'Secret', metadata: {name, namespace: d.link.east.istioNamespace}}, Boolean(live))
     if (meshEdits[i].changed) add(d.link.east, {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: d.link.east.meshConfigMapName, namespace: d.link.east.istioNamespace}}, true)
+    const gw = d.exposure.planned
+    if (gw) add(d.link.west, gw, Boolean(d.link.west.gateways?.some((g) => g.metadata.name === gw.metadata.name && g.metadata.namespace === gw.metadata.namespace)))
   }
   if (wanted.length === 0) return
   const results = await Promise.all(wanted.map(async ({client, access}) => {
@@ -264,13 +308,11 @@ async function checkAccess(o: LinkOptions, clientFor: (context: string) => KubeC
 }
 
 /** The remote secret as it would be written now, when the reader token already exists. */
-function desiredRemoteSecret(d: Direction, version: string): KubeObject | undefined {
+function desiredRemoteSecret(d: Direction, o: Pick<LinkOptions, 'version' | 'expose'>): KubeObject | undefined {
   const t = d.link.west.tokenSecret?.data
   const caData = t?.['ca.crt'] ?? d.link.west.caData
   if (!t?.token || !caData) return undefined
-  return remoteSecret(d.link.east.istioNamespace, d.link.id, remoteKubeconfig({
-    id: d.link.id, server: d.server, caData, token: Buffer.from(t.token, 'base64').toString('utf8'), tlsServerName: d.tlsServerName,
-  }), version)
+  return secretFor(d, Buffer.from(t.token, 'base64').toString('utf8'), caData, o)
 }
 
 function yamlDocs(o: LinkOptions, directions: Direction[], readerPlans: Map<ClusterFacts, ReaderStep[]>, meshEdits: MeshEdit[]): {docs: Array<{context: string; object: KubeObject}>; error?: UsageError} {
@@ -278,9 +320,10 @@ function yamlDocs(o: LinkOptions, directions: Direction[], readerPlans: Map<Clus
   for (const [facts, steps] of readerPlans) {
     for (const s of steps) if (s.mode === 'apply') docs.push({context: facts.context, object: s.desired})
   }
+  for (const d of directions) if (d.exposure.planned) docs.push({context: d.link.west.context, object: d.exposure.planned})
   const missing: string[] = []
   for (const [i, d] of directions.entries()) {
-    const secret = desiredRemoteSecret(d, o.version)
+    const secret = desiredRemoteSecret(d, o)
     if (!secret) {
       missing.push(d.link.west.context)
       continue
@@ -313,7 +356,6 @@ function yamlDocs(o: LinkOptions, directions: Direction[], readerPlans: Map<Clus
       ),
     }
   }
-  warn('the printed remote secret holds the reader token of the remote cluster: treat this output as a secret')
   return {docs}
 }
 
@@ -342,6 +384,7 @@ export interface UnlinkOptions {
   bidirectional?: boolean
   istioNamespace: string
   dryRun?: boolean
+  report: Reporter
 }
 
 const NO_ID_HINT = 'pass --remote-name with the cluster ID the link was made for (the data key of the istio-remote-secret-<ID> Secret)'
@@ -369,14 +412,23 @@ export async function unlink(session: Session, o: UnlinkOptions): Promise<{chang
     id ??= requireClusterId(westFacts!, 'pass --remote-name with the cluster ID the link was made for')
     if (eastFacts) reverseId = requireClusterId(eastFacts, 'unlink that direction on its own: kubectl mesh cluster unlink --context <WEST> --remote-name <EAST cluster ID>')
   }
-  const directions: Array<{from: KubeClient; id: string; peer?: KubeClient}> = [{from: east, id: id!, peer: west}]
-  if (west && reverseId) directions.push({from: west, id: reverseId, peer: east})
+  // The ID of the cluster that relies on the peer's cross-network Gateway: EAST's (WEST's in the mirror image).
+  const eastId = west ? reverseId ?? (await readIstioInstall(east, ns)).facts.clusterId ?? east.context : undefined
+  const directions: Array<{from: KubeClient; id: string; fromId?: string; peer?: KubeClient}> = [{from: east, id: id!, fromId: eastId, peer: west}]
+  if (west && reverseId) directions.push({from: west, id: reverseId, fromId: id, peer: east})
 
   const ids = directions.map((d) => d.id)
   const changes: Change[] = []
   for (const [i, d] of directions.entries()) {
     try {
-      changes.push(...await removeLink(d.from, d.id, ns, o.dryRun))
+      const removed = await removeLink(d.from, d.id, ns, o.dryRun)
+      changes.push(...removed.changes)
+      if (d.peer && d.fromId) {
+        const dropped = await dropPeerExposure(d.peer, d.fromId, ns, o.dryRun)
+        if (dropped) changes.push(dropped)
+      } else if (removed.exposed) {
+        o.report.note(`context "${d.from.context}" relied on ${d.id}'s Gateway ${CROSS_NETWORK_GATEWAY} (it passes ${d.id}'s services through its east-west gateway); it may still list this cluster: run unlink with --remote-context for ${d.id} to drop it`)
+      }
     } catch (error) {
       if (i === 0) throw error
       throw unlinkPartialFailure(error, changes, `the link of "${d.id}" in "${d.from.context}" was not removed`)
@@ -386,7 +438,7 @@ export async function unlink(session: Session, o: UnlinkOptions): Promise<{chang
   // What link created in each peer: the token Secret, and the account and RBAC if kubectl-mesh made them.
   for (const d of directions) {
     try {
-      changes.push(...await pruneReader(d.peer!, ns, o.dryRun))
+      changes.push(...await pruneReader(d.peer!, ns, o.report, o.dryRun))
     } catch (error) {
       throw unlinkPartialFailure(error, changes, `nothing was pruned in "${d.peer!.context}"`)
     }
@@ -399,8 +451,15 @@ function requireClusterId(f: ClusterFacts, hint: string): string {
   throw new UsageError(`context "${f.context}": cannot tell the cluster ID (${f.clusterId ? `"${f.clusterId}" is not a DNS-1123 label` : NO_CLUSTER_ID}); nothing was removed`, hint)
 }
 
-/** In one cluster: delete the remote secret of ID and remove ID from meshNetworks. */
-async function removeLink(client: KubeClient, id: string, ns: string, dryRun?: boolean): Promise<Change[]> {
+/** In the peer: drop `relyingId` from its cross-network Gateway (deleted when no linking cluster is left). */
+async function dropPeerExposure(peer: KubeClient, relyingId: string, ns: string, dryRun?: boolean): Promise<Change | undefined> {
+  const install = await readIstioInstall(peer, ns)
+  const ref = {...RESOURCES.Gateway, metadata: {name: CROSS_NETWORK_GATEWAY, namespace: install.gateway?.namespace ?? ns}}
+  return editObject(peer, ref, dropExposure(relyingId), {dryRun})
+}
+
+/** In one cluster: delete the remote secret of ID and remove ID from meshNetworks. `exposed`: the link relied on the peer's cross-network Gateway. */
+async function removeLink(client: KubeClient, id: string, ns: string, dryRun?: boolean): Promise<{changes: Change[]; exposed: boolean}> {
   const changes: Change[] = []
   const secret = {apiVersion: 'v1', kind: 'Secret', metadata: {name: remoteSecretName(id), namespace: ns}}
   // Read first, so that a repeated unlink sends no write at all. meshNetworks lives in the mesh
@@ -419,11 +478,11 @@ async function removeLink(client: KubeClient, id: string, ns: string, dryRun?: b
     const c = await editConfigMapYaml<MeshNetworks>(client, {namespace: ns, name: names.meshConfigMap, key: 'meshNetworks', edit: (d) => removeRegistry(d, id)}, {dryRun})
     if (c.action !== 'unchanged') changes.push(c)
   }
-  return changes
+  return {changes, exposed: live?.metadata.annotations?.[EXPOSE_ANNOTATION] === 'all'}
 }
 
 /** In the remote cluster: the reader token Secret, and the account and RBAC, each only if kubectl-mesh created it. */
-async function pruneReader(client: KubeClient, ns: string, dryRun?: boolean): Promise<Change[]> {
+async function pruneReader(client: KubeClient, ns: string, report: Reporter, dryRun?: boolean): Promise<Change[]> {
   const objs: Array<{apiVersion: string; kind: string; metadata: {name: string; namespace?: string}}> = [
     {apiVersion: 'v1', kind: 'Secret', metadata: {name: READER_TOKEN_SECRET, namespace: ns}},
     {apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: {name: readerClusterRole(ns)}},
@@ -443,9 +502,9 @@ async function pruneReader(client: KubeClient, ns: string, dryRun?: boolean): Pr
     if (c) changes.push(c)
   }
   if (changes.some((c) => c.kind === 'Secret')) {
-    warn(`context "${client.context}": the reader token is shared by every cluster linked to "${client.context}" with kubectl-mesh; their links stop working until they are linked again`)
+    report.warn(`context "${client.context}": the reader token is shared by every cluster linked to "${client.context}" with kubectl-mesh; their links stop working until they are linked again`)
   }
-  if (kept.length > 0) note(`context "${client.context}": left ${kept.join(', ')} in place: kubectl-mesh did not create them`)
+  if (kept.length > 0) report.note(`context "${client.context}": left ${kept.join(', ')} in place: kubectl-mesh did not create them`)
   return changes
 }
 

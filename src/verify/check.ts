@@ -1,6 +1,7 @@
 // The shape of a check and the context it runs in. Checks are pure: facts in, findings out.
 import type {ClusterFacts, Category, Finding, VerifyFacts} from './types.ts'
-import {identity, type Identity, remoteSecretEntries, type RemoteSecretEntry, sameServer} from './model.ts'
+import {eastWestGateways, identity, type Identity, remoteSecretEntries, type RemoteSecretEntry, sameServer} from './model.ts'
+import type {EastWestGateway} from '../istio/gateway.ts'
 
 export interface CheckDef {
   /** Stable id, "<category>.<name>". */
@@ -16,12 +17,17 @@ export class CheckContext {
   readonly clusters: ClusterFacts[]
   private readonly ids = new Map<string, Identity>()
   private readonly entries = new Map<string, RemoteSecretEntry[]>()
+  private readonly gatewayLists = new Map<string, EastWestGateway[]>()
 
-  constructor(facts: VerifyFacts) {
+  /** verify --cluster-domain: overrides every cluster's own domain. */
+  readonly clusterDomain?: string
+
+  constructor(facts: VerifyFacts, opts: {clusterDomain?: string} = {}) {
     this.facts = facts
     this.clusters = facts.clusters
+    this.clusterDomain = opts.clusterDomain
     for (const c of facts.clusters) {
-      this.ids.set(c.name, identity(c))
+      this.ids.set(c.name, identity(c, opts))
       this.entries.set(c.name, remoteSecretEntries(c))
     }
   }
@@ -33,6 +39,17 @@ export class CheckContext {
 
   id(c: ClusterFacts): Identity {
     return this.ids.get(c.name)!
+  }
+
+  /** The cluster's east-west gateway candidates, ranked (src/istio/gateway.ts). */
+  gateways(c: ClusterFacts): EastWestGateway[] {
+    if (!this.gatewayLists.has(c.name)) this.gatewayLists.set(c.name, eastWestGateways(c, this.id(c)))
+    return this.gatewayLists.get(c.name)!
+  }
+
+  /** The east-west gateway link and import use: the best-ranked one. */
+  gateway(c: ClusterFacts): EastWestGateway | undefined {
+    return this.gateways(c)[0]
   }
 
   /** The remote-secret entries (one per data key) held by a cluster. */

@@ -4,16 +4,12 @@ import type {X509Certificate} from 'node:crypto'
 import {load} from 'js-yaml'
 import type {KubeconfigDoc, KubeCluster, KubeUser} from '../kube/kubeconfig.ts'
 import type {KubeObject} from '../kube/resources.ts'
-import {
-  CACERTS_SECRET, CROSS_NETWORK_PORT, DNS_CAPTURE_ENV, EASTWEST_GATEWAY_LABEL, EASTWEST_GATEWAY_LABEL_VALUE,
-  MULTICLUSTER_LABEL, NETWORK_LABEL, ROOT_CERT_CONFIGMAP,
-} from '../istio/names.ts'
-import {chooseRevision, type RevisionNames} from '../istio/revision.ts'
+import {CACERTS_SECRET, MULTICLUSTER_LABEL, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
+import {chooseRevision, ISTIOD_APP_SELECTOR, type RevisionNames} from '../istio/revision.ts'
+import {type EastWestGateway, eastWestGateways as rankedGateways, exportedHost, serviceFqdn} from '../istio/gateway.ts'
+import {installFacts, type InstallFacts} from '../istio/install.ts'
 import {cacertsRoots, decodeSecretData, parseBundle} from './certs.ts'
 import type {ClusterFacts, ListedKind} from './types.ts'
-
-export const CLUSTER_DOMAIN = 'cluster.local'
-export const GATEWAY_PORT_LABEL = 'networking.istio.io/gatewayPort'
 
 /** The objects of one kind, or undefined when that list failed. */
 export function listOf(f: ClusterFacts, kind: ListedKind): KubeObject[] | undefined {
@@ -32,47 +28,10 @@ export const cacertsSecret = (f: ClusterFacts) => findIn(f, 'Secret', f.istioNam
 export const rootCertConfigMap = (f: ClusterFacts) => findIn(f, 'ConfigMap', f.istioNamespace, ROOT_CERT_CONFIGMAP)
 /** The names of the Istio revision verify reads (src/istio/revision.ts): from the istiod Deployments listed. */
 export const istioNames = (f: ClusterFacts): RevisionNames =>
-  chooseRevision((f.lists.Deployment ?? []).filter((d) => d.metadata.labels?.app === 'istiod'), f.istioNamespace).names
+  chooseRevision((f.lists.Deployment ?? []).filter((d) => `app=${d.metadata.labels?.app}` === ISTIOD_APP_SELECTOR), f.istioNamespace).names
 export const meshConfigMap = (f: ClusterFacts) => findIn(f, 'ConfigMap', f.istioNamespace, istioNames(f).meshConfigMap)
 export const injectorConfigMap = (f: ClusterFacts) => findIn(f, 'ConfigMap', f.istioNamespace, istioNames(f).injectorConfigMap)
 export const istiodDeployment = (f: ClusterFacts) => findIn(f, 'Deployment', f.istioNamespace, istioNames(f).istiod)
-
-export function istiodEnv(dep: KubeObject | null | undefined): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const c of dep?.spec?.template?.spec?.containers ?? []) {
-    for (const e of c.env ?? []) if (typeof e.value === 'string') env[e.name] = e.value
-  }
-  return env
-}
-
-export function istiodImageVersion(dep: KubeObject | null | undefined): string | undefined {
-  const image: string | undefined = dep?.spec?.template?.spec?.containers?.find((c: {name: string}) => c.name === 'discovery')?.image
-    ?? dep?.spec?.template?.spec?.containers?.[0]?.image
-  const m = image ? /:(\d+\.\d+(?:\.\d+)?)/.exec(image) : null
-  return m?.[1]
-}
-
-export function injectorValues(cm: KubeObject | null | undefined): any {
-  const raw = cm?.data?.values
-  if (!raw) return undefined
-  try {
-    return JSON.parse(raw)
-  } catch {
-    try {
-      return load(raw)
-    } catch {
-      return undefined
-    }
-  }
-}
-
-export function meshConfig(cm: KubeObject | null | undefined): any {
-  try {
-    return cm?.data?.mesh ? load(cm.data.mesh) : undefined
-  } catch {
-    return undefined
-  }
-}
 
 export interface Identity {
   clusterId?: string
@@ -85,75 +44,49 @@ export interface Identity {
   network?: string
   meshId?: string
   istioVersion?: string
+  /** The cluster DNS domain (verify --cluster-domain, else the install's, else cluster.local). */
+  clusterDomain: string
+  /** The read model's facts (src/istio/install.ts). */
+  install: InstallFacts
   /** Whether the facts needed were readable at all. */
   istiodReadable: boolean
   injectorReadable: boolean
 }
 
-export function identity(f: ClusterFacts): Identity {
+const ID_SOURCES = {istiod: 'istiod CLUSTER_ID', injector: 'injector values global.multiCluster.clusterName', values: 'values global.multiCluster.clusterName'} as const
+
+/** The cluster's identity from the read model (src/istio/install.ts); CheckContext computes it once per cluster. */
+export function identity(f: ClusterFacts, overrides: {clusterDomain?: string} = {}): Identity {
   const dep = istiodDeployment(f)
   const inj = injectorConfigMap(f)
-  const values = injectorValues(inj)
-  const envClusterId = istiodEnv(dep).CLUSTER_ID
-  const injectorClusterId = values?.global?.multiCluster?.clusterName || undefined
-  const ns = istioNamespace(f)
-  const nsNetwork = ns?.metadata.labels?.[NETWORK_LABEL]
-  const injectorNetwork = values?.global?.network || undefined
-  const mesh = meshConfig(meshConfigMap(f))
-  let clusterId = envClusterId ?? injectorClusterId
-  let idSource = envClusterId ? `istiod CLUSTER_ID` : injectorClusterId ? 'injector values global.multiCluster.clusterName' : undefined
+  const install = installFacts({namespace: istioNamespace(f), istiod: dep, injector: inj, meshConfigMap: meshConfigMap(f)}, overrides)
+  let clusterId = install.clusterId
+  let idSource: string | undefined = install.clusterIdSource && ID_SOURCES[install.clusterIdSource]
   if (!clusterId && f.source === 'remote-secret') {
     clusterId = f.name
     idSource = 'remote secret data key'
   }
   return {
-    clusterId, idSource, envClusterId, injectorClusterId, nsNetwork, injectorNetwork,
-    network: nsNetwork ?? injectorNetwork,
-    meshId: values?.global?.meshID || mesh?.defaultConfig?.meshId || undefined,
-    istioVersion: istiodImageVersion(dep) ?? values?.global?.tag,
+    clusterId, idSource, envClusterId: install.istiodClusterId, injectorClusterId: install.valuesClusterId,
+    nsNetwork: install.namespaceNetwork, injectorNetwork: install.valuesNetwork, network: install.network,
+    meshId: install.meshId, istioVersion: install.version?.text, clusterDomain: install.clusterDomain, install,
     istiodReadable: dep !== undefined,
     injectorReadable: inj !== undefined,
   }
 }
 
-export function dnsCaptureOn(f: ClusterFacts): boolean | undefined {
-  const cm = meshConfigMap(f)
-  if (cm === undefined) return undefined
-  const v = meshConfig(cm)?.defaultConfig?.proxyMetadata?.[DNS_CAPTURE_ENV]
-  return v === true || v === 'true'
+/** The east-west gateway candidates, ranked as every command ranks them (src/istio/gateway.ts); the first is the one link and import use. */
+export function eastWestGateways(f: ClusterFacts, id: Identity): EastWestGateway[] {
+  return rankedGateways(f.lists.Service ?? [], id.network)
 }
 
-/** The east-west gateway Services: labelled istio=eastwestgateway, else labelled with a network. */
-export function eastWestGateways(f: ClusterFacts): KubeObject[] {
-  const svcs = f.lists.Service ?? []
-  const byIstio = svcs.filter((s) => s.metadata.labels?.[EASTWEST_GATEWAY_LABEL] === EASTWEST_GATEWAY_LABEL_VALUE)
-  if (byIstio.length > 0) return byIstio
-  return svcs.filter((s) => s.metadata.labels?.[NETWORK_LABEL] !== undefined)
+/** The host an exported Service is passed through as: what export recorded, else its FQDN in the cluster's domain. */
+export function exportedFqdn(svc: KubeObject, id: Identity): string {
+  return exportedHost(svc, id.clusterDomain)
 }
 
-export function gatewayAddresses(svc: KubeObject): string[] {
-  const out: string[] = []
-  for (const i of svc.status?.loadBalancer?.ingress ?? []) {
-    if (i.ip) out.push(i.ip)
-    else if (i.hostname) out.push(i.hostname)
-  }
-  for (const ip of svc.spec?.externalIPs ?? []) out.push(ip)
-  return [...new Set(out)]
-}
-
-export function gatewayPort(svc: KubeObject): number {
-  const label = svc.metadata.labels?.[GATEWAY_PORT_LABEL]
-  return label && /^\d+$/.test(label) ? Number(label) : CROSS_NETWORK_PORT
-}
-
-export function gatewaySelector(svc: KubeObject): Record<string, string> {
-  return svc.spec?.selector ?? svc.metadata.labels ?? {}
-}
-
-/** All current addresses of a cluster's east-west gateways. */
-export function clusterGatewayAddresses(f: ClusterFacts): string[] {
-  return [...new Set(eastWestGateways(f).flatMap(gatewayAddresses))]
-}
+/** A Service's FQDN in the cluster's domain. */
+export const fqdnIn = (id: Identity, name: string, ns: string) => serviceFqdn(name, ns, id.clusterDomain)
 
 export interface RemoteSecretEntry {
   secret: KubeObject
@@ -246,27 +179,4 @@ export function trustedRoots(f: ClusterFacts): {roots: X509Certificate[]; from: 
     if (roots.length > 0) return {roots, from: `Secret ${f.istioNamespace}/cacerts`}
   }
   return undefined
-}
-
-/** The Service FQDN for NAME in NS. */
-export const serviceFqdn = (name: string, ns: string) => `${name}.${ns}.svc.${CLUSTER_DOMAIN}`
-
-/** Does a Gateway `hosts` entry (optionally "ns/host") cover the FQDN of a Service in `ns`? */
-export function hostCovers(entry: string, fqdn: string, ns: string, gatewayNs: string): boolean {
-  let nsPart = '*'
-  let host = entry
-  const slash = entry.indexOf('/')
-  if (slash >= 0) {
-    nsPart = entry.slice(0, slash)
-    host = entry.slice(slash + 1)
-  }
-  if (nsPart !== '*' && nsPart !== ns && !(nsPart === '.' && gatewayNs === ns)) return false
-  if (host === '*') return true
-  if (host.startsWith('*.')) return fqdn.endsWith(host.slice(1))
-  return host === fqdn
-}
-
-export function selectorMatches(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
-  const entries = Object.entries(selector ?? {})
-  return entries.length > 0 && entries.every(([k, v]) => labels[k] === v)
 }

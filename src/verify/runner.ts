@@ -28,8 +28,8 @@ export interface VerifyReport {
   summary: Summary
 }
 
-export function runChecks(facts: VerifyFacts, checks: CheckDef[] = CHECKS): VerifyReport {
-  const ctx = new CheckContext(facts)
+export function runChecks(facts: VerifyFacts, checks: CheckDef[] = CHECKS, opts: {clusterDomain?: string} = {}): VerifyReport {
+  const ctx = new CheckContext(facts, opts)
   const results: CheckResult[] = []
   for (const check of checks) {
     let findings

@@ -10,6 +10,8 @@ export interface VerifyOptions {
   istioNamespace: string
   /** istiod debug base URLs by cluster (context or cluster ID): the hidden --istiod-debug-url. */
   istiodDebugUrls?: Record<string, string>
+  /** --cluster-domain: every cluster's DNS domain (default: each install's own, else cluster.local). */
+  clusterDomain?: string
 }
 
 export async function verify(session: Session, opts: VerifyOptions): Promise<VerifyReport> {
@@ -23,7 +25,7 @@ export async function verify(session: Session, opts: VerifyOptions): Promise<Ver
       clientOf: (c) => (c.context ? session.client(c.context) : undefined),
       timeoutMs: session.timeoutMs,
     })
-    return runChecks(facts)
+    return runChecks(facts, undefined, {clusterDomain: opts.clusterDomain})
   } finally {
     close()
   }

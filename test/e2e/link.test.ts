@@ -398,7 +398,8 @@ describe('cluster link refuses bad input before writing anything', () => {
     } finally {
       await startApiServer('cluster3')
     }
-    assertUsage(r, /context "cluster3": cannot reach the API server/)
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, /^Error: context "cluster3": cannot reach the API server https:\/\/127\.0\.0\.1:\d+ to .*; nothing was written in either cluster$/m)
     assert.equal(await snapshot('cluster1'), before)
   })
 

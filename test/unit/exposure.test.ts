@@ -1,32 +1,31 @@
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  addHost, allocatesAddresses, coveringGateway, dnsCaptureOn, exportsGateway, gatewayAddressesOf, gatewayHosts, hostMatches, hostOwner,
-  importDestinationRule, importServiceEntry, istioProtocol, localServiceOf, nextFreeAddresses, parseIstioVersion, pickEastWestGateway,
-  removeHost, remoteService, serviceEntryAddresses, type ImportTarget,
+  addHost, exportsGateway, gatewayHosts, hostOwner, importDestinationRule, importServiceEntry, istioProtocol, localServiceOf,
+  nextFreeAddresses, remoteService, serviceEntryAddresses, withoutService, type ImportTarget,
 } from '../../src/exposure/plan.ts'
 import {validateImportOptions, type ImportOptions} from '../../src/exposure/import.ts'
 import {pool} from '../../src/exposure/writes.ts'
 import {UsageError} from '../../src/errors.ts'
 
 const selector = {istio: 'eastwestgateway'}
-const gw = (name: string, hosts: string[], extra: Record<string, unknown> = {}) => ({
-  apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: {name, namespace: 'istio-system'},
-  spec: {selector, servers: [{port: {number: 15443, name: 'tls', protocol: 'TLS'}, tls: {mode: 'AUTO_PASSTHROUGH'}, hosts, ...extra}]},
-})
 
 describe('exports Gateway hosts', () => {
-  test('hosts are added once, sorted, and removed one at a time', () => {
+  test('hosts are added once, sorted; unexport removes every host export added for the Service, and only those', () => {
     let hosts = addHost([], 'b.ns.svc.cluster.local')
     hosts = addHost(hosts, 'a.ns.svc.cluster.local')
     hosts = addHost(hosts, 'b.ns.svc.cluster.local')
     assert.deepEqual(hosts, ['a.ns.svc.cluster.local', 'b.ns.svc.cluster.local'])
-    assert.deepEqual(removeHost(hosts, 'a.ns.svc.cluster.local'), ['b.ns.svc.cluster.local'])
-    assert.deepEqual(removeHost(['x'], 'x'), [])
+    assert.deepEqual(withoutService(hosts, 'a', 'ns', 'a.ns.svc.cluster.local'), ['b.ns.svc.cluster.local'])
+    // a host exported under another domain (the --cluster-domain journey) goes too; a namesake in another namespace stays
+    assert.deepEqual(withoutService(['a.ns.svc.example.org', 'a.ns2.svc.cluster.local', 'ab.ns.svc.cluster.local'], 'a', 'ns', 'a.ns.svc.cluster.local'),
+      ['a.ns2.svc.cluster.local', 'ab.ns.svc.cluster.local'])
+    assert.deepEqual(withoutService(['custom.example.org'], 'a', 'ns', 'custom.example.org'), [])
   })
 
-  test('the Gateway has one AUTO_PASSTHROUGH server on 15443, the selector and the stamp', () => {
-    const g = exportsGateway({namespace: 'istio-system', selector, hosts: ['a.ns.svc.cluster.local'], version: '9.9.9'})
+  test('the Gateway has one AUTO_PASSTHROUGH server on the gateway port, the selector and the stamp', () => {
+    assert.equal(exportsGateway({namespace: 'istio-system', selector, port: 16443, hosts: ['h'], version: '1'}).spec.servers[0].port.number, 16443)
+    const g = exportsGateway({namespace: 'istio-system', selector, port: 15443, hosts: ['a.ns.svc.cluster.local'], version: '9.9.9'})
     assert.equal(g.metadata.name, 'kubectl-mesh-exports')
     assert.deepEqual(g.spec.selector, selector)
     assert.deepEqual(g.spec.servers, [{port: {number: 15443, name: 'tls', protocol: 'TLS'}, tls: {mode: 'AUTO_PASSTHROUGH'}, hosts: ['a.ns.svc.cluster.local']}])
@@ -36,42 +35,6 @@ describe('exports Gateway hosts', () => {
     assert.deepEqual(gatewayHosts(undefined), [])
   })
 
-  test('host patterns', () => {
-    const fqdn = 'httpbin.bar.svc.cluster.local'
-    assert.ok(hostMatches('*.local', fqdn, 'bar'))
-    assert.ok(hostMatches('*', fqdn, 'bar'))
-    assert.ok(hostMatches('bar/*', fqdn, 'bar'))
-    assert.ok(hostMatches('*/*.bar.svc.cluster.local', fqdn, 'bar'))
-    assert.ok(hostMatches(fqdn, fqdn, 'bar'))
-    assert.ok(!hostMatches('foo/*', fqdn, 'bar'))
-    assert.ok(!hostMatches('*.global', fqdn, 'bar'))
-    assert.ok(!hostMatches('other.bar.svc.cluster.local', fqdn, 'bar'))
-  })
-
-  test('an existing *.local AUTO_PASSTHROUGH Gateway for the same selector covers the host; ours, other selectors and other modes do not', () => {
-    const fqdn = 'httpbin.bar.svc.cluster.local'
-    assert.equal(coveringGateway([gw('cross-network-gateway', ['*.local'])], selector, fqdn, 'bar')?.metadata.name, 'cross-network-gateway')
-    assert.equal(coveringGateway([gw('kubectl-mesh-exports', ['*.local'])], selector, fqdn, 'bar'), undefined)
-    assert.equal(coveringGateway([{...gw('x', ['*.local']), spec: {...gw('x', ['*.local']).spec, selector: {istio: 'ingressgateway'}}}], selector, fqdn, 'bar'), undefined)
-    assert.equal(coveringGateway([gw('x', ['*.local'], {tls: {mode: 'PASSTHROUGH'}})], selector, fqdn, 'bar'), undefined)
-    assert.equal(coveringGateway([gw('x', ['*.global'])], selector, fqdn, 'bar'), undefined)
-  })
-
-  test('the east-west gateway Service: istio=eastwestgateway first, else a network-labelled Service with a selector', () => {
-    const svc = (name: string, labels: Record<string, string>, sel?: Record<string, string>) => ({apiVersion: 'v1', kind: 'Service', metadata: {name, labels}, spec: {selector: sel}})
-    const ew = svc('istio-eastwestgateway', {istio: 'eastwestgateway'}, selector)
-    const net = svc('net-gw', {'topology.istio.io/network': 'n1'}, {app: 'x'})
-    assert.equal(pickEastWestGateway([net, ew], 'istio', 'eastwestgateway', 'topology.istio.io/network'), ew)
-    assert.equal(pickEastWestGateway([svc('istiod', {app: 'istiod'}), net], 'istio', 'eastwestgateway', 'topology.istio.io/network'), net)
-    assert.equal(pickEastWestGateway([svc('istiod', {app: 'istiod'})], 'istio', 'eastwestgateway', 'topology.istio.io/network'), undefined)
-  })
-
-  test('gateway addresses: LB ingress IPs and hostnames, else externalIPs', () => {
-    const s = (status: unknown, spec: unknown = {}) => ({apiVersion: 'v1', kind: 'Service', metadata: {name: 'g'}, spec, status})
-    assert.deepEqual(gatewayAddressesOf(s({loadBalancer: {ingress: [{ip: '127.0.0.12'}, {hostname: 'gw.example.com'}]}})), ['127.0.0.12', 'gw.example.com'])
-    assert.deepEqual(gatewayAddressesOf(s({loadBalancer: {}}, {externalIPs: ['10.0.0.1']})), ['10.0.0.1'])
-    assert.deepEqual(gatewayAddressesOf(s({})), [])
-  })
 })
 
 describe('import plan', () => {
@@ -84,8 +47,8 @@ describe('import plan', () => {
       {name: 'dns', port: 53, protocol: 'UDP'},
     ]},
   })
-  const target: ImportTarget = {service: svc, host: 'multi.bar.global', addresses: []}
-  const ctx = {fromId: 'cluster2', gatewayAddresses: ['127.0.0.12'], clusterDomain: 'cluster.local', version: '1.0.0'}
+  const target: ImportTarget = {service: svc, fqdn: 'multi.bar.svc.cluster.local', host: 'multi.bar.global', addresses: []}
+  const ctx = {fromId: 'cluster2', gatewayAddresses: ['127.0.0.12'], gatewayPort: 15443, version: '1.0.0'}
 
   test('ServiceEntry: host, MESH_INTERNAL, remote TCP ports with protocols, STATIC endpoint on 15443 per port, names and labels', () => {
     const se = importServiceEntry(target, ctx)
@@ -101,6 +64,8 @@ describe('import plan', () => {
       resolution: 'STATIC',
       endpoints: [{address: '127.0.0.12', ports: {http: 15443, 'grpc-api': 15443, 'tcp-5432': 15443}}],
     })
+    // the gateway's own port (its networking.istio.io/gatewayPort label), not a fixed 15443
+    assert.deepEqual(importServiceEntry(target, {...ctx, gatewayPort: 16443}).spec.endpoints[0].ports, {http: 16443, 'grpc-api': 16443, 'tcp-5432': 16443})
   })
 
   test('DNS resolution for hostname gateways, one endpoint per address, and addresses when given', () => {
@@ -110,8 +75,8 @@ describe('import plan', () => {
     assert.deepEqual(se.spec.endpoints.map((e: any) => e.address), ['gw.example.com', '127.0.0.13'])
   })
 
-  test('DestinationRule: ISTIO_MUTUAL and per-port SNI of the real remote FQDN', () => {
-    const dr = importDestinationRule(target, {...ctx, clusterDomain: 'west.local'})
+  test('DestinationRule: ISTIO_MUTUAL and per-port SNI of the owner\'s host', () => {
+    const dr = importDestinationRule({...target, fqdn: 'multi.bar.svc.west.local'}, ctx)
     assert.equal(dr.metadata.name, 'multi-cluster2')
     assert.equal(dr.spec.host, 'multi.bar.global')
     assert.deepEqual(dr.spec.trafficPolicy.tls, {mode: 'ISTIO_MUTUAL'})
@@ -132,19 +97,6 @@ describe('import plan', () => {
 })
 
 describe('addresses and conflicts', () => {
-  test('Istio version from the istiod image tag', () => {
-    assert.deepEqual(parseIstioVersion('docker.io/istio/pilot:1.31.1'), {major: 1, minor: 31})
-    assert.deepEqual(parseIstioVersion('localhost:5000/istio/pilot:1.24-dev'), {major: 1, minor: 24})
-    assert.deepEqual(parseIstioVersion('gcr.io/istio-release/pilot:1.25.0-distroless@sha256:abc'), {major: 1, minor: 25})
-    assert.equal(parseIstioVersion('localhost:5000/istio/pilot'), undefined)
-    assert.equal(parseIstioVersion('istio/pilot:latest'), undefined)
-    assert.equal(parseIstioVersion('istio/pilot@sha256:abc'), undefined)
-    assert.equal(allocatesAddresses({major: 1, minor: 24}), false)
-    assert.equal(allocatesAddresses({major: 1, minor: 25}), true)
-    assert.equal(allocatesAddresses({major: 2, minor: 0}), true)
-    assert.equal(allocatesAddresses(undefined), true)
-  })
-
   test('next free addresses skip used ones and the network address', () => {
     assert.deepEqual(nextFreeAddresses([], 2), ['240.0.0.1', '240.0.0.2'])
     assert.deepEqual(nextFreeAddresses(['240.0.0.1', '240.0.0.3'], 3), ['240.0.0.2', '240.0.0.4', '240.0.0.5'])
@@ -167,15 +119,10 @@ describe('addresses and conflicts', () => {
     assert.equal(localServiceOf('sleep.foo.global', 'cluster.local'), undefined)
   })
 
-  test('DNS capture from the mesh config', () => {
-    assert.equal(dnsCaptureOn({defaultConfig: {proxyMetadata: {ISTIO_META_DNS_CAPTURE: 'true'}}}), true)
-    assert.equal(dnsCaptureOn({defaultConfig: {proxyMetadata: {ISTIO_META_DNS_CAPTURE: 'false'}}}), false)
-    assert.equal(dnsCaptureOn(undefined), false)
-  })
 })
 
 describe('import flags', () => {
-  const base: ImportOptions = {name: 'httpbin', allExported: false, namespace: 'bar', fromContext: 'w', address: 'auto', createNamespace: false, istioNamespace: 'istio-system', clusterDomain: 'cluster.local', dryRun: false, version: '1'}
+  const base: ImportOptions = {name: 'httpbin', allExported: false, namespace: 'bar', fromContext: 'w', address: 'auto', createNamespace: false, istioNamespace: 'istio-system', dryRun: false, version: '1'}
   const bad: Array<[string, Partial<ImportOptions>]> = [
     ['NAME and --all-exported', {allExported: true}],
     ['neither NAME nor --all-exported', {name: undefined}],

@@ -10,13 +10,13 @@ import {load} from 'js-yaml'
 import {OperationError, UsageError} from '../../src/errors.ts'
 import {ApiError} from '../../src/kube/errors.ts'
 import {linkPartialFailure} from '../../src/link/service.ts'
-import {clusterIdFromIstiod, deriveFacts, findGateway, pemFingerprint, type ClusterFacts} from '../../src/link/facts.ts'
+import {deriveFacts, pemFingerprint, type ClusterFacts} from '../../src/link/facts.ts'
 import {isLoopbackServer, parseGateway, validateInputs, validatePair} from '../../src/link/validate.ts'
-import {addNetworkEntry, planReader, remoteKubeconfig, remoteSecret, removeRegistry, type MeshNetworks} from '../../src/link/plan.ts'
+import {addNetworkEntry, dropExposure, planExposure, planReader, remoteKubeconfig, remoteSecret, removeRegistry, type MeshNetworks} from '../../src/link/plan.ts'
 import {MANAGED_BY_LABEL} from '../../src/istio/names.ts'
 
 const facts = (over: Partial<ClusterFacts> = {}): ClusterFacts => ({
-  context: 'east', istioNamespace: 'istio-system', server: 'https://10.0.0.1:6443', namespaceExists: true, revision: 'default', otherRevisions: [], meshConfigMapName: 'istio',
+  context: 'east', istioNamespace: 'istio-system', server: 'https://10.0.0.1:6443', namespaceExists: true, clusterDomain: 'cluster.local', revision: 'default', otherRevisions: [], meshConfigMapName: 'istio',
   clusterId: 'east', clusterIdSource: 'istiod', network: 'net-east', networkSource: 'namespace', meshId: 'mesh1',
   gateway: {service: 'istio-system/istio-eastwestgateway', address: '192.0.2.1', port: 15443, network: 'net-east'},
   meshConfigMap: {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'istio', namespace: 'istio-system'}, data: {meshNetworks: 'networks: {}\n'}},
@@ -36,7 +36,6 @@ describe('facts', () => {
   test('cluster ID: istiod CLUSTER_ID first, then injector values', () => {
     const istiod = {apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'istiod'}, spec: {template: {spec: {containers: [{name: 'discovery', env: [{name: 'X', value: '1'}, {name: 'CLUSTER_ID', value: 'c1'}]}]}}}}
     const injector = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'i'}, data: {values: JSON.stringify({global: {multiCluster: {clusterName: 'c2'}, network: 'n2', meshID: 'm'}})}}
-    assert.equal(clusterIdFromIstiod(istiod), 'c1')
     assert.deepEqual(deriveFacts({istiod, injector, services: []}).clusterId, 'c1')
     const f = deriveFacts({injector, services: []})
     assert.equal(f.clusterId, 'c2')
@@ -48,18 +47,18 @@ describe('facts', () => {
     assert.equal(deriveFacts({services: []}).clusterId, undefined)
   })
 
-  test('gateway: labelled Service on the own network, LB ip then hostname then externalIPs, port label', () => {
-    const svc = (name: string, labels: Record<string, string>, status?: unknown, spec: unknown = {}) => ({apiVersion: 'v1', kind: 'Service', metadata: {name, namespace: 'istio-system', labels}, spec, status})
+  test('gateway: the read model\'s east-west gateway (ranking: test/unit/istio-model.test.ts), its best address and port', () => {
+    const svc = (name: string, labels: Record<string, string>, status?: unknown) => ({apiVersion: 'v1', kind: 'Service', metadata: {name, namespace: 'istio-system', labels}, spec: {selector: {istio: name}}, status})
+    const ns = {apiVersion: 'v1', kind: 'Namespace', metadata: {name: 'istio-system', labels: {'topology.istio.io/network': 'n1'}}}
     const list = [
-      svc('istiod', {app: 'istiod'}, {loadBalancer: {ingress: [{ip: '10.9.9.9'}]}}),
       svc('other-net', {'topology.istio.io/network': 'n2'}, {loadBalancer: {ingress: [{ip: '10.0.0.2'}]}}),
-      svc('ew', {istio: 'eastwestgateway', 'topology.istio.io/network': 'n1', 'networking.istio.io/gatewayPort': '16443'}, {loadBalancer: {ingress: [{hostname: 'ew.example.com'}]}}),
+      svc('ew', {istio: 'eastwestgateway', 'topology.istio.io/network': 'n1', 'networking.istio.io/gatewayPort': '16443'}, {loadBalancer: {ingress: [{hostname: 'ew.example.com'}, {ip: '10.0.0.1'}]}}),
     ]
-    assert.deepEqual(findGateway(list, 'n1'), {service: 'istio-system/ew', address: 'ew.example.com', port: 16443, network: 'n1'})
-    assert.equal(findGateway(list, 'n2')?.address, '10.0.0.2')
-    assert.deepEqual(findGateway([svc('ew', {istio: 'eastwestgateway'}, {}, {externalIPs: ['198.51.100.3']})]), {service: 'istio-system/ew', address: '198.51.100.3', port: 15443, network: undefined})
-    assert.equal(findGateway([svc('ew', {istio: 'eastwestgateway'}, {})])?.address, undefined)
-    assert.equal(findGateway([svc('istiod', {app: 'istiod'})]), undefined)
+    const f = deriveFacts({namespace: ns, services: list})
+    assert.deepEqual(f.gateway, {service: 'istio-system/ew', address: '10.0.0.1', port: 16443, network: 'n1'})
+    assert.equal(f.ewGateway?.ref, 'istio-system/ew')
+    assert.equal(f.clusterDomain, 'cluster.local')
+    assert.equal(deriveFacts({services: []}).gateway, undefined)
   })
 
   test('root fingerprint from cacerts root-cert.pem, else istio-ca-root-cert', () => {
@@ -238,5 +237,39 @@ describe('link: the error of a write that failed', () => {
   test('nothing answered and nothing in flight: the plain error; a lone write in flight is still named', () => {
     assert.doesNotMatch(linkPartialFailure(died('ECONNREFUSED'), [], secret, o, 'cluster2').message, /written/)
     assert.match(linkPartialFailure(died('ECONNRESET'), [], secret, o, 'cluster2').message, /; sent without an answer \(may have been written\): cluster1 Secret\/istio-system\/istio-remote-secret-cluster2$/)
+  })
+})
+
+describe('exposure across networks (planExposure)', () => {
+  const ew = {service: {apiVersion: 'v1', kind: 'Service', metadata: {name: 'istio-eastwestgateway', namespace: 'istio-system'}}, ref: 'istio-system/istio-eastwestgateway', namespace: 'istio-system', selector: {istio: 'eastwestgateway'}, addresses: ['192.0.2.2'], port: 15443}
+  const westFacts = (gateways: any[] = []) => ({context: 'west', ewGateway: ew, clusterDomain: 'cluster.local', gateways})
+  const ours = (ids: string) => ({apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: {name: 'kubectl-mesh-cross-network', namespace: 'istio-system', labels: {[MANAGED_BY_LABEL]: 'kubectl-mesh'}, annotations: {'kubectl-mesh/exposed-for': ids}},
+    spec: {selector: {istio: 'eastwestgateway'}, servers: [{port: {number: 15443, name: 'tls', protocol: 'TLS'}, tls: {mode: 'AUTO_PASSTHROUGH'}, hosts: ['*.cluster.local']}]}})
+  test('a cross-network link creates Istio\'s cross-network-gateway on WEST\'s east-west gateway, recording EAST', () => {
+    const p = planExposure(westFacts(), 'east', true, '1')
+    assert.equal(p.planned?.metadata.name, 'kubectl-mesh-cross-network')
+    assert.deepEqual(p.planned?.spec, {selector: {istio: 'eastwestgateway'}, servers: [{port: {number: 15443, name: 'tls', protocol: 'TLS'}, tls: {mode: 'AUTO_PASSTHROUGH'}, hosts: ['*.cluster.local']}]})
+    assert.equal(p.planned?.metadata.annotations?.['kubectl-mesh/exposed-for'], 'east')
+  })
+  test('a second linking cluster is added; the same one again changes nothing', () => {
+    assert.equal(planExposure(westFacts([ours('other')]), 'east', true, '1').planned?.metadata.annotations?.['kubectl-mesh/exposed-for'], 'east,other')
+    assert.equal(planExposure(westFacts([ours('east')]), 'east', true, '1').planned?.metadata.annotations?.['kubectl-mesh/exposed-for'], 'east')
+  })
+  test('a Gateway that already passes everything through: nothing written, named', () => {
+    const istio = {...ours(''), metadata: {name: 'cross-network-gateway', namespace: 'istio-system'}, spec: {...ours('').spec, servers: [{...ours('').spec.servers[0], hosts: ['*.local']}]}}
+    const p = planExposure(westFacts([istio]), 'east', true, '1')
+    assert.equal(p.coveredBy?.metadata.name, 'cross-network-gateway')
+    assert.equal(p.planned, undefined)
+  })
+  test('unlink, same network or --expose exported drops EAST\'s share; the last one deletes the Gateway; others\' Gateways are never touched', () => {
+    assert.equal(planExposure(westFacts([ours('east,other')]), 'east', false, '1').planned?.metadata.annotations?.['kubectl-mesh/exposed-for'], 'other')
+    assert.equal(planExposure(westFacts([ours('east')]), 'east', false, '1').planned, null)
+    assert.equal(planExposure(westFacts([ours('other')]), 'east', false, '1').planned, undefined)
+    assert.equal(dropExposure('east')({...ours('east'), metadata: {...ours('east').metadata, labels: {}}}), undefined)
+  })
+  test('no east-west gateway Service: a problem, nothing planned', () => {
+    const p = planExposure({...westFacts(), ewGateway: undefined}, 'east', true, '1')
+    assert.match(p.problem ?? '', /no east-west gateway/)
+    assert.equal(p.planned, undefined)
   })
 })

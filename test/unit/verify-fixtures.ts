@@ -36,7 +36,16 @@ export function remoteSecret(peer: number, opts: {key?: string; user?: Record<st
     users: [{name: key, user: opts.user ?? {token: 'token'}}],
   }
   return obj('v1', 'Secret', 'istio-system', `istio-remote-secret-${key}`, {type: 'Opaque', data: {[key]: b64(dump(kubeconfig))}},
-    {'istio/multiCluster': 'true', 'app.kubernetes.io/managed-by': 'kubectl-mesh'}, {'networking.istio.io/cluster': key})
+    // the fixture mesh shares only exported services across its two networks (cluster link --expose exported)
+    {'istio/multiCluster': 'true', 'app.kubernetes.io/managed-by': 'kubectl-mesh'}, {'networking.istio.io/cluster': key, 'kubectl-mesh/expose': 'exported'})
+}
+
+/** The Gateway cluster link --expose all makes on a cross-network peer's east-west gateway (Istio's cross-network-gateway). */
+export function crossNetworkGateway(hosts = ['*.cluster.local']): KubeObject {
+  return obj('networking.istio.io/v1', 'Gateway', 'istio-system', 'kubectl-mesh-cross-network', {spec: {
+    selector: {istio: 'eastwestgateway'},
+    servers: [{port: {number: 15443, name: 'tls', protocol: 'TLS'}, tls: {mode: 'AUTO_PASSTHROUGH'}, hosts}],
+  }}, {'app.kubernetes.io/managed-by': 'kubectl-mesh'})
 }
 
 export function meshNetworks(entries: Record<string, {registry: string; gw: string; port?: number}>): string {

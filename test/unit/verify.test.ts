@@ -8,9 +8,9 @@ import {renderJson} from '../../src/verify/render-json.ts'
 import {renderText} from '../../src/verify/render-text.ts'
 import {CHECKS} from '../../src/verify/checks/index.ts'
 import {analyzeCacerts, decodeSecretData, parseBundle, sampleMatch, verifiesTo} from '../../src/verify/certs.ts'
-import {hostCovers, isLoopbackHost, sameServer} from '../../src/verify/model.ts'
+import {isLoopbackHost, sameServer} from '../../src/verify/model.ts'
 import type {CheckResult, VerifyFacts} from '../../src/verify/types.ts'
-import {b64, cacertsData, find, healthyMesh, importedEntry, meshNetworks, okProbe, pem, remoteSecret} from './verify-fixtures.ts'
+import {b64, cacertsData, crossNetworkGateway, find, healthyMesh, importedEntry, meshNetworks, okProbe, pem, remoteSecret} from './verify-fixtures.ts'
 
 const failed = (r: VerifyReport) => r.checks.filter((c) => c.status === 'fail')
 const byId = (r: VerifyReport, id: string, cluster?: string) => r.checks.filter((c) => c.id === id && (cluster === undefined || c.cluster === cluster))
@@ -176,6 +176,86 @@ describe('verify checks find what is broken', () => {
   })
 })
 
+describe('verify reads the cluster domain as export and import do (src/istio)', () => {
+  /** healthyMesh with httpbin exported from cluster2 as httpbin.bar.svc.example.org and imported into cluster1 with that SNI. */
+  function exampleOrgMesh(): VerifyFacts {
+    const f = healthyMesh()
+    const svc = find(f.clusters[1], 'Service', 'httpbin', 'bar')
+    svc.metadata.annotations = {'kubectl-mesh/exported-host': 'httpbin.bar.svc.example.org'}
+    find(f.clusters[1], 'Gateway', 'kubectl-mesh-exports').spec.servers[0].hosts = ['httpbin.bar.svc.example.org']
+    find(f.clusters[0], 'DestinationRule', 'httpbin-cluster2').spec.trafficPolicy.portLevelSettings[0].tls.sni = 'outbound_.8000_._.httpbin.bar.svc.example.org'
+    return f
+  }
+  test('a Service exported and imported under --cluster-domain example.org is green', () => {
+    assert.deepEqual(failed(runChecks(exampleOrgMesh())).map((c) => `${c.id}: ${c.message}`), [])
+  })
+  test('without the recorded host, verify --cluster-domain example.org is green and the default domain is not', () => {
+    const f = exampleOrgMesh()
+    delete find(f.clusters[1], 'Service', 'httpbin', 'bar').metadata.annotations
+    assert.deepEqual(failed(runChecks(f, undefined, {clusterDomain: 'example.org'})), [])
+    assert.deepEqual([...new Set(failed(runChecks(f)).map((c) => c.id))].sort(), ['exports.gateway', 'imports.exported', 'imports.sni'])
+  })
+  test('the install\'s own domain (istiod --domain) is used when export recorded nothing', () => {
+    const f = exampleOrgMesh()
+    delete find(f.clusters[1], 'Service', 'httpbin', 'bar').metadata.annotations
+    find(f.clusters[1], 'Deployment', 'istiod').spec.template.spec.containers[0].args = ['discovery', '--domain', 'example.org']
+    assert.deepEqual(failed(runChecks(f)), [])
+  })
+  test('a host of the Service left in the Gateway under another domain is a warning naming it', () => {
+    const f = exampleOrgMesh()
+    find(f.clusters[1], 'Gateway', 'kubectl-mesh-exports').spec.servers[0].hosts = ['httpbin.bar.svc.cluster.local', 'httpbin.bar.svc.example.org']
+    const w = runChecks(f).checks.filter((c) => c.id === 'exports.gateway' && c.status === 'warn')
+    assert.equal(w.length, 1)
+    assert.match(w[0].message, /lists httpbin\.bar\.svc\.cluster\.local, but Service bar\/httpbin is exported as httpbin\.bar\.svc\.example\.org/)
+  })
+  test('a cluster ID held by two remote secrets is reported once', () => {
+    const f = healthyMesh()
+    const twin = remoteSecret(2)
+    twin.metadata.name = 'istio-remote-secret-cluster2-old'
+    f.clusters[0].lists.Secret!.push(twin)
+    f.probes.push({...okProbe(1, 2), secret: twin.metadata.name})
+    const dup = runChecks(f).checks.filter((c) => c.id === 'links.secret-key' && c.status === 'fail')
+    assert.equal(dup.length, 1, dup.map((c) => c.message).join('\n'))
+    assert.match(dup[0].message, /cluster ID cluster2 is registered by two remote secrets \(istio-remote-secret-cluster2, istio-remote-secret-cluster2-old\)/)
+  })
+})
+
+describe('verify networks.expose: a cross-network link finds the peer\'s services passed through', () => {
+  const exposeAll = (f: VerifyFacts) => {
+    for (const c of f.clusters) for (const s of c.lists.Secret!) if (s.metadata.annotations?.['kubectl-mesh/expose']) s.metadata.annotations['kubectl-mesh/expose'] = 'all'
+  }
+  test('linked with --expose all and no Gateway passing everything: fails naming the link, the gateway and the services', () => {
+    const f = healthyMesh()
+    exposeAll(f)
+    const r = runChecks(f)
+    const hit = assertOnlyFailure(r, 'networks.expose', 'cluster2', /links to cluster1 across networks \(network2 → network1\), but cluster1's east-west gateway istio-system\/istio-eastwestgateway does not pass its services through: \d+ cannot be reached from cluster2 \(.*bar\/httpbin/)
+    assert.match(hit.hint, /kubectl mesh cluster link --context cluster2 --remote-context cluster1/)
+    // cluster1 -> cluster2: cluster2's httpbin is exported (covered), its other services are not
+    assert.match(byId(r, 'networks.expose', 'cluster1')[0].message, /foo\/sleep/)
+    assert.doesNotMatch(byId(r, 'networks.expose', 'cluster1')[0].message, /bar\/httpbin/)
+  })
+  test('a Gateway that passes every host through (ours, Istio\'s *.local, or *) makes it pass', () => {
+    for (const hosts of [['*.cluster.local'], ['*.local'], ['*'], ['*/*.svc.cluster.local']]) {
+      const f = healthyMesh()
+      exposeAll(f)
+      for (const c of f.clusters) c.lists.Gateway!.push(crossNetworkGateway(hosts))
+      const r = runChecks(f)
+      assert.deepEqual(byId(r, 'networks.expose').map((c) => c.status), ['pass', 'pass'], `${hosts}: ${JSON.stringify(byId(r, 'networks.expose'))}`)
+    }
+  })
+  test('a Gateway for one namespace only, or another domain, does not', () => {
+    for (const hosts of [['bar/*'], ['*.example.org']]) {
+      const f = healthyMesh()
+      exposeAll(f)
+      f.clusters[0].lists.Gateway!.push(crossNetworkGateway(hosts))
+      assert.equal(byId(runChecks(f), 'networks.expose', 'cluster2')[0].status, 'fail', String(hosts))
+    }
+  })
+  test('a link made with --expose exported passes', () => {
+    assert.deepEqual(byId(runChecks(healthyMesh()), 'networks.expose').map((c) => c.status), ['pass', 'pass'])
+  })
+})
+
 describe('verify certificate helpers', () => {
   test('a tools/certs bundle is complete and valid; a foreign root is not', () => {
     assert.deepEqual(analyzeCacerts(decodeSecretData(cacertsData('root-a', 'cluster1'))).problems, [])
@@ -195,11 +275,7 @@ describe('verify certificate helpers', () => {
     assert.match(sampleMatch(parseBundle(pem('sample-ca-cert.pem'))[0]) ?? '', /ca-cert.pem/)
     assert.equal(sampleMatch(parseBundle(pem('root-a-cert.pem'))[0]), undefined)
   })
-  test('host coverage, loopback and server comparison', () => {
-    assert.ok(hostCovers('*.local', 'a.b.svc.cluster.local', 'b', 'istio-system'))
-    assert.ok(hostCovers('b/a.b.svc.cluster.local', 'a.b.svc.cluster.local', 'b', 'istio-system'))
-    assert.ok(!hostCovers('c/a.b.svc.cluster.local', 'a.b.svc.cluster.local', 'b', 'istio-system'))
-    assert.ok(!hostCovers('x.b.svc.cluster.local', 'a.b.svc.cluster.local', 'b', 'istio-system'))
+  test('loopback and server comparison (host coverage: test/unit/istio-model.test.ts)', () => {
     assert.ok(isLoopbackHost('127.0.0.12') && isLoopbackHost('localhost') && isLoopbackHost('[::1]'))
     assert.ok(!isLoopbackHost('10.0.0.1'))
     assert.ok(sameServer('https://127.0.0.1:6443/', 'https://127.0.0.1:6443'))

@@ -7,6 +7,7 @@ export default class ClusterLink extends MeshCommand {
   static description = `Reads both clusters first (cluster ID, network, mesh ID, root of trust, east-west gateway) and checks the pair before writing.
 In WEST: ServiceAccount istio-reader-service-account, its reader ClusterRole and binding if missing, and the token Secret istio-reader-service-account-istio-remote-secret-token.
 In EAST: Secret istio-remote-secret-<ID> (label istio/multiCluster=true; a kubeconfig with inline CA data and the reader token), and, when the networks differ, the entry for WEST's network in the istio ConfigMap's meshNetworks.
+When the networks differ (and --expose all), in WEST: Gateway kubectl-mesh-cross-network on its east-west gateway (AUTO_PASSTHROUGH, hosts *.<cluster domain>), recording EAST's ID in its annotation kubectl-mesh/exposed-for; none when a Gateway already passes every service through.
 Undo with \`kubectl mesh cluster unlink\`.`
   static examples = [
     'kubectl mesh cluster link --context east --remote-context west',
@@ -23,6 +24,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
     network: Flags.string({description: "WEST's network (default: label topology.istio.io/network on its Istio namespace, else global.network)."}),
     gateway: Flags.string({description: "WEST's east-west gateway as ADDR[:PORT] (default: the load-balancer address of its east-west gateway Service, port 15443)."}),
     bidirectional: Flags.boolean({description: 'Also link the other way: WEST discovers EAST.'}),
+    expose: Flags.option({description: "Across networks, what EAST reaches in WEST: all of WEST's services (a Gateway kubectl-mesh-cross-network passes them through WEST's east-west gateway, as Istio's expose-services.yaml) or only those shared with `service export`.", options: ['all', 'exported'] as const, default: 'all'})(),
     force: Flags.boolean({description: 'Link even though the clusters trust different root CAs, or --remote-name differs from the cluster ID (with a warning).'}),
     output: outputFlag,
     'dry-run': dryRunFlag,
@@ -31,6 +33,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
   async run(): Promise<void> {
     const {flags} = await this.parse(ClusterLink)
     const {link} = await import('../../link/service.ts')
+    const {note, printChanges, printYamlDocs, warn} = await import('../../ui/output.ts')
     const result = await link(this.kube(flags), {
       context: flags.context,
       remoteContext: flags['remote-context'],
@@ -44,9 +47,10 @@ Undo with \`kubectl mesh cluster unlink\`.`
       force: flags.force,
       output: flags.output,
       dryRun: flags['dry-run'],
+      expose: flags.expose,
       version: this.config.version,
+      report: {warn, note},
     })
-    const {printChanges, printYamlDocs} = await import('../../ui/output.ts')
     if (result.docs) {
       if (result.docs.length > 0) printYamlDocs(result.docs)
       if (result.error) throw result.error

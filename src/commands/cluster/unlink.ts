@@ -4,7 +4,7 @@ import {dryRunFlag, kubeFlags} from '../../flags.ts'
 
 export default class ClusterUnlink extends MeshCommand {
   static summary = 'Undo a link: remove the remote secret and the meshNetworks entries for a cluster ID.'
-  static description = `In EAST: deletes Secret istio-remote-secret-<ID> and removes fromRegistry <ID> from meshNetworks (a network left without endpoints is dropped). With --remote-name, WEST is not contacted, so this works while WEST is unreachable; without it, the ID is WEST's cluster ID, read from --remote-context.
+  static description = `In EAST: deletes Secret istio-remote-secret-<ID> and removes fromRegistry <ID> from meshNetworks (a network left without endpoints is dropped). With --remote-context, also drops EAST's ID from WEST's Gateway kubectl-mesh-cross-network (deleted when no linking cluster is left). With --remote-name, WEST is not contacted, so this works while WEST is unreachable; without it, the ID is WEST's cluster ID, read from --remote-context.
 With --bidirectional (needs --remote-context): also the mirror image, the link to EAST's cluster ID in WEST, as \`cluster link --bidirectional\` made it.
 With --prune-remote (needs --remote-context): also deletes in WEST (and with --bidirectional in EAST) the reader token Secret, and the reader ServiceAccount, ClusterRole and binding, each only if kubectl-mesh created it.`
   static examples = [
@@ -25,6 +25,7 @@ With --prune-remote (needs --remote-context): also deletes in WEST (and with --b
   async run(): Promise<void> {
     const {flags} = await this.parse(ClusterUnlink)
     const {unlink} = await import('../../link/service.ts')
+    const {note, printChanges, warn} = await import('../../ui/output.ts')
     const result = await unlink(this.kube(flags), {
       context: flags.context,
       remoteName: flags['remote-name'],
@@ -33,8 +34,8 @@ With --prune-remote (needs --remote-context): also deletes in WEST (and with --b
       bidirectional: flags.bidirectional,
       istioNamespace: flags['istio-namespace'],
       dryRun: flags['dry-run'],
+      report: {warn, note},
     })
-    const {note, printChanges} = await import('../../ui/output.ts')
     if (result.changes.length === 0 && flags.output === 'text') note(`nothing to remove for ${result.ids.map((id) => `"${id}"`).join(' and ')}`)
     printChanges(result.changes, flags.output)
   }

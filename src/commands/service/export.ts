@@ -5,7 +5,7 @@ import {clusterDomainFlag, dryRunFlag, kubeFlags, namespaceFlag, outputFlag} fro
 export default class ServiceExport extends MeshCommand {
   static aliases = ['export']
   static summary = "Expose a Service to other meshes through this cluster's east-west gateway."
-  static description = `Adds NAME.NS.svc.<cluster domain> to the AUTO_PASSTHROUGH Gateway kubectl-mesh-exports (port 15443) of the east-west gateway, and labels the Service kubectl-mesh/exported=true. With --mcs, also writes an MCS ServiceExport.`
+  static description = `Adds NAME.NS.svc.<cluster domain> to the AUTO_PASSTHROUGH Gateway kubectl-mesh-exports (the east-west gateway's cross-network port, 15443 unless its networking.istio.io/gatewayPort label says otherwise), labels the Service kubectl-mesh/exported=true and records the host in its annotation kubectl-mesh/exported-host (unexport, import and verify use it). With --mcs, also writes an MCS ServiceExport.`
   static examples = [
     'kubectl mesh export httpbin -n bar --context west',
     'kubectl mesh service export httpbin -n bar --context west --mcs',
@@ -31,7 +31,7 @@ export default class ServiceExport extends MeshCommand {
       mcs: flags.mcs, dryRun: flags['dry-run'], version: this.config.version,
     }, {plan})
     const {note, printChanges, printYamlDocs} = await import('../../ui/output.ts')
-    if (result.coveredBy) note(`Service ${namespace}/${args.name} is already reachable: Gateway ${result.coveredBy} passes ${result.host} through on port 15443; no host added`)
+    if (result.coveredBy) note(`Service ${namespace}/${args.name} is already reachable: Gateway ${result.coveredBy} passes ${result.host} through; no host added`)
     if (plan) return printYamlDocs(result.plan!.map((object) => ({context: result.context, object})))
     printChanges(result.changes, flags.output === 'json' ? 'json' : 'text', {host: result.host, ...(result.coveredBy ? {coveredBy: result.coveredBy} : {})})
   }

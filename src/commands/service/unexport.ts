@@ -10,7 +10,7 @@ export default class ServiceUnexport extends MeshCommand {
   static flags = {
     ...kubeFlags,
     namespace: namespaceFlag,
-    'cluster-domain': clusterDomainFlag('The cluster DNS domain of this cluster.'),
+    'cluster-domain': clusterDomainFlag('The cluster DNS domain of this cluster, for a Service whose export recorded no host.'),
     output: outputFlag,
     'dry-run': dryRunFlag,
   }

@@ -1,25 +1,17 @@
 // Exports: every exported Service is reachable through an AUTO_PASSTHROUGH Gateway on the
 // east-west gateway, and the kubectl-mesh Gateway lists no stale hosts.
 import {EXPORTED_LABEL, EXPORTS_GATEWAY} from '../../istio/names.ts'
-import {type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
-import {eastWestGateways, gatewayPort, gatewaySelector, hostCovers, selectorMatches, serviceFqdn} from '../model.ts'
+import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
+import {coveringGateway as covering, objectRef} from '../../istio/gateway.ts'
+import type {KubeObject} from '../../kube/resources.ts'
+import {exportedFqdn} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 
-/** The Gateway (namespace/name) whose AUTO_PASSTHROUGH server on the E/W gateway covers NAME.NS, or undefined. */
-export function coveringGateway(c: ClusterFacts, name: string, ns: string): string | undefined {
-  const fqdn = serviceFqdn(name, ns)
-  for (const ew of eastWestGateways(c)) {
-    const port = gatewayPort(ew)
-    const labels = gatewaySelector(ew)
-    for (const gw of c.lists.Gateway ?? []) {
-      if (!selectorMatches(gw.spec?.selector, labels)) continue
-      for (const s of gw.spec?.servers ?? []) {
-        if (s?.port?.number !== port || s?.tls?.mode !== 'AUTO_PASSTHROUGH') continue
-        if ((s.hosts ?? []).some((h: string) => hostCovers(h, fqdn, ns, gw.metadata.namespace ?? ''))) return `${gw.metadata.namespace}/${gw.metadata.name}`
-      }
-    }
-  }
-  return undefined
+/** The Gateway (namespace/name) that passes this Service's exported host through the cluster's east-west gateway (src/istio/gateway.ts), or undefined. */
+export function coveringGateway(ctx: CheckContext, c: ClusterFacts, svc: KubeObject): string | undefined {
+  const ew = ctx.gateway(c)
+  const gw = ew && covering(c.lists.Gateway ?? [], ew, exportedFqdn(svc, ctx.id(c)), svc.metadata.namespace ?? '')
+  return gw && objectRef(gw)
 }
 
 export const exportChecks: CheckDef[] = [
@@ -38,8 +30,8 @@ export const exportChecks: CheckDef[] = [
         const bad: Finding[] = []
         for (const s of exported) {
           const {name, namespace = ''} = s.metadata
-          if (!coveringGateway(c, name, namespace)) {
-            bad.push(fail(c.name, `cluster ${c.name}: Service ${namespace}/${name} is exported, but no Gateway on the east-west gateway passes ${serviceFqdn(name, namespace)} through (TLS AUTO_PASSTHROUGH on 15443)`,
+          if (!coveringGateway(ctx, c, s)) {
+            bad.push(fail(c.name, `cluster ${c.name}: Service ${namespace}/${name} is exported, but no Gateway on the east-west gateway passes ${exportedFqdn(s, ctx.id(c))} through (TLS AUTO_PASSTHROUGH on ${ctx.gateway(c)?.port ?? 15443})`,
               `\`kubectl mesh service export ${name} -n ${namespace} --context ${ctxOf(c)}\``))
           }
         }
@@ -52,6 +44,9 @@ export const exportChecks: CheckDef[] = [
               if (!svc || svc.metadata.labels?.[EXPORTED_LABEL] !== 'true') {
                 bad.push(warn(c.name, `cluster ${c.name}: Gateway ${gw.metadata.namespace}/${EXPORTS_GATEWAY} lists ${h}, but Service ${m[2]}/${m[1]} ${svc ? 'is not labelled exported' : 'does not exist'}`,
                   `\`kubectl mesh service unexport ${m[1]} -n ${m[2]} --context ${ctxOf(c)}\``))
+              } else if (exportedFqdn(svc, ctx.id(c)) !== h) {
+                bad.push(warn(c.name, `cluster ${c.name}: Gateway ${gw.metadata.namespace}/${EXPORTS_GATEWAY} lists ${h}, but Service ${m[2]}/${m[1]} is exported as ${exportedFqdn(svc, ctx.id(c))}: a leftover host`,
+                  `\`kubectl mesh service unexport ${m[1]} -n ${m[2]} --context ${ctxOf(c)}\` removes every host of it; then export it again`))
               }
             }
           }

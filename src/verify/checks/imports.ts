@@ -1,9 +1,11 @@
 // Imports: each ServiceEntry kubectl-mesh imported still matches the remote Service and gateway,
 // its DestinationRule's SNI matches, TCP ports have an address, and no host is claimed twice.
-import {DNS_CAPTURE_ENV, EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL} from '../../istio/names.ts'
+import {CROSS_NETWORK_PORT, DNS_CAPTURE_ENV, EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL} from '../../istio/names.ts'
 import type {KubeObject} from '../../kube/resources.ts'
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
-import {clusterGatewayAddresses, dnsCaptureOn, eastWestGateways, gatewayPort, istioNames, istiodDeployment, istiodEnv, serviceFqdn} from '../model.ts'
+import {istiodEnv} from '../../istio/install.ts'
+import {outboundSni} from '../../istio/gateway.ts'
+import {exportedFqdn, fqdnIn, istioNames, istiodDeployment, meshConfigMap} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 import {coveringGateway} from './exports.ts'
 
@@ -93,7 +95,7 @@ export const importChecks: CheckDef[] = [
       const src = i.source!
       const hint = `\`kubectl mesh service export ${i.name} -n ${i.ns} --context ${ctxOf(src)}\``
       if (i.remote.metadata.labels?.[EXPORTED_LABEL] !== 'true') return fail(c.name, `cluster ${c.name}: ${seRef(i)} imports Service ${i.ns}/${i.name} from ${src.name}, which is not exported there`, hint)
-      if (src.lists.Gateway && !coveringGateway(src, i.name, i.ns)) return fail(c.name, `cluster ${c.name}: ${seRef(i)}: ${src.name}'s east-west gateway does not pass ${serviceFqdn(i.name, i.ns)} through`, hint)
+      if (src.lists.Gateway && !coveringGateway(ctx, src, i.remote)) return fail(c.name, `cluster ${c.name}: ${seRef(i)}: ${src.name}'s east-west gateway does not pass ${exportedFqdn(i.remote, ctx.id(src))} through`, hint)
       return undefined
     }),
   },
@@ -108,7 +110,7 @@ export const importChecks: CheckDef[] = [
       const want = (i.remote.spec?.ports ?? []).map((p: any) => `${p.port}/${p.name ?? ''}`).sort()
       const have = (i.se.spec?.ports ?? []).map((p: any) => `${p.number}/${p.name ?? ''}`).sort()
       if (want.join(',') !== have.join(',')) return fail(c.name, `cluster ${c.name}: ${seRef(i)} has ports ${have.join(', ') || '(none)'}, but Service ${i.ns}/${i.name} in ${i.source!.name} has ${want.join(', ')}`, hint)
-      const port = eastWestGateways(i.source!)[0] ? gatewayPort(eastWestGateways(i.source!)[0]) : 15443
+      const port = ctx.gateway(i.source!)?.port ?? CROSS_NETWORK_PORT
       for (const ep of i.se.spec?.endpoints ?? []) {
         for (const p of i.se.spec?.ports ?? []) {
           if (ep.ports?.[p.name] !== port) return fail(c.name, `cluster ${c.name}: ${seRef(i)}: endpoint ${ep.address} maps port ${p.name} to ${ep.ports?.[p.name] ?? '(nothing)'}, not the gateway port ${port}`, hint)
@@ -122,7 +124,7 @@ export const importChecks: CheckDef[] = [
     category: 'imports',
     title: "The imported ServiceEntry's endpoints are exactly the source cluster's current east-west gateway addresses.",
     run: (ctx) => perImport(ctx, 'endpoints are the current gateway addresses', (c, i) => {
-      const want = clusterGatewayAddresses(i.source!).sort()
+      const want = [...(ctx.gateway(i.source!)?.addresses ?? [])].sort()
       const have = [...new Set<string>((i.se.spec?.endpoints ?? []).map((e: any) => String(e.address)))].sort()
       if (want.length === 0) return fail(c.name, `cluster ${c.name}: ${seRef(i)}: ${i.source!.name} has no east-west gateway address to send traffic to`, `see networks.gateway-address for ${i.source!.name}, then ${importHint(ctx, c, i)}`)
       if (want.join(',') !== have.join(',')) return fail(c.name, `cluster ${c.name}: ${seRef(i)} sends traffic to ${have.join(', ') || '(no endpoints)'}, but ${i.source!.name}'s east-west gateway is at ${want.join(', ')}`, importHint(ctx, c, i))
@@ -132,7 +134,7 @@ export const importChecks: CheckDef[] = [
   {
     id: 'imports.sni',
     category: 'imports',
-    title: 'A DestinationRule for the imported host sets ISTIO_MUTUAL and, per port, sni outbound_.<port>_._.<name>.<ns>.svc.cluster.local, which the owner\'s AUTO_PASSTHROUGH gateway routes.',
+    title: 'A DestinationRule for the imported host sets ISTIO_MUTUAL and, per port, sni outbound_.<port>_._.<the owner\'s exported host> (<name>.<ns>.svc.<its cluster domain>), which the owner\'s AUTO_PASSTHROUGH gateway routes.',
     run: (ctx) => perImport(ctx, 'DestinationRule SNIs match', (c, i) => {
       const hosts: string[] = i.se.spec?.hosts ?? []
       const dr = (c.lists.DestinationRule ?? []).find((d) => d.metadata.namespace === i.ns && d.metadata.name === i.se.metadata.name)
@@ -143,11 +145,15 @@ export const importChecks: CheckDef[] = [
       const drRef = `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}`
       if (!hosts.includes(dr.spec?.host)) return fail(c.name, `cluster ${c.name}: ${drRef} is for host ${dr.spec?.host}, not ${hosts.join(',')}`, hint)
       if (dr.spec?.trafficPolicy?.tls?.mode !== 'ISTIO_MUTUAL') return fail(c.name, `cluster ${c.name}: ${drRef} has tls mode ${dr.spec?.trafficPolicy?.tls?.mode ?? '(unset)'}, not ISTIO_MUTUAL`, hint)
+      // The owner's exported host when the owner is verified too; else its domain is unknown here, so only the name and namespace are compared.
+      const ownerHost = i.remote && i.source ? exportedFqdn(i.remote, ctx.id(i.source)) : undefined
       for (const p of i.se.spec?.ports ?? []) {
-        const want = `outbound_.${p.number}_._.${serviceFqdn(i.name, i.ns)}`
+        const prefix = outboundSni(p.number, `${i.name}.${i.ns}.svc.`)
+        const want = ownerHost ? outboundSni(p.number, ownerHost) : `${prefix}<cluster domain>`
         const pls = (dr.spec?.trafficPolicy?.portLevelSettings ?? []).find((s: any) => s?.port?.number === p.number)
         const sni = pls?.tls?.sni ?? dr.spec?.trafficPolicy?.tls?.sni
-        if (sni !== want) return fail(c.name, `cluster ${c.name}: ${drRef}: port ${p.number} uses SNI ${sni ?? '(none)'}, but the remote gateway routes ${want}`, hint)
+        const matches = ownerHost ? sni === want : typeof sni === 'string' && sni.startsWith(prefix) && sni.length > prefix.length
+        if (!matches) return fail(c.name, `cluster ${c.name}: ${drRef}: port ${p.number} uses SNI ${sni ?? '(none)'}, but the remote gateway routes ${want}`, hint)
         if (pls && pls.tls?.mode !== 'ISTIO_MUTUAL') return fail(c.name, `cluster ${c.name}: ${drRef}: port ${p.number} has tls mode ${pls.tls?.mode ?? '(unset)'}, not ISTIO_MUTUAL`, hint)
       }
       return undefined
@@ -177,8 +183,8 @@ export const importChecks: CheckDef[] = [
         return fail(c.name, `cluster ${c.name}: ${seRef(i)} and ServiceEntry ${other.metadata.namespace}/${other.metadata.name} both claim ${hosts.filter((h) => other.spec.hosts.includes(h)).join(',')}`,
           `delete the other one (\`kubectl delete serviceentry ${other.metadata.name} -n ${other.metadata.namespace} --context ${ctxOf(c)}\`) or import under another name with --host`)
       }
-      const local = (c.lists.Service ?? []).find((s) => hosts.includes(serviceFqdn(s.metadata.name, s.metadata.namespace ?? '')))
-      if (local) return fail(c.name, `cluster ${c.name}: ${seRef(i)} claims ${serviceFqdn(local.metadata.name, local.metadata.namespace ?? '')}, the host of local Service ${local.metadata.namespace}/${local.metadata.name}`, `re-import under another host: \`kubectl mesh service import ${i.name} -n ${i.ns} --from-context ${i.source ? ctxOf(i.source) : i.from} --context ${ctxOf(c)} --host ${i.name}.${i.ns}.global\``)
+      const local = (c.lists.Service ?? []).find((s) => hosts.includes(fqdnIn(ctx.id(c), s.metadata.name, s.metadata.namespace ?? '')))
+      if (local) return fail(c.name, `cluster ${c.name}: ${seRef(i)} claims ${fqdnIn(ctx.id(c), local.metadata.name, local.metadata.namespace ?? '')}, the host of local Service ${local.metadata.namespace}/${local.metadata.name}`, `re-import under another host: \`kubectl mesh service import ${i.name} -n ${i.ns} --from-context ${i.source ? ctxOf(i.source) : i.from} --context ${ctxOf(c)} --host ${i.name}.${i.ns}.global\``)
       return undefined
     }, false),
   },
@@ -192,7 +198,7 @@ export const dnsChecks: CheckDef[] = [
     run: (ctx) => ctx.reachable.map((c) => {
       const n = (c.lists.ServiceEntry ?? []).filter((se) => se.metadata.labels?.[IMPORTED_FROM_LABEL]).length
       if (n === 0) return skip(c.name, `cluster ${c.name}: no imported services`)
-      const on = dnsCaptureOn(c)
+      const on = meshConfigMap(c) === undefined ? undefined : ctx.id(c).install.dnsCapture
       if (on === undefined) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'ConfigMap')}`)
       if (!on) {
         return warn(c.name, `cluster ${c.name}: ${n} imported service(s), but DNS proxying is off (ConfigMap ${c.istioNamespace}/${istioNames(c).meshConfigMap} key mesh lacks defaultConfig.proxyMetadata.${DNS_CAPTURE_ENV}: "true"), so names like *.global do not resolve`,

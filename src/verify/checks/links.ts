@@ -62,7 +62,10 @@ export const linkChecks: CheckDef[] = [
       if (!isDns1123Label(e.key)) return fail(c.name, `cluster ${c.name}: ${secretRef(c, e)}: the key "${e.key}" is not a DNS-1123 label`, `${unlink}, then ${linkHint(ctx, c, e)}`)
       const localId = ctx.id(c).clusterId
       if (localId && e.key === localId) return fail(c.name, `cluster ${c.name}: ${secretRef(c, e)} names the local cluster ID ${e.key}; istiod ignores it ("would overwrite the config cluster")`, unlink)
-      const dup = ctx.secrets(c).find((o) => o !== e && o.key === e.key)
+      // A key held twice is one finding for the pair, reported at its first entry.
+      const same = ctx.secrets(c).filter((o) => o.key === e.key)
+      const dup = same.length > 1 ? same[1] : undefined
+      if (dup && same[0] !== e) return undefined
       if (dup) return fail(c.name, `cluster ${c.name}: cluster ID ${e.key} is registered by two remote secrets (${e.secret.metadata.name}, ${dup.secret.metadata.name}); istiod uses only the first`, `delete the stale one: \`kubectl delete secret <name> -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
       const peer = ctx.peerOf(e)
       const peerId = peer ? ctx.id(peer).clusterId : undefined

@@ -1,9 +1,10 @@
 // Networks: labels consistent per cluster, east-west gateway address and port, meshNetworks.
 import {isIP} from 'node:net'
 import {load} from 'js-yaml'
-import {EXPORTED_LABEL, IMPORTED_FROM_LABEL, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
+import {CROSS_NETWORK_GATEWAY, EXPORTED_LABEL, EXPOSE_ANNOTATION, IMPORTED_FROM_LABEL, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
+import {coveringGateway, passesEverything} from '../../istio/gateway.ts'
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
-import {clusterGatewayAddresses, eastWestGateways, gatewayAddresses, gatewayPort, istioNames, meshConfigMap} from '../model.ts'
+import {exportedFqdn, istioNames, meshConfigMap} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 
 /** Does any other verified cluster need this cluster's east-west gateway? */
@@ -35,14 +36,11 @@ export const networkChecks: CheckDef[] = [
     title: `The network of a cluster agrees everywhere it is set: the Istio namespace label ${NETWORK_LABEL}, the injector's global.network, and the east-west gateway Service's ${NETWORK_LABEL} label.`,
     run: (ctx) => ctx.reachable.map((c) => {
       const id = ctx.id(c)
-      const gws = eastWestGateways(c)
+      const gws = ctx.gateways(c)
       const seen: Array<[string, string]> = []
       if (id.nsNetwork) seen.push([`namespace ${c.istioNamespace} label`, id.nsNetwork])
       if (id.injectorNetwork) seen.push(['injector values global.network', id.injectorNetwork])
-      for (const g of gws) {
-        const v = g.metadata.labels?.[NETWORK_LABEL]
-        if (v) seen.push([`Service ${g.metadata.namespace}/${g.metadata.name} label`, v])
-      }
+      for (const g of gws) if (g.network) seen.push([`Service ${g.ref} label`, g.network])
       const values = [...new Set(seen.map(([, v]) => v))]
       const right = id.injectorNetwork ?? id.nsNetwork ?? values[0]
       if (values.length > 1) {
@@ -72,20 +70,20 @@ export const networkChecks: CheckDef[] = [
     title: 'The east-west gateway Service (istio=eastwestgateway, or labelled with a network) has an address (status.loadBalancer.ingress or spec.externalIPs) when another cluster needs it.',
     run: (ctx) => ctx.reachable.map((c) => {
       if (!c.lists.Service) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Service')}`)
-      const gws = eastWestGateways(c)
+      const gws = ctx.gateways(c)
       const need = gatewayNeeded(ctx, c)
       if (gws.length === 0) {
         if (need) return fail(c.name, `cluster ${c.name}: no east-west gateway Service (label istio=eastwestgateway), but ${need}`, `install one: \`samples/multicluster/gen-eastwest-gateway.sh --network <network> | istioctl install --context ${ctxOf(c)} -y -f -\``)
         return skip(c.name, `cluster ${c.name}: no east-west gateway (not needed: nothing exported, imported or linked across networks)`)
       }
-      const empty = gws.filter((g) => gatewayAddresses(g).length === 0)
+      const empty = gws.filter((g) => g.addresses.length === 0)
       if (empty.length > 0) {
-        const g = empty[0]
+        const g = empty[0].service
         const msg = `cluster ${c.name}: Service ${g.metadata.namespace}/${g.metadata.name} has no address (EXTERNAL-IP pending)${need ? `, but ${need}` : ''}`
         const hint = `give the LoadBalancer Service an address (a load-balancer controller such as MetalLB), or set one: \`kubectl patch service ${g.metadata.name} -n ${g.metadata.namespace} --context ${ctxOf(c)} -p '{"spec":{"externalIPs":["<address>"]}}'\``
         return need ? fail(c.name, msg, hint) : warn(c.name, msg, hint)
       }
-      return pass(c.name, `cluster ${c.name}: east-west gateway ${gws.map((g) => `${g.metadata.namespace}/${g.metadata.name} at ${gatewayAddresses(g).join(',')}`).join('; ')}`)
+      return pass(c.name, `cluster ${c.name}: east-west gateway ${gws.map((g) => `${g.ref} at ${g.addresses.join(',')}`).join('; ')}`)
     }),
   },
   {
@@ -94,16 +92,16 @@ export const networkChecks: CheckDef[] = [
     title: 'The east-west gateway Service exposes the cross-network port 15443 (or its networking.istio.io/gatewayPort label).',
     run: (ctx) => ctx.reachable.map((c) => {
       if (!c.lists.Service) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Service')}`)
-      const gws = eastWestGateways(c)
+      const gws = ctx.gateways(c)
       if (gws.length === 0) return skip(c.name, `cluster ${c.name}: no east-west gateway`)
       for (const g of gws) {
-        const port = gatewayPort(g)
-        if (!(g.spec?.ports ?? []).some((p: {port: number}) => p.port === port)) {
-          return fail(c.name, `cluster ${c.name}: Service ${g.metadata.namespace}/${g.metadata.name} does not expose port ${port}, so istiod skips it as a network gateway`,
-            `\`kubectl patch service ${g.metadata.name} -n ${g.metadata.namespace} --context ${ctxOf(c)} --type=json -p '[{"op":"add","path":"/spec/ports/-","value":{"name":"tls","port":${port},"targetPort":${port},"protocol":"TCP"}}]'\``)
+        const port = g.port
+        if (!(g.service.spec?.ports ?? []).some((p: {port: number}) => p.port === port)) {
+          return fail(c.name, `cluster ${c.name}: Service ${g.ref} does not expose port ${port}, so istiod skips it as a network gateway`,
+            `\`kubectl patch service ${g.service.metadata.name} -n ${g.namespace} --context ${ctxOf(c)} --type=json -p '[{"op":"add","path":"/spec/ports/-","value":{"name":"tls","port":${port},"targetPort":${port},"protocol":"TCP"}}]'\``)
         }
       }
-      return pass(c.name, `cluster ${c.name}: east-west gateway exposes ${gws.map(gatewayPort).join(', ')}`)
+      return pass(c.name, `cluster ${c.name}: east-west gateway exposes ${gws.map((g) => g.port).join(', ')}`)
     }),
   },
   {
@@ -143,12 +141,12 @@ export const networkChecks: CheckDef[] = [
           if (!peer || peer.unreachable) continue
           const peerNet = ctx.id(peer).network
           if (peerNet && peerNet !== net) return fail(c.name, `cluster ${c.name}: ${where}: cluster ${reg} is listed under network ${net}, but its network is ${peerNet}`, relink(peer === c ? undefined : peer, reg))
-          const addrs = clusterGatewayAddresses(peer)
+          const addrs = ctx.gateway(peer)?.addresses ?? []
           const gws = (spec?.gateways ?? []).filter((g: any) => g.address !== undefined)
           if (peer !== c && addrs.length > 0 && gws.length > 0 && !gws.some((g: any) => addrs.includes(String(g.address)))) {
             return fail(c.name, `cluster ${c.name}: ${where}: network ${net} lists gateway ${gws.map((g: any) => g.address).join(',')}, but ${peer.name}'s east-west gateway is at ${addrs.join(',')}`, relink(peer))
           }
-          const port = eastWestGateways(peer)[0] ? gatewayPort(eastWestGateways(peer)[0]) : undefined
+          const port = ctx.gateway(peer)?.port
           const wrongPort = gws.find((g: any) => port !== undefined && addrs.includes(String(g.address)) && Number(g.port) !== port)
           if (peer !== c && wrongPort) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: gateway ${wrongPort.address} port ${wrongPort.port}, but ${peer.name}'s gateway listens on ${port}`, relink(peer))
         }
@@ -171,6 +169,40 @@ export const networkChecks: CheckDef[] = [
       }
       return pass(c.name, `cluster ${c.name}: ${where} valid and current (${Object.keys(networks).length} network(s))`)
     }),
+  },
+  {
+    id: 'networks.expose',
+    category: 'networks',
+    title: `Every cross-network link A→B among the verified clusters finds B's services passed through B's east-west gateway (a Gateway with TLS AUTO_PASSTHROUGH for every host, e.g. ${CROSS_NETWORK_GATEWAY} or Istio's cross-network-gateway), unless the link was made with --expose exported.`,
+    run: (ctx) => {
+      const out: Finding[] = []
+      for (const c of ctx.reachable) {
+        let checked = 0
+        const bad: Finding[] = []
+        for (const e of ctx.secrets(c)) {
+          const peer = ctx.peerOf(e)
+          if (!peer || peer === c || peer.unreachable || !peer.lists.Service || !peer.lists.Gateway) continue
+          const pn = ctx.id(peer).network
+          const mine = ctx.id(c).network
+          if (!pn || !mine || pn === mine) continue
+          checked++
+          if (e.secret.metadata.annotations?.[EXPOSE_ANNOTATION] === 'exported') continue
+          const ew = ctx.gateway(peer)
+          if (!ew) continue // networks.gateway-address reports a missing gateway
+          const domain = ctx.id(peer).clusterDomain
+          if (peer.lists.Gateway.some((g) => passesEverything(g, ew, domain))) continue
+          const unreachable = peer.lists.Service
+            .filter((s) => s.metadata.namespace !== 'kube-system' && !coveringGateway(peer.lists.Gateway!, ew, exportedFqdn(s, ctx.id(peer)), s.metadata.namespace ?? ''))
+            .map((s) => `${s.metadata.namespace}/${s.metadata.name}`).sort()
+          if (unreachable.length === 0) continue
+          bad.push(fail(c.name, `cluster ${c.name}: links to ${peer.name} across networks (${mine} → ${pn}), but ${peer.name}'s east-west gateway ${ew.ref} does not pass its services through: ${unreachable.length} cannot be reached from ${c.name} (${unreachable.slice(0, 5).join(', ')}${unreachable.length > 5 ? ', …' : ''})`,
+            `\`kubectl mesh cluster link --context ${ctxOf(c)} --remote-context ${ctxOf(peer)}\` (adds Gateway ${CROSS_NETWORK_GATEWAY} in ${peer.name}), or relink with --expose exported if only exported services should cross`))
+        }
+        out.push(...bad)
+        if (bad.length === 0) out.push(checked === 0 ? skip(c.name, `cluster ${c.name}: no cross-network link to a verified cluster`) : pass(c.name, `cluster ${c.name}: ${checked} cross-network link(s): the peers' services are passed through (or only exported ones cross, as linked)`))
+      }
+      return out
+    },
   },
 ]
 
