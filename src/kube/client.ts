@@ -1,14 +1,18 @@
 // The REST client: one per context. Tokens, client certificates and basic auth are read from the
 // kubeconfig directly; exec plugins and auth providers go through @kubernetes/client-node, loaded
-// only then (it costs ~0.3 s to import). Requests go through node:https with a deadline, and are counted.
+// only then (it costs ~0.3 s to import). Requests go through node:https with a deadline, and are
+// counted; through the cluster's proxy-url or HTTPS_PROXY/HTTP_PROXY as kubectl picks them
+// (proxy.ts), and with the user's impersonation headers (as, as-uid, as-groups, as-user-extra).
 import https from 'node:https'
 import http from 'node:http'
 import {readFileSync} from 'node:fs'
 import {createHash, randomBytes} from 'node:crypto'
+import type {ChildProcess} from 'node:child_process'
 import type {Duplex} from 'node:stream'
 import {dump} from 'js-yaml'
 import {ApiError} from './errors.ts'
 import type {ClusterRef} from './kubeconfig.ts'
+import {chooseProxy, describeProxy, proxyAgent, type ProxyChoice} from './proxy.ts'
 
 export interface RequestOptions {
   method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
@@ -27,7 +31,8 @@ export const requestLog: RequestStat[] = []
 export const DEFAULT_TIMEOUT_MS = 10_000
 const MAX_ATTEMPTS_429 = 5
 
-type AuthOptions = {ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string; rejectUnauthorized?: boolean; servername?: string; headers?: Record<string, string>; auth?: string}
+type Headers = Record<string, string | string[]>
+type AuthOptions = {ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string; rejectUnauthorized?: boolean; servername?: string; headers?: Headers; auth?: string}
 type Applier = (opts: AuthOptions) => Promise<void>
 
 export class KubeClient {
@@ -35,22 +40,52 @@ export class KubeClient {
   readonly context: string
   readonly server: URL
   timeoutMs: number
+  /** The proxy requests go through, if any (proxy.ts). */
+  readonly proxy?: ProxyChoice
   private applier?: Promise<Applier>
-  private agent?: http.Agent
+  private agent?: Promise<http.Agent>
+  /** Exec credential plugins still running (killed when one does not answer in time). */
+  private readonly plugins = new Set<ChildProcess>()
 
   constructor(ref: ClusterRef, opts: {timeoutMs?: number} = {}) {
     this.ref = ref
     this.context = ref.context
     this.server = new URL(ref.cluster.server)
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.proxy = chooseProxy(this.server, ref.cluster['proxy-url'], ref.context)
   }
 
   private async auth(): Promise<AuthOptions> {
+    const opts = await this.credentials()
+    opts.headers = {...opts.headers, ...this.impersonation()}
+    return opts
+  }
+
+  /** Impersonation, as kubectl sends it: Impersonate-User, -Uid, -Group (one header line each), -Extra-<key>. */
+  private impersonation(): Headers {
+    const u = this.ref.user
+    const h: Headers = {}
+    if (typeof u.as === 'string' && u.as !== '') h['Impersonate-User'] = u.as
+    if (typeof u['as-uid'] === 'string' && u['as-uid'] !== '') h['Impersonate-Uid'] = u['as-uid']
+    if (Array.isArray(u['as-groups']) && u['as-groups'].length > 0) h['Impersonate-Group'] = u['as-groups'].map(String)
+    const extra = u['as-user-extra']
+    if (extra && typeof extra === 'object') {
+      for (const [k, v] of Object.entries(extra as Record<string, unknown>)) h[`Impersonate-Extra-${encodeURIComponent(k)}`] = [v].flat().map(String)
+    }
+    return h
+  }
+
+  private async credentials(): Promise<AuthOptions> {
     const user = this.ref.user
     if (!user.exec && !user['auth-provider']) return this.staticAuth()
+    const exec = user.exec as {apiVersion?: string; command?: string; interactiveMode?: string} | undefined
+    // As client-go: the v1 ExecConfig must say whether the plugin may be interactive.
+    if (exec && exec.apiVersion === 'client.authentication.k8s.io/v1' && !exec.interactiveMode) {
+      throw this.authError(new Error(`interactiveMode must be specified for the exec plugin "${exec.command}" to use client.authentication.k8s.io/v1`))
+    }
     // exec plugins and auth providers: @kubernetes/client-node runs and caches them.
     this.applier ??= (async () => {
-      const {KubeConfig} = await import('@kubernetes/client-node')
+      const [{KubeConfig}, {spawn}] = await Promise.all([import('@kubernetes/client-node'), import('node:child_process')])
       const kc = new KubeConfig()
       kc.loadFromString(dump({
         apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
@@ -58,13 +93,35 @@ export class KubeClient {
         users: [{name: 'u', user: this.ref.user}],
         contexts: [{name: 'c', context: {cluster: 'c', user: 'u'}}],
       }))
+      // Keep hold of the plugin processes, to end one that does not answer.
+      for (const a of (kc as unknown as {authenticators: Array<{execFn?: typeof spawn}>}).authenticators) {
+        if (typeof a.execFn === 'function') {
+          a.execFn = ((cmd: string, args: string[], o: object) => {
+            const child = spawn(cmd, args ?? [], {...o, stdio: ['ignore', 'pipe', 'pipe']})
+            this.plugins.add(child)
+            child.on('close', () => this.plugins.delete(child))
+            return child
+          }) as typeof spawn
+        }
+      }
       return (opts: AuthOptions) => kc.applyToHTTPSOptions(opts as https.RequestOptions)
     })()
     const opts: AuthOptions = {headers: {}}
+    const plugin = exec?.command ? `the exec plugin "${exec.command}"` : 'the auth provider'
+    let timer: NodeJS.Timeout | undefined
     try {
-      await (await this.applier)(opts)
+      await Promise.race([
+        (await this.applier)(opts),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`${plugin} gave no credentials within ${this.timeoutMs} ms`)), this.timeoutMs)
+        }),
+      ])
     } catch (error) {
-      throw this.authError(error)
+      for (const child of this.plugins) child.kill('SIGKILL')
+      const message = error instanceof Error ? error.message.trim() : String(error)
+      throw this.authError(new Error(message.startsWith(plugin) ? message : `${plugin} failed: ${message.split('\n')[0] || 'it printed nothing on stderr'}`))
+    } finally {
+      clearTimeout(timer)
     }
     return opts
   }
@@ -84,7 +141,6 @@ export class KubeClient {
       const token = user.token ?? (user.tokenFile ? readFileSync(user.tokenFile, 'utf8').trim() : undefined)
       if (token) opts.headers!.Authorization = `Bearer ${token}`
       else if (user.username !== undefined) opts.auth = `${user.username}:${user.password ?? ''}`
-      if (typeof user.as === 'string') opts.headers!['Impersonate-User'] = user.as
       return opts
     } catch (error) {
       throw this.authError(error)
@@ -98,9 +154,21 @@ export class KubeClient {
 
   /** A request that got no HTTP answer (refused, reset, TLS, DNS): status 0, the error code as reason. */
   private networkError(e: any, method: string, path: string): ApiError {
-    const code = e?.code ?? 'NetworkError'
-    const message = code === 'ECONNREFUSED' ? `connection refused (${this.server.host})` : `${code}: ${e?.message ?? e}`
+    // Some agents (SOCKS) lose the code: take it from the message.
+    const code = e?.code ?? /\b(E[A-Z]{4,})\b/.exec(String(e?.message))?.[1] ?? 'NetworkError'
+    const where = e?.address && e?.port ? `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}` : this.proxy ? undefined : this.server.host
+    let message = code === 'ECONNREFUSED' ? `connection refused${where ? ` (${where})` : ''}` : `${code}: ${e?.message ?? e}`
+    if (this.proxy) message = `${message}, through the proxy of ${describeProxy(this.proxy)} (to ${this.server.host})`
     return new ApiError({status: 0, reason: code, message, context: this.context, server: this.server.origin, method, path})
+  }
+
+  /** The connection pool: direct, or through the proxy. */
+  private pool(auth: AuthOptions): Promise<http.Agent> {
+    const tls = {ca: auth.ca, cert: auth.cert, key: auth.key, rejectUnauthorized: auth.rejectUnauthorized ?? true, servername: auth.servername}
+    this.agent ??= this.proxy
+      ? proxyAgent(this.proxy, this.server, tls, true)
+      : Promise.resolve(this.server.protocol === 'https:' ? new https.Agent({keepAlive: true, ...tls}) : new http.Agent({keepAlive: true}))
+    return this.agent
   }
 
   private authError(error: unknown): ApiError {
@@ -131,11 +199,9 @@ export class KubeClient {
     const path = `${basePath}${req.path}${qs}`
     const auth = await this.auth()
     const isHttps = this.server.protocol === 'https:'
-    this.agent ??= isHttps
-      ? new https.Agent({keepAlive: true, ca: auth.ca, cert: auth.cert, key: auth.key, rejectUnauthorized: auth.rejectUnauthorized ?? true, servername: auth.servername})
-      : new http.Agent({keepAlive: true})
+    const agent = await this.pool(auth)
     const body = req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body)
-    const headers: Record<string, string> = {Accept: 'application/json', ...auth.headers}
+    const headers: Headers = {Accept: 'application/json', ...auth.headers}
     if (body !== undefined) {
       headers['Content-Type'] = req.contentType ?? 'application/json'
       headers['Content-Length'] = String(Buffer.byteLength(body))
@@ -149,7 +215,8 @@ export class KubeClient {
     return new Promise<T>((resolve, reject) => {
       const lib = isHttps ? https : http
       const r = lib.request({
-        ...this.endpoint(), method, path, headers, agent: this.agent, servername: auth.servername,
+        ...this.endpoint(), method, path, headers, agent, servername: auth.servername,
+        ...(isHttps ? {ca: auth.ca, cert: auth.cert, key: auth.key, rejectUnauthorized: auth.rejectUnauthorized ?? true} : {}),
       }, (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
@@ -201,17 +268,19 @@ export class KubeClient {
     const auth = await this.auth()
     const isHttps = this.server.protocol === 'https:'
     const wsKey = randomBytes(16).toString('base64')
-    const headers: Record<string, string> = {
+    const headers: Headers = {
       ...auth.headers, Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': wsKey, 'Sec-WebSocket-Protocol': req.protocols.join(', '),
     }
     if (auth.auth) headers.Authorization = `Basic ${Buffer.from(auth.auth).toString('base64')}`
     const timeoutMs = req.timeoutMs ?? this.timeoutMs
+    // An upgraded socket leaves the pool: a tunnel of its own when there is a proxy.
+    const agent = this.proxy ? await proxyAgent(this.proxy, this.server, {ca: auth.ca, cert: auth.cert, key: auth.key, rejectUnauthorized: auth.rejectUnauthorized ?? true, servername: auth.servername}, false) : false
     const started = performance.now()
     const logged = (status: number) => requestLog.push({context: this.context, method: 'GET', path: req.path, status, ms: performance.now() - started})
     const fail = (status: number, reason: string, message: string) => new ApiError({status, reason, message, context: this.context, server: this.server.origin, method: 'GET', path: req.path})
     return new Promise((resolve, reject) => {
       const r = (isHttps ? https : http).request({
-        ...this.endpoint(), method: 'GET', path, headers, agent: false, servername: auth.servername,
+        ...this.endpoint(), method: 'GET', path, headers, agent, servername: auth.servername,
         ...(isHttps ? {ca: auth.ca, cert: auth.cert, key: auth.key, rejectUnauthorized: auth.rejectUnauthorized ?? true} : {}),
       })
       const timer = setTimeout(() => { logged(0); r.destroy(fail(0, 'Timeout', `no answer within ${timeoutMs} ms`)) }, timeoutMs)
@@ -268,6 +337,6 @@ export class KubeClient {
   }
 
   close(): void {
-    this.agent?.destroy()
+    void this.agent?.then((a) => a.destroy())
   }
 }

@@ -102,6 +102,10 @@ function resolvePaths(doc: KubeconfigDoc, base: string): KubeconfigDoc {
   for (const u of doc.users ?? []) {
     if (!u?.user) continue
     for (const f of FILE_FIELDS_USER) if (u.user[f] !== undefined) (u.user as Record<string, unknown>)[f] = abs(u.user[f])
+    // An exec command with a path separator is relative to the kubeconfig too ("./bin/plugin");
+    // a bare name is looked up on PATH.
+    const exec = u.user.exec as {command?: unknown} | undefined
+    if (exec && typeof exec.command === 'string' && /[\\/]/.test(exec.command)) u.user.exec = {...exec, command: abs(exec.command)}
   }
   return doc
 }

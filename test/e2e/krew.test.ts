@@ -8,7 +8,7 @@ import {existsSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 import {load} from 'js-yaml'
-import {archiveName, ensurePackage, hostPlatform, PLUGIN_NAME, REPO} from '../../scripts/package.ts'
+import {archiveName, ensurePackage, hostPlatform, PLATFORMS, platformId, PLUGIN_NAME, REPO, sha256File} from '../../scripts/package.ts'
 import {kubectlBin} from '../../testbed/testbed.ts'
 import {kget, kubectl, KUBECONFIG, logSpawn, tempDir} from './harness.ts'
 
@@ -24,7 +24,8 @@ before(async () => {
   const build = spawnSync(join(REPO, 'testbed', 'tools', 'krew', 'build.sh'), {encoding: 'utf8'})
   assert.equal(build.status, 0, build.stderr)
   krewDir = build.stdout.trim().split('\n').pop()!
-  const r = await ensurePackage({platforms: [hostPlatform()]})
+  // Every platform (reused when `npm run package` or an earlier test built it).
+  const r = await ensurePackage()
   manifestPath = r.manifest
   archives = r.archives
 })
@@ -37,6 +38,9 @@ describe('krew', () => {
     assert.equal(v.status, 0, `${v.stdout}${v.stderr}`)
     const manifest = load(readFileSync(manifestPath, 'utf8')) as any
     assert.equal(manifest.metadata.name, PLUGIN_NAME)
+    assert.deepEqual(manifest.spec.platforms.map((p: any) => `${p.selector.matchLabels.os}-${p.selector.matchLabels.arch}`).sort(), PLATFORMS.map(platformId).sort())
+    // The header notes name each platform's Node.
+    for (const p of PLATFORMS) assert.match(readFileSync(manifestPath, 'utf8'), new RegExp(`^#   ${p.os}/${p.arch}: Node 24\\.\\d+\\.\\d+ \\(npm ${p.npm}@24\\.`, 'm'))
     assert.equal(manifest.spec.version, `v${JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version}`)
     for (const platform of manifest.spec.platforms) {
       const {os, arch} = platform.selector.matchLabels
@@ -44,6 +48,7 @@ describe('krew', () => {
       assert.ok(platform.uri.endsWith(`/${archiveName({os, arch})}`), platform.uri)
       const archive = archives[`${os}-${arch}`]
       assert.ok(archive, `no archive for ${os}-${arch}`)
+      assert.equal(platform.sha256, sha256File(archive), `${os}/${arch}: sha256 of ${archive}`)
       const root = tempDir('krew-root-')
       const i = krew(['install', `--manifest=${manifestPath}`, `--archive=${archive}`], {KREW_ROOT: root, KREW_OS: os, KREW_ARCH: arch})
       assert.equal(i.status, 0, `${os}/${arch}: ${i.stdout}${i.stderr}`)
