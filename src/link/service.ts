@@ -15,7 +15,7 @@ import {type ClusterFacts, readClusterFacts} from './facts.ts'
 import {CROSS_NETWORK_GATEWAY, EXPOSE_ANNOTATION} from '../istio/names.ts'
 import {readIstioInstall} from '../istio/read.ts'
 import {objectRef} from '../istio/gateway.ts'
-import {editObject} from '../kube/apply.ts'
+import {editObject, ownedFieldsEqual} from '../kube/apply.ts'
 import {
   addNetworkEntry, checkMeshNetworks, dropExposure, type ExposurePlan, isManaged, planExposure, type MeshNetworks, planReader, type ReaderStep, remoteKubeconfig,
   remoteSecret, remoteSecretName, removeRegistry,
@@ -299,7 +299,8 @@ async function checkAccess(o: LinkOptions, clientFor: (context: string) => KubeC
     if (!live || !desired || !isUpToDate(live, desired)) add(d.link.east, {apiVersion: 'v1', kind: 'Secret', metadata: {name, namespace: d.link.east.istioNamespace}}, Boolean(live))
     if (meshEdits[i].changed) add(d.link.east, {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: d.link.east.meshConfigMapName, namespace: d.link.east.istioNamespace}}, true)
     const gw = d.exposure.planned
-    if (gw) add(d.link.west, gw, Boolean(d.link.west.gateways?.some((g) => g.metadata.name === gw.metadata.name && g.metadata.namespace === gw.metadata.namespace)))
+    const liveGw = gw && d.link.west.gateways?.find((g) => g.metadata.name === gw.metadata.name && g.metadata.namespace === gw.metadata.namespace)
+    if (gw && !(liveGw && ownedFieldsEqual(liveGw, gw))) add(d.link.west, gw, Boolean(liveGw))
   }
   if (wanted.length === 0) return
   const results = await Promise.all(wanted.map(async ({client, access}) => {

@@ -2,6 +2,7 @@
 import type {ClusterFacts, Category, Finding, VerifyFacts} from './types.ts'
 import {eastWestGateways, identity, type Identity, remoteSecretEntries, type RemoteSecretEntry, sameServer} from './model.ts'
 import type {EastWestGateway} from '../istio/gateway.ts'
+import {EXPOSE_ANNOTATION} from '../istio/names.ts'
 
 export interface CheckDef {
   /** Stable id, "<category>.<name>". */
@@ -69,6 +70,18 @@ export class CheckContext {
   /** The cluster ID to show for a cluster: its Istio cluster ID, else its report name. */
   clusterIdOf(c: ClusterFacts): string {
     return this.id(c).clusterId ?? c.name
+  }
+
+  /**
+   * The `cluster link` command that (re)makes the link from → to, keeping the link's --expose
+   * choice (its remote secret's kubectl-mesh/expose annotation, else the mirror link's).
+   */
+  linkCommand(from: ClusterFacts, to: ClusterFacts | string): string {
+    const peer = typeof to === 'string' ? undefined : to
+    const of = (a: ClusterFacts, b: ClusterFacts | undefined, key?: string) =>
+      this.secrets(a).find((e) => (b ? this.peerOf(e) === b : e.key === key))?.secret.metadata.annotations?.[EXPOSE_ANNOTATION]
+    const expose = of(from, peer, typeof to === 'string' ? to : undefined) ?? (peer ? of(peer, from) : undefined)
+    return `kubectl mesh cluster link --context ${ctxOf(from)} --remote-context ${peer ? ctxOf(peer) : to}${expose === 'exported' ? ' --expose exported' : ''}`
   }
 
   probe(c: ClusterFacts, entry: RemoteSecretEntry) {

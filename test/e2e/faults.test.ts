@@ -129,7 +129,7 @@ describe('an API server that goes away in the middle of cluster link', () => {
     }
     t.diagnostic(`link failed after ${Math.round(ms)} ms: ${r.stderr.trim()}`)
     assert.equal(r.code, 1, r.stderr)
-    oneLineError(r, /^Error: context "cluster2": cannot reach the API server .*; already written: cluster2 Secret\/istio-system\/istio-reader-service-account-istio-remote-secret-token created$/)
+    oneLineError(r, /^Error: context "cluster2": cannot reach the API server https:\/\/127\.0\.0\.1:\d+ .*; already written: cluster2 Secret\/istio-system\/istio-reader-service-account-istio-remote-secret-token created$/)
     assert.match(r.stderr, /^Hint: run the same command again to finish the link, or undo it: kubectl mesh cluster unlink --context cluster1 --remote-name cluster2 --remote-context cluster2 --prune-remote$/m)
     assert.equal(await kget('cluster1', ['-n', NS, 'secret', 'istio-remote-secret-cluster2']), undefined, 'EAST was not written')
 
@@ -163,7 +163,7 @@ describe('an API server that goes away in the middle of cluster link', () => {
     const ms = performance.now() - hungAt
     t.diagnostic(`link ended ${Math.round(ms)} ms after WEST stopped answering`)
     assert.equal(r.code, 1, r.stderr)
-    oneLineError(r, /^Error: context "west-proxy": the API server did not answer within the timeout .*; already written: west-proxy Secret\/istio-system\/istio-reader-service-account-istio-remote-secret-token created$/)
+    oneLineError(r, /^Error: context "west-proxy": the API server https:\/\/127\.0\.0\.1:\d+ did not answer within the timeout .*; already written: west-proxy Secret\/istio-system\/istio-reader-service-account-istio-remote-secret-token created$/)
     assert.match(r.stderr, /^Hint: run the same command again .* unlink --context cluster1 --remote-name cluster3 --remote-context west-proxy --prune-remote$/m)
     assert.ok(ms < 2000 + 8000, `ended within the timeout (+ startup slack): ${ms} ms`)
     await kubectl(['-n', NS, 'delete', 'secret', TOKEN, '--ignore-not-found'], {context: 'cluster3'})
@@ -191,7 +191,7 @@ describe('an API server that goes away in the middle of cluster link', () => {
       await proxy.close()
     }
     assert.equal(r.code, 1, r.stderr)
-    oneLineError(r, /^Error: context "east-proxy": the API server did not answer within the timeout /)
+    oneLineError(r, /^Error: context "east-proxy": the API server https:\/\/127\.0\.0\.1:\d+ did not answer within the timeout /)
     const error = r.stderr.split('\n').find((l) => l.startsWith('Error:'))!
     const answered = error.includes('; already written: ') && /east-proxy Secret\/istio-system\/istio-remote-secret-cluster3 created/.test(error)
     const inFlight = /; sent without an answer \(may have been written\): east-proxy Secret\/istio-system\/istio-remote-secret-cluster3$/.test(error)
@@ -285,7 +285,7 @@ describe('an API server that goes away in the middle of service import', () => {
     t.diagnostic(`${inEast.length} of ${2 * MANY} objects were in EAST after the restart`)
     t.diagnostic(r.stderr.trim().slice(0, 600))
     assert.equal(r.code, 1, r.stderr)
-    oneLineError(r, /^Error: context "cluster1": cannot reach the API server to create (serviceentries|destinationrules) in namespace faults-import: .*(; already written: |; sent without an answer \(may have been written\): )cluster1 /)
+    oneLineError(r, /^Error: context "cluster1": cannot reach the API server https:\/\/127\.0\.0\.1:\d+ to create (serviceentries|destinationrules) in namespace faults-import: .*(; already written: |; sent without an answer \(may have been written\): )cluster1 /)
     assert.ok(inEast.length > 0 && inEast.length < 2 * MANY, `some but not all written: ${inEast.length}`)
 
     // The message names every object EAST holds: those written for sure, and those sent without an answer.

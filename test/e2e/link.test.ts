@@ -184,7 +184,7 @@ describe('cluster link', () => {
     assert.equal(r.code, 0, r.stderr)
     const j = JSON.parse(r.stdout)
     assert.ok(j.changes.every((c: any) => c.action === 'unchanged' && c.context && c.kind && c.name))
-    assert.deepEqual(j.links, [{context: 'cluster1', remoteContext: 'cluster2', clusterId: 'cluster2', network: 'network2', crossNetwork: true, gateway: '127.0.0.12:15443'}])
+    assert.deepEqual(j.links, [{context: 'cluster1', remoteContext: 'cluster2', clusterId: 'cluster2', network: 'network2', crossNetwork: true, gateway: '127.0.0.12:15443', expose: 'all', exposedBy: 'istio-system/kubectl-mesh-cross-network'}])
   })
 
   test('-o yaml prints the objects per context (token included, with a warning) and writes nothing', async () => {

@@ -90,10 +90,14 @@ export async function caGen(clusters: string[]): Promise<void> {
   for (const c of clusters) await meshOk(['ca', 'gen', '--cluster', c, '--dir', CA_DIR, '--context', c])
 }
 
-/** The user's journey: ca gen on both, link both ways, export bar/httpbin from cluster2, import it into cluster1. */
+/**
+ * The user's journey: ca gen on both, link both ways sharing only exported services across the
+ * networks (--expose exported: no kubectl-mesh-cross-network Gateway, so the export's own Gateway
+ * is what passes httpbin through), export bar/httpbin from cluster2, import it into cluster1.
+ */
 export async function setupJourney(): Promise<void> {
   await caGen(['cluster1', 'cluster2'])
-  await meshOk(['cluster', 'link', '--context', 'cluster1', '--remote-context', 'cluster2', '--bidirectional'])
+  await meshOk(['cluster', 'link', '--context', 'cluster1', '--remote-context', 'cluster2', '--bidirectional', '--expose', 'exported'])
   await meshOk(['export', 'httpbin', '-n', 'bar', '--context', 'cluster2'])
   await meshOk(['service', 'import', 'httpbin', '-n', 'bar', '--from-context', 'cluster2', '--context', 'cluster1'])
 }

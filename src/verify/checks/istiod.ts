@@ -54,7 +54,7 @@ export const istiodChecks: CheckDef[] = [
           } else if (entry.syncStatus !== 'synced') {
             const peer = ctx.byClusterId(key)
             bad.push(fail(c.name, `cluster ${c.name}: istiod's view of cluster ${key} is "${entry.syncStatus}", not synced: it cannot read everything it needs from cluster ${key}'s API server`,
-              `check that cluster ${key}'s API server (${peer?.server || 'the server in the remote secret'}) is up and reachable from istiod's pod, and look for "watch error in cluster ${key}" in istiod's log (\`kubectl -n ${c.istioNamespace} logs deploy/istiod --context ${ctxOf(c)}\`): a "forbidden" there means the reader ClusterRole in ${key} lacks a permission. istiod retries on its own; a token change needs \`kubectl mesh cluster link --context ${ctxOf(c)} --remote-context ${peer ? ctxOf(peer) : key}\``))
+              `check that cluster ${key}'s API server (${peer?.server || 'the server in the remote secret'}) is up and reachable from istiod's pod, and look for "watch error in cluster ${key}" in istiod's log (\`kubectl -n ${c.istioNamespace} logs deploy/istiod --context ${ctxOf(c)}\`): a "forbidden" there means the reader ClusterRole in ${key} lacks a permission. istiod retries on its own; a token change needs \`${ctx.linkCommand(c, peer ?? key)}\``))
           }
         }
         out.push(...bad)

@@ -59,8 +59,7 @@ const secretRef = (c: ClusterFacts, e: RemoteSecretEntry) => `Secret ${c.istioNa
 
 /** The command that (re)writes a link, naming the peer's context where one is known. */
 function linkHint(ctx: CheckContext, c: ClusterFacts, e: RemoteSecretEntry, extra = ''): string {
-  const peer = ctx.peerOf(e)
-  return `\`kubectl mesh cluster link --context ${ctxOf(c)} --remote-context ${peer ? ctxOf(peer) : e.key}${extra}\``
+  return `\`${ctx.linkCommand(c, ctx.peerOf(e) ?? e.key)}${extra}\``
 }
 
 /** Findings per remote-secret entry; a skip when a cluster has none. */
@@ -122,7 +121,7 @@ export const linkChecks: CheckDef[] = [
       const peerId = peer ? ctx.id(peer).clusterId : undefined
       if (peer && peerId && peerId !== e.key) {
         return fail(c.name, `cluster ${c.name}: ${secretRef(c, e)} points at the API server of ${peer.name}, whose cluster ID is ${peerId}, not ${e.key}`,
-          `${unlink}, then \`kubectl mesh cluster link --context ${ctxOf(c)} --remote-context ${ctxOf(peer)}\``)
+          `${unlink}, then \`${ctx.linkCommand(c, peer)}\``)
       }
       const ann = e.secret.metadata.annotations?.[CLUSTER_ANNOTATION]
       if (ann && ann !== e.key) return warn(c.name, `cluster ${c.name}: ${secretRef(c, e)}: annotation ${CLUSTER_ANNOTATION}=${ann} differs from the data key ${e.key} (istiod uses the key)`, linkHint(ctx, c, e))
@@ -233,7 +232,7 @@ export const linkChecks: CheckDef[] = [
       const back = ctx.secrets(peer).some((b) => b.key === ctx.clusterIdOf(c) || ctx.peerOf(b) === c)
       if (!back) {
         return fail(c.name, `cluster ${c.name}: ${c.name} discovers ${peer.name} (${secretRef(c, e)}) but ${peer.name} has no remote secret for ${ctx.clusterIdOf(c)}, so ${peer.name}'s workloads cannot reach ${c.name}'s services`,
-          `\`kubectl mesh cluster link --context ${ctxOf(peer)} --remote-context ${ctxOf(c)}\``)
+          `\`${ctx.linkCommand(peer, c)}\``)
       }
       return pass(c.name, '')
     }),

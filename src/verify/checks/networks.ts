@@ -112,7 +112,7 @@ export const networkChecks: CheckDef[] = [
       const cm = meshConfigMap(c)
       if (cm === undefined) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'ConfigMap')}`)
       const where = `ConfigMap ${c.istioNamespace}/${istioNames(c).meshConfigMap} key meshNetworks`
-      const relink = (peer?: ClusterFacts, id?: string) => peer ? `\`kubectl mesh cluster link --context ${ctxOf(c)} --remote-context ${ctxOf(peer)}\` (rewrites the entry)` : `\`kubectl mesh cluster unlink --context ${ctxOf(c)} --remote-name ${id}\` (drops the stale entry)`
+      const relink = (peer?: ClusterFacts, id?: string) => peer ? `\`${ctx.linkCommand(c, peer)}\` (rewrites the entry)` : `\`kubectl mesh cluster unlink --context ${ctxOf(c)} --remote-name ${id}\` (drops the stale entry)`
       const raw = cm?.data?.meshNetworks
       if (!raw || !raw.trim()) return skip(c.name, `cluster ${c.name}: no meshNetworks`)
       let doc: any
