@@ -287,7 +287,8 @@ export async function startIstiod(cluster: string, opts: StartIstiodOptions = {}
     await sleep(250);
   }
   istiod.readyMs = Date.now() - t0;
-  istiod.kubeletPort = await startKubelet(dir, [`${ISTIO_NAMESPACE}/${istiod.pod}:15014=127.0.0.1:${ports.monitoring}`]);
+  // 15014: debug/monitoring; 15012: XDS and CA over TLS (its serving certificate shows which CA signs)
+  istiod.kubeletPort = await startKubelet(dir, [`${ISTIO_NAMESPACE}/${istiod.pod}:15014=127.0.0.1:${ports.monitoring}`, `${ISTIO_NAMESPACE}/${istiod.pod}:15012=127.0.0.1:${ports.secureGrpc}`]);
   await registerPod(cluster, istiod.kubeletPort);
   return istiod;
 }
@@ -337,7 +338,7 @@ async function registerPod(cluster: string, kubeletPort: number): Promise<void> 
     spec: {
       nodeName: node,
       tolerations: [{ operator: 'Exists' }],
-      containers: [{ name: 'discovery', image: `testbed.local/pilot-discovery:${ISTIO_VERSION}`, ports: [{ name: 'http-monitoring', containerPort: 15014 }] }],
+      containers: [{ name: 'discovery', image: `testbed.local/pilot-discovery:${ISTIO_VERSION}`, ports: [{ name: 'http-monitoring', containerPort: 15014 }, { name: 'grpc-xds', containerPort: 15012 }] }],
     },
   }) });
   await kubectl(['-n', ISTIO_NAMESPACE, 'patch', 'pod', pod, '--subresource=status', '--type=merge', '-p', JSON.stringify({
