@@ -270,7 +270,8 @@ export function planRotation(input: PlanInput): RotatePlan {
       notes: ['proxies keep certificates from the old intermediate until they renew them (Istio\'s default workload certificate lives 24 h and is renewed at half its life); before the next run, wait that long or restart the workloads (`kubectl rollout restart deployment -n <namespace>`)']}
   }
   if (min === 2) {
-    const waits = clusters.flatMap((c) => [...publishesBoth(c, a, b), ...signsWithCurrent(c, 'new')])
+    // A cluster already at stage 3 (an interrupted phase 3) publishes the new root alone, as it should.
+    const waits = clusters.flatMap((c) => [...(stages[c.context] === 2 ? publishesBoth(c, a, b) : []), ...signsWithCurrent(c, 'new')])
     if (waits.length > 0) return {step: 'phase3', summary: `phase 3 (${PHASES[3]}) waits: every istiod must sign with its new intermediate first`, ...empty(stages), waits}
     return {step: 'phase3', summary: `phase 3 (${PHASES[3]}): every cluster trusts the new root ${short(b)} alone; the old root ${short(a)} is retired`, ...empty(stages),
       targets: behindAt(2).map((c) => ({context: c.context, folder: folderOf(c), stage: 3 as Stage})), finalize: true}
