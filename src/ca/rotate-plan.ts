@@ -204,10 +204,6 @@ export function planRotation(input: PlanInput): RotatePlan {
         : `install the cluster's intermediate from ${dir.dir} first: \`kubectl mesh ca gen --cluster <name> --context ${c.context} --dir ${dir.dir}\``
       throw new UsageError(`context "${c.context}": ${why} (${b ? `rotation from ${short(a)} to ${short(b)}` : `root of ${dir.dir} is ${short(a)}`})`, phaseHint)
     }
-    if (stage > 0 && !c.folder) {
-      throw new UsageError(`context "${c.context}": the intermediate in Secret ${c.istioNamespace}/${CACERTS_SECRET} is in neither ${dir.dir} nor ${dir.dir}/next`,
-        `restore the cluster folders of ${dir.dir} (ca rotate needs both intermediates, to go on or to abort)`)
-    }
     stages[c.context] = stage
   }
   const list = clusters.map((c) => stages[c.context])
@@ -221,6 +217,13 @@ export function planRotation(input: PlanInput): RotatePlan {
     const back = clusters.find((c) => stages[c.context] === min)!
     throw new UsageError(`context "${ahead.context}" is ${max - min} steps ahead of "${back.context}" (${STAGE_NAMES[max]} vs ${STAGE_NAMES[min]}): the mesh's trust is split`,
       `put ${ahead.context} back one step at a time: restore its Secret ${ahead.istioNamespace}/${CACERTS_SECRET} to ${STAGE_NAMES[(min + 1) as Stage]}; \`kubectl mesh verify\` (trust.rotation) shows which pairs fail`)
+  }
+
+  for (const c of clusters) {
+    if (stages[c.context] > 0 && !c.folder) {
+      throw new UsageError(`context "${c.context}": the intermediate in Secret ${c.istioNamespace}/${CACERTS_SECRET} is in neither ${dir.dir} nor ${dir.dir}/next`,
+        `restore the cluster folders of ${dir.dir} (ca rotate needs both intermediates, to go on or to abort)`)
+    }
   }
 
   if (input.o.abort) {
