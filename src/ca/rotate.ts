@@ -23,6 +23,8 @@ import {checkDirWritable} from './service.ts'
 
 export const ISTIOD_XDS_TLS_PORT = 15012
 const LOCAL = 'local'
+/** Namespaces istiod's namespace controller never writes istio-ca-root-cert to (inject.IgnoredNamespaces less kube-system): a copy there is not istiod's. */
+const ISTIOD_IGNORED_NAMESPACES = new Set(['kube-public', 'kube-node-lease', 'local-path-storage'])
 const ROTATION_FILE = 'rotation.json'
 
 export interface RotateResult {
@@ -244,7 +246,7 @@ async function readCluster(client: KubeClient, o: RotateOptions, d: DirRead, tim
     istiods: istiods.map((x) => ({name: x.metadata.name, env: envOf(x), version: versionOf(x)})),
     proxyConfigXdsAgent,
     meshConfigMap: names.meshConfigMap,
-    published: (rootCms.items ?? []).map((cm) => ({namespace: cm.metadata.namespace ?? '', roots: fingerprints(cm.data?.['root-cert.pem'])})),
+    published: (rootCms.items ?? []).filter((cm) => !ISTIOD_IGNORED_NAMESPACES.has(cm.metadata.namespace ?? '')).map((cm) => ({namespace: cm.metadata.namespace ?? '', roots: fingerprints(cm.data?.['root-cert.pem'])})),
     signers,
   }
 }

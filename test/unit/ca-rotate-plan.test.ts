@@ -98,7 +98,7 @@ describe('planRotation: forward', () => {
     assert.deepEqual(waiting.targets, [])
     assert.equal(waiting.waits[0].context, 'west')
   })
-  test('phase 2 after a crash between files and Secret: the intermediate in DIR/next is reused', () => {
+  test('phase 2 after a crash between files and Secret: an intermediate in DIR/next no Secret refers to is issued again', () => {
     const p = plan(true, [cluster('east', 1, {folder: {name: 'east', in: 'dir'}}), cluster('west', 1)])
     assert.deepEqual(p.issue, ['east', 'west'])
   })
