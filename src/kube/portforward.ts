@@ -163,3 +163,16 @@ export async function getThroughPortForward(client: KubeClient, namespace: strin
     req.end()
   })
 }
+
+/**
+ * A raw byte stream to port `port` of pod `namespace/pod` through the API server (and the kubelet),
+ * for protocols other than one HTTP GET (e.g. a TLS handshake). The kubelet's error text, if any,
+ * collects in `errorText`. The caller destroys the stream.
+ */
+export async function openPortForward(client: KubeClient, namespace: string, pod: string, port: number, timeoutMs: number): Promise<Duplex & {errorText: string}> {
+  const {socket, head} = await client.upgrade({
+    path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/portforward`,
+    query: {ports: String(port)}, protocols: [PROTOCOL], timeoutMs,
+  })
+  return new PortForwardStream(socket, head)
+}

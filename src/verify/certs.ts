@@ -139,3 +139,18 @@ export function cacertsRoots(data: Record<string, string>): X509Certificate[] {
     return []
   }
 }
+
+/** The root (of `roots`) that `cert` verifies to through `intermediates`, or undefined. A two-root bundle during a rotation names which of the two issued. */
+export function issuingRoot(cert: X509Certificate, intermediates: X509Certificate[], roots: X509Certificate[]): X509Certificate | undefined {
+  return roots.find((r) => verifiesTo(cert, intermediates, [r]))
+}
+
+/** The signing certificate of a cacerts Secret (ca-cert.pem or tls.crt) and its chain, unparseable parts ignored. */
+export function cacertsSigning(data: Record<string, string>): {signing?: X509Certificate; chain: X509Certificate[]} {
+  try {
+    const tls = Boolean(data['tls.crt'])
+    return {signing: parseBundle(data[tls ? 'tls.crt' : 'ca-cert.pem'])[0], chain: tls ? [] : parseBundle(data['cert-chain.pem'])}
+  } catch {
+    return {chain: []}
+  }
+}

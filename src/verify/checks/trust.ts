@@ -1,6 +1,6 @@
 // Trust: complete and valid cacerts, one shared root, no public sample CA, expiry, root in use.
 import type {X509Certificate} from 'node:crypto'
-import {analyzeCacerts, cacertsRoots, decodeSecretData, fingerprint, parseBundle, sampleMatch, shortFingerprint} from '../certs.ts'
+import {analyzeCacerts, cacertsRoots, cacertsSigning, decodeSecretData, fingerprint, issuingRoot, parseBundle, sampleMatch, shortFingerprint} from '../certs.ts'
 import {type CheckDef, type CheckContext, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
 import {cacertsSecret, istioNames, rootCertConfigMap, trustedRoots} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
@@ -48,8 +48,10 @@ export const trustChecks: CheckDef[] = [
         }
         const {problems, material} = analyzeCacerts(decodeSecretData(s.data))
         if (problems.length > 0) return fail(c.name, `cluster ${c.name}: Secret ${c.istioNamespace}/cacerts is invalid: ${problems.join('; ')}`, caGenHint(ctx, c, true))
-        const root = material?.roots[0]
-        return pass(c.name, `cluster ${c.name}: Secret ${c.istioNamespace}/cacerts is complete; ${material?.signing ? cn(material.signing) : 'signing cert'} chains to root ${root ? shortFingerprint(fingerprint(root)) : '?'}`)
+        const roots = material?.roots ?? []
+        const root = (material?.signing ? issuingRoot(material.signing, material.chain, roots) : undefined) ?? roots[0]
+        const more = roots.length > 1 ? `; root-cert.pem holds ${roots.length} roots (${roots.map((r) => shortFingerprint(fingerprint(r))).join(', ')}: a root rotation)` : ''
+        return pass(c.name, `cluster ${c.name}: Secret ${c.istioNamespace}/cacerts is complete; ${material?.signing ? cn(material.signing) : 'signing cert'} chains to root ${root ? shortFingerprint(fingerprint(root)) : '?'}${more}`)
       })
     },
   },
@@ -106,7 +108,8 @@ export const trustChecks: CheckDef[] = [
           return fail(c.name, `cluster ${c.name}: the root in ${mine.from} (${shortFingerprint(fingerprint(mine.roots[0]))}) is not trusted by ${differ.map(([o, r]) => `${o.name} (${shortFingerprint(fingerprint(r!.roots[0]))})`).join(', ')}; mTLS between them fails`,
             caGenHint(ctx, c, true))
         }
-        return pass(c.name, `cluster ${c.name}: shares root ${shortFingerprint(fingerprint(mine.roots[0]))} with ${known.length - 1} other cluster(s)`)
+        const shared = mine.roots.find((x) => known.every(([o, r]) => o === c || r!.roots.some((y) => fingerprint(y) === fingerprint(x)))) ?? mine.roots[0]
+        return pass(c.name, `cluster ${c.name}: shares root ${shortFingerprint(fingerprint(shared))} with ${known.length - 1} other cluster(s)${mine.roots.length > 1 ? ` (trusts ${mine.roots.length} roots)` : ''}`)
       })
     },
   },
@@ -128,7 +131,82 @@ export const trustChecks: CheckDef[] = [
         return fail(c.name, `cluster ${c.name}: ConfigMap ${c.istioNamespace}/istio-ca-root-cert does not hold the root of Secret cacerts: istiod still signs with another CA (cacerts created after istiod started?)`,
           `\`kubectl rollout restart deployment/${istioNames(c).istiod} -n ${c.istioNamespace} --context ${ctxOf(c)}\`, then restart the workloads to get new certificates`)
       }
-      return pass(c.name, `cluster ${c.name}: istiod publishes the cacerts root`)
+      const missing = [...want].filter((f) => !have.includes(f))
+      if (missing.length > 0) {
+        return warn(c.name, `cluster ${c.name}: ConfigMap ${c.istioNamespace}/istio-ca-root-cert does not hold ${missing.length === 1 ? 'root' : 'roots'} ${missing.map(shortFingerprint).join(', ')} of Secret cacerts yet (it holds ${have.map(shortFingerprint).join(', ')}): istiod has not taken the changed cacerts (a rotation in progress?)`,
+          `istiod reloads cacerts by itself (Istio 1.18+, with ISTIO_MULTIROOT_MESH=true for a changed root) once the kubelet refreshed the mounted Secret (about a minute); if it stays behind: \`kubectl rollout restart deployment/${istioNames(c).istiod} -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
+      }
+      return pass(c.name, `cluster ${c.name}: istiod publishes the cacerts root${want.size > 1 ? 's' : ''}`)
     }),
   },
+  {
+    id: 'trust.rotation',
+    category: 'trust',
+    title: 'During a root rotation (a root-cert.pem with two roots, or clusters on different roots): every pair of clusters shares a root, and each cluster trusts the root every peer issues from (the root its cacerts ca-cert.pem chains to).',
+    run: (ctx) => {
+      const views = new Map(ctx.reachable.map((c) => [c, rotationView(c)] as const))
+      const allRoots = new Map<string, X509Certificate>()
+      for (const v of views.values()) for (const r of v?.roots ?? []) allRoots.set(fingerprint(r), r)
+      for (const [c, v] of views) if (v) v.issuer = issuerOf(c, [...allRoots.values()])
+      const known = [...views].filter(([, v]) => v !== undefined) as Array<[ClusterFacts, RotationView]>
+      // A rotation shows as a root-cert.pem with two roots somewhere; clusters on unrelated single roots are trust.shared-root's.
+      const rotating = known.some(([, v]) => v.trust.length > 1)
+      const fp = (f: string) => shortFingerprint(f)
+      return ctx.reachable.map((c): Finding => {
+        const v = views.get(c)
+        if (!v) return skip(c.name, `cluster ${c.name}: no root known (no cacerts, no istio-ca-root-cert)`)
+        if (!rotating) return pass(c.name, `cluster ${c.name}: no root rotation under way (trusts root ${fp(v.trust[0])} alone)`)
+        const rotateCmd = `\`kubectl mesh ca rotate --dir <mesh-ca> ${known.map(([o]) => `--context ${ctxOf(o)}`).join(' ')}\``
+        for (const [p, pv] of known) {
+          if (p === c) continue
+          const shared = v.trust.filter((f) => pv.trust.includes(f))
+          if (shared.length === 0) {
+            return fail(c.name, `cluster ${c.name} (roots ${v.trust.map(fp).join(', ')}) and cluster ${p.name} (roots ${pv.trust.map(fp).join(', ')}) share no root: mTLS between them fails`,
+              `give both clusters both roots again (phase 1 of the rotation, "trust both"): run ${rotateCmd} from the mesh's CA folder, which resumes the rotation, or \`--abort\` it; never drop a root from one cluster before every peer issues from the other`)
+          }
+          if (pv.issuer && !v.trust.includes(pv.issuer)) {
+            const mine = v.trust.map((f) => allRoots.get(f)).filter((x): x is X509Certificate => x !== undefined)
+            const theirs = allRoots.get(pv.issuer)
+            const issuerNewer = theirs !== undefined && mine.length > 0 && mine.every((m) => new Date(theirs.validFrom).getTime() > new Date(m.validFrom).getTime())
+            const msg = `cluster ${c.name} trusts only ${v.trust.length === 1 ? `root ${fp(v.trust[0])}` : `roots ${v.trust.map(fp).join(', ')}`}, but cluster ${p.name} issues from root ${fp(pv.issuer)}, which ${c.name} does not trust: ${c.name}'s workloads reject ${p.name}'s certificates`
+            return fail(c.name, msg, issuerNewer
+              ? `finish phase 1 ("trust both") on ${c.name} before ${p.name} issues from the new root: run ${rotateCmd} (it adds root ${fp(pv.issuer)} to ${c.name}), or \`--abort\` the rotation`
+              : `${c.name} dropped root ${fp(pv.issuer)} before ${p.name} issues from the new root: put root ${fp(pv.issuer)} back into ${c.name}'s Secret ${c.istioNamespace}/cacerts root-cert.pem, then finish phase 2 ("issue from new") with ${rotateCmd}, or \`--abort\` the rotation`)
+          }
+        }
+        const issues = v.issuer ? `; issues from ${fp(v.issuer)}` : ''
+        return pass(c.name, `cluster ${c.name}: rotation in progress, trusts ${v.trust.map(fp).join(' + ')}${issues}; shares a root with every peer and trusts the root each peer issues from`)
+      })
+    },
+  },
 ]
+
+interface RotationView {
+  /** Fingerprints of the roots the cluster's workloads trust now and once istiod took cacerts: cacerts roots ∩ published roots (either alone when only one is known). */
+  trust: string[]
+  roots: X509Certificate[]
+  /** Fingerprint of the root the cluster's cacerts intermediate chains to. */
+  issuer?: string
+}
+
+function rotationView(c: ClusterFacts): RotationView | undefined {
+  const s = cacertsSecret(c)
+  const secretRoots = s ? cacertsRoots(decodeSecretData(s.data)) : []
+  let published: X509Certificate[] = []
+  try {
+    published = parseBundle(rootCertConfigMap(c)?.data?.['root-cert.pem'])
+  } catch { /* ignored */ }
+  const fs = secretRoots.map(fingerprint)
+  const fp = published.map(fingerprint)
+  const trust = fs.length > 0 && fp.length > 0 ? fs.filter((f) => fp.includes(f)) : fs.length > 0 ? fs : fp
+  if (fs.length === 0 && fp.length === 0) return undefined
+  return {trust: trust.length > 0 ? trust : fs, roots: [...secretRoots, ...published]}
+}
+
+function issuerOf(c: ClusterFacts, roots: X509Certificate[]): string | undefined {
+  const s = cacertsSecret(c)
+  if (!s) return undefined
+  const {signing, chain} = cacertsSigning(decodeSecretData(s.data))
+  const r = signing ? issuingRoot(signing, chain, roots) : undefined
+  return r ? fingerprint(r) : undefined
+}
