@@ -12,7 +12,7 @@ import {writtenSuffix} from '../kube/journal.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {REMOTE_SECRET_PREFIX, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, TOKEN_TTL_ANNOTATION} from '../istio/names.ts'
-import {note, warn} from '../ui/output.ts'
+import type {Reporter} from '../report.ts'
 import {probeThroughPod} from '../verify/istiod.ts'
 import {allInOrder} from '../settle.ts'
 import {type ClusterFacts, readClusterFacts} from './facts.ts'
@@ -35,6 +35,7 @@ export interface RotateOptions {
   unreadableGraceMs?: number
   /** synced must hold this long after the swap when no syncing state was seen (istiod may not have processed the secret yet). */
   settleMs?: number
+  report: Reporter
 }
 
 export interface TokenRef {
@@ -161,7 +162,7 @@ async function rotateOne(session: Session, p: Plan, o: RotateOptions, changes: C
     if (p.ttlSeconds !== undefined) {
       const anchor = anchorSecret(ns, p.eastId, n, p.ttlSeconds, new Date(), o.version)
       newDesc = `the new token (bound to Secret ${ns}/${anchor.metadata.name}, ${formatTtl(p.ttlSeconds)})`
-      issued = await issueBoundToken(westClient, anchor, p.ttlSeconds, {record: (c) => changes.push(c)})
+      issued = await issueBoundToken(westClient, anchor, p.ttlSeconds, {record: (c) => changes.push(c), report: o.report})
     } else {
       const secret = linkTokenSecret(ns, p.eastId, n, o.version)
       newDesc = `the new token (Secret ${ns}/${secret.metadata.name}, long-lived)`
@@ -196,25 +197,25 @@ async function rotateOne(session: Session, p: Plan, o: RotateOptions, changes: C
   let already = false
   if (oldSecret && oldSecret !== issued.revoker.name) {
     if (oldSecret === READER_TOKEN_SECRET) {
-      warn(`context "${p.west.context}": Secret ${ns}/${READER_TOKEN_SECRET} is the long-lived token every cluster linked to "${p.west.context}" without --token-ttl shares; links other than ${p.east.context}'s stop working until rotated or linked again`)
+      o.report.warn(`context "${p.west.context}": Secret ${ns}/${READER_TOKEN_SECRET} is the long-lived token every cluster linked to "${p.west.context}" without --token-ttl shares; links other than ${p.east.context}'s stop working until rotated or linked again`)
     }
     try {
-      const c = await deleteRevoker(westClient, ns, oldSecret, p.current.info.kind === 'bound' ? p.current.info.boundTo?.uid : undefined)
+      const c = await deleteRevoker(westClient, ns, oldSecret, o.report, p.current.info.kind === 'bound' ? p.current.info.boundTo?.uid : undefined)
       if (c) changes.push(c)
       else already = true
     } catch (error) {
       throw stage(error, `${newDesc} is live in ${p.east.context}'s remote secret and istiod uses it; ${oldDesc} was NOT revoked`, `finish: ${deleteOld}`)
     }
   } else if (!oldSecret) {
-    warn(`${p.east.context} → ${p.id}: the old token names no Secret that revokes it (${p.current.info.kind} token); it stays valid${p.current.info.expiresAt ? ` until ${p.current.info.expiresAt.toISOString()}` : ''}`)
+    o.report.warn(`${p.east.context} → ${p.id}: the old token names no Secret that revokes it (${p.current.info.kind} token); it stays valid${p.current.info.expiresAt ? ` until ${p.current.info.expiresAt.toISOString()}` : ''}`)
   }
   for (const a of expiredAnchors(p.anchors, new Date(), [oldSecret ?? ''])) {
-    const c = await deleteRevoker(westClient, ns, a.metadata.name, a.metadata.uid).catch(() => undefined)
+    const c = await deleteRevoker(westClient, ns, a.metadata.name, o.report, a.metadata.uid).catch(() => undefined)
     if (c) changes.push(c)
   }
   const live: TokenRef = {kind: p.ttlSeconds !== undefined ? 'bound' : 'long-lived', secret: issued.revoker.name, issuedAt: new Date().toISOString(), expiresAt: issued.expiresAt?.toISOString()}
   const r: Rotation = {context: p.east.context, remoteContext: p.west.context, clusterId: p.id, live, revoked: {...oldRef, ...(already ? {already} : {})}, istiod: sync}
-  note(`${p.east.context} → ${p.id}: ${oldSecret ? `revoked the ${oldRef.kind} token of Secret ${ns}/${oldSecret} in "${p.west.context}"${oldRef.issuedAt ? ` (issued ${oldRef.issuedAt})` : ''}${already ? ' (it was already gone)' : ''}` : 'no old token to revoke'}; live: ${live.kind} token of Secret ${ns}/${issued.revoker.name}${live.expiresAt ? `, expires ${live.expiresAt}` : ''}; ${sync.status === 'synced' ? `istiod listed ${p.id} as synced after ${(sync.ms / 1000).toFixed(1)} s` : `istiod's sync status not readable (${sync.detail}): waited ${(sync.ms / 1000).toFixed(1)} s`}`)
+  o.report.note(`${p.east.context} → ${p.id}: ${oldSecret ? `revoked the ${oldRef.kind} token of Secret ${ns}/${oldSecret} in "${p.west.context}"${oldRef.issuedAt ? ` (issued ${oldRef.issuedAt})` : ''}${already ? ' (it was already gone)' : ''}` : 'no old token to revoke'}; live: ${live.kind} token of Secret ${ns}/${issued.revoker.name}${live.expiresAt ? `, expires ${live.expiresAt}` : ''}; ${sync.status === 'synced' ? `istiod listed ${p.id} as synced after ${(sync.ms / 1000).toFixed(1)} s` : `istiod's sync status not readable (${sync.detail}): waited ${(sync.ms / 1000).toFixed(1)} s`}`)
   return r
 }
 
@@ -229,14 +230,14 @@ export function swapToken(secret: KubeObject, id: string, token: string): KubeOb
 }
 
 /** Delete a Secret (only the one with this uid, when known). undefined: it was already gone. */
-async function deleteRevoker(client: KubeClient, ns: string, name: string, uid?: string): Promise<Change | undefined> {
+async function deleteRevoker(client: KubeClient, ns: string, name: string, report: Reporter, uid?: string): Promise<Change | undefined> {
   try {
     await client.request({method: 'DELETE', path: resourcePath(RESOURCES.Secret, ns, name), body: uid ? {apiVersion: 'v1', kind: 'DeleteOptions', preconditions: {uid}} : undefined})
     return changeOf(client.context, {kind: 'Secret', metadata: {name, namespace: ns}}, 'deleted')
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) return undefined
     if (error instanceof ApiError && error.status === 409) {
-      warn(`context "${client.context}": Secret ${ns}/${name} is another object than the one the old token is bound to (uid changed): left in place; the old token is revoked already`)
+      report.warn(`context "${client.context}": Secret ${ns}/${name} is another object than the one the old token is bound to (uid changed): left in place; the old token is revoked already`)
       return undefined
     }
     throw error
@@ -259,7 +260,7 @@ async function waitForSync(east: KubeClient, ns: string, id: string, o: RotateOp
     const p = await probeThroughPod({name: east.context, istioNamespace: ns}, east, 5000)
     if (p.outcome === 'no-pod' || p.outcome === 'forbidden' || p.outcome === 'not-asked') {
       const grace = o.unreadableGraceMs ?? 10_000
-      note(`context "${east.context}": istiod's sync status is not readable (${p.detail}); waiting ${(grace / 1000).toFixed(0)} s before revoking the old token`)
+      o.report.note(`context "${east.context}": istiod's sync status is not readable (${p.detail}); waiting ${(grace / 1000).toFixed(0)} s before revoking the old token`)
       await new Promise((r) => setTimeout(r, grace))
       return {status: 'not-readable', ms: Date.now() - t0, detail: p.detail}
     }

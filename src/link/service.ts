@@ -22,6 +22,7 @@ import {
 } from './plan.ts'
 import {isLoopbackServer, NO_CLUSTER_ID, type ResolvedLink, validateInputs, validatePair} from './validate.ts'
 import {allInOrder} from '../settle.ts'
+import type {Reporter} from '../report.ts'
 import {quietSteps, runStep, type StepRunner} from '../steps.ts'
 import {boundTokenFor, boundYamlError, type BoundTokenPlan, checkBoundTokenAccess, formatTtl, planBoundToken, withoutTokenSecret} from './token.ts'
 
@@ -61,12 +62,6 @@ export interface LinkSummary {
   expose?: 'all' | 'exported'
   /** The Gateway that passes WEST's services through (namespace/name), when one does. */
   exposedBy?: string
-}
-
-/** Where a service's warnings and notes go as they arise (the command passes src/ui's printers; services never print). */
-export interface Reporter {
-  warn(message: string): void
-  note(message: string): void
 }
 
 export interface LinkResult {
@@ -178,7 +173,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
     }
     for (const [i, d] of directions.entries()) {
       const client = session.client(d.link.east.context)
-      const t = d.bound ? await boundTokenFor(session.client(d.link.west.context), d.bound, {dryRun: o.dryRun, changes}) : tokens.get(d.link.west)!
+      const t = d.bound ? await boundTokenFor(session.client(d.link.west.context), d.bound, {dryRun: o.dryRun, changes, report: o.report}) : tokens.get(d.link.west)!
       const caData = t.caData ?? d.link.west.caData
       if (!caData) {
         throw new OperationError(`context "${d.link.west.context}": no CA certificate for the remote kubeconfig (token Secret has no ca.crt, the kubeconfig context has no certificate-authority)`,

@@ -16,7 +16,7 @@ import {
   stamp, TOKEN_EXPIRES_ANNOTATION, TOKEN_TTL_ANNOTATION,
 } from '../istio/names.ts'
 import {load} from 'js-yaml'
-import {note, warn} from '../ui/output.ts'
+import type {Reporter} from '../report.ts'
 import type {ClusterFacts} from './facts.ts'
 
 export const MIN_TTL_SECONDS = 600
@@ -196,7 +196,7 @@ export interface IssuedToken {
 }
 
 /** Create the anchor, then a TokenRequest bound to it. `record` gets the anchor's change as soon as it is written. */
-export async function issueBoundToken(west: KubeClient, anchor: KubeObject, ttlSeconds: number, o: {dryRun?: boolean; record: (c: Change) => void}): Promise<IssuedToken> {
+export async function issueBoundToken(west: KubeClient, anchor: KubeObject, ttlSeconds: number, o: {dryRun?: boolean; record: (c: Change) => void; report: Reporter}): Promise<IssuedToken> {
   const ns = anchor.metadata.namespace!
   const created = await west.request<KubeObject>({method: 'POST', path: resourcePath(RESOURCES.Secret, ns), body: anchor, query: o.dryRun ? {dryRun: 'All'} : undefined})
   o.record(changeOf(west.context, anchor, 'created'))
@@ -210,7 +210,7 @@ export async function issueBoundToken(west: KubeClient, anchor: KubeObject, ttlS
   if (!token) throw new OperationError(`context "${west.context}": the TokenRequest for ServiceAccount ${ns}/${READER_SERVICE_ACCOUNT} returned no token`, 'retry; if it persists, look at the API server\'s log')
   const info = tokenInfo(token)
   if (info.lifetimeSeconds !== undefined && info.lifetimeSeconds < ttlSeconds - 60) {
-    warn(`context "${west.context}": the API server issued the token for ${formatTtl(info.lifetimeSeconds)}, not ${formatTtl(ttlSeconds)} (its --service-account-max-token-expiration caps it)`)
+    o.report.warn(`context "${west.context}": the API server issued the token for ${formatTtl(info.lifetimeSeconds)}, not ${formatTtl(ttlSeconds)} (its --service-account-max-token-expiration caps it)`)
   }
   return {token, expiresAt: info.expiresAt, revoker: {name: anchor.metadata.name, uid}}
 }
@@ -325,15 +325,15 @@ export async function checkBoundTokenAccess(westClient: KubeClient, plan: BoundT
 }
 
 /** Issue (or reuse) the token of one direction; returns it with the CA for the remote kubeconfig. */
-export async function boundTokenFor(westClient: KubeClient, plan: BoundTokenPlan, o: {dryRun?: boolean; changes: Change[]}): Promise<{token: string; caData?: string}> {
+export async function boundTokenFor(westClient: KubeClient, plan: BoundTokenPlan, o: {dryRun?: boolean; changes: Change[]; report: Reporter}): Promise<{token: string; caData?: string}> {
   if (plan.reuse) return {token: plan.reuse.token, caData: plan.caData}
   for (const a of plan.expired) {
     const c = await deleteObject(westClient, a, {dryRun: o.dryRun})
     if (c) o.changes.push(c)
   }
-  const issued = await issueBoundToken(westClient, plan.anchor!, plan.ttlSeconds, {dryRun: o.dryRun, record: (c) => o.changes.push(c)})
-  if (o.dryRun) note(`dry run: context "${westClient.context}": no TokenRequest was sent; the remote secret is validated with a placeholder token`)
-  else note(`context "${westClient.context}": a token for ${plan.eastId} bound to Secret ${plan.westNamespace}/${issued.revoker.name}, expires ${issued.expiresAt?.toISOString() ?? '?'} (${plan.reason})${plan.reason === 'no remote secret yet' ? '' : '; the previous token stays valid until it expires, or use `kubectl mesh cluster rotate-credentials`, which revokes it'}`)
+  const issued = await issueBoundToken(westClient, plan.anchor!, plan.ttlSeconds, {dryRun: o.dryRun, record: (c) => o.changes.push(c), report: o.report})
+  if (o.dryRun) o.report.note(`dry run: context "${westClient.context}": no TokenRequest was sent; the remote secret is validated with a placeholder token`)
+  else o.report.note(`context "${westClient.context}": a token for ${plan.eastId} bound to Secret ${plan.westNamespace}/${issued.revoker.name}, expires ${issued.expiresAt?.toISOString() ?? '?'} (${plan.reason})${plan.reason === 'no remote secret yet' ? '' : '; the previous token stays valid until it expires, or use `kubectl mesh cluster rotate-credentials`, which revokes it'}`)
   return {token: issued.token, caData: plan.caData}
 }
 

@@ -26,6 +26,7 @@ A failure on the way says which token is live and how to finish. Run it on a sch
     const tokenTtlSeconds = flags['token-ttl'] === undefined ? undefined : parseTokenTtl(flags['token-ttl'])
     const syncTimeoutMs = parseDuration(flags['sync-timeout'])
     const {rotateCredentials} = await import('../../link/rotate.ts')
+    const {note, printChanges, warn} = await import('../../ui/output.ts')
     const result = await rotateCredentials(this.kube(flags), {
       context: flags.context,
       remoteContext: flags['remote-context'],
@@ -34,8 +35,8 @@ A failure on the way says which token is live and how to finish. Run it on a sch
       istioNamespace: flags['istio-namespace'],
       version: this.config.version,
       syncTimeoutMs,
+      report: {warn, note},
     })
-    const {printChanges} = await import('../../ui/output.ts')
     printChanges(result.changes, flags.output, {rotations: result.rotations})
   }
 }
