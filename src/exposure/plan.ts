@@ -14,11 +14,6 @@ export function addHost(hosts: readonly string[], host: string): string[] {
   return [...new Set([...hosts, host])].sort()
 }
 
-/** The hosts list without `host` (sorted). */
-export function removeHost(hosts: readonly string[], host: string): string[] {
-  return hosts.filter((h) => h !== host).sort()
-}
-
 /** The Gateway `kubectl-mesh-exports` with these hosts. */
 export function exportsGateway(opts: {namespace: string; selector: Record<string, string>; port: number; hosts: string[]; version: string}): KubeObject {
   return {

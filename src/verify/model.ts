@@ -11,11 +11,6 @@ import {installFacts, type InstallFacts} from '../istio/install.ts'
 import {cacertsRoots, decodeSecretData, parseBundle} from './certs.ts'
 import type {ClusterFacts, ListedKind} from './types.ts'
 
-/** The objects of one kind, or undefined when that list failed. */
-export function listOf(f: ClusterFacts, kind: ListedKind): KubeObject[] | undefined {
-  return f.lists[kind]
-}
-
 function findIn(f: ClusterFacts, kind: ListedKind, namespace: string, name: string): KubeObject | null | undefined {
   const list = f.lists[kind]
   if (!list) return undefined
