@@ -12,6 +12,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { basename, join } from 'node:path';
+import { secretPayload, writeVolume } from './secret-volume.ts';
 import { binDir, cacheDir, kubectl, stateDir } from './testbed.ts';
 
 /** Must match ISTIO_VERSION in testbed/build-istio.sh (not a release tag: the 1.31 line at this commit). */
@@ -82,6 +83,11 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 function workDir(cluster: string): string {
   return join(stateDir(), `istiod-${cluster}`);
+}
+
+/** Where istiod reads its plugin CA (ROOT_CA_DIR default ./etc/cacerts, relative to its working directory). */
+function cacertsDir(dir: string): string {
+  return join(dir, 'etc', 'cacerts');
 }
 
 async function freePorts(n: number): Promise<number[]> {
@@ -195,9 +201,12 @@ function snapshotFile(dir: string): string {
  * Start istiod for one test bed cluster (outside the cluster, loopback ports only) and wait until
  * it is ready. A stale istiod of an earlier run for the same cluster is stopped first.
  *
- * Like the real Deployment mounts Secret `cacerts` at ./etc/cacerts, its keys are copied into the
- * working directory when the Secret exists; otherwise istiod makes a self-signed CA
- * (Secret istio-ca-secret), which stopIstiod() deletes again.
+ * Like the real Deployment mounts Secret `cacerts` (optional) at ./etc/cacerts, the working
+ * directory's etc/cacerts follows that Secret as the kubelet's secret volume would
+ * (testbed/secret-volume.ts: `..data` symlink swap, keys as symlinks; emptied when the Secret is
+ * deleted), from before istiod starts until it exits; istiod watches that directory itself. Without
+ * the Secret istiod makes a self-signed CA (Secret istio-ca-secret), which stopIstiod() deletes again.
+ * istiod runs with ISTIO_MULTIROOT_MESH=true, so a root added to cacerts is taken without a restart.
  */
 export async function startIstiod(cluster: string, opts: StartIstiodOptions = {}): Promise<Istiod> {
   ensureIstioBuilt();
@@ -205,6 +214,7 @@ export async function startIstiod(cluster: string, opts: StartIstiodOptions = {}
   const pidFile = join(dir, 'pid');
   if (existsSync(pidFile)) await kill(Number(readFileSync(pidFile, 'utf8')), 0);
   if (existsSync(join(dir, 'kubelet.pid'))) await kill(Number(readFileSync(join(dir, 'kubelet.pid'), 'utf8')), 0, 'testbed-kubelet');
+  if (existsSync(join(dir, 'cacerts-volume.pid'))) await kill(Number(readFileSync(join(dir, 'cacerts-volume.pid'), 'utf8')), 0, basename(process.execPath));
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'etc', 'cacerts'), { recursive: true, mode: 0o700 });
 
@@ -213,11 +223,10 @@ export async function startIstiod(cluster: string, opts: StartIstiodOptions = {}
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, kc.stdout, { mode: 0o600 });
 
+  // the volume as the kubelet sets it up before the container starts
   const cacerts = await kubectl(['-n', ISTIO_NAMESPACE, 'get', 'secret', 'cacerts', '-o', 'json'], { context: cluster, allowFail: true });
-  if (cacerts.code === 0) {
-    const data = (JSON.parse(cacerts.stdout).data ?? {}) as Record<string, string>;
-    for (const [k, v] of Object.entries(data)) writeFileSync(join(dir, 'etc', 'cacerts', k), Buffer.from(v, 'base64'), { mode: 0o600 });
-  }
+  if (cacerts.code !== 0 && !/NotFound/.test(cacerts.stderr)) throw new Error(`reading ${cluster} secret cacerts: ${cacerts.stderr.trim()}`);
+  writeVolume(cacertsDir(dir), secretPayload(cacerts.code === 0 ? JSON.parse(cacerts.stdout).data as Record<string, string> : {}));
   const before: Snapshot = { rootCertNamespaces: await rootCertConfigMaps(cluster), caSecret: await secretExists(cluster, 'istio-ca-secret') };
   writeFileSync(snapshotFile(dir), JSON.stringify(before));
 
@@ -251,12 +260,19 @@ export async function startIstiod(cluster: string, opts: StartIstiodOptions = {}
     ISTIOD_ADDR: `127.0.0.1:${ports.secureGrpc}`,
     // one istiod per cluster: no leader election Leases/ConfigMaps written
     ENABLE_LEADER_ELECTION: 'false',
+    // trust more than one root (a rotation adds the new root to cacerts' root-cert.pem first)
+    ISTIO_MULTIROOT_MESH: 'true',
     ...opts.env,
   };
   const log = join(dir, 'istiod.log');
   const t0 = Date.now();
   const pid = spawnDetached(pilotDiscoveryBin(), args, { cwd: dir, log, env });
   writeFileSync(pidFile, String(pid));
+  // keeps etc/cacerts in step with the Secret until istiod exits (it stops by itself then)
+  const followPid = spawnDetached(process.execPath, [join(import.meta.dirname, 'secret-volume.ts'),
+    '--kubeconfig', kubeconfig, '--namespace', ISTIO_NAMESPACE, '--name', 'cacerts', '--dir', cacertsDir(dir), '--owner', String(pid)],
+  { cwd: dir, log: join(dir, 'cacerts-volume.log') });
+  writeFileSync(join(dir, 'cacerts-volume.pid'), String(followPid));
 
   const istiod: Istiod = { cluster, pid, dir, log, ports, debugUrl: `http://127.0.0.1:${ports.monitoring}`, readyMs: 0, pod: podName(cluster), node: nodeName(cluster), kubeletPort: 0 };
   const deadline = t0 + (opts.timeoutMs ?? READY_TIMEOUT_MS);
@@ -370,6 +386,9 @@ export async function stopIstiod(i: Istiod | string): Promise<void> {
   const pid = typeof i === 'string' ? (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0) : i.pid;
   if (pid) await kill(pid);
   rmSync(pidFile, { force: true });
+  const followPid = join(dir, 'cacerts-volume.pid');
+  if (existsSync(followPid)) await kill(Number(readFileSync(followPid, 'utf8')), 2000, basename(process.execPath));
+  rmSync(followPid, { force: true });
   const kubeletPid = join(dir, 'kubelet.pid');
   if (existsSync(kubeletPid)) await kill(Number(readFileSync(kubeletPid, 'utf8')), 2000, 'testbed-kubelet');
   rmSync(kubeletPid, { force: true });
