@@ -32,6 +32,11 @@ const KCM_CONTROLLERS = [
   // the built-in view/edit/admin ClusterRoles are aggregated by this controller; without it
   // `view` is empty and the cluster1-viewer context could read nothing
   'clusterrole-aggregation-controller',
+  // Services with a selector get their EndpointSlices (and Endpoints) from the Pods behind them,
+  // as in a real cluster (testbed/workloads.ts makes such Pods)
+  'endpoints-controller',
+  'endpointslice-controller',
+  'endpointslice-mirroring-controller',
 ];
 // pilot-discovery and testbed-kubelet: istiods and their kubelet stand-ins started by
 // testbed/istiod.ts (their working directories live in the state dir)
