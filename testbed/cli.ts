@@ -128,7 +128,7 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       const w = await addWorkload({ context, namespace, name, ports: ports.map(parsePort), sidecar: !flag('--no-sidecar'), ip: value('--ip') });
-      process.stdout.write(`${context}: ${namespace}/${w.pod} ${w.ip} (${w.injected ? 'injected by istiod' : flag('--no-sidecar') ? 'no sidecar' : 'labelled as injected'})\n`);
+      process.stdout.write(`${context}: ${namespace}/${w.pod} ${w.ip} (sidecar: ${w.sidecar})\n`);
       return 0;
     }
     case 'xds': {

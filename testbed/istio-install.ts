@@ -26,7 +26,8 @@ import { applyIstioFixtures, clusterIndex, clusterParams, MESH_ID } from './fixt
 import type { ClusterParams } from './fixtures.ts';
 import { ensureIstioBuilt, istioctlBin, startIstiod, stopIstiod, waitUntil } from './istiod.ts';
 import type { Istiod } from './istiod.ts';
-import { kubectl, stateDir } from './testbed.ts';
+import { kubectl } from './kubectl.ts';
+import { stateDir } from './paths.ts';
 import { addWorkload, ensureWorkloadNode, setPodRunning, workloadNode } from './workloads.ts';
 
 /** The istio.io/istio module version testbed/tools/istio pins (commit eed52ebb66ad). */

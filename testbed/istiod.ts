@@ -13,7 +13,8 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { basename, join } from 'node:path';
 import { secretPayload, writeVolume } from './secret-volume.ts';
-import { binDir, cacheDir, kubectl, stateDir } from './testbed.ts';
+import { kubectl } from './kubectl.ts';
+import { binDir, cacheDir, stateDir } from './paths.ts';
 
 /** Must match ISTIO_VERSION in testbed/build-istio.sh (not a release tag: the 1.31 line at this commit). */
 export const ISTIO_COMMIT = 'eed52ebb66ad';

@@ -12,7 +12,7 @@
 //
 // Written for Node's type stripping: erasable TypeScript only, node: builtins.
 import { clusterIndex } from './fixtures.ts';
-import { kubectl } from './testbed.ts';
+import { kubectl } from './kubectl.ts';
 
 export const WORKLOAD_LABEL = 'kubectl-mesh.testbed/workload';
 
@@ -48,8 +48,8 @@ export interface Workload {
   name: string;
   pod: string;
   ip: string;
-  /** an istio-proxy container was injected by the webhook */
-  injected: boolean;
+  /** injected: an istio-proxy container came from the webhook; mimicked: the bed added the injector's labels; none */
+  sidecar: 'injected' | 'mimicked' | 'none';
 }
 
 export function workloadNode(context: string): string {
@@ -154,7 +154,10 @@ export async function addWorkload(o: WorkloadOptions): Promise<Workload> {
   const { context, namespace, name } = o;
   if (o.ports.length === 0) throw new Error('a workload needs at least one --port');
   await ensureWorkloadNode(context);
-  await kubectl(['create', 'namespace', namespace], { context, allowFail: true });
+  if (!(await getJson(context, ['namespace', namespace]))) {
+    // a new namespace is labelled for injection, as a user of a mesh would (unless no sidecar is wanted)
+    await kubectl(['apply', '-f', '-'], { context, input: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: o.sidecar === false ? {} : { 'istio-injection': 'enabled' } } }) });
+  }
   if (o.service !== false) {
     await kubectl(['apply', '-f', '-'], { context, input: JSON.stringify({
       apiVersion: 'v1', kind: 'Service',
@@ -180,18 +183,19 @@ export async function addWorkload(o: WorkloadOptions): Promise<Workload> {
       containers: [{ name, image: `testbed.local/${name}:v1`, ports: ports.map((p) => ({ name: p.name.slice(0, 15), containerPort: p.targetPort ?? p.port, protocol: 'TCP' })) }],
     },
   }) });
-  let p = await getJson(context, ['-n', namespace, 'pod', pod]);
+  const p = await getJson(context, ['-n', namespace, 'pod', pod]);
   const injected = (p.spec.containers as Array<{ name: string }>).some((c) => c.name === 'istio-proxy');
+  let sidecar: Workload['sidecar'] = injected ? 'injected' : 'none';
   if (!injected && o.sidecar !== false) {
     const ns = await getJson(context, ['namespace', namespace]);
     if (ns?.metadata?.labels?.['istio-injection'] === 'enabled' || ns?.metadata?.labels?.['istio.io/rev']) {
       const m = injectedMetadata(p.metadata.labels);
       await kubectl(['-n', namespace, 'patch', 'pod', pod, '--type=merge', '-p', JSON.stringify({ metadata: m })], { context });
-      p = await getJson(context, ['-n', namespace, 'pod', pod]);
+      sidecar = 'mimicked';
     }
   }
   await setPodRunning(context, namespace, pod, ip);
-  return { context, namespace, name, pod, ip, injected };
+  return { context, namespace, name, pod, ip, sidecar };
 }
 
 /** Delete a workload's Pod and (service: true) its Service. */

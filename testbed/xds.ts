@@ -15,7 +15,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { runningIstiod, xdsProbeBin } from './istiod.ts';
-import { kubectl } from './testbed.ts';
+import { kubectl } from './kubectl.ts';
 
 /** The Istio version the probe announces (ISTIO_VERSION metadata; istiod gates features on it). */
 export const PROBE_ISTIO_VERSION = '1.31.0';
