@@ -41,6 +41,9 @@ LDF="$LDF -X istio.io/istio/pkg/version.buildVersion=$ISTIO_VERSION"
 LDF="$LDF -X istio.io/istio/pkg/version.buildGitRevision=$ISTIO_COMMIT"
 LDF="$LDF -X istio.io/istio/pkg/version.buildTag=$ISTIO_VERSION"
 LDF="$LDF -X istio.io/istio/pkg/version.buildStatus=Clean"
+# what release builds stamp: istioctl then renders images docker.io/istio/*:$ISTIO_VERSION, not :latest
+# (binaries built before this line lacked it; testbed/istio-install.ts passes hub/tag explicitly)
+LDF="$LDF -X istio.io/istio/pkg/version.buildHub=docker.io/istio"
 
 pkgs=()
 [ -e "$BIN/pilot-discovery" ] || pkgs+=(istio.io/istio/pilot/cmd/pilot-discovery)

@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { dump, loadAll } from 'js-yaml';
 import { applyIstioFixtures, clusterIndex, clusterParams, MESH_ID } from './fixtures.ts';
 import type { ClusterParams } from './fixtures.ts';
-import { ensureIstioBuilt, istioctlBin, startIstiod, stopIstiod, waitUntil } from './istiod.ts';
+import { ensureIstioBuilt, ISTIO_VERSION, istioctlBin, startIstiod, stopIstiod, waitUntil } from './istiod.ts';
 import type { Istiod } from './istiod.ts';
 import { kubectl } from './kubectl.ts';
 import { stateDir } from './paths.ts';
@@ -33,6 +33,7 @@ import { addWorkload, ensureWorkloadNode, setPodRunning, workloadNode } from './
 /** The istio.io/istio module version testbed/tools/istio pins (commit eed52ebb66ad). */
 export const ISTIO_MODULE_VERSION = 'v0.0.0-20260827124520-eed52ebb66ad';
 const NS = 'istio-system';
+const ISTIO_HUB = 'docker.io/istio';
 export const FIELD_MANAGER = 'istioctl';
 export const EASTWEST_GATEWAY = 'istio-eastwestgateway';
 const WEBHOOK_KINDS = ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'];
@@ -65,7 +66,7 @@ export function istioModuleDir(): string {
   return dir;
 }
 
-/** The control plane's IstioOperator: one mesh, this cluster's name and network, DNS capture and auto-allocation. */
+/** The control plane's IstioOperator: one mesh, this cluster's name and network, DNS capture. */
 export function controlPlaneIop(p: ClusterParams): string {
   return dump({
     apiVersion: 'install.istio.io/v1alpha1',
@@ -73,7 +74,9 @@ export function controlPlaneIop(p: ClusterParams): string {
     spec: {
       meshConfig: {
         defaultConfig: {
-          proxyMetadata: { ISTIO_META_DNS_CAPTURE: 'true', ISTIO_META_DNS_AUTO_ALLOCATE: 'true' },
+          // auto-allocation: istiod's own (PILOT_ENABLE_IP_AUTOALLOCATE, on by default); this
+          // istioctl calls ISTIO_META_DNS_AUTO_ALLOCATE deprecated ("dns-auto-allocation-v2")
+          proxyMetadata: { ISTIO_META_DNS_CAPTURE: 'true' },
         },
       },
       values: {
@@ -87,7 +90,10 @@ function istioctl(args: string[], input?: string): string {
   ensureIstioBuilt();
   const r = spawnSync(istioctlBin(), args, { input, encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, HOME: stateDir() } });
   if (r.status !== 0) throw new Error(`istioctl ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
+  // istioctl prints validation warnings on stdout, before the manifest
+  const start = r.stdout.search(/^(apiVersion|kind|---)/m);
+  if (start > 0) process.stderr.write(`[istioctl] ${r.stdout.slice(0, start).trim()}\n`);
+  return start >= 0 ? r.stdout.slice(start) : r.stdout;
 }
 
 function docs(yaml: string): KubeDoc[] {
@@ -98,10 +104,15 @@ function docs(yaml: string): KubeDoc[] {
 export function renderIstio(p: ClusterParams): IstioRender {
   const iop = controlPlaneIop(p);
   const script = join(istioModuleDir(), 'samples', 'multicluster', 'gen-eastwest-gateway.sh');
-  const gen = spawnSync('bash', [script, '--network', p.network], { encoding: 'utf8' });
-  if (gen.status !== 0) throw new Error(`${script} failed: ${gen.stderr}`);
-  const eastwestIop = gen.stdout;
-  const objects = [...docs(istioctl(['manifest', 'generate', '-f', '-'], iop)), ...docs(istioctl(['manifest', 'generate', '-f', '-'], eastwestIop))];
+  const sh = spawnSync('bash', [script, '--network', p.network], { encoding: 'utf8' });
+  if (sh.status !== 0) throw new Error(`${script} failed: ${sh.stderr}`);
+  const eastwestIop = sh.stdout;
+  // A release istioctl overlays its own hub and tag (operator/pkg/render hubTagOverlay, from the
+  // build's buildHub/buildVersion); ours was built without buildHub, so its charts would say
+  // `latest`. Pass what a release build would.
+  const hubTag = ['--set', `hub=${ISTIO_HUB}`, '--set', `tag=${ISTIO_VERSION}`];
+  const gen = (input: string): KubeDoc[] => docs(istioctl(['manifest', 'generate', ...hubTag, '-f', '-'], input));
+  const objects = [...gen(iop), ...gen(eastwestIop)];
   return { iop, eastwestIop, objects };
 }
 
@@ -112,7 +123,7 @@ function ref(d: KubeDoc): string {
 async function applyDocs(context: string, objs: KubeDoc[]): Promise<void> {
   if (objs.length === 0) return;
   await kubectl(['apply', '--server-side', '--force-conflicts', `--field-manager=${FIELD_MANAGER}`, '-o', 'name', '-f', '-'],
-    { context, input: objs.map((o) => JSON.stringify(o)).join('\n'), timeoutMs: 180_000 });
+    { context, input: objs.map((o) => JSON.stringify(o)).join('\n---\n'), timeoutMs: 180_000 });
 }
 
 /** The rendered webhooks, pointed at the loopback istiod by URL (its https port; istiod patches caBundle in). */
