@@ -23,6 +23,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -51,6 +52,56 @@ type probeConfig struct {
 	Workload  string         `json:"workload"`
 	Namespace string         `json:"namespace"`
 	Meta      map[string]any `json:"meta"`
+}
+
+// store keeps the last response of each type, written by adsc's receive goroutine (ResponseHandler
+// runs there, before adsc processes the response) and read by main under the lock.
+type store struct {
+	mu       sync.Mutex
+	last     map[string]*discovery.DiscoveryResponse
+	changed  time.Time
+	rdsAsked string
+}
+
+func (s *store) get(t string) *discovery.DiscoveryResponse {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last[t]
+}
+
+func (s *store) quietFor() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Since(s.changed)
+}
+
+// HandleResponse records the response. adsc asks RDS only for route names it guesses from listener
+// ports; when a response shows the listeners name others, ask for all of them (from this goroutine:
+// a gRPC stream must not be sent on concurrently). adsc's ACK then keeps the full list.
+func (s *store) HandleResponse(c *adsc.ADSC, r *discovery.DiscoveryResponse) {
+	s.mu.Lock()
+	s.last[r.TypeUrl] = r
+	s.changed = time.Now()
+	lds := s.last[v3.ListenerType]
+	asked := s.rdsAsked
+	s.mu.Unlock()
+	if r.TypeUrl != v3.RouteType && r.TypeUrl != v3.ListenerType || lds == nil {
+		return
+	}
+	names := routeNames(lds)
+	key := strings.Join(names, ",")
+	if len(names) == 0 || key == asked {
+		return
+	}
+	req := &discovery.DiscoveryRequest{TypeUrl: v3.RouteType, ResourceNames: names}
+	if r.TypeUrl == v3.RouteType {
+		req.ResponseNonce, req.VersionInfo = r.Nonce, r.VersionInfo
+	}
+	if c.Send(req) == nil {
+		s.mu.Lock()
+		s.rdsAsked = key
+		s.mu.Unlock()
+	}
 }
 
 func fail(format string, a ...any) {
@@ -97,10 +148,12 @@ func main() {
 	}
 	dns := fmt.Sprint(pc.Meta["DNS_CAPTURE"]) == "true"
 
-	initial := []*discovery.DiscoveryRequest{{TypeUrl: v3.ClusterType}}
+	// LDS up front too: adsc asks for it only after the first EDS response (none without EDS clusters)
+	initial := []*discovery.DiscoveryRequest{{TypeUrl: v3.ClusterType}, {TypeUrl: v3.ListenerType}}
 	if dns {
 		initial = append(initial, &discovery.DiscoveryRequest{TypeUrl: v3.NameTableType})
 	}
+	st := &store{last: map[string]*discovery.DiscoveryResponse{}, changed: time.Now()}
 	client, err := adsc.New(pc.Address, &adsc.ADSConfig{
 		Config: adsc.Config{
 			Namespace: pc.Namespace,
@@ -110,6 +163,7 @@ func main() {
 			Meta:      meta,
 		},
 		InitialDiscoveryRequests: initial,
+		ResponseHandler:          st,
 	})
 	if err != nil {
 		fail("istiod at %s: %v", pc.Address, err)
@@ -121,21 +175,24 @@ func main() {
 
 	deadline := time.Now().Add(*timeout)
 	var missing []string
-	var lastChange time.Time
-	lastVersions := ""
+	var rdsSince time.Time
 	for {
-		missing = missingTypes(client, dns)
-		versions := fmt.Sprint(client.VersionInfo)
-		if versions != lastVersions {
-			lastVersions = versions
-			lastChange = time.Now()
-		}
+		missing = missingTypes(st, client, dns)
 		// complete, and no new response for a moment (istiod pushes a changed type as one response)
-		if len(missing) == 0 && time.Since(lastChange) > 300*time.Millisecond {
+		if len(missing) == 0 && st.quietFor() > 300*time.Millisecond {
 			break
 		}
+		// routes are best effort: when only RDS is missing, give it 3 s more, then print without
+		if len(missing) == 1 && missing[0] == "RDS" {
+			if rdsSince.IsZero() {
+				rdsSince = time.Now()
+			} else if time.Since(rdsSince) > 3*time.Second {
+				fmt.Fprintf(os.Stderr, "xds-probe: warning: not every route the listeners name arrived; routes are partial\n")
+				break
+			}
+		}
 		if time.Now().After(deadline) {
-			if len(client.Received) == 0 {
+			if st.get(v3.ClusterType) == nil && st.get(v3.ListenerType) == nil {
 				fail("istiod at %s sent nothing within %s (is it running? is %s its --grpcAddr?)", pc.Address, *timeout, pc.Address)
 			}
 			fail("istiod at %s did not send %s within %s", pc.Address, strings.Join(missing, ", "), *timeout)
@@ -144,13 +201,13 @@ func main() {
 	}
 
 	out := map[string]any{
-		"clusters":  resources(client, v3.ClusterType, func() proto.Message { return &cluster.Cluster{} }),
-		"endpoints": resources(client, v3.EndpointType, func() proto.Message { return &endpoint.ClusterLoadAssignment{} }),
-		"listeners": resources(client, v3.ListenerType, func() proto.Message { return &listener.Listener{} }),
-		"routes":    resources(client, v3.RouteType, func() proto.Message { return &route.RouteConfiguration{} }),
+		"clusters":  resources(st, v3.ClusterType, func() proto.Message { return &cluster.Cluster{} }),
+		"endpoints": resources(st, v3.EndpointType, func() proto.Message { return &endpoint.ClusterLoadAssignment{} }),
+		"listeners": resources(st, v3.ListenerType, func() proto.Message { return &listener.Listener{} }),
+		"routes":    resources(st, v3.RouteType, func() proto.Message { return &route.RouteConfiguration{} }),
 		"nameTable": nil,
 	}
-	if nt := resources(client, v3.NameTableType, func() proto.Message { return &dnsProto.NameTable{} }); len(nt) > 0 {
+	if nt := resources(st, v3.NameTableType, func() proto.Message { return &dnsProto.NameTable{} }); len(nt) > 0 {
 		out["nameTable"] = nt[0]
 	}
 	enc := json.NewEncoder(os.Stdout)
@@ -162,8 +219,8 @@ func main() {
 
 // missingTypes lists what istiod has not sent yet: CDS, EDS for every EDS cluster, LDS, RDS for
 // every route name an HTTP connection manager refers to, and NDS when DNS capture is on.
-func missingTypes(c *adsc.ADSC, dns bool) []string {
-	recv := func(t string) *discovery.DiscoveryResponse { return c.Received[t] }
+func missingTypes(st *store, c *adsc.ADSC, dns bool) []string {
+	recv := st.get
 	var missing []string
 	cds := recv(v3.ClusterType)
 	if cds == nil {
@@ -189,10 +246,6 @@ func missingTypes(c *adsc.ADSC, dns bool) []string {
 	}
 	lds := recv(v3.ListenerType)
 	if lds == nil {
-		if len(edsWanted) == 0 {
-			// adsc asks for LDS after the first EDS response; without EDS clusters, ask here
-			_ = c.Send(&discovery.DiscoveryRequest{TypeUrl: v3.ListenerType})
-		}
 		missing = append(missing, "LDS")
 	} else if names := routeNames(lds); len(names) > 0 {
 		got := map[string]bool{}
@@ -248,9 +301,9 @@ func routeNames(lds *discovery.DiscoveryResponse) []string {
 var marshal = protojson.MarshalOptions{Resolver: protoregistry.GlobalTypes}
 
 // resources decodes the last response of one type, each resource as protojson (a raw JSON value).
-func resources(c *adsc.ADSC, typeURL string, mk func() proto.Message) []json.RawMessage {
+func resources(st *store, typeURL string, mk func() proto.Message) []json.RawMessage {
 	out := []json.RawMessage{}
-	resp := c.Received[typeURL]
+	resp := st.get(typeURL)
 	if resp == nil {
 		return out
 	}
