@@ -1,10 +1,15 @@
-// `npm run demo`: bring up a 2-cluster test bed and run the kubectl-mesh journey exactly as a
-// user types it (`kubectl mesh …`, through kubectl's plugin mechanism), ending with verify.
+// `npm run demo`: bring up a 2-cluster test bed with Istio as istioctl installs it and a real istiod
+// per cluster (testbed/istio-install.ts), and run the kubectl-mesh journey exactly as a user types
+// it (`kubectl mesh …`, through kubectl's plugin mechanism), ending with verify (its istiod sync
+// check included) and what cluster1's istiod sends the sleep sidecar for httpbin (testbed/xds.ts).
 import {spawnSync} from 'node:child_process'
 import {chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {installIstio, istioInstalled} from '../testbed/istio-install.ts'
+import {runningIstiod} from '../testbed/istiod.ts'
 import {ensureUp, kubectlBin, stateDir} from '../testbed/testbed.ts'
+import {endpointsOf, xds} from '../testbed/xds.ts'
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..')
 const bold = (s: string) => (process.stdout.isTTY && !process.env.NO_COLOR ? `\x1b[1m${s}\x1b[0m` : s)
@@ -23,29 +28,54 @@ const ca = join(stateDir(), 'mesh-ca')
 rmSync(ca, {recursive: true, force: true})
 const env = {...process.env, KUBECONFIG: tb.kubeconfig, PATH: `${bin}:${process.env.PATH}`}
 
+function runAll(lines: string[]): void {
+  for (const line of lines) {
+    console.log(`\n${bold(`$ ${line}`)}`)
+    const r = spawnSync('sh', ['-c', line], {env, stdio: 'inherit', cwd: repo})
+    if (r.status !== 0) {
+      console.error(`\nThe step above exited ${r.status}. The test bed is still up: export KUBECONFIG=${tb.kubeconfig}`)
+      process.exit(r.status ?? 1)
+    }
+  }
+}
+
+// the shared root goes in before istiod starts, as on a real cluster
+const fresh = ['cluster1', 'cluster2'].filter((c) => !(istioInstalled(c) && runningIstiod(c)))
+if (fresh.length > 0) {
+  runAll([
+    `kubectl mesh ca gen --cluster cluster1 --cluster cluster2 --dir ${ca}`,
+    ...fresh.map((c) => `kubectl mesh ca gen --cluster ${c} --dir ${ca} --context ${c}`),
+  ])
+  console.log(bold('\n# Installing Istio (istioctl manifest generate) and starting one istiod per cluster …'))
+  for (const c of fresh) await installIstio(c, {log: (m) => console.log(`  ${m}`)})
+}
+
 const journey = [
-  `kubectl mesh ca gen --cluster cluster1 --cluster cluster2 --dir ${ca}`,
-  `kubectl mesh ca gen --cluster cluster1 --dir ${ca} --context cluster1`,
-  `kubectl mesh ca gen --cluster cluster2 --dir ${ca} --context cluster2`,
   'kubectl mesh cluster link --context cluster1 --remote-context cluster2 --bidirectional',
   'kubectl mesh export httpbin -n bar --context cluster2',
   'kubectl mesh service import httpbin -n bar --from-context cluster2 --context cluster1',
   'kubectl mesh verify --context cluster1 --context cluster2',
 ]
 
-for (const line of journey) {
-  console.log(`\n${bold(`$ ${line}`)}`)
-  const r = spawnSync('sh', ['-c', line], {env, stdio: 'inherit', cwd: repo})
-  if (r.status !== 0) {
-    console.error(`\nThe step above exited ${r.status}. The test bed is still up: export KUBECONFIG=${tb.kubeconfig}`)
-    process.exit(r.status ?? 1)
+runAll(journey)
+
+console.log(`\n${bold('$ npm run -s testbed -- xds --context cluster1 --app foo/sleep   # what istiod sends the sleep sidecar')}`)
+for (let i = 0; ; i++) {
+  const d = await xds({context: 'cluster1', app: 'foo/sleep'})
+  const eps = endpointsOf(d, 'outbound|8000||httpbin.bar.global')
+  if (eps?.length || i >= 20) {
+    console.log(`  outbound|8000||httpbin.bar.global → ${JSON.stringify(eps ?? [])}`)
+    console.log(`  name table httpbin.bar.global → ${JSON.stringify(d.nameTable?.table?.['httpbin.bar.global']?.ips ?? [])}`)
+    break
   }
+  await new Promise((r) => setTimeout(r, 500))
 }
 
 console.log(`
 ${bold('Done: a 2-cluster mesh, linked both ways, httpbin exported from cluster2 and imported into cluster1.')}
 
 Poke at it:
+  npm run -s testbed -- xds --context cluster2 --eastwest
   export KUBECONFIG=${tb.kubeconfig} PATH=${bin}:$PATH
   kubectl --context cluster1 -n istio-system get secrets -l istio/multiCluster=true
   kubectl --context cluster1 -n bar get serviceentries,destinationrules -o yaml

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Build Istio's control plane (pilot-discovery = istiod) and CLI (istioctl) from the Go tools module
-# in testbed/tools/istio, into one cache directory:
+# in testbed/tools/istio, and the test bed's xDS probe (testbed/tools/istio/cmd/xds-probe: Istio's
+# ADS client posing as a proxy; same module, so same pins and the same build cache), into one cache
+# directory:
 #
 #   ${KUBECTL_MESH_CACHE:-$HOME/.cache/kubectl-mesh}/testbed/istio-<ISTIO_VERSION>/bin
 #
-# Idempotent: a binary that already exists is not rebuilt (delete it to force a rebuild).
+# Idempotent: a binary that already exists is not rebuilt (delete it to force a rebuild); the probe
+# is rebuilt when its source changed (xds-probe.src-sha256 next to it).
 # Prints the bin directory on stdout when done.
 #
 # Which Istio: istio/istio has no v-prefixed tags, so Go only knows it by pseudo-version, and the
@@ -38,6 +41,9 @@ LDF="$LDF -X istio.io/istio/pkg/version.buildVersion=$ISTIO_VERSION"
 LDF="$LDF -X istio.io/istio/pkg/version.buildGitRevision=$ISTIO_COMMIT"
 LDF="$LDF -X istio.io/istio/pkg/version.buildTag=$ISTIO_VERSION"
 LDF="$LDF -X istio.io/istio/pkg/version.buildStatus=Clean"
+# what release builds stamp: istioctl then renders images docker.io/istio/*:$ISTIO_VERSION, not :latest
+# (binaries built before this line lacked it; testbed/istio-install.ts passes hub/tag explicitly)
+LDF="$LDF -X istio.io/istio/pkg/version.buildHub=docker.io/istio"
 
 pkgs=()
 [ -e "$BIN/pilot-discovery" ] || pkgs+=(istio.io/istio/pilot/cmd/pilot-discovery)
@@ -51,7 +57,18 @@ if [ ${#pkgs[@]} -gt 0 ]; then
   log "built ${pkgs[*]##*/} in $(elapsed "$T")"
 fi
 
-for b in pilot-discovery istioctl; do
+# The probe reuses every compiled package of pilot-discovery (same flags and tags): seconds when
+# those are in Go's build cache.
+PROBE_SUM=$(cat "$MODDIR/go.mod" "$MODDIR/go.sum" "$MODDIR"/cmd/xds-probe/*.go | sha256sum | cut -d' ' -f1)
+if [ ! -e "$BIN/xds-probe" ] || [ "$(cat "$BIN/xds-probe.src-sha256" 2>/dev/null)" != "$PROBE_SUM" ]; then
+  T=$(now)
+  log "building xds-probe"
+  (cd "$MODDIR" && go build -trimpath -tags vtprotobuf,disable_pgv -ldflags "-s -w" -o "$BIN/xds-probe" ./cmd/xds-probe)
+  echo "$PROBE_SUM" > "$BIN/xds-probe.src-sha256"
+  log "built xds-probe in $(elapsed "$T")"
+fi
+
+for b in pilot-discovery istioctl xds-probe; do
   [ -x "$BIN/$b" ] || { log "missing $BIN/$b"; exit 1; }
 done
 log "Istio binaries ready in $BIN ($(elapsed "$T0"))"

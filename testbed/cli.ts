@@ -1,18 +1,32 @@
-// Test bed CLI: node testbed/cli.ts up [--clusters N] | down [--keep] | status [--json]
+// Test bed CLI: node testbed/cli.ts up [--clusters N] [--istio] | down [--keep] | status [--json]
 //                                  | stop-apiserver NAME [--graceful] | start-apiserver NAME
+//                                  | workload --context CTX -n NS NAME --port P... [--no-sidecar]
+//                                  | xds --context CTX (--pod NS/NAME | --app NS/APP | --eastwest)
 // `up` prints `export KUBECONFIG=<path>` on stdout (progress goes to stderr), so
 // `eval "$(node testbed/cli.ts up)"` works.
 import {
   DEFAULT_CLUSTERS, MAX_CLUSTERS, down, ensureUp, startApiServer, status, stopApiServer,
 } from './testbed.ts';
+import { installIstio, istioInstalled } from './istio-install.ts';
+import { memoryMiB, runningIstiod } from './istiod.ts';
+import { addWorkload, parsePort } from './workloads.ts';
+import { xds } from './xds.ts';
 
 const USAGE = `usage: node testbed/cli.ts <command>
-  up [--clusters N]      start N clusters (default ${DEFAULT_CLUSTERS}, max ${MAX_CLUSTERS}); no-op when already up
+  up [--clusters N] [--istio]
+                         start N clusters (default ${DEFAULT_CLUSTERS}, max ${MAX_CLUSTERS}); no-op when already up;
+                         --istio: Istio as istioctl renders it, one real istiod per cluster, injected sample Pods
   down [--keep]          stop every test bed process; --keep keeps .testbed/ (logs, data)
   status [--json]        clusters, ports, pids, health (exit 1 when not up and healthy)
   stop-apiserver NAME [--graceful]
                          stop one cluster's kube-apiserver (SIGKILL; --graceful: SIGTERM)
   start-apiserver NAME   start it again on the same port
+  workload --context CTX -n NS NAME --port [NAME:]PORT[:TARGET]... [--no-sidecar] [--ip IP]
+                         a Service and a Pod NAME-0 behind it (Running, Ready, pod IP; injected
+                         when an injector answers, else labelled as an injected Pod)
+  xds --context CTX (--pod NS/NAME | --app NS/APP | --eastwest) [--timeout S]
+                         what that cluster's istiod sends to the Pod's proxy, as JSON
+                         {clusters, endpoints, listeners, routes, nameTable} (Istio's ADS client)
 `;
 
 function err(msg: string): void {
@@ -22,6 +36,16 @@ function err(msg: string): void {
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const flag = (name: string): boolean => rest.includes(name);
+  /** Every value of --name V / --name=V (and -s for a short alias). */
+  const values = (name: string, short?: string): string[] => {
+    const out: string[] = [];
+    for (let i = 0; i < rest.length; i++) {
+      if (rest[i] === name || (short && rest[i] === short)) out.push(rest[++i] ?? '');
+      else if (rest[i].startsWith(`${name}=`)) out.push(rest[i].slice(name.length + 1));
+    }
+    return out;
+  };
+  const value = (name: string, short?: string): string | undefined => values(name, short).pop();
   switch (cmd) {
     case 'up': {
       let n = DEFAULT_CLUSTERS;
@@ -35,8 +59,21 @@ async function main(argv: string[]): Promise<number> {
         }
       }
       const t0 = Date.now();
-      const tb = await ensureUp({ clusters: n, log: (m) => err(`[testbed] ${m}`) });
+      const log = (m: string): void => err(`[testbed] ${m}`);
+      const tb = await ensureUp({ clusters: n, log });
       err(`[testbed] ${tb.clusters.map((c) => `${c.name}=${c.server}`).join(' ')} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+      if (flag('--istio')) {
+        for (const c of tb.clusters) {
+          if (istioInstalled(c.name) && runningIstiod(c.name)) {
+            log(`${c.name}: Istio already installed, istiod running`);
+            continue;
+          }
+          const t1 = Date.now();
+          const inst = await installIstio(c.name, { log });
+          const mem = memoryMiB(inst.istiod.pid);
+          log(`${c.name}: Istio installed in ${((Date.now() - t1) / 1000).toFixed(1)}s (${Object.entries(inst.timings).map(([k, v]) => `${k} ${v} ms`).join(', ')}); istiod pid ${inst.istiod.pid}, xDS 127.0.0.1:${inst.istiod.ports.grpc}, debug ${inst.istiod.debugUrl}, RSS ${mem?.rss ?? '?'} MiB`);
+        }
+      }
       process.stdout.write(`export KUBECONFIG=${tb.kubeconfig}\n`);
       return 0;
     }
@@ -79,6 +116,30 @@ async function main(argv: string[]): Promise<number> {
       }
       if (cmd === 'stop-apiserver') await stopApiServer(name, { graceful: flag('--graceful') });
       else await startApiServer(name);
+      return 0;
+    }
+    case 'workload': {
+      const context = value('--context');
+      const namespace = value('--namespace', '-n');
+      const name = rest.find((a, i) => !a.startsWith('-') && !['--context', '--namespace', '-n', '--port', '--ip'].includes(rest[i - 1] ?? ''));
+      const ports = values('--port');
+      if (!context || !namespace || !name || ports.length === 0) {
+        err(USAGE);
+        return 2;
+      }
+      const w = await addWorkload({ context, namespace, name, ports: ports.map(parsePort), sidecar: !flag('--no-sidecar'), ip: value('--ip') });
+      process.stdout.write(`${context}: ${namespace}/${w.pod} ${w.ip} (sidecar: ${w.sidecar})\n`);
+      return 0;
+    }
+    case 'xds': {
+      const context = value('--context');
+      if (!context) {
+        err(USAGE);
+        return 2;
+      }
+      const timeout = value('--timeout');
+      const d = await xds({ context, pod: value('--pod'), app: value('--app'), eastwest: flag('--eastwest') || undefined, timeoutMs: timeout ? Number(timeout) * 1000 : undefined });
+      process.stdout.write(JSON.stringify(d, null, 1) + '\n');
       return 0;
     }
     case undefined:

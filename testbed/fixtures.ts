@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
-import { istioCrdsFile, kubectl } from './testbed.ts';
+import { kubectl } from './kubectl.ts';
+import { istioCrdsFile } from './paths.ts';
 
 export const MESH_ID = 'mesh1';
 export const FIELD_MANAGER = 'testbed';

@@ -13,7 +13,8 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { basename, join } from 'node:path';
 import { secretPayload, writeVolume } from './secret-volume.ts';
-import { binDir, cacheDir, kubectl, stateDir } from './testbed.ts';
+import { kubectl } from './kubectl.ts';
+import { binDir, cacheDir, stateDir } from './paths.ts';
 
 /** Must match ISTIO_VERSION in testbed/build-istio.sh (not a release tag: the 1.31 line at this commit). */
 export const ISTIO_COMMIT = 'eed52ebb66ad';
@@ -30,10 +31,14 @@ export function pilotDiscoveryBin(): string {
 export function istioctlBin(): string {
   return join(istioBinDir(), 'istioctl');
 }
+/** testbed/tools/istio/cmd/xds-probe: Istio's ADS client posing as one proxy (testbed/xds.ts). */
+export function xdsProbeBin(): string {
+  return join(istioBinDir(), 'xds-probe');
+}
 
-/** Build pilot-discovery and istioctl if missing (testbed/build-istio.sh; tens of minutes cold). */
+/** Build pilot-discovery, istioctl and xds-probe if missing (testbed/build-istio.sh; tens of minutes cold). */
 export function ensureIstioBuilt(log: (m: string) => void = () => {}): void {
-  if (existsSync(pilotDiscoveryBin()) && existsSync(istioctlBin())) return;
+  if (existsSync(pilotDiscoveryBin()) && existsSync(istioctlBin()) && existsSync(xdsProbeBin())) return;
   log(`building Istio ${ISTIO_VERSION} (testbed/build-istio.sh)`);
   const r = spawnSync('bash', [join(import.meta.dirname, 'build-istio.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.status !== 0) throw new Error(`testbed/build-istio.sh failed (${r.status ?? r.signal})`);
@@ -290,6 +295,7 @@ export async function startIstiod(cluster: string, opts: StartIstiodOptions = {}
   // 15014: debug/monitoring; 15012: XDS and CA over TLS (its serving certificate shows which CA signs)
   istiod.kubeletPort = await startKubelet(dir, [`${ISTIO_NAMESPACE}/${istiod.pod}:15014=127.0.0.1:${ports.monitoring}`, `${ISTIO_NAMESPACE}/${istiod.pod}:15012=127.0.0.1:${ports.secureGrpc}`]);
   await registerPod(cluster, istiod.kubeletPort);
+  writeFileSync(join(dir, 'istiod.json'), JSON.stringify(istiod, null, 2));
   return istiod;
 }
 
@@ -352,6 +358,27 @@ async function unregisterPod(cluster: string): Promise<void> {
   await kubectl(['delete', 'node', nodeName(cluster), '--ignore-not-found'], { context: cluster, allowFail: true, timeoutMs: 20_000 });
 }
 
+/** The istiod running for a cluster (started by any process: startIstiod records it), or null. */
+export function runningIstiod(cluster: string): Istiod | null {
+  try {
+    const i = JSON.parse(readFileSync(join(workDir(cluster), 'istiod.json'), 'utf8')) as Istiod;
+    return alive(i.pid) ? i : null;
+  } catch {
+    return null;
+  }
+}
+
+/** VmHWM (peak) and VmRSS of a process, in MiB. */
+export function memoryMiB(pid: number): { rss: number; peak: number } | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? 0);
+    return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+  } catch {
+    return null;
+  }
+}
+
 export function tailLog(file: string, lines = 30): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
@@ -387,6 +414,7 @@ export async function stopIstiod(i: Istiod | string): Promise<void> {
   const pid = typeof i === 'string' ? (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0) : i.pid;
   if (pid) await kill(pid);
   rmSync(pidFile, { force: true });
+  rmSync(join(dir, 'istiod.json'), { force: true });
   const followPid = join(dir, 'cacerts-volume.pid');
   if (existsSync(followPid)) await kill(Number(readFileSync(followPid, 'utf8')), 2000, basename(process.execPath));
   rmSync(followPid, { force: true });

@@ -3,26 +3,27 @@
 // (certificates, etcd data, logs, pids, kubeconfig) lives in <repo>/.testbed/.
 //
 // Written for Node's type stripping: erasable TypeScript only, node: builtins and js-yaml.
-import { spawn } from 'node:child_process';
-import type { SpawnOptions } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import {
-  closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync,
-} from 'node:fs';
-import * as http from 'node:http';
-import * as https from 'node:https';
-import * as net from 'node:net';
-import { homedir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
-import { dump, loadAll } from 'js-yaml';
+// Split along its sections: paths.ts (cache and state locations), util.ts, procs.ts (daemons),
+// lock.ts, pki.ts (certificates, kubeconfigs), http.ts (probes), kubectl.ts; this file keeps the
+// state, the cluster lifecycle and the public API, and re-exports what other files import from it.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadAll } from 'js-yaml';
 import { clusterParams, clusterIndex, installClusterObjects } from './fixtures.ts';
-import type { ClusterParams } from './fixtures.ts';
+import { apiGet, httpGet, waitFor } from './http.ts';
+import { withLock } from './lock.ts';
+import { binDir, istioCrdsFile, kubeconfigPath, stateDir, statePath } from './paths.ts';
+import { kubeconfigYaml, makePki, readCreds } from './pki.ts';
+import type { Creds } from './pki.ts';
+import { isAlive, killGroup, startDaemon, strayDaemons } from './procs.ts';
+import { defaultLog, freePorts, run, sleep } from './util.ts';
 
-export const K8S_VERSION = 'v1.36.3';
-export const ISTIO_API_VERSION = 'v1.31.1';
+export { K8S_VERSION, ISTIO_API_VERSION, REPO_ROOT, binDir, cacheDir, istioCrdsFile, kubeconfigPath, kubectlBin, stateDir } from './paths.ts';
+export { kubectl, KubectlError } from './kubectl.ts';
+export type { KubectlOptions, KubectlResult } from './kubectl.ts';
+
 export const DEFAULT_CLUSTERS = 2;
 export const MAX_CLUSTERS = 4;
-const READY_TIMEOUT_MS = 90_000;
 const KCM_CONTROLLERS = [
   'serviceaccount-token-controller',
   'serviceaccount-controller',
@@ -32,49 +33,12 @@ const KCM_CONTROLLERS = [
   // the built-in view/edit/admin ClusterRoles are aggregated by this controller; without it
   // `view` is empty and the cluster1-viewer context could read nothing
   'clusterrole-aggregation-controller',
+  // Services with a selector get their EndpointSlices (and Endpoints) from the Pods behind them,
+  // as in a real cluster (testbed/workloads.ts makes such Pods)
+  'endpoints-controller',
+  'endpointslice-controller',
+  'endpointslice-mirroring-controller',
 ];
-// pilot-discovery and testbed-kubelet: istiods and their kubelet stand-ins started by
-// testbed/istiod.ts (their working directories live in the state dir)
-const DAEMONS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'pilot-discovery', 'testbed-kubelet'] as const;
-
-// ---------------------------------------------------------------------------------------------
-// Paths
-
-export const REPO_ROOT = resolve(import.meta.dirname, '..');
-
-/** <repo>/.testbed (override: KUBECTL_MESH_TESTBED_DIR). */
-export function stateDir(): string {
-  const o = process.env.KUBECTL_MESH_TESTBED_DIR;
-  return o ? resolve(o) : join(REPO_ROOT, '.testbed');
-}
-
-/** ${KUBECTL_MESH_CACHE:-~/.cache/kubectl-mesh}/testbed */
-export function cacheDir(): string {
-  return join(process.env.KUBECTL_MESH_CACHE || join(homedir(), '.cache', 'kubectl-mesh'), 'testbed');
-}
-
-/** Where build.sh puts etcd, kube-apiserver, kube-controller-manager and kubectl. */
-export function binDir(): string {
-  return join(cacheDir(), `k8s-${K8S_VERSION}`, 'bin');
-}
-
-export function kubectlBin(): string {
-  return join(binDir(), 'kubectl');
-}
-
-/** Istio's CRDs (istio.io/api), copied next to the binaries by build.sh. */
-export function istioCrdsFile(): string {
-  return join(cacheDir(), `istio-api-${ISTIO_API_VERSION}`, 'customresourcedefinitions.gen.yaml');
-}
-
-/** The test bed kubeconfig (exists while the test bed is up). */
-export function kubeconfigPath(): string {
-  return join(stateDir(), 'kubeconfig');
-}
-
-function statePath(): string {
-  return join(stateDir(), 'state.json');
-}
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -143,237 +107,6 @@ interface State {
   clusters: ClusterRecord[];
 }
 
-export interface KubectlOptions {
-  /** kubeconfig context, e.g. cluster2 or cluster1-viewer (default: current-context cluster1) */
-  context?: string;
-  /** stdin */
-  input?: string;
-  /** return a non-zero exit code instead of throwing */
-  allowFail?: boolean;
-  /** kill kubectl after this long (default 120 s) */
-  timeoutMs?: number;
-}
-
-export interface KubectlResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export class KubectlError extends Error {
-  result: KubectlResult;
-  args: string[];
-  constructor(args: string[], result: KubectlResult) {
-    super(`kubectl ${args.join(' ')} exited ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`);
-    this.name = 'KubectlError';
-    this.result = result;
-    this.args = args;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small helpers
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function defaultLog(): (msg: string) => void {
-  return process.env.KUBECTL_MESH_TESTBED_VERBOSE === '1'
-    ? (m) => process.stderr.write(`[testbed] ${m}\n`)
-    : () => {};
-}
-
-interface RunResult { code: number; stdout: string; stderr: string }
-
-function run(cmd: string, args: string[], opts: { cwd?: string; input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; stdio?: 'pipe' | 'stderr' } = {}): Promise<RunResult> {
-  return new Promise((res, rej) => {
-    const so: SpawnOptions = { cwd: opts.cwd, env: opts.env ?? process.env };
-    so.stdio = opts.stdio === 'stderr' ? ['ignore', 2, 2] : ['pipe', 'pipe', 'pipe'];
-    const child = spawn(cmd, args, so);
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout?.on('data', (b: Buffer) => out.push(b));
-    child.stderr?.on('data', (b: Buffer) => err.push(b));
-    let timer: NodeJS.Timeout | undefined;
-    if (opts.timeoutMs) timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
-    child.on('error', (e) => { if (timer) clearTimeout(timer); rej(e); });
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      res({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
-    });
-    if (child.stdin) {
-      child.stdin.on('error', () => {});
-      child.stdin.end(opts.input ?? '');
-    }
-  });
-}
-
-async function runOk(cmd: string, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<string> {
-  const r = await run(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
-  return r.stdout;
-}
-
-function tail(file: string, lines = 25): string {
-  try {
-    const t = readFileSync(file, 'utf8').trimEnd().split('\n');
-    return t.slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  const ports: number[] = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      const s = net.createServer();
-      servers.push(s);
-      await new Promise<void>((res, rej) => { s.once('error', rej); s.listen(0, '127.0.0.1', () => res()); });
-      ports.push((s.address() as net.AddressInfo).port);
-    }
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((res) => s.close(() => res()))));
-  }
-  return ports;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes
-
-interface ProcInfo { pid: number; state: string; pgrp: number; argv: string[] }
-
-function procInfo(pid: number): ProcInfo | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    let argv: string[] = [];
-    try {
-      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s) => s !== '');
-    } catch { /* gone */ }
-    return { pid, state: rest[0], pgrp: Number(rest[2]), argv };
-  } catch {
-    return null;
-  }
-}
-
-function allProcs(): ProcInfo[] {
-  const res: ProcInfo[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    const p = procInfo(Number(e));
-    if (p) res.push(p);
-  }
-  return res;
-}
-
-/** Alive (not a zombie) and, when `exe` is given, running that binary. */
-function isAlive(pid: number, exe?: string): boolean {
-  if (!pid) return false;
-  const p = procInfo(pid);
-  if (!p || p.state === 'Z' || p.state === 'X') return false;
-  if (exe && (p.argv.length === 0 || basename(p.argv[0]) !== exe)) return false;
-  return true;
-}
-
-function groupAlive(pgid: number): boolean {
-  if (isAlive(pgid)) return true;
-  return allProcs().some((p) => p.pgrp === pgid && p.state !== 'Z' && p.state !== 'X');
-}
-
-function signalGroup(pgid: number, sig: NodeJS.Signals): void {
-  try { process.kill(-pgid, sig); } catch { /* ESRCH: gone */ }
-}
-
-/** SIGTERM the process group, SIGKILL it after graceMs (at once when 0), wait until it is gone. */
-async function killGroup(pgid: number, graceMs = 5000): Promise<void> {
-  if (!pgid || !groupAlive(pgid)) return;
-  if (graceMs > 0) {
-    signalGroup(pgid, 'SIGTERM');
-    const deadline = Date.now() + graceMs;
-    while (Date.now() < deadline) {
-      if (!groupAlive(pgid)) return;
-      await sleep(50);
-    }
-  }
-  signalGroup(pgid, 'SIGKILL');
-  const hard = Date.now() + 10_000;
-  while (Date.now() < hard) {
-    if (!groupAlive(pgid)) return;
-    await sleep(50);
-  }
-  throw new Error(`process group ${pgid} survived SIGKILL`);
-}
-
-function daemonEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.KUBECONFIG;
-  return env;
-}
-
-/** Start a daemon in its own process group (setsid), output appended to logFile. */
-function startDaemon(bin: string, args: string[], logFile: string, cwd: string): number {
-  if (!existsSync(bin)) throw new Error(`missing binary ${bin}: run testbed/build.sh`);
-  const fd = openSync(logFile, 'a');
-  try {
-    writeFileSync(fd, `\n=== ${new Date().toISOString()} ${basename(bin)} ${args.join(' ')}\n`);
-    const child = spawn(bin, args, { cwd, detached: true, stdio: ['ignore', fd, fd], env: daemonEnv() });
-    child.on('error', () => {});
-    child.unref();
-    if (!child.pid) throw new Error(`could not start ${bin}`);
-    return child.pid;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Test bed daemons not recorded in the state (e.g. from a crashed `up`): matched by binary name and the state dir in their arguments. */
-function strayDaemons(): ProcInfo[] {
-  const dir = stateDir() + '/';
-  return allProcs().filter((p) =>
-    p.pid !== process.pid && p.state !== 'Z' && p.argv.length > 0 &&
-    (DAEMONS as readonly string[]).includes(basename(p.argv[0])) &&
-    p.argv.some((a) => a.includes(dir)));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Lock (test files run in parallel processes; only one may bring the test bed up or down)
-
-async function withLock<T>(fn: () => Promise<T>): Promise<T> {
-  const dir = stateDir();
-  mkdirSync(dir, { recursive: true });
-  const lock = join(dir, 'lock');
-  const deadline = Date.now() + 45 * 60_000; // a cold build can take this long
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let stale = false;
-      try {
-        const owner = Number(readFileSync(join(lock, 'pid'), 'utf8'));
-        stale = owner !== process.pid && !isAlive(owner);
-      } catch {
-        try { stale = Date.now() - statSync(lock).mtimeMs > 30_000; } catch { /* removed meanwhile */ }
-      }
-      if (stale) {
-        const tomb = `${lock}.stale.${process.pid}.${Date.now()}`;
-        try { renameSync(lock, tomb); rmSync(tomb, { recursive: true, force: true }); } catch { /* someone else */ }
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for the test bed lock ${lock}`);
-      await sleep(200);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // State
 
@@ -404,164 +137,7 @@ export function current(): Testbed | null {
 }
 
 // ---------------------------------------------------------------------------------------------
-// PKI (openssl CLI; RSA keys so node-forge and everything else can read them)
-
-const OPENSSL_CNF = `[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = testbed
-[v3_ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign,digitalSignature
-subjectKeyIdentifier = hash
-[server]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-subjectAltName = IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
-[client]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = clientAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-`;
-
-/**
- * RSA key generation is the slow part (~0.5 s per key on 2 cores), so keys are cached per cluster
- * and role in <cache>/testbed/keys and reused; certificates are issued fresh on every `up`.
- */
-async function cachedKey(name: string): Promise<string> {
-  const dir = join(cacheDir(), 'keys');
-  const file = join(dir, `${name}.key`);
-  if (existsSync(file)) return file;
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await runOk('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', tmp]);
-  renameSync(tmp, file);
-  return file;
-}
-
-async function makePki(pki: string, p: ClusterParams): Promise<void> {
-  mkdirSync(pki, { recursive: true });
-  writeFileSync(join(pki, 'openssl.cnf'), OPENSSL_CNF);
-  const o = (args: string[]): Promise<string> => runOk('openssl', args, { cwd: pki });
-  const roles = ['ca', 'sa', 'apiserver', 'admin', 'viewer'];
-  const keys = await Promise.all(roles.map((r) => cachedKey(`${p.name}-${r}`)));
-  for (let i = 0; i < roles.length; i++) {
-    writeFileSync(join(pki, `${roles[i]}.key`), readFileSync(keys[i]), { mode: 0o600 });
-  }
-  const leaf = async (name: string, subj: string, ext: string): Promise<void> => {
-    await o(['req', '-new', '-config', 'openssl.cnf', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', subj]);
-    await o(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key',
-      '-set_serial', `0x${randomBytes(12).toString('hex')}`, '-days', '3650', '-sha256',
-      '-extfile', 'openssl.cnf', '-extensions', ext, '-out', `${name}.crt`]);
-    rmSync(join(pki, `${name}.csr`));
-  };
-  await Promise.all([
-    o(['req', '-x509', '-config', 'openssl.cnf', '-extensions', 'v3_ca', '-key', 'ca.key', '-out', 'ca.crt',
-      '-days', '3650', '-sha256', '-set_serial', `0x${randomBytes(12).toString('hex')}`, '-subj', `/CN=${p.name}-ca`]),
-    o(['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']),
-  ]);
-  await Promise.all([
-    leaf('apiserver', '/CN=kube-apiserver', 'server'),
-    leaf('admin', '/O=system:masters/CN=admin', 'client'),
-    leaf('viewer', '/CN=viewer', 'client'),
-  ]);
-}
-
-interface Creds { ca: string; cert: string; key: string }
-
-function readCreds(dir: string, user: 'admin' | 'viewer' = 'admin'): Creds {
-  const pki = join(dir, 'pki');
-  return {
-    ca: readFileSync(join(pki, 'ca.crt'), 'utf8'),
-    cert: readFileSync(join(pki, `${user}.crt`), 'utf8'),
-    key: readFileSync(join(pki, `${user}.key`), 'utf8'),
-  };
-}
-
-const b64 = (s: string): string => Buffer.from(s).toString('base64');
-
-function kubeconfigYaml(clusters: ClusterRecord[], withViewer: boolean): string {
-  const cfg = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    preferences: {},
-    clusters: [] as unknown[],
-    users: [] as unknown[],
-    contexts: [] as unknown[],
-    'current-context': clusters[0].name,
-  };
-  for (const c of clusters) {
-    const admin = readCreds(c.dir, 'admin');
-    cfg.clusters.push({ name: c.name, cluster: { server: c.server, 'certificate-authority-data': b64(admin.ca) } });
-    cfg.users.push({ name: `${c.name}-admin`, user: { 'client-certificate-data': b64(admin.cert), 'client-key-data': b64(admin.key) } });
-    cfg.contexts.push({ name: c.name, context: { cluster: c.name, user: `${c.name}-admin` } });
-  }
-  if (withViewer) {
-    const c = clusters[0];
-    const viewer = readCreds(c.dir, 'viewer');
-    cfg.users.push({ name: `${c.name}-viewer`, user: { 'client-certificate-data': b64(viewer.cert), 'client-key-data': b64(viewer.key) } });
-    cfg.contexts.push({ name: `${c.name}-viewer`, context: { cluster: c.name, user: `${c.name}-viewer` } });
-  }
-  return dump(cfg, { lineWidth: -1 });
-}
-
-// ---------------------------------------------------------------------------------------------
-// HTTP probes
-
-interface HttpResult { status: number; body: string }
-
-function apiGet(port: number, creds: Creds, path: string, timeoutMs = 5000): Promise<HttpResult> {
-  return new Promise((res, rej) => {
-    const req = https.request({
-      host: '127.0.0.1', port, path, method: 'GET', ca: creds.ca, cert: creds.cert, key: creds.key,
-      agent: false, timeout: timeoutMs, headers: { accept: 'application/json' },
-    }, (r) => collectBody(r, res, rej));
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', rej);
-    req.end();
-  });
-}
-
-function collectBody(r: http.IncomingMessage, res: (v: HttpResult) => void, rej: (e: Error) => void): void {
-  const chunks: Buffer[] = [];
-  r.on('data', (c: Buffer) => chunks.push(c));
-  r.on('end', () => res({ status: r.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-  r.on('error', rej);
-}
-
-function httpGet(url: string, timeoutMs = 2000): Promise<HttpResult> {
-  return new Promise((res, rej) => {
-    const req = http.get(url, { timeout: timeoutMs, agent: false }, (r) => collectBody(r, res, rej));
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', rej);
-  });
-}
-
-/** Poll `check` every `intervalMs` until it returns true; fail early if a watched process died. */
-async function waitFor(what: string, check: () => Promise<boolean>, opts: { timeoutMs?: number; intervalMs?: number; pid?: number; exe?: string; log?: string } = {}): Promise<void> {
-  const deadline = Date.now() + (opts.timeoutMs ?? READY_TIMEOUT_MS);
-  let last = '';
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    if (opts.pid !== undefined && !isAlive(opts.pid, opts.exe)) {
-      throw new Error(`${what}: process ${opts.pid} exited${opts.log ? `; last log lines of ${opts.log}:\n${tail(opts.log)}` : ''}`);
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${last ? ` (${last})` : ''}${opts.log ? `; last log lines of ${opts.log}:\n${tail(opts.log)}` : ''}`);
-    }
-    await sleep(opts.intervalMs ?? 200);
-  }
-}
+// Readiness
 
 async function waitApiServerReady(c: ClusterRecord, creds: Creds): Promise<void> {
   const opts = { pid: c.pids.apiserver, exe: 'kube-apiserver', log: join(c.dir, 'kube-apiserver.log') };
@@ -899,18 +475,4 @@ export function stopControllerManager(name: string): Promise<void> {
 /** Start one cluster's kube-controller-manager again (same flags). No-op when it runs. */
 export function startControllerManager(name: string): Promise<void> {
   return restartClusterDaemon(name, 'kcm');
-}
-
-/**
- * Run the test bed's kubectl with the test bed kubeconfig. Throws KubectlError on a non-zero
- * exit unless allowFail is set.
- */
-export async function kubectl(args: string[], opts: KubectlOptions = {}): Promise<KubectlResult> {
-  const full = ['--kubeconfig', kubeconfigPath(), '--cache-dir', join(stateDir(), 'kubectl-cache')];
-  if (opts.context) full.push('--context', opts.context);
-  full.push(...args);
-  const env = { ...process.env, KUBECONFIG: kubeconfigPath() };
-  const r = await run(kubectlBin(), full, { input: opts.input, env, timeoutMs: opts.timeoutMs ?? 120_000 });
-  if (r.code !== 0 && !opts.allowFail) throw new KubectlError(args, r);
-  return r;
 }

@@ -1,0 +1,294 @@
+// Istio as Istio installs it, per test bed cluster (`npm run testbed -- up --istio`):
+//
+// 1. `istioctl manifest generate` (the pinned istioctl; its charts are embedded, so it renders
+//    offline) of an IstioOperator with meshID, clusterName, network and DNS capture, and of the
+//    east-west gateway IstioOperator that Istio's `samples/multicluster/gen-eastwest-gateway.sh`
+//    prints (the script itself is run, from the Istio module);
+// 2. applied to the cluster's API server (server-side apply), in place of the simulated install of
+//    testbed/fixtures/istio.yaml, with the network label on istio-system as Istio's multi-network
+//    guide sets it;
+// 3. one real istiod per cluster on loopback (testbed/istiod.ts), with the environment of the
+//    rendered istiod Deployment;
+// 4. the rendered webhooks, pointed at that istiod by URL (https://127.0.0.1:<port>/...), so the
+//    API server really calls istiod's validation and sidecar injection; istiod fills in caBundle;
+// 5. Pods: the east-west gateway (from the rendered Deployment's template, injected by istiod) and
+//    the samples bar/httpbin and foo/sleep (injected), Running and Ready with pod IPs
+//    (testbed/workloads.ts), behind their Services' EndpointSlices.
+//
+// Deviations from a real cluster: docs/istio-testbed.md "The --istio install".
+//
+// Written for Node's type stripping: erasable TypeScript only, node: builtins and js-yaml.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dump, loadAll } from 'js-yaml';
+import { applyIstioFixtures, clusterIndex, clusterParams, MESH_ID } from './fixtures.ts';
+import type { ClusterParams } from './fixtures.ts';
+import { ensureIstioBuilt, ISTIO_VERSION, istioctlBin, startIstiod, stopIstiod, waitUntil } from './istiod.ts';
+import type { Istiod } from './istiod.ts';
+import { kubectl } from './kubectl.ts';
+import { stateDir } from './paths.ts';
+import { addWorkload, ensureWorkloadNode, setPodRunning, workloadNode } from './workloads.ts';
+
+/** The istio.io/istio module version testbed/tools/istio pins (commit eed52ebb66ad). */
+export const ISTIO_MODULE_VERSION = 'v0.0.0-20260827124520-eed52ebb66ad';
+const NS = 'istio-system';
+const ISTIO_HUB = 'docker.io/istio';
+export const FIELD_MANAGER = 'istioctl';
+export const EASTWEST_GATEWAY = 'istio-eastwestgateway';
+const WEBHOOK_KINDS = ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'];
+
+export interface KubeDoc {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [k: string]: any;
+}
+
+export interface IstioRender {
+  /** the IstioOperator of the control plane */
+  iop: string;
+  /** the IstioOperator gen-eastwest-gateway.sh printed */
+  eastwestIop: string;
+  /** every object of both renders (control plane first), CRDs included */
+  objects: KubeDoc[];
+}
+
+/** The Istio module's source (Go module cache), downloaded through the module proxy when missing. */
+export function istioModuleDir(): string {
+  const env = { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod' };
+  const cache = spawnSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8', env }).stdout.trim();
+  const dir = join(cache, 'istio.io', `istio@${ISTIO_MODULE_VERSION}`);
+  if (!existsSync(dir)) {
+    const r = spawnSync('go', ['mod', 'download', 'istio.io/istio'], { cwd: join(import.meta.dirname, 'tools', 'istio'), encoding: 'utf8', env });
+    if (r.status !== 0 || !existsSync(dir)) throw new Error(`go mod download istio.io/istio failed: ${r.stderr}`);
+  }
+  return dir;
+}
+
+/** The control plane's IstioOperator: one mesh, this cluster's name and network, DNS capture. */
+export function controlPlaneIop(p: ClusterParams): string {
+  return dump({
+    apiVersion: 'install.istio.io/v1alpha1',
+    kind: 'IstioOperator',
+    spec: {
+      meshConfig: {
+        defaultConfig: {
+          // auto-allocation: istiod's own (PILOT_ENABLE_IP_AUTOALLOCATE, on by default); this
+          // istioctl calls ISTIO_META_DNS_AUTO_ALLOCATE deprecated ("dns-auto-allocation-v2")
+          proxyMetadata: { ISTIO_META_DNS_CAPTURE: 'true' },
+        },
+      },
+      values: {
+        global: { meshID: p.meshID, multiCluster: { clusterName: p.name }, network: p.network },
+      },
+    },
+  });
+}
+
+function istioctl(args: string[], input?: string): string {
+  ensureIstioBuilt();
+  const r = spawnSync(istioctlBin(), args, { input, encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, HOME: stateDir() } });
+  if (r.status !== 0) throw new Error(`istioctl ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  // istioctl prints validation warnings on stdout, before the manifest
+  const start = r.stdout.search(/^(apiVersion|kind|---)/m);
+  if (start > 0) process.stderr.write(`[istioctl] ${r.stdout.slice(0, start).trim()}\n`);
+  return start >= 0 ? r.stdout.slice(start) : r.stdout;
+}
+
+function docs(yaml: string): KubeDoc[] {
+  return (loadAll(yaml) as Array<KubeDoc | null>).filter((d): d is KubeDoc => !!d && typeof d === 'object' && !!d.kind);
+}
+
+/** Render one cluster's install (offline, < 1 s each). */
+export function renderIstio(p: ClusterParams): IstioRender {
+  const iop = controlPlaneIop(p);
+  const script = join(istioModuleDir(), 'samples', 'multicluster', 'gen-eastwest-gateway.sh');
+  const sh = spawnSync('bash', [script, '--network', p.network], { encoding: 'utf8' });
+  if (sh.status !== 0) throw new Error(`${script} failed: ${sh.stderr}`);
+  const eastwestIop = sh.stdout;
+  // A release istioctl overlays its own hub and tag (operator/pkg/render hubTagOverlay, from the
+  // build's buildHub/buildVersion); ours was built without buildHub, so its charts would say
+  // `latest`. Pass what a release build would.
+  const hubTag = ['--set', `hub=${ISTIO_HUB}`, '--set', `tag=${ISTIO_VERSION}`];
+  const gen = (input: string): KubeDoc[] => docs(istioctl(['manifest', 'generate', ...hubTag, '-f', '-'], input));
+  const objects = [...gen(iop), ...gen(eastwestIop)];
+  return { iop, eastwestIop, objects };
+}
+
+function ref(d: KubeDoc): string {
+  return `${d.kind}/${d.metadata.namespace ? `${d.metadata.namespace}/` : ''}${d.metadata.name}`;
+}
+
+async function applyDocs(context: string, objs: KubeDoc[]): Promise<void> {
+  if (objs.length === 0) return;
+  await kubectl(['apply', '--server-side', '--force-conflicts', `--field-manager=${FIELD_MANAGER}`, '-o', 'name', '-f', '-'],
+    { context, input: objs.map((o) => JSON.stringify(o)).join('\n---\n'), timeoutMs: 180_000 });
+}
+
+/** The rendered webhooks, pointed at the loopback istiod by URL (its https port; istiod patches caBundle in). */
+export function webhooksByUrl(objs: KubeDoc[], httpsPort: number): KubeDoc[] {
+  return objs.filter((o) => WEBHOOK_KINDS.includes(o.kind)).map((o) => {
+    const c = structuredClone(o);
+    for (const w of c.webhooks ?? []) {
+      const svc = w.clientConfig?.service;
+      if (!svc) continue;
+      w.clientConfig = { url: `https://127.0.0.1:${httpsPort}${svc.path ?? '/'}` };
+    }
+    return c;
+  });
+}
+
+/** The rendered istiod Deployment's environment (plain values only) for the loopback istiod. */
+export function istiodEnv(objs: KubeDoc[]): Record<string, string> {
+  const d = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === 'istiod' && o.metadata.namespace === NS);
+  if (!d) throw new Error('the render has no istiod Deployment');
+  const c = (d.spec.template.spec.containers as Array<{ name: string; env?: Array<{ name: string; value?: string }> }>).find((x) => x.name === 'discovery');
+  const env: Record<string, string> = {};
+  // addresses and names of the Pod are the loopback istiod's own (testbed/istiod.ts); one istiod: no election
+  const own = new Set(['ISTIOD_ADDR', 'POD_NAME', 'POD_NAMESPACE', 'SERVICE_ACCOUNT', 'KUBECONFIG', 'ENABLE_LEADER_ELECTION']);
+  for (const e of c?.env ?? []) if (e.value !== undefined && !own.has(e.name)) env[e.name] = e.value;
+  return env;
+}
+
+export interface IstioInstall {
+  cluster: string;
+  istiod: Istiod;
+  render: IstioRender;
+  /** ms: render, apply, istiod ready, webhooks patched, pods */
+  timings: Record<string, number>;
+}
+
+function installFile(cluster: string): string {
+  return join(stateDir(), `istio-install-${cluster}.json`);
+}
+
+/** True when `up --istio` (or installIstio) installed real Istio into this cluster and it is still recorded. */
+export function istioInstalled(cluster: string): boolean {
+  return existsSync(installFile(cluster));
+}
+
+/** The pod IPs of the bed's sample Pods (as in the simulated install's EndpointSlices). */
+export function samplePodIps(p: ClusterParams): { httpbin: string; sleep: string; eastwest: string } {
+  return { httpbin: `10.244.${p.index}.10`, sleep: `10.244.${p.index}.20`, eastwest: `10.244.${p.index}.2` };
+}
+
+/**
+ * Replace a cluster's simulated Istio install with the real one and start its istiod (see the top
+ * of this file). Idempotent enough to run again on the same cluster (istiod is restarted).
+ */
+export async function installIstio(cluster: string, opts: { log?: (m: string) => void; istiodEnv?: Record<string, string> } = {}): Promise<IstioInstall> {
+  const log = opts.log ?? (() => {});
+  const p = clusterParams(clusterIndex(cluster));
+  const t: Record<string, number> = {};
+  let t0 = Date.now();
+  const render = renderIstio(p);
+  t.render = Date.now() - t0;
+  const webhooks = render.objects.filter((o) => WEBHOOK_KINDS.includes(o.kind));
+  const rest = render.objects.filter((o) => !WEBHOOK_KINDS.includes(o.kind));
+
+  t0 = Date.now();
+  // what `istioctl install` + Istio's multi-network guide do: the namespace with its network label
+  await kubectl(['apply', '-f', '-'], { context: cluster, input: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'topology.istio.io/network': p.network } } }) });
+  // the simulated install's objects go (the real ones take their names)
+  await removeFixtureInstall(cluster);
+  await applyDocs(cluster, rest.filter((o) => o.kind === 'CustomResourceDefinition'));
+  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...rest.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => `crd/${o.metadata.name}`)], { context: cluster });
+  await applyDocs(cluster, rest.filter((o) => o.kind !== 'CustomResourceDefinition'));
+  await kubectl(['-n', NS, 'patch', 'service', EASTWEST_GATEWAY, '--subresource=status', '--type=merge', '-p',
+    JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: p.eastWestIP }] } } })], { context: cluster });
+  t.apply = Date.now() - t0;
+  log(`${cluster}: Istio rendered (${render.objects.length} objects) and applied`);
+
+  t0 = Date.now();
+  const env = { ...istiodEnv(render.objects), ISTIOD_CUSTOM_HOST: '127.0.0.1', ...opts.istiodEnv };
+  const istiod = await startIstiod(cluster, { env });
+  t.istiod = Date.now() - t0;
+  log(`${cluster}: istiod ready in ${istiod.readyMs} ms (${istiod.debugUrl})`);
+
+  t0 = Date.now();
+  const hooks = webhooksByUrl(webhooks, istiod.ports.https);
+  await applyDocs(cluster, hooks);
+  // istiod patches its CA bundle into every webhook of its revision; until then the API server
+  // cannot call it (and the injector's failurePolicy Fail would refuse Pods)
+  await waitUntil(`${cluster}: istiod patched caBundle into its webhooks`, async () => {
+    for (const h of hooks) {
+      const r = await kubectl(['get', h.kind.toLowerCase(), h.metadata.name, '-o', 'json'], { context: cluster, allowFail: true });
+      if (r.code !== 0) return false;
+      if ((JSON.parse(r.stdout).webhooks as Array<{ clientConfig: { caBundle?: string } }>).some((w) => !w.clientConfig.caBundle)) return false;
+    }
+    return true;
+  }, 60_000, 250);
+  t.webhooks = Date.now() - t0;
+
+  t0 = Date.now();
+  await ensureWorkloadNode(cluster);
+  await addGatewayPod(cluster, render.objects, samplePodIps(p).eastwest);
+  // the samples: Services from the fixture, Pods instead of hand-written EndpointSlices
+  await kubectl(['delete', 'endpointslice', '-A', '-l', 'kubectl-mesh.testbed/handmade=true', '--ignore-not-found'], { context: cluster, allowFail: true });
+  await kubectl(['-n', 'bar', 'delete', 'endpointslice', 'httpbin-testbed', '--ignore-not-found'], { context: cluster, allowFail: true });
+  await kubectl(['-n', 'foo', 'delete', 'endpointslice', 'sleep-testbed', '--ignore-not-found'], { context: cluster, allowFail: true });
+  const ips = samplePodIps(p);
+  await addWorkload({ context: cluster, namespace: 'bar', name: 'httpbin', ports: [{ name: 'http', port: 8000, targetPort: 8080 }], ip: ips.httpbin });
+  await addWorkload({ context: cluster, namespace: 'foo', name: 'sleep', ports: [{ name: 'http', port: 80 }], ip: ips.sleep });
+  t.pods = Date.now() - t0;
+
+  const inst: IstioInstall = { cluster, istiod, render: { iop: render.iop, eastwestIop: render.eastwestIop, objects: [] }, timings: t };
+  writeFileSync(installFile(cluster), JSON.stringify({ ...inst, objects: render.objects.map(ref) }, null, 2));
+  return { ...inst, render };
+}
+
+/** The east-west gateway Pod, from the rendered Deployment's Pod template (the injector adds its proxy). */
+async function addGatewayPod(cluster: string, objs: KubeDoc[], ip: string): Promise<void> {
+  const d = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === EASTWEST_GATEWAY);
+  if (!d) throw new Error(`the render has no ${EASTWEST_GATEWAY} Deployment`);
+  const name = `${EASTWEST_GATEWAY}-0`;
+  await kubectl(['-n', NS, 'delete', 'pod', name, '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
+  const tpl = structuredClone(d.spec.template);
+  await kubectl(['create', '-f', '-'], { context: cluster, input: JSON.stringify({
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { ...tpl.metadata, name, namespace: NS },
+    spec: { ...tpl.spec, nodeName: workloadNode(cluster), automountServiceAccountToken: false },
+  }) });
+  await setPodRunning(cluster, NS, name, ip);
+}
+
+/** Delete the simulated install's Istio objects (not the namespace, not the CRDs). */
+async function removeFixtureInstall(cluster: string): Promise<void> {
+  await kubectl(['-n', NS, 'delete', 'deployment,service,serviceaccount,configmap', '-l', 'release=istio', '--ignore-not-found'], { context: cluster, allowFail: true });
+  await kubectl(['-n', NS, 'delete', 'service', EASTWEST_GATEWAY, '--ignore-not-found'], { context: cluster, allowFail: true });
+  for (const n of ['istio', 'istio-sidecar-injector']) await kubectl(['-n', NS, 'delete', 'configmap', n, '--ignore-not-found'], { context: cluster, allowFail: true });
+}
+
+/**
+ * Undo installIstio: stop istiod, delete the rendered objects (webhooks first), the Pods, and put
+ * the simulated install and the samples' EndpointSlices back (testbed/fixtures).
+ */
+export async function uninstallIstio(cluster: string): Promise<void> {
+  const f = installFile(cluster);
+  await stopIstiod(cluster);
+  let objects: string[] = [];
+  try {
+    objects = (JSON.parse(readFileSync(f, 'utf8')) as { objects: string[] }).objects;
+  } catch { /* not recorded: render again */ }
+  const p = clusterParams(clusterIndex(cluster));
+  const rendered = objects.length ? undefined : renderIstio(p).objects;
+  const refs = rendered ? rendered.map(ref) : objects;
+  // webhooks first: with istiod gone, its webhooks would refuse every write they match
+  const order = (r: string): number => (r.startsWith('MutatingWebhookConfiguration/') || r.startsWith('ValidatingWebhookConfiguration/') ? 0 : 1);
+  for (const r of [...refs].sort((a, b) => order(a) - order(b))) {
+    const [kind, ...rest] = r.split('/');
+    if (kind === 'CustomResourceDefinition') continue;
+    const name = rest.pop() as string;
+    const args = ['delete', kind.toLowerCase(), name, '--ignore-not-found', '--wait=false'];
+    if (rest.length) args.push('-n', rest[0]);
+    await kubectl(args, { context: cluster, allowFail: true });
+  }
+  await kubectl(['delete', 'pods', '-A', '-l', 'kubectl-mesh.testbed/workload', '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
+  await kubectl(['-n', NS, 'delete', 'pod', `${EASTWEST_GATEWAY}-0`, '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
+  await kubectl(['delete', 'node', workloadNode(cluster), '--ignore-not-found'], { context: cluster, allowFail: true });
+  await applyIstioFixtures(cluster, { samples: true });
+  rmSync(f, { force: true });
+}
+
+export { MESH_ID };
