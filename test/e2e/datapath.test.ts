@@ -8,10 +8,10 @@
 // cluster2 itself and puts the simulated install back in after().
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {readFileSync, rmSync} from 'node:fs'
+import {rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {kget, kubectl, mesh, tempDir} from './harness.ts'
-import {installIstio, istioInstalled, istioModuleDir, uninstallIstio} from '../../testbed/istio-install.ts'
+import {installIstio, istioInstalled, uninstallIstio} from '../../testbed/istio-install.ts'
 import {ensureIstioBuilt, memoryMiB, runningIstiod, waitUntil} from '../../testbed/istiod.ts'
 import {addWorkload, removeWorkload} from '../../testbed/workloads.ts'
 import {clusterOf, clusterSnis, endpointsOf, xds} from '../../testbed/xds.ts'
@@ -22,6 +22,7 @@ const C1 = 'cluster1'
 const C2 = 'cluster2'
 const XDS_TIMEOUT_MS = 60_000
 const HTTPBIN = 'httpbin.bar.svc.cluster.local'
+const SLEEP = 'sleep.foo.svc.cluster.local'
 const SNI = (port: number, host: string) => `outbound_.${port}_._.${host}`
 const OUT = (port: number, host: string) => `outbound|${port}||${host}`
 const GW2 = '127.0.0.12:15443'
@@ -173,10 +174,8 @@ describe('the data path as istiod configures it', () => {
 
   describe('one mesh over two networks: cluster link --bidirectional (seeds 002, 003)', () => {
     test('cluster1\'s sidecar has cluster1\'s pod and cluster2\'s gateway; cluster2\'s gateway has the SNI chain and its SNI cluster holds cluster2\'s pod', async () => {
+      // link itself passes each cluster's services through its east-west gateway (Gateway kubectl-mesh-cross-network)
       ok(await mesh(['cluster', 'link', '--context', C1, '--remote-context', C2, '--bidirectional']), 'cluster link')
-      // kubectl-mesh's link does not (yet) pass *.local through the gateways: Istio's own sample does
-      const expose = readFileSync(join(istioModuleDir(), 'samples', 'multicluster', 'expose-services.yaml'), 'utf8')
-      for (const ctx of [C1, C2]) await kubectl(['-n', NS, 'apply', '-f', '-'], {context: ctx, input: expose})
       const t0 = Date.now()
       const s = await probeUntil(sleep1, `EDS ${OUT(8000, HTTPBIN)} = own pod + ${GW2}`, (d) => {
         const e = endpointsOf(d, OUT(8000, HTTPBIN))
@@ -189,8 +188,31 @@ describe('the data path as istiod configures it', () => {
       record('one mesh, two networks', gw2, 'LDS 15443 serverNames (httpbin)', gatewaySnis(g.dump).filter((n) => n.includes('httpbin')))
       record('one mesh, two networks', gw2, `EDS ${SNI(8000, HTTPBIN)}`, endpointsOf(g.dump, SNI(8000, HTTPBIN)))
       assert.deepEqual(endpointsOf(g.dump, SNI(8000, HTTPBIN)), ['10.244.2.10:8080'])
+      // a service of cluster2 that was never exported is passed through too, with its pod behind it
+      const sleepSnis = gatewaySnis(g.dump).filter((n) => n.endsWith(`_._.${SLEEP}`))
+      record('one mesh, two networks', gw2, 'LDS 15443 serverNames (foo/sleep, never exported)', sleepSnis)
+      assert.ok(sleepSnis.length > 0, `no 15443 chain for ${SLEEP}: ${gatewaySnis(g.dump).join(', ')}`)
+      assert.ok(sleepSnis.every((n) => (endpointsOf(g.dump, n) ?? []).length > 0), 'the SNI cluster of foo/sleep has its pod')
+      const s2 = await probeUntil(sleep1, `EDS of cluster2's foo/sleep through ${GW2}`, (d) => endpointsOf(d, OUT(80, SLEEP))?.includes(GW2) && true)
+      record('one mesh, two networks', sleep1, `EDS ${OUT(80, SLEEP)}`, endpointsOf(s2.dump, OUT(80, SLEEP)))
       const v = await verify()
       assert.deepEqual(failed(v, 'links.reverse'), [])
+      assert.deepEqual(failed(v, 'networks.expose'), [])
+    })
+
+    test('break: the exposure Gateway removed by hand → cluster2\'s gateway drops the chains of unexported services, verify fails networks.expose; link again restores it', async () => {
+      await kubectl(['-n', NS, 'delete', 'gateway.networking.istio.io', 'kubectl-mesh-cross-network'], {context: C2})
+      const g = await probeUntil(gw2, `no 15443 chain for ${SLEEP}`, (d) => !gatewaySnis(d).some((n) => n.endsWith(`_._.${SLEEP}`)) && true)
+      record('one mesh, two networks: exposure removed', gw2, 'LDS 15443 serverNames (foo/sleep)', gatewaySnis(g.dump).filter((n) => n.endsWith(`_._.${SLEEP}`)))
+      const v = await verify()
+      assert.notEqual(v.code, 0)
+      const hit = failed(v, 'networks.expose').find((c) => c.cluster === C1)
+      assert.ok(hit, JSON.stringify(v.checks.filter((c) => c.status === 'fail')))
+      assert.match(hit.message, /cluster2's east-west gateway istio-system\/istio-eastwestgateway does not pass its services through/)
+      ok(await mesh(['cluster', 'link', '--context', C1, '--remote-context', C2]), 'link again')
+      const back = await probeUntil(gw2, `15443 chain for ${SLEEP} again`, (d) => gatewaySnis(d).some((n) => n.endsWith(`_._.${SLEEP}`)) && true)
+      record('one mesh, two networks: linked again', gw2, 'LDS 15443 serverNames (foo/sleep)', gatewaySnis(back.dump).filter((n) => n.endsWith(`_._.${SLEEP}`)))
+      assert.deepEqual(failed(await verify(), 'networks.expose'), [])
     })
 
     test('break: unlink cluster1 → cluster2 → cluster1\'s EDS loses the remote gateway, and verify fails links.reverse', async () => {
