@@ -7,6 +7,7 @@
 //   1  root-cert.pem = A + B, intermediate from A   (phase 1: trust both)
 //   2  root-cert.pem = A + B, intermediate from B   (phase 2: issue from new)
 //   3  root-cert.pem = B,     intermediate from B   (phase 3: trust new only)
+import {parseIstioVersion, reloadsCacerts} from '../istio/install.ts'
 import {UsageError} from '../errors.ts'
 import {CACERTS_SECRET, stamp} from '../istio/names.ts'
 import type {KubeObject} from '../kube/resources.ts'
@@ -125,12 +126,9 @@ export function stageOf(c: ClusterRotateFacts, a: string, b: string | undefined)
 
 const rollout = (c: ClusterRotateFacts) => `kubectl --context ${c.context} -n ${c.istioNamespace} rollout restart ${c.istiods.map((d) => `deployment/${d.name}`).join(' ') || 'deployment/istiod'}`
 
-/** Istio releases from 1.18 reload plugged-in cacerts by themselves (a file watcher; AUTO_RELOAD_PLUGIN_CERTS before). */
+/** Istio releases from 1.18 reload plugged-in cacerts by themselves (the read model's reloadsCacerts). */
 export function reloadsByItself(d: {env: Record<string, string>; version?: string}): boolean | undefined {
-  if (d.env.AUTO_RELOAD_PLUGIN_CERTS === 'true') return true
-  if (!d.version) return undefined
-  const [maj, min] = d.version.split('.').map(Number)
-  return maj > 1 || (maj === 1 && min >= 18)
+  return reloadsCacerts({env: d.env, version: parseIstioVersion(d.version)})
 }
 
 function restartHint(c: ClusterRotateFacts): string {

@@ -2,6 +2,7 @@
 // istio-ca-root-cert ConfigMaps istiod publishes, and the serving certificate each istiod pod
 // presents on port 15012), let the planner (rotate-plan.ts) pick the step, then write: files first
 // (so an interrupted run finds the material), then the Secrets, then the file moves of phase 3.
+import {istiodEnv, istiodVersion} from '../istio/install.ts'
 import {existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync, chmodSync} from 'node:fs'
 import {connect} from 'node:tls'
 import {join} from 'node:path'
@@ -165,20 +166,6 @@ function cacertsFacts(secret: KubeObject | undefined, d: DirRead): ClusterRotate
   return {roots, signing: signing?.fingerprint256, issuedBy, problems}
 }
 
-function envOf(d: KubeObject): Record<string, string> {
-  const containers: any[] = d.spec?.template?.spec?.containers ?? []
-  const c = containers.find((x) => x.name === 'discovery') ?? containers[0]
-  const env: Record<string, string> = {}
-  for (const e of c?.env ?? []) if (typeof e.value === 'string') env[e.name] = e.value
-  return env
-}
-
-function versionOf(d: KubeObject): string | undefined {
-  const containers: any[] = d.spec?.template?.spec?.containers ?? []
-  const image: string | undefined = (containers.find((x) => x.name === 'discovery') ?? containers[0])?.image
-  return image ? /:(\d+\.\d+(?:\.\d+)?)/.exec(image)?.[1] : undefined
-}
-
 /** The leaf certificate istiod presents on its XDS/CA TLS port, read through a port-forward. */
 async function servingCert(client: KubeClient, ns: string, pod: string, timeoutMs: number): Promise<X509Certificate> {
   const stream = await openPortForward(client, ns, pod, ISTIOD_XDS_TLS_PORT, timeoutMs)
@@ -243,7 +230,7 @@ async function readCluster(client: KubeClient, o: RotateOptions, d: DirRead, tim
     istioNamespace: ns,
     cacerts,
     folder,
-    istiods: istiods.map((x) => ({name: x.metadata.name, env: envOf(x), version: versionOf(x)})),
+    istiods: istiods.map((x) => ({name: x.metadata.name, env: istiodEnv(x), version: istiodVersion(x)?.text})),
     proxyConfigXdsAgent,
     meshConfigMap: names.meshConfigMap,
     published: (rootCms.items ?? []).filter((cm) => !ISTIOD_IGNORED_NAMESPACES.has(cm.metadata.namespace ?? '')).map((cm) => ({namespace: cm.metadata.namespace ?? '', roots: fingerprints(cm.data?.['root-cert.pem'])})),

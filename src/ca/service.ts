@@ -4,6 +4,7 @@ import {accessSync, chmodSync, constants, mkdirSync, readFileSync, statSync, wri
 import {dirname, join, resolve} from 'node:path'
 import {OperationError, UsageError} from '../errors.ts'
 import {CACERTS_SECRET} from '../istio/names.ts'
+import {istiodEnv, istiodVersion, reloadsCacerts} from '../istio/install.ts'
 import {ISTIOD_APP_SELECTOR} from '../istio/revision.ts'
 import {type Action, applyObject, type Change} from '../kube/apply.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
@@ -250,6 +251,8 @@ export async function caGen(o: CaGenOptions, deps: CaGenDeps): Promise<CaGenResu
   // 2. With --context: read the cluster and refuse another root before anything is written.
   let client: ReturnType<Session['client']> | undefined
   let istiodDeployments: string[] = []
+  /** Every istiod here takes a changed cacerts by itself (src/istio/install.ts reloadsCacerts). */
+  let istiodsReload = false
   if (o.install) {
     client = deps.session().client(o.context)
     const ns = await client.getOptional(resourcePath(RESOURCES.Namespace, undefined, o.istioNamespace))
@@ -263,6 +266,7 @@ export async function caGen(o: CaGenOptions, deps: CaGenDeps): Promise<CaGenResu
     // Every istiod revision running here (label app=istiod) reads cacerts at startup.
     const istiods = await client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Deployment, o.istioNamespace), {labelSelector: ISTIOD_APP_SELECTOR})
     istiodDeployments = (istiods.items ?? []).map((d) => `deployment/${d.metadata.name}`).sort()
+    istiodsReload = (istiods.items ?? []).length > 0 && (istiods.items ?? []).every((d) => reloadsCacerts({env: istiodEnv(d), version: istiodVersion(d)}) === true)
   }
 
   // 3. Generate what is missing: every key pair at once (native, on the thread pool), then sign.
@@ -343,9 +347,13 @@ export async function caGen(o: CaGenOptions, deps: CaGenDeps): Promise<CaGenResu
       throw new OperationError(`${op.message} (${written}; Secret ${o.istioNamespace}/${CACERTS_SECRET} was not)`, `${op.hint ?? 'fix the cause'}; then run the same command again: it reuses the files`)
     }
     changes.push(change)
-    if (change.action !== 'unchanged' && istiodDeployments.length > 0) {
+    // An istiod that runs without cacerts (self-signed) takes a plugged-in CA only at startup;
+    // one already on cacerts reloads a changed one by itself from Istio 1.18.
+    if (change.action === 'configured' && istiodsReload) {
+      notes.push(`istiod in context "${client.context}" reloads cacerts by itself (Istio ≥ 1.18, a watcher on the mounted Secret, which the kubelet refreshes within about a minute); workloads get certificates from the new intermediate as they renew them (24 h by default), or at once when restarted`)
+    } else if (change.action !== 'unchanged' && istiodDeployments.length > 0) {
       istiodRestartRequired = true
-      notes.push(`istiod in context "${client.context}" loads a new CA only at startup: ${o.dryRun ? 'after a real run, ' : ''}restart it with \`kubectl --context ${client.context} -n ${o.istioNamespace} rollout restart ${istiodDeployments.join(' ')}\`, then restart workloads to get certificates from the new CA`)
+      notes.push(`istiod in context "${client.context}" ${change.action === 'created' ? 'runs without cacerts (a self-signed CA) and takes a plugged-in CA only at startup' : 'loads a new CA only at startup (Istio < 1.18, or a version it cannot tell)'}: ${o.dryRun ? 'after a real run, ' : ''}restart it with \`kubectl --context ${client.context} -n ${o.istioNamespace} rollout restart ${istiodDeployments.join(' ')}\`, then restart workloads to get certificates from the new CA`)
     }
   }
 

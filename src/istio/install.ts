@@ -119,6 +119,23 @@ export function imageTag(image: string | undefined): string | undefined {
   return colon < 0 ? undefined : ref.slice(colon + 1)
 }
 
+/** istiod's Istio version, from its image tag. */
+export function istiodVersion(deploy: KubeObject | null | undefined): IstioVersion | undefined {
+  return parseIstioVersion(imageTag(discoveryContainer(deploy)?.image))
+}
+
+/**
+ * Does this istiod take a changed plugged-in cacerts without a restart? From 1.18 it watches the
+ * files (pilot/pkg/bootstrap/istio_ca.go); before, only with AUTO_RELOAD_PLUGIN_CERTS=true.
+ * undefined: the version is unknown. (An istiod that started without cacerts, self-signed, takes
+ * a plugged-in CA only at startup, whatever its version.)
+ */
+export function reloadsCacerts(d: {env: Record<string, string>; version?: {major: number; minor: number}}): boolean | undefined {
+  if (d.env.AUTO_RELOAD_PLUGIN_CERTS === 'true') return true
+  if (!d.version) return undefined
+  return d.version.major > 1 || d.version.minor >= 18
+}
+
 /** True when this Istio allocates ServiceEntry addresses itself (1.25+). Unknown versions count as new. */
 export function allocatesAddresses(version: {major: number; minor: number} | undefined): boolean {
   if (!version) return true
@@ -142,7 +159,7 @@ export function installFacts(o: InstallObjects, overrides: {clusterDomain?: stri
     istiodClusterId, valuesClusterId, namespaceNetwork, valuesNetwork, mesh,
     meshId: values?.global?.meshID || mesh?.defaultConfig?.meshId || undefined,
     dnsCapture: truthy(mesh?.defaultConfig?.proxyMetadata?.[DNS_CAPTURE_ENV]),
-    version: parseIstioVersion(imageTag(discoveryContainer(o.istiod)?.image)) ?? parseIstioVersion(values?.global?.tag === undefined ? undefined : String(values.global.tag)),
+    version: istiodVersion(o.istiod) ?? parseIstioVersion(values?.global?.tag === undefined ? undefined : String(values.global.tag)),
     clusterDomain: DEFAULT_CLUSTER_DOMAIN,
     clusterDomainSource: 'default',
     remoteProfile: !o.istiod && !o.injector && Boolean(parseValuesConfigMap(o.values) ?? parsedKey(o.values, 'values')),

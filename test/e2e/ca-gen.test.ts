@@ -218,7 +218,7 @@ describe('ca gen', () => {
       assert.equal(s.metadata.labels['app.kubernetes.io/managed-by'], 'kubectl-mesh')
       assert.ok(s.metadata.annotations['kubectl-mesh/version'])
       assert.ok(await kget(C1, ['deployment', 'istiod', '-n', NS]), 'the test bed runs an istiod Deployment')
-      assert.match(r.stderr, /istiod in context "cluster1" loads a new CA only at startup: restart it with `kubectl --context cluster1 -n istio-system rollout restart deployment\/istiod`/)
+      assert.match(r.stderr, /istiod in context "cluster1" runs without cacerts \(a self-signed CA\) and takes a plugged-in CA only at startup: restart it with `kubectl --context cluster1 -n istio-system rollout restart deployment\/istiod`/)
     })
 
     test('again: unchanged, no write request, same resourceVersion', async () => {

@@ -2,7 +2,7 @@
 // export/import and verify derive about an Istio install, tested once here.
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {allocatesAddresses, imageTag, installFacts, parseIstioVersion, type InstallObjects} from '../../src/istio/install.ts'
+import {allocatesAddresses, imageTag, installFacts, istiodVersion, parseIstioVersion, reloadsCacerts, type InstallObjects} from '../../src/istio/install.ts'
 import {
   coveringGateway, eastWestGateway, eastWestGateways, exportedHost, gatewayAddresses, hostMatches, outboundSni, selectsGateway, serviceFqdn,
 } from '../../src/istio/gateway.ts'
@@ -58,6 +58,14 @@ describe('install facts', () => {
     assert.equal(allocatesAddresses({major: 1, minor: 25}), true)
     assert.equal(allocatesAddresses({major: 2, minor: 0}), true)
     assert.equal(allocatesAddresses(undefined), true)
+  })
+
+  test('istiod reloads a changed cacerts by itself from 1.18, or with AUTO_RELOAD_PLUGIN_CERTS', () => {
+    assert.deepEqual(istiodVersion(istiod({}, [], 'docker.io/istio/pilot:1.17.8')), {major: 1, minor: 17, text: '1.17.8'})
+    assert.equal(reloadsCacerts({env: {}, version: {major: 1, minor: 17}}), false)
+    assert.equal(reloadsCacerts({env: {AUTO_RELOAD_PLUGIN_CERTS: 'true'}, version: {major: 1, minor: 17}}), true)
+    assert.equal(reloadsCacerts({env: {}, version: {major: 1, minor: 18}}), true)
+    assert.equal(reloadsCacerts({env: {}, version: undefined}), undefined)
   })
 })
 
