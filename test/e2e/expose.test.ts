@@ -91,6 +91,7 @@ describe('exposure across networks', () => {
     assert.equal(JSON.parse(all.stdout).links[0].exposedBy, `${ISTIO}/expose-e2e-istio`)
     ok(await mesh(['cluster', 'unlink', '--context', EAST, '--remote-context', WEST]), 'unlink')
     assert.ok(await kget(WEST, ['-n', ISTIO, 'gateway.networking.istio.io', 'expose-e2e-istio']), 'not ours: left alone')
+    await kubectl(['-n', ISTIO, 'delete', 'gateway.networking.istio.io', 'expose-e2e-istio'], {context: WEST})
   })
 
   test('-o yaml prints the Gateway and --dry-run persists nothing', async () => {
