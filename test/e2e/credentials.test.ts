@@ -74,6 +74,8 @@ async function cleanup() {
     await kubectl(['-n', NS, 'delete', 'secret', '-l', `${MANAGED},istio/multiCluster=true`, '--ignore-not-found'], {context: ctx, allowFail: true})
     await kubectl(['-n', NS, 'delete', 'secret', '-l', 'kubectl-mesh/token-for', '--ignore-not-found'], {context: ctx, allowFail: true})
     await kubectl(['-n', NS, 'delete', 'secret', LEGACY, '--ignore-not-found'], {context: ctx, allowFail: true})
+    // what a cross-network link makes in WEST (its exposure Gateway)
+    await kubectl(['-n', NS, 'delete', 'gateway.networking.istio.io', 'kubectl-mesh-cross-network', '--ignore-not-found'], {context: ctx, allowFail: true})
   }
 }
 

@@ -162,11 +162,15 @@ describe('real istiod and istioctl accept what kubectl-mesh writes', () => {
     }
   })
 
-  test('after export and import, istiod loads the Gateway, ServiceEntry and DestinationRule without validation errors', async () => {
-    ok(await mesh(['service', 'export', 'httpbin', '-n', 'bar', '--context', C2]), 'service export')
+  test('after export and import, istiod loads the Gateways, ServiceEntry and DestinationRule without validation errors', async () => {
+    // the link made each east-west gateway pass its cluster's services through (kubectl-mesh-cross-network), so export adds no host
+    const ex = await mesh(['service', 'export', 'httpbin', '-n', 'bar', '--context', C2, '-o', 'json'])
+    ok(ex, 'service export')
+    assert.equal(JSON.parse(ex.stdout).coveredBy, `${NS}/kubectl-mesh-cross-network`)
     ok(await mesh(['service', 'import', 'httpbin', '-n', 'bar', '--from-context', C2, '--context', C1]), 'service import')
     const want: Array<[string, string, string, string]> = [
-      [C2, 'Gateway', NS, 'kubectl-mesh-exports'],
+      [C2, 'Gateway', NS, 'kubectl-mesh-cross-network'],
+      [C1, 'Gateway', NS, 'kubectl-mesh-cross-network'],
       [C1, 'ServiceEntry', 'bar', `httpbin-${C2}`],
       [C1, 'DestinationRule', 'bar', `httpbin-${C2}`],
     ]
@@ -179,7 +183,7 @@ describe('real istiod and istioctl accept what kubectl-mesh writes', () => {
     }
     for (const ctx of [C1, C2]) {
       const bad = istiodLog(istiod[ctx]).split('\n')
-        .filter((l) => /kubectl-mesh-exports|httpbin-cluster2/.test(l) && /\b(error|warn)\b|invalid|failed|reject/i.test(l))
+        .filter((l) => /kubectl-mesh-exports|kubectl-mesh-cross-network|httpbin-cluster2/.test(l) && /\b(error|warn)\b|invalid|failed|reject/i.test(l))
       assert.deepEqual(bad, [], `${ctx}'s istiod complained about our objects`)
     }
   })
@@ -290,8 +294,8 @@ describe('real istiod and istioctl accept what kubectl-mesh writes', () => {
   test('after unlink, the remote cluster disappears from /debug/clusterz', async () => {
     ok(await mesh(['service', 'unimport', 'httpbin', '-n', 'bar', '--context', C1, '--from-name', C2]), 'unimport')
     ok(await mesh(['service', 'unexport', 'httpbin', '-n', 'bar', '--context', C2]), 'unexport')
-    ok(await mesh(['cluster', 'unlink', '--context', C1, '--remote-name', C2]), 'unlink cluster1 -> cluster2')
-    ok(await mesh(['cluster', 'unlink', '--context', C2, '--remote-name', C1]), 'unlink cluster2 -> cluster1')
+    ok(await mesh(['cluster', 'unlink', '--context', C1, '--remote-name', C2, '--remote-context', C2]), 'unlink cluster1 -> cluster2')
+    ok(await mesh(['cluster', 'unlink', '--context', C2, '--remote-name', C1, '--remote-context', C1]), 'unlink cluster2 -> cluster1')
     const t0 = Date.now()
     await Promise.all([[C1, C2], [C2, C1]].map(([here, remote]) =>
       waitUntil(`${remote} to leave ${here}'s clusterz`, async () => {

@@ -203,7 +203,7 @@ describe('a WEST context with an exec plugin or file paths is never written into
     assert.ok(tokens.has(kc.users[0].user.token), 'it is the reader token')
     assert.deepEqual(Object.keys(kc.clusters[0].cluster).filter((k) => k !== 'tls-server-name').sort(), ['certificate-authority-data', 'server'])
     for (const f of forbidden) assert.ok(!text.includes(f), `the remote kubeconfig does not mention ${f}`)
-    const u = await m(['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'cluster3'])
+    const u = await m(['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'cluster3', '--remote-context', 'cluster3'])
     assert.equal(u.code, 0, u.stderr)
   }
 

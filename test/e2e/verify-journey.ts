@@ -149,6 +149,7 @@ export async function teardownJourney(clusters = ['cluster1', 'cluster2', 'clust
     for (const s of leftovers.filter((l) => l.startsWith(`${c} Service/`))) {
       const [ns, name] = s.split('/').slice(1)
       await kubectl(['-n', ns, 'label', 'service', name, 'kubectl-mesh/exported-'], {context: c, allowFail: true})
+      await kubectl(['-n', ns, 'annotate', 'service', name, 'kubectl-mesh/exported-host-'], {context: c, allowFail: true})
     }
     await setMeshNetworks(c, 'networks: {}\n')
   }
