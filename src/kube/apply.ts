@@ -58,28 +58,12 @@ export function mergeForUpdate(live: KubeObject, desired: KubeObject): KubeObjec
   }
 }
 
-/** Create the object, or update it when it differs; retried on a write conflict. */
+/**
+ * Create the object, or update it when it differs (isUpToDate: the desired fields are in the live
+ * object, server-set defaults aside); the one read-modify-write (editObject) with its conflict policy.
+ */
 export async function applyObject(client: KubeClient, desired: KubeObject, opts: WriteOptions = {}): Promise<Change> {
-  const path = objectPath(desired)
-  const collection = path.slice(0, path.lastIndexOf('/'))
-  for (let attempt = 0; ; attempt++) {
-    const live = await client.getOptional<KubeObject>(path)
-    try {
-      if (!live) {
-        await client.request({method: 'POST', path: collection, body: desired, query: dryRunQuery(opts)})
-        return changeOf(client.context, desired, 'created')
-      }
-      if (isUpToDate(live, desired)) return changeOf(client.context, desired, 'unchanged')
-      await client.request({method: 'PUT', path, body: mergeForUpdate(live, desired), query: dryRunQuery(opts)})
-      return changeOf(client.context, desired, 'configured')
-    } catch (error) {
-      if (isConflict(error) && attempt < CONFLICT_RETRIES) {
-        await conflictBackoff(attempt)
-        continue
-      }
-      throw error
-    }
-  }
+  return (await editObject(client, desired, () => desired, opts, isUpToDate))!
 }
 
 /** Delete an object if it exists. Returns undefined when there was nothing to delete. */
@@ -130,10 +114,11 @@ export function ownedFieldsEqual(live: KubeObject, desired: KubeObject): boolean
  * Read-modify-write with one conflict policy for every kind of object (plain objects, YAML held in
  * a ConfigMap key, host lists, the address ledger): GET, apply the pure edit, then POST / PUT /
  * DELETE with the resourceVersion read as the precondition; a lost race re-reads and re-applies
- * the edit. Up to date (ownedFieldsEqual): no write is sent. Returns undefined when the edit had
+ * the edit. Up to date (ownedFieldsEqual by default; applyObject passes isUpToDate): no write is sent. Returns undefined when the edit had
  * nothing to do.
  */
-export async function editObject(client: KubeClient, ref: {apiVersion: string; kind: string; metadata: {name: string; namespace?: string}}, edit: Edit, opts: WriteOptions = {}): Promise<Change | undefined> {
+export async function editObject(client: KubeClient, ref: {apiVersion: string; kind: string; metadata: {name: string; namespace?: string}}, edit: Edit, opts: WriteOptions = {},
+  upToDate: (live: KubeObject, desired: KubeObject) => boolean = ownedFieldsEqual): Promise<Change | undefined> {
   const path = objectPath(ref as KubeObject)
   for (let attempt = 0; ; attempt++) {
     const live = await client.getOptional<KubeObject>(path)
@@ -149,7 +134,7 @@ export async function editObject(client: KubeClient, ref: {apiVersion: string; k
         await client.request({method: 'POST', path: path.slice(0, path.lastIndexOf('/')), body: desired, query: dryRunQuery(opts)})
         return changeOf(client.context, desired, 'created')
       }
-      if (ownedFieldsEqual(live, desired)) return changeOf(client.context, desired, 'unchanged')
+      if (upToDate(live, desired)) return changeOf(client.context, desired, 'unchanged')
       await client.request({method: 'PUT', path, body: mergeForUpdate(live, desired), query: dryRunQuery(opts)})
       return changeOf(client.context, desired, 'configured')
     } catch (error) {

@@ -62,8 +62,8 @@ function linkHint(ctx: CheckContext, c: ClusterFacts, e: RemoteSecretEntry, extr
   return `\`${ctx.linkCommand(c, ctx.peerOf(e) ?? e.key)}${extra}\``
 }
 
-/** Findings per remote-secret entry; a skip when a cluster has none. */
-function perEntry(ctx: CheckContext, what: string, fn: (c: ClusterFacts, e: RemoteSecretEntry) => Finding | undefined): Finding[] {
+/** Findings per remote-secret entry; a skip when a cluster has none. The passes are one line per cluster, or with `each` one per entry. */
+function perEntry(ctx: CheckContext, what: string, fn: (c: ClusterFacts, e: RemoteSecretEntry) => Finding | undefined, each = false): Finding[] {
   const out: Finding[] = []
   for (const c of ctx.reachable) {
     if (!c.lists.Secret) {
@@ -76,6 +76,10 @@ function perEntry(ctx: CheckContext, what: string, fn: (c: ClusterFacts, e: Remo
       continue
     }
     const findings = entries.map((e) => fn(c, e)).filter((f): f is Finding => f !== undefined)
+    if (each) {
+      out.push(...findings)
+      continue
+    }
     const bad = findings.filter((f) => f.status !== 'pass')
     out.push(...bad)
     if (bad.length === 0) out.push(pass(c.name, `cluster ${c.name}: ${entries.length} remote secret(s): ${what}`))
@@ -183,19 +187,7 @@ export const linkChecks: CheckDef[] = [
     id: 'links.token-lifetime',
     category: 'links',
     title: "Each remote secret's token: bound (expires) or long-lived, when it was issued and when it expires; warn within 7 days of expiry or when a long-lived token is older than 90 days; fail when expired or revoked (the peer answers 401, or the anchor / token Secret that revokes it is gone).",
-    run: (ctx) => {
-      const out: Finding[] = []
-      for (const c of ctx.reachable) {
-        if (!c.lists.Secret) {
-          out.push(skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Secret')}`))
-          continue
-        }
-        const entries = ctx.secrets(c)
-        if (entries.length === 0) out.push(skip(c.name, `cluster ${c.name}: no remote secrets`))
-        for (const e of entries) out.push(tokenLifetime(ctx, c, e))
-      }
-      return out
-    },
+    run: (ctx) => perEntry(ctx, '', (c, e) => tokenLifetime(ctx, c, e), true),
   },
   {
     id: 'links.reader-rbac',
