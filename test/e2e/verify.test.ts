@@ -25,7 +25,8 @@ async function assertGreen(): Promise<void> {
 async function assertBroken(id: string, cluster: string, object: RegExp, opts: {waitMs?: number} = {}) {
   let v = await verifyJson()
   // The API server caches token authentications for a few seconds: wait for a revoked token to be refused.
-  for (const until = Date.now() + (opts.waitMs ?? 0); v.code === 0 && Date.now() < until;) {
+  const found = () => failures(v).some((c) => c.id === id && c.cluster === cluster)
+  for (const until = Date.now() + (opts.waitMs ?? 0); !found() && Date.now() < until;) {
     await new Promise((r) => setTimeout(r, 1000))
     v = await verifyJson()
   }
@@ -154,6 +155,10 @@ describe('kubectl mesh verify', () => {
 
   test("break 6: the peer's reader token Secret deleted → links.remote-access (401)", async () => {
     await kubectl(['-n', NS, 'delete', 'secret', 'istio-reader-service-account-istio-remote-secret-token'], {context: 'cluster2'})
+    // links.token-lifetime sees at once that the Secret which revokes the token is gone
+    const revoked = await assertBroken('links.token-lifetime', 'cluster1', /link to cluster2: the long-lived token .* is revoked or expired/)
+    assert.match(revoked.hint, /kubectl mesh cluster (rotate-credentials|link) --context cluster1 --remote-context cluster2/)
+    // links.remote-access once the API server's token cache lets go of it
     const hit = await assertBroken('links.remote-access', 'cluster1', /istio-remote-secret-cluster2.*rejects the token/, {waitMs: 30_000})
     assert.match(hit.hint, /kubectl mesh cluster link --context cluster1 --remote-context cluster2/)
     await runMeshHint(hit.hint) // a new token and remote secret
@@ -183,7 +188,7 @@ describe('kubectl mesh verify', () => {
   test('break 9: remote secret keyed with a wrong cluster ID → links.secret-key', async () => {
     // a user re-linking under a wrong name, overriding the check with --force
     await meshOk(['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'cluster2'])
-    await meshOk(['cluster', 'link', '--context', 'cluster1', '--remote-context', 'cluster2', '--remote-name', 'wrong', '--force'])
+    await meshOk(['cluster', 'link', '--context', 'cluster1', '--remote-context', 'cluster2', '--remote-name', 'wrong', '--force', '--expose', 'exported'])
     const hit = await assertBroken('links.secret-key', 'cluster1', /istio-remote-secret-wrong.*cluster ID is cluster2, not wrong/)
     assert.match(hit.hint, /unlink --context cluster1 --remote-name wrong.*link --context cluster1 --remote-context cluster2/)
     await runMeshHint(hit.hint) // unlink, then link
