@@ -14,6 +14,7 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
     'kubectl mesh verify',
     'kubectl mesh verify --context east --context west',
     'kubectl mesh verify --context east --context west -o json',
+    'kubectl mesh verify --context east --context west -o svg > mesh.svg',
   ]
 
   static flags = {
@@ -21,7 +22,7 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
     context: Flags.string({description: 'A kubeconfig context to verify; repeat for each cluster (default: the current context and the clusters its remote secrets name).', multiple: true, multipleNonGreedy: true, helpGroup: 'KUBE'}),
     'istiod-debug-url': Flags.string({description: 'CLUSTER=URL: read istiod\'s /debug/clusterz of that cluster (context or cluster ID) at URL (its monitoring port 15014) instead of through a port-forward to its pod, e.g. for an istiod outside the cluster. Repeatable.', multiple: true, multipleNonGreedy: true}),
     'cluster-domain': clusterDomainFlag('The cluster DNS domain of every verified cluster (Service FQDNs and SNIs); hosts that export recorded are used as recorded.'),
-    output: Flags.option({char: 'o', description: 'Output format.', options: ['text', 'json'] as const, default: 'text'})(),
+    output: Flags.option({char: 'o', description: 'Output format. dot, mermaid and svg draw the mesh: clusters, and links, exports and imports as edges coloured by their worst check.', options: ['text', 'json', 'dot', 'mermaid', 'svg'] as const, default: 'text'})(),
   }
 
   async run(): Promise<void> {
@@ -39,6 +40,9 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
     if (flags.output === 'json') {
       const {renderJson} = await import('../verify/render-json.ts')
       process.stdout.write(renderJson(report))
+    } else if (flags.output === 'dot' || flags.output === 'mermaid' || flags.output === 'svg') {
+      const {renderDot, renderMermaid, renderSvg} = await import('../verify/graph.ts')
+      process.stdout.write(flags.output === 'dot' ? renderDot(report.graph) : flags.output === 'mermaid' ? renderMermaid(report.graph) : await renderSvg(report.graph))
     } else {
       const {renderText} = await import('../verify/render-text.ts')
       const {stdoutPainter} = await import('../ui/output.ts')

@@ -2,6 +2,7 @@
 import {CheckContext, type CheckDef} from './check.ts'
 import {CHECKS} from './checks/index.ts'
 import type {CheckResult, VerifyFacts} from './types.ts'
+import {buildGraph, type MeshGraph} from './graph.ts'
 
 export interface Summary {
   passed: number
@@ -26,6 +27,8 @@ export interface VerifyReport {
   clusters: ClusterInfo[]
   checks: CheckResult[]
   summary: Summary
+  /** The mesh as a graph (verify -o dot|mermaid|svg). */
+  graph: MeshGraph
 }
 
 export function runChecks(facts: VerifyFacts, checks: CheckDef[] = CHECKS, opts: {clusterDomain?: string} = {}): VerifyReport {
@@ -50,6 +53,7 @@ export function runChecks(facts: VerifyFacts, checks: CheckDef[] = CHECKS, opts:
     }),
     checks: results,
     summary: summarize(results),
+    graph: buildGraph(ctx, results),
   }
 }
 
