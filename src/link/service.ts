@@ -24,7 +24,7 @@ import {isLoopbackServer, NO_CLUSTER_ID, type ResolvedLink, validateInputs, vali
 import {allInOrder} from '../settle.ts'
 import type {Reporter} from '../report.ts'
 import {quietSteps, runStep, type StepRunner} from '../steps.ts'
-import {boundTokenFor, boundYamlError, type BoundTokenPlan, checkBoundTokenAccess, formatTtl, planBoundToken, withoutTokenSecret} from './token.ts'
+import {boundTokenFor, boundYamlError, type BoundTokenPlan, checkBoundTokenAccess, formatTtl, listAnchors, planBoundToken, withoutTokenSecret} from './token.ts'
 
 export interface LinkOptions {
   context?: string
@@ -436,6 +436,7 @@ export async function unlink(session: Session, o: UnlinkOptions): Promise<{chang
       if (d.peer && d.fromId) {
         const dropped = await dropPeerExposure(d.peer, d.fromId, ns, o.dryRun)
         if (dropped) changes.push(dropped)
+        changes.push(...await revokeLinkTokens(d.peer, d.fromId, ns, o.dryRun))
       } else if (removed.exposed) {
         o.report.note(`context "${d.from.context}" relied on ${d.id}'s Gateway ${CROSS_NETWORK_GATEWAY} (it passes ${d.id}'s services through its east-west gateway); it may still list this cluster: run unlink with --remote-context for ${d.id} to drop it`)
       }
@@ -466,6 +467,21 @@ async function dropPeerExposure(peer: KubeClient, relyingId: string, ns: string,
   const install = await readIstioInstall(peer, ns)
   const ref = {...RESOURCES.Gateway, metadata: {name: CROSS_NETWORK_GATEWAY, namespace: install.gateway?.namespace ?? ns}}
   return editObject(peer, ref, dropExposure(relyingId), {dryRun})
+}
+
+/**
+ * In the peer: the credentials made for this link alone (`--token-ttl` anchors and the per-link
+ * token Secrets of rotate-credentials, labelled kubectl-mesh/token-for=<ID>): deleting them
+ * revokes their tokens, which no remote secret carries any more. The shared reader token stays
+ * (--prune-remote removes it).
+ */
+async function revokeLinkTokens(peer: KubeClient, relyingId: string, ns: string, dryRun?: boolean): Promise<Change[]> {
+  const changes: Change[] = []
+  for (const s of (await listAnchors(peer, ns, relyingId)).filter(isManaged)) {
+    const c = await deleteObject(peer, {apiVersion: 'v1', kind: 'Secret', metadata: {name: s.metadata.name, namespace: ns}}, {dryRun})
+    if (c) changes.push(c)
+  }
+  return changes
 }
 
 /** In one cluster: delete the remote secret of ID and remove ID from meshNetworks. `exposed`: the link relied on the peer's cross-network Gateway. */

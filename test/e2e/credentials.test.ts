@@ -299,3 +299,22 @@ describe('partial failure', () => {
     await assertRejected(old.file)
   })
 })
+
+describe('cluster unlink revokes what the link was issued', () => {
+  test('with --remote-context: the anchor (or per-link token Secret) in WEST is deleted and its token rejected; the shared reader stays', async () => {
+    const r = await mesh(['cluster', 'link', '--context', E, '--remote-context', W, '--token-ttl', '1h'])
+    ok(r, 'link --token-ttl 1h')
+    const live = await currentToken()
+    const anchor: string = live.claims['kubernetes.io'].secret.name
+    await assertReads(live.file)
+    const u = await mesh(['cluster', 'unlink', '--context', E, '--remote-context', W])
+    ok(u, 'unlink')
+    assert.match(u.stdout, new RegExp(`^${W}\\s+Secret/${NS}/${anchor}\\s+deleted$`, 'm'))
+    assert.equal((await kubectl(['-n', NS, 'get', 'secret', '-l', `kubectl-mesh/token-for=${E}`, '-o', 'name'], {context: W})).stdout, '')
+    await assertRejected(live.file)
+    const again = await mesh(['cluster', 'unlink', '--context', E, '--remote-context', W, '-o', 'json'], {env: {KUBECTL_MESH_STATS: '1'}})
+    ok(again, 'repeat unlink')
+    assert.deepEqual(JSON.parse(again.stdout).changes, [])
+    assert.equal(writes(stats(again.stderr)), 0)
+  })
+})
