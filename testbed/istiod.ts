@@ -220,6 +220,10 @@ export async function startIstiod(cluster: string, opts: StartIstiodOptions = {}
   if (existsSync(pidFile)) await kill(Number(readFileSync(pidFile, 'utf8')), 0);
   if (existsSync(join(dir, 'kubelet.pid'))) await kill(Number(readFileSync(join(dir, 'kubelet.pid'), 'utf8')), 0, 'testbed-kubelet');
   if (existsSync(join(dir, 'cacerts-volume.pid'))) await kill(Number(readFileSync(join(dir, 'cacerts-volume.pid'), 'utf8')), 0, basename(process.execPath));
+  // An earlier istiod of this cluster that was never stopped (killed by a test, or its run cut
+  // off) left its snapshot: what it published is not "before" for this one, so keep that snapshot,
+  // or stopIstiod() would keep its root ConfigMaps and self-signed CA for good.
+  const earlier = existsSync(snapshotFile(dir)) ? readFileSync(snapshotFile(dir), 'utf8') : undefined;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'etc', 'cacerts'), { recursive: true, mode: 0o700 });
 
@@ -232,7 +236,7 @@ export async function startIstiod(cluster: string, opts: StartIstiodOptions = {}
   const cacerts = await kubectl(['-n', ISTIO_NAMESPACE, 'get', 'secret', 'cacerts', '-o', 'json'], { context: cluster, allowFail: true });
   if (cacerts.code !== 0 && !/NotFound/.test(cacerts.stderr)) throw new Error(`reading ${cluster} secret cacerts: ${cacerts.stderr.trim()}`);
   writeVolume(cacertsDir(dir), secretPayload(cacerts.code === 0 ? JSON.parse(cacerts.stdout).data as Record<string, string> : {}));
-  const before: Snapshot = { rootCertNamespaces: await rootCertConfigMaps(cluster), caSecret: await secretExists(cluster, 'istio-ca-secret') };
+  const before: Snapshot = earlier ? JSON.parse(earlier) as Snapshot : { rootCertNamespaces: await rootCertConfigMaps(cluster), caSecret: await secretExists(cluster, 'istio-ca-secret') };
   writeFileSync(snapshotFile(dir), JSON.stringify(before));
 
   const [httpP, httpsP, grpcP, secureP, monP, ctrlzP] = await freePorts(6);
