@@ -21,12 +21,13 @@ export async function verify(session: Session, opts: VerifyOptions): Promise<Ver
   const {facts, close} = await collectFacts(session, opts)
   try {
     const ids = new CheckContext(facts)
-    facts.istiod = await runStep(opts.progress, "Read istiod's sync status", () => probeIstiods(facts, {
+    facts.istiod = await runStep(opts.progress, "Read istiod's view (clusterz, networkz, endpointShardz)", () => probeIstiods(facts, {
       urls: opts.istiodDebugUrls ?? {},
       clusterIdOf: (c) => ids.id(c).clusterId,
       hasRemoteSecrets: (c) => ids.secrets(c).some((e) => e.key !== ids.clusterIdOf(c)),
       clientOf: (c) => (c.context ? session.client(c.context) : undefined),
       timeoutMs: session.timeoutMs,
+      view: true,
     }))
     return runChecks(facts, undefined, {clusterDomain: opts.clusterDomain})
   } finally {
