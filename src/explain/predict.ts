@@ -4,8 +4,9 @@
 //
 // - BuildClusterLoadAssignment: every shard's endpoints, keeping those whose ServicePortName is the
 //   port's name and whose address is an IP (or empty, see below).
-// - filterIstioEndpoint: drop unhealthy (HealthStatus 2) and draining (3) endpoints; drop an endpoint
-//   without an address unless multi-network is on and it is on another network (its gateway stands in).
+// - filterIstioEndpoint: drop unhealthy (HealthStatus 2), draining (3) and terminating (4) endpoints;
+//   drop an endpoint without an address unless multi-network is on and it is on another network (its
+//   gateway stands in).
 // - EndpointsByNetworkFilter, only when multi-network is on (istiod knows at least one gateway,
 //   NetworkGateways.IsMultiNetworkEnabled): an endpoint on the proxy's network (or when either
 //   network is empty: Proxy.InNetwork) passes as its own address; so does one on a network with no
@@ -14,8 +15,9 @@
 //   and the others are replaced by their network's gateways (those of the endpoint's cluster on that
 //   network when istiod knows any, else all of the network's), one gateway endpoint per gateway,
 //   its weight the sum of the endpoints' weights scaled by GetLBWeightScaleFactor and split evenly.
-// - Not modelled: locality priorities, subsets, DestinationRule/PeerAuthentication turning mTLS off
-//   (mtlsChecker), cluster-local hosts, Sidecar egress scoping, HBONE.
+// - Not modelled: locality priorities, subsets, PeerAuthentication turning mTLS off, cluster-local
+//   hosts, Sidecar egress scoping, network views (REQUESTED_NETWORK_VIEW), gateway IP families of a
+//   single-stack proxy, ambient/HBONE.
 import type {NetworkGatewayEntry, ShardEndpoint} from '../verify/istiod.ts'
 import {shardCluster, shardProvider} from '../verify/istiod.ts'
 
@@ -34,6 +36,8 @@ export interface PredictInput {
   shards?: Record<string, ShardEndpoint[]>
   /** For a ServiceEntry an import made: the cluster its External endpoints stand for (the gateway of that cluster). */
   importedFrom?: string
+  /** The TLS mode a DestinationRule for the host sets, by service port (absent: no DestinationRule sets one). */
+  drTlsMode?: Record<number, string>
 }
 
 export type Via = 'pod' | 'gateway'
@@ -53,7 +57,7 @@ export interface PredictedEndpoint {
 }
 
 /** Why one endpoint of a shard was not sent. */
-export type DropCause = 'no-sidecar' | 'unhealthy' | 'draining' | 'no-address' | 'not-an-ip'
+export type DropCause = 'no-sidecar' | 'no-mtls' | 'unhealthy' | 'draining' | 'terminating' | 'no-address' | 'not-an-ip'
 
 export interface DroppedEndpoint {
   cluster: string
@@ -75,6 +79,7 @@ export interface PortPrediction {
 
 const HEALTH_UNHEALTHY = 2
 const HEALTH_DRAINING = 3
+const HEALTH_TERMINATING = 4
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
 const isIp = (s: string) => IPV4.test(s) || (s.includes(':') && /^[0-9a-fA-F:.]+$/.test(s))
@@ -102,7 +107,8 @@ export function weightScaleFactor(gateways: NetworkGatewayEntry[]): number {
 /** selectNetworkGateways: the network's gateways in the endpoint's cluster, else all of the network's. */
 export function gatewaysFor(gateways: NetworkGatewayEntry[], network: string, cluster: string): NetworkGatewayEntry[] {
   const exact = gateways.filter((g) => g.network === network && g.cluster === cluster)
-  return exact.length > 0 ? exact : gateways.filter((g) => g.network === network)
+  // a sidecar cannot use an ambient-only gateway (no mTLS port)
+  return (exact.length > 0 ? exact : gateways.filter((g) => g.network === network)).filter((g) => g.port !== 0)
 }
 
 /** The EDS for one port of the host, as istiod would build it for this proxy. */
@@ -134,6 +140,10 @@ export function predictPort(input: PredictInput, port: ServicePort): PortPredict
         drop('unhealthy')
         continue
       }
+      if (ep.healthStatus === HEALTH_TERMINATING) {
+        drop('terminating')
+        continue
+      }
       if (ep.healthStatus === HEALTH_DRAINING) {
         drop('draining')
         continue
@@ -144,7 +154,8 @@ export function predictPort(input: PredictInput, port: ServicePort): PortPredict
         continue
       }
       const gws = multiNetwork ? gatewaysFor(input.gateways, ep.network, ep.cluster || shardCluster(key)) : []
-      if (!multiNetwork || local || gws.length === 0) {
+      const forceGateway = !input.proxy.network && ep.network !== '' && gws.length > 0
+      if (!multiNetwork || (!forceGateway && (local || gws.length === 0))) {
         if (ep.address === '') continue
         endpoints.push({
           cluster, address: ep.address, port: ep.port, servicePort: port.port, weight: scale, network: ep.network,
@@ -153,8 +164,9 @@ export function predictPort(input: PredictInput, port: ServicePort): PortPredict
         })
         continue
       }
-      if (ep.tlsMode !== 'istio') {
-        drop('no-sidecar')
+      const dr = input.drTlsMode?.[port.port]
+      if (dr !== undefined ? dr !== 'ISTIO_MUTUAL' : ep.tlsMode !== 'istio') {
+        drop(dr !== undefined ? 'no-mtls' : 'no-sidecar')
         continue
       }
       const share = Math.floor(scale / gws.length)

@@ -88,6 +88,10 @@ export function peerReason(t: ExplainTarget, peer: PeerView, view: IstiodView, p
         return d(`endpoints without a sidecar cannot cross networks: ${peer.id}'s ${lost.length} endpoint(s) of ${label} on network ${lost[0].network} have no sidecar (TLSMode disabled), and istiod sends other networks only mTLS endpoints through the gateway`,
           `inject the sidecar into the workload in ${peer.id}: \`kubectl label namespace ${t.namespace} istio-injection=enabled --context ${ctx(peer)}\`, then recreate its pods (\`kubectl -n ${t.namespace} rollout restart deployment --context ${ctx(peer)}\`)`)
       }
+      if (lost.length > 0 && lost.every((e) => e.cause === 'no-mtls' || e.cause === 'no-sidecar')) {
+        return d(`mTLS off cannot cross networks: a DestinationRule for ${t.host} in ${t.context} sets a TLS mode other than ISTIO_MUTUAL for ${label}, so istiod sends other networks none of ${peer.id}'s ${lost.length} endpoint(s)`,
+          `set \`trafficPolicy.tls.mode: ISTIO_MUTUAL\` in that DestinationRule (\`kubectl get destinationrules -A --context ${t.context}\`)`)
+      }
       if (lost.length > 0) {
         const causes = [...new Set(lost.map((e) => e.cause))].join(', ')
         return d(`no usable endpoint of ${label}: istiod drops ${peer.id}'s ${lost.length} endpoint(s) (${causes})`,

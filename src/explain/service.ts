@@ -89,6 +89,30 @@ async function readPeer(session: Session, context: string, o: ExplainOptions, na
   }
 }
 
+/**
+ * The TLS mode the DestinationRule for the host sets per port (mtlsChecker: it decides over the
+ * endpoint's TLSMode when set): an exact host (a short name is qualified with the rule's namespace)
+ * before a wildcard, the longest wildcard first; port-level settings before the rule's own.
+ */
+export function destinationRuleTls(rules: KubeObject[], host: string, clusterDomain: string, ports: ServicePort[]): Record<number, string> | undefined {
+  const qualify = (h: string, ns: string) => (h.includes('.') || h.startsWith('*') ? h : serviceFqdn(h, ns, clusterDomain))
+  const score = (r: KubeObject) => {
+    const h = qualify(String(r.spec?.host ?? ''), r.metadata.namespace ?? '')
+    if (h === host) return 10_000
+    if (h === '*') return 1
+    if (h.startsWith('*.') && host.endsWith(h.slice(1))) return h.length
+    return 0
+  }
+  const rule = rules.filter((r) => score(r) > 0).sort((a, b) => score(b) - score(a))[0]
+  if (!rule) return undefined
+  const out: Record<number, string> = {}
+  for (const p of ports) {
+    const mode = (rule.spec?.trafficPolicy?.portLevelSettings ?? []).find((s: any) => s?.port?.number === p.port)?.tls?.mode ?? rule.spec?.trafficPolicy?.tls?.mode
+    if (typeof mode === 'string') out[p.port] = mode
+  }
+  return out
+}
+
 export async function explain(session: Session, o: ExplainOptions): Promise<ExplainResult> {
   const ref = session.resolve(o.context)
   const context = ref.context
@@ -97,13 +121,14 @@ export async function explain(session: Session, o: ExplainOptions): Promise<Expl
   for (const p of o.peerContexts) session.resolve(p)
   const isHost = o.service.includes('.')
 
-  const [install, ns, fromNs, secrets, service, entries] = await allInOrder([
+  const [install, ns, fromNs, secrets, service, entries, rules] = await allInOrder([
     readIstioInstall(client, o.istioNamespace, {}, {meshConfig: false}),
     get(client, RESOURCES.Namespace, undefined, o.namespace),
     from === o.namespace ? undefined : get(client, RESOURCES.Namespace, undefined, from),
     listObjects(client, RESOURCES.Secret, {namespace: o.istioNamespace, labelSelector: `${MULTICLUSTER_LABEL}=true`}),
     isHost ? undefined : get(client, RESOURCES.Service, o.namespace, o.service),
     listObjects(client, RESOURCES.ServiceEntry, {namespace: o.namespace}).catch(() => [] as KubeObject[]),
+    listObjects(client, RESOURCES.DestinationRule).catch(() => [] as KubeObject[]),
   ])
   if (!ns) throw new UsageError(`context "${context}": namespace ${o.namespace} not found`, `list the namespaces: \`kubectl get namespaces --context ${context}\``)
   if (fromNs === null) throw new UsageError(`context "${context}": namespace ${from} (--from) not found`, `the sidecar's namespace must exist in ${context}: \`kubectl get namespaces --context ${context}\``)
@@ -202,7 +227,8 @@ export async function explain(session: Session, o: ExplainOptions): Promise<Expl
 
   const shards = shardz[target.host]?.[o.namespace]
   const proxy = {cluster: clusterId, network: install.facts.network}
-  const ports = predict({ports: target.ports, proxy, gateways, shards, importedFrom}, o.port)
+  const drTlsMode = destinationRuleTls(rules, target.host, clusterDomain, target.ports)
+  const ports = predict({ports: target.ports, proxy, gateways, shards, importedFrom, drTlsMode}, o.port)
   const shardClusters = [...new Set(Object.entries(shards ?? {}).filter(([, eps]) => eps.length > 0).map(([k]) => (importedFrom && k.startsWith('External/') ? importedFrom : shardCluster(k))))]
   const dropped = peers
     .map((p) => peerReason(target, p, {clusterz, gateways, shardClusters}, ports))

@@ -7,6 +7,7 @@ import {predictPort, weightScaleFactor, type PredictInput} from '../../src/expla
 import {peerReason, type ExplainTarget, type IstiodView, type PeerView} from '../../src/explain/reasons.ts'
 import {parseEndpointShardz, parseNetworkz, type ShardEndpoint} from '../../src/verify/istiod.ts'
 import {renderJson, renderText} from '../../src/explain/render.ts'
+import {destinationRuleTls} from '../../src/explain/service.ts'
 
 const PORT = {name: 'http', port: 8000}
 const ep = (cluster: string, address: string, network: string, o: Partial<ShardEndpoint> = {}): ShardEndpoint =>
@@ -33,6 +34,14 @@ describe('explain: the predictor follows Istio\'s network filter', () => {
       ['cluster2 10.244.2.10:8080 pod cross w1']],
     ['an empty network on either side counts as the same network', input({'Kubernetes/cluster2': [{...remote, network: ''}]}), ['cluster2 10.244.2.10:8080 pod w1']],
     ['unhealthy and draining endpoints are not sent', input({'Kubernetes/cluster1': [{...local, healthStatus: 2}, {...local, address: '10.244.1.11', healthStatus: 3}]}), []],
+    ['terminating endpoints are not sent', input({'Kubernetes/cluster1': [{...local, healthStatus: 4}]}), []],
+    ['a proxy without a network still goes through the gateway of an endpoint\'s network (forceGateway)', input({'Kubernetes/cluster2': [remote]}, undefined, {proxy: {cluster: 'cluster1'}}),
+      ['cluster2 127.0.0.12:15443 gateway w1']],
+    ['a gateway without an mTLS port (ambient only) is no gateway for a sidecar', input({'Kubernetes/cluster2': [remote]}, [gw('network2', 'cluster2', '127.0.0.12', 0), gw('network3', 'cluster3', '127.0.0.13')]),
+      ['cluster2 10.244.2.10:8080 pod cross w1']],
+    ['a DestinationRule with ISTIO_MUTUAL lets endpoints without a sidecar cross', input({'Kubernetes/cluster2': [{...remote, tlsMode: 'disabled'}]}, undefined, {drTlsMode: {8000: 'ISTIO_MUTUAL'}}),
+      ['cluster2 127.0.0.12:15443 gateway w1']],
+    ['a DestinationRule with DISABLE keeps sidecar endpoints from crossing', input({'Kubernetes/cluster2': [remote]}, undefined, {drTlsMode: {8000: 'DISABLE'}}), []],
     ['another port name is not this port', input({'Kubernetes/cluster1': [{...local, servicePortName: 'grpc'}]}), []],
     ['an import\'s External shard stands for the owner\'s gateway', input({'External/cluster1': [ep('cluster1', '127.0.0.12', 'network1', {port: 15443, tlsMode: ''})]}, [], {importedFrom: 'cluster2'}),
       ['cluster2 127.0.0.12:15443 gateway w1']],
@@ -121,5 +130,16 @@ describe('explain: renderers', () => {
     assert.match(text, /port 8000 \(http\): 2 endpoints/)
     assert.match(text, /127\.0\.0\.12:15443\s+via gateway/)
     assert.match(text, /✖ cluster3: not linked: x\n\s+Hint: y/)
+  })
+})
+
+describe('explain: the DestinationRule that decides mTLS', () => {
+  const dr = (ns: string, host: string, spec: Record<string, unknown>) => ({apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: {name: host.replace(/\W/g, '-'), namespace: ns}, spec: {host, ...spec}})
+  const ports = [{name: 'http', port: 8000}, {name: 'grpc', port: 9000}]
+  test('exact host (short names qualified) over wildcards; port-level over the rule\'s own', () => {
+    const rules = [dr('istio-system', '*.local', {trafficPolicy: {tls: {mode: 'ISTIO_MUTUAL'}}}), dr('bar', 'httpbin', {trafficPolicy: {tls: {mode: 'DISABLE'}, portLevelSettings: [{port: {number: 9000}, tls: {mode: 'ISTIO_MUTUAL'}}]}})]
+    assert.deepEqual(destinationRuleTls(rules, 'httpbin.bar.svc.cluster.local', 'cluster.local', ports), {8000: 'DISABLE', 9000: 'ISTIO_MUTUAL'})
+    assert.deepEqual(destinationRuleTls(rules, 'sleep.foo.svc.cluster.local', 'cluster.local', ports), {8000: 'ISTIO_MUTUAL', 9000: 'ISTIO_MUTUAL'})
+    assert.equal(destinationRuleTls(rules, 'httpbin.bar.global', 'cluster.local', ports), undefined)
   })
 })
