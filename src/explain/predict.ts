@@ -158,7 +158,7 @@ export function predictPort(input: PredictInput, port: ServicePort): PortPredict
       if (!multiNetwork || (!forceGateway && (local || gws.length === 0))) {
         if (ep.address === '') continue
         endpoints.push({
-          cluster, address: ep.address, port: ep.port, servicePort: port.port, weight: scale, network: ep.network,
+          cluster, address: ep.address, port: ep.port, servicePort: port.port, weight: (ep.weight ?? 1) * scale, network: ep.network,
           via: external && input.importedFrom ? 'gateway' : 'pod',
           ...(!local && !(external && input.importedFrom) ? {crossNetworkPod: true} : {}),
         })
@@ -169,7 +169,7 @@ export function predictPort(input: PredictInput, port: ServicePort): PortPredict
         drop(dr !== undefined ? 'no-mtls' : 'no-sidecar')
         continue
       }
-      const share = Math.floor(scale / gws.length)
+      const share = Math.floor(((ep.weight ?? 1) * scale) / gws.length)
       for (const g of gws) {
         const k = `${g.network}|${g.cluster}|${g.addr}|${g.port}`
         const seen = viaGateway.get(k)

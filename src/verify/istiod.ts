@@ -99,6 +99,8 @@ export interface ShardEndpoint {
   /** The cluster the endpoint came from (its locality's cluster ID, else the shard's). */
   cluster: string
   workload?: string
+  /** LbWeight (0/absent: 1) */
+  weight?: number
 }
 
 /** host → namespace → shard key ("Kubernetes/<cluster>", "External/<cluster>") → endpoints. */
@@ -127,6 +129,7 @@ function parseEndpoint(e: any, shardKey: string): ShardEndpoint {
     healthStatus: Number(e?.HealthStatus ?? 0),
     cluster: String(e?.Locality?.ClusterID || shardCluster(shardKey)),
     ...(e?.WorkloadName ? {workload: String(e.WorkloadName)} : {}),
+    ...(Number(e?.LbWeight) > 1 ? {weight: Number(e.LbWeight)} : {}),
   }
 }
 
