@@ -122,7 +122,11 @@ export function peerReason(t: ExplainTarget, peer: PeerView, view: IstiodView, p
     const viaGw = mine.filter((e) => e.via === 'gateway')
     if (peer.read && viaGw.length > 0 && viaGw.length === mine.length) {
       const gw = peer.read.gateway
-      if (gw && gw.addresses.length > 0 && !viaGw.some((e) => gw.addresses.includes(e.address) && e.port === gw.port)) {
+      if (gw && gw.addresses.length === 0) {
+        return d(`gateway without address: ${t.context}'s istiod sends ${peer.id}'s endpoints to ${viaGw.map((e) => `${e.address}:${e.port}`).join(', ')} (a gateway it still knows for network ${viaGw[0].network}, e.g. from meshNetworks), but ${peer.id}'s east-west gateway Service ${gw.ref} has no address`,
+          `give ${gw.ref} a load-balancer address (\`kubectl -n ${gw.ref.split('/')[0]} get service ${gw.ref.split('/')[1]} --context ${ctx(peer)}\`), then \`${link}\` to write it into meshNetworks`)
+      }
+      if (gw && !viaGw.some((e) => gw.addresses.includes(e.address) && e.port === gw.port)) {
         return d(`gateway moved: ${t.context}'s istiod sends ${peer.id}'s endpoints to ${viaGw.map((e) => `${e.address}:${e.port}`).join(', ')}, but ${peer.id}'s east-west gateway ${gw.ref} is at ${gw.addresses.map((a) => `${a}:${gw.port}`).join(', ')}`,
           `istiod follows the gateway Service within seconds; if it does not, check the link: \`kubectl mesh verify --context ${t.context} --context ${ctx(peer)}\``)
       }

@@ -32,6 +32,8 @@ const dir = tempDir('explain-e2e-')
 const installedHere: string[] = []
 const installedCacerts: string[] = []
 const sleep1: XdsTarget = {context: C1, app: 'foo/sleep'}
+/** cluster1's meshNetworks while a test has replaced it */
+let savedMeshNetworks: string | undefined
 
 interface Explained {
   service: string
@@ -120,6 +122,7 @@ before(async () => {
 
 after(async () => {
   await setGatewayAddress(C2, GW2).catch(() => undefined)
+  if (savedMeshNetworks !== undefined) await kubectl(['-n', NS, 'patch', 'configmap', 'istio', '--type=merge', '-p', JSON.stringify({data: {meshNetworks: savedMeshNetworks}})], {context: C1, allowFail: true})
   await mesh(['service', 'unimport', 'httpbin', '-n', 'bar', '--context', C1, '--from-name', C2])
   await mesh(['service', 'unexport', 'httpbin', '-n', 'bar', '--context', C2])
   await mesh(['cluster', 'unlink', '--context', C1, '--remote-name', C2, '--remote-context', C2, '--prune-remote'])
@@ -201,15 +204,33 @@ describe('explain predicts the EDS istiod sends foo/sleep in cluster1', () => {
       assert.deepEqual(e.dropped, [])
     })
 
-    test('gateway lost its address: istiod sends cluster2\'s pod IP; explain says no gateway is known for network2; verify fails naming cluster and network', async () => {
+    test('gateway lost its address: istiod falls back to the meshNetworks gateway link wrote; explain says nothing serves it; verify fails naming cluster and network', async () => {
       await setGatewayAddress(C2, undefined)
-      const {e} = await settle('gateway without address', OUT(8000, HTTPBIN), (eds) => !eds.some((x) => x.endsWith(':15443')), 'httpbin', 8000)
+      const {e} = await settle('gateway without address (meshNetworks gateway left)', OUT(8000, HTTPBIN), (eds) => eds.includes(`${GW2}:15443`) && !eds.includes(`${MOVED}:15443`), 'httpbin', 8000)
+      droppedFor(e, C2, /^gateway without address: .*127\.0\.0\.12:15443/, /istio-system\/istio-eastwestgateway a load-balancer address/)
+      let bad: VerifyCheck[] = []
+      await waitUntil('verify fails links.istiod-gateways', async () => {
+        bad = (await verifyChecks()).filter((c) => c.id === 'links.istiod-gateways' && c.status === 'fail')
+        return bad.some((c) => c.cluster === C1)
+      }, TIMEOUT_MS, 1000).catch(() => undefined)
+      assert.ok(bad.some((c) => c.cluster === C1 && /network network2 of cluster cluster2: its east-west gateway Service istio-system\/istio-eastwestgateway has no address/.test(c.message)), JSON.stringify(bad))
+    })
+
+    test('no gateway known for network2 (and meshNetworks without it): istiod sends cluster2\'s pod IP; explain says so', async () => {
+      const cm = await kget(C1, ['-n', NS, 'configmap', 'istio'])
+      savedMeshNetworks = cm.data.meshNetworks ?? ''
+      await kubectl(['-n', NS, 'patch', 'configmap', 'istio', '--type=merge', '-p', JSON.stringify({data: {meshNetworks: 'networks: {}\n'}})], {context: C1})
+      const {e} = await settle('no gateway known for network2', OUT(8000, HTTPBIN), (eds) => eds.includes('10.244.2.10:8080'), 'httpbin', 8000)
       assert.ok(e.endpoints.some((x) => x.cluster === C2 && x.address === '10.244.2.10' && x.via === 'pod'), JSON.stringify(e.endpoints))
       droppedFor(e, C2, /^no gateway known for its network network2: .*10\.244\.2\.10:8080/, /istio-system\/istio-eastwestgateway has no address/)
       const bad = (await verifyChecks()).filter((c) => c.id === 'links.istiod-gateways' && c.status === 'fail')
-      assert.ok(bad.some((c) => c.cluster === C1 && /network network2 of cluster cluster2/.test(c.message)), JSON.stringify(bad))
+      assert.ok(bad.some((c) => c.cluster === C1 && /knows no gateway for network network2 and sends cluster2's pod IPs/.test(c.message)), JSON.stringify(bad))
+      await kubectl(['-n', NS, 'patch', 'configmap', 'istio', '--type=merge', '-p', JSON.stringify({data: {meshNetworks: savedMeshNetworks}})], {context: C1})
+      savedMeshNetworks = undefined
       await setGatewayAddress(C2, GW2)
-      await settle('gateway address back', OUT(8000, HTTPBIN), (eds) => eds.includes(`${GW2}:15443`), 'httpbin', 8000)
+      ok(await mesh(['cluster', 'link', '--context', C1, '--remote-context', C2]), 'link again')
+      const back = await settle('gateway address back', OUT(8000, HTTPBIN), (eds) => eds.includes(`${GW2}:15443`) && !eds.includes('10.244.2.10:8080'), 'httpbin', 8000)
+      assert.deepEqual(back.e.dropped, [])
     })
 
     test('remote endpoints without a sidecar: dropped across networks, with the injection fix', async () => {

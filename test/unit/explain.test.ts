@@ -94,6 +94,7 @@ describe('explain: why a peer contributes nothing', () => {
     ['no gateway known for its network', peer({read: read({gateway: {ref: 'istio-system/istio-eastwestgateway', addresses: [], port: 15443, network: 'network2'}})}), view({gateways: [gw('network3', 'cluster3', '127.0.0.13')]}),
       ports(healthy, [gw('network3', 'cluster3', '127.0.0.13')]), /^no gateway known for its network network2: .*10\.244\.2\.10:8080/, /has no address/],
     ['not passed through the remote gateway', peer({read: read({passedBy: null})}), view(), ports(healthy), /^not passed through the remote gateway/, /kubectl mesh service export httpbin -n bar --context cluster2/],
+    ['gateway without address (istiod still sends a meshNetworks gateway)', peer({read: read({gateway: {ref: 'istio-system/istio-eastwestgateway', addresses: [], port: 15443, network: 'network2'}})}), view(), ports(healthy), /^gateway without address: .*127\.0\.0\.12:15443/, /load-balancer address/],
     ['gateway moved', peer({read: read({gateway: {ref: 'istio-system/istio-eastwestgateway', addresses: ['127.0.0.99'], port: 15443, network: 'network2'}})}), view(), ports(healthy), /^gateway moved: .*127\.0\.0\.12:15443.*127\.0\.0\.99:15443/],
   ]
   for (const [name, p, v, pp, reason, hint] of cases) {

@@ -134,7 +134,7 @@ describe("verify: istiod's gateways and endpoint shards (/debug/networkz, /debug
     gwSvc.status = {loadBalancer: {}}
     const r = of(f, 'links.istiod-gateways')
     assert.deepEqual(r[0].slice(0, 2), ['cluster1', 'fail'])
-    assert.match(r[0][2], /cluster cluster1: istiod knows no gateway for network network2 of cluster cluster2: its east-west gateway Service istio-system\/istio-eastwestgateway has no address/)
+    assert.match(r[0][2], /cluster cluster1: istiod knows no current gateway for network network2 of cluster cluster2: its east-west gateway Service istio-system\/istio-eastwestgateway has no address \(istiod knows no gateway for network network2 and sends cluster2's pod IPs/)
   })
 
   test('istiod knows the gateway at an old address: fails with both addresses', () => {

@@ -125,7 +125,7 @@ istiodChecks.push(
             bad.push(fail(c.name, `cluster ${c.name}: istiod ${onNet.length > 0 ? `knows network ${net} only at ${shown}` : `knows no gateway for network ${net}`} of cluster ${key}, which has no east-west gateway`,
               `install an east-west gateway in ${key} (istio samples/multicluster/gen-eastwest-gateway.sh --network ${net}); without one istiod sends ${key}'s pod IPs to network ${mine}`))
           } else if (gw.addresses.length === 0) {
-            bad.push(fail(c.name, `cluster ${c.name}: istiod knows no gateway for network ${net} of cluster ${key}: its east-west gateway Service ${gw.ref} has no address${onNet.length > 0 ? ` (istiod lists ${shown})` : ''}, so istiod sends ${key}'s pod IPs to network ${mine}`,
+            bad.push(fail(c.name, `cluster ${c.name}: istiod knows no current gateway for network ${net} of cluster ${key}: its east-west gateway Service ${gw.ref} has no address (istiod ${onNet.length > 0 ? `still lists ${shown}, which nothing serves` : `knows no gateway for network ${net} and sends ${key}'s pod IPs to network ${mine}`})`,
               `give ${gw.ref} a load-balancer address (${gwCmd}), or list the gateway under meshNetworks`))
           } else if (!onNet.some((g) => gw.addresses.includes(g.addr) && g.port === gw.port)) {
             bad.push(fail(c.name, `cluster ${c.name}: istiod ${onNet.length > 0 ? `knows network ${net} of cluster ${key} at ${shown}` : `knows no gateway for network ${net} of cluster ${key}`}, but its east-west gateway ${gw.ref} is at ${gw.addresses.map((a) => `${a}:${gw.port}`).join(', ')}`,
