@@ -85,6 +85,14 @@ async function settle(state: string, cluster: string, ready: (eds: string[]) => 
   return {e: e!, eds}
 }
 
+/** explain's own output in a state, for the report and docs/explain.md */
+async function show(state: string, args: string[]) {
+  const r = await mesh(['explain', 'httpbin', '-n', 'bar', '--context', C1, '--from', 'foo', ...args])
+  ok(r, `explain (${state})`)
+  process.stderr.write(`# explain ${args.join(' ')} (${state}):\n${r.stdout.trimEnd().split('\n').map((l) => `#   ${l}`).join('\n')}\n`)
+  return r.stdout
+}
+
 function droppedFor(e: Explained, cluster: string, reason: RegExp, hint?: RegExp) {
   const d = e.dropped.find((x) => x.cluster === cluster)
   assert.ok(d, `no reason for ${cluster}: ${JSON.stringify(e.dropped)}`)
@@ -178,6 +186,7 @@ describe('explain predicts the EDS istiod sends foo/sleep in cluster1', () => {
         {cluster: C2, address: GW2, port: 15443, servicePort: 8000, via: 'gateway'},
       ])
       assert.deepEqual(e.dropped, [])
+      assert.match(await show('linked', []), /cluster2\n    127\.0\.0\.12:15443 +via gateway \(network network2, weight \d+\)/)
       let checks: VerifyCheck[] = []
       await waitUntil('verify: istiod-view checks pass', async () => {
         checks = (await verifyChecks()).filter((c) => c.id === 'links.istiod-gateways' || c.id === 'links.istiod-endpoints')
@@ -192,6 +201,8 @@ describe('explain predicts the EDS istiod sends foo/sleep in cluster1', () => {
       await kubectl(['-n', NS, 'delete', 'gateway.networking.istio.io', 'kubectl-mesh-cross-network'], {context: C2})
       const {e} = await settle('exposure removed', OUT(8000, HTTPBIN), (eds) => eds.includes(`${GW2}:15443`), 'httpbin', 8000)
       droppedFor(e, C2, /^not passed through the remote gateway: .*istio-system\/istio-eastwestgateway passes httpbin\.bar\.svc\.cluster\.local/, /kubectl mesh cluster link --context cluster1 --remote-context cluster2/)
+      await show('exposure removed', [])
+      await show('exposure removed', ['-o', 'json'])
       ok(await mesh(['cluster', 'link', '--context', C1, '--remote-context', C2]), 'link again')
       const back = await settle('linked again', OUT(8000, HTTPBIN), (eds) => eds.includes(`${GW2}:15443`), 'httpbin', 8000)
       assert.deepEqual(back.e.dropped, [])
