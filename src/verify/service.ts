@@ -21,7 +21,7 @@ export async function verify(session: Session, opts: VerifyOptions): Promise<Ver
   const {facts, close} = await collectFacts(session, opts)
   try {
     const ids = new CheckContext(facts)
-    facts.istiod = await runStep(opts.progress, "Read istiod's view (clusterz, networkz, endpointShardz)", () => probeIstiods(facts, {
+    facts.istiod = await runStep(opts.progress, "Read istiod's sync status", () => probeIstiods(facts, {
       urls: opts.istiodDebugUrls ?? {},
       clusterIdOf: (c) => ids.id(c).clusterId,
       hasRemoteSecrets: (c) => ids.secrets(c).some((e) => e.key !== ids.clusterIdOf(c)),
