@@ -55,39 +55,167 @@ export function pickIstiodPod(pods: KubeObject[]): KubeObject | undefined {
 }
 
 function parseClusterz(base: Omit<IstiodProbe, 'outcome' | 'detail'>, r: {status: number; body: string}): IstiodProbe {
-  if (r.status !== 200) return {...base, outcome: 'error', detail: `HTTP ${r.status}: ${r.body.trim().slice(0, 200)}`}
-  let list: unknown
-  try {
-    list = JSON.parse(r.body)
-  } catch {
-    list = undefined
-  }
-  if (!Array.isArray(list)) return {...base, outcome: 'error', detail: 'the answer is not a JSON list'}
+  const list = parseJsonAnswer(r, 'list')
+  if (typeof list === 'string') return {...base, outcome: 'error', detail: list}
   return {...base, outcome: 'ok', detail: '', clusterz: list as ClusterzEntry[]}
 }
 
-/**
- * Through the API server: find istiod's pod, then GET /debug/clusterz over a port-forward to it.
- * Also used by `cluster rotate-credentials` (src/link/rotate.ts) to wait for istiod's sync.
- */
-export async function probeThroughPod(c: Pick<ClusterFacts, 'name' | 'istioNamespace'>, client: KubeClient, timeoutMs: number): Promise<IstiodProbe> {
+/** The JSON of an answer, or why there is none (a string). */
+function parseJsonAnswer(r: {status: number; body: string}, want: 'list' | 'object'): unknown {
+  if (r.status !== 200) return `HTTP ${r.status}: ${r.body.trim().slice(0, 200)}`
+  let v: unknown
+  try {
+    v = JSON.parse(r.body)
+  } catch {
+    return `the answer is not JSON`
+  }
+  // Go marshals an empty map as {} or null and a nil slice as null.
+  if (v === null) return want === 'list' ? [] : {}
+  if (want === 'list' ? !Array.isArray(v) : (typeof v !== 'object' || Array.isArray(v))) return `the answer is not a JSON ${want}`
+  return v
+}
+
+// ---- istiod's network gateways and endpoint shards (/debug/networkz, /debug/endpointShardz) ----
+
+/** One gateway istiod knows (/debug/networkz): meshNetworks gateways have cluster "", label-discovered ones their cluster ID. */
+export interface NetworkGatewayEntry {
+  network: string
+  cluster: string
+  addr: string
+  port: number
+}
+
+/** One endpoint of a shard, as istiod holds it (model.IstioEndpoint), the fields explain and verify use. */
+export interface ShardEndpoint {
+  /** Addresses[0] (older istiods: Address) */
+  address: string
+  port: number
+  servicePortName: string
+  network: string
+  /** "istio" when the workload has a sidecar (label security.istio.io/tlsMode), else "disabled" or "" */
+  tlsMode: string
+  /** model.HealthStatus: 1 healthy, 2 unhealthy, 3 draining, 4 terminating; 0/absent: healthy */
+  healthStatus: number
+  /** The cluster the endpoint came from (its locality's cluster ID, else the shard's). */
+  cluster: string
+  workload?: string
+  /** LbWeight (0/absent: 1) */
+  weight?: number
+}
+
+/** host → namespace → shard key ("Kubernetes/<cluster>", "External/<cluster>") → endpoints. */
+export type EndpointShardz = Record<string, Record<string, Record<string, ShardEndpoint[]>>>
+
+/** The cluster ID of a shard key `<provider>/<cluster>`. */
+export const shardCluster = (key: string) => key.slice(key.indexOf('/') + 1)
+/** The provider of a shard key: Kubernetes (a Service's pods) or External (ServiceEntry endpoints). */
+export const shardProvider = (key: string) => key.slice(0, Math.max(0, key.indexOf('/')))
+
+export function parseNetworkz(raw: unknown): NetworkGatewayEntry[] {
+  return (Array.isArray(raw) ? raw : []).map((g: any) => ({
+    network: String(g?.Network ?? g?.network ?? ''), cluster: String(g?.Cluster ?? g?.cluster ?? ''),
+    addr: String(g?.Addr ?? g?.addr ?? ''), port: Number(g?.Port ?? g?.port ?? 0),
+  }))
+}
+
+function parseEndpoint(e: any, shardKey: string): ShardEndpoint {
+  const addresses: unknown = e?.Addresses ?? (e?.Address ? [e.Address] : [])
+  return {
+    address: Array.isArray(addresses) && typeof addresses[0] === 'string' ? addresses[0] : '',
+    port: Number(e?.EndpointPort ?? 0),
+    servicePortName: String(e?.ServicePortName ?? ''),
+    network: String(e?.Network ?? ''),
+    tlsMode: String(e?.TLSMode ?? ''),
+    healthStatus: Number(e?.HealthStatus ?? 0),
+    cluster: String(e?.Locality?.ClusterID || shardCluster(shardKey)),
+    ...(e?.WorkloadName ? {workload: String(e.WorkloadName)} : {}),
+    ...(Number(e?.LbWeight) > 1 ? {weight: Number(e.LbWeight)} : {}),
+  }
+}
+
+/** /debug/endpointShardz: `{host: {namespace: {Shards: {key: [IstioEndpoint]}}}}` → EndpointShardz. */
+export function parseEndpointShardz(raw: unknown): EndpointShardz {
+  const out: EndpointShardz = {}
+  for (const [host, byNs] of Object.entries<any>(raw && typeof raw === 'object' ? raw : {})) {
+    for (const [ns, shards] of Object.entries<any>(byNs && typeof byNs === 'object' ? byNs : {})) {
+      const keyed: Record<string, ShardEndpoint[]> = {}
+      for (const [key, eps] of Object.entries<any>(shards?.Shards ?? {})) keyed[key] = (Array.isArray(eps) ? eps : []).map((e) => parseEndpoint(e, key))
+      ;(out[host] ??= {})[ns] = keyed
+    }
+  }
+  return out
+}
+
+/** Where an istiod's debug endpoints are read: through a port-forward to its pod, or at a URL. */
+export type IstiodTarget = {kind: 'pod'; client: KubeClient; namespace: string; pod: string} | {kind: 'url'; url: string}
+
+export const describeTarget = (t: IstiodTarget) => (t.kind === 'url' ? t.url : `pod ${t.namespace}/${t.pod} port ${ISTIOD_MONITORING_PORT} (port-forward)`)
+
+/** GET one debug path of an istiod (one port-forward, or one HTTP GET). */
+export function istiodGet(t: IstiodTarget, path: string, timeoutMs: number): Promise<{status: number; body: string}> {
+  return t.kind === 'url' ? get(`${t.url}${path}`, timeoutMs) : getThroughPortForward(t.client, t.namespace, t.pod, ISTIOD_MONITORING_PORT, path, timeoutMs)
+}
+
+/** GET and parse a debug path that answers JSON; rejects with a sentence when it does not. */
+export async function istiodJson(t: IstiodTarget, path: string, want: 'list' | 'object', timeoutMs: number): Promise<unknown> {
+  let r: {status: number; body: string}
+  try {
+    r = await istiodGet(t, path, timeoutMs)
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 403) throw new Error(`cannot port-forward to ${describeTarget(t)} (forbidden)`)
+    throw new Error(`${path} (${describeTarget(t)}): ${(error as Error).message.replace(/^context "[^"]*": /, '')}`)
+  }
+  const v = parseJsonAnswer(r, want)
+  if (typeof v === 'string') throw new Error(`${path} (${describeTarget(t)}): ${v}`)
+  return v
+}
+
+/** The istiod pod of a cluster to port-forward to, or why there is none (outcome no-pod / forbidden / error). */
+export async function locateIstiodPod(c: Pick<ClusterFacts, 'name' | 'istioNamespace'>, client: KubeClient): Promise<{target: IstiodTarget} | {outcome: 'no-pod' | 'forbidden' | 'error'; detail: string}> {
   const ns = c.istioNamespace
   let pods: KubeObject[]
   try {
     pods = (await client.get<{items: KubeObject[]}>(`/api/v1/namespaces/${ns}/pods`, {labelSelector: ISTIOD_APP_SELECTOR})).items ?? []
   } catch (error) {
-    if (error instanceof ApiError && error.status === 403) return {cluster: c.name, outcome: 'forbidden', detail: `cannot list pods in ${ns}`}
-    return {cluster: c.name, outcome: 'error', detail: `cannot list istiod's pods in ${ns}: ${(error as Error).message.replace(/^context "[^"]*": /, '')}`}
+    if (error instanceof ApiError && error.status === 403) return {outcome: 'forbidden', detail: `cannot list pods in ${ns}`}
+    return {outcome: 'error', detail: `cannot list istiod's pods in ${ns}: ${(error as Error).message.replace(/^context "[^"]*": /, '')}`}
   }
   const pod = pickIstiodPod(pods)
-  if (!pod) return {cluster: c.name, outcome: 'no-pod', detail: pods.length === 0 ? `no pod with label ${ISTIOD_APP_SELECTOR} in ${ns}` : `no running pod among ${pods.length} with label ${ISTIOD_APP_SELECTOR} in ${ns}`}
-  const base = {cluster: c.name, url: `pod ${ns}/${pod.metadata.name} port ${ISTIOD_MONITORING_PORT} (port-forward)`}
+  if (!pod) return {outcome: 'no-pod', detail: pods.length === 0 ? `no pod with label ${ISTIOD_APP_SELECTOR} in ${ns}` : `no running pod among ${pods.length} with label ${ISTIOD_APP_SELECTOR} in ${ns}`}
+  return {target: {kind: 'pod', client, namespace: ns, pod: pod.metadata.name}}
+}
+
+/** clusterz, then (with `view`) networkz and endpointShardz: one GET each. */
+async function probeTarget(c: Pick<ClusterFacts, 'name'>, t: IstiodTarget, timeoutMs: number, view: boolean): Promise<IstiodProbe> {
+  const base = {cluster: c.name, url: t.kind === 'url' ? `${t.url}/debug/clusterz` : describeTarget(t)}
+  let probe: IstiodProbe
   try {
-    return parseClusterz(base, await getThroughPortForward(client, ns, pod.metadata.name, ISTIOD_MONITORING_PORT, '/debug/clusterz', timeoutMs))
+    probe = parseClusterz(base, await istiodGet(t, '/debug/clusterz', timeoutMs))
   } catch (error) {
-    if (error instanceof ApiError && error.status === 403) return {...base, outcome: 'forbidden', detail: `cannot port-forward to pod ${ns}/${pod.metadata.name}`}
+    if (error instanceof ApiError && error.status === 403 && t.kind === 'pod') return {...base, outcome: 'forbidden', detail: `cannot port-forward to pod ${t.namespace}/${t.pod}`}
     return {...base, outcome: 'error', detail: (error as Error).message.replace(/^context "[^"]*": /, '')}
   }
+  if (!view || probe.outcome !== 'ok') return probe
+  const [networkz, shardz] = await Promise.allSettled([
+    istiodJson(t, '/debug/networkz', 'list', timeoutMs).then(parseNetworkz),
+    istiodJson(t, '/debug/endpointShardz', 'object', timeoutMs).then(parseEndpointShardz),
+  ])
+  if (networkz.status === 'fulfilled') probe.networkz = networkz.value
+  else probe.networkzError = (networkz.reason as Error).message
+  if (shardz.status === 'fulfilled') probe.endpointShardz = shardz.value
+  else probe.endpointShardzError = (shardz.reason as Error).message
+  return probe
+}
+
+/**
+ * Through the API server: find istiod's pod, then GET /debug/clusterz over a port-forward to it
+ * (with `view`, also /debug/networkz and /debug/endpointShardz).
+ * Also used by `cluster rotate-credentials` (src/link/rotate.ts) to wait for istiod's sync.
+ */
+export async function probeThroughPod(c: Pick<ClusterFacts, 'name' | 'istioNamespace'>, client: KubeClient, timeoutMs: number, view = false): Promise<IstiodProbe> {
+  const found = await locateIstiodPod(c, client)
+  if (!('target' in found)) return {cluster: c.name, ...found}
+  return probeTarget(c, found.target, timeoutMs, view)
 }
 
 /**
@@ -102,6 +230,8 @@ export async function probeIstiods(facts: VerifyFacts, how: {
   hasRemoteSecrets: (c: ClusterFacts) => boolean
   clientOf: (c: ClusterFacts) => KubeClient | undefined
   timeoutMs: number
+  /** Also read /debug/networkz and /debug/endpointShardz (two more GETs per cluster). */
+  view?: boolean
 }): Promise<IstiodProbe[]> {
   const {urls, clientOf, timeoutMs} = how
   return Promise.all(facts.clusters.map(async (c): Promise<IstiodProbe> => {
@@ -110,12 +240,8 @@ export async function probeIstiods(facts: VerifyFacts, how: {
     const url = urls[c.name] ?? (c.context ? urls[c.context] : undefined) ?? (id ? urls[id] : undefined)
     if (!url) {
       const client = c.source === 'context' && !c.unreachable ? clientOf(c) : undefined
-      return client ? probeThroughPod(c, client, timeoutMs) : {cluster: c.name, outcome: 'not-asked', detail: ''}
+      return client ? probeThroughPod(c, client, timeoutMs, how.view) : {cluster: c.name, outcome: 'not-asked', detail: ''}
     }
-    try {
-      return parseClusterz({cluster: c.name, url: `${url}/debug/clusterz`}, await get(`${url}/debug/clusterz`, timeoutMs))
-    } catch (error) {
-      return {cluster: c.name, url: `${url}/debug/clusterz`, outcome: 'error', detail: (error as Error).message}
-    }
+    return probeTarget(c, {kind: 'url', url}, timeoutMs, Boolean(how.view))
   }))
 }

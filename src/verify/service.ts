@@ -27,6 +27,7 @@ export async function verify(session: Session, opts: VerifyOptions): Promise<Ver
       hasRemoteSecrets: (c) => ids.secrets(c).some((e) => e.key !== ids.clusterIdOf(c)),
       clientOf: (c) => (c.context ? session.client(c.context) : undefined),
       timeoutMs: session.timeoutMs,
+      view: true,
     }))
     return runChecks(facts, undefined, {clusterDomain: opts.clusterDomain})
   } finally {

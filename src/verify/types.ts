@@ -1,5 +1,6 @@
 // The data every verify check works on and produces. Pure types, no I/O.
 import type {KubeObject} from '../kube/resources.ts'
+import type {EndpointShardz, NetworkGatewayEntry} from './istiod.ts'
 
 export type Status = 'pass' | 'warn' | 'fail' | 'skip'
 
@@ -78,6 +79,12 @@ export interface IstiodProbe {
   outcome: 'ok' | 'error' | 'not-asked' | 'no-pod' | 'forbidden'
   detail: string
   clusterz?: Array<{id: string; secretName: string; syncStatus: string}>
+  /** /debug/networkz (read after clusterz answered): the gateways istiod knows per network. */
+  networkz?: NetworkGatewayEntry[]
+  networkzError?: string
+  /** /debug/endpointShardz: the endpoint shards istiod holds per host and namespace. */
+  endpointShardz?: EndpointShardz
+  endpointShardzError?: string
 }
 
 export interface VerifyFacts {

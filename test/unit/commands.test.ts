@@ -97,6 +97,7 @@ describe('defaults', () => {
     ['service import httpbin --from-context west', 'ServiceImport', {'from-context': 'west', address: 'auto', 'all-exported': undefined, 'create-namespace': undefined, 'cluster-domain': undefined, host: undefined, 'from-name': undefined, output: 'text', 'dry-run': undefined, ...KUBE_DEFAULTS}],
     ['service unimport httpbin', 'ServiceUnimport', {'from-name': undefined, output: 'text', 'dry-run': undefined, ...KUBE_DEFAULTS}],
     ['verify', 'Verify', {context: undefined, 'cluster-domain': undefined, output: 'text', ...KUBE_DEFAULTS}],
+    ['explain httpbin', 'Explain', {context: undefined, namespace: undefined, from: undefined, port: undefined, 'peer-context': undefined, output: 'text', ...KUBE_DEFAULTS}],
   ]
   for (const [args, command, want] of cases) {
     test(args, async () => {
@@ -112,6 +113,7 @@ describe('flag parsing', () => {
   test('repeatable flags collect every value, in order', async () => {
     assert.deepEqual((await parsed('ca gen --cluster east --cluster west')).flags.cluster, ['east', 'west'])
     assert.deepEqual((await parsed('verify --context east --context west')).flags.context, ['east', 'west'])
+    assert.deepEqual((await parsed('explain httpbin --peer-context east --peer-context west')).flags['peer-context'], ['east', 'west'])
   })
   test('short chars, --flag=value, integers and the argument', async () => {
     const p = await parsed('service export httpbin -n bar -o json --context=east --request-timeout=2s')
@@ -161,6 +163,12 @@ describe('usage errors: exit 2, one line and a Hint, before any API request', ()
     ['service import httpbin --from-context west --all-exported', /either a service NAME or --all-exported/],
     ['service unimport httpbin --from-name Bad_Name', /--from-name "Bad_Name" is not a DNS-1123 label/],
     ['verify --istiod-debug-url nonsense', /./, /--istiod-debug-url CLUSTER=/],
+    ['explain', /Missing 1 required arg/, /kubectl mesh explain --help/],
+    ['explain httpbin -o yaml', /Expected --output=yaml to be one of: text, json/],
+    ['explain httpbin --port 0', /--port/],
+    ['explain httpbin --port http', /Parsing --port/],
+    ['explain httpbin --context nosuch', /context "nosuch" not found/],
+    ['explain httpbin --peer-context nosuch', /context "nosuch" not found/],
   ]
   for (const [args, message, hint] of cases) {
     test(args, async () => assertUsage(await mesh(args), message, hint))

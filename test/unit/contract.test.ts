@@ -14,6 +14,8 @@ import {runChecks} from '../../src/verify/runner.ts'
 import {renderJson} from '../../src/verify/render-json.ts'
 import {assertNoStale, commandContract, flagsSnapshotName, matchSnapshot, mergeShapes, routeRunnerOutput, shapeOf, srcLoadOptions} from '../contract.ts'
 import {healthyMesh} from './verify-fixtures.ts'
+import {renderJson as renderExplainJson} from '../../src/explain/render.ts'
+import {predictPort} from '../../src/explain/predict.ts'
 
 routeRunnerOutput()
 
@@ -50,6 +52,17 @@ describe('contract: -o json shapes produced in process (test/contract/json/)', (
     const broken = healthyMesh()
     broken.clusters[1].unreachable = {message: 'connection refused', hint: 'start it'}
     matchSnapshot('json/verify', mergeShapes(shapeOf(healthy), shapeOf(JSON.parse(renderJson(runChecks(broken))))))
+  })
+
+  test('explain -o json (the renderer over a prediction from istiod-shaped shards; test/e2e/explain.test.ts checks a real run against it)', () => {
+    const ep = (cluster: string, address: string, network: string) => ({address, port: 8080, servicePortName: 'http', network, tlsMode: 'istio', healthStatus: 1, cluster})
+    const port = predictPort({ports: [{name: 'http', port: 8000}], proxy: {cluster: 'cluster1', network: 'network1'}, gateways: [{network: 'network2', cluster: 'cluster2', addr: '127.0.0.12', port: 15443}],
+      shards: {'Kubernetes/cluster1': [ep('cluster1', '10.244.1.10', 'network1')], 'Kubernetes/cluster2': [ep('cluster2', '10.244.2.10', 'network2')]}}, {name: 'http', port: 8000})
+    const out = renderExplainJson({service: 'httpbin.bar.svc.cluster.local', from: {context: 'cluster1', namespace: 'foo'},
+      endpoints: port.endpoints.map((e) => ({cluster: e.cluster, address: e.address, port: e.port, servicePort: e.servicePort, via: e.via})),
+      dropped: [{cluster: 'cluster3', reason: 'not linked: cluster1 holds no remote secret for cluster cluster3', hint: 'kubectl mesh cluster link --context cluster1 --remote-context cluster3'}],
+      detail: {proxy: {cluster: 'cluster1', network: 'network1'}, ports: [port], istiod: 'pod istio-system/istiod-0', gateways: []}})
+    matchSnapshot('json/explain', shapeOf(JSON.parse(out)))
   })
 })
 

@@ -105,3 +105,62 @@ describe('verify: istiod sync status (/debug/clusterz)', () => {
     assert.throws(() => parseIstiodDebugUrls(['=http://x']), /CLUSTER=http/)
   })
 })
+
+describe("verify: istiod's gateways and endpoint shards (/debug/networkz, /debug/endpointShardz)", () => {
+  const shard = (cluster: string, ip: string) => ({[`Kubernetes/${cluster}`]: [{address: ip, port: 8080, servicePortName: 'http', network: `network${cluster.slice(-1)}`, tlsMode: 'istio', healthStatus: 1, cluster}]})
+  /** What each istiod holds: its own pods, and the peer's when linked. */
+  const shardz = (self: number, peer: number, o: {peerShard?: boolean} = {}) => ({
+    'httpbin.bar.svc.cluster.local': {bar: {...shard(`cluster${self}`, `10.244.${self}.10`), ...(o.peerShard === false ? {} : shard(`cluster${peer}`, `10.244.${peer}.10`))}},
+    'sleep.foo.svc.cluster.local': {foo: {...shard(`cluster${self}`, `10.244.${self}.11`), ...(o.peerShard === false ? {} : shard(`cluster${peer}`, `10.244.${peer}.11`))}},
+    'httpbin.bar.global': {bar: {'External/cluster1': [{address: '127.0.0.12', port: 15443, servicePortName: 'http', network: 'network1', tlsMode: '', healthStatus: 1, cluster: 'cluster1'}]}},
+  })
+  const probe = (self: number, peer: number, o: {networkz?: Array<{network: string; cluster: string; addr: string; port: number}>; peerShard?: boolean} = {}): IstiodProbe => ({
+    cluster: `cluster${self}`, url: 'u', outcome: 'ok', detail: '', clusterz: clusterz(`cluster${self}`, `cluster${peer}`),
+    networkz: o.networkz ?? [{network: `network${peer}`, cluster: `cluster${peer}`, addr: `127.0.0.1${peer}`, port: 15443}],
+    endpointShardz: shardz(self, peer, o),
+  })
+  const of = (f: VerifyFacts, id: string) => runChecks(f).checks.filter((c) => c.id === id).map((c) => [c.cluster, c.status, c.message] as const)
+
+  test('healthy: both checks pass on both clusters', () => {
+    const f = withIstiod([probe(1, 2), probe(2, 1)])
+    assert.deepEqual(of(f, 'links.istiod-gateways').map((r) => r[1]), ['pass', 'pass'])
+    assert.deepEqual(of(f, 'links.istiod-endpoints').map((r) => r[1]), ['pass', 'pass'])
+    assert.match(of(f, 'links.istiod-endpoints')[0][2], /each of 3 linked or imported service\(s\)/)
+  })
+
+  test('the remote gateway Service lost its address: fails naming the cluster and the network', () => {
+    const f = withIstiod([probe(1, 2, {networkz: []}), probe(2, 1)])
+    const gwSvc = f.clusters[1].lists.Service!.find((s) => s.metadata.name === 'istio-eastwestgateway')!
+    gwSvc.status = {loadBalancer: {}}
+    const r = of(f, 'links.istiod-gateways')
+    assert.deepEqual(r[0].slice(0, 2), ['cluster1', 'fail'])
+    assert.match(r[0][2], /cluster cluster1: istiod knows no current gateway for network network2 of cluster cluster2: its east-west gateway Service istio-system\/istio-eastwestgateway has no address \(istiod knows no gateway for network network2 and sends cluster2's pod IPs/)
+  })
+
+  test('istiod knows the gateway at an old address: fails with both addresses', () => {
+    const f = withIstiod([probe(1, 2, {networkz: [{network: 'network2', cluster: 'cluster2', addr: '127.0.0.99', port: 15443}]}), probe(2, 1)])
+    const r = of(f, 'links.istiod-gateways')
+    assert.equal(r[0][1], 'fail')
+    assert.match(r[0][2], /knows network network2 of cluster cluster2 at 127\.0\.0\.99:15443.*is at 127\.0\.0\.12:15443/)
+  })
+
+  test("a linked cluster's shard missing: fails naming the host, the shard and the peer", () => {
+    const r = of(withIstiod([probe(1, 2, {peerShard: false}), probe(2, 1)]), 'links.istiod-endpoints')
+    assert.deepEqual(r.map((x) => x[1]), ['fail', 'fail', 'pass'])
+    assert.match(r[0][2], /cluster cluster1: istiod holds no shard Kubernetes\/cluster2 for httpbin\.bar\.svc\.cluster\.local \(exported\)/)
+  })
+
+  test('an import without endpoints in istiod fails', () => {
+    const p1 = probe(1, 2)
+    delete p1.endpointShardz!['httpbin.bar.global']
+    const r = of(withIstiod([p1, probe(2, 1)]), 'links.istiod-endpoints')
+    assert.equal(r[0][1], 'fail')
+    assert.match(r[0][2], /no endpoint for httpbin\.bar\.global, imported from cluster2/)
+  })
+
+  test('istiod not reachable: skipped (links.istiod-sync says why); a failed networkz read fails', () => {
+    const r = of(withIstiod([{cluster: 'cluster1', outcome: 'no-pod', detail: 'x'}, {...probe(2, 1), networkz: undefined, networkzError: '/debug/networkz: HTTP 404'}]), 'links.istiod-gateways')
+    assert.deepEqual(r.map((x) => x[1]), ['skip', 'fail'])
+    assert.match(r[1][2], /HTTP 404/)
+  })
+})

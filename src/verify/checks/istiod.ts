@@ -1,8 +1,9 @@
 // istiod's own view of its links: every cluster a remote secret names is `synced` in
 // /debug/clusterz. The facts come from src/verify/istiod.ts (one GET per cluster, through a
 // port-forward to istiod's pod or at a --istiod-debug-url).
-import {type CheckDef, ctxOf, fail, pass, skip} from '../check.ts'
-import type {Finding} from '../types.ts'
+import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip} from '../check.ts'
+import type {ClusterFacts, Finding, VerifyFacts} from '../types.ts'
+import {EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL} from '../../istio/names.ts'
 
 /** By hand: what verify does through the API server. */
 const byHand = (ns: string, ctx: string) =>
@@ -64,3 +65,129 @@ export const istiodChecks: CheckDef[] = [
     },
   },
 ]
+
+/** How many of a linked cluster's other services (neither exported nor imported) links.istiod-endpoints samples. */
+export const ENDPOINT_SAMPLE = 5
+
+type Probe = NonNullable<VerifyFacts['istiod']>[number]
+
+/** The probe of a cluster when istiod answered; a skip when it was not read (links.istiod-sync reports why). */
+function viewOf(ctx: CheckContext, c: ClusterFacts, what: 'networkz' | 'endpointShardz'): {probe: Probe} | {finding?: Finding} {
+  const probe = ctx.facts.istiod?.find((p) => p.cluster === c.name)
+  const keys = ctx.secrets(c).filter((e) => e.key !== ctx.clusterIdOf(c))
+  if (keys.length === 0) return {finding: c.unreachable ? undefined : skip(c.name, `cluster ${c.name}: no remote secrets`)}
+  if (!probe || probe.outcome !== 'ok') return {finding: c.unreachable ? undefined : skip(c.name, `cluster ${c.name}: istiod's /debug/${what} not read (istiod not reachable; see links.istiod-sync)`, `by hand: ${byHand(c.istioNamespace, ctxOf(c)).replace('/debug/clusterz', `/debug/${what}`)}`)}
+  const error = what === 'networkz' ? probe.networkzError : probe.endpointShardzError
+  if (error || !probe[what]) return {finding: fail(c.name, `cluster ${c.name}: istiod did not answer /debug/${what}: ${error ?? 'no answer'}`, `by hand: ${byHand(c.istioNamespace, ctxOf(c)).replace('/debug/clusterz', `/debug/${what}`)}`)}
+  return {probe}
+}
+
+/** The verified clusters a cluster's remote secrets name (each once), with the secret's key. */
+function linkedPeers(ctx: CheckContext, c: ClusterFacts): Array<{key: string; peer?: ClusterFacts}> {
+  const seen = new Set<string>()
+  const out: Array<{key: string; peer?: ClusterFacts}> = []
+  for (const e of ctx.secrets(c)) {
+    if (e.key === ctx.clusterIdOf(c) || seen.has(e.key)) continue
+    seen.add(e.key)
+    const peer = ctx.peerOf(e)
+    out.push({key: e.key, peer: peer && peer !== c ? peer : undefined})
+  }
+  return out
+}
+
+istiodChecks.push(
+  {
+    id: 'links.istiod-gateways',
+    category: 'links',
+    title: "istiod's /debug/networkz lists the east-west gateway of every linked cluster on another network at that gateway's current address and port (read through the same port-forward).",
+    run: (ctx) => {
+      const out: Finding[] = []
+      for (const c of ctx.clusters) {
+        const v = viewOf(ctx, c, 'networkz')
+        if (!('probe' in v)) {
+          if (v.finding) out.push(v.finding)
+          continue
+        }
+        const known = v.probe.networkz!
+        const mine = ctx.id(c).network
+        const bad: Finding[] = []
+        let checked = 0
+        for (const {key, peer} of linkedPeers(ctx, c)) {
+          if (!peer || peer.unreachable) continue
+          const net = ctx.id(peer).network
+          if (!net || !mine || net === mine) continue
+          checked++
+          const gw = ctx.gateway(peer)
+          const onNet = known.filter((g) => g.network === net)
+          const shown = onNet.map((g) => `${g.addr}:${g.port}${g.cluster ? ` (cluster ${g.cluster})` : ''}`).join(', ')
+          const gwCmd = gw ? `\`kubectl -n ${gw.namespace} get service ${gw.service.metadata.name} -o wide --context ${ctxOf(peer)}\`` : ''
+          if (!gw) {
+            bad.push(fail(c.name, `cluster ${c.name}: istiod ${onNet.length > 0 ? `knows network ${net} only at ${shown}` : `knows no gateway for network ${net}`} of cluster ${key}, which has no east-west gateway`,
+              `install an east-west gateway in ${key} (istio samples/multicluster/gen-eastwest-gateway.sh --network ${net}); without one istiod sends ${key}'s pod IPs to network ${mine}`))
+          } else if (gw.addresses.length === 0) {
+            bad.push(fail(c.name, `cluster ${c.name}: istiod knows no current gateway for network ${net} of cluster ${key}: its east-west gateway Service ${gw.ref} has no address (istiod ${onNet.length > 0 ? `still lists ${shown}, which nothing serves` : `knows no gateway for network ${net} and sends ${key}'s pod IPs to network ${mine}`})`,
+              `give ${gw.ref} a load-balancer address (${gwCmd}), or list the gateway under meshNetworks`))
+          } else if (!onNet.some((g) => gw.addresses.includes(g.addr) && g.port === gw.port)) {
+            bad.push(fail(c.name, `cluster ${c.name}: istiod ${onNet.length > 0 ? `knows network ${net} of cluster ${key} at ${shown}` : `knows no gateway for network ${net} of cluster ${key}`}, but its east-west gateway ${gw.ref} is at ${gw.addresses.map((a) => `${a}:${gw.port}`).join(', ')}`,
+              gw.network !== net
+                ? `label ${gw.ref} topology.istio.io/network=${net} (\`kubectl -n ${gw.namespace} label service ${gw.service.metadata.name} topology.istio.io/network=${net} --overwrite --context ${ctxOf(peer)}\`), or fix meshNetworks in ${c.name}`
+                : `istiod follows the gateway Service of a synced cluster within seconds: check links.istiod-sync, then meshNetworks in ${c.name} (\`kubectl -n ${c.istioNamespace} get configmap istio -o yaml --context ${ctxOf(c)}\`)`))
+          }
+        }
+        out.push(...bad)
+        if (bad.length === 0) out.push(checked === 0 ? skip(c.name, `cluster ${c.name}: no linked verified cluster on another network`) : pass(c.name, `cluster ${c.name}: istiod knows the gateway of each of ${checked} linked cluster(s) on other networks at its current address`))
+      }
+      return out
+    },
+  },
+  {
+    id: 'links.istiod-endpoints',
+    category: 'links',
+    title: `istiod's /debug/endpointShardz holds each linked cluster's shard for its exported services and for a sample of ${ENDPOINT_SAMPLE} of its others (those the linked cluster's own istiod holds endpoints for), and a shard for every imported service.`,
+    run: (ctx) => {
+      const out: Finding[] = []
+      for (const c of ctx.clusters) {
+        const v = viewOf(ctx, c, 'endpointShardz')
+        if (!('probe' in v)) {
+          if (v.finding) out.push(v.finding)
+          continue
+        }
+        const shardz = v.probe.endpointShardz!
+        const bad: Finding[] = []
+        let checked = 0
+        const has = (host: string, ns: string, key?: string) => Object.entries(shardz[host]?.[ns] ?? {}).some(([k, eps]) => (key ? k === key : true) && eps.length > 0)
+        for (const {key, peer} of linkedPeers(ctx, c)) {
+          const own = peer && ctx.facts.istiod?.find((p) => p.cluster === peer.name)?.endpointShardz
+          if (!peer || !own) continue
+          // what the peer's own istiod holds endpoints for, from the peer's pods (shard Kubernetes/<peer>)
+          const shard = `Kubernetes/${key}`
+          const held = Object.entries(own).flatMap(([host, byNs]) => Object.entries(byNs).filter(([, s]) => (s[`Kubernetes/${ctx.clusterIdOf(peer)}`] ?? []).length > 0).map(([ns]) => ({host, ns})))
+            .filter((h) => h.ns !== peer.istioNamespace && h.host.includes('.svc.'))
+            .sort((a, b) => a.host.localeCompare(b.host))
+          const exported = new Set((peer.lists.Service ?? []).filter((s) => s.metadata.labels?.[EXPORTED_LABEL] === 'true').map((s) => `${s.metadata.namespace}/${s.metadata.name}`))
+          const isExported = (h: {host: string; ns: string}) => exported.has(`${h.ns}/${h.host.split('.')[0]}`)
+          const wanted = [...held.filter(isExported), ...held.filter((h) => !isExported(h)).slice(0, ENDPOINT_SAMPLE)]
+          for (const h of wanted) {
+            checked++
+            if (!has(h.host, h.ns, shard)) {
+              bad.push(fail(c.name, `cluster ${c.name}: istiod holds no shard ${shard} for ${h.host}${isExported(h) ? ' (exported)' : ''}, which cluster ${key}'s own istiod holds endpoints for: ${c.name}'s sidecars get none of ${key}'s endpoints of it`,
+                `check links.istiod-sync for ${key}, then istiod's log in ${c.name} (\`kubectl -n ${c.istioNamespace} logs deploy/istiod --context ${ctxOf(c)} | grep ${key}\`); a new link: \`${ctx.linkCommand(c, peer)}\``))
+            }
+          }
+        }
+        for (const se of (c.lists.ServiceEntry ?? []).filter((s) => s.metadata.labels?.[IMPORTED_FROM_LABEL])) {
+          for (const host of (se.spec?.hosts ?? []) as string[]) {
+            checked++
+            if (!has(host, se.metadata.namespace ?? '')) {
+              bad.push(fail(c.name, `cluster ${c.name}: istiod holds no endpoint for ${host}, imported from ${se.metadata.labels![IMPORTED_FROM_LABEL]} (ServiceEntry ${se.metadata.namespace}/${se.metadata.name})`,
+                `\`kubectl mesh service import ${se.metadata.labels![IMPORTED_SERVICE_LABEL] ?? se.metadata.name} -n ${se.metadata.namespace} --from-context ${(() => { const o = ctx.byClusterId(se.metadata.labels![IMPORTED_FROM_LABEL]); return o ? ctxOf(o) : se.metadata.labels![IMPORTED_FROM_LABEL] })()} --context ${ctxOf(c)}\` rewrites it; istiod's log: \`kubectl -n ${c.istioNamespace} logs deploy/istiod --context ${ctxOf(c)}\``))
+            }
+          }
+        }
+        out.push(...bad)
+        if (bad.length === 0) out.push(checked === 0 ? skip(c.name, `cluster ${c.name}: no linked cluster whose istiod was read, and no import`) : pass(c.name, `cluster ${c.name}: istiod holds the shard of each of ${checked} linked or imported service(s) checked`))
+      }
+      return out
+    },
+  },
+)
