@@ -1,7 +1,8 @@
 // `npm run demo`: bring up a 2-cluster test bed with Istio as istioctl installs it and a real istiod
 // per cluster (testbed/istio-install.ts), and run the kubectl-mesh journey exactly as a user types
 // it (`kubectl mesh …`, through kubectl's plugin mechanism), ending with verify (its istiod sync
-// check included) and what cluster1's istiod sends the sleep sidecar for httpbin (testbed/xds.ts).
+// check included), explain (the endpoints istiod gives foo's sidecars for httpbin), the mesh as a
+// Mermaid picture, and what cluster1's istiod sends the sleep sidecar for httpbin (testbed/xds.ts).
 import {spawnSync} from 'node:child_process'
 import {chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
@@ -55,6 +56,8 @@ const journey = [
   'kubectl mesh export httpbin -n bar --context cluster2',
   'kubectl mesh service import httpbin -n bar --from-context cluster2 --context cluster1',
   'kubectl mesh verify --context cluster1 --context cluster2',
+  'kubectl mesh explain httpbin -n bar --context cluster1 --from foo',
+  'kubectl mesh verify --context cluster1 --context cluster2 -o mermaid',
 ]
 
 runAll(journey)
