@@ -26,8 +26,8 @@ const USAGE = `usage: node testbed/cli.ts <command>
   workload --context CTX -n NS NAME --port [NAME:]PORT[:TARGET]... [--no-sidecar] [--ip IP]
                          a Service and a Pod NAME-0 behind it (Running, Ready, pod IP; injected
                          when an injector answers, else labelled as an injected Pod)
-  xds --context CTX (--pod NS/NAME | --app NS/APP | --eastwest) [--timeout S]
-                         what that cluster's istiod sends to the Pod's proxy, as JSON
+  xds --context CTX (--pod NS/NAME | --app NS/APP | --eastwest) [--istiod-context CTX2] [--timeout S]
+                         what that cluster's istiod (or CTX2's: a remote-profile cluster's control plane) sends to the Pod's proxy, as JSON
                          {clusters, endpoints, listeners, routes, nameTable} (Istio's ADS client)
 `;
 
@@ -161,7 +161,7 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       const timeout = value('--timeout');
-      const d = await xds({ context, pod: value('--pod'), app: value('--app'), eastwest: flag('--eastwest') || undefined, timeoutMs: timeout ? Number(timeout) * 1000 : undefined });
+      const d = await xds({ context, pod: value('--pod'), app: value('--app'), eastwest: flag('--eastwest') || undefined, istiodContext: value('--istiod-context'), timeoutMs: timeout ? Number(timeout) * 1000 : undefined });
       process.stdout.write(JSON.stringify(d, null, 1) + '\n');
       return 0;
     }
