@@ -401,7 +401,8 @@ function yamlDocs(o: LinkOptions, directions: Direction[], readerPlans: Map<Clus
   for (const d of directions) {
     if (!d.primaryRemote) continue
     const {istiod, annotation} = d.primaryRemote
-    if (annotation !== undefined) docs.push({context: d.link.west.context, object: {apiVersion: 'v1', kind: 'Namespace', metadata: {name: d.link.west.istioNamespace, annotations: {[CONTROL_PLANE_CLUSTERS_ANNOTATION]: annotation}}}})
+    const value = annotation ?? d.link.west.namespace?.metadata.annotations?.[CONTROL_PLANE_CLUSTERS_ANNOTATION] ?? d.primaryRemote.primaryId
+    docs.push({context: d.link.west.context, object: {apiVersion: 'v1', kind: 'Namespace', metadata: {name: d.link.west.istioNamespace, annotations: {[CONTROL_PLANE_CLUSTERS_ANNOTATION]: value}}}})
     if (istiod.planned.gateway) docs.push({context: d.link.east.context, object: istiod.planned.gateway})
     if (istiod.planned.virtualService) docs.push({context: d.link.east.context, object: istiod.planned.virtualService})
   }
