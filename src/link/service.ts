@@ -558,9 +558,12 @@ async function dropPeerExposure(peer: KubeClient, relyingId: string, ns: string,
 async function dropIstiodExposureIn(primary: KubeClient, remoteId: string, ns: string, dryRun?: boolean): Promise<Change[]> {
   const install = await readIstioInstall(primary, ns, {}, {meshConfig: false})
   const namespace = install.gateway?.namespace ?? ns
-  const p = {gatewayEdit: dropIstiodExposure(remoteId), virtualServiceEdit: (() => undefined) as Edit, planned: {gateway: undefined, virtualService: undefined}}
-  const send: Sender = (_c, _o, write) => write()
-  return (await writeIstiodExposure(primary, namespace, p, send, dryRun)).filter((c) => c.action !== 'unchanged')
+  const gref = {...RESOURCES.Gateway, metadata: {name: ISTIOD_GATEWAY, namespace}}
+  const g = await editObject(primary, gref, dropIstiodExposure(remoteId), {dryRun})
+  if (!g || g.action !== 'deleted') return g && g.action !== 'unchanged' ? [g] : []
+  const vref = {...RESOURCES.VirtualService, metadata: {name: ISTIOD_GATEWAY, namespace}}
+  const v = await editObject(primary, vref, (live) => (live && isManaged(live) ? null : undefined), {dryRun})
+  return v ? [g, v] : [g]
 }
 
 /** In one cluster: delete the remote secret of ID and remove ID from meshNetworks. `exposed`: the link relied on the peer's cross-network Gateway. */
