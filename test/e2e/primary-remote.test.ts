@@ -104,7 +104,12 @@ describe('primary-remote: cluster1 the control plane of a remote-profile cluster
     const slices = await kget(C2, ['-n', NS, 'endpointslices', '-l', 'kubernetes.io/service-name=istiod'])
     assert.deepEqual(slices.items.flatMap((s: any) => s.endpoints.flatMap((e: any) => e.addresses)), ['127.0.0.11'])
     // the sample Pods were injected by cluster1's istiod, as cluster2 on network2
-    const cfg = await probeConfig(C2, await targetPod(sleep2), '127.0.0.1:1')
+    const pod = await targetPod(sleep2)
+    const proxy = pod.spec.containers.find((c: {name: string}) => c.name === 'istio-proxy')
+    assert.ok(proxy, 'cluster2 foo/sleep-0 was not injected by cluster1\'s istiod')
+    const env = Object.fromEntries((proxy.env ?? []).map((e: {name: string; value?: string}) => [e.name, e.value]))
+    assert.deepEqual([env.ISTIO_META_CLUSTER_ID, env.ISTIO_META_NETWORK], [C2, 'network2'])
+    const cfg = await probeConfig(C2, pod, '127.0.0.1:1')
     hops.push(`cluster2 foo/sleep proxy metadata: CLUSTER_ID=${cfg.meta.CLUSTER_ID} NETWORK=${cfg.meta.NETWORK}`)
     assert.deepEqual([cfg.meta.CLUSTER_ID, cfg.meta.NETWORK], [C2, 'network2'])
   })
