@@ -372,7 +372,11 @@ export async function installRemoteIstio(cluster: string, primary: string, opts:
   const render = renderRemoteIstio(p, pp.eastWestIP);
   t.render = Date.now() - t0;
   const webhooks = render.objects.filter((o) => WEBHOOK_KINDS.includes(o.kind));
-  const rest = render.objects.filter((o) => !WEBHOOK_KINDS.includes(o.kind));
+  // The API server refuses the render's EndpointSlice istiod → 127.0.0.11 ("may not be in the
+  // loopback range"): the bed leaves it out; the selector-less istiod Service stays, and the
+  // values ConfigMap still says remotePilotAddress (verify reads it there when no slice exists).
+  const loopbackSlice = (o: KubeDoc): boolean => o.kind === 'EndpointSlice' && (o.endpoints ?? []).some((e: { addresses?: string[] }) => (e.addresses ?? []).some((a) => a.startsWith('127.')));
+  const rest = render.objects.filter((o) => !WEBHOOK_KINDS.includes(o.kind) && !loopbackSlice(o));
 
   t0 = Date.now();
   await kubectl(['apply', '-f', '-'], { context: cluster, input: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'topology.istio.io/network': p.network } } }) });

@@ -155,7 +155,8 @@ export function validatePair(east: ClusterFacts, west: ClusterFacts, o: PairOpti
         'install intermediates from one root in both (kubectl mesh ca gen --cluster NAME --context CTX), or pass --force to link anyway')
     }
     warnings.push(`--force: ${E} and ${W} trust different root CAs; cross-cluster mTLS will fail until they share one`)
-  } else if (!east.rootFingerprint || !west.rootFingerprint) {
+  } else if (!east.rootFingerprint && !east.remoteProfile || !west.rootFingerprint && !west.remoteProfile) {
+    // (a remote-profile cluster runs no CA: its workloads get their certificates from the primary)
     const unknown = [east, west].filter((f) => !f.rootFingerprint).map((f) => `"${f.context}"`).join(' and ')
     warnings.push(`cannot tell the root CA of context ${unknown} (no ${'cacerts'} Secret, no istio-ca-root-cert ConfigMap): make sure both clusters share one root (kubectl mesh ca gen)`)
   }

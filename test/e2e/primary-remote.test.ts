@@ -13,7 +13,8 @@ import assert from 'node:assert/strict'
 import {rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {assertUsageError, kget, kubectl, mesh, stats, tempDir, writes} from './harness.ts'
-import {installIstio, installRemoteIstio, istioInstalled, remoteInstalled, uninstallIstio, uninstallRemoteIstio} from '../../testbed/istio-install.ts'
+import {installIstio, installRemoteIstio, istioInstalled, remoteInstalled, renderRemoteIstio, uninstallIstio, uninstallRemoteIstio} from '../../testbed/istio-install.ts'
+import {clusterIndex, clusterParams} from '../../testbed/fixtures.ts'
 import {clusterz, ensureIstioBuilt, runningIstiod, waitUntil} from '../../testbed/istiod.ts'
 import {endpointsOf, probeConfig, targetPod, xds} from '../../testbed/xds.ts'
 import type {XdsDump, XdsTarget} from '../../testbed/xds.ts'
@@ -26,7 +27,7 @@ const GW2 = '127.0.0.12:15443'
 const HTTPBIN = 'outbound|8000||httpbin.bar.svc.cluster.local'
 const CP = 'topology.istio.io/controlPlaneClusters'
 const dir = tempDir('primary-remote-e2e-')
-const restore = {c1Installed: false, c2WasIstio: false, cacerts: false}
+const restore = {c1Installed: false, c2WasIstio: false, remoteHere: false, cacerts: false}
 const hops: string[] = []
 
 function ok(r: {code: number; stdout: string; stderr: string}, what: string) {
@@ -76,13 +77,14 @@ before(async () => {
       await uninstallIstio(C2)
     }
     const inst = await installRemoteIstio(C2, C1, {log: (m) => process.stderr.write(`# ${m}\n`)})
+    restore.remoteHere = true
     process.stderr.write(`# ${C2}: remote profile installed (${JSON.stringify(inst.timings)})\n`)
   }
 }, {timeout: 60 * 60_000})
 
 after(async () => {
   await mesh(['cluster', 'unlink', '--context', C1, '--remote-context', C2, '--prune-remote'])
-  await uninstallRemoteIstio(C2)
+  if (restore.remoteHere) await uninstallRemoteIstio(C2)
   if (restore.c2WasIstio) await installIstio(C2)
   if (restore.c1Installed) await uninstallIstio(C1)
   if (restore.cacerts) await kubectl(['-n', NS, 'delete', 'secret', 'cacerts', '--ignore-not-found'], {context: C1})
@@ -101,8 +103,13 @@ describe('primary-remote: cluster1 the control plane of a remote-profile cluster
     assert.deepEqual([values.global.multiCluster.clusterName, values.global.network, values.global.remotePilotAddress], [C2, 'network2', '127.0.0.11'])
     const svc = await kget(C2, ['-n', NS, 'service', 'istiod'])
     assert.equal(svc.spec.selector, undefined)
-    const slices = await kget(C2, ['-n', NS, 'endpointslices', '-l', 'kubernetes.io/service-name=istiod'])
-    assert.deepEqual(slices.items.flatMap((s: any) => s.endpoints.flatMap((e: any) => e.addresses)), ['127.0.0.11'])
+    // the render's EndpointSlice istiod → remotePilotAddress (the bed's API server refuses a loopback endpoint, so the bed leaves it out)
+    const render = renderRemoteIstio(clusterParams(clusterIndex(C2)), '127.0.0.11')
+    const slice = render.objects.find((o) => o.kind === 'EndpointSlice' && o.metadata.name === 'istiod')!
+    assert.deepEqual([slice.metadata.labels!['kubernetes.io/service-name'], slice.endpoints[0].addresses, slice.ports.map((x: any) => x.port)], ['istiod', ['127.0.0.11'], [15012, 15017]])
+    assert.deepEqual(render.objects.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name), ['istio-eastwestgateway'])
+    const hook = render.objects.find((o) => o.kind === 'MutatingWebhookConfiguration')!
+    assert.ok(hook.webhooks.some((w: any) => w.clientConfig.url === 'https://127.0.0.11:15017/inject/cluster/cluster2/net/network2'), JSON.stringify(hook.webhooks.map((w: any) => w.clientConfig)))
     // the sample Pods were injected by cluster1's istiod, as cluster2 on network2
     const pod = await targetPod(sleep2)
     const proxy = pod.spec.containers.find((c: {name: string}) => c.name === 'istio-proxy')

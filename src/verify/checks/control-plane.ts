@@ -40,12 +40,16 @@ function controlPlane(ctx: CheckContext, r: ClusterFacts): Finding {
   const want = gwAddrs[0] ?? istiodAddrs[0] ?? '<primary east-west gateway address>'
   if (!svc) return fail(r.name, `cluster ${r.name}: no Service ${ns}/${svcName}: its proxies and webhooks have no address for their control plane in ${p.name}`, reinstall(want))
   if (svc.spec?.type !== 'ExternalName' && !r.endpointSlices) return skip(r.name, `cluster ${r.name}: the EndpointSlices of ${ns} were not readable, so where Service ${ns}/${svcName} points is unknown`)
-  const addrs = istiodServiceAddresses(svc, r.endpointSlices ?? [])
-  if (addrs.length === 0) return fail(r.name, `cluster ${r.name}: Service ${ns}/${svcName} points nowhere (no externalName, no EndpointSlice addresses)`, reinstall(want))
+  // the EndpointSlice (or ExternalName) the render made; else what the install's values say it points at
+  const sliced = istiodServiceAddresses(svc, r.endpointSlices ?? [])
+  const pilot = ctx.id(r).install.remotePilotAddress
+  const addrs = sliced.length > 0 ? sliced : pilot ? [pilot] : []
+  const via = sliced.length > 0 ? '' : ' (values global.remotePilotAddress; no EndpointSlice)'
+  if (addrs.length === 0) return fail(r.name, `cluster ${r.name}: Service ${ns}/${svcName} points nowhere (no externalName, no EndpointSlice addresses, no values global.remotePilotAddress)`, reinstall(want))
   const viaGateway = addrs.some((a) => gwAddrs.includes(a))
   const direct = addrs.some((a) => istiodAddrs.includes(a))
   if (!viaGateway && !direct) {
-    return fail(r.name, `cluster ${r.name}: Service ${ns}/${svcName} points at ${addrs.join(',')}, which is neither ${p.name}'s east-west gateway (${gwAddrs.join(',') || 'no address'}) nor its istiod Service (${istiodAddrs.join(',') || 'no load-balancer address'})`, reinstall(want))
+    return fail(r.name, `cluster ${r.name}: Service ${ns}/${svcName} points at ${addrs.join(',')}${via}, which is neither ${p.name}'s east-west gateway (${gwAddrs.join(',') || 'no address'}) nor its istiod Service (${istiodAddrs.join(',') || 'no load-balancer address'})`, reinstall(want))
   }
   if (viaGateway && pGateway) {
     const gws = p.lists.Gateway
@@ -55,9 +59,9 @@ function controlPlane(ctx: CheckContext, r: ClusterFacts): Finding {
       return fail(r.name, `cluster ${r.name}: its istiod Service points at ${p.name}'s east-west gateway ${pGateway.ref} (${addrs.join(',')}), but ${p.name} does not pass istiod through it (no Gateway with TLS PASSTHROUGH on ${ISTIOD_XDS_PORT} and ${ISTIOD_WEBHOOK_PORT}, such as ${ISTIOD_GATEWAY}): ${r.name}'s proxies cannot reach their control plane`,
         `${relink} (adds Gateway and VirtualService ${ISTIOD_GATEWAY} in ${p.name}), or apply Istio's samples/multicluster/expose-istiod.yaml with \`kubectl --context ${ctxOf(p)} apply -n ${p.istioNamespace} -f expose-istiod.yaml\``)
     }
-    return pass(r.name, `cluster ${r.name}: control plane ${p.name} (${pid}): istiod Service → ${p.name}'s east-west gateway ${addrs.join(',')}, passed through by Gateway ${by.metadata.namespace}/${by.metadata.name}; ${p.name} holds its remote secret; ${CONTROL_PLANE_CLUSTERS_ANNOTATION}=${annotated.join(',')}`)
+    return pass(r.name, `cluster ${r.name}: control plane ${p.name} (${pid}): istiod Service → ${p.name}'s east-west gateway ${addrs.join(',')}${via}, passed through by Gateway ${by.metadata.namespace}/${by.metadata.name}; ${p.name} holds its remote secret; ${CONTROL_PLANE_CLUSTERS_ANNOTATION}=${annotated.join(',')}`)
   }
-  return pass(r.name, `cluster ${r.name}: control plane ${p.name} (${pid}): istiod Service → ${p.name}'s istiod ${addrs.join(',')}; ${p.name} holds its remote secret; ${CONTROL_PLANE_CLUSTERS_ANNOTATION}=${annotated.join(',')}`)
+  return pass(r.name, `cluster ${r.name}: control plane ${p.name} (${pid}): istiod Service → ${p.name}'s istiod ${addrs.join(',')}${via}; ${p.name} holds its remote secret; ${CONTROL_PLANE_CLUSTERS_ANNOTATION}=${annotated.join(',')}`)
 }
 
 export const controlPlaneChecks: CheckDef[] = [
