@@ -300,8 +300,8 @@ export { MESH_ID };
 // istiodRemote.injectionPath = /inject/cluster/<name>/net/<network>, and no istiod of its own.
 // What the render holds (see docs/istio-testbed.md "The remote profile"): CRDs, a `values`
 // ConfigMap (no `istio`, no `istio-sidecar-injector`), a selector-less `istiod` Service and an
-// EndpointSlice with remotePilotAddress on 15012/15017, the injection webhook by URL
-// https://<remotePilotAddress>:15017/inject/..., the reader account and RBAC.
+// EndpointSlice with remotePilotAddress on 15012/15017, the injection webhook calling that istiod
+// Service (443) on /inject/cluster/<name>/net/<network>, the reader account and RBAC.
 //
 // Deviation: the API server cannot reach the primary's istiod through the bed's east-west gateway
 // (no data plane on 127.0.0.11), so the rendered webhooks are pointed at the primary's loopback
