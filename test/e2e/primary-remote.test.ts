@@ -216,7 +216,7 @@ describe('primary-remote: cluster1 the control plane of a remote-profile cluster
     assert.equal(again.checks.find((c) => c.id === 'istio.control-plane' && c.cluster === C2)!.status, 'pass')
   })
 
-  test('unlink leaves no kubectl-mesh object and no annotation; the sidecar of cluster2 loses cluster1\'s endpoints', async () => {
+  test('unlink leaves no kubectl-mesh object and no annotation; cluster1\'s istiod drops cluster2', async () => {
     ok(await mesh(['cluster', 'unlink', '--context', C1, '--remote-context', C2, '--prune-remote']), 'unlink')
     assert.deepEqual(await managed(C1), [])
     assert.deepEqual(await managed(C2), [])

@@ -177,6 +177,14 @@ function primaryRemote(): VerifyFacts {
 
 describe('verify istio.control-plane', () => {
   const cp = (f: VerifyFacts) => runChecks(f).checks.filter((c) => c.id === 'istio.control-plane')
+  test('without an EndpointSlice (an API server that refuses it), the values\' remotePilotAddress is where the Service points', () => {
+    const f = primaryRemote()
+    f.clusters[1].endpointSlices = []
+    const hit = cp(f).find((c) => c.cluster === 'cluster2')!
+    assert.equal(hit.status, 'pass', hit.message)
+    assert.match(hit.message, /127\.0\.0\.11 \(values global\.remotePilotAddress; no EndpointSlice\)/)
+  })
+
   test('a linked remote-profile cluster passes, and nothing else fails because it has no istiod', () => {
     const r = runChecks(primaryRemote())
     assert.deepEqual(r.checks.filter((c) => c.status === 'fail').map((c) => `${c.id} ${c.cluster}: ${c.message}`), [])
@@ -195,6 +203,8 @@ describe('verify istio.control-plane', () => {
       /no verified cluster holds a remote secret for cluster2/, /kubectl mesh cluster link --context cluster1 --remote-context cluster2/],
     ['the annotation missing', (f) => { find(f.clusters[1], 'Namespace', 'istio-system').metadata.annotations = {} },
       /annotation topology\.istio\.io\/controlPlaneClusters is missing, but its control plane is cluster1/, /kubectl annotate namespace istio-system topology\.istio\.io\/controlPlaneClusters=cluster1 --overwrite --context cluster2/],
+    ['no EndpointSlice, and the values\' remotePilotAddress is not the primary\'s', (f) => { f.clusters[1].endpointSlices = []; find(f.clusters[1], 'ConfigMap', 'values').data['merged-values'] = JSON.stringify({...REMOTE_VALUES, global: {...REMOTE_VALUES.global, remotePilotAddress: '10.1.1.1'}}) },
+      /points at 10\.1\.1\.1 \(values global\.remotePilotAddress; no EndpointSlice\)/, /remotePilotAddress=127\.0\.0\.11/],
     ['the istiod Service points elsewhere', (f) => { f.clusters[1].endpointSlices![0].endpoints = [{addresses: ['10.9.9.9']}] },
       /Service istio-system\/istiod points at 10\.9\.9\.9, which is neither cluster1's east-west gateway \(127\.0\.0\.11\)/, /remotePilotAddress=127\.0\.0\.11/],
   ]
