@@ -167,6 +167,8 @@ function primaryRemote(): VerifyFacts {
   find(c1, 'Service', 'istio-eastwestgateway').spec.ports.push({name: 'tls-istiod', port: 15012}, {name: 'tls-webhook', port: 15017})
   c1.lists.Service!.push(obj('Service', 'istiod', {spec: {type: 'ClusterIP', selector: {app: 'istiod'}, ports: [{port: 15012}, {port: 443, targetPort: 15017}]}}))
   c1.lists.Gateway = [istiodGateway({ew, ids: ['cluster2'], version: '1'})]
+  // as Istio's primary-remote guide installs the primary: its istiod leads the remote's controllers
+  find(c1, 'Deployment', 'istiod').spec.template.spec.containers[0].env.push({name: 'EXTERNAL_ISTIOD', value: 'true'})
   c2.lists.Deployment = []
   c2.lists.ConfigMap = [valuesCm(REMOTE_VALUES)]
   c2.lists.Service!.push(obj('Service', 'istiod', {spec: {ports: [{port: 15012, name: 'tcp-istiod'}, {port: 443, targetPort: 15017, name: 'tcp-webhook'}]}}))
@@ -194,6 +196,17 @@ describe('verify istio.control-plane', () => {
     assert.match(c2.message, /control plane cluster1.*127\.0\.0\.11.*kubectl-mesh-istiod/)
     assert.equal(r.checks.find((c) => c.id === 'istio.installed' && c.cluster === 'cluster2')!.status, 'pass')
     assert.equal(r.clusters[1].clusterId, 'cluster2')
+  })
+
+  test('warns when the primary\'s istiod runs without EXTERNAL_ISTIOD and the remote has no istio-ca-root-cert; not when the root is there', () => {
+    const f = primaryRemote()
+    find(f.clusters[0], 'Deployment', 'istiod').spec.template.spec.containers[0].env = [{name: 'CLUSTER_ID', value: 'cluster1'}]
+    const hit = cp(f).find((c) => c.cluster === 'cluster2')!
+    assert.equal(hit.status, 'warn', hit.message)
+    assert.match(hit.message, /cluster1 runs istiod without EXTERNAL_ISTIOD=true, and cluster2 has no ConfigMap istio-system\/istio-ca-root-cert/)
+    assert.match(hit.hint, /istioctl install --context cluster1 --set values\.pilot\.env\.EXTERNAL_ISTIOD=true/)
+    f.clusters[1].lists.ConfigMap!.push(obj('ConfigMap', 'istio-ca-root-cert', {data: {'root-cert.pem': 'x'}}))
+    assert.equal(cp(f).find((c) => c.cluster === 'cluster2')!.status, 'pass')
   })
 
   const cases: Array<[string, (f: VerifyFacts) => void, RegExp, RegExp]> = [

@@ -4,9 +4,9 @@
 // secret, and the remote's namespace annotation topology.istio.io/controlPlaneClusters names it.
 import {CONTROL_PLANE_CLUSTERS_ANNOTATION, ISTIOD_GATEWAY, ISTIOD_WEBHOOK_PORT, ISTIOD_XDS_PORT} from '../../istio/names.ts'
 import {gatewayAddresses, passesIstiod} from '../../istio/gateway.ts'
-import {istiodServiceAddresses} from '../../istio/install.ts'
-import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip} from '../check.ts'
-import {istioNames, istioNamespace} from '../model.ts'
+import {istiodEnv, istiodServiceAddresses} from '../../istio/install.ts'
+import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, warn} from '../check.ts'
+import {istioNames, istioNamespace, istiodDeployment, rootCertConfigMap} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 
 const named = (c: ClusterFacts): string[] =>
@@ -59,9 +59,24 @@ function controlPlane(ctx: CheckContext, r: ClusterFacts): Finding {
       return fail(r.name, `cluster ${r.name}: its istiod Service points at ${p.name}'s east-west gateway ${pGateway.ref} (${addrs.join(',')}), but ${p.name} does not pass istiod through it (no Gateway with TLS PASSTHROUGH on ${ISTIOD_XDS_PORT} and ${ISTIOD_WEBHOOK_PORT}, such as ${ISTIOD_GATEWAY}): ${r.name}'s proxies cannot reach their control plane`,
         `${relink} (adds Gateway and VirtualService ${ISTIOD_GATEWAY} in ${p.name}), or apply Istio's samples/multicluster/expose-istiod.yaml with \`kubectl --context ${ctxOf(p)} apply -n ${p.istioNamespace} -f expose-istiod.yaml\``)
     }
-    return pass(r.name, `cluster ${r.name}: control plane ${p.name} (${pid}): istiod Service → ${p.name}'s east-west gateway ${addrs.join(',')}${via}, passed through by Gateway ${by.metadata.namespace}/${by.metadata.name}; ${p.name} holds its remote secret; ${CONTROL_PLANE_CLUSTERS_ANNOTATION}=${annotated.join(',')}`)
+    return leads(r, p) ?? pass(r.name, `cluster ${r.name}: control plane ${p.name} (${pid}): istiod Service → ${p.name}'s east-west gateway ${addrs.join(',')}${via}, passed through by Gateway ${by.metadata.namespace}/${by.metadata.name}; ${p.name} holds its remote secret; ${CONTROL_PLANE_CLUSTERS_ANNOTATION}=${annotated.join(',')}`)
   }
-  return pass(r.name, `cluster ${r.name}: control plane ${p.name} (${pid}): istiod Service → ${p.name}'s istiod ${addrs.join(',')}${via}; ${p.name} holds its remote secret; ${CONTROL_PLANE_CLUSTERS_ANNOTATION}=${annotated.join(',')}`)
+  return leads(r, p) ?? pass(r.name, `cluster ${r.name}: control plane ${p.name} (${pid}): istiod Service → ${p.name}'s istiod ${addrs.join(',')}${via}; ${p.name} holds its remote secret; ${CONTROL_PLANE_CLUSTERS_ANNOTATION}=${annotated.join(',')}`)
+}
+
+/**
+ * The primary's istiod leads a remote's controllers — writes the mesh's root (ConfigMap
+ * istio-ca-root-cert, which the remote's sidecars mount) into its namespaces and patches its
+ * webhooks' CA bundle — only with EXTERNAL_ISTIOD=true (and the annotation naming it;
+ * pilot/pkg/serviceregistry/kube/controller/multicluster.go checkShouldLead). A warning when it
+ * runs without and the remote has no istio-ca-root-cert (so nobody wrote it another way).
+ */
+function leads(r: ClusterFacts, p: ClusterFacts): Finding | undefined {
+  const dep = istiodDeployment(p)
+  if (!dep || istiodEnv(dep).EXTERNAL_ISTIOD === 'true') return undefined
+  if (rootCertConfigMap(r)) return undefined
+  return warn(r.name, `cluster ${r.name}: its control plane ${p.name} runs istiod without EXTERNAL_ISTIOD=true, and ${r.name} has no ConfigMap ${r.istioNamespace}/istio-ca-root-cert: no istiod writes the mesh's root into ${r.name}'s namespaces (its sidecars mount it) or patches its webhooks' CA bundle`,
+    `reinstall the primary as Istio's primary-remote guide does: \`istioctl install --context ${ctxOf(p)} --set values.pilot.env.EXTERNAL_ISTIOD=true\` (with the same values as before)`)
 }
 
 export const controlPlaneChecks: CheckDef[] = [
