@@ -331,15 +331,15 @@ async function waitForToken(client: KubeClient, facts: ClusterFacts, o: LinkOpti
     `is kube-controller-manager running with its token controller (--service-account-private-key-file, --root-ca-file)? Check: kubectl --context ${client.context} -n ${facts.istioNamespace} get secret ${READER_TOKEN_SECRET} -o yaml`)
 }
 
-interface Access {context: string; verb: 'create' | 'update'; group: string; resource: string; namespace?: string; name?: string}
+interface Access {context: string; verb: 'create' | 'update' | 'patch'; group: string; resource: string; namespace?: string; name?: string}
 
 /** SelfSubjectAccessReviews for the writes the plan needs (none when everything is up to date). */
 async function checkAccess(o: LinkOptions, clientFor: (context: string) => KubeClient, directions: Direction[], readerPlans: Map<ClusterFacts, ReaderStep[]>, meshEdits: MeshEdit[]): Promise<void> {
   const wanted: Array<{client: KubeClient; access: Access}> = []
-  const add = (facts: ClusterFacts, obj: KubeObject, exists: boolean) => {
+  const add = (facts: ClusterFacts, obj: KubeObject, exists: boolean, patch = false) => {
     const type = resourceFor(obj)
     const group = type.apiVersion.includes('/') ? type.apiVersion.split('/')[0] : ''
-    wanted.push({client: clientFor(facts.context), access: {context: facts.context, verb: exists ? 'update' : 'create', group, resource: type.plural, namespace: type.namespaced ? obj.metadata.namespace : undefined, name: exists ? obj.metadata.name : undefined}})
+    wanted.push({client: clientFor(facts.context), access: {context: facts.context, verb: patch ? 'patch' : exists ? 'update' : 'create', group, resource: type.plural, namespace: type.namespaced ? obj.metadata.namespace : undefined, name: exists ? obj.metadata.name : undefined}})
   }
   for (const [facts, steps] of readerPlans) {
     for (const s of steps) if (s.mode === 'apply' && !(s.live && isUpToDate(s.live, s.desired))) add(facts, s.desired, Boolean(s.live))
@@ -355,7 +355,8 @@ async function checkAccess(o: LinkOptions, clientFor: (context: string) => KubeC
     const liveGw = gw && d.link.west.gateways?.find((g) => g.metadata.name === gw.metadata.name && g.metadata.namespace === gw.metadata.namespace)
     if (gw && !(liveGw && ownedFieldsEqual(liveGw, gw))) add(d.link.west, gw, Boolean(liveGw))
     if (d.primaryRemote) {
-      if (d.primaryRemote.annotation !== undefined) add(d.link.west, {apiVersion: 'v1', kind: 'Namespace', metadata: {name: d.link.west.istioNamespace}}, true)
+      // the annotation is a merge patch of the namespace (editAnnotation)
+      if (d.primaryRemote.annotation !== undefined) add(d.link.west, {apiVersion: 'v1', kind: 'Namespace', metadata: {name: d.link.west.istioNamespace}}, true, true)
       const igw = d.primaryRemote.istiod.planned.gateway
       const liveIgw = igw && d.link.east.gateways?.find((g) => g.metadata.name === igw.metadata.name && g.metadata.namespace === igw.metadata.namespace)
       if (igw && !(liveIgw && ownedFieldsEqual(liveIgw, igw))) {
