@@ -1,4 +1,4 @@
-// Test bed CLI: node testbed/cli.ts up [--clusters N] [--istio] | down [--keep] | status [--json]
+// Test bed CLI: node testbed/cli.ts up [--clusters N] [--istio [--remote NAME]...] | down [--keep] | status [--json]
 //                                  | stop-apiserver NAME [--graceful] | start-apiserver NAME
 //                                  | workload --context CTX -n NS NAME --port P... [--no-sidecar]
 //                                  | xds --context CTX (--pod NS/NAME | --app NS/APP | --eastwest)
@@ -7,15 +7,17 @@
 import {
   DEFAULT_CLUSTERS, MAX_CLUSTERS, down, ensureUp, startApiServer, status, stopApiServer,
 } from './testbed.ts';
-import { installIstio, istioInstalled } from './istio-install.ts';
+import { installIstio, installRemoteIstio, istioInstalled, remoteInstalled, uninstallIstio } from './istio-install.ts';
 import { memoryMiB, runningIstiod } from './istiod.ts';
 import { addWorkload, parsePort } from './workloads.ts';
 import { xds } from './xds.ts';
 
 const USAGE = `usage: node testbed/cli.ts <command>
-  up [--clusters N] [--istio]
+  up [--clusters N] [--istio [--remote NAME]...]
                          start N clusters (default ${DEFAULT_CLUSTERS}, max ${MAX_CLUSTERS}); no-op when already up;
-                         --istio: Istio as istioctl renders it, one real istiod per cluster, injected sample Pods
+                         --istio: Istio as istioctl renders it, one real istiod per cluster, injected sample Pods;
+                         --remote NAME: that cluster gets Istio's remote profile instead (no istiod; its
+                         control plane is cluster1's istiod, remotePilotAddress = cluster1's east-west gateway)
   down [--keep]          stop every test bed process; --keep keeps .testbed/ (logs, data)
   status [--json]        clusters, ports, pids, health (exit 1 when not up and healthy)
   stop-apiserver NAME [--graceful]
@@ -24,8 +26,8 @@ const USAGE = `usage: node testbed/cli.ts <command>
   workload --context CTX -n NS NAME --port [NAME:]PORT[:TARGET]... [--no-sidecar] [--ip IP]
                          a Service and a Pod NAME-0 behind it (Running, Ready, pod IP; injected
                          when an injector answers, else labelled as an injected Pod)
-  xds --context CTX (--pod NS/NAME | --app NS/APP | --eastwest) [--timeout S]
-                         what that cluster's istiod sends to the Pod's proxy, as JSON
+  xds --context CTX (--pod NS/NAME | --app NS/APP | --eastwest) [--istiod-context CTX2] [--timeout S]
+                         what that cluster's istiod (or CTX2's: a remote-profile cluster's control plane) sends to the Pod's proxy, as JSON
                          {clusters, endpoints, listeners, routes, nameTable} (Istio's ADS client)
 `;
 
@@ -58,12 +60,23 @@ async function main(argv: string[]): Promise<number> {
           return 2;
         }
       }
+      const remotes = values('--remote');
+      if (remotes.length > 0 && !flag('--istio')) {
+        err('--remote needs --istio (the remote profile needs a primary with a real istiod)');
+        return 2;
+      }
+      const bad = remotes.find((r) => !/^cluster\d+$/.test(r) || Number(r.slice(7)) < 2 || Number(r.slice(7)) > n);
+      if (bad !== undefined) {
+        err(`--remote ${bad}: name a cluster of the bed other than cluster1 (its primary): cluster2..cluster${n}`);
+        return 2;
+      }
       const t0 = Date.now();
       const log = (m: string): void => err(`[testbed] ${m}`);
       const tb = await ensureUp({ clusters: n, log });
       err(`[testbed] ${tb.clusters.map((c) => `${c.name}=${c.server}`).join(' ')} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
       if (flag('--istio')) {
         for (const c of tb.clusters) {
+          if (remotes.includes(c.name)) continue;
           if (istioInstalled(c.name) && runningIstiod(c.name)) {
             log(`${c.name}: Istio already installed, istiod running`);
             continue;
@@ -72,6 +85,16 @@ async function main(argv: string[]): Promise<number> {
           const inst = await installIstio(c.name, { log });
           const mem = memoryMiB(inst.istiod.pid);
           log(`${c.name}: Istio installed in ${((Date.now() - t1) / 1000).toFixed(1)}s (${Object.entries(inst.timings).map(([k, v]) => `${k} ${v} ms`).join(', ')}); istiod pid ${inst.istiod.pid}, xDS 127.0.0.1:${inst.istiod.ports.grpc}, debug ${inst.istiod.debugUrl}, RSS ${mem?.rss ?? '?'} MiB`);
+        }
+        for (const r of remotes) {
+          if (remoteInstalled(r)) {
+            log(`${r}: Istio's remote profile already installed`);
+            continue;
+          }
+          if (istioInstalled(r)) await uninstallIstio(r);
+          const t1 = Date.now();
+          const inst = await installRemoteIstio(r, 'cluster1', { log });
+          log(`${r}: remote profile installed in ${((Date.now() - t1) / 1000).toFixed(1)}s (${Object.entries(inst.timings).map(([k, v]) => `${k} ${v} ms`).join(', ')}); no istiod: its control plane is cluster1 (link it: kubectl mesh cluster link --context cluster1 --remote-context ${r})`);
         }
       }
       process.stdout.write(`export KUBECONFIG=${tb.kubeconfig}\n`);
@@ -138,7 +161,7 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       const timeout = value('--timeout');
-      const d = await xds({ context, pod: value('--pod'), app: value('--app'), eastwest: flag('--eastwest') || undefined, timeoutMs: timeout ? Number(timeout) * 1000 : undefined });
+      const d = await xds({ context, pod: value('--pod'), app: value('--app'), eastwest: flag('--eastwest') || undefined, istiodContext: value('--istiod-context'), timeoutMs: timeout ? Number(timeout) * 1000 : undefined });
       process.stdout.write(JSON.stringify(d, null, 1) + '\n');
       return 0;
     }

@@ -292,3 +292,157 @@ export async function uninstallIstio(cluster: string): Promise<void> {
 }
 
 export { MESH_ID };
+
+// ---------------------------------------------------------------------------------------------
+// The primary-remote install (`npm run testbed -- up --istio --remote cluster2`): the cluster gets
+// Istio's own `remote` profile render (istioctl manifest generate, profile=remote) with
+// global.remotePilotAddress = the primary's east-west gateway address and
+// istiodRemote.injectionPath = /inject/cluster/<name>/net/<network>, and no istiod of its own.
+// What the render holds (see docs/istio-testbed.md "The remote profile"): CRDs, a `values`
+// ConfigMap (no `istio`, no `istio-sidecar-injector`), a selector-less `istiod` Service and an
+// EndpointSlice with remotePilotAddress on 15012/15017, the injection webhook calling that istiod
+// Service (443) on /inject/cluster/<name>/net/<network>, the reader account and RBAC.
+//
+// Deviation: the API server cannot reach the primary's istiod through the bed's east-west gateway
+// (no data plane on 127.0.0.11), so the rendered webhooks are pointed at the primary's loopback
+// istiod (its https port, the same path) and given its CA bundle — what they reach through the
+// gateway in a real cluster. The remote's Pods are then injected by the primary's istiod with the
+// remote's cluster ID and network, as in Istio's primary-remote guide.
+
+/** The remote cluster's IstioOperator: Istio's primary-remote guide (profile remote, injectionPath, remotePilotAddress) with this cluster's name, network and mesh. */
+export function remoteIop(p: ClusterParams, remotePilotAddress: string): string {
+  return dump({
+    apiVersion: 'install.istio.io/v1alpha1',
+    kind: 'IstioOperator',
+    spec: {
+      profile: 'remote',
+      values: {
+        istiodRemote: { injectionPath: `/inject/cluster/${p.name}/net/${p.network}` },
+        global: { meshID: p.meshID, multiCluster: { clusterName: p.name }, network: p.network, remotePilotAddress },
+      },
+    },
+  });
+}
+
+/** Render a remote-profile install (and the east-west gateway) for one cluster, its control plane at `remotePilotAddress`. */
+export function renderRemoteIstio(p: ClusterParams, remotePilotAddress: string): IstioRender {
+  const iop = remoteIop(p, remotePilotAddress);
+  const script = join(istioModuleDir(), 'samples', 'multicluster', 'gen-eastwest-gateway.sh');
+  const sh = spawnSync('bash', [script, '--network', p.network], { encoding: 'utf8' });
+  if (sh.status !== 0) throw new Error(`${script} failed: ${sh.stderr}`);
+  const hubTag = ['--set', `hub=${ISTIO_HUB}`, '--set', `tag=${ISTIO_VERSION}`];
+  const gen = (input: string): KubeDoc[] => docs(istioctl(['manifest', 'generate', ...hubTag, '-f', '-'], input));
+  return { iop, eastwestIop: sh.stdout, objects: [...gen(iop), ...gen(sh.stdout)] };
+}
+
+/** The rendered webhooks, sent to the primary's loopback istiod (same path) with its CA bundle. */
+export function webhooksToPrimary(objs: KubeDoc[], httpsPort: number, caBundle: string): KubeDoc[] {
+  return objs.filter((o) => WEBHOOK_KINDS.includes(o.kind)).map((o) => {
+    const c = structuredClone(o);
+    for (const w of c.webhooks ?? []) {
+      const cc = w.clientConfig ?? {};
+      const path = cc.service ? (cc.service.path ?? '/') : cc.url ? new URL(cc.url).pathname : '/';
+      w.clientConfig = { url: `https://127.0.0.1:${httpsPort}${path}`, caBundle };
+    }
+    return c;
+  });
+}
+
+export interface RemoteInstall {
+  cluster: string;
+  primary: string;
+  render: IstioRender;
+  timings: Record<string, number>;
+}
+
+/**
+ * Install `cluster` as a remote of `primary` (whose real Istio and istiod must run: installIstio):
+ * its own simulated install (or real one: uninstallIstio first) is replaced by the remote-profile
+ * render; the samples are Pods injected by the primary's istiod. Undo with uninstallRemoteIstio.
+ */
+export async function installRemoteIstio(cluster: string, primary: string, opts: { log?: (m: string) => void } = {}): Promise<RemoteInstall> {
+  const log = opts.log ?? (() => {});
+  const p = clusterParams(clusterIndex(cluster));
+  const pp = clusterParams(clusterIndex(primary));
+  const { runningIstiod } = await import('./istiod.ts');
+  const istiod = runningIstiod(primary);
+  if (!istiod) throw new Error(`${primary} has no running istiod: install it first (npm run testbed -- up --istio)`);
+  const t: Record<string, number> = {};
+  let t0 = Date.now();
+  const render = renderRemoteIstio(p, pp.eastWestIP);
+  t.render = Date.now() - t0;
+  const webhooks = render.objects.filter((o) => WEBHOOK_KINDS.includes(o.kind));
+  // The API server refuses the render's EndpointSlice istiod → 127.0.0.11 ("may not be in the
+  // loopback range"): the bed leaves it out; the selector-less istiod Service stays, and the
+  // values ConfigMap still says remotePilotAddress (verify reads it there when no slice exists).
+  const loopbackSlice = (o: KubeDoc): boolean => o.kind === 'EndpointSlice' && (o.endpoints ?? []).some((e: { addresses?: string[] }) => (e.addresses ?? []).some((a) => a.startsWith('127.')));
+  const rest = render.objects.filter((o) => !WEBHOOK_KINDS.includes(o.kind) && !loopbackSlice(o));
+
+  t0 = Date.now();
+  await kubectl(['apply', '-f', '-'], { context: cluster, input: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'topology.istio.io/network': p.network } } }) });
+  await removeFixtureInstall(cluster);
+  await kubectl(['-n', NS, 'delete', 'configmap', 'istio-ca-root-cert', '--ignore-not-found'], { context: cluster, allowFail: true });
+  const crds = rest.filter((o) => o.kind === 'CustomResourceDefinition');
+  await applyDocs(cluster, crds);
+  if (crds.length) await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crds.map((o) => `crd/${o.metadata.name}`)], { context: cluster });
+  await applyDocs(cluster, rest.filter((o) => o.kind !== 'CustomResourceDefinition'));
+  await kubectl(['-n', NS, 'patch', 'service', EASTWEST_GATEWAY, '--subresource=status', '--type=merge', '-p',
+    JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: p.eastWestIP }] } } })], { context: cluster });
+  t.apply = Date.now() - t0;
+  log(`${cluster}: Istio's remote profile rendered (${render.objects.length} objects, remotePilotAddress ${pp.eastWestIP}) and applied`);
+
+  t0 = Date.now();
+  // the primary's CA bundle, as its istiod patched it into its own injector webhook
+  const mwc = await kubectl(['get', 'mutatingwebhookconfiguration', 'istio-sidecar-injector', '-o', 'json'], { context: primary });
+  const caBundle = (JSON.parse(mwc.stdout).webhooks as Array<{ clientConfig: { caBundle?: string } }>).find((w) => w.clientConfig.caBundle)?.clientConfig.caBundle;
+  if (!caBundle) throw new Error(`${primary}: its injector webhook has no caBundle yet`);
+  await applyDocs(cluster, webhooksToPrimary(webhooks, istiod.ports.https, caBundle));
+  t.webhooks = Date.now() - t0;
+
+  t0 = Date.now();
+  await ensureWorkloadNode(cluster);
+  await addGatewayPod(cluster, render.objects, samplePodIps(p).eastwest);
+  await kubectl(['delete', 'endpointslice', '-A', '-l', 'kubectl-mesh.testbed/handmade=true', '--ignore-not-found'], { context: cluster, allowFail: true });
+  await kubectl(['-n', 'bar', 'delete', 'endpointslice', 'httpbin-testbed', '--ignore-not-found'], { context: cluster, allowFail: true });
+  await kubectl(['-n', 'foo', 'delete', 'endpointslice', 'sleep-testbed', '--ignore-not-found'], { context: cluster, allowFail: true });
+  const ips = samplePodIps(p);
+  await addWorkload({ context: cluster, namespace: 'bar', name: 'httpbin', ports: [{ name: 'http', port: 8000, targetPort: 8080 }], ip: ips.httpbin });
+  await addWorkload({ context: cluster, namespace: 'foo', name: 'sleep', ports: [{ name: 'http', port: 80 }], ip: ips.sleep });
+  t.pods = Date.now() - t0;
+  const inst: RemoteInstall = { cluster, primary, render: { iop: render.iop, eastwestIop: render.eastwestIop, objects: [] }, timings: t };
+  writeFileSync(remoteFile(cluster), JSON.stringify({ ...inst, objects: render.objects.map(ref) }, null, 2));
+  return { ...inst, render };
+}
+
+function remoteFile(cluster: string): string {
+  return join(stateDir(), `istio-remote-${cluster}.json`);
+}
+
+/** True when installRemoteIstio installed the remote profile into this cluster. */
+export function remoteInstalled(cluster: string): boolean {
+  return existsSync(remoteFile(cluster));
+}
+
+/** Undo installRemoteIstio: the rendered objects (webhooks first), the Pods; the simulated install and samples back. */
+export async function uninstallRemoteIstio(cluster: string): Promise<void> {
+  const f = remoteFile(cluster);
+  let objects: string[] = [];
+  try {
+    objects = (JSON.parse(readFileSync(f, 'utf8')) as { objects: string[] }).objects;
+  } catch { /* not recorded */ }
+  const order = (r: string): number => (r.startsWith('MutatingWebhookConfiguration/') || r.startsWith('ValidatingWebhookConfiguration/') ? 0 : 1);
+  for (const r of [...objects].sort((a, b) => order(a) - order(b))) {
+    const [kind, ...rest] = r.split('/');
+    if (kind === 'CustomResourceDefinition') continue;
+    const name = rest.pop() as string;
+    const args = ['delete', kind.toLowerCase(), name, '--ignore-not-found', '--wait=false'];
+    if (rest.length) args.push('-n', rest[0]);
+    await kubectl(args, { context: cluster, allowFail: true });
+  }
+  await kubectl(['delete', 'pods', '-A', '-l', 'kubectl-mesh.testbed/workload', '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
+  await kubectl(['-n', NS, 'delete', 'pod', `${EASTWEST_GATEWAY}-0`, '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
+  await kubectl(['delete', 'node', workloadNode(cluster), '--ignore-not-found'], { context: cluster, allowFail: true });
+  await kubectl(['annotate', 'namespace', NS, 'topology.istio.io/controlPlaneClusters-'], { context: cluster, allowFail: true });
+  await applyIstioFixtures(cluster, { samples: true });
+  rmSync(f, { force: true });
+}

@@ -32,6 +32,8 @@ export interface XdsTarget {
   timeoutMs?: number;
   /** istiod's plaintext xDS address (default: the test bed istiod of that context) */
   address?: string;
+  /** connect to this context's istiod instead (the Pod is still read from `context`): a remote-profile cluster's Pod asks its primary */
+  istiodContext?: string;
 }
 
 /** Envoy protojson resources, typed loosely: tests read the fields they assert on. */
@@ -96,8 +98,8 @@ function fieldRef(pod: any, path: string): string | undefined {
 /** The cluster's facts a proxy of a non-injected Pod would carry: cluster ID, network, proxyMetadata. */
 async function clusterFacts(context: string): Promise<{ clusterId: string; network?: string; proxyMetadata: Record<string, string> }> {
   const ns = await getJson(context, ['namespace', 'istio-system']);
-  const cm = await getJson(context, ['-n', 'istio-system', 'configmap', 'istio']);
-  const mesh = (load(cm.data?.mesh ?? '') ?? {}) as { defaultConfig?: { proxyMetadata?: Record<string, string> } };
+  const cm = (await kubectl(['get', '-n', 'istio-system', 'configmap', 'istio', '-o', 'json'], { context, allowFail: true }));
+  const mesh = (cm.code === 0 ? load(JSON.parse(cm.stdout).data?.mesh ?? '') ?? {} : {}) as { defaultConfig?: { proxyMetadata?: Record<string, string> } };
   const istiod = runningIstiod(context);
   return { clusterId: istiod?.cluster ?? context, network: ns.metadata.labels?.['topology.istio.io/network'], proxyMetadata: mesh.defaultConfig?.proxyMetadata ?? {} };
 }
@@ -192,8 +194,8 @@ export function runProbe(cfg: ProbeConfig, timeoutMs = 20_000): Promise<XdsDump>
 export async function xds(t: XdsTarget): Promise<XdsDump> {
   let address = t.address;
   if (!address) {
-    const i = runningIstiod(t.context);
-    if (!i) throw new Error(`no test bed istiod runs for ${t.context} (npm run testbed -- up --istio)`);
+    const i = runningIstiod(t.istiodContext ?? t.context);
+    if (!i) throw new Error(`no test bed istiod runs for ${t.istiodContext ?? t.context} (npm run testbed -- up --istio)`);
     address = `127.0.0.1:${i.ports.grpc}`;
   }
   const pod = await targetPod(t);

@@ -4,7 +4,7 @@
 // host through". link, export/import, explain and verify all use these; nothing else decides.
 import type {KubeObject} from '../kube/resources.ts'
 import {
-  CROSS_NETWORK_PORT, EASTWEST_GATEWAY_LABEL, EASTWEST_GATEWAY_LABEL_VALUE, EXPORTED_HOST_ANNOTATION, GATEWAY_PORT_LABEL, NETWORK_LABEL,
+  CROSS_NETWORK_PORT, EASTWEST_GATEWAY_LABEL, EASTWEST_GATEWAY_LABEL_VALUE, EXPORTED_HOST_ANNOTATION, GATEWAY_PORT_LABEL, ISTIOD_WEBHOOK_PORT, ISTIOD_XDS_PORT, NETWORK_LABEL,
 } from './names.ts'
 
 export interface EastWestGateway {
@@ -129,3 +129,15 @@ export function passesEverything(gw: KubeObject, ew: EastWestGateway, clusterDom
 }
 
 export const objectRef = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`
+
+/**
+ * True when a Gateway passes istiod through the east-west gateway as Istio's
+ * samples/multicluster/expose-istiod.yaml does: TLS PASSTHROUGH servers for every host (`*`) on
+ * both istiod ports (15012 xDS/CA, 15017 webhooks), applying to the gateway's pods.
+ */
+export function passesIstiod(gw: KubeObject, ew: EastWestGateway): boolean {
+  if (!selectsGateway(gw, ew)) return false
+  const open = (port: number) => (gw.spec?.servers ?? []).some((s: any) => s?.port?.number === port && s?.tls?.mode === 'PASSTHROUGH'
+    && (s.hosts ?? []).some((h: string) => h === '*' || h === '*/*'))
+  return open(ISTIOD_XDS_PORT) && open(ISTIOD_WEBHOOK_PORT)
+}

@@ -52,6 +52,8 @@ export interface InstallFacts {
   clusterDomainSource: DomainSource
   /** The install has no istiod but values that name a remote (Istio's `remote` profile). */
   remoteProfile: boolean
+  /** The values' global.remotePilotAddress: where a remote-profile install's istiod Service points (the primary's istiod or east-west gateway). */
+  remotePilotAddress?: string
 }
 
 type Env = {name: string; value?: string}
@@ -164,6 +166,8 @@ export function installFacts(o: InstallObjects, overrides: {clusterDomain?: stri
     clusterDomainSource: 'default',
     remoteProfile: !o.istiod && !o.injector && Boolean(parseValuesConfigMap(o.values) ?? parsedKey(o.values, 'values')),
   }
+  const remotePilotAddress: unknown = values?.global?.remotePilotAddress
+  if (typeof remotePilotAddress === 'string' && remotePilotAddress) out.remotePilotAddress = remotePilotAddress
   if (istiodClusterId) Object.assign(out, {clusterId: istiodClusterId, clusterIdSource: 'istiod'})
   else if (valuesClusterId) Object.assign(out, {clusterId: valuesClusterId, clusterIdSource: valuesSource})
   if (namespaceNetwork) Object.assign(out, {network: namespaceNetwork, networkSource: 'namespace'})
@@ -174,4 +178,22 @@ export function installFacts(o: InstallObjects, overrides: {clusterDomain?: stri
   else if (istiodDomain) Object.assign(out, {clusterDomain: istiodDomain, clusterDomainSource: 'istiod'})
   else if (valuesDomain) Object.assign(out, {clusterDomain: valuesDomain, clusterDomainSource: 'values'})
   return out
+}
+
+/**
+ * Where a cluster's istiod Service sends its clients: the externalName of an ExternalName Service,
+ * else the addresses of the EndpointSlices of that Service (a remote-profile render has a
+ * selector-less `istiod` Service and an EndpointSlice with global.remotePilotAddress). Empty when
+ * neither says.
+ */
+export function istiodServiceAddresses(service: KubeObject | null | undefined, slices: KubeObject[]): string[] {
+  if (!service) return []
+  if (service.spec?.type === 'ExternalName' && service.spec.externalName) return [String(service.spec.externalName)]
+  const name = service.metadata.name
+  const out = new Set<string>()
+  for (const s of slices) {
+    if (s.metadata.namespace !== service.metadata.namespace || s.metadata.labels?.['kubernetes.io/service-name'] !== name) continue
+    for (const e of s.endpoints ?? []) for (const a of e.addresses ?? []) out.add(String(a))
+  }
+  return [...out].sort()
 }

@@ -30,6 +30,14 @@ export const CROSS_NETWORK_GATEWAY = 'kubectl-mesh-cross-network'
 export const EXPOSED_FOR_ANNOTATION = 'kubectl-mesh/exposed-for'
 /** On a remote secret: what the link exposes across networks, `all` or `exported` (cluster link --expose). */
 export const EXPOSE_ANNOTATION = 'kubectl-mesh/expose'
+/** cluster link towards a remote-profile cluster (primary-remote): the primary's istiod passed through its east-west gateway (Istio's samples/multicluster/expose-istiod.yaml). Gateway and VirtualService share the name; the Gateway records the remote clusters relying on it (EXPOSED_FOR_ANNOTATION). */
+export const ISTIOD_GATEWAY = 'kubectl-mesh-istiod'
+/** istiod's xDS/CA port and its webhook port as a remote cluster reaches them (the istiod Service maps 443 → 15017). */
+export const ISTIOD_XDS_PORT = 15012
+export const ISTIOD_WEBHOOK_PORT = 15017
+export const ISTIOD_WEBHOOK_SERVICE_PORT = 443
+/** On a remote-profile cluster's Istio namespace: the cluster IDs of the primaries that run its control plane (Istio reads it to pick the config cluster). */
+export const CONTROL_PLANE_CLUSTERS_ANNOTATION = 'topology.istio.io/controlPlaneClusters'
 /** The reader ClusterRole (and binding) of the default revision; the one kubectl-mesh creates when a cluster has none. */
 export const readerClusterRole = (istioNamespace: string) => `istio-reader-clusterrole-${istioNamespace}`
 

@@ -41,7 +41,10 @@ export async function readIstioInstall(client: KubeClient, istioNamespace: strin
   if (rev.names.revision !== DEFAULT_REVISION) {
     [injector, meshConfigMap] = await allInOrder([get(RESOURCES.ConfigMap, rev.names.injectorConfigMap), mesh ? get(RESOURCES.ConfigMap, rev.names.meshConfigMap) : undefined])
   }
-  const facts = installFacts({namespace, istiod: rev.istiod, injector, meshConfigMap}, overrides)
+  // No istiod and no injector: perhaps Istio's `remote` profile, whose values ConfigMap names the
+  // cluster ID and network (read only then, so a full install costs no extra request).
+  const values = !rev.istiod && !injector ? await get(RESOURCES.ConfigMap, rev.names.valuesConfigMap) : undefined
+  const facts = installFacts({namespace, istiod: rev.istiod, injector, values, meshConfigMap}, overrides)
   return {context: client.context, istioNamespace: ns, names: rev.names, istiod: rev.istiod, facts, gateway: eastWestGateway(services, facts.network)}
 }
 

@@ -16,6 +16,8 @@ export interface RevisionNames {
   istiod: string
   meshConfigMap: string
   injectorConfigMap: string
+  /** The ConfigMap of the install's Helm values (`values[-rev]`): what a remote-profile install has instead of an injector. */
+  valuesConfigMap: string
   readerClusterRole: string
 }
 
@@ -26,6 +28,7 @@ export function revisionNames(revision: string, istioNamespace: string): Revisio
     istiod: `istiod${suffix}`,
     meshConfigMap: `istio${suffix}`,
     injectorConfigMap: `istio-sidecar-injector${suffix}`,
+    valuesConfigMap: `values${suffix}`,
     readerClusterRole: revision === DEFAULT_REVISION ? readerClusterRole(istioNamespace) : `istio-reader-clusterrole-${revision}-${istioNamespace}`,
   }
 }

@@ -146,3 +146,33 @@ export async function editObject(client: KubeClient, ref: {apiVersion: string; k
     }
   }
 }
+
+/**
+ * One annotation of an object someone else owns (a namespace): the pure edit gives its new value
+ * from the live object (null: remove it; undefined: leave it), written as a JSON merge patch of
+ * that key alone with the resourceVersion read as the precondition, retried on conflict. The
+ * object's other fields are never sent. undefined: the object does not exist or the edit had
+ * nothing to do.
+ */
+export async function editAnnotation(client: KubeClient, ref: {apiVersion: string; kind: string; metadata: {name: string; namespace?: string}}, key: string,
+  edit: (live: KubeObject) => string | null | undefined, opts: WriteOptions = {}): Promise<Change | undefined> {
+  const path = objectPath(ref as KubeObject)
+  for (let attempt = 0; ; attempt++) {
+    const live = await client.getOptional<KubeObject>(path)
+    if (!live) return undefined
+    const value = edit(live)
+    if (value === undefined || (value !== null && live.metadata.annotations?.[key] === value)) return changeOf(client.context, {...ref, metadata: live.metadata}, 'unchanged')
+    if (value === null && live.metadata.annotations?.[key] === undefined) return changeOf(client.context, {...ref, metadata: live.metadata}, 'unchanged')
+    try {
+      await client.request({method: 'PATCH', path, contentType: 'application/merge-patch+json', query: dryRunQuery(opts),
+        body: {metadata: {resourceVersion: live.metadata.resourceVersion, annotations: {[key]: value}}}})
+      return changeOf(client.context, {...ref, metadata: live.metadata}, 'configured')
+    } catch (error) {
+      if (isConflict(error) && attempt < CONFLICT_RETRIES) {
+        await conflictBackoff(attempt)
+        continue
+      }
+      throw error
+    }
+  }
+}

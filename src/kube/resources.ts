@@ -43,6 +43,7 @@ export const RESOURCES = {
   Gateway: t('networking.istio.io/v1', 'Gateway', 'gateways'),
   ServiceEntry: t('networking.istio.io/v1', 'ServiceEntry', 'serviceentries'),
   DestinationRule: t('networking.istio.io/v1', 'DestinationRule', 'destinationrules'),
+  VirtualService: t('networking.istio.io/v1', 'VirtualService', 'virtualservices'),
   ServiceExport: t('multicluster.x-k8s.io/v1alpha1', 'ServiceExport', 'serviceexports'),
   SelfSubjectAccessReview: t('authorization.k8s.io/v1', 'SelfSubjectAccessReview', 'selfsubjectaccessreviews', false),
 } as const

@@ -64,6 +64,14 @@ export interface ClusterFacts {
   tokenSecret?: KubeObject
   /** Secrets labelled istio/multiCluster=true in the Istio namespace. */
   remoteSecrets: KubeObject[]
+  /** Istio's `remote` profile: no istiod here, its control plane runs in a primary (src/istio/install.ts). */
+  remoteProfile?: boolean
+  /** A remote-profile install's global.remotePilotAddress. */
+  remotePilotAddress?: string
+  /** The name of the revision's istiod Service (`istiod[-rev]`): what a primary's istiod exposure routes to. */
+  istiodService: string
+  /** The Istio namespace as read (its annotations: topology.istio.io/controlPlaneClusters). */
+  namespace?: KubeObject
 }
 
 /** The first certificate of a PEM bundle, as an upper-case SHA-256 fingerprint (AA:BB:…). */
@@ -95,13 +103,15 @@ export function deriveFacts(raw: {
   namespace?: KubeObject
   istiod?: KubeObject
   injector?: KubeObject
+  values?: KubeObject
   cacerts?: KubeObject
   rootCertConfigMap?: KubeObject
   meshConfigMap?: KubeObject
   services: KubeObject[]
-}): Pick<ClusterFacts, 'clusterId' | 'clusterIdSource' | 'network' | 'networkSource' | 'meshId' | 'rootFingerprint' | 'rootSource' | 'gateway' | 'ewGateway' | 'clusterDomain'> {
+}): Pick<ClusterFacts, 'clusterId' | 'clusterIdSource' | 'network' | 'networkSource' | 'meshId' | 'rootFingerprint' | 'rootSource' | 'gateway' | 'ewGateway' | 'clusterDomain' | 'remoteProfile' | 'remotePilotAddress'> {
   const install = installFacts(raw)
   const out: ReturnType<typeof deriveFacts> = {
+    remoteProfile: install.remoteProfile, remotePilotAddress: install.remotePilotAddress,
     clusterId: install.clusterId, clusterIdSource: install.clusterIdSource,
     network: install.network, networkSource: install.networkSource, meshId: install.meshId, clusterDomain: install.clusterDomain,
   }
@@ -123,10 +133,11 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
   const list = async (type: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector?: string) =>
     ((await client.get<{items?: KubeObject[]}>(resourcePath(type, ns), {labelSelector})).items ?? [])
   const plain = revisionNames(DEFAULT_REVISION, ns)
-  const [namespace, istiods, plainInjector, cacerts, rootCertConfigMap, plainMeshConfigMap, services, serviceAccount, plainClusterRole, plainClusterRoleBinding, tokenSecret, remoteSecrets, gateways] = await allInOrder([
+  const [namespace, istiods, plainInjector, plainValues, cacerts, rootCertConfigMap, plainMeshConfigMap, services, serviceAccount, plainClusterRole, plainClusterRoleBinding, tokenSecret, remoteSecrets, gateways] = await allInOrder([
     get(RESOURCES.Namespace, ns, false),
     list(RESOURCES.Deployment, ISTIOD_APP_SELECTOR),
     get(RESOURCES.ConfigMap, plain.injectorConfigMap),
+    get(RESOURCES.ConfigMap, plain.valuesConfigMap),
     get(RESOURCES.Secret, CACERTS_SECRET),
     get(RESOURCES.ConfigMap, ROOT_CERT_CONFIGMAP),
     get(RESOURCES.ConfigMap, plain.meshConfigMap),
@@ -144,10 +155,11 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
   // in a second round. A reader ClusterRole/binding with the plain name (one kubectl-mesh made
   // earlier) still counts when the revision has none.
   const rev = chooseRevision(istiods, ns)
-  let [injector, meshConfigMap, clusterRole, clusterRoleBinding] = [plainInjector, plainMeshConfigMap, plainClusterRole, plainClusterRoleBinding]
+  let [injector, values, meshConfigMap, clusterRole, clusterRoleBinding] = [plainInjector, plainValues, plainMeshConfigMap, plainClusterRole, plainClusterRoleBinding]
   if (rev.names.revision !== DEFAULT_REVISION) {
-    [injector, meshConfigMap, clusterRole, clusterRoleBinding] = await allInOrder([
+    [injector, values, meshConfigMap, clusterRole, clusterRoleBinding] = await allInOrder([
       get(RESOURCES.ConfigMap, rev.names.injectorConfigMap),
+      get(RESOURCES.ConfigMap, rev.names.valuesConfigMap),
       get(RESOURCES.ConfigMap, rev.names.meshConfigMap),
       get(RESOURCES.ClusterRole, rev.names.readerClusterRole, false),
       get(RESOURCES.ClusterRoleBinding, rev.names.readerClusterRole, false),
@@ -160,7 +172,9 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
     istioNamespace: ns,
     ...kubeconfigFacts(client),
     namespaceExists: Boolean(namespace),
-    ...deriveFacts({namespace, istiod: rev.istiod, injector, cacerts, rootCertConfigMap, meshConfigMap, services}),
+    ...deriveFacts({namespace, istiod: rev.istiod, injector, values, cacerts, rootCertConfigMap, meshConfigMap, services}),
+    namespace: namespace && withType(namespace, RESOURCES.Namespace),
+    istiodService: rev.names.istiod,
     revision: rev.names.revision,
     otherRevisions: rev.others,
     meshConfigMapName: rev.names.meshConfigMap,

@@ -3,9 +3,9 @@
 import {dump} from 'js-yaml'
 import type {KubeObject} from '../kube/resources.ts'
 import type {Edit} from '../kube/apply.ts'
-import {type EastWestGateway, passesEverything} from '../istio/gateway.ts'
+import {type EastWestGateway, passesEverything, passesIstiod} from '../istio/gateway.ts'
 import {
-  CLUSTER_ANNOTATION, CROSS_NETWORK_GATEWAY, EXPOSE_ANNOTATION, EXPOSED_FOR_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET,
+  CLUSTER_ANNOTATION, CONTROL_PLANE_CLUSTERS_ANNOTATION, CROSS_NETWORK_GATEWAY, ISTIOD_GATEWAY, ISTIOD_WEBHOOK_PORT, ISTIOD_WEBHOOK_SERVICE_PORT, ISTIOD_XDS_PORT, EXPOSE_ANNOTATION, EXPOSED_FOR_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET,
   REMOTE_SECRET_PREFIX, SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN_TYPE, readerClusterRole, stamp,
 } from '../istio/names.ts'
 import type {ClusterFacts, Gateway} from './facts.ts'
@@ -254,4 +254,95 @@ export function planExposure(west: Pick<ClusterFacts, 'context' | 'ewGateway' | 
   if (coveredBy) return {edit: () => undefined, planned: undefined, coveredBy}
   const add: Edit = (live) => exposureGateway({ew, clusterDomain: west.clusterDomain, ids: [...(isManaged(live) ? exposedFor(live) : []), eastId], version})
   return {edit: add, planned: add(ours)}
+}
+
+// ---- primary-remote: the primary's istiod exposed, the remote's control plane named ---------
+
+/** Istio's expose-istiod.yaml Gateway on PRIMARY's east-west gateway (15012 and 15017, TLS PASSTHROUGH), for these remote clusters. */
+export function istiodGateway(o: {ew: EastWestGateway; ids: string[]; version: string}): KubeObject {
+  const s = stamp(o.version)
+  const server = (port: number, name: string) => ({port: {number: port, name, protocol: 'TLS'}, tls: {mode: 'PASSTHROUGH'}, hosts: ['*']})
+  return {
+    apiVersion: 'networking.istio.io/v1', kind: 'Gateway',
+    metadata: {name: ISTIOD_GATEWAY, namespace: o.ew.namespace, labels: s.labels, annotations: {...s.annotations, [EXPOSED_FOR_ANNOTATION]: [...new Set(o.ids)].sort().join(',')}},
+    spec: {selector: {...o.ew.selector}, servers: [server(ISTIOD_XDS_PORT, 'tls-istiod'), server(ISTIOD_WEBHOOK_PORT, 'tls-istiodwebhook')]},
+  }
+}
+
+/** Its VirtualService: TLS on 15012 to istiod's 15012, on 15017 to istiod's webhook port 443 (expose-istiod.yaml's istiod-vs). */
+export function istiodVirtualService(o: {ew: EastWestGateway; istioNamespace: string; istiodService: string; clusterDomain: string; version: string}): KubeObject {
+  const host = `${o.istiodService}.${o.istioNamespace}.svc.${o.clusterDomain}`
+  const route = (port: number, to: number) => ({match: [{port, sniHosts: ['*']}], route: [{destination: {host, port: {number: to}}}]})
+  return {
+    apiVersion: 'networking.istio.io/v1', kind: 'VirtualService',
+    metadata: {name: ISTIOD_GATEWAY, namespace: o.ew.namespace, ...stamp(o.version)},
+    spec: {hosts: ['*'], gateways: [ISTIOD_GATEWAY], tls: [route(ISTIOD_XDS_PORT, ISTIOD_XDS_PORT), route(ISTIOD_WEBHOOK_PORT, ISTIOD_WEBHOOK_SERVICE_PORT)]},
+  }
+}
+
+export interface IstiodExposurePlan {
+  /** The edit of PRIMARY's Gateway kubectl-mesh-istiod. */
+  gatewayEdit: Edit
+  /** The edit of its VirtualService (applied after the Gateway's; deleted with it). */
+  virtualServiceEdit: Edit
+  /** What the edits give for the objects as read (undefined: no write; null: deleted). */
+  planned: {gateway: KubeObject | null | undefined; virtualService: KubeObject | null | undefined}
+  /** Another Gateway already passes istiod's ports through: nothing is written. */
+  coveredBy?: KubeObject
+  /** Why istiod cannot be exposed (no east-west gateway to select). */
+  problem?: string
+}
+
+/** The edit that drops `remoteId` from our istiod Gateway (deleted when no remote is left). */
+export function dropIstiodExposure(remoteId: string): Edit {
+  return dropExposure(remoteId)
+}
+
+/**
+ * The remote-profile cluster `remoteId` reaches PRIMARY's istiod through PRIMARY's east-west
+ * gateway when `want` (its network differs): its ID is added to our Gateway kubectl-mesh-istiod
+ * (with its VirtualService), unless another Gateway already passes 15012 and 15017 through.
+ * Otherwise its ID is dropped, and both objects deleted when no remote is left.
+ */
+export function planIstiodExposure(primary: Pick<ClusterFacts, 'context' | 'ewGateway' | 'clusterDomain' | 'gateways' | 'istioNamespace' | 'istiodService'> & {virtualService?: KubeObject}, remoteId: string, want: boolean, version: string): IstiodExposurePlan {
+  const ew = primary.ewGateway
+  const ours = (primary.gateways ?? []).find((g) => g.metadata.name === ISTIOD_GATEWAY && g.metadata.namespace === ew?.namespace)
+  const drop = dropIstiodExposure(remoteId)
+  if (!want) {
+    // the VirtualService goes only with the Gateway (writeIstiodExposure deletes it then)
+    const g = drop(ours)
+    return {gatewayEdit: drop, virtualServiceEdit: () => undefined, planned: {gateway: g, virtualService: g === null ? null : undefined}}
+  }
+  if (!ew || Object.keys(ew.selector).length === 0) {
+    const none: Edit = () => undefined
+    return {gatewayEdit: none, virtualServiceEdit: none, planned: {gateway: undefined, virtualService: undefined}, problem: `context "${primary.context}" has no east-west gateway Service with a pod selector, so its istiod cannot be passed through to a remote network`}
+  }
+  const coveredBy = exposedFor(ours).includes(remoteId) ? undefined : (primary.gateways ?? []).find((g) => g !== ours && passesIstiod(g, ew))
+  if (coveredBy) {
+    const none: Edit = () => undefined
+    return {gatewayEdit: none, virtualServiceEdit: none, planned: {gateway: undefined, virtualService: undefined}, coveredBy}
+  }
+  const add: Edit = (live) => istiodGateway({ew, ids: [...(isManaged(live) ? exposedFor(live) : []), remoteId], version})
+  const vs = istiodVirtualService({ew, istioNamespace: primary.istioNamespace, istiodService: primary.istiodService, clusterDomain: primary.clusterDomain, version})
+  return {gatewayEdit: add, virtualServiceEdit: () => vs, planned: {gateway: add(ours), virtualService: vs}}
+}
+
+/** The IDs an Istio namespace's topology.istio.io/controlPlaneClusters names (`*`: every cluster). */
+export function controlPlaneClusters(ns: KubeObject | undefined): string[] {
+  return (ns?.metadata.annotations?.[CONTROL_PLANE_CLUSTERS_ANNOTATION] ?? '').split(',').map((x) => x.trim()).filter(Boolean)
+}
+
+/** The annotation's value with `primaryId` added (undefined: already named, or `*`). */
+export function withControlPlane(ns: KubeObject | undefined, primaryId: string): string | undefined {
+  const ids = controlPlaneClusters(ns)
+  if (ids.includes(primaryId) || ids.includes('*')) return undefined
+  return [...ids, primaryId].join(',')
+}
+
+/** The annotation's value with `primaryId` removed (null: the annotation goes; undefined: it does not name it). */
+export function withoutControlPlane(ns: KubeObject | undefined, primaryId: string): string | null | undefined {
+  const ids = controlPlaneClusters(ns)
+  if (!ids.includes(primaryId)) return undefined
+  const left = ids.filter((x) => x !== primaryId)
+  return left.length === 0 ? null : left.join(',')
 }

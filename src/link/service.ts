@@ -12,15 +12,15 @@ import type {Session} from '../kube/session.ts'
 import {isDns1123Label, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, readerClusterRole} from '../istio/names.ts'
 import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, revisionNames} from '../istio/revision.ts'
 import {type ClusterFacts, readClusterFacts} from './facts.ts'
-import {CROSS_NETWORK_GATEWAY, EXPOSE_ANNOTATION} from '../istio/names.ts'
+import {CONTROL_PLANE_CLUSTERS_ANNOTATION, CROSS_NETWORK_GATEWAY, EXPOSE_ANNOTATION, ISTIOD_GATEWAY} from '../istio/names.ts'
 import {readIstioInstall} from '../istio/read.ts'
 import {objectRef} from '../istio/gateway.ts'
-import {editObject, ownedFieldsEqual} from '../kube/apply.ts'
+import {editAnnotation, type Edit, editObject, ownedFieldsEqual} from '../kube/apply.ts'
 import {
-  addNetworkEntry, checkMeshNetworks, dropExposure, type ExposurePlan, isManaged, planExposure, type MeshNetworks, planReader, type ReaderStep, remoteKubeconfig,
+  addNetworkEntry, checkMeshNetworks, dropExposure, dropIstiodExposure, type ExposurePlan, type IstiodExposurePlan, isManaged, planExposure, planIstiodExposure, withControlPlane, withoutControlPlane, type MeshNetworks, planReader, type ReaderStep, remoteKubeconfig,
   remoteSecret, remoteSecretName, removeRegistry,
 } from './plan.ts'
-import {isLoopbackServer, NO_CLUSTER_ID, type ResolvedLink, validateInputs, validatePair} from './validate.ts'
+import {isLoopbackServer, NO_CLUSTER_ID, type ResolvedLink, validateInputs, validatePair, validatePrimaryRemote} from './validate.ts'
 import {allInOrder} from '../settle.ts'
 import type {Reporter} from '../report.ts'
 import {quietSteps, runStep, type StepRunner} from '../steps.ts'
@@ -49,6 +49,8 @@ export interface LinkOptions {
   progress?: StepRunner
   /** --token-ttl in seconds: a bound TokenRequest token instead of the long-lived token Secret (src/link/token.ts). */
   tokenTtlSeconds?: number
+  /** --remote-profile: treat WEST as a remote-profile cluster (primary-remote) even when its install does not say so. */
+  remoteProfile?: boolean
 }
 
 export interface LinkSummary {
@@ -62,6 +64,10 @@ export interface LinkSummary {
   expose?: 'all' | 'exported'
   /** The Gateway that passes WEST's services through (namespace/name), when one does. */
   exposedBy?: string
+  /** Primary-remote: WEST runs Istio's remote profile; its control plane is EAST's istiod. */
+  remoteProfile?: boolean
+  /** Primary-remote across networks: the Gateway that passes EAST's istiod through its east-west gateway. */
+  istiodExposedBy?: string
 }
 
 export interface LinkResult {
@@ -73,7 +79,11 @@ export interface LinkResult {
   error?: UsageError
 }
 
-type Direction = {link: ResolvedLink; server: string; tlsServerName?: string; serverFromFlag: boolean; exposure: ExposurePlan; bound?: BoundTokenPlan}
+type Direction = {
+  link: ResolvedLink; server: string; tlsServerName?: string; serverFromFlag: boolean; exposure: ExposurePlan; bound?: BoundTokenPlan
+  /** Primary-remote: EAST's istiod exposure and the annotation value WEST's Istio namespace gets (undefined: already named). */
+  primaryRemote?: {istiod: IstiodExposurePlan; annotation?: string; primaryId: string}
+}
 
 const DRY_RUN_TOKEN = 'dry-run-token-not-issued'
 
@@ -93,9 +103,22 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   const expose = o.expose ?? 'all'
   // Exposure: EAST relies on WEST's gateway passing WEST's services through (recorded by EAST's ID).
   const exposure = (l: ResolvedLink) => planExposure(l.west, l.east.clusterId ?? l.east.context, l.crossNetwork && expose === 'all', o.version)
+  const remoteProfile = validatePrimaryRemote(eastFacts, westFacts, {remoteProfile: o.remoteProfile, bidirectional: o.bidirectional})
   const forward = validatePair(eastFacts, westFacts, {remoteName: o.remoteName, network: o.network, gateway, force: o.force})
   warnings.push(...forward.warnings)
   directions.push({link: forward.link, server: o.server ?? westFacts.server, tlsServerName: o.tlsServerName ?? westFacts.tlsServerName, serverFromFlag: o.server !== undefined, exposure: exposure(forward.link)})
+  if (remoteProfile) {
+    // PRIMARY's istiod through its east-west gateway when WEST's proxies reach it from another network
+    const l = forward.link
+    const primaryId = eastFacts.clusterId!
+    directions[0].primaryRemote = {istiod: planIstiodExposure(eastFacts, l.id, l.crossNetwork, o.version), annotation: withControlPlane(westFacts.namespace, primaryId), primaryId}
+    const p = directions[0].primaryRemote.istiod
+    if (p.problem) warnings.push(`${p.problem}: "${westFacts.context}" cannot reach its control plane from network "${l.westNetwork}"; install Istio's samples/multicluster/expose-istiod.yaml in "${eastFacts.context}"`)
+    if (p.coveredBy) o.report.note(`context "${eastFacts.context}": Gateway ${objectRef(p.coveredBy)} already passes istiod (15012, 15017) through the east-west gateway; no Gateway added`)
+    if (westFacts.remotePilotAddress && l.crossNetwork && eastFacts.gateway?.address && westFacts.remotePilotAddress !== eastFacts.gateway.address) {
+      warnings.push(`context "${westFacts.context}": its remote profile points istiod at ${westFacts.remotePilotAddress} (values.global.remotePilotAddress), not at "${eastFacts.context}"'s east-west gateway ${eastFacts.gateway.address}: reinstall it with remotePilotAddress=${eastFacts.gateway.address}`)
+    }
+  }
   if (o.bidirectional) {
     // WEST's --network also holds when WEST is the discovering side.
     const back = validatePair(o.network ? {...westFacts, network: o.network} : westFacts, eastFacts, {force: o.force})
@@ -133,6 +156,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
     context: d.link.east.context, remoteContext: d.link.west.context, clusterId: d.link.id, network: d.link.westNetwork,
     crossNetwork: d.link.crossNetwork, gateway: d.link.gateway && `${d.link.gateway.address}:${d.link.gateway.port}`,
     ...(d.link.crossNetwork ? {expose, exposedBy: d.exposure.coveredBy ? objectRef(d.exposure.coveredBy) : d.exposure.planned ? objectRef(d.exposure.planned) : undefined} : {}),
+    ...(d.primaryRemote ? {remoteProfile: true, ...(d.link.crossNetwork ? {istiodExposedBy: istiodExposedBy(d.primaryRemote.istiod, d.link.east)} : {})} : {}),
   }))
 
   // 3a. -o yaml: the desired objects, nothing written.
@@ -171,6 +195,16 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
       const change = d.exposure.coveredBy ? changeOf(client.context, d.exposure.coveredBy, 'unchanged') : await sendingOptional(client.context, ref, () => editObject(client, ref, d.exposure.edit, {dryRun: o.dryRun}))
       if (change && !changes.some((c) => c.context === change.context && c.kind === change.kind && c.namespace === change.namespace && c.name === change.name)) changes.push(change)
     }
+    // Primary-remote: WEST names its control plane, PRIMARY's istiod is passed through to WEST's network.
+    for (const d of directions) {
+      if (!d.primaryRemote) continue
+      const westClient = session.client(d.link.west.context)
+      const nsRef = {...RESOURCES.Namespace, metadata: {name: d.link.west.istioNamespace}}
+      const primaryId = d.primaryRemote.primaryId
+      const annotated = await sendingOptional(westClient.context, nsRef, () => editAnnotation(westClient, nsRef, CONTROL_PLANE_CLUSTERS_ANNOTATION, (live) => withControlPlane(live, primaryId), {dryRun: o.dryRun}))
+      if (annotated) changes.push(annotated)
+      changes.push(...await writeIstiodExposure(session.client(d.link.east.context), d.link.east.ewGateway?.namespace ?? d.link.east.istioNamespace, d.primaryRemote.istiod, sendingOptional, o.dryRun))
+    }
     for (const [i, d] of directions.entries()) {
       const client = session.client(d.link.east.context)
       const t = d.bound ? await boundTokenFor(session.client(d.link.west.context), d.bound, {dryRun: o.dryRun, changes, report: o.report}) : tokens.get(d.link.west)!
@@ -195,6 +229,30 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   }
   if (o.dryRun) o.report.note('dry run: the API servers validated every write; nothing was persisted')
   return {changes, links}
+}
+
+/** The Gateway that passes PRIMARY's istiod through (namespace/name), planned or found. */
+function istiodExposedBy(p: IstiodExposurePlan, east: ClusterFacts): string | undefined {
+  if (p.coveredBy) return objectRef(p.coveredBy)
+  const gw = p.planned.gateway ?? east.gateways?.find((g) => g.metadata.name === ISTIOD_GATEWAY && g.metadata.namespace === east.ewGateway?.namespace)
+  return gw ? objectRef(gw) : undefined
+}
+
+type Sender = (context: string, obj: Pick<KubeObject, 'kind' | 'metadata'>, write: () => Promise<Change | undefined>) => Promise<Change | undefined>
+
+/** PRIMARY's Gateway kubectl-mesh-istiod, then its VirtualService (deleted with the Gateway). */
+async function writeIstiodExposure(primary: KubeClient, namespace: string, p: IstiodExposurePlan, send: Sender, dryRun?: boolean): Promise<Change[]> {
+  if (p.coveredBy) return [changeOf(primary.context, p.coveredBy, 'unchanged')]
+  const out: Change[] = []
+  const gref = {...RESOURCES.Gateway, metadata: {name: ISTIOD_GATEWAY, namespace}}
+  const vref = {...RESOURCES.VirtualService, metadata: {name: ISTIOD_GATEWAY, namespace}}
+  const g = await send(primary.context, gref, () => editObject(primary, gref, p.gatewayEdit, {dryRun}))
+  if (g) out.push(g)
+  // the VirtualService follows the Gateway: made with it, kept while it stays, deleted with it
+  const vsEdit: Edit = g?.action === 'deleted' ? (live) => (live && isManaged(live) ? null : undefined) : p.virtualServiceEdit
+  const v = await send(primary.context, vref, () => editObject(primary, vref, vsEdit, {dryRun}))
+  if (v) out.push(v)
+  return out
 }
 
 /** The remote secret for one direction, with a given token: the one builder of it. */
@@ -273,15 +331,15 @@ async function waitForToken(client: KubeClient, facts: ClusterFacts, o: LinkOpti
     `is kube-controller-manager running with its token controller (--service-account-private-key-file, --root-ca-file)? Check: kubectl --context ${client.context} -n ${facts.istioNamespace} get secret ${READER_TOKEN_SECRET} -o yaml`)
 }
 
-interface Access {context: string; verb: 'create' | 'update'; group: string; resource: string; namespace?: string; name?: string}
+interface Access {context: string; verb: 'create' | 'update' | 'patch'; group: string; resource: string; namespace?: string; name?: string}
 
 /** SelfSubjectAccessReviews for the writes the plan needs (none when everything is up to date). */
 async function checkAccess(o: LinkOptions, clientFor: (context: string) => KubeClient, directions: Direction[], readerPlans: Map<ClusterFacts, ReaderStep[]>, meshEdits: MeshEdit[]): Promise<void> {
   const wanted: Array<{client: KubeClient; access: Access}> = []
-  const add = (facts: ClusterFacts, obj: KubeObject, exists: boolean) => {
+  const add = (facts: ClusterFacts, obj: KubeObject, exists: boolean, patch = false) => {
     const type = resourceFor(obj)
     const group = type.apiVersion.includes('/') ? type.apiVersion.split('/')[0] : ''
-    wanted.push({client: clientFor(facts.context), access: {context: facts.context, verb: exists ? 'update' : 'create', group, resource: type.plural, namespace: type.namespaced ? obj.metadata.namespace : undefined, name: exists ? obj.metadata.name : undefined}})
+    wanted.push({client: clientFor(facts.context), access: {context: facts.context, verb: patch ? 'patch' : exists ? 'update' : 'create', group, resource: type.plural, namespace: type.namespaced ? obj.metadata.namespace : undefined, name: exists ? obj.metadata.name : undefined}})
   }
   for (const [facts, steps] of readerPlans) {
     for (const s of steps) if (s.mode === 'apply' && !(s.live && isUpToDate(s.live, s.desired))) add(facts, s.desired, Boolean(s.live))
@@ -296,6 +354,16 @@ async function checkAccess(o: LinkOptions, clientFor: (context: string) => KubeC
     const gw = d.exposure.planned
     const liveGw = gw && d.link.west.gateways?.find((g) => g.metadata.name === gw.metadata.name && g.metadata.namespace === gw.metadata.namespace)
     if (gw && !(liveGw && ownedFieldsEqual(liveGw, gw))) add(d.link.west, gw, Boolean(liveGw))
+    if (d.primaryRemote) {
+      // the annotation is a merge patch of the namespace (editAnnotation)
+      if (d.primaryRemote.annotation !== undefined) add(d.link.west, {apiVersion: 'v1', kind: 'Namespace', metadata: {name: d.link.west.istioNamespace}}, true, true)
+      const igw = d.primaryRemote.istiod.planned.gateway
+      const liveIgw = igw && d.link.east.gateways?.find((g) => g.metadata.name === igw.metadata.name && g.metadata.namespace === igw.metadata.namespace)
+      if (igw && !(liveIgw && ownedFieldsEqual(liveIgw, igw))) {
+        add(d.link.east, igw, Boolean(liveIgw))
+        add(d.link.east, d.primaryRemote.istiod.planned.virtualService ?? {...RESOURCES.VirtualService, metadata: igw.metadata}, Boolean(liveIgw))
+      }
+    }
   }
   if (wanted.length === 0) return
   const results = await Promise.all(wanted.map(async ({client, access}) => {
@@ -331,6 +399,14 @@ function yamlDocs(o: LinkOptions, directions: Direction[], readerPlans: Map<Clus
   const unissued = directions.filter((d) => d.bound && !d.bound.reuse).map((d) => d.link.west.context)
   if (unissued.length > 0) return {docs: [], error: boundYamlError(unissued, `kubectl mesh cluster link --context ${directions[0].link.east.context} --remote-context ${directions[0].link.west.context}${o.bidirectional ? ' --bidirectional' : ''} --token-ttl ${formatTtl(o.tokenTtlSeconds!)}`)}
   for (const d of directions) if (d.exposure.planned) docs.push({context: d.link.west.context, object: d.exposure.planned})
+  for (const d of directions) {
+    if (!d.primaryRemote) continue
+    const {istiod, annotation} = d.primaryRemote
+    const value = annotation ?? d.link.west.namespace?.metadata.annotations?.[CONTROL_PLANE_CLUSTERS_ANNOTATION] ?? d.primaryRemote.primaryId
+    docs.push({context: d.link.west.context, object: {apiVersion: 'v1', kind: 'Namespace', metadata: {name: d.link.west.istioNamespace, annotations: {[CONTROL_PLANE_CLUSTERS_ANNOTATION]: value}}}})
+    if (istiod.planned.gateway) docs.push({context: d.link.east.context, object: istiod.planned.gateway})
+    if (istiod.planned.virtualService) docs.push({context: d.link.east.context, object: istiod.planned.virtualService})
+  }
   const missing: string[] = []
   for (const [i, d] of directions.entries()) {
     const secret = desiredRemoteSecret(d, o)
@@ -433,6 +509,17 @@ export async function unlink(session: Session, o: UnlinkOptions): Promise<{chang
     try {
       const removed = await removeLink(d.from, d.id, ns, o.dryRun)
       changes.push(...removed.changes)
+      // primary-remote: this cluster no longer passes its istiod through for d.id (once no remote relies on it)
+      const istiodDropped = await dropIstiodExposureIn(d.from, d.id, ns, o.dryRun)
+      changes.push(...istiodDropped)
+      if (d.peer && d.fromId) {
+        const nsRef = {...RESOURCES.Namespace, metadata: {name: ns}}
+        const fromId = d.fromId
+        const c = await editAnnotation(d.peer, nsRef, CONTROL_PLANE_CLUSTERS_ANNOTATION, (live) => withoutControlPlane(live, fromId), {dryRun: o.dryRun})
+        if (c && c.action !== 'unchanged') changes.push(c)
+      } else if (istiodDropped.length > 0) {
+        o.report.note(`context "${d.id}" (a remote-profile cluster) may still name "${d.from.context}" in its namespace annotation ${CONTROL_PLANE_CLUSTERS_ANNOTATION}: run unlink with --remote-context for ${d.id} to drop it`)
+      }
       if (d.peer && d.fromId) {
         const dropped = await dropPeerExposure(d.peer, d.fromId, ns, o.dryRun)
         if (dropped) changes.push(dropped)
@@ -482,6 +569,18 @@ async function revokeLinkTokens(peer: KubeClient, relyingId: string, ns: string,
     if (c) changes.push(c)
   }
   return changes
+}
+
+/** In a primary: drop `remoteId` from its Gateway kubectl-mesh-istiod; Gateway and VirtualService go when no remote is left. */
+async function dropIstiodExposureIn(primary: KubeClient, remoteId: string, ns: string, dryRun?: boolean): Promise<Change[]> {
+  const install = await readIstioInstall(primary, ns, {}, {meshConfig: false})
+  const namespace = install.gateway?.namespace ?? ns
+  const gref = {...RESOURCES.Gateway, metadata: {name: ISTIOD_GATEWAY, namespace}}
+  const g = await editObject(primary, gref, dropIstiodExposure(remoteId), {dryRun})
+  if (!g || g.action !== 'deleted') return g && g.action !== 'unchanged' ? [g] : []
+  const vref = {...RESOURCES.VirtualService, metadata: {name: ISTIOD_GATEWAY, namespace}}
+  const v = await editObject(primary, vref, (live) => (live && isManaged(live) ? null : undefined), {dryRun})
+  return v ? [g, v] : [g]
 }
 
 /** In one cluster: delete the remote secret of ID and remove ID from meshNetworks. `exposed`: the link relied on the peer's cross-network Gateway. */

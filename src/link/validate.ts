@@ -7,7 +7,7 @@ import {CROSS_NETWORK_PORT, isDns1123Label, REMOTE_SECRET_PREFIX} from '../istio
 import type {ClusterFacts, Gateway} from './facts.ts'
 
 /** Where the cluster ID is looked for, for the error when it is in neither place. */
-export const NO_CLUSTER_ID = 'no CLUSTER_ID on Deployment istiod, no global.multiCluster.clusterName in ConfigMap istio-sidecar-injector'
+export const NO_CLUSTER_ID = 'no CLUSTER_ID on Deployment istiod, no global.multiCluster.clusterName in ConfigMap istio-sidecar-injector or values'
 
 /** ADDR[:PORT]: an IPv4/IPv6 address or a DNS name, IPv6 with a port in brackets; port defaults to 15443. */
 export function parseGateway(input: string): Gateway {
@@ -155,7 +155,8 @@ export function validatePair(east: ClusterFacts, west: ClusterFacts, o: PairOpti
         'install intermediates from one root in both (kubectl mesh ca gen --cluster NAME --context CTX), or pass --force to link anyway')
     }
     warnings.push(`--force: ${E} and ${W} trust different root CAs; cross-cluster mTLS will fail until they share one`)
-  } else if (!east.rootFingerprint || !west.rootFingerprint) {
+  } else if (!east.rootFingerprint && !east.remoteProfile || !west.rootFingerprint && !west.remoteProfile) {
+    // (a remote-profile cluster runs no CA: its workloads get their certificates from the primary)
     const unknown = [east, west].filter((f) => !f.rootFingerprint).map((f) => `"${f.context}"`).join(' and ')
     warnings.push(`cannot tell the root CA of context ${unknown} (no ${'cacerts'} Secret, no istio-ca-root-cert ConfigMap): make sure both clusters share one root (kubectl mesh ca gen)`)
   }
@@ -186,4 +187,30 @@ export function validatePair(east: ClusterFacts, west: ClusterFacts, o: PairOpti
 
 function short(fp: string): string {
   return `${fp.slice(0, 11)}…`
+}
+
+/**
+ * Primary-remote (Istio's `remote` profile in WEST, detected or forced with --remote-profile):
+ * only PRIMARY discovers. Throws UsageError for a pair that cannot work: EAST itself has no istiod
+ * (a remote-profile cluster cannot discover), --bidirectional towards a remote-profile WEST, or a
+ * primary whose cluster ID is unknown (WEST's controlPlaneClusters annotation must name it).
+ * Returns true when this is a primary-remote link.
+ */
+export function validatePrimaryRemote(east: ClusterFacts, west: ClusterFacts, o: {remoteProfile?: boolean; bidirectional?: boolean}): boolean {
+  if (east.remoteProfile) {
+    throw new UsageError(`context "${east.context}" runs Istio's remote profile (no istiod, only a values ConfigMap): it cannot discover other clusters`,
+      `link its primary to it instead: kubectl mesh cluster link --context <PRIMARY> --remote-context ${east.context}`)
+  }
+  const remote = Boolean(o.remoteProfile || west.remoteProfile)
+  if (!remote) return false
+  const why = o.remoteProfile && !west.remoteProfile ? 'is linked with --remote-profile' : 'runs Istio\'s remote profile (no istiod of its own)'
+  if (o.bidirectional) {
+    throw new UsageError(`context "${west.context}" ${why}: --bidirectional would make it discover "${east.context}", but it has no istiod to discover anything`,
+      `leave --bidirectional out: kubectl mesh cluster link --context ${east.context} --remote-context ${west.context}${o.remoteProfile ? ' --remote-profile' : ''}`)
+  }
+  if (!east.clusterId || !isDns1123Label(east.clusterId)) {
+    throw new UsageError(`context "${east.context}": cannot tell the primary's cluster ID (${east.clusterId ? `"${east.clusterId}" is not a DNS-1123 label` : NO_CLUSTER_ID}), which ${west.context}'s annotation topology.istio.io/controlPlaneClusters must name`,
+      `install Istio in "${east.context}" with values.global.multiCluster.clusterName=<ID>`)
+  }
+  return true
 }

@@ -93,6 +93,14 @@ export async function collectClusterFacts(target: Target, istioNamespace: string
   }
   const [role, binding] = await Promise.all([reader(RESOURCES.ClusterRole, 'ClusterRole'), reader(RESOURCES.ClusterRoleBinding, 'ClusterRoleBinding'), ...listed.values()])
   facts.readerClusterRoleName = istioNames(facts).readerClusterRole
+  // Istio's remote profile (no istiod, no injector, a values ConfigMap): where its istiod Service points
+  const names = istioNames(facts)
+  const has = (kind: 'Deployment' | 'ConfigMap', name: string) => (facts.lists[kind] ?? []).some((o) => o.metadata.name === name)
+  if (facts.lists.Deployment && facts.lists.ConfigMap && !has('Deployment', names.istiod) && !has('ConfigMap', names.injectorConfigMap) && has('ConfigMap', names.valuesConfigMap)) {
+    try {
+      facts.endpointSlices = await listObjects(client, RESOURCES.EndpointSlice, {namespace: istioNamespace})
+    } catch { /* istio.control-plane says it cannot tell */ }
+  }
   if (role !== undefined) facts.readerClusterRole = role as KubeObject | null
   if (binding !== undefined) facts.readerClusterRoleBinding = binding as KubeObject | null
   return facts

@@ -27,6 +27,8 @@ export const istioNames = (f: ClusterFacts): RevisionNames =>
 export const meshConfigMap = (f: ClusterFacts) => findIn(f, 'ConfigMap', f.istioNamespace, istioNames(f).meshConfigMap)
 export const injectorConfigMap = (f: ClusterFacts) => findIn(f, 'ConfigMap', f.istioNamespace, istioNames(f).injectorConfigMap)
 export const istiodDeployment = (f: ClusterFacts) => findIn(f, 'Deployment', f.istioNamespace, istioNames(f).istiod)
+/** The install's values ConfigMap (`values[-rev]`): what a remote-profile install has instead of an injector. */
+export const valuesConfigMap = (f: ClusterFacts) => findIn(f, 'ConfigMap', f.istioNamespace, istioNames(f).valuesConfigMap)
 
 export interface Identity {
   clusterId?: string
@@ -54,7 +56,7 @@ const ID_SOURCES = {istiod: 'istiod CLUSTER_ID', injector: 'injector values glob
 export function identity(f: ClusterFacts, overrides: {clusterDomain?: string} = {}): Identity {
   const dep = istiodDeployment(f)
   const inj = injectorConfigMap(f)
-  const install = installFacts({namespace: istioNamespace(f), istiod: dep, injector: inj, meshConfigMap: meshConfigMap(f)}, overrides)
+  const install = installFacts({namespace: istioNamespace(f), istiod: dep, injector: inj, values: valuesConfigMap(f), meshConfigMap: meshConfigMap(f)}, overrides)
   let clusterId = install.clusterId
   let idSource: string | undefined = install.clusterIdSource && ID_SOURCES[install.clusterIdSource]
   if (!clusterId && f.source === 'remote-secret') {

@@ -52,6 +52,8 @@ export interface ClusterFacts {
   /** The reader ClusterRole and binding (null: not found; undefined: not readable). */
   readerClusterRole?: KubeObject | null
   readerClusterRoleBinding?: KubeObject | null
+  /** A remote-profile install only: the EndpointSlices of the Istio namespace (where its istiod Service points). */
+  endpointSlices?: KubeObject[]
 }
 
 /** The outcome of reading a peer's API with a remote secret's own kubeconfig. */

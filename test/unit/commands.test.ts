@@ -125,6 +125,10 @@ describe('flag parsing', () => {
     const p = await parsed('cluster link --remote-context west --bidirectional --force --dry-run --context east')
     assert.deepEqual([p.flags.bidirectional, p.flags.force, p.flags['dry-run'], p.flags.context], [true, true, true, 'east'])
   })
+  test('cluster link --remote-profile (primary-remote) is a boolean, off by default', async () => {
+    assert.equal((await parsed('cluster link --remote-context west --remote-profile')).flags['remote-profile'], true)
+    assert.equal((await parsed('cluster link --remote-context west')).flags['remote-profile'], undefined)
+  })
 })
 
 describe('aliases', () => {

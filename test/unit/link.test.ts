@@ -16,7 +16,7 @@ import {addNetworkEntry, dropExposure, planExposure, planReader, remoteKubeconfi
 import {MANAGED_BY_LABEL} from '../../src/istio/names.ts'
 
 const facts = (over: Partial<ClusterFacts> = {}): ClusterFacts => ({
-  context: 'east', istioNamespace: 'istio-system', server: 'https://10.0.0.1:6443', namespaceExists: true, clusterDomain: 'cluster.local', revision: 'default', otherRevisions: [], meshConfigMapName: 'istio',
+  context: 'east', istioNamespace: 'istio-system', server: 'https://10.0.0.1:6443', namespaceExists: true, clusterDomain: 'cluster.local', revision: 'default', otherRevisions: [], meshConfigMapName: 'istio', istiodService: 'istiod',
   clusterId: 'east', clusterIdSource: 'istiod', network: 'net-east', networkSource: 'namespace', meshId: 'mesh1',
   gateway: {service: 'istio-system/istio-eastwestgateway', address: '192.0.2.1', port: 15443, network: 'net-east'},
   meshConfigMap: {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'istio', namespace: 'istio-system'}, data: {meshNetworks: 'networks: {}\n'}},

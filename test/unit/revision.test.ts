@@ -9,10 +9,10 @@ const istiod = (name: string, rev?: string) => ({apiVersion: 'apps/v1', kind: 'D
 describe('Istio revisions', () => {
   test('names: the default revision has the plain names; another one suffixes them', () => {
     assert.deepEqual(revisionNames('default', 'istio-system'), {
-      revision: 'default', istiod: 'istiod', meshConfigMap: 'istio', injectorConfigMap: 'istio-sidecar-injector', readerClusterRole: 'istio-reader-clusterrole-istio-system',
+      revision: 'default', istiod: 'istiod', meshConfigMap: 'istio', injectorConfigMap: 'istio-sidecar-injector', valuesConfigMap: 'values', readerClusterRole: 'istio-reader-clusterrole-istio-system',
     })
     assert.deepEqual(revisionNames('1-31', 'mesh'), {
-      revision: '1-31', istiod: 'istiod-1-31', meshConfigMap: 'istio-1-31', injectorConfigMap: 'istio-sidecar-injector-1-31', readerClusterRole: 'istio-reader-clusterrole-1-31-mesh',
+      revision: '1-31', istiod: 'istiod-1-31', meshConfigMap: 'istio-1-31', injectorConfigMap: 'istio-sidecar-injector-1-31', valuesConfigMap: 'values-1-31', readerClusterRole: 'istio-reader-clusterrole-1-31-mesh',
     })
   })
 

@@ -8,6 +8,7 @@ export default class ClusterLink extends MeshCommand {
 In WEST: ServiceAccount istio-reader-service-account, its reader ClusterRole and binding if missing, and the token Secret istio-reader-service-account-istio-remote-secret-token.
 In EAST: Secret istio-remote-secret-<ID> (label istio/multiCluster=true; a kubeconfig with inline CA data and the reader token), and, when the networks differ, the entry for WEST's network in the istio ConfigMap's meshNetworks.
 When the networks differ (and --expose all), in WEST: Gateway kubectl-mesh-cross-network on its east-west gateway (AUTO_PASSTHROUGH, hosts *.<cluster domain>), recording EAST's ID in its annotation kubectl-mesh/exposed-for; none when a Gateway already passes every service through.
+Primary-remote: when WEST runs Istio's remote profile (no istiod; a values ConfigMap names its cluster ID and network), or with --remote-profile, EAST is its primary: the same remote secret and meshNetworks in EAST, WEST's Istio namespace annotated topology.istio.io/controlPlaneClusters=<EAST ID>, and when the networks differ EAST's istiod passed through EAST's east-west gateway (Gateway and VirtualService kubectl-mesh-istiod: 15012 and 15017, TLS PASSTHROUGH, as Istio's expose-istiod.yaml). --bidirectional is refused then: WEST has no istiod.
 Undo with \`kubectl mesh cluster unlink\`.`
   static examples = [
     'kubectl mesh cluster link --context east --remote-context west',
@@ -15,6 +16,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
     'kubectl mesh cluster link --context east --remote-context west --server https://west-api.example.com:6443 --gateway 203.0.113.7',
     'kubectl mesh cluster link --context east --remote-context west -o yaml',
     'kubectl mesh cluster link --context east --remote-context west --token-ttl 24h',
+    'kubectl mesh cluster link --context primary --remote-context remote1 --remote-profile',
   ]
   static flags = {
     ...kubeFlags,
@@ -25,6 +27,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
     network: Flags.string({description: "WEST's network (default: label topology.istio.io/network on its Istio namespace, else global.network)."}),
     gateway: Flags.string({description: "WEST's east-west gateway as ADDR[:PORT] (default: the load-balancer address of its east-west gateway Service, port 15443)."}),
     bidirectional: Flags.boolean({description: 'Also link the other way: WEST discovers EAST.'}),
+    'remote-profile': Flags.boolean({description: "WEST runs Istio's remote profile (its control plane is EAST's istiod), even when its install does not say so (default: detected from its values ConfigMap)."}),
     expose: Flags.option({description: "Across networks, what EAST reaches in WEST: all of WEST's services (a Gateway kubectl-mesh-cross-network passes them through WEST's east-west gateway, as Istio's expose-services.yaml) or only those shared with `service export`.", options: ['all', 'exported'] as const, default: 'all'})(),
     force: Flags.boolean({description: 'Link even though the clusters trust different root CAs, or --remote-name differs from the cluster ID (with a warning).'}),
     'token-ttl': Flags.string({description: "A bound token with this lifetime (10m to 8760h, e.g. 24h) instead of the long-lived token Secret: a TokenRequest token bound to Secret istio-reader-<EAST ID>-anchor-<n> in WEST (deleting it revokes the token). Run again while more than half its life is left: unchanged."}),
@@ -54,6 +57,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
       expose: flags.expose,
       version: this.config.version,
       tokenTtlSeconds,
+      remoteProfile: flags['remote-profile'],
       report: {warn, note},
       progress: (await import('../../ui/progress.ts')).progressFor(flags.output),
     })

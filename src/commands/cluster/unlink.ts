@@ -5,6 +5,7 @@ import {dryRunFlag, kubeFlags} from '../../flags.ts'
 export default class ClusterUnlink extends MeshCommand {
   static summary = 'Undo a link: remove the remote secret and the meshNetworks entries for a cluster ID.'
   static description = `In EAST: deletes Secret istio-remote-secret-<ID> and removes fromRegistry <ID> from meshNetworks (a network left without endpoints is dropped). With --remote-context, also drops EAST's ID from WEST's Gateway kubectl-mesh-cross-network (deleted when no linking cluster is left). With --remote-name, WEST is not contacted, so this works while WEST is unreachable; without it, the ID is WEST's cluster ID, read from --remote-context.
+Primary-remote: also drops WEST's ID from EAST's Gateway kubectl-mesh-istiod (Gateway and VirtualService deleted when no remote is left) and, with --remote-context, EAST's ID from WEST's annotation topology.istio.io/controlPlaneClusters.
 With --bidirectional (needs --remote-context): also the mirror image, the link to EAST's cluster ID in WEST, as \`cluster link --bidirectional\` made it.
 With --prune-remote (needs --remote-context): also deletes in WEST (and with --bidirectional in EAST) the reader token Secret, and the reader ServiceAccount, ClusterRole and binding, each only if kubectl-mesh created it.`
   static examples = [

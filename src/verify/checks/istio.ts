@@ -15,6 +15,7 @@ export const istioChecks: CheckDef[] = [
       if (ns === null) return fail(c.name, `cluster ${c.name}: namespace ${c.istioNamespace} not found`, `${installHint(ctxOf(c))}, or pass --istio-namespace`)
       const dep = istiodDeployment(c)
       const inj = injectorConfigMap(c)
+      if (ctx.id(c).install.remoteProfile) return pass(c.name, `cluster ${c.name}: Istio's remote profile is installed in ${c.istioNamespace} (no istiod: its control plane runs in a primary)`)
       if (dep === null && inj === null) return fail(c.name, `cluster ${c.name}: no Deployment ${c.istioNamespace}/${istioNames(c).istiod} and no ConfigMap ${c.istioNamespace}/${istioNames(c).injectorConfigMap}`, installHint(ctxOf(c)))
       if (c.failures.ServiceEntry?.reason === 'notfound' || c.failures.Gateway?.reason === 'notfound') {
         return fail(c.name, `cluster ${c.name}: the Istio CRDs are not installed (networking.istio.io/v1 Gateway/ServiceEntry not served)`, installHint(ctxOf(c)))

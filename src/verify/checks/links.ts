@@ -220,6 +220,8 @@ export const linkChecks: CheckDef[] = [
       const peer = ctx.peerOf(e)
       if (!peer) return skip(c.name, `cluster ${c.name}: ${secretRef(c, e)}: peer ${e.key} is not among the verified clusters`, `pass --context for ${e.key} too`)
       if (peer === c || peer.unreachable) return undefined
+      // a remote-profile cluster has no istiod: its primary discovers it, nothing discovers back (istio.control-plane checks it)
+      if (ctx.id(peer).install.remoteProfile) return pass(c.name, '')
       if (!peer.lists.Secret) return skip(c.name, `cluster ${c.name}: cannot tell whether ${peer.name} links back: ${unreadable(peer, 'Secret')}`)
       const back = ctx.secrets(peer).some((b) => b.key === ctx.clusterIdOf(c) || ctx.peerOf(b) === c)
       if (!back) {

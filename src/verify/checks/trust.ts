@@ -42,6 +42,7 @@ export const trustChecks: CheckDef[] = [
       return ctx.reachable.map((c) => {
         const s = cacertsSecret(c)
         if (s === undefined) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Secret')}`)
+        if (s === null && ctx.id(c).install.remoteProfile) return skip(c.name, `cluster ${c.name}: Istio's remote profile, no istiod: its workloads get their certificates from the primary's istiod (istio.control-plane)`)
         if (s === null) {
           const msg = `cluster ${c.name}: no Secret ${c.istioNamespace}/cacerts: istiod signs with its own self-signed root, which the other clusters do not trust`
           return anyHas ? fail(c.name, msg, caGenHint(ctx, c)) : warn(c.name, msg, caGenHint(ctx, c))
