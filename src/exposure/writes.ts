@@ -3,26 +3,17 @@
 // read-modify-write of src/kube/apply.ts (editObject: resourceVersion precondition, one conflict policy).
 import {ADDRESS_LEDGER_CONFIGMAP, EXPORTS_GATEWAY, stamp} from '../istio/names.ts'
 import type {KubeClient} from '../kube/client.ts'
-import {type Change, changeOf, editObject, isConflict, mergeForUpdate, ownedFieldsEqual, type WriteOptions} from '../kube/apply.ts'
-import {type KubeObject, objectPath, RESOURCES} from '../kube/resources.ts'
+import {type Change, createOrUpdate, editObject, isConflict, type WriteOptions} from '../kube/apply.ts'
+import {type KubeObject, RESOURCES} from '../kube/resources.ts'
 import {gatewayHosts, nextFreeAddresses} from './plan.ts'
-
-const dry = (o: WriteOptions) => (o.dryRun ? {dryRun: 'All'} : undefined)
 
 /**
  * Create or update `desired` given the `live` object read earlier (a list), with live's
  * resourceVersion as the precondition. On a conflict, the one read-modify-write (editObject).
  */
 export async function writeAgainst(client: KubeClient, desired: KubeObject, live: KubeObject | undefined, opts: WriteOptions = {}): Promise<Change> {
-  const path = objectPath(desired)
   try {
-    if (!live) {
-      await client.request({method: 'POST', path: path.slice(0, path.lastIndexOf('/')), body: desired, query: dry(opts)})
-      return changeOf(client.context, desired, 'created')
-    }
-    if (ownedFieldsEqual(live, desired)) return changeOf(client.context, desired, 'unchanged')
-    await client.request({method: 'PUT', path, body: mergeForUpdate(live, desired), query: dry(opts)})
-    return changeOf(client.context, desired, 'configured')
+    return await createOrUpdate(client, desired, live, opts)
   } catch (error) {
     if (!isConflict(error)) throw error
     return (await editObject(client, desired, () => desired, opts))!

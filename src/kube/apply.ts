@@ -111,6 +111,22 @@ export function ownedFieldsEqual(live: KubeObject, desired: KubeObject): boolean
 }
 
 /**
+ * One write of `desired` against `live` as read (undefined: absent): POST, nothing when up to
+ * date, else PUT with live's resourceVersion as the precondition (a lost race throws a conflict).
+ */
+export async function createOrUpdate(client: KubeClient, desired: KubeObject, live: KubeObject | undefined, opts: WriteOptions = {},
+  upToDate: (live: KubeObject, desired: KubeObject) => boolean = ownedFieldsEqual): Promise<Change> {
+  const path = objectPath(desired)
+  if (!live) {
+    await client.request({method: 'POST', path: path.slice(0, path.lastIndexOf('/')), body: desired, query: dryRunQuery(opts)})
+    return changeOf(client.context, desired, 'created')
+  }
+  if (upToDate(live, desired)) return changeOf(client.context, desired, 'unchanged')
+  await client.request({method: 'PUT', path, body: mergeForUpdate(live, desired), query: dryRunQuery(opts)})
+  return changeOf(client.context, desired, 'configured')
+}
+
+/**
  * Read-modify-write with one conflict policy for every kind of object (plain objects, YAML held in
  * a ConfigMap key, host lists, the address ledger): GET, apply the pure edit, then POST / PUT /
  * DELETE with the resourceVersion read as the precondition; a lost race re-reads and re-applies
@@ -130,13 +146,7 @@ export async function editObject(client: KubeClient, ref: {apiVersion: string; k
         await client.request({method: 'DELETE', path, query: dryRunQuery(opts), body: {kind: 'DeleteOptions', apiVersion: 'v1', preconditions: {resourceVersion: live.metadata.resourceVersion}}})
         return changeOf(client.context, {...ref, metadata: live.metadata}, 'deleted')
       }
-      if (!live) {
-        await client.request({method: 'POST', path: path.slice(0, path.lastIndexOf('/')), body: desired, query: dryRunQuery(opts)})
-        return changeOf(client.context, desired, 'created')
-      }
-      if (upToDate(live, desired)) return changeOf(client.context, desired, 'unchanged')
-      await client.request({method: 'PUT', path, body: mergeForUpdate(live, desired), query: dryRunQuery(opts)})
-      return changeOf(client.context, desired, 'configured')
+      return await createOrUpdate(client, desired, live, opts, upToDate)
     } catch (error) {
       if (isConflict(error) && attempt < CONFLICT_RETRIES) {
         await conflictBackoff(attempt)
