@@ -40,6 +40,8 @@ export interface ImportOptions {
   version: string
   /** Shows the steps (src/ui/progress.ts); quiet by default. */
   progress?: StepRunner
+  /** The Service is exported earlier in the same run (`apply --dry-run`, where that export did not persist): its exported label is not required. */
+  assumeExported?: boolean
 }
 
 export interface ImportedService {name: string; namespace: string; host: string; addresses: string[]}
@@ -83,7 +85,7 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
     const ns = o.namespace ?? west.ref.namespace
     const svc = await readService(west, ns, o.name!)
     if (!svc) throw new UsageError(`context "${west.context}": Service ${ns}/${o.name} does not exist`, `check the name and namespace: kubectl --context ${west.context} -n ${ns} get services`)
-    if (!isExported(svc)) throw new UsageError(`context "${west.context}": Service ${ns}/${o.name} is not exported`, exportHint(o.name!, ns))
+    if (!isExported(svc) && !o.assumeExported) throw new UsageError(`context "${west.context}": Service ${ns}/${o.name} is not exported`, exportHint(o.name!, ns))
     return [svc]
   }
   const [westServices, westInstall] = await runStep(o.progress, `Read cluster "${west.context}"`, () => allInOrder([readWestServices(), readIstioInstall(west, o.istioNamespace, {clusterDomain: o.clusterDomain}, {meshConfig: false})]))

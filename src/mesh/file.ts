@@ -4,12 +4,12 @@
 // before anything is read from a cluster.
 import {readFileSync} from 'node:fs'
 import {dirname, resolve} from 'node:path'
-import {fileURLToPath} from 'node:url'
 import {load} from 'js-yaml'
 import {UsageError} from '../errors.ts'
 import {DEFAULT_ISTIO_NAMESPACE, isDns1123Label} from '../istio/names.ts'
 import {positionOf, positionsOf} from './positions.ts'
-import {formatPath, type JsonSchema, type Path, validateSchema} from './schema.ts'
+import {MESH_SCHEMA} from './mesh-schema.ts'
+import {formatPath, type Path, validateSchema} from './schema.ts'
 
 export const MESH_API_VERSION = 'kubectl-mesh/v1alpha1'
 export const MESH_KIND = 'Mesh'
@@ -40,14 +40,6 @@ export interface Mesh {
   imports: MeshImport[]
 }
 
-/** The schema shipped with the tool (package.json "files": schema/). */
-export const SCHEMA_PATH = fileURLToPath(new URL('../../schema/mesh.schema.json', import.meta.url))
-
-let schemaCache: JsonSchema | undefined
-export function meshSchema(): JsonSchema {
-  schemaCache ??= JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as JsonSchema
-  return schemaCache
-}
 
 const HINT = 'fix the file; its schema is schema/mesh.schema.json (docs/apply.md has an example)'
 
@@ -84,7 +76,7 @@ export function parseMesh(text: string, file: string): Mesh {
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more: ${problems.slice(1, 4).map((p) => `${formatPath(p.path)}${lineOf(positions, p.path)} ${p.message}`).join('; ')}${problems.length > 4 ? '; …' : ''})` : ''
     throw new UsageError(`${file}${pos ? `:${pos.line}` : ''}: ${formatPath(first.path)} ${first.message}${more}`, HINT)
   }
-  const schemaProblems = validateSchema(meshSchema(), doc)
+  const schemaProblems = validateSchema(MESH_SCHEMA, doc)
   if (schemaProblems.length > 0) fail(schemaProblems)
   const mesh = toMesh(doc as RawMesh, file)
   const problems = checkMesh(mesh)

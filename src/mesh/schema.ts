@@ -36,7 +36,7 @@ export function validateSchema(schema: JsonSchema, value: unknown, path: Path = 
     const results = schema.oneOf.map((s) => validateSchema(s, value, path))
     if (results.some((r) => r.length === 0)) return []
     // The alternative of the value's own type explains best; else list what is allowed.
-    const sameType = schema.oneOf.findIndex((s) => (s.type ?? typeOf(s.const)) === typeOf(value) || (s.type === 'number' && typeof value === 'number'))
+    const sameType = schema.oneOf.findIndex((s) => s.type !== undefined && (s.type === typeOf(value) || (s.type === 'number' && typeof value === 'number')))
     if (sameType >= 0) return results[sameType]
     at(`must be ${schema.oneOf.map((s) => (s.const !== undefined ? show(s.const) : `a${s.type === 'array' || s.type === 'object' ? 'n' : ''} ${s.type}`)).join(' or ')}`)
     return problems

@@ -1,0 +1,244 @@
+// `kubectl mesh plan` / `kubectl mesh apply`: a checked Mesh file run through the step commands'
+// own services (ca gen, cluster link, service export, service import; for --prune: service
+// unimport, service unexport, cluster unlink) in dependency order, then verify. plan is the same
+// run as a server-side dry run (dryRun=All: the API servers validate every write, nothing persists).
+import {OperationError, UsageError} from '../errors.ts'
+import {type Change, listObjects} from '../kube/apply.ts'
+import {ApiError, toOperationError} from '../kube/errors.ts'
+import {RESOURCES} from '../kube/resources.ts'
+import type {Session} from '../kube/session.ts'
+import {CLUSTER_ANNOTATION, EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MULTICLUSTER_LABEL, REMOTE_SECRET_PREFIX} from '../istio/names.ts'
+import {readIstioInstall} from '../istio/read.ts'
+import type {Reporter} from '../report.ts'
+import {allInOrder} from '../settle.ts'
+import {quietSteps, type StepRunner} from '../steps.ts'
+import type {VerifyReport} from '../verify/runner.ts'
+import {declaredByCluster, describeStep, desiredSteps, type MeshStep} from './desired.ts'
+import type {Mesh} from './file.ts'
+import {mergeChanges, summarize, type ChangeSummary} from './changes.ts'
+
+export interface MeshRunOptions {
+  mesh: Mesh
+  /** The file, for hints (`kubectl mesh apply -f FILE`). */
+  file: string
+  /** plan, apply --dry-run: every write is a server-side dry run. */
+  dryRun: boolean
+  prune: boolean
+  /** Run verify over the declared clusters at the end (apply). */
+  verify: boolean
+  version: string
+  progress?: StepRunner
+}
+
+export interface MeshCluster {context: string; clusterId: string}
+
+export interface MeshRunResult {
+  /** One line per object, merged over the steps (an object two steps touch appears once), grouped by cluster. */
+  changes: Change[]
+  summary: ChangeSummary
+  clusters: MeshCluster[]
+  warnings: string[]
+  notes: string[]
+  verify?: VerifyReport
+}
+
+/** Collects the services' warnings and notes, each once (n links repeat the same ones). */
+function collector(): Reporter & {warnings: string[]; notes: string[]} {
+  const warnings: string[] = []
+  const notes: string[] = []
+  return {
+    warnings, notes,
+    warn: (m) => { if (!warnings.includes(m)) warnings.push(m) },
+    note: (m) => { if (!notes.includes(m)) notes.push(m) },
+  }
+}
+
+/** A step that is planned and then run: the operation and how it is described in errors. */
+interface Operation {
+  title: string
+  run: () => Promise<Change[]>
+}
+
+export async function runMesh(session: Session, o: MeshRunOptions): Promise<MeshRunResult> {
+  const m = o.mesh
+  const ns = m.istioNamespace
+  const report = collector()
+  const progress = o.progress ?? quietSteps
+  // Every context must exist in the kubeconfig (exit 2) before any request.
+  for (const c of m.clusters) session.resolve(c.context)
+
+  // 1. Read every declared cluster once, concurrently: reachable, Istio installed, its cluster ID.
+  const installs = await progress(m.clusters.map((c) => ({
+    title: `Read cluster "${c.context}"`,
+    run: () => readIstioInstall(session.client(c.context), ns),
+  })), {concurrent: true}).catch((error) => {
+    throw nothingWritten(error)
+  })
+  const clusters: MeshCluster[] = m.clusters.map((c, i) => ({context: c.context, clusterId: c.remoteName ?? installs[i].facts.clusterId ?? c.context}))
+  const idOf = new Map(clusters.map((c) => [c.context, c.clusterId]))
+  const missingNs = installs.filter((i) => !i.facts.clusterId && !m.clusters.find((c) => c.context === i.context)?.remoteName).map((i) => i.context)
+  if (missingNs.length > 0) report.warn(`cannot tell the cluster ID of ${missingNs.map((c) => `"${c}"`).join(', ')} (no istiod CLUSTER_ID, no injector clusterName): set remoteName in spec.clusters`)
+
+  // 2. The declared operations, in dependency order, through the step commands' services.
+  const ops: Operation[] = desiredSteps(m).map((s) => ({title: describeStep(s), run: () => runStep(session, s, o, report)}))
+  // 3. --prune: what kubectl-mesh made in the declared clusters that the file no longer declares.
+  if (o.prune) ops.push(...await planPrune(session, o, idOf, report))
+
+  const changes: Change[] = []
+  for (const op of ops) {
+    try {
+      changes.push(...await op.run())
+    } catch (error) {
+      throw partialFailure(error, op.title, changes, o)
+    }
+  }
+  const merged = mergeChanges(changes, ['local', ...m.clusters.map((c) => c.context)])
+  if (o.dryRun) report.note('dry run: the API servers validated every write; nothing was persisted')
+
+  // 4. verify over the declared clusters.
+  let verifyReport: VerifyReport | undefined
+  if (o.verify && !o.dryRun) {
+    const {verify} = await import('../verify/service.ts')
+    verifyReport = await verify(session, {contexts: m.clusters.map((c) => c.context), istioNamespace: ns, progress: o.progress})
+  }
+  return {changes: merged, summary: summarize(merged), clusters, warnings: report.warnings, notes: report.notes, verify: verifyReport}
+}
+
+/** One declared operation through its step command's service; its changes. */
+async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report: Reporter): Promise<Change[]> {
+  const m = o.mesh
+  const common = {istioNamespace: m.istioNamespace, dryRun: o.dryRun, version: o.version, progress: o.progress}
+  switch (s.kind) {
+    case 'cacerts': {
+      const {caGen} = await import('../ca/service.ts')
+      const r = await caGen({
+        clusters: [s.caName], dir: m.caDir!, keySize: 4096, rootDays: 3650, days: 3650, org: 'Istio', force: false,
+        context: s.context, install: true, output: 'text', ...common,
+      }, {session: () => session, progress: o.progress})
+      for (const w of r.warnings) report.warn(w)
+      for (const n of r.notes) report.note(n)
+      return r.changes
+    }
+    case 'link': {
+      const {link} = await import('../link/service.ts')
+      const r = await link(session, {context: s.context, remoteContext: s.remoteContext, bidirectional: s.bidirectional, ...s.overrides, expose: m.expose, output: 'text', report, ...common})
+      return r.changes
+    }
+    case 'export': {
+      const {exportService} = await import('../exposure/export.ts')
+      const r = await exportService(session, {name: s.service, namespace: s.namespace, context: s.context, mcs: false, ...common}, {plan: false})
+      if (r.coveredBy) report.note(`context "${s.context}": Service ${s.namespace}/${s.service} is already reachable: Gateway ${r.coveredBy} passes ${r.host} through; no host added`)
+      return r.changes
+    }
+    case 'import': {
+      const {importServices} = await import('../exposure/import.ts')
+      const r = await importServices(session, {
+        name: s.service, allExported: false, namespace: s.namespace, context: s.context, fromContext: s.fromContext, host: s.host,
+        address: 'auto', createNamespace: false, assumeExported: o.dryRun, ...common,
+      }, {plan: false})
+      for (const w of r.warnings) report.warn(w)
+      for (const n of r.notes) report.note(n)
+      return r.changes
+    }
+  }
+}
+
+/**
+ * --prune: in each declared cluster, what kubectl-mesh made (its labels) that the file does not
+ * declare, undone by the step commands' own undo services, consumers first: imports, exports, links.
+ */
+async function planPrune(session: Session, o: MeshRunOptions, idOf: Map<string, string>, report: Reporter): Promise<Operation[]> {
+  const m = o.mesh
+  const ns = m.istioNamespace
+  const declared = declaredByCluster(m)
+  const contextOfId = new Map([...idOf].map(([ctx, id]) => [id, ctx]))
+  const managed = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`
+  const found = await allInOrder(m.clusters.map(async (c) => {
+    const client = session.client(c.context)
+    const [secrets, exported, entries] = await allInOrder([
+      listObjects(client, RESOURCES.Secret, {namespace: ns, labelSelector: `${managed},${MULTICLUSTER_LABEL}=true`}),
+      listObjects(client, RESOURCES.Service, {labelSelector: `${EXPORTED_LABEL}=true`}),
+      listObjects(client, RESOURCES.ServiceEntry, {labelSelector: `${managed},${IMPORTED_FROM_LABEL},${IMPORTED_SERVICE_LABEL}`}),
+    ])
+    return {context: c.context, secrets, exported, entries}
+  })).catch((error) => {
+    throw nothingWritten(error)
+  })
+  const imports: Operation[] = []
+  const exports: Operation[] = []
+  const links: Operation[] = []
+  const common = {istioNamespace: ns, dryRun: o.dryRun}
+  for (const f of found) {
+    const d = declared.get(f.context)!
+    const importKeys = new Set([...d.imports].map((k) => {
+      const [from, namespace, service] = k.split('/')
+      return `${idOf.get(from)}/${namespace}/${service}`
+    }))
+    const seenImports = new Set<string>()
+    for (const se of f.entries) {
+      const fromId = se.metadata.labels![IMPORTED_FROM_LABEL]
+      const service = se.metadata.labels![IMPORTED_SERVICE_LABEL]
+      const key = `${fromId}/${se.metadata.namespace}/${service}`
+      if (importKeys.has(key) || seenImports.has(key)) continue
+      seenImports.add(key)
+      imports.push({
+        title: `prune the import of ${se.metadata.namespace}/${service} from ${fromId} in "${f.context}"`,
+        run: async () => {
+          const {unimportService} = await import('../exposure/import.ts')
+          const r = await unimportService(session, {name: service, namespace: se.metadata.namespace!, context: f.context, fromName: fromId, ...common})
+          for (const n of r.notes) report.note(n)
+          return r.changes
+        },
+      })
+    }
+    for (const svc of f.exported) {
+      const key = `${svc.metadata.namespace}/${svc.metadata.name}`
+      if (d.exports.has(key)) continue
+      exports.push({
+        title: `prune the export of ${key} from "${f.context}"`,
+        run: async () => {
+          const {unexportService} = await import('../exposure/export.ts')
+          return (await unexportService(session, {name: svc.metadata.name, namespace: svc.metadata.namespace!, context: f.context, version: o.version, ...common}, {plan: false})).changes
+        },
+      })
+    }
+    const linkIds = new Set([...d.linksTo].map((ctx) => idOf.get(ctx)))
+    for (const s of f.secrets) {
+      const id = s.metadata.annotations?.[CLUSTER_ANNOTATION] ?? s.metadata.name.slice(REMOTE_SECRET_PREFIX.length)
+      if (!s.metadata.name.startsWith(REMOTE_SECRET_PREFIX) || linkIds.has(id)) continue
+      const remoteContext = contextOfId.get(id)
+      links.push({
+        title: `prune the link of "${f.context}" to ${id}`,
+        run: async () => {
+          const {unlink} = await import('../link/service.ts')
+          return (await unlink(session, {context: f.context, remoteName: id, remoteContext, report, ...common})).changes
+        },
+      })
+    }
+  }
+  return [...imports, ...exports, ...links]
+}
+
+/** A read failed before any write. */
+function nothingWritten(error: unknown): Error {
+  if (error instanceof ApiError) {
+    const op = toOperationError(error)
+    return new OperationError(`${op.message}; nothing was written`, op.hint)
+  }
+  return error as Error
+}
+
+/** An operation failed: what the run applied before it, and that running apply again converges. */
+export function partialFailure(error: unknown, title: string, before: Change[], o: Pick<MeshRunOptions, 'dryRun' | 'file' | 'prune'>): Error {
+  const base = error instanceof ApiError ? toOperationError(error) : error instanceof UsageError || error instanceof OperationError ? error : new OperationError((error as Error).message)
+  const written = before.filter((c) => c.action !== 'unchanged')
+  const again = `kubectl mesh apply -f ${o.file}${o.prune ? ' --prune' : ''}`
+  if (o.dryRun) return new (base instanceof UsageError ? UsageError : OperationError)(`${title}: ${base.message}; nothing was written (dry run)`, base.hint)
+  if (written.length === 0) {
+    if (base instanceof UsageError) return new UsageError(`${title}: ${base.message}`, base.hint)
+    return new OperationError(`${title}: ${base.message}`, `${base.hint ? `${base.hint}; then ` : ''}run \`${again}\` again`)
+  }
+  const list = written.map((c) => `${c.context} ${c.kind}/${c.namespace ? `${c.namespace}/` : ''}${c.name} ${c.action}`)
+  return new OperationError(`${title}: ${base.message}; applied before it: ${list.join(', ')}`,
+    `${base.hint ? `${base.hint}; then ` : 'fix the cause, then '}run \`${again}\` again: it converges (it writes only what is missing)`)
+}
