@@ -3,7 +3,7 @@
 import {note, printChanges, printJson, stdoutPainter, warn} from '../ui/output.ts'
 import {renderText, summaryLine} from '../verify/render-text.ts'
 import {summaryText} from './changes.ts'
-import type {MeshRunResult} from './service.ts'
+import type {MeshRunResult, OutputDirResult} from './service.ts'
 
 export function renderMeshRun(r: MeshRunResult, o: {output: 'text' | 'json'; planned: boolean}): void {
   for (const w of r.warnings) warn(w)
@@ -24,4 +24,18 @@ export function renderMeshRun(r: MeshRunResult, o: {output: 'text' | 'json'; pla
     return
   }
   process.stdout.write(`\n${renderText({...r.verify, checks: problems}, stdoutPainter).replace(/\n[^\n]*\n$/, `\nVerify: ${summaryLine(r.verify.summary)}\n`)}`)
+}
+
+/** --output-dir: the files written, one line each (`<context>  <path>`), and what could not be written. */
+export function renderOutputDir(r: OutputDirResult, output: 'text' | 'json'): void {
+  for (const w of r.warnings) warn(w)
+  for (const n of r.notes) note(n)
+  for (const m of r.missing) warn(`not written: ${m}`)
+  if (output === 'json') {
+    printJson({files: r.files, missing: r.missing, clusters: r.clusters})
+    return
+  }
+  const width = Math.max(0, ...r.files.map((f) => f.context.length))
+  for (const f of r.files) process.stdout.write(`${f.context.padEnd(width)}  ${f.path}\n`)
+  process.stdout.write(`Wrote ${r.files.length} file${r.files.length === 1 ? '' : 's'} for ${r.clusters.length} cluster${r.clusters.length === 1 ? '' : 's'}${r.missing.length > 0 ? `; ${r.missing.length} operation${r.missing.length === 1 ? '' : 's'} could not be written in full (see the warnings)` : ''}\n`)
 }

@@ -242,3 +242,97 @@ export function partialFailure(error: unknown, title: string, before: Change[], 
   return new OperationError(`${title}: ${base.message}; applied before it: ${list.join(', ')}`,
     `${base.hint ? `${base.hint}; then ` : 'fix the cause, then '}run \`${again}\` again: it converges (it writes only what is missing)`)
 }
+
+export interface OutputDirOptions {
+  mesh: Mesh
+  file: string
+  dir: string
+  version: string
+  progress?: StepRunner
+}
+
+export interface OutputDirResult {
+  files: Array<{context: string; kind: string; namespace: string; name: string; path: string}>
+  /** What could not be written, and why (a reader token that does not exist yet, CA material not made yet). */
+  missing: string[]
+  clusters: MeshCluster[]
+  warnings: string[]
+  notes: string[]
+}
+
+/**
+ * --output-dir: each declared operation's desired objects as the step commands print them
+ * (-o yaml), merged per object, one file each under DIR/<context>/. Reads the clusters; writes none.
+ */
+export async function writeMeshFiles(session: Session, o: OutputDirOptions): Promise<OutputDirResult> {
+  const {mkdirSync, writeFileSync} = await import('node:fs')
+  const {join} = await import('node:path')
+  const {fileNameOf, fileTextOf, mergeDocs} = await import('./output-dir.ts')
+  const m = o.mesh
+  const ns = m.istioNamespace
+  const report = collector()
+  const progress = o.progress ?? quietSteps
+  for (const c of m.clusters) session.resolve(c.context)
+  const installs = await progress(m.clusters.map((c) => ({title: `Read cluster "${c.context}"`, run: () => readIstioInstall(session.client(c.context), ns)})), {concurrent: true})
+    .catch((error) => {
+      throw nothingWritten(error)
+    })
+  const clusters: MeshCluster[] = m.clusters.map((c, i) => ({context: c.context, clusterId: c.remoteName ?? installs[i].facts.clusterId ?? c.context}))
+  const docs: Array<{context: string; object: import('../kube/resources.ts').KubeObject}> = []
+  const missing: string[] = []
+  const common = {istioNamespace: ns, dryRun: false, version: o.version, progress: o.progress}
+  for (const s of desiredSteps(m)) {
+    try {
+      switch (s.kind) {
+        case 'cacerts': {
+          const {caGen} = await import('../ca/service.ts')
+          const r = await caGen({clusters: [s.caName], dir: m.caDir!, keySize: 4096, rootDays: 3650, days: 3650, org: 'Istio', force: false, context: s.context, install: true, output: 'yaml', ...common},
+            {session: () => session, progress: o.progress})
+          docs.push(...r.yamlDocs ?? [])
+          break
+        }
+        case 'link': {
+          const {link} = await import('../link/service.ts')
+          const r = await link(session, {context: s.context, remoteContext: s.remoteContext, bidirectional: s.bidirectional, ...s.overrides, expose: m.expose, output: 'yaml', report, ...common})
+          docs.push(...r.docs ?? [])
+          if (r.error) missing.push(`${describeStep(s)}: ${r.error.message}`)
+          break
+        }
+        case 'export': {
+          const {exportService} = await import('../exposure/export.ts')
+          const r = await exportService(session, {name: s.service, namespace: s.namespace, context: s.context, mcs: false, ...common}, {plan: true})
+          docs.push(...(r.plan ?? []).map((object) => ({context: r.context, object})))
+          break
+        }
+        case 'import': {
+          const {importServices} = await import('../exposure/import.ts')
+          const r = await importServices(session, {
+            name: s.service, allExported: false, namespace: s.namespace, context: s.context, fromContext: s.fromContext, host: s.host,
+            address: 'auto', createNamespace: false, assumeExported: true, ...common,
+          }, {plan: true})
+          for (const w of r.warnings) report.warn(w)
+          for (const n of r.notes) report.note(n)
+          docs.push(...r.plan ?? [])
+          break
+        }
+      }
+    } catch (error) {
+      // CA material that does not exist yet: say so, write the rest.
+      if (s.kind === 'cacerts' && error instanceof UsageError) {
+        missing.push(`${describeStep(s)}: ${error.message}`)
+        continue
+      }
+      throw error instanceof ApiError ? toOperationError(error) : error
+    }
+  }
+  const files: OutputDirResult['files'] = []
+  for (const d of mergeDocs(docs)) {
+    const folder = join(o.dir, d.context)
+    mkdirSync(folder, {recursive: true, mode: 0o700})
+    const path = join(folder, fileNameOf(d.object))
+    writeFileSync(path, fileTextOf(d.object), {mode: d.object.kind === 'Secret' ? 0o600 : 0o644})
+    files.push({context: d.context, kind: d.object.kind, namespace: d.object.metadata.namespace ?? '', name: d.object.metadata.name, path})
+  }
+  if (files.some((f) => f.kind === 'Secret')) report.warn(`the files of the Secrets under ${o.dir} hold private keys (cacerts) and reader tokens (remote secrets): encrypt them (e.g. SOPS, Sealed Secrets) before they go into version control`)
+  return {files, missing, clusters, warnings: report.warnings, notes: report.notes}
+}

@@ -98,7 +98,7 @@ describe('defaults', () => {
     ['service unimport httpbin', 'ServiceUnimport', {'from-name': undefined, output: 'text', 'dry-run': undefined, ...KUBE_DEFAULTS}],
     ['verify', 'Verify', {context: undefined, 'cluster-domain': undefined, output: 'text', ...KUBE_DEFAULTS}],
     ['plan -f mesh.yaml', 'Plan', {file: 'mesh.yaml', prune: undefined, output: 'text', 'request-timeout': '10s', kubeconfig: undefined}],
-    ['apply -f mesh.yaml', 'Apply', {file: 'mesh.yaml', prune: undefined, 'dry-run': undefined, output: 'text', 'request-timeout': '10s', kubeconfig: undefined}],
+    ['apply -f mesh.yaml', 'Apply', {file: 'mesh.yaml', prune: undefined, 'dry-run': undefined, 'output-dir': undefined, output: 'text', 'request-timeout': '10s', kubeconfig: undefined}],
   ]
   for (const [args, command, want] of cases) {
     test(args, async () => {
@@ -192,5 +192,7 @@ describe('plan / apply -f: a bad file is exit 2 before any request', () => {
     assertUsage(await mesh(`apply -f ${join(dir, 'nosuch.yaml')}`), /cannot read .*nosuch\.yaml: ENOENT/, /-f/)
     assertUsage(await mesh('plan'), /Missing required flag file/)
     assertUsage(await mesh('apply -f x.yaml -o yaml'), /Expected --output=yaml to be one of: text, json/)
+    const ok = file('ok.yaml', '  clusters: [{context: east}, {context: west}]\n  links: all\n')
+    assertUsage(await mesh(`apply -f ${ok} --output-dir ${join(dir, 'out')} --prune`), /--output-dir writes files instead of applying: it takes neither --prune nor --dry-run/)
   })
 })

@@ -4,7 +4,7 @@ import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 import {join, resolve} from 'node:path'
-import {dump} from 'js-yaml'
+import {dump, load} from 'js-yaml'
 import {UsageError} from '../../src/errors.ts'
 import {parseMesh, type Mesh} from '../../src/mesh/file.ts'
 import {MESH_SCHEMA} from '../../src/mesh/mesh-schema.ts'
@@ -12,6 +12,7 @@ import {validateSchema, formatPath} from '../../src/mesh/schema.ts'
 import {declaredByCluster, desiredSteps, directedLinks} from '../../src/mesh/desired.ts'
 import {mergeChanges, netAction, summarize, summaryText} from '../../src/mesh/changes.ts'
 import type {Change} from '../../src/kube/apply.ts'
+import {fileNameOf, fileTextOf, mergeDocs, mergeMeshNetworks} from '../../src/mesh/output-dir.ts'
 
 const EXAMPLE = `apiVersion: kubectl-mesh/v1alpha1
 kind: Mesh
@@ -190,4 +191,28 @@ test('the e2e and docs example files are valid', () => {
     assert.ok(block, `${f} has an example Mesh file`)
     parseMesh(block[1], join('/tmp', 'mesh.yaml'))
   }
+})
+
+test('--output-dir: objects several operations write are merged; stable file names; server fields dropped', () => {
+  const cm = (nets: unknown) => ({apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'istio', namespace: 'istio-system'}, data: {meshNetworks: dump({networks: nets})}})
+  const lab = {endpoints: [{fromCidr: '10.99.0.0/16'}], gateways: [{address: '192.0.2.50', port: 15443}]}
+  const gw = (name: string, extra: Record<string, unknown>) => ({apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: {name, namespace: 'istio-system', ...extra}, spec: {servers: [{port: {number: 15443}, hosts: ['a']}]}})
+  const merged = mergeDocs([
+    {context: 'east', object: cm({lab, network2: {endpoints: [{fromRegistry: 'west'}], gateways: [{address: '127.0.0.12', port: 15443}]}})},
+    {context: 'west', object: gw('kubectl-mesh-cross-network', {annotations: {'kubectl-mesh/exposed-for': 'east'}})},
+    {context: 'east', object: cm({lab, network3: {endpoints: [{fromRegistry: 'north'}], gateways: [{address: '127.0.0.13', port: 15443}]}})},
+    {context: 'west', object: gw('kubectl-mesh-cross-network', {annotations: {'kubectl-mesh/exposed-for': 'north'}})},
+    {context: 'west', object: {...gw('kubectl-mesh-exports', {}), spec: {servers: [{hosts: ['b.bar.svc.cluster.local']}]}}},
+    {context: 'west', object: {...gw('kubectl-mesh-exports', {}), spec: {servers: [{hosts: ['a.bar.svc.cluster.local']}]}}},
+  ])
+  assert.equal(merged.length, 3)
+  assert.deepEqual(Object.keys((load(merged[0].object.data.meshNetworks) as any).networks), ['lab', 'network2', 'network3'])
+  assert.deepEqual((load(merged[0].object.data.meshNetworks) as any).networks.lab, lab, 'an entry both carry is kept once')
+  assert.equal(merged[1].object.metadata.annotations!['kubectl-mesh/exposed-for'], 'east,north')
+  assert.deepEqual(merged[2].object.spec.servers[0].hosts, ['a.bar.svc.cluster.local', 'b.bar.svc.cluster.local'])
+  assert.equal(fileNameOf(merged[0].object), 'configmap.istio-system.istio.yaml')
+  assert.equal(fileNameOf({apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: {name: 'istio-reader-clusterrole-istio-system'}}), 'clusterrole.istio-reader-clusterrole-istio-system.yaml')
+  const text = fileTextOf({apiVersion: 'v1', kind: 'Secret', metadata: {name: 's', namespace: 'n', resourceVersion: '7', uid: 'u'}, status: {}})
+  assert.deepEqual(load(text), {apiVersion: 'v1', kind: 'Secret', metadata: {name: 's', namespace: 'n'}})
+  assert.deepEqual(mergeMeshNetworks(undefined, {networks: {a: lab}}), {networks: {a: lab}})
 })
