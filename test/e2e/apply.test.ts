@@ -5,7 +5,7 @@
 // bad files are exit 2 with nothing sent. Everything written is undone in after().
 import {after, before, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {dump, load} from 'js-yaml'
 import {kget, kubectl, mesh, type RunResult, stats, tempDir, writes} from './harness.ts'
@@ -154,6 +154,25 @@ test('plan: every cluster, what apply would do; nothing persists', async () => {
   await text(['plan', '-f', file], 'plan-full')
 })
 
+test('--output-dir before any link: what can be written is, and the missing reader tokens are named', async () => {
+  const out = join(dir, 'gitops-first')
+  const before = await allVersions()
+  const r = await mesh(['apply', '-f', meshFile('full', FULL), '--output-dir', out, '-o', 'json'], {cwd: dir})
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(await allVersions(), before, 'nothing written to any cluster')
+  const json = JSON.parse(r.stdout)
+  assert.equal(json.missing.length, 3, 'one per bidirectional link')
+  for (const m of json.missing) assert.match(m, /reader token in context .* does not exist until/)
+  assert.match(r.stderr, /^Warning: not written: link "cluster1" ⇄ "cluster2": /m)
+  for (const c of CLUSTERS) {
+    const files = readdirSync(join(out, c))
+    assert.ok(files.includes('secret.istio-system.cacerts.yaml'), files.join(' '))
+    assert.ok(files.includes('serviceaccount.istio-system.istio-reader-service-account.yaml'), files.join(' '))
+    assert.ok(!files.some((f) => f.startsWith('secret.istio-system.istio-remote-secret-')), 'no remote secret without its token')
+  }
+  matchSnapshot('json/apply-output-dir', shapeOf(json))
+})
+
 test('apply: cacerts, links all ways, export, import; verify green; plan listed exactly what it did', async (t) => {
   const a = await run(['apply', '-f', meshFile('full', FULL)])
   assert.equal(a.r.code, 0, `${a.r.stderr}\n${JSON.stringify(a.json.verify, null, 1)}`)
@@ -172,6 +191,26 @@ test('apply: cacerts, links all ways, export, import; verify green; plan listed 
   // The verify that apply ran agrees with verify itself.
   const v = await mesh(['verify', ...CLUSTERS.flatMap((c) => ['--context', c])])
   assert.equal(v.code, 0, v.stdout)
+})
+
+test('--output-dir: one file per object under DIR/<context>/, which the API server finds equal to what apply made', async () => {
+  const out = join(dir, 'gitops')
+  const before = await allVersions()
+  const r = await text(['apply', '-f', meshFile('full', FULL), '--output-dir', out], 'output-dir')
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(await allVersions(), before, '--output-dir writes no object')
+  assert.equal(writes(stats(r.stderr)), 0)
+  for (const c of CLUSTERS) {
+    const files = readdirSync(join(out, c)).sort()
+    assert.ok(files.includes('secret.istio-system.cacerts.yaml'), files.join(' '))
+    for (const o of CLUSTERS.filter((x) => x !== c)) assert.ok(files.includes(`secret.istio-system.istio-remote-secret-${o}.yaml`), files.join(' '))
+    assert.equal(statSync(join(out, c, 'secret.istio-system.cacerts.yaml')).mode & 0o777, 0o600)
+    // The consumer: the API server compares the files with the live objects (server-side dry run).
+    const diff = await kubectl(['diff', '--server-side', '--force-conflicts', '-f', join(out, c)], {context: c, allowFail: true})
+    assert.equal(diff.code, 0, `${c}: the files differ from what apply made:\n${diff.stdout}${diff.stderr}`)
+  }
+  assert.ok(readdirSync(join(out, 'cluster1')).includes('serviceentry.bar.httpbin-cluster2.yaml'))
+  assert.ok(readdirSync(join(out, 'cluster2')).includes('gateway.istio-system.kubectl-mesh-exports.yaml'))
 })
 
 test('re-apply: every object unchanged, no write, resourceVersions unchanged', async (t) => {
