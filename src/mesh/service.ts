@@ -5,7 +5,7 @@
 import {OperationError, UsageError} from '../errors.ts'
 import {type Change, listObjects} from '../kube/apply.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
-import {RESOURCES} from '../kube/resources.ts'
+import {RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {CLUSTER_ANNOTATION, EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MULTICLUSTER_LABEL, REMOTE_SECRET_PREFIX} from '../istio/names.ts'
 import {readIstioInstall} from '../istio/read.ts'
@@ -13,7 +13,7 @@ import type {Reporter} from '../report.ts'
 import {allInOrder} from '../settle.ts'
 import {quietSteps, type StepRunner} from '../steps.ts'
 import type {VerifyReport} from '../verify/runner.ts'
-import {declaredByCluster, describeStep, desiredSteps, type MeshStep} from './desired.ts'
+import {declaredByCluster, describeStep, desiredSteps, directedLinks, type MeshStep} from './desired.ts'
 import type {Mesh} from './file.ts'
 import {mergeChanges, summarize, type ChangeSummary} from './changes.ts'
 
@@ -324,6 +324,15 @@ export async function writeMeshFiles(session: Session, o: OutputDirOptions): Pro
       }
       throw error instanceof ApiError ? toOperationError(error) : error
     }
+  }
+  // `cluster link -o yaml` prints the meshNetworks ConfigMap only when the link changes it: a
+  // cluster whose links are all in place gets the live document (the file must hold the whole state).
+  const discovering = new Set(directedLinks(m).map((l) => l.from))
+  for (const [i, c] of m.clusters.entries()) {
+    const cmName = installs[i].names.meshConfigMap
+    if (!discovering.has(c.context) || docs.some((d) => d.context === c.context && d.object.kind === 'ConfigMap' && d.object.metadata.name === cmName)) continue
+    const live = await session.client(c.context).getOptional<import('../kube/resources.ts').KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, cmName))
+    if (live?.data?.meshNetworks !== undefined) docs.push({context: c.context, object: {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: cmName, namespace: ns}, data: {meshNetworks: live.data.meshNetworks}}})
   }
   const files: OutputDirResult['files'] = []
   for (const d of mergeDocs(docs)) {

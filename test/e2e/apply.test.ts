@@ -143,7 +143,7 @@ test('plan: every cluster, what apply would do; nothing persists', async () => {
     assert.ok(planned.includes(`${c} Secret/${NS}/cacerts created`), planned.join('\n'))
     for (const o of CLUSTERS.filter((x) => x !== c)) assert.ok(planned.includes(`${c} Secret/${NS}/istio-remote-secret-${o} created`), planned.join('\n'))
     assert.ok(planned.includes(`${c} ConfigMap/${NS}/istio configured`))
-    assert.ok(planned.includes(`${c} ServiceAccount/${NS}/istio-reader-service-account created`) || planned.includes(`${c} ServiceAccount/${NS}/istio-reader-service-account unchanged`) || !planned.some((l) => l.startsWith(`${c} ServiceAccount`)))
+    assert.ok(planned.includes(`${c} Secret/${NS}/istio-reader-service-account-istio-remote-secret-token created`), planned.join('\n'))
   }
   assert.ok(planned.includes('cluster2 Gateway/istio-system/kubectl-mesh-exports created'), planned.join('\n'))
   assert.ok(planned.includes('cluster2 Service/bar/httpbin configured'))
@@ -203,6 +203,7 @@ test('--output-dir: one file per object under DIR/<context>/, which the API serv
   for (const c of CLUSTERS) {
     const files = readdirSync(join(out, c)).sort()
     assert.ok(files.includes('secret.istio-system.cacerts.yaml'), files.join(' '))
+    assert.ok(files.includes('configmap.istio-system.istio.yaml'), files.join(' '))
     for (const o of CLUSTERS.filter((x) => x !== c)) assert.ok(files.includes(`secret.istio-system.istio-remote-secret-${o}.yaml`), files.join(' '))
     assert.equal(statSync(join(out, c, 'secret.istio-system.cacerts.yaml')).mode & 0o777, 0o600)
     // The consumer: the API server compares the files with the live objects (server-side dry run).
