@@ -167,7 +167,7 @@ test('--output-dir before any link: what can be written is, and the missing read
   for (const c of CLUSTERS) {
     const files = readdirSync(join(out, c))
     assert.ok(files.includes('secret.istio-system.cacerts.yaml'), files.join(' '))
-    assert.ok(files.includes('serviceaccount.istio-system.istio-reader-service-account.yaml'), files.join(' '))
+    assert.ok(files.includes('secret.istio-system.istio-reader-service-account-istio-remote-secret-token.yaml'), files.join(' '))
     assert.ok(!files.some((f) => f.startsWith('secret.istio-system.istio-remote-secret-')), 'no remote secret without its token')
   }
   matchSnapshot('json/apply-output-dir', shapeOf(json))
