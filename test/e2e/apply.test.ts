@@ -240,11 +240,11 @@ test('--prune: shrinking the links to one pair removes exactly the dropped links
   // Without --prune, a shrunk file removes nothing.
   const kept = await run(['plan', '-f', file])
   assert.deepEqual(changed(kept.json), [])
+  const before = await allVersions()
   const p = await run(['plan', '-f', file, '--prune'])
   assert.equal(p.r.code, 0, p.r.stderr)
+  assert.deepEqual(await allVersions(), before, 'plan --prune deleted nothing')
   await text(['plan', '-f', file, '--prune'], 'plan-prune')
-  const before = await allVersions()
-  assert.deepEqual(await allVersions(), before)
   const a = await run(['apply', '-f', file, '--prune'])
   assert.equal(a.r.code, 0, a.r.stderr)
   assert.deepEqual(changed(a.json), changed(p.json), 'plan --prune listed exactly what apply --prune did')
