@@ -216,3 +216,21 @@ test('--output-dir: objects several operations write are merged; stable file nam
   assert.deepEqual(load(text), {apiVersion: 'v1', kind: 'Secret', metadata: {name: 's', namespace: 'n'}})
   assert.deepEqual(mergeMeshNetworks(undefined, {networks: {a: lab}}), {networks: {a: lab}})
 })
+
+test('a failure part-way: what was applied before it, and that apply again converges', async () => {
+  const {partialFailure} = await import('../../src/mesh/service.ts')
+  const {OperationError} = await import('../../src/errors.ts')
+  const applied: Change[] = [
+    {context: 'east', kind: 'Secret', namespace: 'istio-system', name: 'cacerts', action: 'created'},
+    {context: 'west', kind: 'Secret', namespace: 'istio-system', name: 'cacerts', action: 'unchanged'},
+  ]
+  const e = partialFailure(new OperationError('context "west": connection refused', 'is the API server up?'), 'link "east" ⇄ "west"', applied, {file: 'mesh.yaml', dryRun: false, prune: true}) as OperationError
+  assert.equal(e.exitCode, 1)
+  assert.equal(e.message, 'link "east" ⇄ "west": context "west": connection refused; applied before it: east Secret/istio-system/cacerts created')
+  assert.equal(e.hint, 'is the API server up?; then run `kubectl mesh apply -f mesh.yaml --prune` again: it converges (it writes only what is missing)')
+  // A usage problem a step finds before anything was written stays exit 2; after a write it is a failure (exit 1).
+  const usage = new UsageError('context "west": Service bar/httpbin does not exist', 'check the name')
+  assert.equal((partialFailure(usage, 'export bar/httpbin from "west"', applied.slice(1), {file: 'm.yaml', dryRun: false, prune: false}) as UsageError).exitCode, 2)
+  assert.equal((partialFailure(usage, 'export bar/httpbin from "west"', applied, {file: 'm.yaml', dryRun: false, prune: false}) as OperationError).exitCode, 1)
+  assert.match(partialFailure(usage, 'x', applied, {file: 'm.yaml', dryRun: true, prune: false}).message, /nothing was written \(dry run\)$/)
+})
