@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 import {dump, load} from 'js-yaml'
-import {UsageError} from '../../src/errors.ts'
+import {OperationError, UsageError} from '../../src/errors.ts'
 import {parseMesh, type Mesh} from '../../src/mesh/file.ts'
 import {MESH_SCHEMA} from '../../src/mesh/mesh-schema.ts'
 import {validateSchema, formatPath} from '../../src/mesh/schema.ts'
@@ -219,7 +219,6 @@ test('--output-dir: objects several operations write are merged; stable file nam
 
 test('a failure part-way: what was applied before it, and that apply again converges', async () => {
   const {partialFailure} = await import('../../src/mesh/service.ts')
-  const {OperationError} = await import('../../src/errors.ts')
   const applied: Change[] = [
     {context: 'east', kind: 'Secret', namespace: 'istio-system', name: 'cacerts', action: 'created'},
     {context: 'west', kind: 'Secret', namespace: 'istio-system', name: 'cacerts', action: 'unchanged'},
