@@ -109,6 +109,17 @@ before(async () => {
 })
 
 after(async () => {
+  // Ours, not the commands': the foreign meshNetworks entry, and the reader token apply made in
+  // cluster3, which --prune keeps by design (shared by every link to it) once nothing links to it.
+  const cm = await kget('cluster1', ['-n', NS, 'configmap', 'istio'])
+  const doc = load(cm?.data?.meshNetworks ?? '') as any
+  if (doc?.networks?.[FOREIGN_NETWORK]) {
+    delete doc.networks[FOREIGN_NETWORK]
+    await setMeshNetworks('cluster1', dump(doc))
+  }
+  if (!(await kget('cluster1', ['-n', NS, 'secret', 'istio-remote-secret-cluster3'])) && !(await kget('cluster2', ['-n', NS, 'secret', 'istio-remote-secret-cluster3']))) {
+    await kubectl(['-n', NS, 'delete', 'secret', 'istio-reader-service-account-istio-remote-secret-token', '--ignore-not-found'], {context: 'cluster3'})
+  }
   const problems = await teardownJourney(CLUSTERS)
   for (const c of CLUSTERS) {
     await kubectl(['-n', NS, 'delete', 'configmap', 'kubectl-mesh-addresses', '--ignore-not-found'], {context: c, allowFail: true})
