@@ -117,7 +117,8 @@ async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report:
       }, {session: () => session, progress: o.progress})
       for (const w of r.warnings) report.warn(w)
       for (const n of r.notes) report.note(n)
-      return r.changes
+      // The CA files each run finds in place are not news; the ones it writes are.
+      return r.changes.filter((c) => !(c.kind === 'File' && c.action === 'unchanged'))
     }
     case 'link': {
       const {link} = await import('../link/service.ts')
@@ -335,7 +336,9 @@ export async function writeMeshFiles(session: Session, o: OutputDirOptions): Pro
     if (live?.data?.meshNetworks !== undefined) docs.push({context: c.context, object: {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: cmName, namespace: ns}, data: {meshNetworks: live.data.meshNetworks}}})
   }
   const files: OutputDirResult['files'] = []
-  for (const d of mergeDocs(docs)) {
+  const order = new Map(m.clusters.map((c, i) => [c.context, i]))
+  const merged = mergeDocs(docs).sort((a, b) => order.get(a.context)! - order.get(b.context)! || fileNameOf(a.object).localeCompare(fileNameOf(b.object)))
+  for (const d of merged) {
     const folder = join(o.dir, d.context)
     mkdirSync(folder, {recursive: true, mode: 0o700})
     const path = join(folder, fileNameOf(d.object))
@@ -343,5 +346,6 @@ export async function writeMeshFiles(session: Session, o: OutputDirOptions): Pro
     files.push({context: d.context, kind: d.object.kind, namespace: d.object.metadata.namespace ?? '', name: d.object.metadata.name, path})
   }
   if (files.some((f) => f.kind === 'Secret')) report.warn(`the files of the Secrets under ${o.dir} hold private keys (cacerts) and reader tokens (remote secrets): encrypt them (e.g. SOPS, Sealed Secrets) before they go into version control`)
-  return {files, missing, clusters, warnings: report.warnings, notes: report.notes}
+  // (link -o yaml's warning about printing a token: here the token goes to a file, named in the warning above.)
+  return {files, missing, clusters, warnings: report.warnings.filter((w) => !w.startsWith('the printed remote secret holds')), notes: report.notes}
 }
