@@ -304,3 +304,22 @@ test('--prune of dropped imports and exports; --dry-run persists nothing', async
   assert.equal(svc.metadata.labels?.['kubectl-mesh/exported'], undefined)
   assert.ok(await kget('cluster2', ['-n', 'bar', 'service', 'httpbin']), 'the Service itself is not ours: kept')
 })
+
+test('a failure part-way names what was applied before it; apply again converges', async () => {
+  const bad = meshFile('bad-export', {...FULL, exports: [{cluster: 'cluster2', namespace: 'bar', service: 'nosuch'}], imports: []})
+  const r = await mesh(['apply', '-f', bad], {cwd: dir})
+  assert.equal(r.code, 1, r.stderr)
+  const error = r.stderr.split('\n').find((l) => l.startsWith('Error: '))!
+  assert.match(error, /^Error: export bar\/nosuch from "cluster2": context "cluster2": Service bar\/nosuch does not exist; applied before it: /)
+  // The links the file adds back (cluster3's) were written before the export failed, and are named.
+  assert.match(error, /cluster1 Secret\/istio-system\/istio-remote-secret-cluster3 created/)
+  assert.match(error, /cluster3 Secret\/istio-system\/istio-remote-secret-cluster1 created/)
+  assert.match(r.stderr, new RegExp(`^Hint: .*run \`kubectl mesh apply -f ${bad.replaceAll('/', '\\/')}\` again: it converges`, 'm'))
+  assert.equal(r.stdout, '')
+  assert.deepEqual((await links()).cluster3, ['cluster1', 'cluster2'])
+  // The fixed file: what the failed run wrote is unchanged now, the rest is done.
+  const fixed = await run(['apply', '-f', meshFile('fixed', {...FULL, imports: []})])
+  assert.equal(fixed.r.code, 0, fixed.r.stderr)
+  assert.ok(!changed(fixed.json).some((l) => l.includes('istio-remote-secret')), changed(fixed.json).join('\n'))
+  assert.ok(changed(fixed.json).includes('cluster2 Service/bar/httpbin configured'))
+})
