@@ -32,6 +32,23 @@ export interface MeshRunOptions {
 
 export interface MeshCluster {context: string; clusterId: string}
 
+/**
+ * Every declared context resolved (an unknown one is exit 2 before any request), then every
+ * cluster read once, concurrently: reachable, Istio installed, its cluster ID and mesh ConfigMap.
+ */
+async function readDeclared(session: Session, m: Mesh, progress: StepRunner, report: Reporter): Promise<Array<MeshCluster & {meshConfigMap: string}>> {
+  for (const c of m.clusters) session.resolve(c.context)
+  const installs = await progress(m.clusters.map((c) => ({
+    title: `Read cluster "${c.context}"`,
+    run: () => readIstioInstall(session.client(c.context), m.istioNamespace),
+  })), {concurrent: true}).catch((error) => {
+    throw nothingWritten(error)
+  })
+  const unknownIds = m.clusters.filter((c, i) => !c.remoteName && !installs[i].facts.clusterId).map((c) => `"${c.context}"`)
+  if (unknownIds.length > 0) report.warn(`cannot tell the cluster ID of ${unknownIds.join(', ')} (no istiod CLUSTER_ID, no injector clusterName): set remoteName in spec.clusters`)
+  return m.clusters.map((c, i) => ({context: c.context, clusterId: c.remoteName ?? installs[i].facts.clusterId ?? c.context, meshConfigMap: installs[i].names.meshConfigMap}))
+}
+
 export interface MeshRunResult {
   /** One line per object, merged over the steps (an object two steps touch appears once), grouped by cluster. */
   changes: Change[]
@@ -64,20 +81,9 @@ export async function runMesh(session: Session, o: MeshRunOptions): Promise<Mesh
   const ns = m.istioNamespace
   const report = collector()
   const progress = o.progress ?? quietSteps
-  // Every context must exist in the kubeconfig (exit 2) before any request.
-  for (const c of m.clusters) session.resolve(c.context)
-
   // 1. Read every declared cluster once, concurrently: reachable, Istio installed, its cluster ID.
-  const installs = await progress(m.clusters.map((c) => ({
-    title: `Read cluster "${c.context}"`,
-    run: () => readIstioInstall(session.client(c.context), ns),
-  })), {concurrent: true}).catch((error) => {
-    throw nothingWritten(error)
-  })
-  const clusters: MeshCluster[] = m.clusters.map((c, i) => ({context: c.context, clusterId: c.remoteName ?? installs[i].facts.clusterId ?? c.context}))
+  const clusters = await readDeclared(session, m, progress, report)
   const idOf = new Map(clusters.map((c) => [c.context, c.clusterId]))
-  const missingNs = installs.filter((i) => !i.facts.clusterId && !m.clusters.find((c) => c.context === i.context)?.remoteName).map((i) => i.context)
-  if (missingNs.length > 0) report.warn(`cannot tell the cluster ID of ${missingNs.map((c) => `"${c}"`).join(', ')} (no istiod CLUSTER_ID, no injector clusterName): set remoteName in spec.clusters`)
 
   // 2. The declared operations, in dependency order, through the step commands' services.
   const ops: Operation[] = desiredSteps(m).map((s) => ({title: describeStep(s), run: () => runStep(session, s, o, report)}))
@@ -101,7 +107,7 @@ export async function runMesh(session: Session, o: MeshRunOptions): Promise<Mesh
     const {verify} = await import('../verify/service.ts')
     verifyReport = await verify(session, {contexts: m.clusters.map((c) => c.context), istioNamespace: ns, progress: o.progress})
   }
-  return {changes: merged, summary: summarize(merged), clusters, warnings: report.warnings, notes: report.notes, verify: verifyReport}
+  return {changes: merged, summary: summarize(merged), clusters: clusters.map(({context, clusterId}) => ({context, clusterId})), warnings: report.warnings, notes: report.notes, verify: verifyReport}
 }
 
 /** One declared operation through its step command's service; its changes. */
@@ -273,12 +279,7 @@ export async function writeMeshFiles(session: Session, o: OutputDirOptions): Pro
   const ns = m.istioNamespace
   const report = collector()
   const progress = o.progress ?? quietSteps
-  for (const c of m.clusters) session.resolve(c.context)
-  const installs = await progress(m.clusters.map((c) => ({title: `Read cluster "${c.context}"`, run: () => readIstioInstall(session.client(c.context), ns)})), {concurrent: true})
-    .catch((error) => {
-      throw nothingWritten(error)
-    })
-  const clusters: MeshCluster[] = m.clusters.map((c, i) => ({context: c.context, clusterId: c.remoteName ?? installs[i].facts.clusterId ?? c.context}))
+  const clusters = await readDeclared(session, m, progress, report)
   const docs: Array<{context: string; object: import('../kube/resources.ts').KubeObject}> = []
   const missing: string[] = []
   const common = {istioNamespace: ns, dryRun: false, version: o.version, progress: o.progress}
@@ -330,7 +331,7 @@ export async function writeMeshFiles(session: Session, o: OutputDirOptions): Pro
   // cluster whose links are all in place gets the live document (the file must hold the whole state).
   const discovering = new Set(directedLinks(m).map((l) => l.from))
   for (const [i, c] of m.clusters.entries()) {
-    const cmName = installs[i].names.meshConfigMap
+    const cmName = clusters[i].meshConfigMap
     if (!discovering.has(c.context) || docs.some((d) => d.context === c.context && d.object.kind === 'ConfigMap' && d.object.metadata.name === cmName)) continue
     const live = await session.client(c.context).getOptional<import('../kube/resources.ts').KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, cmName))
     if (live?.data?.meshNetworks !== undefined) docs.push({context: c.context, object: {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: cmName, namespace: ns}, data: {meshNetworks: live.data.meshNetworks}}})
@@ -347,5 +348,5 @@ export async function writeMeshFiles(session: Session, o: OutputDirOptions): Pro
   }
   if (files.some((f) => f.kind === 'Secret')) report.warn(`the files of the Secrets under ${o.dir} hold private keys (cacerts) and reader tokens (remote secrets): encrypt them (e.g. SOPS, Sealed Secrets) before they go into version control`)
   // (link -o yaml's warning about printing a token: here the token goes to a file, named in the warning above.)
-  return {files, missing, clusters, warnings: report.warnings.filter((w) => !w.startsWith('the printed remote secret holds')), notes: report.notes}
+  return {files, missing, clusters: clusters.map(({context, clusterId}) => ({context, clusterId})), warnings: report.warnings.filter((w) => !w.startsWith('the printed remote secret holds')), notes: report.notes}
 }
