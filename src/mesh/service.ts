@@ -5,10 +5,11 @@
 import {OperationError, UsageError} from '../errors.ts'
 import {type Change, listObjects} from '../kube/apply.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
-import {RESOURCES, resourcePath} from '../kube/resources.ts'
+import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
+import {exposureGateway} from '../link/plan.ts'
 import type {Session} from '../kube/session.ts'
-import {CLUSTER_ANNOTATION, EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MULTICLUSTER_LABEL, REMOTE_SECRET_PREFIX} from '../istio/names.ts'
-import {readIstioInstall} from '../istio/read.ts'
+import {CLUSTER_ANNOTATION, CROSS_NETWORK_GATEWAY, EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MULTICLUSTER_LABEL, REMOTE_SECRET_PREFIX} from '../istio/names.ts'
+import {type IstioInstall, readIstioInstall} from '../istio/read.ts'
 import type {Reporter} from '../report.ts'
 import {allInOrder} from '../settle.ts'
 import {quietSteps, type StepRunner} from '../steps.ts'
@@ -36,7 +37,9 @@ export interface MeshCluster {context: string; clusterId: string}
  * Every declared context resolved (an unknown one is exit 2 before any request), then every
  * cluster read once, concurrently: reachable, Istio installed, its cluster ID and mesh ConfigMap.
  */
-async function readDeclared(session: Session, m: Mesh, progress: StepRunner, report: Reporter): Promise<Array<MeshCluster & {meshConfigMap: string}>> {
+type DeclaredCluster = MeshCluster & {meshConfigMap: string; install: IstioInstall}
+
+async function readDeclared(session: Session, m: Mesh, progress: StepRunner, report: Reporter): Promise<DeclaredCluster[]> {
   for (const c of m.clusters) session.resolve(c.context)
   const installs = await progress(m.clusters.map((c) => ({
     title: `Read cluster "${c.context}"`,
@@ -46,7 +49,7 @@ async function readDeclared(session: Session, m: Mesh, progress: StepRunner, rep
   })
   const unknownIds = m.clusters.filter((c, i) => !c.remoteName && !installs[i].facts.clusterId).map((c) => `"${c.context}"`)
   if (unknownIds.length > 0) report.warn(`cannot tell the cluster ID of ${unknownIds.join(', ')} (no istiod CLUSTER_ID, no injector clusterName): set remoteName in spec.clusters`)
-  return m.clusters.map((c, i) => ({context: c.context, clusterId: c.remoteName ?? installs[i].facts.clusterId ?? c.context, meshConfigMap: installs[i].names.meshConfigMap}))
+  return m.clusters.map((c, i) => ({context: c.context, clusterId: c.remoteName ?? installs[i].facts.clusterId ?? c.context, meshConfigMap: installs[i].names.meshConfigMap, install: installs[i]}))
 }
 
 export interface MeshRunResult {
@@ -86,11 +89,11 @@ export async function runMesh(session: Session, o: MeshRunOptions): Promise<Mesh
   const idOf = new Map(clusters.map((c) => [c.context, c.clusterId]))
 
   // 2. The declared operations, in dependency order, through the step commands' services.
-  const ops: Operation[] = desiredSteps(m).map((s) => ({title: describeStep(s), run: () => runStep(session, s, o, report)}))
+  const changes: Change[] = []
+  const ops: Operation[] = desiredSteps(m).map((s) => ({title: describeStep(s), run: () => runStep(session, s, o, report, plannedGateways(s, clusters, changes, o))}))
   // 3. --prune: what kubectl-mesh made in the declared clusters that the file no longer declares.
   if (o.prune) ops.push(...await planPrune(session, o, idOf, report))
 
-  const changes: Change[] = []
   for (const op of ops) {
     try {
       changes.push(...await op.run())
@@ -110,8 +113,21 @@ export async function runMesh(session: Session, o: MeshRunOptions): Promise<Mesh
   return {changes: merged, summary: summarize(merged), clusters: clusters.map(({context, clusterId}) => ({context, clusterId})), warnings: report.warnings, notes: report.notes, verify: verifyReport}
 }
 
+/**
+ * A dry run does not persist the cross-network Gateway a link makes in the exporting cluster, which
+ * passes every host through: the export that follows is shown as the real run does it (no host of
+ * its own), by counting that Gateway as there.
+ */
+function plannedGateways(s: MeshStep, clusters: DeclaredCluster[], before: Change[], o: MeshRunOptions): KubeObject[] {
+  if (!o.dryRun || s.kind !== 'export') return []
+  const install = clusters.find((c) => c.context === s.context)?.install
+  const made = before.some((c) => c.context === s.context && c.kind === 'Gateway' && c.name === CROSS_NETWORK_GATEWAY && c.action !== 'deleted' && c.action !== 'unchanged')
+  if (!made || !install?.gateway) return []
+  return [exposureGateway({ew: install.gateway, clusterDomain: install.facts.clusterDomain, ids: ['planned'], version: o.version})]
+}
+
 /** One declared operation through its step command's service; its changes. */
-async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report: Reporter): Promise<Change[]> {
+async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report: Reporter, plannedGateways: KubeObject[] = []): Promise<Change[]> {
   const m = o.mesh
   const common = {istioNamespace: m.istioNamespace, dryRun: o.dryRun, version: o.version, progress: o.progress}
   switch (s.kind) {
@@ -133,7 +149,7 @@ async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report:
     }
     case 'export': {
       const {exportService} = await import('../exposure/export.ts')
-      const r = await exportService(session, {name: s.service, namespace: s.namespace, context: s.context, mcs: false, ...common}, {plan: false})
+      const r = await exportService(session, {name: s.service, namespace: s.namespace, context: s.context, mcs: false, plannedGateways, ...common}, {plan: false})
       if (r.coveredBy) report.note(`context "${s.context}": Service ${s.namespace}/${s.service} is already reachable: Gateway ${r.coveredBy} passes ${r.host} through; no host added`)
       return r.changes
     }

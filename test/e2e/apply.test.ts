@@ -323,3 +323,19 @@ test('a failure part-way names what was applied before it; apply again converges
   assert.ok(!changed(fixed.json).some((l) => l.includes('istio-remote-secret')), changed(fixed.json).join('\n'))
   assert.ok(changed(fixed.json).includes('cluster2 Service/bar/httpbin configured'))
 })
+
+test('expose: all — plan shows the export covered by the cross-network Gateway the links make, as apply then does', async () => {
+  const shared = {...FULL, imports: []}
+  const clean = await run(['apply', '-f', meshFile('no-exports', {...shared, exports: []}), '--prune'])
+  assert.equal(clean.r.code, 0, clean.r.stderr)
+  assert.equal(await kget('cluster2', ['-n', NS, 'gateways.networking.istio.io', 'kubectl-mesh-exports']), undefined)
+  const file = meshFile('expose-all', {...shared, expose: 'all'})
+  const p = await run(['plan', '-f', file])
+  assert.equal(p.r.code, 0, p.r.stderr)
+  const a = await run(['apply', '-f', file])
+  assert.equal(a.r.code, 0, `${a.r.stderr}\n${JSON.stringify(a.json.verify, null, 1)}`)
+  assert.deepEqual(changed(a.json), changed(p.json), 'plan listed exactly what apply did')
+  for (const c of CLUSTERS) assert.ok(changed(a.json).includes(`${c} Gateway/${NS}/kubectl-mesh-cross-network created`), changed(a.json).join('\n'))
+  assert.ok(!changed(a.json).some((l) => l.includes('kubectl-mesh-exports')), 'the export adds no host: the cross-network Gateway passes it through')
+  assert.ok(changed(a.json).includes('cluster2 Service/bar/httpbin configured'))
+})
