@@ -10,6 +10,8 @@ export type MeshStep =
   | {kind: 'link'; context: string; remoteContext: string; bidirectional: boolean; overrides: LinkOverrides}
   | {kind: 'export'; context: string; namespace: string; service: string}
   | {kind: 'import'; context: string; fromContext: string; namespace: string; service: string; host?: string}
+  /** Imports into one cluster from one cluster and namespace without a host of their own: one `service import` run, each cluster read once. */
+  | {kind: 'imports'; context: string; fromContext: string; namespace: string; services: string[]}
 
 /** Every directed link (from discovers to), sorted by the clusters' order in the file. */
 export function directedLinks(m: Mesh): Array<{from: string; to: string}> {
@@ -66,8 +68,23 @@ export function desiredSteps(m: Mesh): MeshStep[] {
     }
   }
   for (const e of m.exports) steps.push({kind: 'export', context: e.cluster, namespace: e.namespace, service: e.service})
-  for (const i of m.imports) steps.push({kind: 'import', context: i.cluster, fromContext: i.from, namespace: i.namespace, service: i.service, ...(i.host ? {host: i.host} : {})})
-  return steps
+  const groups = new Map<string, {kind: 'imports'; context: string; fromContext: string; namespace: string; services: string[]}>()
+  for (const i of m.imports) {
+    if (i.host) {
+      steps.push({kind: 'import', context: i.cluster, fromContext: i.from, namespace: i.namespace, service: i.service, host: i.host})
+      continue
+    }
+    const k = `${i.cluster}\0${i.from}\0${i.namespace}`
+    const g = groups.get(k)
+    if (g) g.services.push(i.service)
+    else {
+      const step = {kind: 'imports' as const, context: i.cluster, fromContext: i.from, namespace: i.namespace, services: [i.service]}
+      groups.set(k, step)
+      steps.push(step)
+    }
+  }
+  // A group of one is a plain import.
+  return steps.map((s) => (s.kind === 'imports' && s.services.length === 1 ? {kind: 'import', context: s.context, fromContext: s.fromContext, namespace: s.namespace, service: s.services[0]} : s))
 }
 
 /** What the file declares in one cluster: the clusters it links to, its exports and imports (keys as prune compares them). */
@@ -95,5 +112,6 @@ export function describeStep(s: MeshStep): string {
     case 'link': return `link "${s.context}" ${s.bidirectional ? '⇄' : '→'} "${s.remoteContext}"`
     case 'export': return `export ${s.namespace}/${s.service} from "${s.context}"`
     case 'import': return `import ${s.namespace}/${s.service} from "${s.fromContext}" into "${s.context}"`
+    case 'imports': return `import ${s.services.length} services of ${s.namespace} (${s.services.slice(0, 3).join(', ')}${s.services.length > 3 ? ', …' : ''}) from "${s.fromContext}" into "${s.context}"`
   }
 }

@@ -153,10 +153,11 @@ async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report:
       if (r.coveredBy) report.note(`context "${s.context}": Service ${s.namespace}/${s.service} is already reachable: Gateway ${r.coveredBy} passes ${r.host} through; no host added`)
       return r.changes
     }
-    case 'import': {
+    case 'import':
+    case 'imports': {
       const {importServices} = await import('../exposure/import.ts')
       const r = await importServices(session, {
-        name: s.service, allExported: false, namespace: s.namespace, context: s.context, fromContext: s.fromContext, host: s.host,
+        ...(s.kind === 'import' ? {name: s.service} : {names: s.services}), allExported: false, namespace: s.namespace, context: s.context, fromContext: s.fromContext, host: s.kind === 'import' ? s.host : undefined,
         address: 'auto', createNamespace: false, assumeExported: o.dryRun, ...common,
       }, {plan: false})
       for (const w of r.warnings) report.warn(w)
@@ -322,10 +323,11 @@ export async function writeMeshFiles(session: Session, o: OutputDirOptions): Pro
           docs.push(...(r.plan ?? []).map((object) => ({context: r.context, object})))
           break
         }
-        case 'import': {
+        case 'import':
+        case 'imports': {
           const {importServices} = await import('../exposure/import.ts')
           const r = await importServices(session, {
-            name: s.service, allExported: false, namespace: s.namespace, context: s.context, fromContext: s.fromContext, host: s.host,
+            ...(s.kind === 'import' ? {name: s.service, host: s.host} : {names: s.services}), allExported: false, namespace: s.namespace, context: s.context, fromContext: s.fromContext,
             address: 'auto', createNamespace: false, assumeExported: true, ...common,
           }, {plan: true})
           for (const w of r.warnings) report.warn(w)

@@ -19,6 +19,8 @@ const CA = join(dir, 'mesh-ca')
 const OUT = process.env.APPLY_E2E_OUT
 
 const FOREIGN_NETWORK = 'lab-net'
+/** A second Service in cluster2's bar, made by this file (and removed in after()). */
+const ECHO = 'apply-echo'
 
 function meshFile(name: string, spec: Record<string, unknown>): string {
   const file = join(dir, `${name}.yaml`)
@@ -32,8 +34,9 @@ const FULL = {
   expose: 'exported',
   clusters: CLUSTERS.map((context) => ({context})),
   links: 'all',
-  exports: [{cluster: 'cluster2', namespace: 'bar', service: 'httpbin'}],
-  imports: [{cluster: 'cluster1', from: 'cluster2', namespace: 'bar', service: 'httpbin'}],
+  exports: [{cluster: 'cluster2', namespace: 'bar', service: 'httpbin'}, {cluster: 'cluster2', namespace: 'bar', service: ECHO}],
+  // Two imports from one cluster and namespace: one `service import` run.
+  imports: [{cluster: 'cluster1', from: 'cluster2', namespace: 'bar', service: 'httpbin'}, {cluster: 'cluster1', from: 'cluster2', namespace: 'bar', service: ECHO}],
 }
 const ONE_PAIR = {...FULL, links: [{from: 'cluster1', to: 'cluster2', bidirectional: true}]}
 
@@ -104,6 +107,7 @@ async function networksOf(ctx: string): Promise<string[]> {
 before(async () => {
   await teardownJourney(CLUSTERS)
   // The CA, made once with the step command (2048-bit keys: quick); apply installs each cluster's cacerts from it.
+  await kubectl(['apply', '-f', '-'], {context: 'cluster2', input: dump({apiVersion: 'v1', kind: 'Service', metadata: {name: ECHO, namespace: 'bar'}, spec: {clusterIP: 'None', selector: {app: ECHO}, ports: [{name: 'http', port: 8080}]}})})
   const r = await mesh(['ca', 'gen', ...CLUSTERS.flatMap((c) => ['--cluster', c]), '--dir', CA, '--key-size', '2048'])
   assert.equal(r.code, 0, r.stderr)
 })
@@ -120,6 +124,9 @@ after(async () => {
   if (!(await kget('cluster1', ['-n', NS, 'secret', 'istio-remote-secret-cluster3'])) && !(await kget('cluster2', ['-n', NS, 'secret', 'istio-remote-secret-cluster3']))) {
     await kubectl(['-n', NS, 'delete', 'secret', 'istio-reader-service-account-istio-remote-secret-token', '--ignore-not-found'], {context: 'cluster3'})
   }
+  await mesh(['service', 'unimport', ECHO, '-n', 'bar', '--context', 'cluster1', '--from-name', 'cluster2'])
+  await mesh(['service', 'unexport', ECHO, '-n', 'bar', '--context', 'cluster2'])
+  await kubectl(['-n', 'bar', 'delete', 'service', ECHO, '--ignore-not-found'], {context: 'cluster2'})
   const problems = await teardownJourney(CLUSTERS)
   for (const c of CLUSTERS) {
     await kubectl(['-n', NS, 'delete', 'configmap', 'kubectl-mesh-addresses', '--ignore-not-found'], {context: c, allowFail: true})
@@ -169,6 +176,7 @@ test('plan: every cluster, what apply would do; nothing persists', async () => {
   assert.ok(planned.includes('cluster2 Service/bar/httpbin configured'))
   assert.ok(planned.some((l) => /^cluster1 ServiceEntry\/bar\/httpbin-cluster2 created$/.test(l)))
   assert.ok(planned.some((l) => /^cluster1 DestinationRule\/bar\/httpbin-cluster2 created$/.test(l)))
+  assert.ok(planned.includes(`cluster1 ServiceEntry/bar/${ECHO}-cluster2 created`), planned.join('\n'))
   assert.deepEqual(p.json.clusters.map((c: any) => c.context), CLUSTERS)
   assert.equal(p.json.dryRun, true)
   await text(['plan', '-f', file], 'plan-full')
@@ -206,8 +214,8 @@ test('apply: cacerts, links all ways, export, import; verify green; plan listed 
     assert.deepEqual(await networksOf(c), CLUSTERS.filter((x) => x !== c).map((x) => x.replace('cluster', 'network')))
   }
   const gw = await kget('cluster2', ['-n', NS, 'gateways.networking.istio.io', 'kubectl-mesh-exports'])
-  assert.deepEqual(gw.spec.servers[0].hosts, ['httpbin.bar.svc.cluster.local'])
-  assert.ok(await kget('cluster1', ['-n', 'bar', 'serviceentries', 'httpbin-cluster2']))
+  assert.deepEqual(gw.spec.servers[0].hosts, [`${ECHO}.bar.svc.cluster.local`, 'httpbin.bar.svc.cluster.local'])
+  for (const svc of ['httpbin', ECHO]) assert.ok(await kget('cluster1', ['-n', 'bar', 'serviceentries', `${svc}-cluster2`]))
   // The verify that apply ran agrees with verify itself.
   const v = await mesh(['verify', ...CLUSTERS.flatMap((c) => ['--context', c])])
   assert.equal(v.code, 0, v.stdout)

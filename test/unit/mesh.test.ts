@@ -233,3 +233,22 @@ test('a failure part-way: what was applied before it, and that apply again conve
   assert.equal((partialFailure(usage, 'export bar/httpbin from "west"', applied, {file: 'm.yaml', dryRun: false, prune: false}) as OperationError).exitCode, 1)
   assert.match(partialFailure(usage, 'x', applied, {file: 'm.yaml', dryRun: true, prune: false}).message, /nothing was written \(dry run\)$/)
 })
+
+test('imports into one cluster from one cluster and namespace are one import run; a host of its own stays alone', () => {
+  const m = mesh(withSpec((s) => {
+    s.exports.push({cluster: 'west', namespace: 'bar', service: 'echo'}, {cluster: 'west', namespace: 'foo', service: 'sleep'}, {cluster: 'west', namespace: 'bar', service: 'web'})
+    s.imports.push(
+      {cluster: 'east', from: 'west', namespace: 'bar', service: 'httpbin'},
+      {cluster: 'east', from: 'west', namespace: 'foo', service: 'sleep'},
+      {cluster: 'east', from: 'west', namespace: 'bar', service: 'echo'},
+      {cluster: 'east', from: 'west', namespace: 'bar', service: 'web', host: 'web.example.global'},
+      {cluster: 'north', from: 'west', namespace: 'bar', service: 'echo'},
+    )
+  }))
+  assert.deepEqual(desiredSteps(m).filter((s) => s.kind === 'import' || s.kind === 'imports'), [
+    {kind: 'imports', context: 'east', fromContext: 'west', namespace: 'bar', services: ['httpbin', 'echo']},
+    {kind: 'import', context: 'east', fromContext: 'west', namespace: 'foo', service: 'sleep'},
+    {kind: 'import', context: 'east', fromContext: 'west', namespace: 'bar', service: 'web', host: 'web.example.global'},
+    {kind: 'import', context: 'north', fromContext: 'west', namespace: 'bar', service: 'echo'},
+  ])
+})
