@@ -106,7 +106,10 @@ export async function exportService(session: Session, o: ExportOptions, mode: {p
   return {context: client.context, changes, host, coveredBy}
 }
 
-export type UnexportOptions = Omit<ExportOptions, 'mcs'>
+export type UnexportOptions = Omit<ExportOptions, 'mcs' | 'plannedGateways'> & {
+  /** Hosts an earlier unexport of the same dry run removed from the Gateway (`apply --prune --dry-run`, `plan --prune`: not persisted), removed here too. */
+  removedHosts?: string[]
+}
 
 /**
  * Remove exactly what export added: the Service's hosts from our Gateway (the one recorded on the
@@ -130,7 +133,7 @@ export async function unexportService(session: Session, o: UnexportOptions, mode
   })
   const mcsLive = mcs ? await client.getOptional<KubeObject>(resourcePath(RESOURCES.ServiceExport, o.namespace, o.name)) : undefined
   const mcsOurs = mcsLive?.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE ? mcsLive : undefined
-  const drop = (hosts: string[]) => withoutService(hosts, o.name, o.namespace, host)
+  const drop = (hosts: string[]) => withoutService(hosts, o.name, o.namespace, host).filter((h) => !(o.removedHosts ?? []).includes(h))
 
   if (mode.plan) {
     const plan: KubeObject[] = []

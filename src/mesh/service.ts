@@ -215,6 +215,9 @@ async function planPrune(session: Session, o: MeshRunOptions, idOf: Map<string, 
         },
       })
     }
+    // A dry run does not persist an unexport's edit of the exports Gateway: the next unexport in
+    // the cluster removes the hosts the earlier ones did too, so the last one shows the delete.
+    const removedHosts: string[] = []
     for (const svc of f.exported) {
       const key = `${svc.metadata.namespace}/${svc.metadata.name}`
       if (d.exports.has(key)) continue
@@ -222,7 +225,9 @@ async function planPrune(session: Session, o: MeshRunOptions, idOf: Map<string, 
         title: `prune the export of ${key} from "${f.context}"`,
         run: async () => {
           const {unexportService} = await import('../exposure/export.ts')
-          return (await unexportService(session, {name: svc.metadata.name, namespace: svc.metadata.namespace!, context: f.context, version: o.version, ...common}, {plan: false})).changes
+          const r = await unexportService(session, {name: svc.metadata.name, namespace: svc.metadata.namespace!, context: f.context, version: o.version, ...(o.dryRun ? {removedHosts: [...removedHosts]} : {}), ...common}, {plan: false})
+          removedHosts.push(r.host)
+          return r.changes
         },
       })
     }
