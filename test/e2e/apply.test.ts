@@ -107,7 +107,7 @@ async function networksOf(ctx: string): Promise<string[]> {
 before(async () => {
   await teardownJourney(CLUSTERS)
   // The CA, made once with the step command (2048-bit keys: quick); apply installs each cluster's cacerts from it.
-  await kubectl(['apply', '--server-side', '-f', '-'], {context: 'cluster2', input: dump({apiVersion: 'v1', kind: 'Service', metadata: {name: ECHO, namespace: 'bar'}, spec: {clusterIP: 'None', selector: {app: ECHO}, ports: [{name: 'http', port: 8080}]}})})
+  await kubectl(['apply', '--server-side', '--field-manager=apply-e2e', '-f', '-'], {context: 'cluster2', input: dump({apiVersion: 'v1', kind: 'Service', metadata: {name: ECHO, namespace: 'bar'}, spec: {clusterIP: 'None', selector: {app: ECHO}, ports: [{name: 'http', port: 8080}]}})})
   const r = await mesh(['ca', 'gen', ...CLUSTERS.flatMap((c) => ['--cluster', c]), '--dir', CA, '--key-size', '2048'])
   assert.equal(r.code, 0, r.stderr)
 })
