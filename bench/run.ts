@@ -4,6 +4,7 @@
 //   ca       ca gen, root + 3 clusters RSA-4096, against the tools/certs openssl recipe (bench/ca.ts)
 //   import   import --all-exported at 10, 100, 1000 services, first run and repeat   (bench/import.ts)
 //   verify   link, and verify over 3 clusters at 10, 100, 1000 imports, against kubectl listing (bench/verify.ts)
+//   apply    apply -f of 3 clusters linked both ways with 200 exports and imports, first run and repeat (bench/apply.ts)
 import {spawn} from 'node:child_process'
 import {writeFileSync} from 'node:fs'
 import {cpus, freemem, loadavg, totalmem} from 'node:os'
@@ -17,6 +18,7 @@ const BENCHES: Record<string, {args: string[]; testbed: boolean; title: string}>
   ca: {args: ['bench/ca.ts', '--runs', '10'], testbed: false, title: 'ca gen vs the tools/certs openssl recipe (root + 3 clusters, RSA-4096)'},
   import: {args: ['bench/import.ts', '10', '100', '1000'], testbed: true, title: 'service import --all-exported'},
   verify: {args: ['bench/verify.ts', '10', '100', '1000'], testbed: true, title: 'cluster link, and verify over 3 clusters'},
+  apply: {args: ['bench/apply.ts', '200'], testbed: true, title: 'apply -f: 3 clusters linked both ways, 200 exports and imports, and the repeat'},
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))

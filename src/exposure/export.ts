@@ -25,6 +25,8 @@ export interface ExportOptions {
   version: string
   /** Shows the steps (src/ui/progress.ts); quiet by default. */
   progress?: StepRunner
+  /** Gateways an earlier operation of the same dry run makes (`apply --dry-run`, `plan`: not persisted), counted as if they were there. */
+  plannedGateways?: KubeObject[]
 }
 
 export interface ExportResult {
@@ -77,7 +79,7 @@ export async function exportService(session: Session, o: ExportOptions, mode: {p
       'install the CRD from sigs.k8s.io/mcs-api, or export without --mcs')
   }
   // Every namespace: a Gateway anywhere applies to the gateway pods it selects (PILOT_SCOPE_GATEWAY_TO_NAMESPACE is off by default).
-  const gateways = await listObjects(client, RESOURCES.Gateway)
+  const gateways = [...await listObjects(client, RESOURCES.Gateway), ...(o.plannedGateways ?? [])]
   const ours = gateways.find((g) => g.metadata.name === EXPORTS_GATEWAY && g.metadata.namespace === gw.namespace)
   const covering = coveringGateway(gateways.filter((g) => g !== ours), gw, host, o.namespace)
   const build = (hosts: string[]) => exportsGateway({namespace: gw.namespace, selector: gw.selector, port: gw.port, hosts, version: o.version})
@@ -104,7 +106,10 @@ export async function exportService(session: Session, o: ExportOptions, mode: {p
   return {context: client.context, changes, host, coveredBy}
 }
 
-export type UnexportOptions = Omit<ExportOptions, 'mcs'>
+export type UnexportOptions = Omit<ExportOptions, 'mcs' | 'plannedGateways'> & {
+  /** Hosts an earlier unexport of the same dry run removed from the Gateway (`apply --prune --dry-run`, `plan --prune`: not persisted), removed here too. */
+  removedHosts?: string[]
+}
 
 /**
  * Remove exactly what export added: the Service's hosts from our Gateway (the one recorded on the
@@ -128,7 +133,7 @@ export async function unexportService(session: Session, o: UnexportOptions, mode
   })
   const mcsLive = mcs ? await client.getOptional<KubeObject>(resourcePath(RESOURCES.ServiceExport, o.namespace, o.name)) : undefined
   const mcsOurs = mcsLive?.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE ? mcsLive : undefined
-  const drop = (hosts: string[]) => withoutService(hosts, o.name, o.namespace, host)
+  const drop = (hosts: string[]) => withoutService(hosts, o.name, o.namespace, host).filter((h) => !(o.removedHosts ?? []).includes(h))
 
   if (mode.plan) {
     const plan: KubeObject[] = []

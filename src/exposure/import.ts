@@ -24,6 +24,8 @@ import {counting, runStep, type StepRunner} from '../steps.ts'
 export interface ImportOptions {
   /** One service, or undefined with allExported. */
   name?: string
+  /** Several services of one namespace (`apply -f`): each read and checked as NAME is, all written in one run as with allExported. */
+  names?: string[]
   allExported: boolean
   /** The namespace; with allExported, undefined means every namespace. */
   namespace?: string
@@ -40,6 +42,8 @@ export interface ImportOptions {
   version: string
   /** Shows the steps (src/ui/progress.ts); quiet by default. */
   progress?: StepRunner
+  /** The Service is exported earlier in the same run (`apply --dry-run`, where that export did not persist): its exported label is not required. */
+  assumeExported?: boolean
 }
 
 export interface ImportedService {name: string; namespace: string; host: string; addresses: string[]}
@@ -58,7 +62,8 @@ const WRITE_CONCURRENCY = 16
 /** Flag combinations, checked before any request. */
 export function validateImportOptions(o: ImportOptions): void {
   if (o.allExported && o.name) throw new UsageError('pass either a service NAME or --all-exported, not both', 'kubectl mesh service import --all-exported --from-context WEST [-n NS]')
-  if (!o.allExported && !o.name) throw new UsageError('missing the service NAME', 'kubectl mesh service import NAME -n NS --from-context WEST, or --all-exported')
+  if (o.names && (o.name || o.allExported || o.host || isIP(o.address))) throw new UsageError('names lists services; it takes no NAME, --all-exported, --host or --address IP', 'import those one by one')
+  if (!o.allExported && !o.name && !o.names?.length) throw new UsageError('missing the service NAME', 'kubectl mesh service import NAME -n NS --from-context WEST, or --all-exported')
   if (o.allExported && o.host) throw new UsageError('--host names one service; it cannot be used with --all-exported', 'import that service on its own with --host')
   if (o.host && !isDnsName(o.host)) throw new UsageError(`--host "${o.host}" is not a valid DNS name`, 'use lower-case labels separated by dots, e.g. httpbin.bar.global')
   if (!['auto', 'none'].includes(o.address) && !isIP(o.address)) throw new UsageError(`--address "${o.address}" is not auto, none or an IP address`, 'e.g. --address auto, or --address 240.0.0.10')
@@ -81,10 +86,12 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
   const readWestServices = async (): Promise<KubeObject[]> => {
     if (o.allExported) return listObjects(west, RESOURCES.Service, {namespace: o.namespace, labelSelector: `${EXPORTED_LABEL}=true`})
     const ns = o.namespace ?? west.ref.namespace
-    const svc = await readService(west, ns, o.name!)
-    if (!svc) throw new UsageError(`context "${west.context}": Service ${ns}/${o.name} does not exist`, `check the name and namespace: kubectl --context ${west.context} -n ${ns} get services`)
-    if (!isExported(svc)) throw new UsageError(`context "${west.context}": Service ${ns}/${o.name} is not exported`, exportHint(o.name!, ns))
-    return [svc]
+    return Promise.all((o.names ?? [o.name!]).map(async (name) => {
+      const svc = await readService(west, ns, name)
+      if (!svc) throw new UsageError(`context "${west.context}": Service ${ns}/${name} does not exist`, `check the name and namespace: kubectl --context ${west.context} -n ${ns} get services`)
+      if (!isExported(svc) && !o.assumeExported) throw new UsageError(`context "${west.context}": Service ${ns}/${name} is not exported`, exportHint(name, ns))
+      return svc
+    }))
   }
   const [westServices, westInstall] = await runStep(o.progress, `Read cluster "${west.context}"`, () => allInOrder([readWestServices(), readIstioInstall(west, o.istioNamespace, {clusterDomain: o.clusterDomain}, {meshConfig: false})]))
   const gw = requireGateway(westInstall)
@@ -109,7 +116,7 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
 
   // ---- read EAST
   const namespaces = [...new Set(services.map((s) => s.namespace))]
-  const drSelector = `${IMPORTED_FROM_LABEL}=${fromId}${o.allExported ? '' : `,${IMPORTED_SERVICE_LABEL}=${services[0].name}`}`
+  const drSelector = `${IMPORTED_FROM_LABEL}=${fromId}${o.allExported || o.names ? '' : `,${IMPORTED_SERVICE_LABEL}=${services[0].name}`}`
   const [eastInstall, entries, rules, nsLive] = await runStep(o.progress, `Read cluster "${east.context}"`, () => allInOrder([
     readIstioInstall(east, o.istioNamespace),
     listObjects(east, RESOURCES.ServiceEntry),

@@ -143,7 +143,8 @@ export async function editObject(client: KubeClient, ref: {apiVersion: string; k
       if (desired === undefined) return undefined
       if (desired === null) {
         if (!live) return undefined
-        await client.request({method: 'DELETE', path, query: dryRunQuery(opts), body: {kind: 'DeleteOptions', apiVersion: 'v1', preconditions: {resourceVersion: live.metadata.resourceVersion}}})
+        // With a body, the API server reads DeleteOptions from it and ignores the query: dryRun goes in both.
+        await client.request({method: 'DELETE', path, query: dryRunQuery(opts), body: {kind: 'DeleteOptions', apiVersion: 'v1', preconditions: {resourceVersion: live.metadata.resourceVersion}, ...(opts.dryRun ? {dryRun: ['All']} : {})}})
         return changeOf(client.context, {...ref, metadata: live.metadata}, 'deleted')
       }
       return await createOrUpdate(client, desired, live, opts, upToDate)

@@ -98,6 +98,8 @@ describe('defaults', () => {
     ['service unimport httpbin', 'ServiceUnimport', {'from-name': undefined, output: 'text', 'dry-run': undefined, ...KUBE_DEFAULTS}],
     ['verify', 'Verify', {context: undefined, 'cluster-domain': undefined, output: 'text', ...KUBE_DEFAULTS}],
     ['explain httpbin', 'Explain', {context: undefined, namespace: undefined, from: undefined, port: undefined, 'peer-context': undefined, output: 'text', ...KUBE_DEFAULTS}],
+    ['plan -f mesh.yaml', 'Plan', {file: 'mesh.yaml', prune: undefined, output: 'text', 'request-timeout': '10s', kubeconfig: undefined}],
+    ['apply -f mesh.yaml', 'Apply', {file: 'mesh.yaml', prune: undefined, 'dry-run': undefined, 'output-dir': undefined, output: 'text', 'request-timeout': '10s', kubeconfig: undefined}],
   ]
   for (const [args, command, want] of cases) {
     test(args, async () => {
@@ -177,4 +179,32 @@ describe('usage errors: exit 2, one line and a Hint, before any API request', ()
   for (const [args, message, hint] of cases) {
     test(args, async () => assertUsage(await mesh(args), message, hint))
   }
+})
+
+describe('plan / apply -f: a bad file is exit 2 before any request', () => {
+  const file = (name: string, spec: string) => {
+    const path = join(dir, name)
+    writeFileSync(path, `apiVersion: kubectl-mesh/v1alpha1\nkind: Mesh\nspec:\n${spec}`)
+    return path
+  }
+  const cases: Array<[string, string, RegExp, RegExp?]> = [
+    ['unknown-field', '  clusters: [{context: east}]\n  linkz: all\n', /unknown-field\.yaml:5: spec\.linkz is not a known field/, /schema\/mesh\.schema\.json/],
+    ['unknown-cluster', '  clusters: [{context: east}, {context: west}]\n  links:\n  - {from: east, to: north}\n', /unknown-cluster\.yaml:6: spec\.links\[0\]\.to "north" is not a cluster of spec\.clusters/],
+    ['no-export', '  clusters: [{context: east}, {context: west}]\n  imports: [{cluster: east, from: west, namespace: bar, service: httpbin}]\n', /no-export\.yaml:5: spec\.imports\[0\] imports bar\/httpbin from "west", which no entry of spec\.exports exports/],
+    ['no-context', '  clusters: [{context: east}, {context: nosuch}]\n  links: all\n', /context "nosuch" not found/],
+  ]
+  for (const [name, spec, message, hint] of cases) {
+    test(name, async () => {
+      const path = file(`${name}.yaml`, spec)
+      assertUsage(await mesh(`plan -f ${path}`), message, hint)
+      assertUsage(await mesh(`apply -f ${path} --prune`), message, hint)
+    })
+  }
+  test('a missing file, and -f missing', async () => {
+    assertUsage(await mesh(`apply -f ${join(dir, 'nosuch.yaml')}`), /cannot read .*nosuch\.yaml: ENOENT/, /-f/)
+    assertUsage(await mesh('plan'), /Missing required flag file/)
+    assertUsage(await mesh('apply -f x.yaml -o yaml'), /Expected --output=yaml to be one of: text, json/)
+    const ok = file('ok.yaml', '  clusters: [{context: east}, {context: west}]\n  links: all\n')
+    assertUsage(await mesh(`apply -f ${ok} --output-dir ${join(dir, 'out')} --prune`), /--output-dir writes files instead of applying: it takes neither --prune nor --dry-run/)
+  })
 })

@@ -1,0 +1,117 @@
+// The desired state of a Mesh as the step commands' operations, in dependency order
+// (cacerts → links → exports → imports), and what the file declares per cluster (for --prune).
+// Pure: a checked Mesh in, plain data out.
+import type {Mesh, MeshCluster} from './file.ts'
+
+export interface LinkOverrides {remoteName?: string; server?: string; tlsServerName?: string; network?: string; gateway?: string}
+
+export type MeshStep =
+  | {kind: 'cacerts'; context: string; caName: string}
+  | {kind: 'link'; context: string; remoteContext: string; bidirectional: boolean; overrides: LinkOverrides}
+  | {kind: 'export'; context: string; namespace: string; service: string}
+  | {kind: 'import'; context: string; fromContext: string; namespace: string; service: string; host?: string}
+  /** Imports into one cluster from one cluster and namespace without a host of their own: one `service import` run, each cluster read once. */
+  | {kind: 'imports'; context: string; fromContext: string; namespace: string; services: string[]}
+
+/** Every directed link (from discovers to), sorted by the clusters' order in the file. */
+export function directedLinks(m: Mesh): Array<{from: string; to: string}> {
+  const order = new Map(m.clusters.map((c, i) => [c.context, i]))
+  const pairs: Array<{from: string; to: string}> = []
+  if (m.links === 'all') {
+    for (const a of m.clusters) for (const b of m.clusters) if (a !== b) pairs.push({from: a.context, to: b.context})
+  } else {
+    for (const l of m.links) {
+      pairs.push({from: l.from, to: l.to})
+      if (l.bidirectional) pairs.push({from: l.to, to: l.from})
+    }
+  }
+  return pairs.sort((x, y) => order.get(x.from)! - order.get(y.from)! || order.get(x.to)! - order.get(y.to)!)
+}
+
+export function overridesOf(c: MeshCluster): LinkOverrides {
+  const o: LinkOverrides = {}
+  if (c.remoteName !== undefined) o.remoteName = c.remoteName
+  if (c.server !== undefined) o.server = c.server
+  if (c.tlsServerName !== undefined) o.tlsServerName = c.tlsServerName
+  if (c.network !== undefined) o.network = c.network
+  if (c.gateway !== undefined) o.gateway = c.gateway
+  return o
+}
+
+const hasOverrides = (c: MeshCluster) => Object.keys(overridesOf(c)).length > 0
+
+/**
+ * The operations, in order. Links: a pair linked both ways is one `cluster link --bidirectional`
+ * (each cluster read once) with the remote's overrides — which cluster link applies to the remote
+ * side only; when both sides have overrides, the pair is two one-way links.
+ */
+export function desiredSteps(m: Mesh): MeshStep[] {
+  const byContext = new Map(m.clusters.map((c) => [c.context, c]))
+  const steps: MeshStep[] = []
+  if (m.caDir) for (const c of m.clusters) steps.push({kind: 'cacerts', context: c.context, caName: c.name ?? c.context})
+  const directed = directedLinks(m)
+  const has = new Set(directed.map((d) => `${d.from}→${d.to}`))
+  const done = new Set<string>()
+  for (const d of directed) {
+    if (done.has(`${d.from}→${d.to}`)) continue
+    const from = byContext.get(d.from)!
+    const to = byContext.get(d.to)!
+    const both = has.has(`${d.to}→${d.from}`)
+    if (both && (!hasOverrides(from) || !hasOverrides(to))) {
+      // The side with overrides is the remote of the call.
+      const [east, west] = hasOverrides(from) ? [to, from] : [from, to]
+      steps.push({kind: 'link', context: east.context, remoteContext: west.context, bidirectional: true, overrides: overridesOf(west)})
+      done.add(`${d.from}→${d.to}`).add(`${d.to}→${d.from}`)
+    } else {
+      steps.push({kind: 'link', context: from.context, remoteContext: to.context, bidirectional: false, overrides: overridesOf(to)})
+      done.add(`${d.from}→${d.to}`)
+    }
+  }
+  for (const e of m.exports) steps.push({kind: 'export', context: e.cluster, namespace: e.namespace, service: e.service})
+  const groups = new Map<string, {kind: 'imports'; context: string; fromContext: string; namespace: string; services: string[]}>()
+  for (const i of m.imports) {
+    if (i.host) {
+      steps.push({kind: 'import', context: i.cluster, fromContext: i.from, namespace: i.namespace, service: i.service, host: i.host})
+      continue
+    }
+    const k = `${i.cluster}\0${i.from}\0${i.namespace}`
+    const g = groups.get(k)
+    if (g) g.services.push(i.service)
+    else {
+      const step = {kind: 'imports' as const, context: i.cluster, fromContext: i.from, namespace: i.namespace, services: [i.service]}
+      groups.set(k, step)
+      steps.push(step)
+    }
+  }
+  // A group of one is a plain import.
+  return steps.map((s) => (s.kind === 'imports' && s.services.length === 1 ? {kind: 'import', context: s.context, fromContext: s.fromContext, namespace: s.namespace, service: s.services[0]} : s))
+}
+
+/** What the file declares in one cluster: the clusters it links to, its exports and imports (keys as prune compares them). */
+export interface Declared {
+  /** Contexts this cluster discovers (holds a remote secret for). */
+  linksTo: Set<string>
+  /** `namespace/service` */
+  exports: Set<string>
+  /** `fromContext/namespace/service` */
+  imports: Set<string>
+}
+
+export function declaredByCluster(m: Mesh): Map<string, Declared> {
+  const out = new Map<string, Declared>(m.clusters.map((c) => [c.context, {linksTo: new Set(), exports: new Set(), imports: new Set()}]))
+  for (const d of directedLinks(m)) out.get(d.from)!.linksTo.add(d.to)
+  for (const e of m.exports) out.get(e.cluster)!.exports.add(`${e.namespace}/${e.service}`)
+  for (const i of m.imports) out.get(i.cluster)!.imports.add(`${i.from}/${i.namespace}/${i.service}`)
+  return out
+}
+
+/** `cluster link --context A --remote-context B [--bidirectional]` and the like, for messages. */
+export function describeStep(s: MeshStep): string {
+  switch (s.kind) {
+    case 'cacerts': return `install cacerts of "${s.caName}" in "${s.context}"`
+    case 'link': return `link "${s.context}" ${s.bidirectional ? '⇄' : '→'} "${s.remoteContext}"`
+    case 'export': return `export ${s.namespace}/${s.service} from "${s.context}"`
+    case 'import': return `import ${s.namespace}/${s.service} from "${s.fromContext}" into "${s.context}"`
+    case 'imports': return `import ${s.services.length} services of ${s.namespace} (${s.services.slice(0, 3).join(', ')}${s.services.length > 3 ? ', …' : ''}) from "${s.fromContext}" into "${s.context}"`
+  }
+}
