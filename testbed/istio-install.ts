@@ -222,15 +222,7 @@ export async function installIstio(cluster: string, opts: { log?: (m: string) =>
   t.webhooks = Date.now() - t0;
 
   t0 = Date.now();
-  await ensureWorkloadNode(cluster);
-  await addGatewayPod(cluster, render.objects, samplePodIps(p).eastwest);
-  // the samples: Services from the fixture, Pods instead of hand-written EndpointSlices
-  await kubectl(['delete', 'endpointslice', '-A', '-l', 'kubectl-mesh.testbed/handmade=true', '--ignore-not-found'], { context: cluster, allowFail: true });
-  await kubectl(['-n', 'bar', 'delete', 'endpointslice', 'httpbin-testbed', '--ignore-not-found'], { context: cluster, allowFail: true });
-  await kubectl(['-n', 'foo', 'delete', 'endpointslice', 'sleep-testbed', '--ignore-not-found'], { context: cluster, allowFail: true });
-  const ips = samplePodIps(p);
-  await addWorkload({ context: cluster, namespace: 'bar', name: 'httpbin', ports: [{ name: 'http', port: 8000, targetPort: 8080 }], ip: ips.httpbin });
-  await addWorkload({ context: cluster, namespace: 'foo', name: 'sleep', ports: [{ name: 'http', port: 80 }], ip: ips.sleep });
+  await addSamplePods(cluster, render.objects, samplePodIps(p));
   t.pods = Date.now() - t0;
 
   const inst: IstioInstall = { cluster, istiod, render: { iop: render.iop, eastwestIop: render.eastwestIop, objects: [] }, timings: t };
@@ -239,6 +231,36 @@ export async function installIstio(cluster: string, opts: { log?: (m: string) =>
 }
 
 /** The east-west gateway Pod, from the rendered Deployment's Pod template (the injector adds its proxy). */
+/**
+ * The node, the east-west gateway's Pod and the samples as injected-looking Pods (the fixture's
+ * Services stay; its hand-written EndpointSlices go, so the controller-manager makes real ones).
+ */
+async function addSamplePods(cluster: string, objs: KubeDoc[], ips: ReturnType<typeof samplePodIps>): Promise<void> {
+  await ensureWorkloadNode(cluster);
+  await addGatewayPod(cluster, objs, ips.eastwest);
+  await kubectl(['delete', 'endpointslice', '-A', '-l', 'kubectl-mesh.testbed/handmade=true', '--ignore-not-found'], { context: cluster, allowFail: true });
+  await kubectl(['-n', 'bar', 'delete', 'endpointslice', 'httpbin-testbed', '--ignore-not-found'], { context: cluster, allowFail: true });
+  await kubectl(['-n', 'foo', 'delete', 'endpointslice', 'sleep-testbed', '--ignore-not-found'], { context: cluster, allowFail: true });
+  await addWorkload({ context: cluster, namespace: 'bar', name: 'httpbin', ports: [{ name: 'http', port: 8000, targetPort: 8080 }], ip: ips.httpbin });
+  await addWorkload({ context: cluster, namespace: 'foo', name: 'sleep', ports: [{ name: 'http', port: 80 }], ip: ips.sleep });
+}
+
+/** Delete a recorded install's objects (webhooks first: without istiod they refuse every write they match, CRDs kept), its Pods and node. */
+async function removeInstalledObjects(cluster: string, refs: string[]): Promise<void> {
+  const order = (r: string): number => (r.startsWith('MutatingWebhookConfiguration/') || r.startsWith('ValidatingWebhookConfiguration/') ? 0 : 1);
+  for (const r of [...refs].sort((a, b) => order(a) - order(b))) {
+    const [kind, ...rest] = r.split('/');
+    if (kind === 'CustomResourceDefinition') continue;
+    const name = rest.pop() as string;
+    const args = ['delete', kind.toLowerCase(), name, '--ignore-not-found', '--wait=false'];
+    if (rest.length) args.push('-n', rest[0]);
+    await kubectl(args, { context: cluster, allowFail: true });
+  }
+  await kubectl(['delete', 'pods', '-A', '-l', 'kubectl-mesh.testbed/workload', '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
+  await kubectl(['-n', NS, 'delete', 'pod', `${EASTWEST_GATEWAY}-0`, '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
+  await kubectl(['delete', 'node', workloadNode(cluster), '--ignore-not-found'], { context: cluster, allowFail: true });
+}
+
 async function addGatewayPod(cluster: string, objs: KubeDoc[], ip: string): Promise<void> {
   const d = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === EASTWEST_GATEWAY);
   if (!d) throw new Error(`the render has no ${EASTWEST_GATEWAY} Deployment`);
@@ -273,20 +295,7 @@ export async function uninstallIstio(cluster: string): Promise<void> {
   } catch { /* not recorded: render again */ }
   const p = clusterParams(clusterIndex(cluster));
   const rendered = objects.length ? undefined : renderIstio(p).objects;
-  const refs = rendered ? rendered.map(ref) : objects;
-  // webhooks first: with istiod gone, its webhooks would refuse every write they match
-  const order = (r: string): number => (r.startsWith('MutatingWebhookConfiguration/') || r.startsWith('ValidatingWebhookConfiguration/') ? 0 : 1);
-  for (const r of [...refs].sort((a, b) => order(a) - order(b))) {
-    const [kind, ...rest] = r.split('/');
-    if (kind === 'CustomResourceDefinition') continue;
-    const name = rest.pop() as string;
-    const args = ['delete', kind.toLowerCase(), name, '--ignore-not-found', '--wait=false'];
-    if (rest.length) args.push('-n', rest[0]);
-    await kubectl(args, { context: cluster, allowFail: true });
-  }
-  await kubectl(['delete', 'pods', '-A', '-l', 'kubectl-mesh.testbed/workload', '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
-  await kubectl(['-n', NS, 'delete', 'pod', `${EASTWEST_GATEWAY}-0`, '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
-  await kubectl(['delete', 'node', workloadNode(cluster), '--ignore-not-found'], { context: cluster, allowFail: true });
+  await removeInstalledObjects(cluster, rendered ? rendered.map(ref) : objects);
   await applyIstioFixtures(cluster, { samples: true });
   rmSync(f, { force: true });
 }
@@ -400,14 +409,7 @@ export async function installRemoteIstio(cluster: string, primary: string, opts:
   t.webhooks = Date.now() - t0;
 
   t0 = Date.now();
-  await ensureWorkloadNode(cluster);
-  await addGatewayPod(cluster, render.objects, samplePodIps(p).eastwest);
-  await kubectl(['delete', 'endpointslice', '-A', '-l', 'kubectl-mesh.testbed/handmade=true', '--ignore-not-found'], { context: cluster, allowFail: true });
-  await kubectl(['-n', 'bar', 'delete', 'endpointslice', 'httpbin-testbed', '--ignore-not-found'], { context: cluster, allowFail: true });
-  await kubectl(['-n', 'foo', 'delete', 'endpointslice', 'sleep-testbed', '--ignore-not-found'], { context: cluster, allowFail: true });
-  const ips = samplePodIps(p);
-  await addWorkload({ context: cluster, namespace: 'bar', name: 'httpbin', ports: [{ name: 'http', port: 8000, targetPort: 8080 }], ip: ips.httpbin });
-  await addWorkload({ context: cluster, namespace: 'foo', name: 'sleep', ports: [{ name: 'http', port: 80 }], ip: ips.sleep });
+  await addSamplePods(cluster, render.objects, samplePodIps(p));
   t.pods = Date.now() - t0;
   const inst: RemoteInstall = { cluster, primary, render: { iop: render.iop, eastwestIop: render.eastwestIop, objects: [] }, timings: t };
   writeFileSync(remoteFile(cluster), JSON.stringify({ ...inst, objects: render.objects.map(ref) }, null, 2));
@@ -430,18 +432,7 @@ export async function uninstallRemoteIstio(cluster: string): Promise<void> {
   try {
     objects = (JSON.parse(readFileSync(f, 'utf8')) as { objects: string[] }).objects;
   } catch { /* not recorded */ }
-  const order = (r: string): number => (r.startsWith('MutatingWebhookConfiguration/') || r.startsWith('ValidatingWebhookConfiguration/') ? 0 : 1);
-  for (const r of [...objects].sort((a, b) => order(a) - order(b))) {
-    const [kind, ...rest] = r.split('/');
-    if (kind === 'CustomResourceDefinition') continue;
-    const name = rest.pop() as string;
-    const args = ['delete', kind.toLowerCase(), name, '--ignore-not-found', '--wait=false'];
-    if (rest.length) args.push('-n', rest[0]);
-    await kubectl(args, { context: cluster, allowFail: true });
-  }
-  await kubectl(['delete', 'pods', '-A', '-l', 'kubectl-mesh.testbed/workload', '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
-  await kubectl(['-n', NS, 'delete', 'pod', `${EASTWEST_GATEWAY}-0`, '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
-  await kubectl(['delete', 'node', workloadNode(cluster), '--ignore-not-found'], { context: cluster, allowFail: true });
+  await removeInstalledObjects(cluster, objects);
   await kubectl(['annotate', 'namespace', NS, 'topology.istio.io/controlPlaneClusters-'], { context: cluster, allowFail: true });
   await applyIstioFixtures(cluster, { samples: true });
   rmSync(f, { force: true });

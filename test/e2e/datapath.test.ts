@@ -9,10 +9,9 @@
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {rmSync} from 'node:fs'
-import {join} from 'node:path'
 import {kget, kubectl, mesh, tempDir} from './harness.ts'
-import {installIstio, istioInstalled, uninstallIstio} from '../../testbed/istio-install.ts'
-import {ensureIstioBuilt, memoryMiB, runningIstiod, waitUntil} from '../../testbed/istiod.ts'
+import {downIstio, type IstioBed, ok, upIstio} from './istio-bed.ts'
+import {memoryMiB, runningIstiod, waitUntil} from '../../testbed/istiod.ts'
 import {addWorkload, removeWorkload} from '../../testbed/workloads.ts'
 import {clusterOf, clusterSnis, endpointsOf, xds} from '../../testbed/xds.ts'
 import type {XdsDump, XdsTarget} from '../../testbed/xds.ts'
@@ -27,15 +26,10 @@ const SNI = (port: number, host: string) => `outbound_.${port}_._.${host}`
 const OUT = (port: number, host: string) => `outbound|${port}||${host}`
 const GW2 = '127.0.0.12:15443'
 const dir = tempDir('datapath-e2e-')
-const installedHere: string[] = []
-const installedCacerts: string[] = []
+let bed: IstioBed = {cacerts: [], installed: []}
 const timings: Record<string, number | string> = {}
 /** every hop the probe showed, for the report: journey → rows */
 const hops: Array<{journey: string; proxy: string; hop: string; seen: string}> = []
-
-function ok(r: {code: number; stdout: string; stderr: string}, what: string) {
-  assert.equal(r.code, 0, `${what} exited ${r.code}:\n${r.stdout}\n${r.stderr}`)
-}
 
 function who(t: XdsTarget): string {
   return `${t.context} ${t.eastwest ? 'east-west gateway' : t.app ?? t.pod}`
@@ -75,23 +69,11 @@ function failed(v: {checks: VerifyCheck[]}, id: string): VerifyCheck[] {
 }
 
 before(async () => {
-  ensureIstioBuilt((m) => process.stderr.write(`# ${m}\n`))
   // one root for both clusters, as cacerts, before istiod starts
-  const caDir = join(dir, 'mesh-ca')
-  ok(await mesh(['ca', 'gen', '--cluster', C1, '--cluster', C2, '--dir', caDir, '--key-size', '2048']), 'ca gen')
-  for (const ctx of [C1, C2]) {
-    if (await kget(ctx, ['-n', NS, 'secret', 'cacerts'])) continue
-    ok(await mesh(['ca', 'gen', '--cluster', ctx, '--context', ctx, '--dir', caDir]), `ca gen --context ${ctx}`)
-    installedCacerts.push(ctx)
-  }
-  for (const ctx of [C1, C2]) {
-    if (istioInstalled(ctx) && runningIstiod(ctx)) continue
-    const t0 = Date.now()
-    const inst = await installIstio(ctx, {log: (m) => process.stderr.write(`# ${m}\n`)})
-    installedHere.push(ctx)
-    timings[`${ctx} install`] = Date.now() - t0
+  bed = await upIstio([C1, C2], dir, (ctx, inst, ms) => {
+    timings[`${ctx} install`] = ms
     timings[`${ctx} istiod ready`] = inst.istiod.readyMs
-  }
+  })
 }, {timeout: 60 * 60_000})
 
 after(async () => {
@@ -107,8 +89,7 @@ after(async () => {
   for (const ctx of [C1, C2]) await kubectl(['-n', NS, 'delete', 'gateway.networking.istio.io', 'cross-network-gateway', '--ignore-not-found'], {context: ctx})
   for (const ctx of [C1, C2]) await removeWorkload(ctx, 'baz', 'echo', {service: true})
   for (const ctx of [C1, C2]) await kubectl(['delete', 'namespace', 'baz', '--ignore-not-found', '--wait=false'], {context: ctx})
-  for (const ctx of installedHere) await uninstallIstio(ctx)
-  for (const ctx of installedCacerts) await kubectl(['-n', NS, 'delete', 'secret', 'cacerts', '--ignore-not-found'], {context: ctx})
+  await downIstio(bed)
   rmSync(dir, {recursive: true, force: true})
   process.stderr.write(`# datapath timings (ms): ${JSON.stringify(timings)}\n`)
   process.stderr.write(`# hops:\n${hops.map((h) => `#   ${h.journey} | ${h.proxy} | ${h.hop} | ${h.seen}`).join('\n')}\n`)

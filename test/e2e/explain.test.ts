@@ -10,10 +10,9 @@
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {rmSync} from 'node:fs'
-import {join} from 'node:path'
 import {assertUsageError, kget, kubectl, mesh, stats, tempDir} from './harness.ts'
-import {installIstio, istioInstalled, uninstallIstio} from '../../testbed/istio-install.ts'
-import {ensureIstioBuilt, runningIstiod, waitUntil} from '../../testbed/istiod.ts'
+import {downIstio, type IstioBed, ok, upIstio} from './istio-bed.ts'
+import {waitUntil} from '../../testbed/istiod.ts'
 import {addWorkload, removeWorkload} from '../../testbed/workloads.ts'
 import {endpointsOf, xds} from '../../testbed/xds.ts'
 import type {XdsDump, XdsTarget} from '../../testbed/xds.ts'
@@ -29,8 +28,7 @@ const GW2 = '127.0.0.12'
 const MOVED = '127.0.0.22'
 const TIMEOUT_MS = 60_000
 const dir = tempDir('explain-e2e-')
-const installedHere: string[] = []
-const installedCacerts: string[] = []
+let bed: IstioBed = {cacerts: [], installed: []}
 const sleep1: XdsTarget = {context: C1, app: 'foo/sleep'}
 /** cluster1's meshNetworks while a test has replaced it */
 let savedMeshNetworks: string | undefined
@@ -44,10 +42,6 @@ interface Explained {
 /** state → predicted vs received, for the report */
 const table: Array<{state: string; predicted: string; received: string; dropped: string}> = []
 const runs: Array<{ms: number; requests: number}> = []
-
-function ok(r: {code: number; stdout: string; stderr: string}, what: string) {
-  assert.equal(r.code, 0, `${what} exited ${r.code}:\n${r.stdout}\n${r.stderr}`)
-}
 
 async function explain(service: string, port: number, extra: string[] = []): Promise<Explained> {
   const t0 = Date.now()
@@ -113,19 +107,7 @@ async function setGatewayAddress(ctx: string, ip: string | undefined) {
 }
 
 before(async () => {
-  ensureIstioBuilt((m) => process.stderr.write(`# ${m}\n`))
-  const caDir = join(dir, 'mesh-ca')
-  ok(await mesh(['ca', 'gen', '--cluster', C1, '--cluster', C2, '--dir', caDir, '--key-size', '2048']), 'ca gen')
-  for (const ctx of [C1, C2]) {
-    if (await kget(ctx, ['-n', NS, 'secret', 'cacerts'])) continue
-    ok(await mesh(['ca', 'gen', '--cluster', ctx, '--context', ctx, '--dir', caDir]), `ca gen --context ${ctx}`)
-    installedCacerts.push(ctx)
-  }
-  for (const ctx of [C1, C2]) {
-    if (istioInstalled(ctx) && runningIstiod(ctx)) continue
-    await installIstio(ctx, {log: (m) => process.stderr.write(`# ${m}\n`)})
-    installedHere.push(ctx)
-  }
+  bed = await upIstio([C1, C2], dir)
 }, {timeout: 60 * 60_000})
 
 after(async () => {
@@ -137,8 +119,7 @@ after(async () => {
   await mesh(['cluster', 'unlink', '--context', C2, '--remote-name', C1, '--remote-context', C1, '--prune-remote'])
   for (const ctx of [C1, C2]) await kubectl(['-n', NS, 'delete', 'gateway.networking.istio.io', 'kubectl-mesh-cross-network', '--ignore-not-found'], {context: ctx, allowFail: true})
   for (const ctx of [C1, C2]) await removeWorkload(ctx, 'bar', 'plain', {service: true}).catch(() => undefined)
-  for (const ctx of installedHere) await uninstallIstio(ctx)
-  for (const ctx of installedCacerts) await kubectl(['-n', NS, 'delete', 'secret', 'cacerts', '--ignore-not-found'], {context: ctx})
+  await downIstio(bed)
   rmSync(dir, {recursive: true, force: true})
   const ms = runs.map((r) => r.ms).sort((a, b) => a - b)
   process.stderr.write(`# explain: ${runs.length} runs, wall ms median ${ms[Math.floor(ms.length / 2)] ?? '-'} (min ${ms[0] ?? '-'}, max ${ms.at(-1) ?? '-'}), API requests per run ${[...new Set(runs.map((r) => r.requests))].join('/')}\n`)
