@@ -36,13 +36,15 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
     } catch (error) {
       throw new UsageError((error as Error).message, 'pass --istiod-debug-url CLUSTER=http://127.0.0.1:PORT')
     }
-    const report = await verify(session, {contexts: flags.context ?? [], istioNamespace: flags['istio-namespace'], istiodDebugUrls, clusterDomain: flags['cluster-domain'], progress: (await import('../ui/progress.ts')).progressFor(flags.output)})
+    const picture = flags.output === 'dot' || flags.output === 'mermaid' || flags.output === 'svg'
+    const report = await verify(session, {contexts: flags.context ?? [], istioNamespace: flags['istio-namespace'], istiodDebugUrls, clusterDomain: flags['cluster-domain'], graph: picture, progress: (await import('../ui/progress.ts')).progressFor(flags.output)})
     if (flags.output === 'json') {
       const {renderJson} = await import('../verify/render-json.ts')
       process.stdout.write(renderJson(report))
-    } else if (flags.output === 'dot' || flags.output === 'mermaid' || flags.output === 'svg') {
+    } else if (picture) {
       const {renderDot, renderMermaid, renderSvg} = await import('../verify/graph.ts')
-      process.stdout.write(flags.output === 'dot' ? renderDot(report.graph) : flags.output === 'mermaid' ? renderMermaid(report.graph) : await renderSvg(report.graph))
+      const graph = report.graph!
+      process.stdout.write(flags.output === 'dot' ? renderDot(graph) : flags.output === 'mermaid' ? renderMermaid(graph) : await renderSvg(graph))
     } else {
       const {renderText} = await import('../verify/render-text.ts')
       const {stdoutPainter} = await import('../ui/output.ts')

@@ -27,11 +27,11 @@ export interface VerifyReport {
   clusters: ClusterInfo[]
   checks: CheckResult[]
   summary: Summary
-  /** The mesh as a graph (verify -o dot|mermaid|svg). */
-  graph: MeshGraph
+  /** The mesh as a graph (verify -o dot|mermaid|svg), when asked for. */
+  graph?: MeshGraph
 }
 
-export function runChecks(facts: VerifyFacts, checks: CheckDef[] = CHECKS, opts: {clusterDomain?: string} = {}): VerifyReport {
+export function runChecks(facts: VerifyFacts, checks: CheckDef[] = CHECKS, opts: {clusterDomain?: string; graph?: boolean} = {}): VerifyReport {
   const ctx = new CheckContext(facts, opts)
   const results: CheckResult[] = []
   for (const check of checks) {
@@ -53,7 +53,7 @@ export function runChecks(facts: VerifyFacts, checks: CheckDef[] = CHECKS, opts:
     }),
     checks: results,
     summary: summarize(results),
-    graph: buildGraph(ctx, results),
+    ...(opts.graph ? {graph: buildGraph(ctx, results)} : {}),
   }
 }
 

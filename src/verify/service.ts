@@ -13,6 +13,8 @@ export interface VerifyOptions {
   istiodDebugUrls?: Record<string, string>
   /** --cluster-domain: every cluster's DNS domain (default: each install's own, else cluster.local). */
   clusterDomain?: string
+  /** Also build the graph (verify -o dot|mermaid|svg). */
+  graph?: boolean
   /** Shows the steps (src/ui/progress.ts); quiet by default. */
   progress?: StepRunner
 }
@@ -29,7 +31,7 @@ export async function verify(session: Session, opts: VerifyOptions): Promise<Ver
       timeoutMs: session.timeoutMs,
       view: true,
     }))
-    return runChecks(facts, undefined, {clusterDomain: opts.clusterDomain})
+    return runChecks(facts, undefined, {clusterDomain: opts.clusterDomain, graph: opts.graph})
   } finally {
     close()
   }
