@@ -3,7 +3,7 @@
 // (where its /debug/clusterz is readable through a port-forward), and only then revoke the old
 // token (delete its anchor, or its token Secret). The old token is never revoked before the new
 // one is in place; a failure on the way says which token is live and how to finish.
-import {dump, load} from 'js-yaml'
+import {withToken} from '../cluster/remote-secrets.ts'
 import {OperationError, UsageError} from '../errors.ts'
 import {applyObject, type Change, changeOf} from '../kube/apply.ts'
 import type {KubeClient} from '../kube/client.ts'
@@ -13,7 +13,7 @@ import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {REMOTE_SECRET_PREFIX, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, TOKEN_TTL_ANNOTATION} from '../istio/names.ts'
 import type {Reporter} from '../report.ts'
-import {probeThroughPod} from '../verify/istiod.ts'
+import {probeThroughPod} from '../cluster/istiod.ts'
 import {allInOrder} from '../settle.ts'
 import {type ClusterFacts, readClusterFacts} from './facts.ts'
 import {
@@ -221,11 +221,8 @@ async function rotateOne(session: Session, p: Plan, o: RotateOptions, changes: C
 
 /** The remote secret with the token of its kubeconfig for `id` replaced; nothing else changes. */
 export function swapToken(secret: KubeObject, id: string, token: string): KubeObject {
-  const doc = load(Buffer.from(secret.data[id], 'base64').toString('utf8')) as any
-  const ctx = doc.contexts?.find((c: any) => c?.name === doc['current-context'])?.context ?? doc.contexts?.[0]?.context
-  const user = doc.users?.find((u: any) => u?.name === ctx?.user) ?? doc.users?.[0]
-  user.user = {...user.user, token}
-  const data = {...secret.data, [id]: Buffer.from(dump(doc, {lineWidth: -1, noRefs: true}), 'utf8').toString('base64')}
+  const kubeconfig = withToken(Buffer.from(secret.data[id], 'base64').toString('utf8'), token)
+  const data = {...secret.data, [id]: Buffer.from(kubeconfig, 'utf8').toString('base64')}
   return {apiVersion: 'v1', kind: 'Secret', metadata: {name: secret.metadata.name, namespace: secret.metadata.namespace}, data}
 }
 

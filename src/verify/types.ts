@@ -1,6 +1,8 @@
 // The data every verify check works on and produces. Pure types, no I/O.
 import type {KubeObject} from '../kube/resources.ts'
-import type {EndpointShardz, NetworkGatewayEntry} from './istiod.ts'
+import type {IstiodProbe} from '../cluster/istiod.ts'
+
+export type {IstiodProbe}
 
 export type Status = 'pass' | 'warn' | 'fail' | 'skip'
 
@@ -66,27 +68,6 @@ export interface SecretProbe {
   detail: string
   /** The reads the token was denied ("list pods", …). */
   denied: string[]
-}
-
-/**
- * istiod's /debug/clusterz of one cluster (src/verify/istiod.ts). 'not-asked': no remote secrets,
- * or read through a remote secret without --istiod-debug-url; 'no-pod': no running istiod pod to
- * port-forward to; 'forbidden': the user may not list or port-forward to istiod's pods.
- */
-export interface IstiodProbe {
-  /** report name of the cluster */
-  cluster: string
-  /** what was asked: the URL, or "pod NS/NAME port 15014 (port-forward)" */
-  url?: string
-  outcome: 'ok' | 'error' | 'not-asked' | 'no-pod' | 'forbidden'
-  detail: string
-  clusterz?: Array<{id: string; secretName: string; syncStatus: string}>
-  /** /debug/networkz (read after clusterz answered): the gateways istiod knows per network. */
-  networkz?: NetworkGatewayEntry[]
-  networkzError?: string
-  /** /debug/endpointShardz: the endpoint shards istiod holds per host and namespace. */
-  endpointShardz?: EndpointShardz
-  endpointShardzError?: string
 }
 
 export interface VerifyFacts {
