@@ -10,6 +10,7 @@ import {X509Certificate} from 'node:crypto'
 import {load} from 'js-yaml'
 import {OperationError, UsageError} from '../errors.ts'
 import {CACERTS_SECRET, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
+import {cacertsKeys, cacertsRootPem} from '../cluster/trust.ts'
 import {chooseRevision, ISTIOD_APP_SELECTOR} from '../istio/revision.ts'
 import {applyObject, type Change} from '../kube/apply.ts'
 import type {KubeClient} from '../kube/client.ts'
@@ -136,17 +137,17 @@ function cacertsFacts(secret: KubeObject | undefined, d: DirRead): ClusterRotate
   if (!secret) return null
   const data = secret.data as Record<string, string> | undefined
   const problems: string[] = []
-  const tls = data?.['tls.crt'] !== undefined
-  const certPem = decode(data, tls ? 'tls.crt' : 'ca-cert.pem')
-  const keyPem = decode(data, tls ? 'tls.key' : 'ca-key.pem')
-  const rootPem = decode(data, tls ? 'ca.crt' : 'root-cert.pem')
-  const missing = (tls ? ['tls.crt', 'tls.key', 'ca.crt'] : ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem']).filter((k) => !data?.[k])
+  const keys = cacertsKeys(data)
+  const certPem = decode(data, keys.signingCert)
+  const keyPem = decode(data, keys.signingKey)
+  const rootPem = cacertsRootPem(secret)
+  const missing = keys.required.filter((k) => !data?.[k])
   if (missing.length > 0) problems.push(`missing ${missing.join(', ')}`)
   let signing: CertFacts | undefined
   try {
     if (certPem) signing = readCert(certPem)
   } catch (error) {
-    problems.push(`${tls ? 'tls.crt' : 'ca-cert.pem'} is ${(error as Error).message}`)
+    problems.push(`${keys.signingCert} is ${(error as Error).message}`)
   }
   if (signing && keyPem) {
     try {
@@ -212,7 +213,7 @@ async function readCluster(client: KubeClient, o: RotateOptions, d: DirRead, tim
       : d.nextFolders.find((f) => f.cert.fingerprint256 === signingFp) ? {name: d.nextFolders.find((f) => f.cert.fingerprint256 === signingFp)!.name, in: 'next' as const} : undefined
   // Intermediates istiod may be signing with: this cluster's in DIR and DIR/next, and the live one.
   const candidates: CertFacts[] = [...d.folders, ...d.nextFolders].map((f) => f.cert)
-  const liveCert = decode(secret?.data, 'ca-cert.pem')
+  const liveCert = decode(secret?.data, cacertsKeys(secret?.data).signingCert)
   if (liveCert) try { candidates.push(readCert(liveCert)) } catch { /* reported as a problem */ }
   const running = (pods.items ?? []).filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp)
   const signers = await Promise.all(running.map(async (p) => {

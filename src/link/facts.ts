@@ -1,7 +1,6 @@
 // Reading one cluster's facts for `cluster link`: identity (cluster ID, network, mesh ID), trust
 // (root fingerprint), the east-west gateway, the reader account objects and the remote secrets.
 // The pure extractors are exported for the unit tests; readClusterFacts does the GETs.
-import {X509Certificate} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import type {KubeClient} from '../kube/client.ts'
 import {ApiError} from '../kube/errors.ts'
@@ -12,6 +11,7 @@ import {type EastWestGateway, eastWestGateway} from '../istio/gateway.ts'
 import {type ClusterIdSource, installFacts, type NetworkSource} from '../istio/install.ts'
 import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, revisionNames} from '../istio/revision.ts'
 import {allInOrder} from '../settle.ts'
+import {trustRoots} from '../cluster/trust.ts'
 
 
 export interface Gateway {
@@ -41,7 +41,8 @@ export interface ClusterFacts {
   network?: string
   networkSource?: NetworkSource
   meshId?: string
-  rootFingerprint?: string
+  /** The roots the cluster trusts (src/cluster/trust.ts: istio-ca-root-cert, else cacerts; every certificate of the bundle), SHA-256 AA:BB:… */
+  rootFingerprints?: string[]
   rootSource?: 'cacerts' | 'istio-ca-root-cert'
   gateway?: GatewayInfo
   /** The east-west gateway as the read model has it (src/istio/gateway.ts). */
@@ -74,16 +75,6 @@ export interface ClusterFacts {
   namespace?: KubeObject
 }
 
-/** The first certificate of a PEM bundle, as an upper-case SHA-256 fingerprint (AA:BB:…). */
-export function pemFingerprint(pem: string | undefined): string | undefined {
-  if (!pem || !pem.includes('BEGIN CERTIFICATE')) return undefined
-  try {
-    return new X509Certificate(pem).fingerprint256
-  } catch {
-    return undefined
-  }
-}
-
 /** The facts that need no API call: what the kubeconfig says about the context's server. */
 export function kubeconfigFacts(client: KubeClient): Pick<ClusterFacts, 'server' | 'tlsServerName' | 'caData'> {
   const c = client.ref.cluster
@@ -108,18 +99,15 @@ export function deriveFacts(raw: {
   rootCertConfigMap?: KubeObject
   meshConfigMap?: KubeObject
   services: KubeObject[]
-}): Pick<ClusterFacts, 'clusterId' | 'clusterIdSource' | 'network' | 'networkSource' | 'meshId' | 'rootFingerprint' | 'rootSource' | 'gateway' | 'ewGateway' | 'clusterDomain' | 'remoteProfile' | 'remotePilotAddress'> {
+}): Pick<ClusterFacts, 'clusterId' | 'clusterIdSource' | 'network' | 'networkSource' | 'meshId' | 'rootFingerprints' | 'rootSource' | 'gateway' | 'ewGateway' | 'clusterDomain' | 'remoteProfile' | 'remotePilotAddress'> {
   const install = installFacts(raw)
   const out: ReturnType<typeof deriveFacts> = {
     remoteProfile: install.remoteProfile, remotePilotAddress: install.remotePilotAddress,
     clusterId: install.clusterId, clusterIdSource: install.clusterIdSource,
     network: install.network, networkSource: install.networkSource, meshId: install.meshId, clusterDomain: install.clusterDomain,
   }
-  const cacertsRoot = raw.cacerts?.data?.['root-cert.pem'] ? Buffer.from(raw.cacerts.data['root-cert.pem'], 'base64').toString('utf8') : undefined
-  const fpCacerts = pemFingerprint(cacertsRoot)
-  const fpConfigMap = pemFingerprint(raw.rootCertConfigMap?.data?.['root-cert.pem'])
-  if (fpCacerts) Object.assign(out, {rootFingerprint: fpCacerts, rootSource: 'cacerts'})
-  else if (fpConfigMap) Object.assign(out, {rootFingerprint: fpConfigMap, rootSource: 'istio-ca-root-cert'})
+  const trust = trustRoots({istioNamespace: raw.namespace?.metadata.name ?? '', cacerts: raw.cacerts, rootCertConfigMap: raw.rootCertConfigMap})
+  if (trust) Object.assign(out, {rootFingerprints: trust.roots.map((r) => r.fingerprint256), rootSource: trust.source})
   out.ewGateway = eastWestGateway(raw.services, out.network)
   out.gateway = out.ewGateway && {service: out.ewGateway.ref, address: out.ewGateway.addresses[0], port: out.ewGateway.port, network: out.ewGateway.network}
   return out

@@ -149,15 +149,18 @@ export function validatePair(east: ClusterFacts, west: ClusterFacts, o: PairOpti
       `remove it first (kubectl --context ${east.context} -n ${east.istioNamespace} delete secret ${taken.metadata.name}), then link again`)
   }
 
-  if (east.rootFingerprint && west.rootFingerprint && east.rootFingerprint !== west.rootFingerprint) {
+  // Sets of roots: mid-rotation a cluster trusts two, and a shared one is enough for mTLS.
+  const eastRoots = east.rootFingerprints ?? []
+  const westRoots = west.rootFingerprints ?? []
+  if (eastRoots.length > 0 && westRoots.length > 0 && !eastRoots.some((r) => westRoots.includes(r))) {
     if (!o.force) {
-      throw new UsageError(`${E} and ${W} trust different root CAs (${east.rootSource} ${short(east.rootFingerprint)} vs ${west.rootSource} ${short(west.rootFingerprint)}): mTLS between them would fail`,
+      throw new UsageError(`${E} and ${W} trust different root CAs (${east.rootSource} ${eastRoots.map(short).join(' + ')} vs ${west.rootSource} ${westRoots.map(short).join(' + ')}): mTLS between them would fail`,
         'install intermediates from one root in both (kubectl mesh ca gen --cluster NAME --context CTX), or pass --force to link anyway')
     }
     warnings.push(`--force: ${E} and ${W} trust different root CAs; cross-cluster mTLS will fail until they share one`)
-  } else if (!east.rootFingerprint && !east.remoteProfile || !west.rootFingerprint && !west.remoteProfile) {
+  } else if (eastRoots.length === 0 && !east.remoteProfile || westRoots.length === 0 && !west.remoteProfile) {
     // (a remote-profile cluster runs no CA: its workloads get their certificates from the primary)
-    const unknown = [east, west].filter((f) => !f.rootFingerprint).map((f) => `"${f.context}"`).join(' and ')
+    const unknown = [east, west].filter((f) => !f.rootFingerprints?.length).map((f) => `"${f.context}"`).join(' and ')
     warnings.push(`cannot tell the root CA of context ${unknown} (no ${'cacerts'} Secret, no istio-ca-root-cert ConfigMap): make sure both clusters share one root (kubectl mesh ca gen)`)
   }
   if (east.meshId && west.meshId && east.meshId !== west.meshId) {

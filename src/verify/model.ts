@@ -1,11 +1,10 @@
 // Pure derivations from the collected facts: identity, gateways, remote secrets, trust roots.
-import type {X509Certificate} from 'node:crypto'
 import type {KubeObject} from '../kube/resources.ts'
 import {CACERTS_SECRET, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
 import {chooseRevision, ISTIOD_APP_SELECTOR, type RevisionNames} from '../istio/revision.ts'
 import {type EastWestGateway, eastWestGateways as rankedGateways, exportedHost, serviceFqdn} from '../istio/gateway.ts'
 import {installFacts, type InstallFacts} from '../istio/install.ts'
-import {cacertsRoots, decodeSecretData, parseBundle} from '../cluster/certs.ts'
+import {trustRoots, type TrustRoots} from '../cluster/trust.ts'
 import type {ClusterFacts, ListedKind} from './types.ts'
 
 function findIn(f: ClusterFacts, kind: ListedKind, namespace: string, name: string): KubeObject | null | undefined {
@@ -82,19 +81,7 @@ export function exportedFqdn(svc: KubeObject, id: Identity): string {
 /** A Service's FQDN in the cluster's domain. */
 export const fqdnIn = (id: Identity, name: string, ns: string) => serviceFqdn(name, ns, id.clusterDomain)
 
-/** The roots workloads of a cluster trust: istio-ca-root-cert when istiod published it, else the cacerts roots. undefined: unknown. */
-export function trustedRoots(f: ClusterFacts): {roots: X509Certificate[]; from: string} | undefined {
-  const cm = rootCertConfigMap(f)
-  if (cm?.data?.['root-cert.pem']) {
-    try {
-      const roots = parseBundle(cm.data['root-cert.pem'])
-      if (roots.length > 0) return {roots, from: `ConfigMap ${f.istioNamespace}/istio-ca-root-cert`}
-    } catch { /* fall through */ }
-  }
-  const s = cacertsSecret(f)
-  if (s) {
-    const roots = cacertsRoots(decodeSecretData(s.data))
-    if (roots.length > 0) return {roots, from: `Secret ${f.istioNamespace}/cacerts`}
-  }
-  return undefined
+/** The roots the cluster trusts, by the one precedence of src/cluster/trust.ts. undefined: unknown. */
+export function trustedRoots(f: ClusterFacts): TrustRoots | undefined {
+  return trustRoots({istioNamespace: f.istioNamespace, cacerts: cacertsSecret(f), rootCertConfigMap: rootCertConfigMap(f)})
 }
