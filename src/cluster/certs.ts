@@ -1,7 +1,6 @@
 // Reading the trust material of a cluster with node:crypto: the cacerts Secret and the
 // istio-ca-root-cert ConfigMap. Pure functions of the PEM text.
 import {createHash, createPrivateKey, X509Certificate} from 'node:crypto'
-import {cacertsKeys} from './trust.ts'
 import {SAMPLE_CERT_FINGERPRINTS, SAMPLE_EMAIL, SAMPLE_SPKI_HASHES} from './sample-ca.ts'
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
@@ -40,6 +39,25 @@ export function decodeSecretData(data: Record<string, string> | undefined): Reco
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(data ?? {})) out[k] = Buffer.from(v, 'base64').toString('utf8')
   return out
+}
+
+/** The layouts of a cacerts Secret as istiod detects them (src/cluster/trust.ts). */
+export interface CacertsKeys {
+  format: 'istio' | 'tls'
+  signingCert: string
+  signingKey: string
+  /** The intermediates file (Istio's layout only). */
+  chain?: string
+  roots: string
+  /** Every key istiod needs in this layout. */
+  required: string[]
+}
+
+/** The keys of a cacerts Secret's data, by its layout (tls.crt present: the kubernetes.io/tls layout). */
+export function cacertsKeys(data: Record<string, unknown> | undefined): CacertsKeys {
+  return data && 'tls.crt' in data
+    ? {format: 'tls', signingCert: 'tls.crt', signingKey: 'tls.key', roots: 'ca.crt', required: ['tls.crt', 'tls.key', 'ca.crt']}
+    : {format: 'istio', signingCert: 'ca-cert.pem', signingKey: 'ca-key.pem', chain: 'cert-chain.pem', roots: 'root-cert.pem', required: ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem']}
 }
 
 export interface CacertsMaterial {

@@ -15,25 +15,9 @@
 import type {X509Certificate} from 'node:crypto'
 import type {KubeObject} from '../kube/resources.ts'
 import {CACERTS_SECRET, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
-import {parseBundle} from './certs.ts'
+import {cacertsKeys, parseBundle} from './certs.ts'
 
-export interface CacertsKeys {
-  format: 'istio' | 'tls'
-  signingCert: string
-  signingKey: string
-  /** The intermediates file (Istio's layout only). */
-  chain?: string
-  roots: string
-  /** Every key istiod needs in this layout. */
-  required: string[]
-}
-
-/** The keys of a cacerts Secret's data, by its layout (tls.crt present: the kubernetes.io/tls layout). */
-export function cacertsKeys(data: Record<string, unknown> | undefined): CacertsKeys {
-  return data && 'tls.crt' in data
-    ? {format: 'tls', signingCert: 'tls.crt', signingKey: 'tls.key', roots: 'ca.crt', required: ['tls.crt', 'tls.key', 'ca.crt']}
-    : {format: 'istio', signingCert: 'ca-cert.pem', signingKey: 'ca-key.pem', chain: 'cert-chain.pem', roots: 'root-cert.pem', required: ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem']}
-}
+export {cacertsKeys, type CacertsKeys} from './certs.ts'
 
 /** The roots file of a cacerts Secret (data base64 as the API returns it), decoded; undefined when absent. */
 export function cacertsRootPem(secret: KubeObject | null | undefined): string | undefined {

@@ -28,7 +28,7 @@ export interface GatewayInfo {
   network?: string
 }
 
-export interface ClusterFacts {
+export interface LinkFacts {
   context: string
   istioNamespace: string
   /** The API server address and CA of the context, as the kubeconfig has them. */
@@ -76,7 +76,7 @@ export interface ClusterFacts {
 }
 
 /** The facts that need no API call: what the kubeconfig says about the context's server. */
-export function kubeconfigFacts(client: KubeClient): Pick<ClusterFacts, 'server' | 'tlsServerName' | 'caData'> {
+export function kubeconfigFacts(client: KubeClient): Pick<LinkFacts, 'server' | 'tlsServerName' | 'caData'> {
   const c = client.ref.cluster
   let caData = c['certificate-authority-data']
   if (!caData && c['certificate-authority']) {
@@ -99,7 +99,7 @@ export function deriveFacts(raw: {
   rootCertConfigMap?: KubeObject
   meshConfigMap?: KubeObject
   services: KubeObject[]
-}): Pick<ClusterFacts, 'clusterId' | 'clusterIdSource' | 'network' | 'networkSource' | 'meshId' | 'rootFingerprints' | 'rootSource' | 'gateway' | 'ewGateway' | 'clusterDomain' | 'remoteProfile' | 'remotePilotAddress'> {
+}): Pick<LinkFacts, 'clusterId' | 'clusterIdSource' | 'network' | 'networkSource' | 'meshId' | 'rootFingerprints' | 'rootSource' | 'gateway' | 'ewGateway' | 'clusterDomain' | 'remoteProfile' | 'remotePilotAddress'> {
   const install = installFacts(raw)
   const out: ReturnType<typeof deriveFacts> = {
     remoteProfile: install.remoteProfile, remotePilotAddress: install.remotePilotAddress,
@@ -114,7 +114,7 @@ export function deriveFacts(raw: {
 }
 
 /** Every GET `cluster link` needs in one cluster, concurrently. */
-export async function readClusterFacts(client: KubeClient, istioNamespace: string): Promise<ClusterFacts> {
+export async function readClusterFacts(client: KubeClient, istioNamespace: string): Promise<LinkFacts> {
   const ns = istioNamespace
   const get = (type: (typeof RESOURCES)[keyof typeof RESOURCES], name: string, namespaced = true) =>
     client.getOptional<KubeObject>(resourcePath(type, namespaced ? ns : undefined, name))

@@ -15,7 +15,7 @@ import {REMOTE_SECRET_PREFIX, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, TOKEN
 import type {Reporter} from '../report.ts'
 import {probeThroughPod} from '../cluster/istiod.ts'
 import {allInOrder} from '../settle.ts'
-import {type ClusterFacts, readClusterFacts} from './facts.ts'
+import {type LinkFacts, readClusterFacts} from './facts.ts'
 import {
   anchorSecret, expiredAnchors, formatTtl, issueBoundToken, issueLongLivedToken, type IssuedToken, linkTokenSecret, listAnchors,
   MAX_TTL_SECONDS, MIN_TTL_SECONDS, nextAnchorIndex, parseTokenTtl, remoteSecretToken, type TokenInfo,
@@ -57,8 +57,8 @@ export interface Rotation {
 }
 
 interface Plan {
-  east: ClusterFacts
-  west: ClusterFacts
+  east: LinkFacts
+  west: LinkFacts
   id: string
   eastId: string
   secret: KubeObject
@@ -80,7 +80,7 @@ export async function rotateCredentials(session: Session, o: RotateOptions): Pro
   const east = session.client(eastRef.context)
   const west = session.client(westRef.context)
   const [eastFacts, westFacts] = await allInOrder([readFacts(east, o.istioNamespace), readFacts(west, o.istioNamespace)])
-  const pairs: Array<[ClusterFacts, ClusterFacts]> = [[eastFacts, westFacts]]
+  const pairs: Array<[LinkFacts, LinkFacts]> = [[eastFacts, westFacts]]
   if (o.bidirectional) pairs.push([westFacts, eastFacts])
   // Everything is checked for every direction before the first write.
   const plans: Plan[] = []
@@ -92,7 +92,7 @@ export async function rotateCredentials(session: Session, o: RotateOptions): Pro
   return {changes, rotations}
 }
 
-async function readFacts(client: KubeClient, ns: string): Promise<ClusterFacts> {
+async function readFacts(client: KubeClient, ns: string): Promise<LinkFacts> {
   try {
     return await readClusterFacts(client, ns)
   } catch (error) {
@@ -104,9 +104,9 @@ async function readFacts(client: KubeClient, ns: string): Promise<ClusterFacts> 
   }
 }
 
-const linkCmd = (e: ClusterFacts, w: ClusterFacts) => `kubectl mesh cluster link --context ${e.context} --remote-context ${w.context}`
+const linkCmd = (e: LinkFacts, w: LinkFacts) => `kubectl mesh cluster link --context ${e.context} --remote-context ${w.context}`
 
-async function plan(east: ClusterFacts, west: ClusterFacts, westClient: KubeClient, o: RotateOptions): Promise<Plan> {
+async function plan(east: LinkFacts, west: LinkFacts, westClient: KubeClient, o: RotateOptions): Promise<Plan> {
   const E = `context "${east.context}"`
   const id = west.clusterId
   if (!id) throw new UsageError(`context "${west.context}": cannot tell its cluster ID, so the remote secret in ${E} cannot be found; nothing was written`, 'set CLUSTER_ID on its istiod (global.multiCluster.clusterName)')

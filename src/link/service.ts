@@ -11,7 +11,7 @@ import {type KubeObject, RESOURCES, resourcePath, resourceFor} from '../kube/res
 import type {Session} from '../kube/session.ts'
 import {isDns1123Label, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, readerClusterRole} from '../istio/names.ts'
 import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, revisionNames} from '../istio/revision.ts'
-import {type ClusterFacts, readClusterFacts} from './facts.ts'
+import {type LinkFacts, readClusterFacts} from './facts.ts'
 import {CONTROL_PLANE_CLUSTERS_ANNOTATION, CROSS_NETWORK_GATEWAY, EXPOSE_ANNOTATION, ISTIOD_GATEWAY} from '../istio/names.ts'
 import {readIstioInstall} from '../istio/read.ts'
 import {objectRef} from '../istio/gateway.ts'
@@ -148,7 +148,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
     for (const d of directions) d.bound = await planBoundToken(d.link, session.client(d.link.west.context), o.tokenTtlSeconds, o.version)
   }
   // The reader objects, once per cluster that is discovered.
-  const readerPlans = new Map<ClusterFacts, ReaderStep[]>()
+  const readerPlans = new Map<LinkFacts, ReaderStep[]>()
   for (const d of directions) readerPlans.set(d.link.west, o.tokenTtlSeconds === undefined ? planReader(d.link.west, o.version) : withoutTokenSecret(planReader(d.link.west, o.version)))
 
   for (const w of warnings) o.report.warn(w)
@@ -182,7 +182,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   }
   const sending = (context: string, obj: Pick<KubeObject, 'kind' | 'metadata'>, write: () => Promise<Change>): Promise<Change> => sendingOptional(context, obj, write) as Promise<Change>
   try {
-    const tokens = new Map<ClusterFacts, {token: string; caData?: string}>()
+    const tokens = new Map<LinkFacts, {token: string; caData?: string}>()
     for (const [facts, steps] of readerPlans) {
       const client = session.client(facts.context)
       for (const step of steps) changes.push(await sending(client.context, step.desired, () => applyReaderStep(client, step, o.dryRun)))
@@ -232,7 +232,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
 }
 
 /** The Gateway that passes PRIMARY's istiod through (namespace/name), planned or found. */
-function istiodExposedBy(p: IstiodExposurePlan, east: ClusterFacts): string | undefined {
+function istiodExposedBy(p: IstiodExposurePlan, east: LinkFacts): string | undefined {
   if (p.coveredBy) return objectRef(p.coveredBy)
   const gw = p.planned.gateway ?? east.gateways?.find((g) => g.metadata.name === ISTIOD_GATEWAY && g.metadata.namespace === east.ewGateway?.namespace)
   return gw ? objectRef(gw) : undefined
@@ -261,7 +261,7 @@ function secretFor(d: Direction, token: string, caData: string, o: Pick<LinkOpti
     d.link.crossNetwork ? o.expose ?? 'all' : undefined)
 }
 
-async function readFacts(client: KubeClient, ns: string): Promise<ClusterFacts> {
+async function readFacts(client: KubeClient, ns: string): Promise<LinkFacts> {
   try {
     return await readClusterFacts(client, ns)
   } catch (error) {
@@ -310,7 +310,7 @@ async function applyReaderStep(client: KubeClient, step: ReaderStep, dryRun?: bo
 }
 
 /** Poll the token Secret until the token controller has filled in data.token and data.ca.crt. */
-async function waitForToken(client: KubeClient, facts: ClusterFacts, o: LinkOptions): Promise<{token: string; caData?: string}> {
+async function waitForToken(client: KubeClient, facts: LinkFacts, o: LinkOptions): Promise<{token: string; caData?: string}> {
   const path = resourcePath(RESOURCES.Secret, facts.istioNamespace, READER_TOKEN_SECRET)
   const read = (s: KubeObject | undefined) => (s?.data?.token ? {token: Buffer.from(s.data.token, 'base64').toString('utf8'), caData: s.data['ca.crt'] as string | undefined} : undefined)
   const ready = (s: KubeObject | undefined) => Boolean(s?.data?.token && s.data['ca.crt'])
@@ -334,9 +334,9 @@ async function waitForToken(client: KubeClient, facts: ClusterFacts, o: LinkOpti
 interface Access {context: string; verb: 'create' | 'update' | 'patch'; group: string; resource: string; namespace?: string; name?: string}
 
 /** SelfSubjectAccessReviews for the writes the plan needs (none when everything is up to date). */
-async function checkAccess(o: LinkOptions, clientFor: (context: string) => KubeClient, directions: Direction[], readerPlans: Map<ClusterFacts, ReaderStep[]>, meshEdits: MeshEdit[]): Promise<void> {
+async function checkAccess(o: LinkOptions, clientFor: (context: string) => KubeClient, directions: Direction[], readerPlans: Map<LinkFacts, ReaderStep[]>, meshEdits: MeshEdit[]): Promise<void> {
   const wanted: Array<{client: KubeClient; access: Access}> = []
-  const add = (facts: ClusterFacts, obj: KubeObject, exists: boolean, patch = false) => {
+  const add = (facts: LinkFacts, obj: KubeObject, exists: boolean, patch = false) => {
     const type = resourceFor(obj)
     const group = type.apiVersion.includes('/') ? type.apiVersion.split('/')[0] : ''
     wanted.push({client: clientFor(facts.context), access: {context: facts.context, verb: patch ? 'patch' : exists ? 'update' : 'create', group, resource: type.plural, namespace: type.namespaced ? obj.metadata.namespace : undefined, name: exists ? obj.metadata.name : undefined}})
@@ -391,7 +391,7 @@ function desiredRemoteSecret(d: Direction, o: Pick<LinkOptions, 'version' | 'exp
   return secretFor(d, token, caData, o)
 }
 
-function yamlDocs(o: LinkOptions, directions: Direction[], readerPlans: Map<ClusterFacts, ReaderStep[]>, meshEdits: MeshEdit[]): {docs: Array<{context: string; object: KubeObject}>; error?: UsageError} {
+function yamlDocs(o: LinkOptions, directions: Direction[], readerPlans: Map<LinkFacts, ReaderStep[]>, meshEdits: MeshEdit[]): {docs: Array<{context: string; object: KubeObject}>; error?: UsageError} {
   const docs: Array<{context: string; object: KubeObject}> = []
   for (const [facts, steps] of readerPlans) {
     for (const s of steps) if (s.mode === 'apply') docs.push({context: facts.context, object: s.desired})
@@ -544,7 +544,7 @@ export async function unlink(session: Session, o: UnlinkOptions): Promise<{chang
   return {changes, ids}
 }
 
-function requireClusterId(f: ClusterFacts, hint: string): string {
+function requireClusterId(f: LinkFacts, hint: string): string {
   if (f.clusterId && isDns1123Label(f.clusterId)) return f.clusterId
   throw new UsageError(`context "${f.context}": cannot tell the cluster ID (${f.clusterId ? `"${f.clusterId}" is not a DNS-1123 label` : NO_CLUSTER_ID}); nothing was removed`, hint)
 }

@@ -19,7 +19,7 @@ import {parseKubeconfig, tokenInfo, type TokenInfo} from '../cluster/remote-secr
 
 export {decodeJwtClaims, tokenInfo, type TokenClaims, type TokenInfo} from '../cluster/remote-secrets.ts'
 import type {Reporter} from '../report.ts'
-import type {ClusterFacts} from './facts.ts'
+import type {LinkFacts} from './facts.ts'
 
 export const MIN_TTL_SECONDS = 600
 export const MAX_TTL_SECONDS = 8760 * 3600
@@ -156,7 +156,7 @@ export async function issueLongLivedToken(west: KubeClient, secret: KubeObject, 
 export const DRY_RUN_TOKEN = 'dry-run-token-not-issued'
 
 /** The CA of WEST's API server as its pods see it (ConfigMap kube-root-ca.crt), base64; else the context's. */
-export async function westCaData(west: KubeClient, facts: ClusterFacts): Promise<string | undefined> {
+export async function westCaData(west: KubeClient, facts: LinkFacts): Promise<string | undefined> {
   const cm = await west.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, facts.istioNamespace, 'kube-root-ca.crt'))
   const pem = cm?.data?.['ca.crt']
   return pem ? Buffer.from(pem, 'utf8').toString('base64') : facts.caData
@@ -197,7 +197,7 @@ export function chooseBoundToken(i: {secret?: KubeObject; id: string; anchors: K
 }
 
 /** Reads (anchors, CA) and plans one direction; throws UsageError before anything is written. */
-export async function planBoundToken(d: {east: ClusterFacts; west: ClusterFacts; id: string}, westClient: KubeClient, ttlSeconds: number, version: string, now = new Date()): Promise<BoundTokenPlan> {
+export async function planBoundToken(d: {east: LinkFacts; west: LinkFacts; id: string}, westClient: KubeClient, ttlSeconds: number, version: string, now = new Date()): Promise<BoundTokenPlan> {
   const eastId = d.east.clusterId
   if (!eastId) {
     throw new UsageError(`context "${d.east.context}": cannot tell its cluster ID, which names the token's anchor Secret in "${d.west.context}"; nothing was written`,

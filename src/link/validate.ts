@@ -4,7 +4,7 @@
 import {isIP} from 'node:net'
 import {UsageError} from '../errors.ts'
 import {CROSS_NETWORK_PORT, isDns1123Label, REMOTE_SECRET_PREFIX} from '../istio/names.ts'
-import type {ClusterFacts, Gateway} from './facts.ts'
+import type {LinkFacts, Gateway} from './facts.ts'
 
 /** Where the cluster ID is looked for, for the error when it is in neither place. */
 export const NO_CLUSTER_ID = 'no CLUSTER_ID on Deployment istiod, no global.multiCluster.clusterName in ConfigMap istio-sidecar-injector or values'
@@ -95,9 +95,9 @@ export interface PairOptions {
 /** What one direction of a link needs, resolved from facts and flags. */
 export interface ResolvedLink {
   /** The cluster whose istiod discovers (gets the remote secret). */
-  east: ClusterFacts
+  east: LinkFacts
   /** The cluster being discovered (gets the reader account and token). */
-  west: ClusterFacts
+  west: LinkFacts
   /** WEST's cluster ID: the remote secret's data key and meshNetworks' fromRegistry. */
   id: string
   westNetwork?: string
@@ -111,7 +111,7 @@ export interface ResolvedLink {
  * Check one direction: EAST discovers WEST. Throws UsageError on a pair that cannot work;
  * returns the resolved link and warnings.
  */
-export function validatePair(east: ClusterFacts, west: ClusterFacts, o: PairOptions): {link: ResolvedLink; warnings: string[]} {
+export function validatePair(east: LinkFacts, west: LinkFacts, o: PairOptions): {link: ResolvedLink; warnings: string[]} {
   const warnings: string[] = []
   const E = `context "${east.context}"`
   const W = `context "${west.context}"`
@@ -199,7 +199,7 @@ function short(fp: string): string {
  * primary whose cluster ID is unknown (WEST's controlPlaneClusters annotation must name it).
  * Returns true when this is a primary-remote link.
  */
-export function validatePrimaryRemote(east: ClusterFacts, west: ClusterFacts, o: {remoteProfile?: boolean; bidirectional?: boolean}): boolean {
+export function validatePrimaryRemote(east: LinkFacts, west: LinkFacts, o: {remoteProfile?: boolean; bidirectional?: boolean}): boolean {
   if (east.remoteProfile) {
     throw new UsageError(`context "${east.context}" runs Istio's remote profile (no istiod, only a values ConfigMap): it cannot discover other clusters`,
       `link its primary to it instead: kubectl mesh cluster link --context <PRIMARY> --remote-context ${east.context}`)

@@ -1,7 +1,8 @@
 // Pure derivations from the collected facts: identity, gateways, remote secrets, trust roots.
 import type {KubeObject} from '../kube/resources.ts'
 import {CACERTS_SECRET, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
-import {chooseRevision, ISTIOD_APP_SELECTOR, type RevisionNames} from '../istio/revision.ts'
+import type {RevisionNames} from '../istio/revision.ts'
+import {revisionOf} from '../cluster/snapshot.ts'
 import {type EastWestGateway, eastWestGateways as rankedGateways, exportedHost, serviceFqdn} from '../istio/gateway.ts'
 import {installFacts, type InstallFacts} from '../istio/install.ts'
 import {trustRoots, type TrustRoots} from '../cluster/trust.ts'
@@ -18,8 +19,7 @@ export const istioNamespace = (f: ClusterFacts) => findIn(f, 'Namespace', '', f.
 export const cacertsSecret = (f: ClusterFacts) => findIn(f, 'Secret', f.istioNamespace, CACERTS_SECRET)
 export const rootCertConfigMap = (f: ClusterFacts) => findIn(f, 'ConfigMap', f.istioNamespace, ROOT_CERT_CONFIGMAP)
 /** The names of the Istio revision verify reads (src/istio/revision.ts): from the istiod Deployments listed. */
-export const istioNames = (f: ClusterFacts): RevisionNames =>
-  chooseRevision((f.lists.Deployment ?? []).filter((d) => `app=${d.metadata.labels?.app}` === ISTIOD_APP_SELECTOR), f.istioNamespace).names
+export const istioNames = (f: ClusterFacts): RevisionNames => revisionOf(f)
 export const meshConfigMap = (f: ClusterFacts) => findIn(f, 'ConfigMap', f.istioNamespace, istioNames(f).meshConfigMap)
 export const injectorConfigMap = (f: ClusterFacts) => findIn(f, 'ConfigMap', f.istioNamespace, istioNames(f).injectorConfigMap)
 export const istiodDeployment = (f: ClusterFacts) => findIn(f, 'Deployment', f.istioNamespace, istioNames(f).istiod)

@@ -11,12 +11,12 @@ import {load} from 'js-yaml'
 import {OperationError, UsageError} from '../../src/errors.ts'
 import {ApiError} from '../../src/kube/errors.ts'
 import {linkPartialFailure} from '../../src/link/service.ts'
-import {deriveFacts, type ClusterFacts} from '../../src/link/facts.ts'
+import {deriveFacts, type LinkFacts} from '../../src/link/facts.ts'
 import {isLoopbackServer, parseGateway, validateInputs, validatePair} from '../../src/link/validate.ts'
 import {addNetworkEntry, dropExposure, planExposure, planReader, remoteKubeconfig, remoteSecret, removeRegistry, type MeshNetworks} from '../../src/link/plan.ts'
 import {MANAGED_BY_LABEL} from '../../src/istio/names.ts'
 
-const facts = (over: Partial<ClusterFacts> = {}): ClusterFacts => ({
+const facts = (over: Partial<LinkFacts> = {}): LinkFacts => ({
   context: 'east', istioNamespace: 'istio-system', server: 'https://10.0.0.1:6443', namespaceExists: true, clusterDomain: 'cluster.local', revision: 'default', otherRevisions: [], meshConfigMapName: 'istio', istiodService: 'istiod',
   clusterId: 'east', clusterIdSource: 'istiod', network: 'net-east', networkSource: 'namespace', meshId: 'mesh1',
   gateway: {service: 'istio-system/istio-eastwestgateway', address: '192.0.2.1', port: 15443, network: 'net-east'},
@@ -24,7 +24,7 @@ const facts = (over: Partial<ClusterFacts> = {}): ClusterFacts => ({
   remoteSecrets: [],
   ...over,
 })
-const west = (over: Partial<ClusterFacts> = {}) => facts({
+const west = (over: Partial<LinkFacts> = {}) => facts({
   context: 'west', clusterId: 'west', network: 'net-west',
   gateway: {service: 'istio-system/istio-eastwestgateway', address: '192.0.2.2', port: 15443, network: 'net-west'}, ...over,
 })
