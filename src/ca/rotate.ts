@@ -2,16 +2,16 @@
 // istio-ca-root-cert ConfigMaps istiod publishes, and the serving certificate each istiod pod
 // presents on port 15012), let the planner (rotate-plan.ts) pick the step, then write: files first
 // (so an interrupted run finds the material), then the Secrets, then the file moves of phase 3.
-import {istiodEnv, istiodVersion} from '../istio/install.ts'
+import {istiodEnv, istiodVersion, parsedKey} from '../istio/install.ts'
 import {existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync, chmodSync} from 'node:fs'
 import {connect} from 'node:tls'
 import {join} from 'node:path'
 import {X509Certificate} from 'node:crypto'
-import {load} from 'js-yaml'
 import {OperationError, UsageError} from '../errors.ts'
 import {CACERTS_SECRET, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
 import {cacertsKeys, cacertsRootPem} from '../cluster/trust.ts'
-import {chooseRevision, ISTIOD_APP_SELECTOR} from '../istio/revision.ts'
+import {ISTIOD_APP_SELECTOR} from '../istio/revision.ts'
+import {readRevisioned} from '../istio/read.ts'
 import {applyObject, type Change} from '../kube/apply.ts'
 import type {KubeClient} from '../kube/client.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
@@ -191,21 +191,16 @@ async function servingCert(client: KubeClient, ns: string, pod: string, timeoutM
 
 async function readCluster(client: KubeClient, o: RotateOptions, d: DirRead, timeoutMs: number): Promise<ClusterRotateFacts> {
   const ns = o.istioNamespace
-  const [secret, deployments, rootCms, pods] = await Promise.all([
+  const [secret, {revision, istiods, objects: {meshConfigMap: meshCm}}, rootCms, pods] = await Promise.all([
     client.getOptional<KubeObject>(resourcePath(RESOURCES.Secret, ns, CACERTS_SECRET)),
-    client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Deployment, ns), {labelSelector: ISTIOD_APP_SELECTOR}),
+    readRevisioned(client, ns, ['meshConfigMap'] as const),
     client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.ConfigMap), {fieldSelector: `metadata.name=${ROOT_CERT_CONFIGMAP}`}),
     client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Pod, ns), {labelSelector: ISTIOD_APP_SELECTOR}),
   ])
-  const istiods = (deployments.items ?? []).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
-  const names = chooseRevision(istiods, ns).names
-  const meshCm = await client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, names.meshConfigMap))
-  let proxyConfigXdsAgent: string | undefined
-  try {
-    const mesh = meshCm?.data?.mesh ? (load(meshCm.data.mesh) as any) : undefined
-    const v = mesh?.defaultConfig?.proxyMetadata?.PROXY_CONFIG_XDS_AGENT
-    proxyConfigXdsAgent = v === undefined ? undefined : String(v)
-  } catch { /* unreadable mesh config: unset */ }
+  const names = revision.names
+  // the mesh config parsed as the read model parses it (src/istio/install.ts): unreadable → unset
+  const v = parsedKey(meshCm, 'mesh')?.defaultConfig?.proxyMetadata?.PROXY_CONFIG_XDS_AGENT
+  const proxyConfigXdsAgent = v === undefined ? undefined : String(v)
   const cacerts = cacertsFacts(secret, d)
   const signingFp = cacerts?.signing
   const folder = signingFp === undefined ? undefined

@@ -9,7 +9,7 @@ import {RESOURCES, resourcePath} from '../kube/resources.ts'
 import {CACERTS_SECRET, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
 import {type EastWestGateway, eastWestGateway} from '../istio/gateway.ts'
 import {type ClusterIdSource, installFacts, type NetworkSource} from '../istio/install.ts'
-import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, revisionNames} from '../istio/revision.ts'
+import {readRevisioned} from '../istio/read.ts'
 import {allInOrder} from '../settle.ts'
 import {trustRoots} from '../cluster/trust.ts'
 
@@ -120,41 +120,24 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
     client.getOptional<KubeObject>(resourcePath(type, namespaced ? ns : undefined, name))
   const list = async (type: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector?: string) =>
     ((await client.get<{items?: KubeObject[]}>(resourcePath(type, ns), {labelSelector})).items ?? [])
-  const plain = revisionNames(DEFAULT_REVISION, ns)
-  const [namespace, istiods, plainInjector, plainValues, cacerts, rootCertConfigMap, plainMeshConfigMap, services, serviceAccount, plainClusterRole, plainClusterRoleBinding, tokenSecret, remoteSecrets, gateways] = await allInOrder([
+  const [namespace, {revision: rev, objects, plain}, cacerts, rootCertConfigMap, services, serviceAccount, tokenSecret, remoteSecrets, gateways] = await allInOrder([
     get(RESOURCES.Namespace, ns, false),
-    list(RESOURCES.Deployment, ISTIOD_APP_SELECTOR),
-    get(RESOURCES.ConfigMap, plain.injectorConfigMap),
-    get(RESOURCES.ConfigMap, plain.valuesConfigMap),
+    // the install's revision-named objects, in one round for a default install (src/istio/read.ts)
+    readRevisioned(client, ns, ['injector', 'values', 'meshConfigMap', 'readerClusterRole', 'readerClusterRoleBinding'] as const),
     get(RESOURCES.Secret, CACERTS_SECRET),
     get(RESOURCES.ConfigMap, ROOT_CERT_CONFIGMAP),
-    get(RESOURCES.ConfigMap, plain.meshConfigMap),
     list(RESOURCES.Service),
     get(RESOURCES.ServiceAccount, READER_SERVICE_ACCOUNT),
-    get(RESOURCES.ClusterRole, plain.readerClusterRole, false),
-    get(RESOURCES.ClusterRoleBinding, plain.readerClusterRole, false),
     get(RESOURCES.Secret, READER_TOKEN_SECRET),
     list(RESOURCES.Secret, `${MULTICLUSTER_LABEL}=true`),
     // every namespace: a Gateway anywhere applies to the east-west gateway's pods
     client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Gateway)).then((l) => (l.items ?? []).map((g) => withType(g, RESOURCES.Gateway)),
       (error) => (error instanceof ApiError && error.status === 404 ? undefined : Promise.reject(error))),
   ])
-  // A revisioned install (no default-revision istiod): its own ConfigMaps and reader RBAC, read
-  // in a second round. A reader ClusterRole/binding with the plain name (one kubectl-mesh made
-  // earlier) still counts when the revision has none.
-  const rev = chooseRevision(istiods, ns)
-  let [injector, values, meshConfigMap, clusterRole, clusterRoleBinding] = [plainInjector, plainValues, plainMeshConfigMap, plainClusterRole, plainClusterRoleBinding]
-  if (rev.names.revision !== DEFAULT_REVISION) {
-    [injector, values, meshConfigMap, clusterRole, clusterRoleBinding] = await allInOrder([
-      get(RESOURCES.ConfigMap, rev.names.injectorConfigMap),
-      get(RESOURCES.ConfigMap, rev.names.valuesConfigMap),
-      get(RESOURCES.ConfigMap, rev.names.meshConfigMap),
-      get(RESOURCES.ClusterRole, rev.names.readerClusterRole, false),
-      get(RESOURCES.ClusterRoleBinding, rev.names.readerClusterRole, false),
-    ])
-    clusterRole ??= plainClusterRole
-    clusterRoleBinding ??= plainClusterRoleBinding
-  }
+  // A reader ClusterRole/binding with the plain name (one kubectl-mesh made earlier) still counts when the revision has none.
+  const {injector, values, meshConfigMap} = objects
+  const clusterRole = objects.readerClusterRole ?? plain.readerClusterRole
+  const clusterRoleBinding = objects.readerClusterRoleBinding ?? plain.readerClusterRoleBinding
   return {
     context: client.context,
     istioNamespace: ns,

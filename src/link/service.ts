@@ -10,10 +10,9 @@ import {type ObjectRef, writtenSuffix} from '../kube/journal.ts'
 import {type KubeObject, RESOURCES, resourcePath, resourceFor} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {isDns1123Label, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, readerClusterRole} from '../istio/names.ts'
-import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, revisionNames} from '../istio/revision.ts'
 import {type LinkFacts, readClusterFacts} from './facts.ts'
 import {CONTROL_PLANE_CLUSTERS_ANNOTATION, CROSS_NETWORK_GATEWAY, EXPOSE_ANNOTATION, ISTIOD_GATEWAY} from '../istio/names.ts'
-import {readIstioInstall} from '../istio/read.ts'
+import {readIstioInstall, readRevisioned} from '../istio/read.ts'
 import {objectRef} from '../istio/gateway.ts'
 import {editAnnotation, type Edit, editObject, ownedFieldsEqual} from '../kube/apply.ts'
 import {
@@ -589,14 +588,10 @@ async function removeLink(client: KubeClient, id: string, ns: string, dryRun?: b
   const secret = {apiVersion: 'v1', kind: 'Secret', metadata: {name: remoteSecretName(id), namespace: ns}}
   // Read first, so that a repeated unlink sends no write at all. meshNetworks lives in the mesh
   // ConfigMap of the revision link chose (src/istio/revision.ts): `istio` unless only a revisioned istiod runs.
-  const plain = revisionNames(DEFAULT_REVISION, ns)
-  const [live, istiods, plainCm] = await allInOrder([
+  const [live, {revision: {names}, objects: {meshConfigMap: cm}}] = await allInOrder([
     client.getOptional<KubeObject>(resourcePath(RESOURCES.Secret, ns, secret.metadata.name)),
-    client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Deployment, ns), {labelSelector: ISTIOD_APP_SELECTOR}),
-    client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, plain.meshConfigMap)),
+    readRevisioned(client, ns, ['meshConfigMap'] as const),
   ])
-  const {names} = chooseRevision(istiods.items ?? [], ns)
-  const cm = names.revision === DEFAULT_REVISION ? plainCm : await client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, names.meshConfigMap))
   const deleted = live && await deleteObject(client, secret, {dryRun})
   if (deleted) changes.push(deleted)
   if (cm) {
