@@ -6,7 +6,7 @@ import type {KubeClient} from '../kube/client.ts'
 import {ApiError} from '../kube/errors.ts'
 import type {KubeObject} from '../kube/resources.ts'
 import {RESOURCES, resourcePath} from '../kube/resources.ts'
-import {CACERTS_SECRET, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
+import {ANCHOR_FOR_LABEL, CACERTS_SECRET, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
 import {type EastWestGateway, eastWestGateway} from '../istio/gateway.ts'
 import {type ClusterIdSource, installFacts, type NetworkSource} from '../istio/install.ts'
 import {readRevisioned} from '../istio/read.ts'
@@ -71,6 +71,10 @@ export interface LinkFacts {
   remotePilotAddress?: string
   /** The name of the revision's istiod Service (`istiod[-rev]`): what a primary's istiod exposure routes to. */
   istiodService: string
+  /** With want.tokens: the anchor Secrets of bound link tokens (label kubectl-mesh/anchor-for) in the Istio namespace. */
+  anchors?: KubeObject[]
+  /** With want.tokens: the API server's CA as pods see it (ConfigMap kube-root-ca.crt in the Istio namespace), base64. */
+  podCaData?: string
   /** The Istio namespace as read (its annotations: topology.istio.io/controlPlaneClusters). */
   namespace?: KubeObject
 }
@@ -114,13 +118,13 @@ export function deriveFacts(raw: {
 }
 
 /** Every GET `cluster link` needs in one cluster, concurrently. */
-export async function readClusterFacts(client: KubeClient, istioNamespace: string): Promise<LinkFacts> {
+export async function readClusterFacts(client: KubeClient, istioNamespace: string, want: {tokens?: boolean} = {}): Promise<LinkFacts> {
   const ns = istioNamespace
   const get = (type: (typeof RESOURCES)[keyof typeof RESOURCES], name: string, namespaced = true) =>
     client.getOptional<KubeObject>(resourcePath(type, namespaced ? ns : undefined, name))
   const list = async (type: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector?: string) =>
     ((await client.get<{items?: KubeObject[]}>(resourcePath(type, ns), {labelSelector})).items ?? [])
-  const [namespace, {revision: rev, objects, plain}, cacerts, rootCertConfigMap, services, serviceAccount, tokenSecret, remoteSecrets, gateways] = await allInOrder([
+  const [namespace, {revision: rev, objects, plain}, cacerts, rootCertConfigMap, services, serviceAccount, tokenSecret, remoteSecrets, gateways, anchors, kubeRootCa] = await allInOrder([
     get(RESOURCES.Namespace, ns, false),
     // the install's revision-named objects, in one round for a default install (src/istio/read.ts)
     readRevisioned(client, ns, ['injector', 'values', 'meshConfigMap', 'readerClusterRole', 'readerClusterRoleBinding'] as const),
@@ -133,6 +137,9 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
     // every namespace: a Gateway anywhere applies to the east-west gateway's pods
     client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Gateway)).then((l) => (l.items ?? []).map((g) => withType(g, RESOURCES.Gateway)),
       (error) => (error instanceof ApiError && error.status === 404 ? undefined : Promise.reject(error))),
+    // what planning a bound token needs (--token-ttl, rotate-credentials): read here, so the planner sends nothing
+    want.tokens ? list(RESOURCES.Secret, ANCHOR_FOR_LABEL).then((l) => l.map((s) => withType(s, RESOURCES.Secret))) : undefined,
+    want.tokens ? get(RESOURCES.ConfigMap, 'kube-root-ca.crt') : undefined,
   ])
   // A reader ClusterRole/binding with the plain name (one kubectl-mesh made earlier) still counts when the revision has none.
   const {injector, values, meshConfigMap} = objects
@@ -156,6 +163,7 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
     tokenSecret: tokenSecret && withType(tokenSecret, RESOURCES.Secret),
     remoteSecrets: remoteSecrets.map((s) => withType(s, RESOURCES.Secret)),
     gateways,
+    ...(want.tokens ? {anchors, podCaData: kubeRootCa?.data?.['ca.crt'] ? Buffer.from(kubeRootCa.data['ca.crt'], 'utf8').toString('base64') : undefined} : {}),
   }
 }
 

@@ -17,7 +17,7 @@ import {probeThroughPod} from '../cluster/istiod.ts'
 import {allInOrder} from '../settle.ts'
 import {type LinkFacts, readClusterFacts} from './facts.ts'
 import {
-  anchorSecret, expiredAnchors, formatTtl, issueBoundToken, issueLongLivedToken, type IssuedToken, linkTokenSecret, listAnchors,
+  anchorSecret, expiredAnchors, formatTtl, issueBoundToken, issueLongLivedToken, type IssuedToken, linkTokenSecret, anchorsFor,
   MAX_TTL_SECONDS, MIN_TTL_SECONDS, nextAnchorIndex, parseTokenTtl, remoteSecretToken, type TokenInfo,
 } from './token.ts'
 
@@ -84,7 +84,7 @@ export async function rotateCredentials(session: Session, o: RotateOptions): Pro
   if (o.bidirectional) pairs.push([westFacts, eastFacts])
   // Everything is checked for every direction before the first write.
   const plans: Plan[] = []
-  for (const [e, w] of pairs) plans.push(await plan(e, w, session.client(w.context), o))
+  for (const [e, w] of pairs) plans.push(plan(e, w, o))
 
   const changes: Change[] = []
   const rotations: Rotation[] = []
@@ -94,7 +94,7 @@ export async function rotateCredentials(session: Session, o: RotateOptions): Pro
 
 async function readFacts(client: KubeClient, ns: string): Promise<LinkFacts> {
   try {
-    return await readClusterFacts(client, ns)
+    return await readClusterFacts(client, ns, {tokens: true})
   } catch (error) {
     if (error instanceof ApiError && error.status === 0) {
       throw new UsageError(`context "${client.context}": cannot reach the API server at ${client.server.origin} (${error.message}); nothing was written`,
@@ -106,7 +106,8 @@ async function readFacts(client: KubeClient, ns: string): Promise<LinkFacts> {
 
 const linkCmd = (e: LinkFacts, w: LinkFacts) => `kubectl mesh cluster link --context ${e.context} --remote-context ${w.context}`
 
-async function plan(east: LinkFacts, west: LinkFacts, westClient: KubeClient, o: RotateOptions): Promise<Plan> {
+/** Pure: the rotation of one direction from the facts (read with want.tokens). */
+function plan(east: LinkFacts, west: LinkFacts, o: RotateOptions): Plan {
   const E = `context "${east.context}"`
   const id = west.clusterId
   if (!id) throw new UsageError(`context "${west.context}": cannot tell its cluster ID, so the remote secret in ${E} cannot be found; nothing was written`, 'set CLUSTER_ID on its istiod (global.multiCluster.clusterName)')
@@ -120,7 +121,7 @@ async function plan(east: LinkFacts, west: LinkFacts, westClient: KubeClient, o:
   const eastId = east.clusterId
   if (!eastId) throw new UsageError(`${E}: cannot tell its cluster ID, which names the new token's Secret in "${west.context}"; nothing was written`, 'set CLUSTER_ID on its istiod (global.multiCluster.clusterName)')
   if (!west.serviceAccount) throw new UsageError(`context "${west.context}": ServiceAccount ${west.istioNamespace}/${READER_SERVICE_ACCOUNT} does not exist, so no token can be issued for it; nothing was written`, `re-create it: ${linkCmd(east, west)}`)
-  const anchors = await listAnchors(westClient, west.istioNamespace, eastId)
+  const anchors = anchorsFor(west, eastId)
   let ttlSeconds = o.tokenTtlSeconds
   if (ttlSeconds === undefined && current.info.kind === 'bound') {
     // The lifetime the link was made with: its anchor's annotation, else the token's own.

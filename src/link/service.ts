@@ -94,7 +94,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   const west = session.client(westRef.context)
 
   // 1. Read both clusters.
-  const [eastFacts, westFacts] = await (o.progress ?? quietSteps)([east, west].map((c) => ({title: `Read cluster "${c.context}"`, run: () => readFacts(c, o.istioNamespace)})), {concurrent: true})
+  const [eastFacts, westFacts] = await (o.progress ?? quietSteps)([east, west].map((c) => ({title: `Read cluster "${c.context}"`, run: () => readFacts(c, o.istioNamespace, {tokens: o.tokenTtlSeconds !== undefined})})), {concurrent: true})
 
   // 2. Validate the pair (and the mirror image with --bidirectional) before any write.
   const directions: Direction[] = []
@@ -144,7 +144,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
 
   // --token-ttl: per direction, the token in EAST's secret is reused or a new bound one is planned.
   if (o.tokenTtlSeconds !== undefined) {
-    for (const d of directions) d.bound = await planBoundToken(d.link, session.client(d.link.west.context), o.tokenTtlSeconds, o.version)
+    for (const d of directions) d.bound = planBoundToken(d.link, o.tokenTtlSeconds, o.version)
   }
   // The reader objects, once per cluster that is discovered.
   const readerPlans = new Map<LinkFacts, ReaderStep[]>()
@@ -207,12 +207,11 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
     for (const [i, d] of directions.entries()) {
       const client = session.client(d.link.east.context)
       const t = d.bound ? await boundTokenFor(session.client(d.link.west.context), d.bound, {dryRun: o.dryRun, changes, report: o.report}) : tokens.get(d.link.west)!
-      const caData = t.caData ?? d.link.west.caData
-      if (!caData) {
+      const desired = secretFor(d, t, o)
+      if (!desired) {
         throw new OperationError(`context "${d.link.west.context}": no CA certificate for the remote kubeconfig (token Secret has no ca.crt, the kubeconfig context has no certificate-authority)`,
           'check that kube-controller-manager runs with --root-ca-file')
       }
-      const desired = secretFor(d, t.token, caData, o)
       const live = d.link.east.remoteSecrets.find((s) => s.metadata.name === desired.metadata.name)
       changes.push(live && isUpToDate(live, desired) ? changeOf(client.context, desired, 'unchanged') : await sending(client.context, desired, () => applyObject(client, desired, {dryRun: o.dryRun})))
       const m = meshEdits[i]
@@ -254,15 +253,18 @@ async function writeIstiodExposure(primary: KubeClient, namespace: string, p: Is
   return out
 }
 
-/** The remote secret for one direction, with a given token: the one builder of it. */
-function secretFor(d: Direction, token: string, caData: string, o: Pick<LinkOptions, 'version' | 'expose'>): KubeObject {
+/** The remote secret for one direction, with a given token and the CA that came with it (else WEST's context's): the one builder of it; undefined without a CA. */
+function secretFor(d: Direction, t: {token: string; caData?: string}, o: Pick<LinkOptions, 'version' | 'expose'>): KubeObject | undefined {
+  const caData = t.caData ?? d.link.west.caData
+  const token = t.token
+  if (!caData) return undefined
   return remoteSecret(d.link.east.istioNamespace, d.link.id, remoteKubeconfig({id: d.link.id, server: d.server, caData, token, tlsServerName: d.tlsServerName}), o.version,
     d.link.crossNetwork ? o.expose ?? 'all' : undefined)
 }
 
-async function readFacts(client: KubeClient, ns: string): Promise<LinkFacts> {
+async function readFacts(client: KubeClient, ns: string, want: {tokens?: boolean} = {}): Promise<LinkFacts> {
   try {
-    return await readClusterFacts(client, ns)
+    return await readClusterFacts(client, ns, want)
   } catch (error) {
     if (error instanceof ApiError && error.status === 0) {
       const op = toOperationError(error)
@@ -384,10 +386,8 @@ async function checkAccess(o: LinkOptions, clientFor: (context: string) => KubeC
 /** The remote secret as it would be written now, when the reader token already exists. */
 function desiredRemoteSecret(d: Direction, o: Pick<LinkOptions, 'version' | 'expose'>): KubeObject | undefined {
   const t = d.link.west.tokenSecret?.data
-  const caData = d.bound ? d.bound.caData ?? d.link.west.caData : t?.['ca.crt'] ?? d.link.west.caData
   const token = d.bound ? d.bound.reuse?.token : t?.token && Buffer.from(t.token, 'base64').toString('utf8')
-  if (!token || !caData) return undefined
-  return secretFor(d, token, caData, o)
+  return token ? secretFor(d, {token, caData: d.bound ? d.bound.caData : t?.['ca.crt']}, o) : undefined
 }
 
 function yamlDocs(o: LinkOptions, directions: Direction[], readerPlans: Map<LinkFacts, ReaderStep[]>, meshEdits: MeshEdit[]): {docs: Array<{context: string; object: KubeObject}>; error?: UsageError} {

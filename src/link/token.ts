@@ -156,10 +156,14 @@ export async function issueLongLivedToken(west: KubeClient, secret: KubeObject, 
 export const DRY_RUN_TOKEN = 'dry-run-token-not-issued'
 
 /** The CA of WEST's API server as its pods see it (ConfigMap kube-root-ca.crt), base64; else the context's. */
-export async function westCaData(west: KubeClient, facts: LinkFacts): Promise<string | undefined> {
-  const cm = await west.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, facts.istioNamespace, 'kube-root-ca.crt'))
-  const pem = cm?.data?.['ca.crt']
-  return pem ? Buffer.from(pem, 'utf8').toString('base64') : facts.caData
+export function westCaData(facts: LinkFacts): string | undefined {
+  return facts.podCaData ?? facts.caData
+}
+
+/** The anchors of EAST's tokens among WEST's (read with want.tokens, src/link/facts.ts). */
+export function anchorsFor(west: LinkFacts, eastId: string): KubeObject[] {
+  if (!west.anchors) throw new Error(`internal: the facts of context "${west.context}" were read without its token anchors`)
+  return west.anchors.filter((s) => s.metadata.labels?.[ANCHOR_FOR_LABEL] === eastId)
 }
 
 // ---- the hooks `cluster link --token-ttl` uses (src/link/service.ts) -----------------------
@@ -197,14 +201,15 @@ export function chooseBoundToken(i: {secret?: KubeObject; id: string; anchors: K
 }
 
 /** Reads (anchors, CA) and plans one direction; throws UsageError before anything is written. */
-export async function planBoundToken(d: {east: LinkFacts; west: LinkFacts; id: string}, westClient: KubeClient, ttlSeconds: number, version: string, now = new Date()): Promise<BoundTokenPlan> {
+/** Pure: from the facts read with want.tokens (the anchors and WEST's CA are in them). */
+export function planBoundToken(d: {east: LinkFacts; west: LinkFacts; id: string}, ttlSeconds: number, version: string, now = new Date()): BoundTokenPlan {
   const eastId = d.east.clusterId
   if (!eastId) {
     throw new UsageError(`context "${d.east.context}": cannot tell its cluster ID, which names the token's anchor Secret in "${d.west.context}"; nothing was written`,
       'set CLUSTER_ID on istiod (or global.multiCluster.clusterName), or link without --token-ttl')
   }
   const ns = d.west.istioNamespace
-  const [anchors, caData] = await Promise.all([listAnchors(westClient, ns, eastId), westCaData(westClient, d.west)])
+  const [anchors, caData] = [anchorsFor(d.west, eastId), westCaData(d.west)]
   const secret = d.east.remoteSecrets.find((s) => s.metadata.name === `istio-remote-secret-${d.id}`)
   const choice = chooseBoundToken({secret, id: d.id, anchors, ttlSeconds, now})
   const plan: BoundTokenPlan = {ttlSeconds, eastId, westNamespace: ns, caData, expired: [], reason: choice.reason}
