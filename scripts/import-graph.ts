@@ -2,6 +2,7 @@
 // cycles among them, and the imports of one folder into another. Run:
 //   node scripts/import-graph.ts            cycles and folder → folder edges
 //   node scripts/import-graph.ts cluster    what src/cluster/ imports (it must stay below the commands)
+//   node scripts/import-graph.ts --closure commands/cluster/link.ts   the modules a command loads
 import {readdirSync, readFileSync, statSync} from 'node:fs'
 import {dirname, join, relative, resolve} from 'node:path'
 
@@ -24,7 +25,18 @@ for (const f of files) {
 const rel = (f: string) => relative(root, f)
 const folder = (f: string) => (rel(f).includes('/') ? rel(f).split('/')[0] : '.')
 const only = process.argv[2]
-if (only) {
+if (only === '--closure') {
+  const seen = new Set<string>()
+  const visit = (f: string) => {
+    if (seen.has(f)) return
+    seen.add(f)
+    for (const d of edges.get(f) ?? []) visit(d)
+  }
+  visit(resolve(root, process.argv[3]))
+  const list = [...seen].map(rel).sort()
+  console.log(`${process.argv[3]} loads ${list.length} modules of src/`)
+  for (const f of list) console.log(`  ${f}`)
+} else if (only) {
   for (const [f, deps] of edges) if (folder(f) === only) for (const d of deps) if (folder(d) !== only) console.log(`${rel(f)} → ${rel(d)}`)
 } else {
   const cycles: string[] = []
