@@ -75,6 +75,18 @@ export async function readIstioInstall(client: KubeClient, istioNamespace: strin
   return {context: client.context, istioNamespace: ns, names: rev.names, istiod: rev.istiod, facts, gateway: eastWestGateway(services, facts.network)}
 }
 
+/** Installs already read in this run, by context (apply -f reads each declared cluster once and hands them to the steps). */
+export type KnownInstalls = ReadonlyMap<string, IstioInstall>
+
+/**
+ * The install of a cluster: the one this run has read already (read without overrides, the mesh
+ * config included), else read now. A --cluster-domain override reads again (it changes the facts).
+ */
+export function installOf(known: KnownInstalls | undefined, client: KubeClient, istioNamespace: string, clusterDomain?: string, want: {meshConfig?: boolean} = {}): Promise<IstioInstall> {
+  const had = clusterDomain === undefined ? known?.get(client.context) : undefined
+  return had && had.istioNamespace === istioNamespace ? Promise.resolve(had) : readIstioInstall(client, istioNamespace, {clusterDomain}, want)
+}
+
 /** The east-west gateway, or exit 2 naming the context. */
 export function requireGateway(install: IstioInstall): EastWestGateway {
   const gw = install.gateway
