@@ -153,9 +153,13 @@ export function validatePair(east: LinkFacts, west: LinkFacts, o: PairOptions): 
   const eastRoots = east.rootFingerprints ?? []
   const westRoots = west.rootFingerprints ?? []
   if (eastRoots.length > 0 && westRoots.length > 0 && !eastRoots.some((r) => westRoots.includes(r))) {
+    // read from what istiod published (src/cluster/trust.ts): a newer cacerts may wait for its restart
+    const published = [east, west].find((f) => f.rootSource === 'istio-ca-root-cert')
     if (!o.force) {
       throw new UsageError(`${E} and ${W} trust different root CAs (${east.rootSource} ${eastRoots.map(short).join(' + ')} vs ${west.rootSource} ${westRoots.map(short).join(' + ')}): mTLS between them would fail`,
-        'install intermediates from one root in both (kubectl mesh ca gen --cluster NAME --context CTX), or pass --force to link anyway')
+        published
+          ? `install intermediates from one root in both (kubectl mesh ca gen --cluster NAME --context CTX); a cacerts installed after istiod started is used only once istiod restarts (kubectl --context ${published.context} rollout restart deployment/${published.istiodService} -n ${published.istioNamespace}); or pass --force to link anyway`
+          : 'install intermediates from one root in both (kubectl mesh ca gen --cluster NAME --context CTX), or pass --force to link anyway')
     }
     warnings.push(`--force: ${E} and ${W} trust different root CAs; cross-cluster mTLS will fail until they share one`)
   } else if (eastRoots.length === 0 && !east.remoteProfile || westRoots.length === 0 && !west.remoteProfile) {
