@@ -94,7 +94,7 @@ export async function runMesh(session: Session, o: MeshRunOptions): Promise<Mesh
   const installs = new Map(clusters.map((c) => [c.context, c.install]))
   const ops: Operation[] = desiredSteps(m).map((s) => ({title: describeStep(s), run: () => runStep(session, s, o, report, installs, plannedGateways(s, clusters, changes, o))}))
   // 3. --prune: what kubectl-mesh made in the declared clusters that the file no longer declares.
-  if (o.prune) ops.push(...await planPrune(session, o, idOf, report))
+  if (o.prune) ops.push(...await planPrune(session, o, idOf, report, installs))
 
   for (const op of ops) {
     try {
@@ -173,7 +173,7 @@ async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report:
  * --prune: in each declared cluster, what kubectl-mesh made (its labels) that the file does not
  * declare, undone by the step commands' own undo services, consumers first: imports, exports, links.
  */
-async function planPrune(session: Session, o: MeshRunOptions, idOf: Map<string, string>, report: Reporter): Promise<Operation[]> {
+async function planPrune(session: Session, o: MeshRunOptions, idOf: Map<string, string>, report: Reporter, installs: KnownInstalls): Promise<Operation[]> {
   const m = o.mesh
   const ns = m.istioNamespace
   const declared = declaredByCluster(m)
@@ -227,7 +227,7 @@ async function planPrune(session: Session, o: MeshRunOptions, idOf: Map<string, 
         title: `prune the export of ${key} from "${f.context}"`,
         run: async () => {
           const {unexportService} = await import('../exposure/export.ts')
-          const r = await unexportService(session, {name: svc.metadata.name, namespace: svc.metadata.namespace!, context: f.context, version: o.version, ...(o.dryRun ? {removedHosts: [...removedHosts]} : {}), ...common}, {plan: false})
+          const r = await unexportService(session, {name: svc.metadata.name, namespace: svc.metadata.namespace!, context: f.context, version: o.version, ...(o.dryRun ? {removedHosts: [...removedHosts]} : {}), ...common}, {plan: false, installs})
           removedHosts.push(r.host)
           return r.changes
         },
