@@ -45,6 +45,28 @@ export interface ClusterSnapshot {
 }
 
 
+/**
+ * The lists of one run, memoized by context, kind and namespace: a kind is listed at most once per
+ * run however many snapshots (or steps) ask for it. A failed list is remembered as failed too.
+ */
+export class RunLists {
+  private readonly lists = new Map<string, Promise<KubeObject[]>>()
+  /** How many list requests were sent (each context+kind+namespace once). */
+  get sent(): number {
+    return this.lists.size
+  }
+
+  list(client: KubeClient, kind: keyof typeof RESOURCES, namespace?: string): Promise<KubeObject[]> {
+    const key = `${client.context}\u0000${kind}\u0000${namespace ?? ''}`
+    let found = this.lists.get(key)
+    if (!found) {
+      found = listObjects(client, RESOURCES[kind], namespace ? {namespace} : {})
+      this.lists.set(key, found)
+    }
+    return found
+  }
+}
+
 /** The names of the Istio revision in use (src/istio/revision.ts), from the istiod Deployments listed. */
 export const revisionOf = (f: Pick<ClusterSnapshot, 'lists' | 'istioNamespace'>): RevisionNames =>
   chooseRevision((f.lists.Deployment ?? []).filter((d) => `app=${d.metadata.labels?.app}` === ISTIOD_APP_SELECTOR), f.istioNamespace).names
@@ -80,7 +102,7 @@ const isNetwork = (e: unknown) => e instanceof ApiError && e.status === 0
  * ClusterRole and binding of the revision in use; for a remote-profile install, the EndpointSlices
  * of the Istio namespace. Read-only (GET only).
  */
-export async function readSnapshot(target: SnapshotTarget, istioNamespace: string, want: readonly ListedKind[] = LISTED_KINDS): Promise<ClusterSnapshot> {
+export async function readSnapshot(target: SnapshotTarget, istioNamespace: string, want: readonly ListedKind[] = LISTED_KINDS, run: RunLists = new RunLists()): Promise<ClusterSnapshot> {
   const facts: ClusterSnapshot = {
     name: target.name, context: target.context, source: target.source, via: target.via,
     server: target.client?.ref.cluster.server ?? '', istioNamespace, lists: {}, failures: {},
@@ -92,7 +114,7 @@ export async function readSnapshot(target: SnapshotTarget, istioNamespace: strin
   }
   // Namespaces first: when the API server does not answer, stop there instead of N timeouts.
   try {
-    facts.lists.Namespace = await listObjects(client, RESOURCES.Namespace)
+    facts.lists.Namespace = await run.list(client, 'Namespace')
   } catch (error) {
     if (isNetwork(error)) {
       const op = toOperationError(error as ApiError)
@@ -104,7 +126,7 @@ export async function readSnapshot(target: SnapshotTarget, istioNamespace: strin
   const kinds = want.filter((k) => k !== 'Namespace')
   const listed = new Map(kinds.map((kind) => [kind, (async () => {
     try {
-      facts.lists[kind] = await listObjects(client, RESOURCES[kind], IN_ISTIO_NAMESPACE.has(kind) ? {namespace: istioNamespace} : {})
+      facts.lists[kind] = await run.list(client, kind, IN_ISTIO_NAMESPACE.has(kind) ? istioNamespace : undefined)
     } catch (error) {
       facts.failures[kind] = classify(error)
     }
@@ -132,7 +154,7 @@ export async function readSnapshot(target: SnapshotTarget, istioNamespace: strin
   const has = (kind: 'Deployment' | 'ConfigMap', name: string) => (facts.lists[kind] ?? []).some((o) => o.metadata.name === name)
   if (facts.lists.Deployment && facts.lists.ConfigMap && !has('Deployment', names.istiod) && !has('ConfigMap', names.injectorConfigMap) && has('ConfigMap', names.valuesConfigMap)) {
     try {
-      facts.endpointSlices = await listObjects(client, RESOURCES.EndpointSlice, {namespace: istioNamespace})
+      facts.endpointSlices = await run.list(client, 'EndpointSlice', istioNamespace)
     } catch { /* istio.control-plane says it cannot tell */ }
   }
   if (role !== undefined) facts.readerClusterRole = role as KubeObject | null

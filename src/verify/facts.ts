@@ -6,7 +6,7 @@ import {ApiError} from '../kube/errors.ts'
 import {Kubeconfig} from '../kube/kubeconfig.ts'
 import {RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
-import {readSnapshot, type SnapshotTarget as Target} from '../cluster/snapshot.ts'
+import {readSnapshot, RunLists, type SnapshotTarget as Target} from '../cluster/snapshot.ts'
 import {disallowedAuth, hasCredentials, remoteSecretEntries, type RemoteSecretEntry, sameServer} from '../cluster/remote-secrets.ts'
 import type {ClusterFacts, SecretProbe, VerifyFacts} from './types.ts'
 import {quietSteps, runStep, type StepRunner} from '../steps.ts'
@@ -82,7 +82,8 @@ export async function collectFacts(session: Session, opts: CollectOptions): Prom
   const explicit = opts.contexts.length > 0
   const names = explicit ? [...new Set(opts.contexts)] : [session.resolve().context]
   const targets: Target[] = names.map((n) => ({name: n, context: n, source: 'context', client: session.client(n)}))
-  const readAll = (ts: Target[]) => (opts.progress ?? quietSteps)(ts.map((t) => ({title: `Read cluster "${t.name}"`, run: () => readSnapshot(t, opts.istioNamespace)})), {concurrent: true})
+  const lists = new RunLists()
+  const readAll = (ts: Target[]) => (opts.progress ?? quietSteps)(ts.map((t) => ({title: `Read cluster "${t.name}"`, run: () => readSnapshot(t, opts.istioNamespace, undefined, lists)})), {concurrent: true})
   const clusters = await readAll(targets)
 
   if (!explicit && clusters[0] && !clusters[0].unreachable) {
