@@ -124,12 +124,14 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
     client.getOptional<KubeObject>(resourcePath(type, namespaced ? ns : undefined, name))
   const list = async (type: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector?: string) =>
     ((await client.get<{items?: KubeObject[]}>(resourcePath(type, ns), {labelSelector})).items ?? [])
-  const [namespace, {revision: rev, objects, plain}, cacerts, rootCertConfigMap, services, serviceAccount, tokenSecret, remoteSecrets, gateways, anchors, kubeRootCa] = await allInOrder([
+  // In this order the first refusal is named on every run (allInOrder): a context allowed to view
+  // (no secrets, no clusterroles) is told about the cacerts Secret.
+  const [namespace, cacerts, rootCertConfigMap, {revision: rev, objects, plain}, services, serviceAccount, tokenSecret, remoteSecrets, gateways, anchors, kubeRootCa] = await allInOrder([
     get(RESOURCES.Namespace, ns, false),
-    // the install's revision-named objects, in one round for a default install (src/istio/read.ts)
-    readRevisioned(client, ns, ['injector', 'values', 'meshConfigMap', 'readerClusterRole', 'readerClusterRoleBinding'] as const),
     get(RESOURCES.Secret, CACERTS_SECRET),
     get(RESOURCES.ConfigMap, ROOT_CERT_CONFIGMAP),
+    // the install's revision-named objects, in one round for a default install (src/istio/read.ts)
+    readRevisioned(client, ns, ['injector', 'values', 'meshConfigMap', 'readerClusterRole', 'readerClusterRoleBinding'] as const),
     list(RESOURCES.Service),
     get(RESOURCES.ServiceAccount, READER_SERVICE_ACCOUNT),
     get(RESOURCES.Secret, READER_TOKEN_SECRET),
