@@ -67,5 +67,5 @@ while (queue.length > 0) {
 }
 const fns = [...seen.keys()].map(name).sort()
 const modules = new Set(fns.map((n) => n.split(':')[0]))
-console.log(`${fn}(${param}) in ${file}: the options object${fields ? ' and the values read from it' : ''} reach ${fns.length} functions in ${modules.size} modules`)
+console.log(`${fn}(${param}) in ${file}: the options object${fields ? ' and the values read from it reach' : ' reaches'} ${fns.length} functions in ${modules.size} modules`)
 for (const n of fns) console.log(`  ${n}`)
