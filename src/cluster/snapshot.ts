@@ -67,6 +67,14 @@ export class RunLists {
   }
 }
 
+/** A snapshot is a value: once read, neither it nor its lists change (a check or planner derives, never edits). */
+function frozen(s: ClusterSnapshot): ClusterSnapshot {
+  Object.freeze(s.lists)
+  Object.freeze(s.failures)
+  for (const list of Object.values(s.lists)) Object.freeze(list)
+  return Object.freeze(s)
+}
+
 /** The names of the Istio revision in use (src/istio/revision.ts), from the istiod Deployments listed. */
 export const revisionOf = (f: Pick<ClusterSnapshot, 'lists' | 'istioNamespace'>): RevisionNames =>
   chooseRevision((f.lists.Deployment ?? []).filter((d) => `app=${d.metadata.labels?.app}` === ISTIOD_APP_SELECTOR), f.istioNamespace).names
@@ -110,7 +118,7 @@ export async function readSnapshot(target: SnapshotTarget, istioNamespace: strin
   const client = target.client
   if (!client) {
     facts.unreachable = {message: target.noClient ?? 'no credentials', hint: 'add a context for this cluster to your kubeconfig and pass --context for it'}
-    return facts
+    return frozen(facts)
   }
   // Namespaces first: when the API server does not answer, stop there instead of N timeouts.
   try {
@@ -119,7 +127,7 @@ export async function readSnapshot(target: SnapshotTarget, istioNamespace: strin
     if (isNetwork(error)) {
       const op = toOperationError(error as ApiError)
       facts.unreachable = {message: op.message.replace(/^context "[^"]*": /, ''), hint: op.hint ?? ''}
-      return facts
+      return frozen(facts)
     }
     facts.failures.Namespace = classify(error)
   }
@@ -159,6 +167,6 @@ export async function readSnapshot(target: SnapshotTarget, istioNamespace: strin
   }
   if (role !== undefined) facts.readerClusterRole = role as KubeObject | null
   if (binding !== undefined) facts.readerClusterRoleBinding = binding as KubeObject | null
-  return facts
+  return frozen(facts)
 }
 
