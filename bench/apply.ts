@@ -2,15 +2,20 @@
 // exported from WEST and imported into EAST. Times the first apply (verify included) and the
 // repeat (everything unchanged: no write), with their API requests; then undoes it all (apply
 // --prune of a file that declares nothing, then the CA Secrets and reader tokens by hand).
+// The repeat `apply -f` and a `plan -f` of the same file run BENCH_ROUNDS times (default 3),
+// interleaved with the baseline: kubectl listing the kinds they read in the same clusters; medians.
 // Usage (test bed up, CLI built): node bench/apply.ts [N ...]   (default 200)
-// Env: BENCH_CLUSTERS (cluster1,cluster2,cluster3), BENCH_WEST (cluster2), BENCH_EAST (cluster1).
+// Env: BENCH_CLUSTERS (cluster1,cluster2,cluster3), BENCH_WEST (cluster2), BENCH_EAST (cluster1);
+// BENCH_BASE: built checkouts of other commits (comma-separated dirs, each with bin/run.js and
+// dist/) whose repeat apply and plan run in the same rounds, on the same state, for a before/after;
+// BENCH_KEEP=1 leaves the applied state in place at the end (to look at; the next run cleans up first).
 import {spawn} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {dirname, join} from 'node:path'
+import {basename, dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {dump} from 'js-yaml'
-import {kubeconfigPath, kubectl} from '../testbed/testbed.ts'
+import {kubeconfigPath, kubectl, kubectlBin} from '../testbed/testbed.ts'
 import {parseStats, writesOf} from '../src/ui/output.ts'
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -19,14 +24,16 @@ const WEST = process.env.BENCH_WEST ?? 'cluster2'
 const EAST = process.env.BENCH_EAST ?? 'cluster1'
 const NS = 'bench-apply'
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const BASES = (process.env.BENCH_BASE ?? '').split(',').filter(Boolean)
 const dir = mkdtempSync(join(tmpdir(), 'bench-apply-'))
 
 interface Run {ms: number; requests: number; writes: number; code: number; stdout: string; stderr: string}
 
-function cli(args: string[]): Promise<Run> {
+function cli(args: string[], repo = REPO): Promise<Run> {
   return new Promise((resolve, reject) => {
     const started = performance.now()
-    const child = spawn(process.execPath, [join(REPO, 'bin', 'run.js'), ...args], {cwd: dir, env: {...process.env, KUBECONFIG: kubeconfigPath(), KUBECTL_MESH_STATS: '1', NO_COLOR: '1'}})
+    const child = spawn(process.execPath, [join(repo, 'bin', 'run.js'), ...args], {cwd: dir, env: {...process.env, KUBECONFIG: kubeconfigPath(), KUBECTL_MESH_STATS: '1', NO_COLOR: '1'}})
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -38,6 +45,18 @@ function cli(args: string[]): Promise<Run> {
     })
   })
 }
+
+/** The baseline: kubectl listing, in every cluster concurrently, the kinds a repeat apply reads. */
+function baseline(): Promise<number> {
+  const started = performance.now()
+  return Promise.all(CLUSTERS.map((ctx) => new Promise<void>((resolve, reject) => {
+    const child = spawn(kubectlBin(), ['--kubeconfig', kubeconfigPath(), '--context', ctx, 'get', 'namespaces,services,secrets,configmaps,deployments,serviceentries,destinationrules,gateways', '-A', '-o', 'json'], {stdio: 'ignore'})
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`kubectl get exited ${code} in ${ctx}`))))
+  }))).then(() => performance.now() - started)
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 const list = (items: unknown[]) => JSON.stringify({apiVersion: 'v1', kind: 'List', items})
 
@@ -79,13 +98,28 @@ async function bench(n: number) {
     if (ca.code !== 0) throw new Error(`ca gen failed:\n${ca.stderr}`)
     const first = await cli(['apply', '-f', file, '-o', 'json'])
     if (first.code !== 0) throw new Error(`apply failed (exit ${first.code}):\n${first.stderr}\n${first.stdout.slice(0, 4000)}`)
-    const second = await cli(['apply', '-f', file, '-o', 'json'])
-    if (second.code !== 0) throw new Error(`second apply failed (exit ${second.code}):\n${second.stderr}`)
-    const changed = JSON.parse(second.stdout).changes.filter((c: {action: string}) => c.action !== 'unchanged').length
+    // The repeat apply and a plan, for this checkout and each BENCH_BASE one, interleaved with the baseline.
+    const repos = [...BASES.map((b) => ({name: basename(b), repo: b})), {name: 'this', repo: REPO}]
+    const runs = new Map(repos.map((r) => [r.name, {apply: [] as Run[], plan: [] as Run[]}]))
+    const base: number[] = []
+    for (let round = 0; round < ROUNDS; round++) {
+      base.push(await baseline())
+      for (const r of repos) {
+        for (const verb of ['apply', 'plan'] as const) {
+          const run = await cli([verb, '-f', file, '-o', 'json'], r.repo)
+          if (run.code !== 0) throw new Error(`${verb} (${r.name}) failed (exit ${run.code}):\n${run.stderr}`)
+          const changed = JSON.parse(run.stdout).changes.filter((c: {action: string}) => c.action !== 'unchanged').length
+          if (changed !== 0) throw new Error(`${verb} (${r.name}): ${changed} changes on a repeat`)
+          runs.get(r.name)![verb].push(run)
+        }
+      }
+    }
+    const sum = (rs: Run[]) => ({ms: Math.round(median(rs.map((x) => x.ms))), requests: Math.max(...rs.map((x) => x.requests)), writes: Math.max(...rs.map((x) => x.writes))})
     return {n, clusters: CLUSTERS.length, first: {ms: Math.round(first.ms), requests: first.requests, writes: first.writes},
-      second: {ms: Math.round(second.ms), requests: second.requests, writes: second.writes, changed}}
+      baselineMs: Math.round(median(base)),
+      repeats: repos.map((r) => ({checkout: r.name, apply: sum(runs.get(r.name)!.apply), plan: sum(runs.get(r.name)!.plan)}))}
   } finally {
-    await cleanup()
+    if (!process.env.BENCH_KEEP) await cleanup()
   }
 }
 
@@ -97,10 +131,16 @@ try {
     process.stdout.write(`bench-json ${JSON.stringify({bench: 'apply -f', ...r})}\n`)
   }
 } finally {
-  rmSync(dir, {recursive: true, force: true})
+  if (process.env.BENCH_KEEP) process.stderr.write(`BENCH_KEEP: the Mesh files and CA are in ${dir}\n`)
+  else rmSync(dir, {recursive: true, force: true})
 }
-process.stdout.write(`\n${CLUSTERS.length} clusters linked both ways; N services exported from ${WEST} and imported into ${EAST}; verify included\n`)
-process.stdout.write('  N   first apply: time  requests  writes | repeat: time  requests  writes\n')
+process.stdout.write(`\n${CLUSTERS.length} clusters linked both ways; N services exported from ${WEST} and imported into ${EAST}; the apply verifies\n`)
+process.stdout.write(`repeat apply and plan -f (nothing to change): medians of ${ROUNDS} interleaved rounds; baseline: kubectl get of 8 kinds -A in the ${CLUSTERS.length} clusters concurrently\n`)
+process.stdout.write('  N   first apply: time  requests  writes | checkout          repeat apply: time  requests  ratio | plan: time  requests  ratio | baseline\n')
 for (const r of results) {
-  process.stdout.write(`${String(r.n).padStart(4)}  ${`${r.first.ms} ms`.padStart(18)}  ${String(r.first.requests).padStart(8)}  ${String(r.first.writes).padStart(6)} | ${`${r.second.ms} ms`.padStart(12)}  ${String(r.second.requests).padStart(8)}  ${String(r.second.writes).padStart(6)}\n`)
+  for (const [i, x] of r.repeats.entries()) {
+    const first = i === 0 ? `${String(r.n).padStart(4)}  ${`${r.first.ms} ms`.padStart(18)}  ${String(r.first.requests).padStart(8)}  ${String(r.first.writes).padStart(6)}` : ' '.repeat(42)
+    const ratio = (ms: number) => `${(ms / r.baselineMs).toFixed(1)}x`.padStart(6)
+    process.stdout.write(`${first} | ${x.checkout.padEnd(16)}  ${`${x.apply.ms} ms`.padStart(18)}  ${String(x.apply.requests).padStart(8)}  ${ratio(x.apply.ms)} | ${`${x.plan.ms} ms`.padStart(10)}  ${String(x.plan.requests).padStart(8)}  ${ratio(x.plan.ms)} | ${`${r.baselineMs} ms`.padStart(8)}\n`)
+  }
 }

@@ -48,24 +48,51 @@ export interface ClusterSnapshot {
 /**
  * The lists of one run, memoized by context, kind and namespace: a kind is listed at most once per
  * run however many snapshots (or steps) ask for it. A failed list is remembered as failed too.
+ * A run that writes says so (wrote): a whole list of that context and kind is then taken again
+ * when next asked for, and an object it wrote is not answered from a list taken before the write.
  */
 export class RunLists {
   private readonly lists = new Map<string, Promise<KubeObject[]>>()
-  /** How many list requests were sent (each context+kind+namespace once). */
-  get sent(): number {
-    return this.lists.size
-  }
+  /** Objects written since their kind was listed, by context and kind: "namespace/name". */
+  private readonly written = new Map<string, Set<string>>()
+  /** How many list requests were sent (each context+kind+namespace once, again after a write). */
+  sent = 0
 
   list(client: KubeClient, kind: keyof typeof RESOURCES, namespace?: string): Promise<KubeObject[]> {
-    const key = `${client.context}\u0000${kind}\u0000${namespace ?? ''}`
+    if (this.written.get(kindKey(client.context, kind))?.size) this.forget(client.context, kind)
+    const key = `${kindKey(client.context, kind)}\u0000${namespace ?? ''}`
     let found = this.lists.get(key)
     if (!found) {
       found = listObjects(client, RESOURCES[kind], namespace ? {namespace} : {})
       this.lists.set(key, found)
+      this.sent++
     }
     return found
   }
+
+  /** One object (undefined: absent), from the cluster-wide list of its kind; listed again when this run wrote it since. */
+  async find(client: KubeClient, kind: keyof typeof RESOURCES, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
+    if (this.written.get(kindKey(client.context, kind))?.has(`${namespace ?? ''}/${name}`)) this.forget(client.context, kind)
+    const all = await this.lists.get(`${kindKey(client.context, kind)}\u0000`) ?? await this.list(client, kind)
+    return all.find((o) => o.metadata.name === name && (o.metadata.namespace ?? '') === (namespace ?? ''))
+  }
+
+  /** This run wrote (created, changed or deleted) that object: lists of its kind taken before are stale. */
+  wrote(context: string, kind: string, namespace: string | undefined, name: string): void {
+    const key = kindKey(context, kind)
+    const names = this.written.get(key) ?? new Set<string>()
+    names.add(`${namespace ?? ''}/${name}`)
+    this.written.set(key, names)
+  }
+
+  private forget(context: string, kind: string): void {
+    const prefix = `${kindKey(context, kind)}\u0000`
+    for (const key of [...this.lists.keys()]) if (key.startsWith(prefix)) this.lists.delete(key)
+    this.written.delete(kindKey(context, kind))
+  }
 }
+
+const kindKey = (context: string, kind: string) => `${context}\u0000${kind}`
 
 /** A snapshot is a value: once read, neither it nor its lists change (a check or planner derives, never edits). */
 function frozen(s: ClusterSnapshot): ClusterSnapshot {

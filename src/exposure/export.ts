@@ -3,11 +3,12 @@ import {EXPORTED_HOST_ANNOTATION, EXPORTED_LABEL, EXPORTS_GATEWAY, MANAGED_BY_LA
 import {coveringGateway, objectRef, serviceFqdn} from '../istio/gateway.ts'
 import {installOf, type KnownInstalls, requireGateway} from '../istio/read.ts'
 import {UsageError} from '../errors.ts'
-import {type Change, changeOf, deleteObject, listObjects, type WriteOptions} from '../kube/apply.ts'
+import {type Change, changeOf, deleteObject, type WriteOptions} from '../kube/apply.ts'
 import type {KubeClient} from '../kube/client.ts'
 import {type KubeObject, objectPath, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
-import {mcsServed, readService} from './facts.ts'
+import {exposureReads, mcsServed, readService} from './facts.ts'
+import type {RunLists} from '../cluster/snapshot.ts'
 import {addHost, exportsGateway, gatewayHosts, serviceExport, withoutService} from './plan.ts'
 import {editExportsGateway} from './writes.ts'
 import {allInOrder} from '../settle.ts'
@@ -60,11 +61,15 @@ async function markService(client: KubeClient, svc: KubeObject, host: string | n
   return changeOf(client.context, ref, 'configured')
 }
 
-export async function exportService(session: Session, o: ExportOptions, mode: {plan: boolean; installs?: KnownInstalls}): Promise<ExportResult> {
+/** How a step reads: the installs (KnownInstalls) and, for apply -f / plan -f, the run's lists of whole kinds (src/cluster/snapshot.ts RunLists). */
+export interface ReadMode {plan: boolean; installs?: KnownInstalls; lists?: RunLists}
+
+export async function exportService(session: Session, o: ExportOptions, mode: ReadMode): Promise<ExportResult> {
   const client = session.client(o.context)
+  const reads = exposureReads(mode.lists)
   // Read and validate everything before the first write.
   const [svc, install, mcs] = await runStep(o.progress, `Read cluster "${client.context}"`, () => allInOrder([
-    readService(client, o.namespace, o.name),
+    reads.service(client, o.namespace, o.name),
     installOf(mode.installs, client, o.istioNamespace, o.clusterDomain),
     o.mcs ? mcsServed(client) : Promise.resolve(false),
   ]))
@@ -79,7 +84,7 @@ export async function exportService(session: Session, o: ExportOptions, mode: {p
       'install the CRD from sigs.k8s.io/mcs-api, or export without --mcs')
   }
   // Every namespace: a Gateway anywhere applies to the gateway pods it selects (PILOT_SCOPE_GATEWAY_TO_NAMESPACE is off by default).
-  const gateways = [...await listObjects(client, RESOURCES.Gateway), ...(o.plannedGateways ?? [])]
+  const gateways = [...await reads.gateways(client), ...(o.plannedGateways ?? [])]
   const ours = gateways.find((g) => g.metadata.name === EXPORTS_GATEWAY && g.metadata.namespace === gw.namespace)
   const covering = coveringGateway(gateways.filter((g) => g !== ours), gw, host, o.namespace)
   const build = (hosts: string[]) => exportsGateway({namespace: gw.namespace, selector: gw.selector, port: gw.port, hosts, version: o.version})
@@ -95,7 +100,7 @@ export async function exportService(session: Session, o: ExportOptions, mode: {p
 
   const changes: Change[] = []
   if (!covering) {
-    const change = await runStep(o.progress, `Write Gateway ${gw.namespace}/${EXPORTS_GATEWAY} in "${client.context}"`, () => editExportsGateway(client, gw.namespace, (hosts) => addHost(hosts, host), build, o))
+    const change = await runStep(o.progress, `Write Gateway ${gw.namespace}/${EXPORTS_GATEWAY} in "${client.context}"`, () => editExportsGateway(client, gw.namespace, (hosts) => addHost(hosts, host), build, o, reads.listed ? ours ?? null : undefined))
     if (change) changes.push(change)
   }
   changes.push(await markService(client, svc, host, o))
@@ -115,7 +120,7 @@ export type UnexportOptions = Omit<ExportOptions, 'mcs' | 'plannedGateways'> & {
  * Remove exactly what export added: the Service's hosts from our Gateway (the one recorded on the
  * Service, and any other NAME.NS.svc.* host of it there), its label and annotation, our ServiceExport.
  */
-export async function unexportService(session: Session, o: UnexportOptions, mode: {plan: boolean; installs?: KnownInstalls}): Promise<ExportResult> {
+export async function unexportService(session: Session, o: UnexportOptions, mode: ReadMode): Promise<ExportResult> {
   const client = session.client(o.context)
   const [svc, install, mcs] = await allInOrder([
     readService(client, o.namespace, o.name),

@@ -8,8 +8,9 @@ import type {KubeClient} from '../kube/client.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {type Outcome, type PlannedWrite, recordWrite, undoCommands, writtenSuffix} from '../kube/journal.ts'
-import {readService} from './facts.ts'
-import {installOf, type KnownInstalls, requireGateway} from '../istio/read.ts'
+import {exposureReads} from './facts.ts'
+import type {ReadMode} from './export.ts'
+import {installOf, requireGateway} from '../istio/read.ts'
 import {allocatesAddresses} from '../istio/install.ts'
 import {exportedHost, serviceFqdn} from '../istio/gateway.ts'
 import {
@@ -73,8 +74,9 @@ export function validateImportOptions(o: ImportOptions): void {
 
 const key = (ns: string | undefined, name: string) => `${ns}/${name}`
 
-export async function importServices(session: Session, o: ImportOptions, mode: {plan: boolean; installs?: KnownInstalls}): Promise<ImportResult> {
+export async function importServices(session: Session, o: ImportOptions, mode: ReadMode): Promise<ImportResult> {
   validateImportOptions(o)
+  const reads = exposureReads(mode.lists)
   const west = session.client(o.fromContext)
   const east = session.client(o.context)
   if (west.context === east.context) throw new UsageError(`--from-context and --context both name "${east.context}"`, 'import from another cluster: --from-context WEST --context EAST')
@@ -84,10 +86,10 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
   // ---- read WEST
   const exportHint = (name: string, ns: string) => `export it first: kubectl mesh service export ${name} -n ${ns} --context ${west.context}`
   const readWestServices = async (): Promise<KubeObject[]> => {
-    if (o.allExported) return listObjects(west, RESOURCES.Service, {namespace: o.namespace, labelSelector: `${EXPORTED_LABEL}=true`})
+    if (o.allExported) return reads.services(west, o.namespace, {[EXPORTED_LABEL]: 'true'})
     const ns = o.namespace ?? west.ref.namespace
     return Promise.all((o.names ?? [o.name!]).map(async (name) => {
-      const svc = await readService(west, ns, name)
+      const svc = await reads.service(west, ns, name)
       if (!svc) throw new UsageError(`context "${west.context}": Service ${ns}/${name} does not exist`, `check the name and namespace: kubectl --context ${west.context} -n ${ns} get services`)
       if (!isExported(svc) && !o.assumeExported) throw new UsageError(`context "${west.context}": Service ${ns}/${name} is not exported`, exportHint(name, ns))
       return svc
@@ -116,15 +118,15 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
 
   // ---- read EAST
   const namespaces = [...new Set(services.map((s) => s.namespace))]
-  const drSelector = `${IMPORTED_FROM_LABEL}=${fromId}${o.allExported || o.names ? '' : `,${IMPORTED_SERVICE_LABEL}=${services[0].name}`}`
+  const drLabels = {[IMPORTED_FROM_LABEL]: fromId, ...(o.allExported || o.names ? {} : {[IMPORTED_SERVICE_LABEL]: services[0].name})}
   const [eastInstall, entries, rules, nsLive] = await runStep(o.progress, `Read cluster "${east.context}"`, () => allInOrder([
     installOf(mode.installs, east, o.istioNamespace),
-    listObjects(east, RESOURCES.ServiceEntry),
-    listObjects(east, RESOURCES.DestinationRule, {namespace: o.allExported ? o.namespace : services[0].namespace, labelSelector: drSelector}),
-    Promise.all(namespaces.map((ns) => east.getOptional<KubeObject>(resourcePath(RESOURCES.Namespace, undefined, ns)))),
+    reads.serviceEntries(east),
+    reads.destinationRules(east, o.allExported ? o.namespace : services[0].namespace, drLabels),
+    Promise.all(namespaces.map((ns) => reads.namespace(east, ns))),
   ]))
   const localOwner = o.host ? localServiceOf(o.host, eastInstall.facts.clusterDomain) : undefined
-  const localSvc = localOwner ? await readService(east, localOwner.namespace, localOwner.name) : undefined
+  const localSvc = localOwner ? await reads.service(east, localOwner.namespace, localOwner.name) : undefined
   const missingNs = namespaces.filter((_, i) => !nsLive[i])
   if (missingNs.length > 0 && !o.createNamespace) {
     throw new UsageError(`context "${east.context}": namespace${missingNs.length > 1 ? 's' : ''} ${missingNs.join(', ')} not found`,

@@ -23,15 +23,16 @@ export async function writeAgainst(client: KubeClient, desired: KubeObject, live
 /**
  * Edit the hosts of the Gateway `kubectl-mesh-exports`: created with the first host, updated one
  * host at a time, deleted when the last host goes. `build` makes the desired Gateway for a hosts list.
- * Returns undefined when there was no Gateway and nothing to add.
+ * Returns undefined when there was no Gateway and nothing to add. `listed`: the Gateway as a list
+ * of this run found it (null: absent), used instead of a first GET (a stale one loses on its resourceVersion and is read again).
  */
 export async function editExportsGateway(client: KubeClient, namespace: string, edit: (hosts: string[]) => string[],
-  build: (hosts: string[]) => KubeObject, opts: WriteOptions = {}): Promise<Change | undefined> {
+  build: (hosts: string[]) => KubeObject, opts: WriteOptions = {}, listed?: KubeObject | null): Promise<Change | undefined> {
   return editObject(client, {...RESOURCES.Gateway, metadata: {name: EXPORTS_GATEWAY, namespace}}, (live) => {
     const after = edit(gatewayHosts(live))
     if (after.length === 0) return live ? null : undefined
     return build(after)
-  }, opts)
+  }, opts, undefined, listed)
 }
 
 // ---------------------------------------------------------------- the address ledger

@@ -131,13 +131,14 @@ export async function createOrUpdate(client: KubeClient, desired: KubeObject, li
  * a ConfigMap key, host lists, the address ledger): GET, apply the pure edit, then POST / PUT /
  * DELETE with the resourceVersion read as the precondition; a lost race re-reads and re-applies
  * the edit. Up to date (ownedFieldsEqual by default; applyObject passes isUpToDate): no write is sent. Returns undefined when the edit had
- * nothing to do.
+ * nothing to do. `read`: the object as already read (a list; null: absent), used instead of the first
+ * GET; when it is stale, its write loses on the precondition (or the create on AlreadyExists) and the object is read again.
  */
 export async function editObject(client: KubeClient, ref: {apiVersion: string; kind: string; metadata: {name: string; namespace?: string}}, edit: Edit, opts: WriteOptions = {},
-  upToDate: (live: KubeObject, desired: KubeObject) => boolean = ownedFieldsEqual): Promise<Change | undefined> {
+  upToDate: (live: KubeObject, desired: KubeObject) => boolean = ownedFieldsEqual, read?: KubeObject | null): Promise<Change | undefined> {
   const path = objectPath(ref as KubeObject)
   for (let attempt = 0; ; attempt++) {
-    const live = await client.getOptional<KubeObject>(path)
+    const live = attempt === 0 && read !== undefined ? read ?? undefined : await client.getOptional<KubeObject>(path)
     const desired = edit(live)
     try {
       if (desired === undefined) return undefined

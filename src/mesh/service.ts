@@ -14,6 +14,7 @@ import type {Reporter} from '../report.ts'
 import {allInOrder} from '../settle.ts'
 import {quietSteps, type StepRunner} from '../steps.ts'
 import type {VerifyReport} from '../verify/runner.ts'
+import {RunLists} from '../cluster/snapshot.ts'
 import {declaredByCluster, describeStep, desiredSteps, directedLinks, type MeshStep} from './desired.ts'
 import type {Mesh} from './file.ts'
 import {mergeChanges, summarize, type ChangeSummary} from './changes.ts'
@@ -90,15 +91,20 @@ export async function runMesh(session: Session, o: MeshRunOptions): Promise<Mesh
 
   // 2. The declared operations, in dependency order, through the step commands' services.
   const changes: Change[] = []
-  // Each step's service gets the installs read in 1. instead of reading them again.
+  // Each step's service gets the installs read in 1. instead of reading them again, and the run's
+  // lists: each kind an export or import plans from is listed once per cluster, listed again only
+  // after this run wrote an object of that kind there (a dry run persists nothing, so never).
   const installs = new Map(clusters.map((c) => [c.context, c.install]))
-  const ops: Operation[] = desiredSteps(m).map((s) => ({title: describeStep(s), run: () => runStep(session, s, o, report, installs, plannedGateways(s, clusters, changes, o))}))
+  const lists = new RunLists()
+  const ops: Operation[] = desiredSteps(m).map((s) => ({title: describeStep(s), run: () => runStep(session, s, o, report, {installs, lists}, plannedGateways(s, clusters, changes, o))}))
   // 3. --prune: what kubectl-mesh made in the declared clusters that the file no longer declares.
   if (o.prune) ops.push(...await planPrune(session, o, idOf, report, installs))
 
   for (const op of ops) {
     try {
-      changes.push(...await op.run())
+      const made = await op.run()
+      changes.push(...made)
+      if (!o.dryRun) for (const c of made) if (c.action !== 'unchanged') lists.wrote(c.context, c.kind, c.namespace, c.name)
     } catch (error) {
       throw partialFailure(error, op.title, changes, o)
     }
@@ -110,7 +116,9 @@ export async function runMesh(session: Session, o: MeshRunOptions): Promise<Mesh
   let verifyReport: VerifyReport | undefined
   if (o.verify && !o.dryRun) {
     const {verify} = await import('../verify/service.ts')
-    verifyReport = await verify(session, {contexts: m.clusters.map((c) => c.context), istioNamespace: ns, progress: o.progress})
+    // The steps' lists when the run wrote nothing (a repeat apply), else verify lists afresh.
+    const wrote = changes.some((c) => c.action !== 'unchanged' && c.context !== 'local')
+    verifyReport = await verify(session, {contexts: m.clusters.map((c) => c.context), istioNamespace: ns, progress: o.progress, lists: wrote ? undefined : lists})
   }
   return {changes: merged, summary: summarize(merged), clusters: clusters.map(({context, clusterId}) => ({context, clusterId})), warnings: report.warnings, notes: report.notes, verify: verifyReport}
 }
@@ -129,7 +137,7 @@ function plannedGateways(s: MeshStep, clusters: DeclaredCluster[], before: Chang
 }
 
 /** One declared operation through its step command's service; its changes. */
-async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report: Reporter, installs: KnownInstalls, plannedGateways: KubeObject[] = []): Promise<Change[]> {
+async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report: Reporter, read: {installs: KnownInstalls; lists?: RunLists}, plannedGateways: KubeObject[] = []): Promise<Change[]> {
   const m = o.mesh
   const common = {istioNamespace: m.istioNamespace, dryRun: o.dryRun, version: o.version, progress: o.progress}
   switch (s.kind) {
@@ -151,7 +159,7 @@ async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report:
     }
     case 'export': {
       const {exportService} = await import('../exposure/export.ts')
-      const r = await exportService(session, {name: s.service, namespace: s.namespace, context: s.context, mcs: false, plannedGateways, ...common}, {plan: false, installs})
+      const r = await exportService(session, {name: s.service, namespace: s.namespace, context: s.context, mcs: false, plannedGateways, ...common}, {plan: false, ...read})
       if (r.coveredBy) report.note(`context "${s.context}": Service ${s.namespace}/${s.service} is already reachable: Gateway ${r.coveredBy} passes ${r.host} through; no host added`)
       return r.changes
     }
@@ -161,7 +169,7 @@ async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report:
       const r = await importServices(session, {
         ...(s.kind === 'import' ? {name: s.service} : {names: s.services}), allExported: false, namespace: s.namespace, context: s.context, fromContext: s.fromContext, host: s.kind === 'import' ? s.host : undefined,
         address: 'auto', createNamespace: false, assumeExported: o.dryRun, ...common,
-      }, {plan: false, installs})
+      }, {plan: false, ...read})
       for (const w of r.warnings) report.warn(w)
       for (const n of r.notes) report.note(n)
       return r.changes
@@ -304,6 +312,8 @@ export async function writeMeshFiles(session: Session, o: OutputDirOptions): Pro
   const report = collector()
   const progress = o.progress ?? quietSteps
   const clusters = await readDeclared(session, m, progress, report)
+  // Nothing is written here: the exports and imports plan from one list of each kind per cluster.
+  const read = {installs: new Map(clusters.map((c) => [c.context, c.install])), lists: new RunLists()}
   const docs: Array<{context: string; object: import('../kube/resources.ts').KubeObject}> = []
   const missing: string[] = []
   const common = {istioNamespace: ns, dryRun: false, version: o.version, progress: o.progress}
@@ -326,7 +336,7 @@ export async function writeMeshFiles(session: Session, o: OutputDirOptions): Pro
         }
         case 'export': {
           const {exportService} = await import('../exposure/export.ts')
-          const r = await exportService(session, {name: s.service, namespace: s.namespace, context: s.context, mcs: false, ...common}, {plan: true})
+          const r = await exportService(session, {name: s.service, namespace: s.namespace, context: s.context, mcs: false, ...common}, {plan: true, ...read})
           docs.push(...(r.plan ?? []).map((object) => ({context: r.context, object})))
           break
         }
@@ -336,7 +346,7 @@ export async function writeMeshFiles(session: Session, o: OutputDirOptions): Pro
           const r = await importServices(session, {
             ...(s.kind === 'import' ? {name: s.service, host: s.host} : {names: s.services}), allExported: false, namespace: s.namespace, context: s.context, fromContext: s.fromContext,
             address: 'auto', createNamespace: false, assumeExported: true, ...common,
-          }, {plan: true})
+          }, {plan: true, ...read})
           for (const w of r.warnings) report.warn(w)
           for (const n of r.notes) report.note(n)
           docs.push(...r.plan ?? [])

@@ -73,9 +73,12 @@ export function writesOf(s: RequestStats): number {
   return n
 }
 
-/** With KUBECTL_MESH_STATS set: the API requests of this run, per context and method, on stderr. */
+/** With KUBECTL_MESH_STATS set: the API requests of this run, per context and method, on stderr; with KUBECTL_MESH_STATS=paths, each request before that (method, context, path, status). */
 export async function printStats(): Promise<void> {
   const {requestLog} = await import('../kube/client.ts')
+  if (process.env.KUBECTL_MESH_STATS === 'paths') {
+    for (const r of requestLog) process.stderr.write(`kubectl-mesh-request ${r.method} ${r.context} ${r.path} ${r.status}\n`)
+  }
   const byContext: Record<string, Record<string, number>> = {}
   for (const r of requestLog) {
     const m = (byContext[r.context] ??= {})

@@ -17,6 +17,8 @@ export interface CollectOptions {
   istioNamespace: string
   /** Shows the steps (src/ui/progress.ts); quiet by default. */
   progress?: StepRunner
+  /** The lists a run has already taken (apply -f: its steps' lists, when nothing was written since). */
+  lists?: RunLists
 }
 
 /** A client that talks with a remote secret's own kubeconfig, or why none can be made without running its plugins or reading files. */
@@ -82,7 +84,7 @@ export async function collectFacts(session: Session, opts: CollectOptions): Prom
   const explicit = opts.contexts.length > 0
   const names = explicit ? [...new Set(opts.contexts)] : [session.resolve().context]
   const targets: Target[] = names.map((n) => ({name: n, context: n, source: 'context', client: session.client(n)}))
-  const lists = new RunLists()
+  const lists = opts.lists ?? new RunLists()
   const readAll = (ts: Target[]) => (opts.progress ?? quietSteps)(ts.map((t) => ({title: `Read cluster "${t.name}"`, run: () => readSnapshot(t, opts.istioNamespace, undefined, lists)})), {concurrent: true})
   const clusters = await readAll(targets)
 

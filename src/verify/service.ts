@@ -5,6 +5,7 @@ import {runChecks, type VerifyReport} from './runner.ts'
 import {CheckContext} from './check.ts'
 import {probeIstiods} from '../cluster/istiod.ts'
 import {runStep, type StepRunner} from '../steps.ts'
+import type {RunLists} from '../cluster/snapshot.ts'
 
 export interface VerifyOptions {
   contexts: string[]
@@ -17,6 +18,8 @@ export interface VerifyOptions {
   graph?: boolean
   /** Shows the steps (src/ui/progress.ts); quiet by default. */
   progress?: StepRunner
+  /** The lists a run has already taken (src/cluster/snapshot.ts RunLists), read instead of listing again. */
+  lists?: RunLists
 }
 
 export async function verify(session: Session, opts: VerifyOptions): Promise<VerifyReport> {
