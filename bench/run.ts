@@ -6,7 +6,7 @@
 //   verify   link, and verify over 3 clusters at 10, 100, 1000 imports, against kubectl listing (bench/verify.ts)
 //   apply    apply -f of 3 clusters linked both ways with 200 exports and imports, first run and repeat (bench/apply.ts)
 import {spawn} from 'node:child_process'
-import {writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {cpus, freemem, loadavg, totalmem} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -58,8 +58,22 @@ for (const n of names) {
   sections.push(`## ${b.title}\n\n\`node ${b.args.join(' ')}\` — ${r.code === 0 ? `finished in ${(r.ms / 1000).toFixed(0)} s` : `FAILED (exit ${r.code})`}\n\n\`\`\`\n${body}\n\`\`\`\n`)
 }
 machine.push(`- Load average at end: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`)
-const md = `# Benchmark results\n\nWritten by \`npm run bench\` (bench/run.ts). Every figure was measured on the machine below, in this run; each benchmark interleaves the measured command with its baseline.\n\n${machine.join('\n')}\n\n${sections.join('\n')}`
-writeFileSync(join(REPO, 'bench', 'RESULTS.md'), md)
+// `npm run bench -- NAME…` re-runs some benchmarks: the others keep their sections (and say when they ran).
+const file = join(REPO, 'bench', 'RESULTS.md')
+const previous = existsSync(file) ? readFileSync(file, 'utf8') : ''
+const previousDate = /^- Date: (.*)$/m.exec(previous)?.[1]
+const kept = Object.entries(BENCHES).filter(([n]) => !names.includes(n)).flatMap(([, b]) => {
+  const at = previous.indexOf(`## ${b.title}\n`)
+  if (at < 0) return []
+  const next = previous.indexOf('\n## ', at + 1)
+  const body = previous.slice(at, next < 0 ? undefined : next + 1).trimEnd()
+  const note = /^_Measured in an earlier run/m.test(body) || !previousDate ? '' : `\n\n_Measured in an earlier run (${previousDate}), not in this one._`
+  return [`${body.replace(/\n\n/, `${note}\n\n`)}\n`]
+})
+const order = Object.values(BENCHES).map((b) => b.title)
+const all = [...sections, ...kept].sort((a, b) => order.findIndex((t) => a.startsWith(`## ${t}\n`)) - order.findIndex((t) => b.startsWith(`## ${t}\n`)))
+const md = `# Benchmark results\n\nWritten by \`npm run bench\` (bench/run.ts). Every figure was measured on the machine below, in this run unless its section says otherwise; each benchmark interleaves the measured command with its baseline.\n\n${machine.join('\n')}\n\n${all.join('\n')}`
+writeFileSync(file, md)
 process.stdout.write(`\nwrote bench/RESULTS.md\n`)
 // Stop the test bed this run started, as `npm test` does (KEEP_TESTBED=1 leaves it up to look at).
 if (names.some((n) => BENCHES[n].testbed) && !process.env.KEEP_TESTBED) await down()

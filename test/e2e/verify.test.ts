@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {startApiServer, stopApiServer} from '../../testbed/testbed.ts'
+import {FIELD_MANAGER} from '../../testbed/fixtures.ts'
 import {kget, kubectl, mesh} from './harness.ts'
 import {
   apply, CA_CWD, describeChecks, failures, FIX, gwIp, meshNetworksText, meshOk, NS,
@@ -255,9 +256,12 @@ describe('kubectl mesh verify', () => {
     assert.match(hit.hint, /unimport httpbin -n bar --context cluster1 --from-name cluster2/)
     await runMeshHint(hit.hint) // drop the import of the vanished service
     await assertGreen()
-    // the owner re-creates the Service (the test bed's, without the export label), exports it again, and it is imported again
+    // the owner re-creates the Service (the test bed's, without the export label), exports it again, and it is imported again.
+    // Server-side, as the test bed made it: a client-side `kubectl apply` would leave a last-applied-configuration
+    // annotation on the shared Service, which a later file's `kubectl diff --server-side` (apply.test.ts --output-dir) reports.
     const {'kubectl-mesh/exported': _, ...labels} = svc.metadata.labels
-    await apply('cluster2', [{apiVersion: 'v1', kind: 'Service', metadata: {name: 'httpbin', namespace: 'bar', labels}, spec: {selector: svc.spec.selector, ports: svc.spec.ports}}])
+    await kubectl(['apply', '--server-side', '--force-conflicts', `--field-manager=${FIELD_MANAGER}`, '-f', '-'], {context: 'cluster2',
+      input: JSON.stringify({apiVersion: 'v1', kind: 'Service', metadata: {name: 'httpbin', namespace: 'bar', labels}, spec: {selector: svc.spec.selector, ports: svc.spec.ports}})})
     await meshOk(['export', 'httpbin', '-n', 'bar', '--context', 'cluster2'])
     await meshOk(['service', 'import', 'httpbin', '-n', 'bar', '--from-context', 'cluster2', '--context', 'cluster1'])
     await assertGreen()

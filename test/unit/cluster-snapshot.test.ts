@@ -39,4 +39,44 @@ describe('cluster snapshot: one list per context, kind and namespace per run', (
       server.close()
     }
   })
+  test('a run that wrote an object: find answers it from a fresh list, other objects from the list taken before; a whole list is taken again', async () => {
+    const paths: string[] = []
+    let version = 1
+    const server = createServer((req, res) => {
+      paths.push(new URL(req.url ?? '/', 'http://x').pathname)
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({kind: 'List', items: [
+        {metadata: {name: 'a', namespace: 'bar', resourceVersion: String(version)}},
+        {metadata: {name: 'b', namespace: 'bar', resourceVersion: '1'}},
+      ]}))
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const port = (server.address() as {port: number}).port
+    const client = new KubeClient({context: 'c1', clusterName: 'c1', cluster: {server: `http://127.0.0.1:${port}`}, userName: 'u', user: {}, namespace: 'default'})
+    try {
+      const run = new RunLists()
+      assert.equal((await run.find(client, 'Service', 'bar', 'a'))?.metadata.resourceVersion, '1')
+      assert.equal(await run.find(client, 'Service', 'bar', 'nope'), undefined)
+      assert.equal(paths.length, 1)
+      version = 2
+      run.wrote('c1', 'Service', 'bar', 'a')
+      run.wrote('c2', 'Service', 'bar', 'b')
+      // another context's write does not count here; b was not written in c1: from the list taken before
+      assert.equal((await run.find(client, 'Service', 'bar', 'b'))?.metadata.name, 'b')
+      assert.equal(paths.length, 1)
+      // a was written: listed again, once
+      assert.equal((await run.find(client, 'Service', 'bar', 'a'))?.metadata.resourceVersion, '2')
+      assert.equal((await run.find(client, 'Service', 'bar', 'a'))?.metadata.resourceVersion, '2')
+      assert.equal(paths.length, 2)
+      // a whole list after a write is listed again
+      run.wrote('c1', 'Service', 'bar', 'b')
+      await run.list(client, 'Service')
+      await run.list(client, 'Service')
+      assert.equal(paths.length, 3)
+      assert.equal(run.sent, 3)
+    } finally {
+      client.close()
+      server.close()
+    }
+  })
 })
