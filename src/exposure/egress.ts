@@ -38,9 +38,14 @@ export interface EgressTarget {
 
 /** What each protocol gets: HTTP routing at the sidecar (http route) and/or TCP (tcp route). */
 export function routeKinds(p: RemotePort): Array<'http' | 'tcp'> {
-  const protocol = istioProtocol(p)
-  if (protocol === undefined) return ['http', 'tcp']
-  return ['HTTP', 'HTTP2', 'GRPC'].includes(protocol) ? ['http'] : ['tcp']
+  return routeKindsOf(istioProtocol(p))
+}
+
+/** The same for an Istio protocol (a ServiceEntry port's): HTTP, HTTP2, GRPC → http; none (detected) → both; any other → tcp. */
+export function routeKindsOf(protocol: string | undefined): Array<'http' | 'tcp'> {
+  const p = protocol?.toUpperCase()
+  if (!p) return ['http', 'tcp']
+  return ['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB'].includes(p) ? ['http'] : ['tcp']
 }
 
 /** The SNI (and Gateway host) of port P of host H between the sidecars and the egress gateway. */

@@ -7,7 +7,7 @@ import {Kubeconfig} from '../kube/kubeconfig.ts'
 import {listObjects} from '../kube/apply.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
-import {readerClusterRole} from '../istio/names.ts'
+import {EGRESS_GATEWAY_ANNOTATION, IMPORT_VIA_EGRESS, IMPORT_VIA_LABEL, readerClusterRole} from '../istio/names.ts'
 import {disallowedAuth, hasCredentials, istioNames, remoteSecretEntries, type RemoteSecretEntry, sameServer} from './model.ts'
 import type {ClusterFacts, ListedKind, ListFailure, SecretProbe, VerifyFacts} from './types.ts'
 import {LISTED_KINDS} from './types.ts'
@@ -100,6 +100,23 @@ export async function collectClusterFacts(target: Target, istioNamespace: string
     try {
       facts.endpointSlices = await listObjects(client, RESOURCES.EndpointSlice, {namespace: istioNamespace})
     } catch { /* istio.control-plane says it cannot tell */ }
+  }
+  // Imports through an egress gateway: the Pods of each egress gateway Service they name (one list per gateway, by its selector)
+  const egressRefs = [...new Set((facts.lists.ServiceEntry ?? []).filter((se) => se.metadata.labels?.[IMPORT_VIA_LABEL] === IMPORT_VIA_EGRESS)
+    .map((se) => se.metadata.annotations?.[EGRESS_GATEWAY_ANNOTATION]).filter((r): r is string => Boolean(r)))]
+  if (egressRefs.length > 0) {
+    facts.egressPods = {}
+    await Promise.all(egressRefs.map(async (ref) => {
+      const [ns, name] = ref.split('/')
+      const svc = (facts.lists.Service ?? []).find((s) => s.metadata.namespace === ns && s.metadata.name === name)
+      const selector = Object.entries<string>(svc?.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',')
+      if (!svc || !selector) return
+      try {
+        facts.egressPods![ref] = await listObjects(client, RESOURCES.Pod, {namespace: ns, labelSelector: selector})
+      } catch {
+        facts.egressPods![ref] = undefined
+      }
+    }))
   }
   if (role !== undefined) facts.readerClusterRole = role as KubeObject | null
   if (binding !== undefined) facts.readerClusterRoleBinding = binding as KubeObject | null

@@ -21,7 +21,7 @@ export interface CheckResult {
 export type Finding = Omit<CheckResult, 'id' | 'category'>
 
 /** The object kinds collected once per cluster. */
-export const LISTED_KINDS = ['Namespace', 'Secret', 'ConfigMap', 'Service', 'Deployment', 'ServiceAccount', 'Gateway', 'ServiceEntry', 'DestinationRule'] as const
+export const LISTED_KINDS = ['Namespace', 'Secret', 'ConfigMap', 'Service', 'Deployment', 'ServiceAccount', 'Gateway', 'ServiceEntry', 'DestinationRule', 'VirtualService'] as const
 export type ListedKind = (typeof LISTED_KINDS)[number]
 
 /** Why a kind could not be listed: forbidden, not served (CRD missing), or another error. */
@@ -54,6 +54,8 @@ export interface ClusterFacts {
   readerClusterRoleBinding?: KubeObject | null
   /** A remote-profile install only: the EndpointSlices of the Istio namespace (where its istiod Service points). */
   endpointSlices?: KubeObject[]
+  /** Imports through an egress gateway only: the Pods each such gateway Service (namespace/name) selects; undefined for one whose Pods could not be listed. */
+  egressPods?: Record<string, KubeObject[] | undefined>
 }
 
 /** The outcome of reading a peer's API with a remote secret's own kubeconfig. */
