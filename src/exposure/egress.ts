@@ -22,6 +22,7 @@ import {
 import type {KubeObject} from '../kube/resources.ts'
 import {crossablePorts, type ImportContext, importLabels, importName, type ImportTarget, istioProtocol, type RemotePort} from './plan.ts'
 import {createHash} from 'node:crypto'
+import {routeKindsOf} from '../istio/egress.ts'
 
 /** The egress gateway an import goes through, as the planner needs it. */
 export interface EgressTarget {
@@ -39,13 +40,6 @@ export interface EgressTarget {
 /** What each protocol gets: HTTP routing at the sidecar (http route) and/or TCP (tcp route). */
 export function routeKinds(p: RemotePort): Array<'http' | 'tcp'> {
   return routeKindsOf(istioProtocol(p))
-}
-
-/** The same for an Istio protocol (a ServiceEntry port's): HTTP, HTTP2, GRPC → http; none (detected) → both; any other → tcp. */
-export function routeKindsOf(protocol: string | undefined): Array<'http' | 'tcp'> {
-  const p = protocol?.toUpperCase()
-  if (!p) return ['http', 'tcp']
-  return ['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB'].includes(p) ? ['http'] : ['tcp']
 }
 
 /** The SNI (and Gateway host) of port P of host H between the sidecars and the egress gateway. */

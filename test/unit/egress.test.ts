@@ -102,3 +102,22 @@ describe('optionalValue (--via-egress [NAMESPACE/NAME])', () => {
     assert.deepEqual(optionalValue(['--via-egress=ns/gw'], '--via-egress', isRef), ['--via-egress=ns/gw'])
   })
 })
+
+describe('explain: the two hops of an import through the egress gateway', async () => {
+  const {egressHops} = await import('../../src/explain/service.ts')
+  const {importDestinationRule, importServiceEntry} = await import('../../src/exposure/plan.ts')
+  const {egressServiceEntryMeta} = await import('../../src/exposure/egress.ts')
+  const two: ImportTarget = {...target, service: {...target.service, ports: target.service.ports.slice(0, 2)}}
+  const se = importServiceEntry(two, ctx, egressServiceEntryMeta(egress))
+  const objs = importEgressObjects(two, ctx, egress)
+  test('per port: sidecar → egress gateway:443 (ISTIO_MUTUAL, <port>.<host>), egress gateway → the remote gateway:15443 (ISTIO_MUTUAL, the owner SNI)', () => {
+    const h = egressHops(se, objs.filter((o) => o.kind === 'VirtualService'), [importDestinationRule(two, ctx), ...objs.filter((o) => o.kind === 'DestinationRule')], 'istio-system', 'cluster.local')
+    assert.equal(h.gateway, 'istio-system/istio-egressgateway')
+    assert.deepEqual(h.hops, [
+      {port: 8000, sidecar: {to: 'egress', port: 443, subset: 'httpbin-bar-cluster2-8000', tls: 'ISTIO_MUTUAL', sni: '8000.httpbin.bar.remote'}, egress: {endpoints: ['127.0.0.12:15443'], tls: 'ISTIO_MUTUAL', sni: 'outbound_.8000_._.httpbin.bar.svc.cluster.local'}},
+      {port: 9000, sidecar: {to: 'egress', port: 443, subset: 'httpbin-bar-cluster2-9000', tls: 'ISTIO_MUTUAL', sni: '9000.httpbin.bar.remote'}, egress: {endpoints: ['127.0.0.12:15443'], tls: 'ISTIO_MUTUAL', sni: 'outbound_.9000_._.httpbin.bar.svc.cluster.local'}},
+    ])
+    const none = egressHops(se, [], [], 'istio-system', 'cluster.local')
+    assert.equal(none.hops[0].sidecar.to, 'none')
+  })
+})

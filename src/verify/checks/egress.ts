@@ -5,8 +5,8 @@
 // port is left to go straight to the remote gateway.
 import {EGRESS_GATEWAY_ANNOTATION, IMPORT_VIA_EGRESS, IMPORT_VIA_LABEL, IMPORTED_FROM_LABEL} from '../../istio/names.ts'
 import type {KubeObject} from '../../kube/resources.ts'
-import {egressHost, egressPort, podReady, selects} from '../../istio/egress.ts'
-import {egressPortName, egressSni, routeKindsOf} from '../../exposure/egress.ts'
+import {destinations, egressHost, egressPort, namesGateway, podReady, routeFor, selects, sidecarHop as hopOf, subsetTls} from '../../istio/egress.ts'
+import {egressPortName, egressSni} from '../../exposure/egress.ts'
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable} from '../check.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 import {type Imported, importsOf, seRef} from './imports.ts'
@@ -39,6 +39,9 @@ function egressImportsOf(ctx: CheckContext, c: ClusterFacts): EgressImport[] {
   })
 }
 
+const sidecarHop = (c: ClusterFacts, i: EgressImport, p: {number: number; protocol?: string}) =>
+  hopOf(c.lists.VirtualService ?? [], i.host, {namespace: i.gwNs, name: i.gwName, host: i.gwHost}, p)
+
 const reimport = (c: ClusterFacts, i: EgressImport) =>
   `\`kubectl mesh service import ${i.name} -n ${i.ns} --from-context ${i.source ? ctxOf(i.source) : i.from} --context ${ctxOf(c)}${i.host !== `${i.name}.${i.ns}.global` ? ` --host ${i.host}` : ''} --via-egress ${i.gwRef}\` (writes the egress path again)`
 
@@ -65,42 +68,6 @@ function perEgressImport(ctx: CheckContext, what: string, kinds: Array<'Service'
     if (!found.some((f) => f.status === 'fail')) out.push(pass(c.name, `cluster ${c.name}: ${imports.length} import(s) through an egress gateway: ${what}`))
   }
   return out
-}
-
-const gatewaysOf = (vs: KubeObject): string[] => (vs.spec?.gateways?.length ? vs.spec.gateways : ['mesh'])
-
-/** Does a Gateway reference (in a VirtualService of namespace ns) name this Gateway? */
-const namesGateway = (ref: string, ns: string, gw: KubeObject) => ref === gw.metadata.name ? ns === gw.metadata.namespace : ref === `${gw.metadata.namespace}/${gw.metadata.name}`
-
-/** The first route of a VirtualService that a connection to port P from (gateway, port) takes, for one route kind. */
-function routeFor(vs: KubeObject, kind: 'http' | 'tcp', port: number, gateway: (ref: string) => boolean): any {
-  for (const r of vs.spec?.[kind] ?? []) {
-    const matches: any[] = r.match?.length ? r.match : [{}]
-    if (matches.some((m) => (m.port === undefined || m.port === port) && (m.gateways?.length ? m.gateways : gatewaysOf(vs)).some(gateway))) return r
-  }
-  return undefined
-}
-
-const destinations = (route: any): any[] => (route?.route ?? []).map((d: any) => d.destination ?? {})
-
-/** The mesh-bound VirtualServices for host H (first created first, as Istio merges them). */
-function meshRoutes(c: ClusterFacts, host: string): KubeObject[] {
-  return (c.lists.VirtualService ?? []).filter((vs) => (vs.spec?.hosts ?? []).includes(host) && gatewaysOf(vs).includes('mesh'))
-    .sort((a, b) => String(a.metadata.creationTimestamp ?? '').localeCompare(String(b.metadata.creationTimestamp ?? '')))
-}
-
-/** Where the sidecars' route sends port P of the import: 'egress' with the subset, 'elsewhere', or 'none' (no route: straight to the ServiceEntry's endpoints). */
-function sidecarHop(c: ClusterFacts, i: EgressImport, p: {number: number; name?: string; protocol?: string}): {to: 'egress' | 'elsewhere' | 'none'; subset?: string; vs?: KubeObject; port?: number; dest?: string} {
-  for (const vs of meshRoutes(c, i.host)) {
-    for (const kind of routeKindsOf(p.protocol)) {
-      const r = routeFor(vs, kind, p.number, (g) => g === 'mesh')
-      if (!r) continue
-      const d = destinations(r)
-      const toEgress = d.length > 0 && d.every((x) => x.host === i.gwHost || x.host === `${i.gwName}.${i.gwNs}` || x.host === `${i.gwName}.${i.gwNs}.svc`)
-      return toEgress ? {to: 'egress', subset: d[0].subset, vs, port: d[0].port?.number} : {to: 'elsewhere', vs, dest: d.map((x) => x.host).join(', ')}
-    }
-  }
-  return {to: 'none'}
 }
 
 export const egressChecks: CheckDef[] = [
@@ -155,11 +122,9 @@ export const egressChecks: CheckDef[] = [
         if (hop.to === 'elsewhere') continue // imports.egress-only names it
         if (hop.port !== i.port) return fail(c.name, `cluster ${c.name}: VirtualService ${hop.vs!.metadata.namespace}/${hop.vs!.metadata.name} sends port ${p.number} of ${i.host} to port ${hop.port ?? '(unset)'} of the egress gateway, not its TLS port ${i.port}`, reimport(c, i))
         // the subset's TLS: in a DestinationRule for the egress gateway host that sidecars find (its own namespace, or the root namespace)
-        const subset = (c.lists.DestinationRule ?? []).filter((d) => d.spec?.host === i.gwHost && [i.gwNs, c.istioNamespace].includes(d.metadata.namespace ?? ''))
-          .flatMap((d) => d.spec?.subsets ?? []).find((s: any) => s.name === hop.subset)
-        const tls = subset?.trafficPolicy?.portLevelSettings?.find((x: any) => x.port?.number === i.port)?.tls ?? subset?.trafficPolicy?.tls
-        if (!subset) return fail(c.name, `cluster ${c.name}: port ${p.number} of ${i.host} goes to subset ${hop.subset ?? '(none)'} of ${i.gwHost}, which no DestinationRule in ${i.gwNs} defines: sidecars send it without mTLS or not at all`, reimport(c, i))
-        if (tls?.mode !== 'ISTIO_MUTUAL' || tls?.sni !== sni) return fail(c.name, `cluster ${c.name}: subset ${hop.subset} of ${i.gwHost} has tls ${tls?.mode ?? '(unset)'} with SNI ${tls?.sni ?? '(none)'}, not ISTIO_MUTUAL with ${sni}: the egress gateway cannot tell port ${p.number} of ${i.host} apart`, reimport(c, i))
+        const tls = subsetTls(c.lists.DestinationRule ?? [], {namespace: i.gwNs, host: i.gwHost}, c.istioNamespace, hop.subset, i.port)
+        if (!tls.found) return fail(c.name, `cluster ${c.name}: port ${p.number} of ${i.host} goes to subset ${hop.subset ?? '(none)'} of ${i.gwHost}, which no DestinationRule in ${i.gwNs} defines: sidecars send it without mTLS or not at all`, reimport(c, i))
+        if (tls.mode !== 'ISTIO_MUTUAL' || tls.sni !== sni) return fail(c.name, `cluster ${c.name}: subset ${hop.subset} of ${i.gwHost} has tls ${tls.mode ?? '(unset)'} with SNI ${tls.sni ?? '(none)'}, not ISTIO_MUTUAL with ${sni}: the egress gateway cannot tell port ${p.number} of ${i.host} apart`, reimport(c, i))
         // egress gateway → host:P
         const gws = (c.lists.Gateway ?? []).filter((gw) => selects(gw.spec?.selector ?? {}, i.svc!.spec?.selector) && (gw.spec?.servers ?? []).some((s: any) => (s.hosts ?? []).some((h: string) => h === sni || h.endsWith(`/${sni}`))))
         const onward = (c.lists.VirtualService ?? []).some((vs) => (vs.spec?.hosts ?? []).includes(sni) && gws.some((gw) => {
