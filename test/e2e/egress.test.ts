@@ -164,7 +164,7 @@ describe('service import --via-egress (real istiod)', () => {
     assert.equal(await kget(C1, ['-n', 'bar', 'virtualservice.networking.istio.io', 'echo-cluster2']), undefined, 'dry run persisted nothing')
 
     ok(await mesh(['service', 'import', 'echo', '-n', 'bar', '--from-context', C2, '--context', C1, '--host', host, '--via-egress']), 'import echo --via-egress')
-    const n = await probeUntil(sleep1, `name table has ${host}`, (d) => d.nameTable?.table?.[host]?.ips?.length && d.nameTable.table[host])
+    const n = await probeUntil(sleep1, `name table has ${host}`, (d) => (d.nameTable?.table?.[host]?.ips?.length ? d.nameTable.table[host] : undefined))
     hops.push(`${host} name table → ${n.value.ips}`)
     await assertTwoHops(host, 'echo', [{port: 8000, kind: 'http'}, {port: 9000, kind: 'tcp'}])
   })
