@@ -106,7 +106,14 @@ export async function collectClusterFacts(target: Target, istioNamespace: string
     .map((se) => se.metadata.annotations?.[EGRESS_GATEWAY_ANNOTATION]).filter((r): r is string => Boolean(r)))]
   if (egressRefs.length > 0) {
     facts.egressPods = {}
-    await Promise.all(egressRefs.map(async (ref) => {
+    const routes = (async () => {
+      try {
+        facts.lists.VirtualService = await listObjects(client, RESOURCES.VirtualService)
+      } catch (error) {
+        facts.failures.VirtualService = classify(error)
+      }
+    })()
+    await Promise.all([routes, ...egressRefs.map(async (ref) => {
       const [ns, name] = ref.split('/')
       const svc = (facts.lists.Service ?? []).find((s) => s.metadata.namespace === ns && s.metadata.name === name)
       const selector = Object.entries<string>(svc?.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',')
@@ -116,7 +123,7 @@ export async function collectClusterFacts(target: Target, istioNamespace: string
       } catch {
         facts.egressPods![ref] = undefined
       }
-    }))
+    })])
   }
   if (role !== undefined) facts.readerClusterRole = role as KubeObject | null
   if (binding !== undefined) facts.readerClusterRoleBinding = binding as KubeObject | null

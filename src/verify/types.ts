@@ -21,8 +21,10 @@ export interface CheckResult {
 export type Finding = Omit<CheckResult, 'id' | 'category'>
 
 /** The object kinds collected once per cluster. */
-export const LISTED_KINDS = ['Namespace', 'Secret', 'ConfigMap', 'Service', 'Deployment', 'ServiceAccount', 'Gateway', 'ServiceEntry', 'DestinationRule', 'VirtualService'] as const
-export type ListedKind = (typeof LISTED_KINDS)[number]
+export const LISTED_KINDS = ['Namespace', 'Secret', 'ConfigMap', 'Service', 'Deployment', 'ServiceAccount', 'Gateway', 'ServiceEntry', 'DestinationRule'] as const
+/** Listed too, but only when a cluster has an import through an egress gateway (its routes are checked then). */
+export const EGRESS_LISTED_KINDS = ['VirtualService'] as const
+export type ListedKind = (typeof LISTED_KINDS)[number] | (typeof EGRESS_LISTED_KINDS)[number]
 
 /** Why a kind could not be listed: forbidden, not served (CRD missing), or another error. */
 export interface ListFailure {
