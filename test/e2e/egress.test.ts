@@ -52,6 +52,13 @@ function chains(d: XdsDump, port: number): Array<{serverNames: string[]; tcpClus
   }))
 }
 
+/** "ip:port" of the endpoints istiod sends as usable (Istio 1.31 sends not-ready ones too, marked UNHEALTHY: PILOT_AUTO_SEND_UNHEALTHY_ENDPOINTS). */
+function healthyEndpointsOf(d: XdsDump, clusterName: string): string[] {
+  const cla = d.endpoints.find((e) => e.clusterName === clusterName)
+  return (cla?.endpoints ?? []).flatMap((l: any) => l.lbEndpoints ?? []).filter((e: any) => !['UNHEALTHY', 'DRAINING'].includes(e.healthStatus))
+    .map((e: any) => `${e.endpoint?.address?.socketAddress?.address}:${e.endpoint?.address?.socketAddress?.portValue}`).sort()
+}
+
 /** The cluster an HTTP route config sends a host to (first matching virtual host, first route). */
 function httpRouteCluster(d: XdsDump, routeName: string, host: string): string | undefined {
   const rc = d.routes.find((r) => r.name === routeName)
@@ -89,7 +96,7 @@ async function assertTwoHops(host: string, svc: string, ports: Array<{port: numb
     assert.ok(c, `sidecar: no cluster ${toEgress(port)}`)
     assert.ok(istioMutual(c), `sidecar: ${toEgress(port)} is not ISTIO_MUTUAL: ${JSON.stringify(c.transportSocket ?? c.transportSocketMatches)}`)
     assert.deepEqual(clusterSnis(c), [`${port}.${host}`])
-    assert.deepEqual(endpointsOf(s.dump, toEgress(port)), [EGRESS_POD])
+    assert.deepEqual(healthyEndpointsOf(s.dump, toEgress(port)), [EGRESS_POD])
     hops.push(`${host}:${port} (${kind}) sidecar → ${toEgress(port)} SNI ${clusterSnis(c)} ISTIO_MUTUAL → ${endpointsOf(s.dump, toEgress(port))}`)
   }
   // hop 2: the egress gateway's 8443 listener terminates <port>.<host> and forwards to the ServiceEntry host's cluster, whose endpoint is cluster2's gateway with the owner's SNI
@@ -202,7 +209,7 @@ describe('service import --via-egress (real istiod)', () => {
     await kubectl(['-n', NS, 'patch', 'pod', 'istio-egressgateway-0', '--subresource=status', '--type=merge', '-p',
       JSON.stringify({status: {conditions: [{type: 'Ready', status: 'False'}, {type: 'ContainersReady', status: 'False'}]}})], {context: C1})
     try {
-      await probeUntil(sleep1, 'no ready egress gateway endpoint', (d) => !(endpointsOf(d, OUT(443, EGRESS, `httpbin-bar-${C2}-8000`)) ?? []).includes(EGRESS_POD))
+      await probeUntil(sleep1, 'the egress gateway endpoint is no longer healthy', (d) => !healthyEndpointsOf(d, OUT(443, EGRESS, `httpbin-bar-${C2}-8000`)).includes(EGRESS_POD))
       v = await verifyChecks()
       const gw = failing(v).find((c) => c.id === 'imports.egress-gateway')
       assert.ok(gw, JSON.stringify(failing(v)))
