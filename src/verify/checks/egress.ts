@@ -127,6 +127,7 @@ export const egressChecks: CheckDef[] = [
         if (tls.mode !== 'ISTIO_MUTUAL' || tls.sni !== sni) return fail(c.name, `cluster ${c.name}: subset ${hop.subset} of ${i.gwHost} has tls ${tls.mode ?? '(unset)'} with SNI ${tls.sni ?? '(none)'}, not ISTIO_MUTUAL with ${sni}: the egress gateway cannot tell port ${p.number} of ${i.host} apart`, reimport(c, i))
         // egress gateway → host:P
         const gws = (c.lists.Gateway ?? []).filter((gw) => selects(gw.spec?.selector ?? {}, i.svc!.spec?.selector) && (gw.spec?.servers ?? []).some((s: any) => (s.hosts ?? []).some((h: string) => h === sni || h.endsWith(`/${sni}`))))
+        if (gws.length === 0) continue // no Gateway terminates the SNI: imports.egress-server names it
         const onward = (c.lists.VirtualService ?? []).some((vs) => (vs.spec?.hosts ?? []).includes(sni) && gws.some((gw) => {
           const r = routeFor(vs, 'tcp', i.port!, (ref) => namesGateway(ref, vs.metadata.namespace ?? '', gw))
           return r && destinations(r).some((d) => d.host === i.host && (d.port?.number ?? p.number) === p.number)
