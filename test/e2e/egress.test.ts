@@ -139,6 +139,23 @@ after(async () => {
 })
 
 describe('service import --via-egress (real istiod)', () => {
+  test('no egress gateway (none labelled istio=egressgateway, or the one named missing): exit 2 with the fix, nothing written', async () => {
+    const args = ['service', 'import', 'httpbin', '-n', 'bar', '--from-context', C2, '--context', C1]
+    const named = await mesh([...args, '--via-egress', 'nope/gw'], {env: {KUBECTL_MESH_STATS: '1'}})
+    assert.equal(named.code, 2, named.stderr)
+    assert.match(named.stderr, /Service nope\/gw \(the egress gateway --via-egress names\) does not exist\nHint: .*-l istio=egressgateway/)
+    assert.equal(writes(stats(named.stderr)), 0)
+    await kubectl(['-n', NS, 'label', 'service', 'istio-egressgateway', 'istio-'], {context: C1})
+    try {
+      const none = await mesh([...args, '--via-egress'], {env: {KUBECTL_MESH_STATS: '1'}})
+      assert.equal(none.code, 2, none.stderr)
+      assert.match(none.stderr, /no egress gateway \(no Service labelled istio=egressgateway\)\nHint: install Istio's egress gateway \(istioctl install .*components\.egressGateways\[0\]\.enabled=true\), or name yours: --via-egress NAMESPACE\/NAME/)
+      assert.equal(writes(stats(none.stderr)), 0)
+    } finally {
+      await kubectl(['-n', NS, 'label', 'service', 'istio-egressgateway', 'istio=egressgateway', '--overwrite'], {context: C1})
+    }
+  })
+
   test('httpbin: the sidecar → egress gateway (ISTIO_MUTUAL) → cluster2\'s gateway on 15443 with the owner SNI; the output names the identity; again: no write', async () => {
     const r = await mesh(['service', 'import', 'httpbin', '-n', 'bar', '--from-context', C2, '--context', C1, '--via-egress'])
     ok(r, 'import --via-egress')
