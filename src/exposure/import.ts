@@ -206,7 +206,8 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
   let egress: EgressTarget | undefined
   let egressPrincipal: string | undefined
   if (o.viaEgress !== undefined) {
-    const found = egressGateways(egressServices, o.istioNamespace)
+    // a named Service is the egress gateway whatever its labels; else the ones labelled istio=egressgateway
+    const found = o.viaEgress ? egressServices.map(describeEgress) : egressGateways(egressServices, o.istioNamespace)
     const gwSvc = found[0]
     if (!gwSvc) {
       throw new UsageError(o.viaEgress
@@ -216,7 +217,7 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
         ? `check the name: kubectl --context ${east.context} get services -A -l ${EASTWEST_GATEWAY_LABEL}=${EGRESS_GATEWAY_LABEL_VALUE}`
         : `install Istio's egress gateway (istioctl install --context ${east.context} --set components.egressGateways[0].name=istio-egressgateway --set components.egressGateways[0].enabled=true), or name yours: --via-egress NAMESPACE/NAME`)
     }
-    const g = o.viaEgress ? describeEgress(egressServices[0]) : gwSvc
+    const g = gwSvc
     if (Object.keys(g.selector).length === 0) throw new UsageError(`context "${east.context}": the egress gateway Service ${g.ref} has no pod selector`, 'give it the selector of its gateway Pods (e.g. istio: egressgateway)')
     if (g.port === undefined) throw new UsageError(`context "${east.context}": the egress gateway Service ${g.ref} has no TLS port (named https or tls, or 443)`, `add one to the Service (Istio's egress gateway has https: 443 → 8443), or name another gateway with --via-egress NAMESPACE/NAME`)
     if (found.length > 1 && !o.viaEgress) notes.push(`context "${east.context}": ${found.length} egress gateways; using ${g.ref} (name another with --via-egress NAMESPACE/NAME)`)
