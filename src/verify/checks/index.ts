@@ -3,6 +3,7 @@ import type {CheckDef} from '../check.ts'
 import {controlPlaneChecks} from './control-plane.ts'
 import {exportChecks} from './exports.ts'
 import {dnsChecks, importChecks} from './imports.ts'
+import {egressChecks} from './egress.ts'
 import {istioChecks} from './istio.ts'
 import {istiodChecks} from './istiod.ts'
 import {linkChecks} from './links.ts'
@@ -11,5 +12,5 @@ import {reachabilityChecks} from './reachability.ts'
 import {trustChecks} from './trust.ts'
 
 export const CHECKS: CheckDef[] = [
-  ...reachabilityChecks, ...istioChecks, ...controlPlaneChecks, ...trustChecks, ...linkChecks, ...istiodChecks, ...networkChecks, ...exportChecks, ...importChecks, ...dnsChecks,
+  ...reachabilityChecks, ...istioChecks, ...controlPlaneChecks, ...trustChecks, ...linkChecks, ...istiodChecks, ...networkChecks, ...exportChecks, ...importChecks, ...egressChecks, ...dnsChecks,
 ]
