@@ -5,13 +5,14 @@ import {KubeClient} from '../kube/client.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
 import {Kubeconfig} from '../kube/kubeconfig.ts'
 import {listObjects} from '../kube/apply.ts'
-import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
+import {type KubeObject, RESOURCES, type ResourceType, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {readerClusterRole} from '../istio/names.ts'
 import {disallowedAuth, hasCredentials, istioNames, remoteSecretEntries, type RemoteSecretEntry, sameServer} from './model.ts'
 import type {ClusterFacts, ListedKind, ListFailure, SecretProbe, VerifyFacts} from './types.ts'
 import {LISTED_KINDS} from './types.ts'
 import {quietSteps, runStep, type StepRunner} from '../steps.ts'
+import type {ListCache} from './list-cache.ts'
 
 export interface CollectOptions {
   /** The --context values; empty: the current context plus every cluster its remote secrets name. */
@@ -19,6 +20,8 @@ export interface CollectOptions {
   istioNamespace: string
   /** Shows the steps (src/ui/progress.ts); quiet by default. */
   progress?: StepRunner
+  /** verify --wait: lists served from watches between rounds (src/verify/list-cache.ts). */
+  lists?: ListCache
 }
 
 /** Kinds listed only in the Istio namespace; the others are listed cluster-wide. */
@@ -46,19 +49,20 @@ function classify(error: unknown): ListFailure {
 
 const isNetwork = (e: unknown) => e instanceof ApiError && e.status === 0
 
-export async function collectClusterFacts(target: Target, istioNamespace: string): Promise<ClusterFacts> {
+export async function collectClusterFacts(target: Target, istioNamespace: string, cache?: ListCache): Promise<ClusterFacts> {
   const facts: ClusterFacts = {
     name: target.name, context: target.context, source: target.source, via: target.via,
     server: target.client?.ref.cluster.server ?? '', istioNamespace, lists: {}, failures: {},
   }
   const client = target.client
+  const list = (type: ResourceType, opts: {namespace?: string} = {}) => (cache ? cache.list(client!, type, opts) : listObjects(client!, type, opts))
   if (!client) {
     facts.unreachable = {message: target.noClient ?? 'no credentials', hint: 'add a context for this cluster to your kubeconfig and pass --context for it'}
     return facts
   }
   // Namespaces first: when the API server does not answer, stop there instead of N timeouts.
   try {
-    facts.lists.Namespace = await listObjects(client, RESOURCES.Namespace)
+    facts.lists.Namespace = await list(RESOURCES.Namespace)
   } catch (error) {
     if (isNetwork(error)) {
       const op = toOperationError(error as ApiError)
@@ -70,7 +74,7 @@ export async function collectClusterFacts(target: Target, istioNamespace: string
   const kinds = LISTED_KINDS.filter((k) => k !== 'Namespace')
   const listed = new Map(kinds.map((kind) => [kind, (async () => {
     try {
-      facts.lists[kind] = await listObjects(client, RESOURCES[kind], IN_ISTIO_NAMESPACE.has(kind) ? {namespace: istioNamespace} : {})
+      facts.lists[kind] = await list(RESOURCES[kind], IN_ISTIO_NAMESPACE.has(kind) ? {namespace: istioNamespace} : {})
     } catch (error) {
       facts.failures[kind] = classify(error)
     }
@@ -164,12 +168,13 @@ export async function probeSecret(cluster: ClusterFacts, entry: RemoteSecretEntr
 }
 
 /** Collect the facts of every cluster to verify, then probe every remote secret. */
-export async function collectFacts(session: Session, opts: CollectOptions): Promise<{facts: VerifyFacts; close: () => void}> {
+export async function collectFacts(session: Session, opts: CollectOptions): Promise<{facts: VerifyFacts; clientOf: (c: ClusterFacts) => KubeClient | undefined; close: () => void}> {
   const extraClients: KubeClient[] = []
   const explicit = opts.contexts.length > 0
   const names = explicit ? [...new Set(opts.contexts)] : [session.resolve().context]
   const targets: Target[] = names.map((n) => ({name: n, context: n, source: 'context', client: session.client(n)}))
-  const readAll = (ts: Target[]) => (opts.progress ?? quietSteps)(ts.map((t) => ({title: `Read cluster "${t.name}"`, run: () => collectClusterFacts(t, opts.istioNamespace)})), {concurrent: true})
+  const extraTargets: Target[] = []
+  const readAll = (ts: Target[]) => (opts.progress ?? quietSteps)(ts.map((t) => ({title: `Read cluster "${t.name}"`, run: () => collectClusterFacts(t, opts.istioNamespace, opts.lists)})), {concurrent: true})
   const clusters = await readAll(targets)
 
   if (!explicit && clusters[0] && !clusters[0].unreachable) {
@@ -193,16 +198,35 @@ export async function collectFacts(session: Session, opts: CollectOptions): Prom
       if (client) extraClients.push(client)
       more.push({name: e.key, source: 'remote-secret', via, client, noClient: reason ? `cannot read it through remote secret ${via}: ${reason}` : undefined})
     }
+    extraTargets.push(...more)
     clusters.push(...await readAll(more))
   }
 
   const entries = clusters.filter((c) => !c.unreachable).flatMap((c) => remoteSecretEntries(c).map((e) => [c, e] as const))
   const probes = await runStep(opts.progress, `Probe ${entries.length} remote secret${entries.length === 1 ? '' : 's'} with their own credentials`, () =>
     Promise.all(entries.map(([c, e]) => probeSecret(c, e, session.timeoutMs, extraClients))))
+  const clientByName = new Map<string, KubeClient>()
+  for (const t of [...targets, ...extraTargets]) if (t.client) clientByName.set(t.name, t.client)
   return {
     facts: {clusters, probes, now: new Date()},
+    clientOf: (c) => clientByName.get(c.name),
     close: () => {
       for (const c of extraClients) c.close()
     },
+  }
+}
+
+/**
+ * Every EndpointSlice of a cluster (one list), for links.istiod-stale: set on the facts as
+ * serviceSlices, or why not as serviceSlicesError.
+ */
+export async function readServiceSlices(c: ClusterFacts, client: KubeClient, cache?: ListCache): Promise<void> {
+  try {
+    c.serviceSlices = await (cache ? cache.list(client, RESOURCES.EndpointSlice) : listObjects(client, RESOURCES.EndpointSlice))
+    delete c.serviceSlicesError
+  } catch (error) {
+    delete c.serviceSlices
+    const f = classify(error)
+    c.serviceSlicesError = f.reason === 'error' ? f.message : f.reason
   }
 }

@@ -54,6 +54,12 @@ export interface ClusterFacts {
   readerClusterRoleBinding?: KubeObject | null
   /** A remote-profile install only: the EndpointSlices of the Istio namespace (where its istiod Service points). */
   endpointSlices?: KubeObject[]
+  /**
+   * Every EndpointSlice of the cluster (one list), read when another verified cluster's istiod holds
+   * a shard of it (links.istiod-stale); undefined: not read, or not readable (endpointSlicesError).
+   */
+  serviceSlices?: KubeObject[]
+  serviceSlicesError?: string
 }
 
 /** The outcome of reading a peer's API with a remote secret's own kubeconfig. */
@@ -94,5 +100,11 @@ export interface VerifyFacts {
   probes: SecretProbe[]
   /** One per cluster; absent when istiod was not asked (unit fixtures). */
   istiod?: IstiodProbe[]
+  /**
+   * links.istiod-stale's settling: the differences found by a first comparison (keys of
+   * src/verify/checks/stale.ts) and how long verify waited before reading istiod and the
+   * EndpointSlices again; only a difference seen in both reads fails. Absent: one read only.
+   */
+  staleRecheck?: {graceMs: number; earlier: string[]}
   now: Date
 }

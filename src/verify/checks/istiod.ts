@@ -83,7 +83,7 @@ function viewOf(ctx: CheckContext, c: ClusterFacts, what: 'networkz' | 'endpoint
 }
 
 /** The verified clusters a cluster's remote secrets name (each once), with the secret's key. */
-function linkedPeers(ctx: CheckContext, c: ClusterFacts): Array<{key: string; peer?: ClusterFacts}> {
+export function linkedPeers(ctx: CheckContext, c: ClusterFacts): Array<{key: string; peer?: ClusterFacts}> {
   const seen = new Set<string>()
   const out: Array<{key: string; peer?: ClusterFacts}> = []
   for (const e of ctx.secrets(c)) {
