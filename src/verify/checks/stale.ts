@@ -9,7 +9,7 @@ import {fqdnIn} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 import type {ShardEndpoint} from '../istiod.ts'
 import {EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL} from '../../istio/names.ts'
-import {ENDPOINT_SAMPLE, linkedPeers} from './istiod.ts'
+import {ENDPOINT_SAMPLE, linkedPeers, viewOf} from './istiod.ts'
 
 /** How long verify waits before reading again when istiod and a peer's EndpointSlices differ. */
 export const STALE_GRACE_MS = 5000
@@ -145,7 +145,15 @@ export const staleChecks: CheckDef[] = [
       const lasting = recheck ? diffs.filter((d) => recheck.earlier.includes(d.id)) : diffs
       const out: Finding[] = [...skipped]
       for (const c of ctx.clusters) {
-        if (!compared.has(c.name)) continue
+        const v = viewOf(ctx, c, 'endpointShardz')
+        if (!('probe' in v)) {
+          if (v.finding) out.push(v.finding)
+          continue
+        }
+        if (!compared.has(c.name)) {
+          if (!skipped.some((f) => f.cluster === c.name)) out.push(skip(c.name, `cluster ${c.name}: no linked cluster verified whose EndpointSlices were read`))
+          continue
+        }
         const mine = lasting.filter((d) => d.cluster === c.name)
         if (mine.length === 0) {
           if (!skipped.some((f) => f.cluster === c.name)) out.push(pass(c.name, `cluster ${c.name}: istiod serves what the linked clusters' EndpointSlices hold for each of ${compared.get(c.name)} service(s) compared`))
