@@ -30,6 +30,7 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Verify)
+    const waitMs = flags.wait === undefined ? undefined : parseDuration(flags.wait)
     const session = this.kube(flags)
     const {verify, verifyUntil} = await import('../verify/service.ts')
     const {parseIstiodDebugUrls} = await import('../verify/istiod.ts')
@@ -39,7 +40,6 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
     } catch (error) {
       throw new UsageError((error as Error).message, 'pass --istiod-debug-url CLUSTER=http://127.0.0.1:PORT')
     }
-    const waitMs = flags.wait === undefined ? undefined : parseDuration(flags.wait)
     const picture = flags.output === 'dot' || flags.output === 'mermaid' || flags.output === 'svg'
     const options = {contexts: flags.context ?? [], istioNamespace: flags['istio-namespace'], istiodDebugUrls, clusterDomain: flags['cluster-domain'], graph: picture, progress: (await import('../ui/progress.ts')).progressFor(flags.output)}
     const {roundLine, renderJson, waitSummary} = await import('../verify/render-json.ts')
