@@ -201,9 +201,9 @@ describe('verify: trust domains, --wait, and what a green sync hides', () => {
       istiodLog(istiod, mark).split('\n').find((l) => l.includes(`watch error in cluster ${C2}`)), 90_000, 500)
     figures.watchErrorMs = watchError.ms
     figures.watchErrorLine = watchError.value.replace(/^\S+\s+/, '').slice(0, 200)
-    // cluster2 loses web-0 and gains web-b-0 (behind the same Service): istiod sees neither
-    await removeWorkload(C2, APP, 'web')
+    // cluster2 gains web-b-0 (behind the same Service; added first so it cannot reuse web-0's IP) and loses web-0: istiod sees neither
     const extra = await addWorkload({context: C2, namespace: APP, name: 'web-b', service: false, labels: {app: 'web'}, ports: PORTS})
+    await removeWorkload(C2, APP, 'web')
     assert.notEqual(extra.ip, web)
     let j: Report | undefined
     const t0 = Date.now()
