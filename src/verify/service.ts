@@ -118,17 +118,20 @@ export async function verifyUntil(session: Session, opts: VerifyOptions & {waitM
   const cache = new ListCache()
   const rounds: WaitRound[] = []
   try {
+    // a round's requests: those sent since the previous round ended (the watches opened in between count for the next)
+    let mark = requestLog.length
     for (let n = 1; ; n++) {
-      const before = requestLog.length
       const {report} = await verifyRound(session, {...opts, progress: n === 1 ? opts.progress : undefined}, cache)
       const round: WaitRound = {
-        round: n, elapsedMs: performance.now() - started, requests: requestLog.length - before,
+        round: n, elapsedMs: performance.now() - started, requests: requestLog.length - mark,
         failing: report.checks.filter((c) => c.status === 'fail').map((c) => `${c.id} ${c.cluster}`.trim()), summary: report.summary,
       }
       rounds.push(round)
       opts.onRound?.(round)
       const healthy = report.summary.failed === 0
+      mark = requestLog.length
       if (healthy || performance.now() + interval >= deadline) return {report, rounds, elapsedMs: performance.now() - started, healthy}
+      cache.follow()
       await sleep(interval)
     }
   } finally {
