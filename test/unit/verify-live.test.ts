@@ -122,6 +122,36 @@ describe('trust.domain', () => {
   })
 })
 
+describe('trust.domain across meshes (imports)', () => {
+  /** cluster1 imports from cluster2, and the two are not linked: two meshes. */
+  function twoMeshes(): VerifyFacts {
+    const f = healthyMesh()
+    for (const c of f.clusters) c.lists.Secret = c.lists.Secret!.filter((s) => !s.metadata.name.startsWith('istio-remote-secret-'))
+    f.probes = []
+    // cluster2 of its own mesh
+    for (const cm of f.clusters[1].lists.ConfigMap!) if (cm.data?.values) cm.data.values = cm.data.values.replace('"mesh1"', '"mesh2"')
+    return f
+  }
+  const c1 = (f: VerifyFacts) => runChecks(f).checks.find((c) => c.id === 'trust.domain' && c.cluster === 'cluster1')!
+
+  test("the owner in another domain: fails naming both and the import; an alias or a pinned identity passes", () => {
+    const f = twoMeshes()
+    assert.ok((f.clusters[0].lists.ServiceEntry ?? []).some((s) => s.metadata.labels?.['kubectl-mesh/imported-from'] === 'cluster2'), 'the fixture imports from cluster2')
+    assert.equal(c1(f).status, 'pass')
+    setTrust(f, 1, 'west.example')
+    const r = c1(f)
+    assert.equal(r.status, 'fail')
+    assert.match(r.message, /from cluster2 of another mesh, whose trust domain is "west.example"; cluster1's is "cluster.local" and the import pins no identity/)
+    assert.match(r.hint, /spiffe:\/\/west.example\/ns\//)
+    const se = f.clusters[0].lists.ServiceEntry!.find((s) => s.metadata.labels?.['kubectl-mesh/imported-from'] === 'cluster2')!
+    se.spec.subjectAltNames = ['spiffe://west.example/ns/bar/sa/httpbin']
+    assert.equal(c1(f).status, 'pass')
+    delete se.spec.subjectAltNames
+    setTrust(f, 0, undefined, ['west.example'])
+    assert.equal(c1(f).status, 'pass')
+  })
+})
+
 describe('verify --wait lines', () => {
   const rounds = [
     {round: 1, elapsedMs: 4200, requests: 44, failing: ['links.istiod-stale cluster1'], summary: {passed: 60, warnings: 2, failed: 1, skipped: 3}},

@@ -261,9 +261,13 @@ trustChecks.push({
         const theirs = owner && !owner.unreachable ? domainsOf(ctx, owner) : undefined
         if (!owner || !theirs || sameMesh(c, owner)) continue
         peers++
-        const pinned: string[] = se.spec?.subjectAltNames ?? []
+        // the identity pinned: the ServiceEntry's subjectAltNames, or a DestinationRule's tls.subjectAltNames for its host
+        const hosts: string[] = se.spec?.hosts ?? []
+        const drSans = (c.lists.DestinationRule ?? []).filter((d) => hosts.includes(d.spec?.host))
+          .flatMap((d) => [d.spec?.trafficPolicy?.tls?.subjectAltNames ?? [], ...((d.spec?.trafficPolicy?.portLevelSettings ?? []) as any[]).map((p) => p?.tls?.subjectAltNames ?? [])].flat())
+        const pinned: string[] = [...(se.spec?.subjectAltNames ?? []), ...drSans]
         if (!trusts(theirs.domain) && pinned.length === 0) {
-          bad.push(fail(c.name, `cluster ${c.name}: imports ${(se.spec?.hosts ?? [se.metadata.name]).join(', ')} (ServiceEntry ${se.metadata.namespace}/${se.metadata.name}) from ${ownerId} of another mesh, whose trust domain is "${theirs.domain}"; ${c.name}'s is "${mine.domain}"${mine.aliases.length > 0 ? ` (aliases ${mine.aliases.join(', ')})` : ''} and the import pins no identity (no subjectAltNames)`,
+          bad.push(fail(c.name, `cluster ${c.name}: imports ${(se.spec?.hosts ?? [se.metadata.name]).join(', ')} (ServiceEntry ${se.metadata.namespace}/${se.metadata.name}) from ${ownerId} of another mesh, whose trust domain is "${theirs.domain}"; ${c.name}'s is "${mine.domain}"${mine.aliases.length > 0 ? ` (aliases ${mine.aliases.join(', ')})` : ''} and the import pins no identity (no subjectAltNames on the ServiceEntry or its DestinationRule)`,
             `${aliasHint(c, [theirs.domain])}; or pin the owner's identity on the import: \`spec.subjectAltNames: [spiffe://${theirs.domain}/ns/${se.metadata.namespace}/sa/SERVICE_ACCOUNT]\``))
         }
       }
