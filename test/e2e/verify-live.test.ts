@@ -42,6 +42,19 @@ const check = (j: Report, id: string, cluster: string) => {
 }
 const failing = (j: Report) => j.checks.filter((c) => c.status === 'fail').map((c) => `${c.id} ${c.cluster}: ${c.message}`)
 
+/** verify's text output in a state, for docs/verify.md and the report (lines naming `want`, with the hint lines after them). */
+async function show(state: string, want: RegExp) {
+  const r = await mesh(['verify', '--context', C1, '--context', C2])
+  const lines = r.stdout.split('\n')
+  const picked: string[] = []
+  lines.forEach((l, i) => {
+    if (!want.test(l)) return
+    picked.push(l)
+    for (let k = i + 1; k < lines.length && /^\s+Hint:|^\s{4,}\S/.test(lines[k]) && !want.test(lines[k]); k++) picked.push(lines[k])
+  })
+  process.stderr.write(`# verify (${state}), exit ${r.code}:\n${picked.map((l) => `#   ${l}`).join('\n')}\n#   ${lines.filter((l) => /passed, .* failed/.test(l)).join(' ')}\n`)
+}
+
 /** Edit the `mesh` key of a cluster's istio ConfigMap (parsed, changed, written back). */
 async function editMesh(ctx: string, edit: (m: Record<string, unknown>) => void) {
   const cm = await kget(ctx, ['-n', NS, 'configmap', 'istio'])
@@ -129,6 +142,7 @@ describe('verify: trust domains, --wait, and what a green sync hides', () => {
       assert.match(check(j, 'trust.domain', C1).message, /cluster cluster1: trust domain "cluster.local" .*cluster cluster2 of the same mesh has trust domain "west.example", which cluster1 neither shares nor lists in trustDomainAliases/)
       assert.match(check(j, 'trust.domain', C2).message, /cluster cluster2: trust domain "west.example" \(mesh config\); cluster cluster1 of the same mesh has trust domain "cluster.local"/)
       assert.match(check(j, 'trust.domain', C1).hint, /trustDomainAliases: \[west.example\]/)
+      await show('cluster2 in trust domain west.example', /trust\.domain|trust domain/)
       await editMesh(C1, (m) => { m.trustDomainAliases = ['west.example'] })
       await editMesh(C2, (m) => { m.trustDomainAliases = ['cluster.local'] })
       const again = (await verify()).j
@@ -162,6 +176,7 @@ describe('verify: trust domains, --wait, and what a green sync hides', () => {
       assert.ok(perRound.length >= 3, `requests per round ${perRound.join(', ')}`)
       assert.ok(perRound.slice(2).every((n) => n < perRound[0]), `requests per round ${perRound.join(', ')}`)
       figures.neverHealthy = {ms, rounds: perRound.length, requestsPerRound: perRound}
+      process.stderr.write(`# verify --wait 15s (never healthy), the terminal:\n${r.stderr.split('\n').filter((l) => /^round |^verify --wait/.test(l)).map((l) => `#   ${l}`).join('\n')}\n`)
     } finally {
       await restoreMesh()
     }
@@ -183,6 +198,7 @@ describe('verify: trust domains, --wait, and what a green sync hides', () => {
     const line = /^verify --wait: no check fails, after (\d+) round\(s\) in ([\d.]+) s \(requests per round: ([\d, ]+)\)$/m.exec(r.stderr)
     assert.ok(line, r.stderr)
     assert.equal(Number(line[1]), j.wait!.rounds.length)
+    process.stderr.write(`# verify --wait 60s (healthy during the wait): ${line[0]}\n`)
     figures.becomesHealthy = {ms, rounds: j.wait!.rounds.length, requestsPerRound: j.wait!.rounds.map((x) => x.requests), saidSeconds: Number(line[2])}
   })
 
@@ -222,6 +238,7 @@ describe('verify: trust domains, --wait, and what a green sync hides', () => {
     assert.match(c.hint, /watch error in cluster cluster2/)
     assert.match(c.hint, /kubectl mesh cluster rotate-credentials --context cluster1 --remote-context cluster2/)
     figures.staleMessage = c.message
+    await show('token revoked, API server restarted, web-0 gone, web-b-0 added', /istiod-stale|phantom/)
     // new credentials: istiod rebuilds cluster2 from a fresh list and the check passes again
     ok(await mesh(['cluster', 'rotate-credentials', '--context', C1, '--remote-context', C2]), 'rotate-credentials')
     let k: Report | undefined
