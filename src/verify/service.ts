@@ -106,8 +106,8 @@ export interface WaitResult {
 }
 
 /**
- * verify --wait: rounds until no check fails or `waitMs` has passed (a round that would start past
- * the deadline is not started). Between rounds the listed kinds are followed with watches
+ * verify --wait: rounds until no check fails or `waitMs` has passed (the last round starts at the
+ * deadline at the latest, so the answer is the state at the deadline). Between rounds the listed kinds are followed with watches
  * (src/verify/list-cache.ts) so a round re-reads only what changed; probes of remote secrets and
  * istiod's views are read again every round.
  */
@@ -130,9 +130,11 @@ export async function verifyUntil(session: Session, opts: VerifyOptions & {waitM
       opts.onRound?.(round)
       const healthy = report.summary.failed === 0
       mark = requestLog.length
-      if (healthy || performance.now() + interval >= deadline) return {report, rounds, elapsedMs: performance.now() - started, healthy}
+      const left = deadline - performance.now()
+      if (healthy || left <= 0) return {report, rounds, elapsedMs: performance.now() - started, healthy}
       cache.follow()
-      await sleep(interval)
+      // the last round starts at the deadline at the latest
+      await sleep(Math.min(interval, left))
     }
   } finally {
     cache.close()
