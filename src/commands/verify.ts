@@ -33,7 +33,7 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
     const waitMs = flags.wait === undefined ? undefined : parseDuration(flags.wait)
     const session = this.kube(flags)
     const {verify, verifyUntil} = await import('../verify/service.ts')
-    const {parseIstiodDebugUrls} = await import('../verify/istiod.ts')
+    const {parseIstiodDebugUrls} = await import('../cluster/istiod.ts')
     let istiodDebugUrls: Record<string, string>
     try {
       istiodDebugUrls = parseIstiodDebugUrls(flags['istiod-debug-url'] ?? [])

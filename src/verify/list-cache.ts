@@ -4,7 +4,8 @@
 // timeout, an error, 410 Gone): then that kind is listed again and a new watch opened. A watch
 // the user may not open (403) leaves the kind listed every round.
 import type {KubeClient} from '../kube/client.ts'
-import {type KubeObject, type ResourceType, resourcePath} from '../kube/resources.ts'
+import {type KubeObject, RESOURCES, type ResourceType, resourcePath} from '../kube/resources.ts'
+import {RunLists} from '../cluster/snapshot.ts'
 
 interface Entry {
   key: string
@@ -21,7 +22,8 @@ interface Entry {
 
 const keyOf = (o: KubeObject) => o.metadata.uid ?? `${o.metadata.namespace ?? ''}/${o.metadata.name}`
 
-export class ListCache {
+/** The lists of a --wait run: RunLists (src/cluster/snapshot.ts) whose lists live on across rounds, kept current by watches. */
+export class ListCache extends RunLists {
   private readonly entries = new Map<string, Entry>()
   /** kinds (per cluster and path) whose watch was refused: listed every round */
   private readonly unwatchable = new Set<string>()
@@ -31,8 +33,9 @@ export class ListCache {
   private following = false
 
   /** The objects of a kind: from its live watch when there is one, else one list (noting its resourceVersion). */
-  async list(client: KubeClient, type: ResourceType, opts: {namespace?: string} = {}): Promise<KubeObject[]> {
-    const path = resourcePath(type, opts.namespace)
+  override async list(client: KubeClient, kind: keyof typeof RESOURCES, namespace?: string): Promise<KubeObject[]> {
+    const type = RESOURCES[kind]
+    const path = resourcePath(type, namespace)
     const key = `${client.context}|${client.server.origin}|${path}`
     const cached = this.entries.get(key)
     if (cached?.live) return [...cached.items.values()]

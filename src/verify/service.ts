@@ -6,7 +6,8 @@ import {requestLog} from '../kube/client.ts'
 import {collectFacts, readServiceSlices} from './facts.ts'
 import {runChecks, type VerifyReport} from './runner.ts'
 import {CheckContext} from './check.ts'
-import {probeIstiods} from './istiod.ts'
+import {probeIstiods} from '../cluster/istiod.ts'
+import {RunLists} from '../cluster/snapshot.ts'
 import {compareShards, STALE_GRACE_MS} from './checks/stale.ts'
 import {linkedPeers} from './checks/istiod.ts'
 import {ListCache} from './list-cache.ts'
@@ -36,10 +37,10 @@ export async function verify(session: Session, opts: VerifyOptions): Promise<Ver
 
 /** One round: every cluster read (lists through `cache` when given), istiod's views, the peers' EndpointSlices, the checks. */
 async function verifyRound(session: Session, opts: VerifyOptions, cache?: ListCache): Promise<{report: VerifyReport}> {
-  const {facts, clientOf, close} = await collectFacts(session, {...opts, lists: cache})
+  const {facts, lists, clientOf, close} = await collectFacts(session, {...opts, lists: cache})
   try {
     const ids = new CheckContext(facts)
-    const probeOf = (only?: Set<string>) => probeIstiods({...facts, clusters: only ? facts.clusters.filter((c) => only.has(c.name)) : facts.clusters}, {
+    const probeOf = (only?: Set<string>) => probeIstiods(only ? facts.clusters.filter((c) => only.has(c.name)) : facts.clusters, {
       urls: opts.istiodDebugUrls ?? {},
       clusterIdOf: (c) => ids.id(c).clusterId,
       hasRemoteSecrets: (c) => ids.secrets(c).some((e) => e.key !== ids.clusterIdOf(c)),
@@ -48,7 +49,7 @@ async function verifyRound(session: Session, opts: VerifyOptions, cache?: ListCa
       view: true,
     })
     facts.istiod = await runStep(opts.progress, "Read istiod's sync status", () => probeOf())
-    await readPeerSlices(facts, ids, clientOf, cache)
+    await readPeerSlices(facts, ids, clientOf, lists)
     // links.istiod-stale: a difference may be an event still on its way to istiod; read both sides again after the grace
     const first = compareShards(new CheckContext(facts, {clusterDomain: opts.clusterDomain})).diffs
     if (first.length > 0) {
@@ -59,9 +60,10 @@ async function verifyRound(session: Session, opts: VerifyOptions, cache?: ListCa
         const again = await probeOf(clusters)
         facts.istiod = facts.istiod!.map((p) => again.find((a) => a.cluster === p.cluster) ?? p)
         const peers = new Set(first.map((d) => d.key))
+        const fresh = new RunLists()
         await Promise.all(facts.clusters.filter((c) => peers.has(ids.clusterIdOf(c)) || peers.has(c.name)).map(async (c) => {
           const client = clientOf(c)
-          if (client) await readServiceSlices(c, client)
+          if (client) facts.serviceSlices![c.name] = await readServiceSlices(client, fresh)
         }))
         facts.staleRecheck = {graceMs, earlier: first.map((d) => d.id)}
       })
@@ -73,7 +75,8 @@ async function verifyRound(session: Session, opts: VerifyOptions, cache?: ListCa
 }
 
 /** The EndpointSlices of every reachable cluster that a cluster whose istiod answered is linked to (one list each). */
-async function readPeerSlices(facts: VerifyFacts, ids: CheckContext, clientOf: (c: ClusterFacts) => KubeClient | undefined, cache?: ListCache): Promise<void> {
+async function readPeerSlices(facts: VerifyFacts, ids: CheckContext, clientOf: (c: ClusterFacts) => KubeClient | undefined, lists: RunLists): Promise<void> {
+  facts.serviceSlices = {}
   const peers = new Set<ClusterFacts>()
   for (const c of facts.clusters) {
     const probe = facts.istiod?.find((p) => p.cluster === c.name)
@@ -82,7 +85,7 @@ async function readPeerSlices(facts: VerifyFacts, ids: CheckContext, clientOf: (
   }
   await Promise.all([...peers].map(async (c) => {
     const client = clientOf(c)
-    if (client) await readServiceSlices(c, client, cache)
+    if (client) facts.serviceSlices![c.name] = await readServiceSlices(client, lists)
   }))
 }
 

@@ -29,7 +29,7 @@ const slice = (name: string, ready: Record<string, boolean | undefined>) => ({
 function facts(held: string[], ready: Record<string, boolean | undefined>): VerifyFacts {
   const f = healthyMesh()
   f.istiod = [probe(held), {cluster: 'cluster2', outcome: 'not-asked', detail: ''}]
-  f.clusters[1].serviceSlices = [slice('a', ready)]
+  f.serviceSlices = {cluster2: {slices: [slice('a', ready)]}}
   return f
 }
 const stale = (f: VerifyFacts) => runChecks(f).checks.filter((c) => c.id === 'links.istiod-stale' && c.cluster === 'cluster1')
@@ -74,8 +74,7 @@ describe('links.istiod-stale', () => {
 
   test("the peer's EndpointSlices not readable: skipped saying why", () => {
     const f = facts([], {})
-    delete f.clusters[1].serviceSlices
-    f.clusters[1].serviceSlicesError = 'forbidden'
+    f.serviceSlices = {cluster2: {error: 'forbidden'}}
     const r = stale(f)
     assert.equal(r[0].status, 'skip')
     assert.match(r[0].message, /EndpointSlices of linked cluster cluster2 were not read \(forbidden\)/)

@@ -7,7 +7,7 @@
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip} from '../check.ts'
 import {fqdnIn} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
-import type {ShardEndpoint} from '../istiod.ts'
+import type {ShardEndpoint} from '../../cluster/istiod.ts'
 import {EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL} from '../../istio/names.ts'
 import {ENDPOINT_SAMPLE, linkedPeers, viewOf} from './istiod.ts'
 
@@ -56,7 +56,7 @@ export function readySliceEndpoints(slices: any[], ns: string, name: string): Se
 }
 
 /** The services of a peer to compare: exported, imported by the cluster, and a bounded sample of the others. */
-function servicesToCompare(c: ClusterFacts, key: string, peer: ClusterFacts, shardHosts: Array<{host: string; ns: string}>): Array<{ns: string; name: string; why: string}> {
+function servicesToCompare(c: ClusterFacts, key: string, peer: ClusterFacts, peerSlices: any[], shardHosts: Array<{host: string; ns: string}>): Array<{ns: string; name: string; why: string}> {
   const out = new Map<string, {ns: string; name: string; why: string}>()
   for (const s of peer.lists.Service ?? []) {
     if (s.metadata.labels?.[EXPORTED_LABEL] === 'true') out.set(`${s.metadata.namespace}/${s.metadata.name}`, {ns: s.metadata.namespace!, name: s.metadata.name, why: 'exported'})
@@ -70,7 +70,7 @@ function servicesToCompare(c: ClusterFacts, key: string, peer: ClusterFacts, sha
   // the sample: services istiod holds a shard of this peer for, and services with ready endpoints in the peer
   const others = new Set<string>()
   for (const h of shardHosts) others.add(`${h.ns}/${h.host.split('.')[0]}`)
-  for (const s of peer.serviceSlices ?? []) {
+  for (const s of peerSlices) {
     const name = s.metadata?.labels?.[SERVICE_NAME_LABEL]
     if (name && (s.endpoints ?? []).length > 0) others.add(`${s.metadata.namespace}/${name}`)
   }
@@ -94,21 +94,23 @@ export function compareShards(ctx: CheckContext): StaleComparison {
     const discoverySelectors = (ctx.id(c).install.mesh?.discoverySelectors ?? []).length > 0
     for (const {key, peer} of linkedPeers(ctx, c)) {
       if (!peer || peer.unreachable) continue
-      if (!peer.serviceSlices) {
-        skipped.push(skip(c.name, `cluster ${c.name}: the EndpointSlices of linked cluster ${key} were not read${peer.serviceSlicesError ? ` (${peer.serviceSlicesError})` : ''}, so what istiod serves from it cannot be compared`,
+      const read = ctx.facts.serviceSlices?.[peer.name]
+      const peerSlices = read?.slices
+      if (!peerSlices) {
+        skipped.push(skip(c.name, `cluster ${c.name}: the EndpointSlices of linked cluster ${key} were not read${read?.error ? ` (${read.error})` : ''}, so what istiod serves from it cannot be compared`,
           `reading them needs \`list endpointslices\` cluster-wide in ${key} (\`kubectl get endpointslices -A --context ${ctxOf(peer)}\`)`))
         continue
       }
       const shard = `Kubernetes/${key}`
       const shardHosts = Object.entries(shardz).flatMap(([host, byNs]) => Object.entries(byNs).filter(([, s]) => (s[shard] ?? []).length > 0).map(([ns]) => ({host, ns})))
       let n = compared.get(c.name) ?? 0
-      for (const svc of servicesToCompare(c, key, peer, shardHosts)) {
+      for (const svc of servicesToCompare(c, key, peer, peerSlices, shardHosts)) {
         n++
         // istiod names the service by its own domain: the host in shardz of that namespace whose first labels are name.ns.svc
         const hosts = Object.keys(shardz).filter((h) => h.startsWith(`${svc.name}.${svc.ns}.svc.`) && shardz[h][svc.ns])
         const host = hosts[0] ?? fqdnIn(ctx.id(c), svc.name, svc.ns)
         const held = new Set(hosts.flatMap((h) => (shardz[h][svc.ns][shard] ?? []).filter(serving).map((e) => `${e.address}:${e.port}`)))
-        const ready = readySliceEndpoints(peer.serviceSlices, svc.ns, svc.name)
+        const ready = readySliceEndpoints(peerSlices, svc.ns, svc.name)
         const add = (kind: StaleDiff['kind'], ep: string) => {
           const i = ep.lastIndexOf(':')
           diffs.push({cluster: c.name, key, namespace: svc.ns, service: svc.name, host, kind, address: ep.slice(0, i), port: Number(ep.slice(i + 1)),
