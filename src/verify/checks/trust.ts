@@ -226,7 +226,7 @@ const aliasHint = (c: ClusterFacts, add: string[]) =>
 trustChecks.push({
   id: 'trust.domain',
   category: 'trust',
-  title: "Clusters of one mesh (linked, or the same mesh ID) share a trust domain or list each other's in trustDomainAliases (mesh config); a cluster importing from another mesh trusts the owner's domain, or the import pins the identity (ServiceEntry subjectAltNames).",
+  title: "Clusters of one mesh (linked, or the same mesh ID) share a trust domain or list each other's in trustDomainAliases (mesh config); a cluster importing from another mesh trusts the owner's domain, or the import pins the identity (subjectAltNames on its ServiceEntry or DestinationRule).",
   run: (ctx) => {
     const out: Finding[] = []
     const linked = (a: ClusterFacts, b: ClusterFacts) => ctx.secrets(a).some((e) => ctx.peerOf(e) === b) || ctx.secrets(b).some((e) => ctx.peerOf(e) === a)
