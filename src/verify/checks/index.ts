@@ -9,8 +9,9 @@ import {istiodChecks} from './istiod.ts'
 import {linkChecks} from './links.ts'
 import {networkChecks} from './networks.ts'
 import {reachabilityChecks} from './reachability.ts'
+import {staleChecks} from './stale.ts'
 import {trustChecks} from './trust.ts'
 
 export const CHECKS: CheckDef[] = [
-  ...reachabilityChecks, ...istioChecks, ...controlPlaneChecks, ...trustChecks, ...linkChecks, ...istiodChecks, ...networkChecks, ...exportChecks, ...importChecks, ...egressChecks, ...dnsChecks,
+  ...reachabilityChecks, ...istioChecks, ...controlPlaneChecks, ...trustChecks, ...linkChecks, ...istiodChecks, ...staleChecks, ...networkChecks, ...exportChecks, ...importChecks, ...egressChecks, ...dnsChecks,
 ]
