@@ -1,0 +1,27 @@
+// Records oclif's help text of the root, every command (hidden ones too), alias and topic at 80
+// columns, section titles in bold, into dist/help.json: what the fast path (src/fast-path.ts)
+// prints for `--help` without loading oclif. Run by `npm run build` after `oclif manifest`.
+import {writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+process.env.FORCE_COLOR = '1' // bold section titles, as on a terminal; the fast path strips them when colours are off
+const REPO = join(import.meta.dirname, '..')
+const WIDTH = 80
+const {Config, Help} = await import('@oclif/core')
+const config = await Config.load(REPO)
+const lines: string[] = []
+class Capture extends Help {
+  protected log(...args: string[]): void {
+    lines.push(`${args.join(' ')}\n`)
+  }
+}
+const keys = new Set<string>([''])
+for (const c of config.commands) for (const id of [c.id, ...c.aliases]) keys.add(id.replaceAll(':', ' '))
+for (const t of config.topics) keys.add(t.name.replaceAll(':', ' '))
+const docs: Record<string, string> = {}
+for (const key of [...keys].sort()) {
+  lines.length = 0
+  await new Capture(config, {...config.pjson.oclif.helpOptions, maxWidth: WIDTH}).showHelp(key ? key.split(' ') : [])
+  docs[key] = lines.join('')
+}
+writeFileSync(join(REPO, 'dist', 'help.json'), JSON.stringify({version: config.version, width: WIDTH, docs}))
