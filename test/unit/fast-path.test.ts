@@ -31,8 +31,8 @@ test('fast --help and --version equal oclif\'s own output', async () => {
     for (let args = pending.shift(); args; args = pending.shift()) {
       // Every text styled; the stripping of styles (colours off) on two of them.
       const plain = args.length <= 1 || args.join(' ') === 'service export --help'
-      for (const env of plain ? [{NO_COLOR: '1'}, {FORCE_COLOR: '1'}] : [{FORCE_COLOR: '1'}]) {
-        const [fast, slow] = await Promise.all([run(args, env), run(args, {...env, KUBECTL_MESH_NO_FAST_PATH: '1'})])
+      for (const env of (plain ? [{NO_COLOR: '1'}, {FORCE_COLOR: '1'}] : [{FORCE_COLOR: '1'}]) as Array<Record<string, string>>) {
+        const [fast, slow]: string[] = await Promise.all([run(args, env), run(args, {...env, KUBECTL_MESH_NO_FAST_PATH: '1'})])
         assert.equal(fast, slow, `kubectl-mesh ${args.join(' ')} (${JSON.stringify(env)})`)
         assert.ok(fast.length > 10)
       }
