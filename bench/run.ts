@@ -1,12 +1,13 @@
 // `npm run bench [-- NAME…]`: every benchmark, each interleaving its measured command with its
-// baseline, on this machine; writes the tables and the machine's details to bench/RESULTS.md.
+// baseline, on this machine; writes the tables and the machine's details to bench/RESULTS.md
+// (with NAMEs: replaces only those sections there).
 //   startup  executable / bin/run.js start-up against `node -e 0`          (bench/startup.ts)
 //   ca       ca gen, root + 3 clusters RSA-4096, against the tools/certs openssl recipe (bench/ca.ts)
 //   import   import --all-exported at 10, 100, 1000 services, first run and repeat   (bench/import.ts)
 //   verify   link, and verify over 3 clusters at 10, 100, 1000 imports, against kubectl listing (bench/verify.ts)
 //   apply    apply -f of 3 clusters linked both ways with 200 exports and imports, first run and repeat (bench/apply.ts)
 import {spawn} from 'node:child_process'
-import {writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {cpus, freemem, loadavg, totalmem} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -58,8 +59,25 @@ for (const n of names) {
   sections.push(`## ${b.title}\n\n\`node ${b.args.join(' ')}\` — ${r.code === 0 ? `finished in ${(r.ms / 1000).toFixed(0)} s` : `FAILED (exit ${r.code})`}\n\n\`\`\`\n${body}\n\`\`\`\n`)
 }
 machine.push(`- Load average at end: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`)
-const md = `# Benchmark results\n\nWritten by \`npm run bench\` (bench/run.ts). Every figure was measured on the machine below, in this run; each benchmark interleaves the measured command with its baseline.\n\n${machine.join('\n')}\n\n${sections.join('\n')}`
-writeFileSync(join(REPO, 'bench', 'RESULTS.md'), md)
+const file = join(REPO, 'bench', 'RESULTS.md')
+let md: string
+if (wanted.length > 0 && existsSync(file)) {
+  // A subset (`npm run bench -- startup`): replace only those sections, each with this run's
+  // machine details; the others keep the figures of the run that wrote them.
+  md = readFileSync(file, 'utf8')
+  names.forEach((n, i) => {
+    const section = sections[i].replace('\n\n', `\n\nRe-measured alone (\`npm run bench -- ${n}\`):\n${machine.join('\n')}\n\n`)
+    const start = md.indexOf(`## ${BENCHES[n].title}\n`)
+    if (start < 0) md = `${md.trimEnd()}\n\n${section}`
+    else {
+      const next = md.indexOf('\n## ', start + 1)
+      md = `${md.slice(0, start)}${section}${next < 0 ? '' : md.slice(next)}`
+    }
+  })
+} else {
+  md = `# Benchmark results\n\nWritten by \`npm run bench\` (bench/run.ts). Every figure was measured on the machine below, in this run; each benchmark interleaves the measured command with its baseline.\n\n${machine.join('\n')}\n\n${sections.join('\n')}`
+}
+writeFileSync(file, md)
 process.stdout.write(`\nwrote bench/RESULTS.md\n`)
 // Stop the test bed this run started, as `npm test` does (KEEP_TESTBED=1 leaves it up to look at).
 if (names.some((n) => BENCHES[n].testbed) && !process.env.KEEP_TESTBED) await down()
