@@ -115,17 +115,24 @@ export async function benchStartup(): Promise<{cases: BenchCase[]; runs: number}
   }
 }
 
-/** The targets of issue 26, judged on the wall-time medians of this run (CPU medians shown beside). */
+/**
+ * The start-up targets (issue 26), judged on this run's medians: CPU time (user + sys) when
+ * measured, which a shared machine disturbs far less than wall time, else wall time.
+ */
 export function targets(cases: BenchCase[]): string[] {
   const kubectl = cases.find((c) => c.target === 'kubectl')
-  const lines: string[] = []
+  const cpu = cases.every((c) => c.cpuMedian !== undefined)
+  const value = (c: BenchCase) => (cpu ? c.cpuMedian! : c.median)
+  const ratio = (c: BenchCase) => (cpu ? c.cpuRatio! : c.ratio)
+  const lines = [`judged on ${cpu ? 'CPU' : 'wall'} medians (wall ratio in brackets):`]
   for (const c of cases) {
+    const wall = `[wall ${c.ratio.toFixed(2)}×]`
     if (c.target === 'sea') {
-      const vsKubectl = kubectl ? ` and ${c.median <= kubectl.median ? '≤' : '>'} kubectl version --client (${(c.median / kubectl.median).toFixed(2)}×)` : ' (no kubectl to compare with)'
-      const met = c.ratio <= 1.3 && (!kubectl || c.median <= kubectl.median)
-      lines.push(`  ${met ? 'met    ' : 'NOT MET'}  ${c.label}: ${c.ratio.toFixed(2)}× node -e 0 (target ≤ 1.30×)${vsKubectl}`)
+      const k = kubectl ? value(c) / value(kubectl) : undefined
+      const met = ratio(c) <= 1.3 && (k === undefined || k <= 1)
+      lines.push(`  ${met ? 'met    ' : 'NOT MET'}  ${c.label}: ${ratio(c).toFixed(2)}× node -e 0 ${wall} (≤ 1.30×)${k === undefined ? ', no kubectl to compare with' : `, ${k.toFixed(2)}× kubectl version --client (≤ 1.00×)`}`)
     } else if (c.target === 'npm') {
-      lines.push(`  ${c.ratio <= 2 ? 'met    ' : 'NOT MET'}  ${c.label}: ${c.ratio.toFixed(2)}× node -e 0 (target ≤ 2.00×)`)
+      lines.push(`  ${ratio(c) <= 2 ? 'met    ' : 'NOT MET'}  ${c.label}: ${ratio(c).toFixed(2)}× node -e 0 ${wall} (≤ 2.00×)`)
     }
   }
   return lines
@@ -180,6 +187,6 @@ if (import.meta.main) {
       const cpu = c.cpuMedian === undefined ? '' : `  ${c.cpuMedian.toFixed(1).padStart(7)}  ${c.cpuRatio!.toFixed(2).padStart(5)}x`
       process.stdout.write(`  ${c.label.padEnd(w)}  ${c.median.toFixed(1).padStart(7)}  ${c.ratio.toFixed(2).padStart(5)}x${cpu}\n`)
     }
-    process.stdout.write(`targets (wall medians of this run):\n${targets(r.cases).join('\n')}\n`)
+    process.stdout.write(`targets, ${targets(r.cases).join('\n')}\n`)
   }
 }

@@ -255,8 +255,11 @@ function trainCodeCache(exe: string): string {
   const slow = ['--version', '--help', ...Object.keys(manifest.commands).map((id) => `${id.replaceAll(':', ' ')} --help`), '--help']
   const fast = ['--version', '--help', 'service export --help', '__complete ', '__complete cluster link --', '__complete cluster link --remote-context ', '__complete verify -o ']
   const runs = [...slow.map((a) => ({args: a.split(' '), oclif: true})), ...fast.map((a) => ({args: a.split(' '), oclif: false}))]
+  // A kubeconfig for the completion runs, so that reading one (js-yaml, the merge) is cached too.
+  const kubeconfig = join(dir, 'kubeconfig')
+  writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\ncurrent-context: east\nclusters:\n- {name: c, cluster: {server: "https://127.0.0.1:1"}}\nusers:\n- {name: u, user: {}}\ncontexts:\n- {name: east, context: {cluster: c, user: u}}\n- {name: west, context: {cluster: c, user: u}}\n')
   for (const {args, oclif} of runs) {
-    const r = spawnSync(exe, args, {encoding: 'utf8', env: {PATH: '/nonexistent', HOME: tmpdir(), NO_COLOR: '1', KUBECTL_MESH_TRAIN_CACHE: dir, ...(oclif ? {KUBECTL_MESH_NO_FAST_PATH: '1'} : {})}})
+    const r = spawnSync(exe, args, {encoding: 'utf8', env: {PATH: '/nonexistent', HOME: tmpdir(), NO_COLOR: '1', KUBECONFIG: kubeconfig, KUBECTL_MESH_TRAIN_CACHE: dir, ...(oclif ? {KUBECTL_MESH_NO_FAST_PATH: '1'} : {})}})
     if (r.status !== 0) throw new Error(`training run \`kubectl-mesh ${args.join(' ')}\` failed (${r.status}): ${r.stderr}`)
   }
   return dir
@@ -597,12 +600,13 @@ function writeCompleter(p: Platform, dir: string): string {
     : `#!/bin/sh
 # kubectl's plugin completion (kubectl runs kubectl_complete-mesh from PATH): the answer comes from
 # the kubectl-mesh next to this script (following symlinks to it), else from the one on PATH.
+# (Shell built-ins only, but for readlink on a symlink: this runs on every TAB.)
 self=$0
 while [ -L "$self" ]; do
   link=$(readlink "$self")
-  case $link in /*) self=$link ;; *) self=$(dirname "$self")/$link ;; esac
+  case $link in /*) self=$link ;; *) self=\${self%/*}/$link ;; esac
 done
-dir=$(dirname "$self")
+case $self in */*) dir=\${self%/*} ;; *) dir=. ;; esac
 if [ -x "$dir/${p.bin}" ]; then exec "$dir/${p.bin}" __complete "$@"; fi
 exec ${p.bin} __complete "$@"
 `
