@@ -7,7 +7,10 @@
 // stderr and the exit code is 0: on any error the answer is simply empty.
 import {type Candidate, type CommandTable, Directive, formatAnswer, matching, request, type Source, sourceDirective, type Typed} from './model.ts'
 
-/** How long a cluster may take to answer, start-up excluded: kubectl's completion must stay under 2 s. */
+/**
+ * When the answer gives up on a cluster, in ms after this process started (start-up included):
+ * kubectl's completion, kubectl's own start-up added, must end within 2 s.
+ */
 export const CLUSTER_DEADLINE_MS = Number(process.env.KUBECTL_MESH_COMPLETE_TIMEOUT_MS ?? 1500)
 
 const SYSTEM_NAMESPACES = new Set(['kube-system', 'kube-public', 'kube-node-lease'])
@@ -23,13 +26,14 @@ async function session(typed: Typed) {
 async function get<T>(typed: Typed, context: string | undefined, path: string, query?: Record<string, string>): Promise<T> {
   const kubeconfig = await session(typed)
   const {KubeClient} = await import('../kube/client.ts')
-  const client = new KubeClient(kubeconfig.resolve(context), {timeoutMs: CLUSTER_DEADLINE_MS})
+  const left = Math.max(100, CLUSTER_DEADLINE_MS - performance.now())
+  const client = new KubeClient(kubeconfig.resolve(context), {timeoutMs: left})
   let timer: NodeJS.Timeout | undefined
   try {
     return await Promise.race([
-      client.request<T>({path, query, timeoutMs: CLUSTER_DEADLINE_MS}),
+      client.request<T>({path, query, timeoutMs: left}),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('deadline')), CLUSTER_DEADLINE_MS)
+        timer = setTimeout(() => reject(new Error('deadline')), left)
       }),
     ])
   } finally {

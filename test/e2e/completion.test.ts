@@ -166,15 +166,21 @@ stringData: {completion-peer: "not a kubeconfig"}
       assert.fail(`${what}: not on the screen:\n${screen()}`)
     }
     try {
-      await waitFor(/^\$ $/m, 'the prompt')
-      // Two candidates share "cluster": TAB TAB lists them.
-      t('send-keys', '-t', session, 'kubectl-mesh cluster link --remote-context clu', 'Tab', 'Tab')
+      await waitFor(/^\$ ?$/m, 'the prompt') // capture-pane drops trailing spaces
+      // The contexts share "cluster": TAB completes that much, a second TAB lists them (a keypress
+      // at a time: bash reads the next one only once the answer is in).
+      t('send-keys', '-t', session, 'kubectl-mesh cluster link --remote-context clu', 'Tab')
+      await waitFor(/--remote-context cluster$/m, 'the common prefix completed')
+      await new Promise((r) => setTimeout(r, 500))
+      t('send-keys', '-t', session, 'Tab')
+      await new Promise((r) => setTimeout(r, 500))
+      t('send-keys', '-t', session, 'Tab')
       await waitFor(/cluster1\s.*cluster2|cluster2\s.*cluster1/s, 'the contexts listed')
       // One candidate: TAB completes the word in place.
       t('send-keys', '-t', session, 'C-u', 'kubectl-mesh cluster link --context cluster1 --remote-context cluster2 --exp', 'Tab')
-      await waitFor(/--remote-context cluster2 --expose $/m, '--expose completed')
+      await waitFor(/--remote-context cluster2 --expose$/m, '--expose completed')
       t('send-keys', '-t', session, 'ex', 'Tab')
-      await waitFor(/--expose exported $/m, 'the --expose value completed')
+      await waitFor(/--expose exported$/m, 'the --expose value completed')
     } finally {
       t('kill-session', '-t', session)
     }
