@@ -8,6 +8,7 @@ process.env.FORCE_COLOR = '1' // bold section titles, as on a terminal; the fast
 const REPO = join(import.meta.dirname, '..')
 const WIDTH = 80
 const {Config, Help} = await import('@oclif/core')
+const {USER_AGENT} = await import('../src/fast-path.ts')
 const config = await Config.load(REPO)
 const lines: string[] = []
 class Capture extends Help {
@@ -22,6 +23,8 @@ const docs: Record<string, string> = {}
 for (const key of [...keys].sort()) {
   lines.length = 0
   await new Capture(config, {...config.pjson.oclif.helpOptions, maxWidth: WIDTH}).showHelp(key ? key.split(' ') : [])
-  docs[key] = lines.join('')
+  // The root help names this machine's platform and Node (oclif's user agent): a placeholder,
+  // which the fast path fills in where it runs.
+  docs[key] = lines.join('').replaceAll(config.userAgent, USER_AGENT)
 }
 writeFileSync(join(REPO, 'dist', 'help.json'), JSON.stringify({version: config.version, width: WIDTH, docs}))

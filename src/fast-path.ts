@@ -37,19 +37,32 @@ function helpWidth(env: NodeJS.ProcessEnv): number {
   return width < 1 ? 80 : width < 40 ? 40 : width
 }
 
+/** Stands in help.json for oclif's user agent (the root help's VERSION), which names where it runs. */
+export const USER_AGENT = '\u0000user-agent\u0000'
+
+/** oclif's config.userAgent, or undefined on WSL (oclif names that platform 'wsl'). */
+function userAgent(pjson: {name: string; version: string}): string | undefined {
+  if (maybeWsl()) return undefined
+  return `${pjson.name}/${pjson.version} ${process.platform}-${process.arch === 'ia32' ? 'x86' : process.arch} node-${process.version}`
+}
+
 /** What oclif would print for argv, when it can be said without oclif; else undefined. */
 export function fastOutput(argv: string[], pjson: {name: string; version: string}, help: () => HelpDocs | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.KUBECTL_MESH_NO_FAST_PATH) return undefined
   if (argv.length === 1 && argv[0] === '--version') {
-    if (maybeWsl()) return undefined
-    // oclif's config.userAgent
-    return `${pjson.name}/${pjson.version} ${process.platform}-${process.arch === 'ia32' ? 'x86' : process.arch} node-${process.version}\n`
+    const agent = userAgent(pjson)
+    return agent === undefined ? undefined : `${agent}\n`
   }
   if (argv.length === 0 || argv.at(-1) !== '--help' || argv.slice(0, -1).some((w) => w.startsWith('-'))) return undefined
   const docs = help()
   if (!docs || docs.version !== pjson.version || helpWidth(env) !== docs.width) return undefined
-  const text = docs.docs[argv.slice(0, -1).join(' ')]
+  let text = docs.docs[argv.slice(0, -1).join(' ')]
   if (text === undefined) return undefined
+  if (text.includes(USER_AGENT)) {
+    const agent = userAgent(pjson)
+    if (agent === undefined) return undefined
+    text = text.replaceAll(USER_AGENT, agent)
+  }
   // oclif's colour decision (@oclif/core ux/supports-color.js): styled, or no escape at all.
   return supportsColor.stdout && supportsColor.stderr ? text : text.replace(/\u001B\[\d+m/g, '')
 }

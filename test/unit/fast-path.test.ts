@@ -22,6 +22,7 @@ async function run(args: string[], env: Record<string, string>): Promise<string>
 test('fast --help and --version equal oclif\'s own output', async () => {
   assert.ok(existsSync(HELP), 'dist/help.json missing: run `npm run build`')
   const docs = JSON.parse(readFileSync(HELP, 'utf8'))
+  assert.ok(!JSON.stringify(docs).includes(process.version), 'help.json names no Node version (the user agent is filled in where it runs)')
   assert.equal(docs.version, JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version)
   const keys: string[] = Object.keys(docs.docs)
   assert.ok(keys.includes('') && keys.includes('service export') && keys.includes('export') && keys.includes('cluster'), keys.join(', '))
@@ -54,4 +55,8 @@ test('fast path declines what it cannot answer exactly', async () => {
   assert.equal(fastOutput(['verify', '--help'], pjson, () => docs, {KUBECTL_MESH_NO_FAST_PATH: '1'}), undefined)
   assert.match(fastOutput(['--version'], pjson, () => docs, {}) ?? '', /^kubectl-mesh\/1\.0\.0 \w+-\w+ node-v\d+/)
   assert.equal(fastOutput(['verify'], pjson, () => docs, {}), undefined)
+  // The root help's VERSION names the platform and Node it runs on, not the build machine's.
+  const {USER_AGENT} = await import('../../src/fast-path.ts')
+  const root = fastOutput(['--help'], pjson, () => ({...docs, docs: {'': `VERSION\n  ${USER_AGENT}\n`}}), {})
+  assert.equal(root, `VERSION\n  kubectl-mesh/1.0.0 ${process.platform}-${process.arch} node-${process.version}\n`)
 })
