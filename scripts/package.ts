@@ -30,6 +30,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {gzipSync} from 'node:zlib'
+import {commandTable} from '../src/completion/model.ts'
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const RELEASE_DIR = join(REPO, 'release')
@@ -187,6 +188,8 @@ async function bundle(): Promise<void> {
               if (a.path in virtual) return {contents: virtual[a.path], loader: 'js', resolveDir: REPO}
               if (a.path === 'kubectl-mesh:oclif-manifest') return {contents: JSON.stringify(manifest), loader: 'json'}
               if (a.path === 'kubectl-mesh:package-json') return {contents: JSON.stringify(runtimePjson), loader: 'json'}
+              // The completion answerer's command table, made here: smaller than the manifest it comes from.
+              if (a.path === 'kubectl-mesh:command-table') return {contents: JSON.stringify(commandTable(manifest, pjson.oclif?.topics)), loader: 'json'}
               if (a.path === 'kubectl-mesh:help-docs') return {contents: readFileSync(join(REPO, 'dist', 'help.json'), 'utf8'), loader: 'json'}
               throw new Error(`unknown virtual module ${a.path}`)
             })

@@ -17,3 +17,7 @@ declare module 'kubectl-mesh:help-docs' {
   const help: unknown
   export default help
 }
+declare module 'kubectl-mesh:command-table' {
+  const table: unknown
+  export default table
+}
