@@ -1,7 +1,9 @@
-// Records oclif's help text of the root, every command (hidden ones too), alias and topic at 80
-// columns, section titles in bold, into dist/help.json: what the fast path (src/fast-path.ts)
-// prints for `--help` without loading oclif. Run by `npm run build` after `oclif manifest`.
-import {writeFileSync} from 'node:fs'
+// Records, at build time, what the start-up paths without oclif read: oclif's help text of the
+// root, every command (hidden ones too), alias and topic at 80 columns, styled, into
+// dist/help.json (what the fast path, src/fast-path.ts, prints for `--help`), and the completion
+// answerer's command table into dist/command-table.json (src/completion/model.ts commandTable,
+// from the manifest). Run by `npm run build` after `oclif manifest`.
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 process.env.FORCE_COLOR = '1' // bold section titles, as on a terminal; the fast path strips them when colours are off
@@ -28,3 +30,6 @@ for (const key of [...keys].sort()) {
   docs[key] = lines.join('').replaceAll(config.userAgent, USER_AGENT)
 }
 writeFileSync(join(REPO, 'dist', 'help.json'), JSON.stringify({version: config.version, width: WIDTH, docs}))
+const {commandTable} = await import('../src/completion/model.ts')
+const manifest = JSON.parse(readFileSync(join(REPO, 'oclif.manifest.json'), 'utf8'))
+writeFileSync(join(REPO, 'dist', 'command-table.json'), JSON.stringify(commandTable(manifest, config.pjson.oclif.topics)))
