@@ -6,7 +6,9 @@
 //   node scripts/package.ts --platform linux-amd64 [--platform …] [--force]
 //   node scripts/package.ts --base-url https://example.com/releases/v0.1.0
 //
-// Steps: (1) esbuild makes three CommonJS bundles in release/build/: core.cjs (scripts/sea/entry.ts,
+// Steps: (1) esbuild makes five CommonJS bundles in release/build/: fast.cjs (--version and --help
+// without oclif, scripts/sea/fast-entry.ts), complete.cjs (the completion answerer,
+// scripts/sea/complete-entry.ts), core.cjs (scripts/sea/entry.ts,
 // oclif, the manifest: what --help and --version need), commands.cjs (every command listed in
 // oclif.manifest.json, from dist/, the tsc output, with its dependencies) and client-node.cjs;
 // (2) `node --experimental-sea-config` makes a SEA blob: scripts/sea/loader.cjs as main, the
@@ -28,13 +30,14 @@ import {tmpdir} from 'node:os'
 import {dirname, join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {gzipSync} from 'node:zlib'
+import {commandTable} from '../src/completion/model.ts'
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const RELEASE_DIR = join(REPO, 'release')
 export const MANIFEST = join(REPO, 'krew', 'mesh.yaml')
 const BUILD_DIR = join(RELEASE_DIR, 'build')
 /** The executable's parts, each a CommonJS bundle compiled on first use (scripts/sea/loader.cjs). */
-const PARTS = ['core', 'commands', 'client-node'] as const
+const PARTS = ['core', 'fast', 'complete', 'commands', 'client-node'] as const
 const partFile = (part: string) => join(BUILD_DIR, `${part}.cjs`)
 const CACHE = process.env.KUBECTL_MESH_CACHE ?? join(process.env.HOME ?? tmpdir(), '.cache', 'kubectl-mesh')
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
@@ -108,6 +111,7 @@ function inputKey(): string {
     fileURLToPath(import.meta.url),
     join(REPO, 'scripts', 'macho-sign.ts'),
     ...walk(join(REPO, 'scripts', 'sea')),
+    join(REPO, 'src', 'fast-path.ts'),
   ]
   for (const f of files) {
     h.update(`${relative(REPO, f)}\n`)
@@ -155,7 +159,7 @@ async function bundle(): Promise<void> {
   const sizes: string[] = []
   for (const part of PARTS) {
     const result = await build({
-      entryPoints: [part === 'core' ? join(REPO, 'scripts', 'sea', 'entry.ts') : `kubectl-mesh:${part}-part`],
+      entryPoints: [part === 'core' ? join(REPO, 'scripts', 'sea', 'entry.ts') : part === 'complete' || part === 'fast' ? join(REPO, 'scripts', 'sea', `${part}-entry.ts`) : `kubectl-mesh:${part}-part`],
       outfile: partFile(part),
       bundle: true,
       platform: 'node',
@@ -171,7 +175,7 @@ async function bundle(): Promise<void> {
       // oclif's read-tsconfig has a require('typescript') that is never reached with
       // enableAutoTranspile=false; bundling it would add 10 MB. The other externals are parts of
       // their own, reached through the require shim of banner.js.
-      external: ['typescript', ...(part === 'commands' ? ['@oclif/core', '@kubernetes/client-node'] : [])],
+      external: ['typescript', ...(part === 'core' || part === 'client-node' ? [] : ['@oclif/core', '@kubernetes/client-node'])],
       banner: {js: banner},
       metafile: true,
       logLevel: 'error',
@@ -184,6 +188,9 @@ async function bundle(): Promise<void> {
               if (a.path in virtual) return {contents: virtual[a.path], loader: 'js', resolveDir: REPO}
               if (a.path === 'kubectl-mesh:oclif-manifest') return {contents: JSON.stringify(manifest), loader: 'json'}
               if (a.path === 'kubectl-mesh:package-json') return {contents: JSON.stringify(runtimePjson), loader: 'json'}
+              // The completion answerer's command table, made here: smaller than the manifest it comes from.
+              if (a.path === 'kubectl-mesh:command-table') return {contents: JSON.stringify(commandTable(manifest, pjson.oclif?.topics)), loader: 'json'}
+              if (a.path === 'kubectl-mesh:help-docs') return {contents: readFileSync(join(REPO, 'dist', 'help.json'), 'utf8'), loader: 'json'}
               throw new Error(`unknown virtual module ${a.path}`)
             })
             // Two patches of oclif's plugin loader; each fails the build if oclif changed:
@@ -246,9 +253,16 @@ function trainCodeCache(exe: string): string {
   rmSync(dir, {recursive: true, force: true})
   mkdirSync(dir, {recursive: true})
   const manifest = JSON.parse(readFileSync(join(REPO, 'oclif.manifest.json'), 'utf8'))
-  const runs = [['--version'], ['--help'], ...Object.keys(manifest.commands).map((id) => [...id.split(':'), '--help']), ['--help']]
-  for (const args of runs) {
-    const r = spawnSync(exe, args, {encoding: 'utf8', env: {PATH: '/nonexistent', HOME: tmpdir(), NO_COLOR: '1', KUBECTL_MESH_TRAIN_CACHE: dir}})
+  // oclif's own --version and --help (the core part: a terminal of another width, and every
+  // command), then the fast part's and the complete part's answers.
+  const slow = ['--version', '--help', ...Object.keys(manifest.commands).map((id) => `${id.replaceAll(':', ' ')} --help`), '--help']
+  const fast = ['--version', '--help', 'service export --help', '__complete ', '__complete cluster link --', '__complete cluster link --remote-context ', '__complete verify -o ']
+  const runs = [...slow.map((a) => ({args: a.split(' '), oclif: true})), ...fast.map((a) => ({args: a.split(' '), oclif: false}))]
+  // A kubeconfig for the completion runs, so that reading one (js-yaml, the merge) is cached too.
+  const kubeconfig = join(dir, 'kubeconfig')
+  writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\ncurrent-context: east\nclusters:\n- {name: c, cluster: {server: "https://127.0.0.1:1"}}\nusers:\n- {name: u, user: {}}\ncontexts:\n- {name: east, context: {cluster: c, user: u}}\n- {name: west, context: {cluster: c, user: u}}\n')
+  for (const {args, oclif} of runs) {
+    const r = spawnSync(exe, args, {encoding: 'utf8', env: {PATH: '/nonexistent', HOME: tmpdir(), NO_COLOR: '1', KUBECONFIG: kubeconfig, KUBECTL_MESH_TRAIN_CACHE: dir, ...(oclif ? {KUBECTL_MESH_NO_FAST_PATH: '1'} : {})}})
     if (r.status !== 0) throw new Error(`training run \`kubectl-mesh ${args.join(' ')}\` failed (${r.status}): ${r.stderr}`)
   }
   return dir
@@ -445,6 +459,8 @@ there. Private keys made by \`kubectl mesh ca gen\` stay on this machine
     files:
     - from: ${p.bin}
       to: .
+    - from: ${completerName(p)}
+      to: .
     - from: LICENSE
       to: .
     bin: ${p.bin}`,
@@ -529,7 +545,9 @@ export async function ensurePackage(opts: PackageOptions = {}): Promise<PackageR
         copyFileSync(join(REPO, 'LICENSE'), join(dir, 'LICENSE'))
         if (host) smokeTest(exe)
         const archive = join(RELEASE_DIR, archiveName(p))
-        tarGz([{name: p.bin, file: exe, mode: 0o755}, {name: 'LICENSE', file: join(dir, 'LICENSE'), mode: 0o644}], archive)
+        const completer = writeCompleter(p, dir)
+        if (host) smokeTestCompleter(completer)
+        tarGz([{name: p.bin, file: exe, mode: 0o755}, {name: completerName(p), file: completer, mode: 0o755}, {name: 'LICENSE', file: join(dir, 'LICENSE'), mode: 0o644}], archive)
         writeFileSync(stamp(p), `${key}\n${p.npm}@${version}`)
         log(`${archiveName(p)}: ${(statSync(archive).size / 1e6).toFixed(1)} MB (Node ${version} from ${p.npm}, executable ${(statSync(exe).size / 1e6).toFixed(1)} MB${host ? ', with code cache' : ', no code cache'}${p.os === 'darwin' ? ', ad-hoc signed' : ''}) in ${((performance.now() - t) / 1000).toFixed(1)}s`)
       } catch (error) {
@@ -568,6 +586,41 @@ async function checkPayload(version: string, blob: string): Promise<void> {
   } finally {
     rmSync(dir, {recursive: true, force: true})
   }
+}
+
+/**
+ * kubectl's plugin completion runs `kubectl_complete-mesh ARGS…` from PATH (kubectl
+ * pkg/cmd/plugin/plugin_completion.go). The archive holds a script of that name that asks the
+ * executable next to it (`kubectl-mesh __complete ARGS…`): a copy of the executable would double
+ * the archive. krew does not link it (kubernetes-sigs/krew#812): docs/completion.md says how.
+ */
+export const completerName = (p: Platform) => (p.os === 'windows' ? 'kubectl_complete-mesh.cmd' : 'kubectl_complete-mesh')
+
+function writeCompleter(p: Platform, dir: string): string {
+  const file = join(dir, completerName(p))
+  const text = p.os === 'windows'
+    ? `@"%~dp0${p.bin}" __complete %*\r\n`
+    : `#!/bin/sh
+# kubectl's plugin completion (kubectl runs kubectl_complete-mesh from PATH): the answer comes from
+# the kubectl-mesh next to this script (following symlinks to it), else from the one on PATH.
+# (Shell built-ins only, but for readlink on a symlink: this runs on every TAB.)
+self=$0
+while [ -L "$self" ]; do
+  link=$(readlink "$self")
+  case $link in /*) self=$link ;; *) self=\${self%/*}/$link ;; esac
+done
+case $self in */*) dir=\${self%/*} ;; *) dir=. ;; esac
+if [ -x "$dir/${p.bin}" ]; then exec "$dir/${p.bin}" __complete "$@"; fi
+exec ${p.bin} __complete "$@"
+`
+  writeFileSync(file, text, {mode: 0o755})
+  return file
+}
+
+/** The host archive's completer answers the top-level commands. */
+function smokeTestCompleter(file: string): void {
+  const r = spawnSync(file, [''], {encoding: 'utf8', env: {PATH: '/usr/bin:/bin', HOME: tmpdir()}})
+  if (r.status !== 0 || !/^verify\t/m.test(r.stdout) || !/^:4$/m.test(r.stdout) || r.stderr) throw new Error(`smoke test of ${file} failed (${r.status}): ${r.stdout}${r.stderr}`)
 }
 
 /** The freshly built host executable answers --version with no Node on PATH. */

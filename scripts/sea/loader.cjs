@@ -1,6 +1,9 @@
-// The SEA main script. The program is three CommonJS bundles, SEA assets "<part>.cjs"
-// (scripts/package.ts): "core" (oclif, the entry, the manifest: all that `--help` and `--version`
-// need), "commands" (every command and its dependencies, compiled when a command runs) and
+// The SEA main script. The program is five CommonJS bundles, SEA assets "<part>.cjs"
+// (scripts/package.ts): "fast" (`--version` and `--help` as recorded at build time, without oclif:
+// src/fast-path.ts), "core" (oclif, the entry, the manifest: what any other `--help` needs and
+// what runs a command), "complete" (the completion answerer, without oclif: `__complete`, and the executable
+// started under the name kubectl_complete-mesh), "commands" (every command and its dependencies,
+// compiled when a command runs) and
 // "client-node" (@kubernetes/client-node, compiled only for exec/auth-provider credentials).
 // A part is compiled on first use, with the V8 code cache (asset "<part>.cache") that
 // scripts/package.ts recorded by running this very executable: a cache made after execution holds
@@ -51,10 +54,13 @@ if (train) {
   delete process.env.KUBECTL_MESH_TRAIN_CACHE
   process.once('exit', () => {
     // Evaluate what this run did not: every command module and client-node, so each part's
-    // cache holds at least its module bodies.
-    const commands = part('commands')
-    for (const id of Object.keys(commands)) void commands[id]
-    part('client-node')
+    // cache holds at least its module bodies (the commands need the core part's oclif: not in a
+    // completion run, which records the complete part only).
+    if (loaded.has('core')) {
+      const commands = part('commands')
+      for (const id of Object.keys(commands)) void commands[id]
+      part('client-node')
+    }
     for (const [name, mod] of loaded) fs().writeFileSync(`${train}/${name}.cache`, mod.script.createCachedData())
   })
 }
@@ -62,4 +68,7 @@ if (debug) {
   process.stderr.write(`[startup] process ${t0.toFixed(1)} ms\n`)
   process.once('exit', () => process.stderr.write(`[startup] exit at ${performance.now().toFixed(1)} ms\n`))
 }
-part('core')
+const first = process.argv[2]
+const name = require('node:path').basename(process.argv0 || '').replace(/\.exe$/i, '')
+if (first === '__complete' || first === '__completeNoDesc' || name === 'kubectl_complete-mesh') part('complete')
+else if (!((first === '--version' || process.argv.at(-1) === '--help') && part('fast').answered)) part('core')

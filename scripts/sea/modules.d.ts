@@ -13,3 +13,11 @@ declare module 'kubectl-mesh:commands' {
 declare module 'postject' {
   export function inject(file: string, name: string, data: Buffer, opts: object): Promise<void>
 }
+declare module 'kubectl-mesh:help-docs' {
+  const help: unknown
+  export default help
+}
+declare module 'kubectl-mesh:command-table' {
+  const table: unknown
+  export default table
+}

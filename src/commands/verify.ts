@@ -14,6 +14,7 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
   static examples = [
     'kubectl mesh verify',
     'kubectl mesh verify --context east --context west',
+    'kubectl mesh verify --context east --context west --show-passed',
     'kubectl mesh verify --context east --context west -o json',
     'kubectl mesh verify --context east --context west -o svg > mesh.svg',
     'kubectl mesh verify --context east --context west --wait 2m',
@@ -25,7 +26,8 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
     'istiod-debug-url': Flags.string({description: 'CLUSTER=URL: read istiod\'s /debug/clusterz of that cluster (context or cluster ID) at URL (its monitoring port 15014) instead of through a port-forward to its pod, e.g. for an istiod outside the cluster. Repeatable.', multiple: true, multipleNonGreedy: true}),
     'cluster-domain': clusterDomainFlag('The cluster DNS domain of every verified cluster (Service FQDNs and SNIs); hosts that export recorded are used as recorded.'),
     wait: Flags.string({description: 'Run verify again (every 2 s, re-reading only what changed) until no check fails or DURATION (e.g. 60s, 5m) has passed; a line per round on a terminal; exit 1 when checks still fail at the deadline.'}),
-    output: Flags.option({char: 'o', description: 'Output format. dot, mermaid and svg draw the mesh: clusters, and links, exports and imports as edges coloured by their worst check.', options: ['text', 'json', 'dot', 'mermaid', 'svg'] as const, default: 'text'})(),
+    output: Flags.option({char: 'o', description: 'Output format. text leads with failures and warnings, then one line per category; wide is text listing every pass too (as --show-passed). dot, mermaid and svg draw the mesh: clusters, and links, exports and imports as edges coloured by their worst check.', options: ['text', 'json', 'wide', 'dot', 'mermaid', 'svg'] as const, default: 'text'})(),
+    'show-passed': Flags.boolean({description: 'Text output: list every passing (and skipped) check under its category line, not only the counts.'}),
   }
 
   async run(): Promise<void> {
@@ -41,7 +43,7 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
       throw new UsageError((error as Error).message, 'pass --istiod-debug-url CLUSTER=http://127.0.0.1:PORT')
     }
     const picture = flags.output === 'dot' || flags.output === 'mermaid' || flags.output === 'svg'
-    const options = {contexts: flags.context ?? [], istioNamespace: flags['istio-namespace'], istiodDebugUrls, clusterDomain: flags['cluster-domain'], graph: picture, progress: (await import('../ui/progress.ts')).progressFor(flags.output)}
+    const options = {contexts: flags.context ?? [], istioNamespace: flags['istio-namespace'], istiodDebugUrls, clusterDomain: flags['cluster-domain'], graph: picture, progress: (await import('../ui/progress.ts')).progressFor(flags.output === 'wide' ? 'text' : flags.output)}
     const {roundLine, renderJson, waitSummary} = await import('../verify/render-json.ts')
     let waited: Awaited<ReturnType<typeof verifyUntil>> | undefined
     if (waitMs !== undefined) {
@@ -59,7 +61,7 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
     } else {
       const {renderText} = await import('../verify/render-text.ts')
       const {stdoutPainter} = await import('../ui/output.ts')
-      process.stdout.write(renderText(report, stdoutPainter))
+      process.stdout.write(renderText(report, stdoutPainter, {showPassed: flags['show-passed'] || flags.output === 'wide'}))
     }
     if (report.summary.failed > 0) process.exitCode = 1
   }

@@ -23,7 +23,7 @@ export function renderMeshRun(r: MeshRunResult, o: {output: 'text' | 'json'; pla
     process.stdout.write(`Verify: ${summaryLine(r.verify.summary)}\n`)
     return
   }
-  process.stdout.write(`\n${renderText({...r.verify, checks: problems}, stdoutPainter).replace(/\n[^\n]*\n$/, `\nVerify: ${summaryLine(r.verify.summary)}\n`)}`)
+  process.stdout.write(`\n${renderText({...r.verify, checks: problems}, stdoutPainter, {categories: false}).replace(/\n[^\n]*\n$/, `\nVerify: ${summaryLine(r.verify.summary)}\n`)}`)
 }
 
 /** --output-dir: the files written, one line each (`<context>  <path>`), and what could not be written. */

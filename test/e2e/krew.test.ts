@@ -8,7 +8,7 @@ import {existsSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 import {load} from 'js-yaml'
-import {archiveName, ensurePackage, hostPlatform, PLATFORMS, platformId, PLUGIN_NAME, REPO, sha256File} from '../../scripts/package.ts'
+import {archiveName, completerName, ensurePackage, hostPlatform, PLATFORMS, platformId, PLUGIN_NAME, REPO, sha256File} from '../../scripts/package.ts'
 import {kubectlBin} from '../../testbed/testbed.ts'
 import {kget, kubectl, KUBECONFIG, logSpawn, tempDir} from './harness.ts'
 
@@ -57,6 +57,8 @@ describe('krew', () => {
       const files = readdirSync(join(store, version))
       assert.ok(files.some((f) => /^(license|copying)/i.test(f)), `${os}/${arch}: no license among ${files}`)
       assert.ok(files.includes(platform.bin), `${os}/${arch}: ${platform.bin} not among ${files}`)
+      // kubectl's plugin completion executable ships next to it (krew does not link it: docs/completion.md).
+      assert.ok(files.includes(completerName({os, arch} as (typeof PLATFORMS)[number])), `${os}/${arch}: kubectl_complete-mesh not among ${files}`)
       rmSync(root, {recursive: true, force: true})
     }
   })

@@ -41,16 +41,38 @@ describe('single executable', () => {
     }
   })
 
-  test('--help compiles only the core part; a command that talks to no cluster, no client-node part', () => {
-    const parts = (args: string[]) => {
-      const r = logSpawn(args, spawnSync(exe, args, {encoding: 'utf8', env: {...bareEnv(), KUBECTL_MESH_DEBUG_STARTUP: '1'}}))
+  test('--help and --version compile only the fast part, completion only the complete part; a command that talks to no cluster, no client-node part', () => {
+    const parts = (args: string[], env: Record<string, string> = {}) => {
+      const r = logSpawn(args, spawnSync(exe, args, {encoding: 'utf8', env: {...bareEnv(), KUBECTL_MESH_DEBUG_STARTUP: '1', ...env}}))
       assert.equal(r.status, 0, r.stderr)
       return [...r.stderr.matchAll(/^\[startup\] (\S+): compiled in [\d.]+ ms, code cache accepted$/gm)].map((m) => m[1])
     }
-    assert.deepEqual(parts(['--help']), ['core'])
-    assert.deepEqual(parts(['--version']), ['core'])
-    assert.deepEqual(parts([...ids[0].split(':'), '--help']), ['core'])
+    assert.deepEqual(parts(['--help']), ['fast'])
+    assert.deepEqual(parts(['--version']), ['fast'])
+    assert.deepEqual(parts([...ids[0].split(':'), '--help']), ['fast'])
+    // What the fast path declines goes to oclif (the core part), e.g. another help width.
+    assert.deepEqual(parts(['--help'], {OCLIF_COLUMNS: '120'}), ['fast', 'core'])
+    assert.deepEqual(parts(['--help'], {KUBECTL_MESH_NO_FAST_PATH: '1'}), ['fast', 'core'])
+    assert.deepEqual(parts(['__complete', 'cluster', 'link', '--remote-context', '']), ['complete'])
     if (ids.includes('ca:gen')) assert.deepEqual(parts(['ca', 'gen', '--cluster', 'east', '--dir', join(tempDir(), 'ca'), '--key-size', '2048']), ['core', 'commands'])
+  })
+
+  test("completion: the archive's kubectl_complete-mesh and `kubectl-mesh __complete` answer as bin/kubectl_complete-mesh.js", () => {
+    const kubeconfig = join(tempDir(), 'config')
+    writeFileSync(kubeconfig, JSON.stringify({apiVersion: 'v1', kind: 'Config', 'current-context': 'east', clusters: [{name: 'c', cluster: {server: 'https://127.0.0.1:1'}}], users: [{name: 'u', user: {}}], contexts: ['east', 'west'].map((name) => ({name, context: {cluster: 'c', user: 'u'}}))}))
+    const env = {...bareEnv(), KUBECONFIG: kubeconfig, PATH: '/usr/bin:/bin'}
+    const completer = join(exe, '..', 'kubectl_complete-mesh')
+    for (const args of [[''], ['cluster', 'link', '--remote-context', ''], ['verify', '-o', ''], ['service', 'export', '--']]) {
+      const a = logSpawn(args, spawnSync(completer, args, {encoding: 'utf8', env}))
+      const b = logSpawn(args, spawnSync(exe, ['__complete', ...args], {encoding: 'utf8', env}))
+      const c = logSpawn(args, spawnSync(process.execPath, [join(REPO, 'bin', 'kubectl_complete-mesh.js'), ...args], {encoding: 'utf8', env}))
+      assert.equal(a.status, 0, a.stderr)
+      assert.equal(a.stderr + b.stderr + c.stderr, '')
+      assert.equal(a.stdout, c.stdout, args.join(' '))
+      assert.equal(b.stdout, c.stdout, args.join(' '))
+      assert.match(a.stdout, /\n:\d+\n$/)
+    }
+    assert.match(spawnSync(completer, ['cluster', 'link', '--remote-context', ''], {encoding: 'utf8', env}).stdout, /^east\tcluster c \(current\)\nwest\tcluster c\n:4\n$/)
   })
 
   test('usage errors exit 2 with the same message', () => {

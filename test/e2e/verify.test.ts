@@ -80,14 +80,24 @@ describe('kubectl mesh verify', () => {
     assert.equal(v.stats.requests, 2 * 12 + 2 * 6)
   })
 
-  test('text output: grouped, marked, summary line', async () => {
+  test('text output: problems first, one line per category, summary; --show-passed lists the passes', async () => {
     const r = await mesh(['verify', '--context', 'cluster1', '--context', 'cluster2'])
     assert.equal(r.code, 0, r.stdout + r.stderr)
-    assert.match(r.stdout, /^Trust$/m)
-    assert.match(r.stdout, /✔ cluster cluster1: shares root/)
-    assert.match(r.stdout, /⚠ cluster cluster1: Secret istio-system\/istio-remote-secret-cluster2 \(key cluster2\): server https:\/\/127\.0\.0\.1:\d+ is a loopback address/)
+    const lines = r.stdout.split('\n')
+    // Nothing fails on the journey: the warnings lead (the loopback servers), then the categories.
+    assert.match(lines[2], /^⚠ cluster cluster[12]: Secret istio-system\/istio-remote-secret-cluster[12] \(key cluster[12]\): server https:\/\/127\.0\.0\.1:\d+ is a loopback address/)
+    assert.match(lines[3], /^ {4}Hint: /)
+    assert.match(r.stdout, /^✔ Trust +\d+ passed/m)
+    assert.match(r.stdout, /^⚠ Links \(remote secrets\) +\d+ passed, 2 warnings/m)
+    assert.doesNotMatch(r.stdout, /✔ cluster cluster1: shares root/)
     const json = (await verifyJson()).json.summary
     assert.match(r.stdout, new RegExp(`\\n${json.passed} passed, ${json.warnings} warnings, 0 failed, ${json.skipped} skipped\\n$`))
+    for (const args of [['--show-passed'], ['-o', 'wide']]) {
+      const w = await mesh(['verify', '--context', 'cluster1', '--context', 'cluster2', ...args])
+      assert.equal(w.code, 0, w.stdout + w.stderr)
+      assert.match(w.stdout, /^ {4}✔ cluster cluster1: shares root/m)
+      assert.equal(w.stdout.split('\n').filter((l) => /^ {4}✔ /.test(l)).length, json.passed)
+    }
   })
 
   test('without --context: the current context plus the clusters its remote secrets name', async () => {
@@ -228,6 +238,14 @@ describe('kubectl mesh verify', () => {
     const i = svc.spec.ports.findIndex((p: {port: number}) => p.port === 15443)
     await kubectl(['-n', NS, 'patch', 'service', 'istio-eastwestgateway', '--type=json', '-p', JSON.stringify([{op: 'remove', path: `/spec/ports/${i}`}])], {context: 'cluster2'})
     const hit = await assertBroken('networks.gateway-port', 'cluster2', /istio-eastwestgateway does not expose port 15443/)
+    // One failure on the mesh: the text output prints it first, with its hint, before any warning or pass.
+    assert.equal(failures(await verifyJson()).length, 1)
+    const text = await mesh(['verify', '--context', 'cluster1', '--context', 'cluster2'])
+    assert.equal(text.code, 1)
+    const lines = text.stdout.split('\n')
+    assert.match(lines[2], /^✖ cluster cluster2: Service istio-system\/istio-eastwestgateway does not expose port 15443.* \[networks\.gateway-port\]$/)
+    assert.equal(lines[3], `    Hint: ${hit.hint}`)
+    assert.match(text.stdout, /^✖ Networks and gateways +\d+ passed, 1 failed/m)
     await runKubectlHint(hit.hint)
     await assertGreen()
   })

@@ -283,19 +283,42 @@ describe('verify certificate helpers', () => {
 })
 
 describe('verify renderers', () => {
-  test('text: grouped by category with marks, hints and the summary line', () => {
+  test('text: failures first, then warnings, each with its hint; one line per category; the summary', () => {
     const facts = healthyMesh()
     find(facts.clusters[1], 'Service', 'istio-eastwestgateway').spec.ports = []
     const r = runChecks(facts)
     const text = renderText(r)
-    assert.match(text, /^Networks and gateways$/m)
-    assert.match(text, /✖ cluster cluster2: Service istio-system\/istio-eastwestgateway does not expose port 15443/)
-    assert.match(text, /⚠ .*loopback/)
-    assert.match(text, /✔ /)
-    assert.match(text, /Hint: `kubectl patch service istio-eastwestgateway/)
+    const lines = text.split('\n')
+    // The first line after the header and a blank line is the failure, then its hint.
+    assert.equal(lines[1], '')
+    assert.match(lines[2], /^✖ cluster cluster2: Service istio-system\/istio-eastwestgateway does not expose port 15443/)
+    assert.match(lines[3], /^ {4}Hint: `kubectl patch service istio-eastwestgateway/)
+    const fails = r.checks.filter((c) => c.status === 'fail').length
+    const warns = r.checks.filter((c) => c.status === 'warn').length
+    const problemLines = lines.filter((l) => /^[✖⚠] .*\[[a-z.-]+\]$/.test(l))
+    assert.equal(problemLines.length, fails + warns)
+    assert.ok(problemLines.slice(0, fails).every((l) => l.startsWith('✖')) && problemLines.slice(fails).every((l) => l.startsWith('⚠')), 'failures before warnings')
+    // No pass is listed, only counted: one line per category present, marked by its worst status.
+    assert.doesNotMatch(text, /✔ .*\[/)
+    assert.match(text, /^✖ Networks and gateways +\d+ passed, (\d+ warnings?, )?1 failed/m)
+    assert.match(text, /^✔ Reachability and permissions +\d+ passed/m)
+    assert.ok(text.indexOf('Trust ') < text.indexOf('Networks and gateways '))
     const s = r.summary
     assert.ok(text.trimEnd().endsWith(`${s.passed} passed, ${s.warnings} warnings, ${s.failed} failed, ${s.skipped} skipped`))
-    assert.ok(text.indexOf('Trust') < text.indexOf('Networks and gateways'))
+    // --show-passed: every pass is listed under its category, still after the problems.
+    const wide = renderText(r, undefined, {showPassed: true})
+    assert.equal(wide.split('\n').filter((l) => /^ {4}✔ /.test(l)).length, r.checks.filter((c) => c.status === 'pass').length)
+    assert.ok(wide.startsWith(text.slice(0, text.indexOf('\n\n✔ Reachability'))))
+  })
+
+  test('text: a healthy mesh prints no problem lines; the layout is locked by a snapshot', () => {
+    const facts = healthyMesh()
+    find(facts.clusters[1], 'Service', 'istio-eastwestgateway').spec.ports = []
+    const r = runChecks(facts)
+    // Fails when missing or different; only `npm run contract:update` writes it (test/contract.ts).
+    matchSnapshot('verify-text', {default: renderText(r).split('\n'), showPassed: renderText(r, undefined, {showPassed: true}).split('\n')})
+    const healthy = renderText(runChecks(healthyMesh()))
+    assert.match(healthy.split('\n')[2], /^[✔⚠] /)
   })
 
   test('json: the shape is locked by a snapshot', () => {
