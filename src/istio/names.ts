@@ -72,6 +72,12 @@ export function isDns1123Label(value: string): boolean {
 export const SERVICE_ACCOUNT_NAME_ANNOTATION = 'kubernetes.io/service-account.name'
 export const SERVICE_ACCOUNT_TOKEN_TYPE = 'kubernetes.io/service-account-token'
 export const GATEWAY_PORT_LABEL = 'networking.istio.io/gatewayPort'
+/** The HBONE port istiod also accepts on a network gateway (ambient; network.go DefaultNetworkGatewayHBONEPort). */
+export const HBONE_PORT = 15008
+/** Annotation of a NodePort gateway Service: a JSON label map choosing the Nodes whose ExternalIPs istiod uses. */
+export const NODE_SELECTOR_ANNOTATION = 'traffic.istio.io/nodeSelector'
+/** The Gateway API class that declares a peer network's gateway by address (istiod reads it only from its config cluster). */
+export const REMOTE_GATEWAY_CLASS = 'istio-remote'
 
 // service export / import (exposure)
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local'

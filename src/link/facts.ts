@@ -8,7 +8,8 @@ import {ApiError} from '../kube/errors.ts'
 import type {KubeObject} from '../kube/resources.ts'
 import {RESOURCES, resourcePath} from '../kube/resources.ts'
 import {CACERTS_SECRET, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
-import {type EastWestGateway, eastWestGateway} from '../istio/gateway.ts'
+import {type EastWestGateway, eastWestGateway, type GatewayInputs, type GatewayShape} from '../istio/gateway.ts'
+import {readGatewayInputs} from '../istio/read.ts'
 import {type ClusterIdSource, installFacts, type NetworkSource} from '../istio/install.ts'
 import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, revisionNames} from '../istio/revision.ts'
 import {allInOrder} from '../settle.ts'
@@ -26,6 +27,11 @@ export interface GatewayInfo {
   port: number
   /** the network label on the Service, if any */
   network?: string
+  /** How istiod learns its address (src/istio/gateway.ts) and every address × port it uses (NodePort: each node's ExternalIP × the nodePort). */
+  shape?: GatewayShape
+  targets?: Gateway[]
+  /** Why istiod ignores it, in istiod's words. */
+  skipped?: string
 }
 
 export interface ClusterFacts {
@@ -108,6 +114,7 @@ export function deriveFacts(raw: {
   rootCertConfigMap?: KubeObject
   meshConfigMap?: KubeObject
   services: KubeObject[]
+  gatewayInputs?: GatewayInputs
 }): Pick<ClusterFacts, 'clusterId' | 'clusterIdSource' | 'network' | 'networkSource' | 'meshId' | 'rootFingerprint' | 'rootSource' | 'gateway' | 'ewGateway' | 'clusterDomain' | 'remoteProfile' | 'remotePilotAddress'> {
   const install = installFacts(raw)
   const out: ReturnType<typeof deriveFacts> = {
@@ -120,8 +127,10 @@ export function deriveFacts(raw: {
   const fpConfigMap = pemFingerprint(raw.rootCertConfigMap?.data?.['root-cert.pem'])
   if (fpCacerts) Object.assign(out, {rootFingerprint: fpCacerts, rootSource: 'cacerts'})
   else if (fpConfigMap) Object.assign(out, {rootFingerprint: fpConfigMap, rootSource: 'istio-ca-root-cert'})
-  out.ewGateway = eastWestGateway(raw.services, out.network)
-  out.gateway = out.ewGateway && {service: out.ewGateway.ref, address: out.ewGateway.addresses[0], port: out.ewGateway.port, network: out.ewGateway.network}
+  out.ewGateway = eastWestGateway(raw.services, out.network, raw.gatewayInputs)
+  const ew = out.ewGateway
+  out.gateway = ew && {service: ew.ref, address: ew.targets[0]?.address, port: ew.targets[0]?.port ?? ew.port, network: ew.network, shape: ew.shape,
+    targets: ew.targets.map((t) => ({address: t.address, port: t.port})), skipped: ew.skipped}
   return out
 }
 
@@ -172,7 +181,7 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
     istioNamespace: ns,
     ...kubeconfigFacts(client),
     namespaceExists: Boolean(namespace),
-    ...deriveFacts({namespace, istiod: rev.istiod, injector, values, cacerts, rootCertConfigMap, meshConfigMap, services}),
+    ...deriveFacts({namespace, istiod: rev.istiod, injector, values, cacerts, rootCertConfigMap, meshConfigMap, services, gatewayInputs: await readGatewayInputs(client, services)}),
     namespace: namespace && withType(namespace, RESOURCES.Namespace),
     istiodService: rev.names.istiod,
     revision: rev.names.revision,

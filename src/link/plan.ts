@@ -150,7 +150,8 @@ export function checkMeshNetworks(doc: unknown): string | undefined {
  * endpoints are only `id`'s, other address gateways are replaced (the gateway moved); when other
  * registries share the network, the gateway is added next to theirs.
  */
-export function addNetworkEntry(doc: MeshNetworks | undefined, network: string, id: string, gateway: Gateway): MeshNetworks {
+export function addNetworkEntry(doc: MeshNetworks | undefined, network: string, id: string, gateway: Gateway | Gateway[]): MeshNetworks {
+  const wanted = Array.isArray(gateway) ? gateway : [gateway]
   const out: MeshNetworks = {...(doc ?? {})}
   const networks: Record<string, Network | null> = {...(out.networks ?? {})}
   for (const [name, net] of Object.entries(networks)) {
@@ -163,13 +164,15 @@ export function addNetworkEntry(doc: MeshNetworks | undefined, network: string, 
   const endpoints = [...(entry.endpoints ?? [])]
   if (!endpoints.some((e) => e?.fromRegistry === id)) endpoints.push({fromRegistry: id})
   let gateways = [...(entry.gateways ?? [])]
-  const same = gateways.findIndex((g) => g?.address === gateway.address)
-  if (same >= 0) {
-    if (gateways[same].port !== gateway.port) gateways[same] = {...gateways[same], port: gateway.port}
-  } else {
-    const onlyOurs = endpoints.every((e) => e?.fromRegistry === id)
-    if (onlyOurs) gateways = gateways.filter((g) => g?.address === undefined)
-    gateways.push({address: gateway.address, port: gateway.port})
+  const onlyOurs = endpoints.every((e) => e?.fromRegistry === id)
+  // Only this registry on the network: its address gateways are exactly the wanted ones (a moved
+  // gateway or a node that left is dropped), in place when already right.
+  if (onlyOurs) gateways = gateways.filter((g) => g?.address === undefined || wanted.some((w) => w.address === g.address))
+  for (const w of wanted) {
+    const same = gateways.findIndex((g) => g?.address === w.address)
+    if (same >= 0) {
+      if (gateways[same].port !== w.port) gateways[same] = {...gateways[same], port: w.port}
+    } else gateways.push({address: w.address, port: w.port})
   }
   entry.endpoints = endpoints
   entry.gateways = gateways

@@ -296,7 +296,7 @@ function planMeshNetworks(l: ResolvedLink): MeshEdit {
   // Same network: leave meshNetworks alone, except that an entry naming this ID under another
   // network (from an earlier cross-network link) is removed.
   const edit = l.crossNetwork
-    ? (doc: MeshNetworks | undefined) => addNetworkEntry(doc, l.westNetwork!, l.id, l.gateway!)
+    ? (doc: MeshNetworks | undefined) => addNetworkEntry(doc, l.westNetwork!, l.id, l.gateways ?? l.gateway!)
     : (doc: MeshNetworks | undefined) => removeRegistry(doc, l.id)
   const after = cm ? edit(structuredClone(before as MeshNetworks | undefined)) : undefined
   const changed = Boolean(cm) && JSON.stringify(after ?? null) !== JSON.stringify(before ?? null)

@@ -48,14 +48,16 @@ describe('facts', () => {
   })
 
   test('gateway: the read model\'s east-west gateway (ranking: test/unit/istio-model.test.ts), its best address and port', () => {
-    const svc = (name: string, labels: Record<string, string>, status?: unknown) => ({apiVersion: 'v1', kind: 'Service', metadata: {name, namespace: 'istio-system', labels}, spec: {selector: {istio: name}}, status})
+    const svc = (name: string, labels: Record<string, string>, status?: unknown) => ({apiVersion: 'v1', kind: 'Service', metadata: {name, namespace: 'istio-system', labels}, spec: {type: 'LoadBalancer', selector: {istio: name}, ports: [{port: 15443}, {port: 16443}]}, status})
     const ns = {apiVersion: 'v1', kind: 'Namespace', metadata: {name: 'istio-system', labels: {'topology.istio.io/network': 'n1'}}}
     const list = [
       svc('other-net', {'topology.istio.io/network': 'n2'}, {loadBalancer: {ingress: [{ip: '10.0.0.2'}]}}),
       svc('ew', {istio: 'eastwestgateway', 'topology.istio.io/network': 'n1', 'networking.istio.io/gatewayPort': '16443'}, {loadBalancer: {ingress: [{hostname: 'ew.example.com'}, {ip: '10.0.0.1'}]}}),
     ]
     const f = deriveFacts({namespace: ns, services: list})
-    assert.deepEqual(f.gateway, {service: 'istio-system/ew', address: '10.0.0.1', port: 16443, network: 'n1'})
+    // istiod keeps the load balancer's order and resolves the hostname itself (conversion.go): every address × the gateway port
+    assert.deepEqual(f.gateway, {service: 'istio-system/ew', address: 'ew.example.com', port: 16443, network: 'n1', shape: 'lb-hostname',
+      targets: [{address: 'ew.example.com', port: 16443}, {address: '10.0.0.1', port: 16443}], skipped: undefined})
     assert.equal(f.ewGateway?.ref, 'istio-system/ew')
     assert.equal(f.clusterDomain, 'cluster.local')
     assert.equal(deriveFacts({services: []}).gateway, undefined)
@@ -241,7 +243,7 @@ describe('link: the error of a write that failed', () => {
 })
 
 describe('exposure across networks (planExposure)', () => {
-  const ew = {service: {apiVersion: 'v1', kind: 'Service', metadata: {name: 'istio-eastwestgateway', namespace: 'istio-system'}}, ref: 'istio-system/istio-eastwestgateway', namespace: 'istio-system', selector: {istio: 'eastwestgateway'}, addresses: ['192.0.2.2'], port: 15443}
+  const ew = {service: {apiVersion: 'v1', kind: 'Service', metadata: {name: 'istio-eastwestgateway', namespace: 'istio-system'}}, ref: 'istio-system/istio-eastwestgateway', namespace: 'istio-system', selector: {istio: 'eastwestgateway'}, addresses: ['192.0.2.2'], port: 15443, kind: 'Service' as const, shape: 'lb-ip' as const, targets: [{address: '192.0.2.2', port: 15443, hostname: false}], discovered: true, hbone: false}
   const westFacts = (gateways: any[] = []) => ({context: 'west', ewGateway: ew, clusterDomain: 'cluster.local', gateways})
   const ours = (ids: string) => ({apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: {name: 'kubectl-mesh-cross-network', namespace: 'istio-system', labels: {[MANAGED_BY_LABEL]: 'kubectl-mesh'}, annotations: {'kubectl-mesh/exposed-for': ids}},
     spec: {selector: {istio: 'eastwestgateway'}, servers: [{port: {number: 15443, name: 'tls', protocol: 'TLS'}, tls: {mode: 'AUTO_PASSTHROUGH'}, hosts: ['*.cluster.local']}]}})
