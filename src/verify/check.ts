@@ -1,7 +1,7 @@
 // The shape of a check and the context it runs in. Checks are pure: facts in, findings out.
 import type {ClusterFacts, Category, Finding, VerifyFacts} from './types.ts'
 import {eastWestGateways, identity, type Identity, remoteSecretEntries, type RemoteSecretEntry, sameServer} from './model.ts'
-import type {EastWestGateway} from '../istio/gateway.ts'
+import {type EastWestGateway, istiodTargets} from '../istio/gateway.ts'
 import {EXPOSE_ANNOTATION} from '../istio/names.ts'
 
 export interface CheckDef {
@@ -51,6 +51,11 @@ export class CheckContext {
   /** The east-west gateway link and import use: the best-ranked one. */
   gateway(c: ClusterFacts): EastWestGateway | undefined {
     return this.gateways(c)[0]
+  }
+
+  /** The (IP, port) pairs istiod sends the cluster's network traffic to: its gateway's targets, hostnames resolved (src/istio/gateway.ts istiodTargets). */
+  istiodTargets(c: ClusterFacts): Array<{address: string; port: number; via?: string}> {
+    return istiodTargets(this.gateway(c), this.facts.dns)
   }
 
   /** The remote-secret entries (one per data key) held by a cluster. */

@@ -8,6 +8,9 @@ import {listObjects} from '../kube/apply.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {readerClusterRole} from '../istio/names.ts'
+import {readGatewayInputs} from '../istio/read.ts'
+import {eastWestGateways, gatewayHostnames} from '../istio/gateway.ts'
+import {resolveHostnames} from '../istio/gateway-dns.ts'
 import {disallowedAuth, hasCredentials, istioNames, remoteSecretEntries, type RemoteSecretEntry, sameServer} from './model.ts'
 import type {ClusterFacts, ListedKind, ListFailure, SecretProbe, VerifyFacts} from './types.ts'
 import {LISTED_KINDS} from './types.ts'
@@ -100,6 +103,16 @@ export async function collectClusterFacts(target: Target, istioNamespace: string
     try {
       facts.endpointSlices = await listObjects(client, RESOURCES.EndpointSlice, {namespace: istioNamespace})
     } catch { /* istio.control-plane says it cannot tell */ }
+  }
+  // What the gateway's addresses need beyond the Services (only when needed: src/istio/read.ts).
+  if (facts.lists.Service) {
+    try {
+      const inputs = await readGatewayInputs(client, facts.lists.Service)
+      if (inputs.nodes) facts.lists.Node = inputs.nodes
+      if (inputs.kubeGateways) facts.lists.KubeGateway = inputs.kubeGateways
+    } catch (error) {
+      facts.failures.Node = classify(error)
+    }
   }
   if (role !== undefined) facts.readerClusterRole = role as KubeObject | null
   if (binding !== undefined) facts.readerClusterRoleBinding = binding as KubeObject | null
@@ -199,8 +212,11 @@ export async function collectFacts(session: Session, opts: CollectOptions): Prom
   const entries = clusters.filter((c) => !c.unreachable).flatMap((c) => remoteSecretEntries(c).map((e) => [c, e] as const))
   const probes = await runStep(opts.progress, `Probe ${entries.length} remote secret${entries.length === 1 ? '' : 's'} with their own credentials`, () =>
     Promise.all(entries.map(([c, e]) => probeSecret(c, e, session.timeoutMs, extraClients))))
+  // Gateway hostnames, resolved as istiod resolves them (model/network.go resolveHostnameGateways)
+  const hostnames = gatewayHostnames(clusters.filter((c) => !c.unreachable).flatMap((c) => eastWestGateways(c.lists.Service ?? [], undefined, {nodes: c.lists.Node, kubeGateways: c.lists.KubeGateway})))
+  const dns = hostnames.length > 0 ? await resolveHostnames(hostnames) : undefined
   return {
-    facts: {clusters, probes, now: new Date()},
+    facts: {clusters, probes, now: new Date(), ...(dns ? {dns} : {})},
     close: () => {
       for (const c of extraClients) c.close()
     },

@@ -22,7 +22,8 @@ export type Finding = Omit<CheckResult, 'id' | 'category'>
 
 /** The object kinds collected once per cluster. */
 export const LISTED_KINDS = ['Namespace', 'Secret', 'ConfigMap', 'Service', 'Deployment', 'ServiceAccount', 'Gateway', 'ServiceEntry', 'DestinationRule'] as const
-export type ListedKind = (typeof LISTED_KINDS)[number]
+/** Nodes and Gateway API Gateways are listed only when a gateway needs them (src/istio/read.ts readGatewayInputs). */
+export type ListedKind = (typeof LISTED_KINDS)[number] | 'Node' | 'KubeGateway'
 
 /** Why a kind could not be listed: forbidden, not served (CRD missing), or another error. */
 export interface ListFailure {
@@ -95,4 +96,6 @@ export interface VerifyFacts {
   /** One per cluster; absent when istiod was not asked (unit fixtures). */
   istiod?: IstiodProbe[]
   now: Date
+  /** What DNS answers for every gateway hostname (A and AAAA; src/istio/gateway-dns.ts), as istiod resolves them; absent: not resolved. */
+  dns?: Record<string, string[]>
 }
