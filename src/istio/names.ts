@@ -30,6 +30,8 @@ export const CROSS_NETWORK_GATEWAY = 'kubectl-mesh-cross-network'
 export const EXPOSED_FOR_ANNOTATION = 'kubectl-mesh/exposed-for'
 /** On a remote secret: what the link exposes across networks, `all` or `exported` (cluster link --expose). */
 export const EXPOSE_ANNOTATION = 'kubectl-mesh/expose'
+/** On a cross-network remote secret: how EAST's istiod learns WEST's network gateway (cluster link --network-config): `meshnetworks` or `gateway`. */
+export const NETWORK_CONFIG_ANNOTATION = 'kubectl-mesh/network-config'
 /** cluster link towards a remote-profile cluster (primary-remote): the primary's istiod passed through its east-west gateway (Istio's samples/multicluster/expose-istiod.yaml). Gateway and VirtualService share the name; the Gateway records the remote clusters relying on it (EXPOSED_FOR_ANNOTATION). */
 export const ISTIOD_GATEWAY = 'kubectl-mesh-istiod'
 /** istiod's xDS/CA port and its webhook port as a remote cluster reaches them (the istiod Service maps 443 → 15017). */

@@ -5,7 +5,7 @@ import type {KubeObject} from '../kube/resources.ts'
 import type {Edit} from '../kube/apply.ts'
 import {type EastWestGateway, passesEverything, passesIstiod} from '../istio/gateway.ts'
 import {
-  CLUSTER_ANNOTATION, CONTROL_PLANE_CLUSTERS_ANNOTATION, CROSS_NETWORK_GATEWAY, ISTIOD_GATEWAY, ISTIOD_WEBHOOK_PORT, ISTIOD_WEBHOOK_SERVICE_PORT, ISTIOD_XDS_PORT, EXPOSE_ANNOTATION, EXPOSED_FOR_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET,
+  CLUSTER_ANNOTATION, CONTROL_PLANE_CLUSTERS_ANNOTATION, CROSS_NETWORK_GATEWAY, ISTIOD_GATEWAY, ISTIOD_WEBHOOK_PORT, ISTIOD_WEBHOOK_SERVICE_PORT, ISTIOD_XDS_PORT, EXPOSE_ANNOTATION, EXPOSED_FOR_ANNOTATION, NETWORK_CONFIG_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET,
   REMOTE_SECRET_PREFIX, SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN_TYPE, readerClusterRole, stamp,
 } from '../istio/names.ts'
 import type {ClusterFacts, Gateway} from './facts.ts'
@@ -116,11 +116,11 @@ export function remoteKubeconfig(i: RemoteKubeconfigInput): string {
 export const remoteSecretName = (id: string) => `${REMOTE_SECRET_PREFIX}${id}`
 
 /** Secret istio-remote-secret-<ID> for the discovering cluster's istiod. */
-export function remoteSecret(ns: string, id: string, kubeconfig: string, version: string, expose?: 'all' | 'exported'): KubeObject {
+export function remoteSecret(ns: string, id: string, kubeconfig: string, version: string, expose?: 'all' | 'exported', networkConfig?: 'meshnetworks' | 'gateway'): KubeObject {
   const s = stamp(version, {[MULTICLUSTER_LABEL]: 'true'})
   return {
     apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
-    metadata: {name: remoteSecretName(id), namespace: ns, labels: s.labels, annotations: {...s.annotations, [CLUSTER_ANNOTATION]: id, ...(expose ? {[EXPOSE_ANNOTATION]: expose} : {})}},
+    metadata: {name: remoteSecretName(id), namespace: ns, labels: s.labels, annotations: {...s.annotations, [CLUSTER_ANNOTATION]: id, ...(expose ? {[EXPOSE_ANNOTATION]: expose} : {}), ...(networkConfig ? {[NETWORK_CONFIG_ANNOTATION]: networkConfig} : {})}},
     data: {[id]: Buffer.from(kubeconfig, 'utf8').toString('base64')},
   }
 }

@@ -86,6 +86,8 @@ export function validateInputs(o: LinkInputs): {gateway?: Gateway} {
 }
 
 export interface PairOptions {
+  /** How EAST's istiod learns WEST's gateway across networks (cluster link --network-config); default meshnetworks. */
+  networkConfig?: 'meshnetworks' | 'gateway'
   remoteName?: string
   network?: string
   gateway?: Gateway
@@ -107,6 +109,8 @@ export interface ResolvedLink {
   gateways?: Gateway[]
   /** How WEST's gateway is reached (src/istio/gateway.ts GatewayShape), or `flag` for --gateway. */
   gatewayShape?: string
+  /** meshnetworks: EAST's meshNetworks names WEST's network and gateway; gateway: EAST's istiod discovers WEST's labelled gateway through the remote secret. */
+  networkConfig: 'meshnetworks' | 'gateway'
   /** True when EAST's meshNetworks gets an entry for WEST's network. */
   crossNetwork: boolean
 }
@@ -168,6 +172,7 @@ export function validatePair(east: ClusterFacts, west: ClusterFacts, o: PairOpti
     warnings.push(`${E} is in mesh "${east.meshId}" and ${W} in mesh "${west.meshId}": linked clusters normally share one mesh ID`)
   }
 
+  const networkConfig = o.networkConfig ?? 'meshnetworks'
   const westNetwork = o.network ?? west.network
   const crossNetwork = Boolean(westNetwork) && westNetwork !== east.network
   let gateway: Gateway | undefined
@@ -187,14 +192,27 @@ export function validatePair(east: ClusterFacts, west: ClusterFacts, o: PairOpti
       throw new UsageError(`${W} is on network "${westNetwork}" and ${E} on ${east.network ? `"${east.network}"` : 'no network'}, but ${why}`,
         'install or fix the east-west gateway in the remote cluster, or pass --gateway ADDR[:PORT]')
     }
-    if (!east.meshConfigMap) {
+    if (networkConfig === 'gateway') {
+      // istiod learns a remote cluster's gateway from its network-labelled Service (network.go
+      // getGatewayDetails runs for every registry, the remote secret's included; model/network.go
+      // merges them): it must be labelled with WEST's network and be one istiod does not skip.
+      const ew = west.ewGateway
+      if (o.gateway || !ew || !ew.discovered || ew.network !== westNetwork || ew.kind !== 'Service') {
+        const why = o.gateway ? '--gateway names an address istiod cannot discover'
+          : !ew ? `${W} has no east-west gateway`
+            : ew.network !== westNetwork ? `${W}'s east-west gateway ${ew.ref} is not labelled topology.istio.io/network=${westNetwork}`
+              : `${W}'s east-west gateway ${ew.ref} is not one istiod discovers`
+        throw new UsageError(`--network-config gateway: ${why}, so ${E}'s istiod would know no gateway for network "${westNetwork}"`,
+          ew && ew.kind === 'Service' && !o.gateway ? `\`kubectl -n ${ew.namespace} label service ${ew.service.metadata.name} topology.istio.io/network=${westNetwork} --overwrite --context ${west.context}\`, or link with --network-config meshnetworks` : 'link with --network-config meshnetworks')
+      }
+    } else if (!east.meshConfigMap) {
       throw new UsageError(`${E}: ConfigMap ${east.istioNamespace}/istio does not exist, so meshNetworks cannot name network "${westNetwork}"`,
         'is Istio installed there? (check --istio-namespace)')
     }
   } else if (!westNetwork) {
     warnings.push(`cannot tell ${W}'s network (no ${'topology.istio.io/network'} label on namespace ${west.istioNamespace}, no global.network): treating both clusters as one network; pass --network if they are not`)
   }
-  return {link: {east, west, id, westNetwork, gateway, gateways, gatewayShape, crossNetwork}, warnings}
+  return {link: {east, west, id, westNetwork, gateway, gateways, gatewayShape, crossNetwork, networkConfig}, warnings}
 }
 
 function short(fp: string): string {

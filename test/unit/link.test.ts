@@ -14,6 +14,7 @@ import {deriveFacts, pemFingerprint, type ClusterFacts} from '../../src/link/fac
 import {isLoopbackServer, parseGateway, validateInputs, validatePair} from '../../src/link/validate.ts'
 import {addNetworkEntry, dropExposure, planExposure, planReader, remoteKubeconfig, remoteSecret, removeRegistry, type MeshNetworks} from '../../src/link/plan.ts'
 import {MANAGED_BY_LABEL} from '../../src/istio/names.ts'
+import {describeService} from '../../src/istio/gateway.ts'
 
 const facts = (over: Partial<ClusterFacts> = {}): ClusterFacts => ({
   context: 'east', istioNamespace: 'istio-system', server: 'https://10.0.0.1:6443', namespaceExists: true, clusterDomain: 'cluster.local', revision: 'default', otherRevisions: [], meshConfigMapName: 'istio', istiodService: 'istiod',
@@ -112,6 +113,17 @@ describe('validate', () => {
 
   test('pair: refusals', () => {
     usage(() => validatePair(facts(), west({clusterId: 'east'}), {}), /same cluster ID "east"/)
+    // --network-config gateway: EAST's istiod must be able to discover WEST's gateway by its network label
+    const svc = (labels: Record<string, string>) => ({apiVersion: 'v1', kind: 'Service', metadata: {name: 'istio-eastwestgateway', namespace: 'istio-system', labels},
+      spec: {type: 'LoadBalancer', selector: {istio: 'eastwestgateway'}, ports: [{port: 15443}]}, status: {loadBalancer: {ingress: [{ip: '192.0.2.2'}]}}})
+    const labelled = describeService(svc({istio: 'eastwestgateway', 'topology.istio.io/network': 'net-west'}))
+    const gw = validatePair(facts(), west({ewGateway: labelled}), {networkConfig: 'gateway'})
+    assert.equal(gw.link.networkConfig, 'gateway')
+    usage(() => validatePair(facts(), west({ewGateway: describeService(svc({istio: 'eastwestgateway'}))}), {networkConfig: 'gateway'}), /--network-config gateway: .* is not labelled topology.istio.io\/network=net-west/)
+    assert.equal(validatePair(facts(), west(), {}).link.networkConfig, 'meshnetworks')
+    // a gateway istiod skips (labelled, listening on neither port) is refused with istiod's reason
+    const skipped = {service: 'istio-system/istio-eastwestgateway', port: 15443, network: 'net-west', shape: 'lb-ip' as const, targets: [], skipped: 'istiod skips it: "…does not listen neither on port 15443 nor on port 15008"'}
+    usage(() => validatePair(facts(), west({gateway: skipped}), {}), /not one istiod uses: istiod skips it/)
     usage(() => validatePair(facts(), west({clusterId: undefined}), {}), /cannot tell the cluster ID/)
     usage(() => validatePair(facts(), west({clusterId: 'Kube_1'}), {}), /not a DNS-1123 label/)
     usage(() => validatePair(facts(), west(), {remoteName: 'other'}), /differs from/)

@@ -1,7 +1,7 @@
 // Networks: labels consistent per cluster, east-west gateway address and port, meshNetworks.
 import {isIP} from 'node:net'
 import {load} from 'js-yaml'
-import {CROSS_NETWORK_GATEWAY, EXPORTED_LABEL, EXPOSE_ANNOTATION, IMPORTED_FROM_LABEL, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
+import {CROSS_NETWORK_GATEWAY, EXPORTED_LABEL, EXPOSE_ANNOTATION, IMPORTED_FROM_LABEL, NETWORK_CONFIG_ANNOTATION, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
 import {coveringGateway, describeTargets, passesEverything} from '../../istio/gateway.ts'
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
 import {exportedFqdn, istioNames, meshConfigMap} from '../model.ts'
@@ -129,10 +129,11 @@ export const networkChecks: CheckDef[] = [
       const where = `ConfigMap ${c.istioNamespace}/${istioNames(c).meshConfigMap} key meshNetworks`
       const relink = (peer?: ClusterFacts, id?: string) => peer ? `\`${ctx.linkCommand(c, peer)}\` (rewrites the entry)` : `\`kubectl mesh cluster unlink --context ${ctxOf(c)} --remote-name ${id}\` (drops the stale entry)`
       const raw = cm?.data?.meshNetworks
-      if (!raw || !raw.trim()) return skip(c.name, `cluster ${c.name}: no meshNetworks`)
+      const wired = ctx.secrets(c).filter((e) => e.secret.metadata.annotations?.[NETWORK_CONFIG_ANNOTATION] === 'meshnetworks')
+      if ((!raw || !raw.trim()) && wired.length === 0) return skip(c.name, `cluster ${c.name}: no meshNetworks`)
       let doc: any
       try {
-        doc = load(raw)
+        doc = load(raw || 'networks: {}')
       } catch (error) {
         return fail(c.name, `cluster ${c.name}: ${where} is not valid YAML (istiod keeps the last valid state): ${(error as Error).message.split('\n')[0]}`, `fix it with \`kubectl edit configmap ${istioNames(c).meshConfigMap} -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
       }
@@ -184,9 +185,18 @@ export const networkChecks: CheckDef[] = [
         const mine = ctx.id(c).network
         if (!pn || !mine || pn === mine) continue
         const listed = Object.values<any>(networks).some((s) => (s?.endpoints ?? []).some((ep: any) => ep.fromRegistry === e.key))
-        if (!listed) return warn(c.name, `cluster ${c.name}: ${where} has no entry for ${e.key} (network ${pn}); istiod relies on label-discovered gateways only`, relink(peer))
+        const wiring = e.secret.metadata.annotations?.[NETWORK_CONFIG_ANNOTATION]
+        if (!listed && wiring === 'meshnetworks') {
+          return fail(c.name, `cluster ${c.name}: ${where} has no entry for ${e.key} (network ${pn}), but the link was made with --network-config meshnetworks: the entry was wiped (an upgrade re-rendering the ConfigMap does that), so istiod relies on ${e.key}'s label-discovered gateway alone`,
+            `${relink(peer)}; or relink with --network-config gateway, which keeps nothing in that ConfigMap`)
+        }
+        if (!listed && wiring !== 'gateway') return warn(c.name, `cluster ${c.name}: ${where} has no entry for ${e.key} (network ${pn}); istiod relies on label-discovered gateways only`, relink(peer))
       }
-      return pass(c.name, `cluster ${c.name}: ${where} valid and current (${Object.keys(networks).length} network(s))`)
+      const wiring = ctx.secrets(c).flatMap((e) => {
+        const w = e.secret.metadata.annotations?.[NETWORK_CONFIG_ANNOTATION]
+        return w ? [`${e.key} via ${w}`] : []
+      })
+      return pass(c.name, `cluster ${c.name}: ${where} valid and current (${Object.keys(networks).length} network(s))${wiring.length > 0 ? `; links: ${wiring.join(', ')}` : ''}`)
     }),
   },
   {
