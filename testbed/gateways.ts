@@ -59,6 +59,10 @@ export async function setGatewayShape(cluster: string, shape: GatewayShape, addr
   if (shape === 'nodeport') annotations['traffic.istio.io/nodeSelector'] = JSON.stringify({ [NODE_LABEL]: 'true' });
   else delete annotations['traffic.istio.io/nodeSelector'];
   const spec: Record<string, unknown> = { ...svc.spec, type: shape === 'nodeport' ? 'NodePort' : 'LoadBalancer', ports };
+  if (shape === 'nodeport') {
+    delete spec.allocateLoadBalancerNodePorts;
+    delete spec.loadBalancerClass;
+  }
   if (shape === 'external-ip') spec.externalIPs = [address];
   else delete spec.externalIPs;
   await k(['replace', '-f', '-'], JSON.stringify({ ...svc, metadata: { ...svc.metadata, labels, annotations }, spec, status: undefined }));
