@@ -12,11 +12,13 @@
 // (testbed/dns.ts), as istiod does: kubectl-mesh resolves the gateway's hostname as istiod does.
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
+import {join} from 'node:path'
 import {rmSync} from 'node:fs'
 import {CLI, KUBECONFIG, kget, kubectl, logRun, REPO, stats, tempDir, writes, type RunResult} from './harness.ts'
 import {downIstio, type IstioBed, ok, upIstio} from './istio-bed.ts'
-import {waitUntil} from '../../testbed/istiod.ts'
+import {istioctlBin, waitUntil} from '../../testbed/istiod.ts'
+import {istioModuleDir} from '../../testbed/istio-install.ts'
 import {clusterOf, endpointsOf, xds} from '../../testbed/xds.ts'
 import type {XdsDump, XdsTarget} from '../../testbed/xds.ts'
 import {canUnshare, inDnsNamespace, setDnsRecord} from '../../testbed/dns.ts'
@@ -242,5 +244,44 @@ describe('nodeport nodes', () => {
     const {eds} = await settle('nodeport (gateway-wired)', s.targets)
     assert.ok(!eds.some((x) => x.startsWith(`${unselected}:`) || x.startsWith('10.0.')), eds.join(' '))
     await resetGatewayShape(C2)
+  })
+})
+
+describe('a mesh made only with istioctl and Istio\'s samples (no kubectl-mesh link, no meshNetworks)', () => {
+  const TOKEN = 'istio-reader-service-account-istio-remote-secret-token'
+  let hadToken = true
+  test('verify is green; a removed network label and a removed expose Gateway are caught with the exact fix', async () => {
+    ok(await mesh(['cluster', 'unlink', '--context', C1, '--remote-name', C2, '--remote-context', C2]), 'unlink')
+    await resetGatewayShape(C2)
+    hadToken = Boolean(await kget(C2, ['-n', NS, 'secret', TOKEN]))
+    const secret = spawnSync(istioctlBin(), ['create-remote-secret', `--kubeconfig=${KUBECONFIG}`, `--context=${C2}`, `--name=${C2}`], {encoding: 'utf8', env: {...process.env, HOME: dir}})
+    assert.equal(secret.status, 0, secret.stderr)
+    await kubectl(['apply', '-f', '-'], {context: C1, input: secret.stdout})
+    await kubectl(['-n', NS, 'apply', '-f', join(istioModuleDir(), 'samples', 'multicluster', 'expose-services.yaml')], {context: C2})
+    await kubectl(['-n', NS, 'patch', 'configmap', 'istio', '--type=merge', '-p', JSON.stringify({data: {meshNetworks: 'networks: {}'}})], {context: C1})
+    await settle('istioctl-made mesh', ['127.0.0.12:15443'])
+    let cs: Check[] = []
+    await waitUntil('istioctl-made mesh: verify green', async () => (cs = await verify()).every((c) => c.status !== 'fail'), TIMEOUT_MS, 2000).catch(() => undefined)
+    assert.deepEqual(cs.filter((c) => c.status === 'fail').map((c) => `${c.id} ${c.cluster}: ${c.message}`), [])
+
+    await kubectl(['-n', NS, 'label', 'service', 'istio-eastwestgateway', 'topology.istio.io/network-'], {context: C2})
+    await waitUntil('network label removed: verify fails with the label command', async () =>
+      (cs = await verify()).some((c) => c.status === 'fail' && c.hint.includes(`label service istio-eastwestgateway topology.istio.io/network=network2 --overwrite --context ${C2}`)), TIMEOUT_MS, 2000).catch(() => undefined)
+    assert.ok(cs.some((c) => c.status === 'fail' && c.hint.includes(`label service istio-eastwestgateway topology.istio.io/network=network2 --overwrite --context ${C2}`)), JSON.stringify(cs.filter((c) => c.status === 'fail'), null, 1))
+    await kubectl(['-n', NS, 'label', 'service', 'istio-eastwestgateway', 'topology.istio.io/network=network2', '--overwrite'], {context: C2})
+    await verifyGreen('network label back')
+
+    await kubectl(['-n', NS, 'delete', 'gateway.networking.istio.io', 'cross-network-gateway'], {context: C2})
+    cs = await verify()
+    const expose = cs.find((c) => c.id === 'networks.expose' && c.cluster === C1)
+    assert.equal(expose?.status, 'fail', JSON.stringify(expose))
+    assert.match(expose!.message, /cluster2's east-west gateway istio-system\/istio-eastwestgateway does not pass its services through/)
+    assert.match(expose!.hint, /kubectl mesh cluster link --context cluster1 --remote-context cluster2/)
+  })
+  after(async () => {
+    await kubectl(['-n', NS, 'delete', 'secret', `istio-remote-secret-${C2}`, '--ignore-not-found'], {context: C1, allowFail: true})
+    await kubectl(['-n', NS, 'delete', 'gateway.networking.istio.io', 'cross-network-gateway', '--ignore-not-found'], {context: C2, allowFail: true})
+    await kubectl(['-n', NS, 'label', 'service', 'istio-eastwestgateway', 'topology.istio.io/network=network2', '--overwrite'], {context: C2, allowFail: true})
+    if (!hadToken) await kubectl(['-n', NS, 'delete', 'secret', TOKEN, '--ignore-not-found'], {context: C2, allowFail: true})
   })
 })
