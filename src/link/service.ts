@@ -130,6 +130,11 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   for (const d of directions) {
     if (d.exposure.problem) warnings.push(`${d.exposure.problem}: "${d.link.east.context}" reaches only what is passed through there already; install Istio's samples/multicluster/expose-services.yaml in "${d.link.west.context}", or link with --expose exported`)
     if (d.exposure.coveredBy) o.report.note(`context "${d.link.west.context}": Gateway ${objectRef(d.exposure.coveredBy)} already passes every service through the east-west gateway; no Gateway added`)
+    // the shape found and the addresses istiod uses (src/istio/gateway.ts)
+    const g = d.link.west.gateway
+    if (d.link.crossNetwork && g && d.link.gatewayShape && d.link.gatewayShape !== 'flag') {
+      o.report.note(`context "${d.link.west.context}": east-west gateway ${g.service} (${d.link.gatewayShape}); istiod uses ${(d.link.gateways ?? []).map((x) => `${x.address}:${x.port}`).join(', ')} (${d.link.networkConfig === 'gateway' ? `discovered by "${d.link.east.context}"'s istiod from its network label` : `written into "${d.link.east.context}"'s meshNetworks`})`)
+    }
   }
   for (const d of directions) {
     if (isLoopbackServer(d.server)) {
