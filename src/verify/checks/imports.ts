@@ -113,7 +113,9 @@ export const importChecks: CheckDef[] = [
       const gw = ctx.gateway(i.source!)
       for (const ep of i.se.spec?.endpoints ?? []) {
         // the port istiod uses at that address (NodePort: the nodePort), else the gateway's port
-        const port = gw?.targets.find((t) => t.address === ep.address)?.port ?? gw?.port ?? CROSS_NETWORK_PORT
+        const at = gw?.targets.find((t) => t.address === ep.address)
+        if (gw && gw.targets.length > 0 && !at) continue // an address the gateway left: imports.gateway-address reports it
+        const port = at?.port ?? gw?.port ?? CROSS_NETWORK_PORT
         for (const p of i.se.spec?.ports ?? []) {
           if (ep.ports?.[p.name] !== port) return fail(c.name, `cluster ${c.name}: ${seRef(i)}: endpoint ${ep.address} maps port ${p.name} to ${ep.ports?.[p.name] ?? '(nothing)'}, not the gateway port ${port}`, hint)
         }
