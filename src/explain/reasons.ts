@@ -165,8 +165,10 @@ function importReason(t: ExplainTarget, peer: PeerView, ports: PortPrediction[])
   if (!peer.read) return undefined
   if (!peer.read.hasService) return d(`service ${svc} absent: cluster ${peer.id} has no Service ${svc} to serve the import ${t.host}`, `create it in ${peer.id}, or remove the import: \`kubectl mesh service unimport ${t.name} -n ${t.namespace} --context ${t.context}\``)
   const gw = peer.read.gateway
-  if (gw && gw.addresses.length > 0 && !all.some((e) => servesAt(gw, e))) {
-    return d(`gateway moved: the import ${t.host} points at ${all.map((e) => `${e.address}:${e.port}`).join(', ')}, but ${peer.id}'s east-west gateway ${gw.ref}${gw.shape ? ` (${gw.shape})` : ''} is at ${shownAt(gw)}`, `\`${reimport}\``)
+  // one address the gateway left is enough: Envoy balances over every endpoint, so part of the traffic goes nowhere
+  const left = gw && gw.addresses.length > 0 ? all.filter((e) => !servesAt(gw, e)) : []
+  if (gw && left.length > 0) {
+    return d(`gateway moved: the import ${t.host} points at ${left.map((e) => `${e.address}:${e.port}`).join(', ')}${left.length < all.length ? ' (among others)' : ''}, but ${peer.id}'s east-west gateway ${gw.ref}${gw.shape ? ` (${gw.shape})` : ''} is at ${shownAt(gw)}`, `\`${reimport}\``)
   }
   if (peer.read.passedBy === null) {
     return d(`not passed through the remote gateway: ${peer.id}'s east-west gateway${gw ? ` ${gw.ref}` : ''} does not pass ${t.ownerHost ?? svc} through (not exported)`,

@@ -249,16 +249,21 @@ describe('nodeport nodes', () => {
 
 describe('a mesh made only with istioctl and Istio\'s samples (no kubectl-mesh link, no meshNetworks)', () => {
   const TOKEN = 'istio-reader-service-account-istio-remote-secret-token'
-  let hadToken = true
+  /** the clusters where istioctl made the reader token Secret (no earlier one) */
+  const hadToken: string[] = []
   test('verify is green; a removed network label and a removed expose Gateway are caught with the exact fix', async () => {
     ok(await mesh(['cluster', 'unlink', '--context', C1, '--remote-name', C2, '--remote-context', C2]), 'unlink')
     await resetGatewayShape(C2)
-    hadToken = Boolean(await kget(C2, ['-n', NS, 'secret', TOKEN]))
-    const secret = spawnSync(istioctlBin(), ['create-remote-secret', `--kubeconfig=${KUBECONFIG}`, `--context=${C2}`, `--name=${C2}`], {encoding: 'utf8', env: {...process.env, HOME: dir}})
-    assert.equal(secret.status, 0, secret.stderr)
-    await kubectl(['apply', '-f', '-'], {context: C1, input: secret.stdout})
-    await kubectl(['-n', NS, 'apply', '-f', join(istioModuleDir(), 'samples', 'multicluster', 'expose-services.yaml')], {context: C2})
-    await kubectl(['-n', NS, 'patch', 'configmap', 'istio', '--type=merge', '-p', JSON.stringify({data: {meshNetworks: 'networks: {}'}})], {context: C1})
+    // Istio's multi-network guide, both ways: `istioctl create-remote-secret --context=B --name=B | kubectl apply --context=A -f -`
+    // and samples/multicluster/expose-services.yaml in both clusters
+    for (const [a, b] of [[C1, C2], [C2, C1]]) {
+      if (!await kget(b, ['-n', NS, 'secret', TOKEN])) hadToken.push(b)
+      const secret = spawnSync(istioctlBin(), ['create-remote-secret', `--kubeconfig=${KUBECONFIG}`, `--context=${b}`, `--name=${b}`], {encoding: 'utf8', env: {...process.env, HOME: dir}})
+      assert.equal(secret.status, 0, secret.stderr)
+      await kubectl(['apply', '-f', '-'], {context: a, input: secret.stdout})
+      await kubectl(['-n', NS, 'apply', '-f', join(istioModuleDir(), 'samples', 'multicluster', 'expose-services.yaml')], {context: b})
+      await kubectl(['-n', NS, 'patch', 'configmap', 'istio', '--type=merge', '-p', JSON.stringify({data: {meshNetworks: 'networks: {}'}})], {context: a})
+    }
     await settle('istioctl-made mesh', ['127.0.0.12:15443'])
     let cs: Check[] = []
     await waitUntil('istioctl-made mesh: verify green', async () => (cs = await verify()).every((c) => c.status !== 'fail'), TIMEOUT_MS, 2000).catch(() => undefined)
@@ -279,9 +284,11 @@ describe('a mesh made only with istioctl and Istio\'s samples (no kubectl-mesh l
     assert.match(expose!.hint, /kubectl mesh cluster link --context cluster1 --remote-context cluster2/)
   })
   after(async () => {
-    await kubectl(['-n', NS, 'delete', 'secret', `istio-remote-secret-${C2}`, '--ignore-not-found'], {context: C1, allowFail: true})
-    await kubectl(['-n', NS, 'delete', 'gateway.networking.istio.io', 'cross-network-gateway', '--ignore-not-found'], {context: C2, allowFail: true})
+    for (const [a, b] of [[C1, C2], [C2, C1]]) {
+      await kubectl(['-n', NS, 'delete', 'secret', `istio-remote-secret-${b}`, '--ignore-not-found'], {context: a, allowFail: true})
+      await kubectl(['-n', NS, 'delete', 'gateway.networking.istio.io', 'cross-network-gateway', '--ignore-not-found'], {context: b, allowFail: true})
+    }
     await kubectl(['-n', NS, 'label', 'service', 'istio-eastwestgateway', 'topology.istio.io/network=network2', '--overwrite'], {context: C2, allowFail: true})
-    if (!hadToken) await kubectl(['-n', NS, 'delete', 'secret', TOKEN, '--ignore-not-found'], {context: C2, allowFail: true})
+    for (const c of hadToken) await kubectl(['-n', NS, 'delete', 'secret', TOKEN, '--ignore-not-found'], {context: c, allowFail: true})
   })
 })
