@@ -25,7 +25,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
     server: Flags.string({description: "The API server address EAST's istiod uses for WEST (default: the server of --remote-context)."}),
     'tls-server-name': Flags.string({description: "The TLS server name for WEST's API server (default: the one of --remote-context, if any)."}),
     network: Flags.string({description: "WEST's network (default: label topology.istio.io/network on its Istio namespace, else global.network)."}),
-    gateway: Flags.string({description: "WEST's east-west gateway as ADDR[:PORT] (default: the load-balancer address of its east-west gateway Service, port 15443)."}),
+    gateway: Flags.string({description: "WEST's east-west gateway as ADDR[:PORT] (default: every address istiod uses for WEST's east-west gateway: load-balancer IPs or hostnames, a NodePort Service's selected node ExternalIPs with the nodePort, externalIPs; port 15443 or its networking.istio.io/gatewayPort label)."}),
     bidirectional: Flags.boolean({description: 'Also link the other way: WEST discovers EAST.'}),
     'remote-profile': Flags.boolean({description: "WEST runs Istio's remote profile (its control plane is EAST's istiod), even when its install does not say so (default: detected from its values ConfigMap)."}),
     expose: Flags.option({description: "Across networks, what EAST reaches in WEST: all of WEST's services (a Gateway kubectl-mesh-cross-network passes them through WEST's east-west gateway, as Istio's expose-services.yaml) or only those shared with `service export`.", options: ['all', 'exported'] as const, default: 'all'})(),
