@@ -164,7 +164,7 @@ export const networkChecks: CheckDef[] = [
           if (peer !== c && addrs.length > 0 && gws.length > 0) {
             const stale = gws.filter((g: any) => !addrs.includes(String(g.address)))
             if (stale.length > 0 && (spec?.endpoints ?? []).every((e: any) => e.fromRegistry === reg)) {
-              return fail(c.name, `cluster ${c.name}: ${where}: network ${net} lists gateway ${stale.map((g: any) => `${g.address}:${g.port}`).join(', ')}, but ${peer.name}'s east-west gateway ${ctx.gateway(peer)!.ref} (${ctx.gateway(peer)!.shape}) is at ${targets.map((t) => `${t.address}:${t.port}`).join(', ')}: istiod sends part of ${peer.name}'s traffic to an address that no longer serves it`, relink(peer))
+              return fail(c.name, `cluster ${c.name}: ${where}: network ${net} lists gateway ${stale.map((g: any) => g.address).join(',')}, but ${peer.name}'s east-west gateway is at ${[...new Set(addrs)].join(',')} (${ctx.gateway(peer)!.ref}, ${ctx.gateway(peer)!.shape}: ${targets.map((t) => `${t.address}:${t.port}`).join(', ')}): istiod sends part of ${peer.name}'s traffic to an address that no longer serves it`, relink(peer))
             }
           }
           const wrongPort = gws.find((g: any) => targets.some((t) => t.address === String(g.address) && t.port !== Number(g.port)))
