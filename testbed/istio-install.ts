@@ -11,7 +11,8 @@
 //    rendered istiod Deployment;
 // 4. the rendered webhooks, pointed at that istiod by URL (https://127.0.0.1:<port>/...), so the
 //    API server really calls istiod's validation and sidecar injection; istiod fills in caBundle;
-// 5. Pods: the east-west gateway (from the rendered Deployment's template, injected by istiod) and
+// 5. Pods: the east-west gateway and the egress gateway (Istio's own `istio-egressgateway`
+//    component, enabled in the IstioOperator; each Pod from its rendered Deployment's template) and
 //    the samples bar/httpbin and foo/sleep (injected), Running and Ready with pod IPs
 //    (testbed/workloads.ts), behind their Services' EndpointSlices.
 //
@@ -36,6 +37,8 @@ const NS = 'istio-system';
 const ISTIO_HUB = 'docker.io/istio';
 export const FIELD_MANAGER = 'istioctl';
 export const EASTWEST_GATEWAY = 'istio-eastwestgateway';
+/** Istio's egress gateway component (`components.egressGateways`), labelled istio=egressgateway. */
+export const EGRESS_GATEWAY = 'istio-egressgateway';
 const WEBHOOK_KINDS = ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'];
 
 export interface KubeDoc {
@@ -66,12 +69,14 @@ export function istioModuleDir(): string {
   return dir;
 }
 
-/** The control plane's IstioOperator: one mesh, this cluster's name and network, DNS capture. */
+/** The control plane's IstioOperator: one mesh, this cluster's name and network, DNS capture, and Istio's egress gateway. */
 export function controlPlaneIop(p: ClusterParams): string {
   return dump({
     apiVersion: 'install.istio.io/v1alpha1',
     kind: 'IstioOperator',
     spec: {
+      // the default profile ships the egress gateway disabled (manifests/profiles/default.yaml)
+      components: { egressGateways: [{ name: EGRESS_GATEWAY, enabled: true }] },
       meshConfig: {
         defaultConfig: {
           // auto-allocation: istiod's own (PILOT_ENABLE_IP_AUTOALLOCATE, on by default); this
@@ -169,8 +174,8 @@ export function istioInstalled(cluster: string): boolean {
 }
 
 /** The pod IPs of the bed's sample Pods (as in the simulated install's EndpointSlices). */
-export function samplePodIps(p: ClusterParams): { httpbin: string; sleep: string; eastwest: string } {
-  return { httpbin: `10.244.${p.index}.10`, sleep: `10.244.${p.index}.20`, eastwest: `10.244.${p.index}.2` };
+export function samplePodIps(p: ClusterParams): { httpbin: string; sleep: string; eastwest: string; egress: string } {
+  return { httpbin: `10.244.${p.index}.10`, sleep: `10.244.${p.index}.20`, eastwest: `10.244.${p.index}.2`, egress: `10.244.${p.index}.3` };
 }
 
 /**
@@ -237,7 +242,9 @@ export async function installIstio(cluster: string, opts: { log?: (m: string) =>
  */
 async function addSamplePods(cluster: string, objs: KubeDoc[], ips: ReturnType<typeof samplePodIps>): Promise<void> {
   await ensureWorkloadNode(cluster);
-  await addGatewayPod(cluster, objs, ips.eastwest);
+  await addGatewayPod(cluster, objs, EASTWEST_GATEWAY, ips.eastwest);
+  // the remote profile renders no egress gateway
+  if (objs.some((o) => o.kind === 'Deployment' && o.metadata.name === EGRESS_GATEWAY)) await addGatewayPod(cluster, objs, EGRESS_GATEWAY, ips.egress);
   await kubectl(['delete', 'endpointslice', '-A', '-l', 'kubectl-mesh.testbed/handmade=true', '--ignore-not-found'], { context: cluster, allowFail: true });
   await kubectl(['-n', 'bar', 'delete', 'endpointslice', 'httpbin-testbed', '--ignore-not-found'], { context: cluster, allowFail: true });
   await kubectl(['-n', 'foo', 'delete', 'endpointslice', 'sleep-testbed', '--ignore-not-found'], { context: cluster, allowFail: true });
@@ -257,14 +264,15 @@ async function removeInstalledObjects(cluster: string, refs: string[]): Promise<
     await kubectl(args, { context: cluster, allowFail: true });
   }
   await kubectl(['delete', 'pods', '-A', '-l', 'kubectl-mesh.testbed/workload', '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
-  await kubectl(['-n', NS, 'delete', 'pod', `${EASTWEST_GATEWAY}-0`, '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
+  await kubectl(['-n', NS, 'delete', 'pod', `${EASTWEST_GATEWAY}-0`, `${EGRESS_GATEWAY}-0`, '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
   await kubectl(['delete', 'node', workloadNode(cluster), '--ignore-not-found'], { context: cluster, allowFail: true });
 }
 
-async function addGatewayPod(cluster: string, objs: KubeDoc[], ip: string): Promise<void> {
-  const d = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === EASTWEST_GATEWAY);
-  if (!d) throw new Error(`the render has no ${EASTWEST_GATEWAY} Deployment`);
-  const name = `${EASTWEST_GATEWAY}-0`;
+/** A gateway's Pod `<deployment>-0` from its rendered Deployment's template (no Deployment controller runs in the bed). */
+export async function addGatewayPod(cluster: string, objs: KubeDoc[], deployment: string, ip: string): Promise<void> {
+  const d = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === deployment);
+  if (!d) throw new Error(`the render has no ${deployment} Deployment`);
+  const name = `${deployment}-0`;
   await kubectl(['-n', NS, 'delete', 'pod', name, '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
   const tpl = structuredClone(d.spec.template);
   await kubectl(['create', '-f', '-'], { context: cluster, input: JSON.stringify({

@@ -217,9 +217,9 @@ export function needsNodes(services: KubeObject[]): boolean {
   return services.some((s) => isCandidate(s) && s.spec?.type === 'NodePort' && s.metadata.annotations?.[NODE_SELECTOR_ANNOTATION] !== undefined)
 }
 
-/** No Service is a gateway istiod discovers: look for Gateway API Gateways labelled with a network. */
-export function needsKubeGateways(services: KubeObject[]): boolean {
-  return !services.some((s) => isCandidate(s) && describeService(s).discovered)
+/** The cluster is on a network (multi-network) and no Service is a gateway istiod discovers: look for Gateway API Gateways labelled with a network. */
+export function needsKubeGateways(services: KubeObject[], network: string | undefined): boolean {
+  return Boolean(network) && !services.some((s) => isCandidate(s) && describeService(s).discovered)
 }
 
 /** `istio-remote` Gateways of a cluster: the peer networks' gateways it declares by address (only its own istiod reads them). */

@@ -2,18 +2,15 @@
 // session's timeout), then each remote secret probed with its own credentials. Read-only: only
 // GET requests are sent.
 import {KubeClient} from '../kube/client.ts'
-import {ApiError, toOperationError} from '../kube/errors.ts'
+import {ApiError} from '../kube/errors.ts'
 import {Kubeconfig} from '../kube/kubeconfig.ts'
-import {listObjects} from '../kube/apply.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
-import {readerClusterRole} from '../istio/names.ts'
-import {readGatewayInputs} from '../istio/read.ts'
+import {readSnapshot, RunLists, type SnapshotTarget as Target} from '../cluster/snapshot.ts'
 import {eastWestGateways, gatewayHostnames} from '../istio/gateway.ts'
 import {resolveHostnames} from '../istio/gateway-dns.ts'
-import {disallowedAuth, hasCredentials, istioNames, remoteSecretEntries, type RemoteSecretEntry, sameServer} from './model.ts'
-import type {ClusterFacts, ListedKind, ListFailure, SecretProbe, VerifyFacts} from './types.ts'
-import {LISTED_KINDS} from './types.ts'
+import {disallowedAuth, hasCredentials, remoteSecretEntries, type RemoteSecretEntry, sameServer} from '../cluster/remote-secrets.ts'
+import type {ClusterFacts, SecretProbe, VerifyFacts} from './types.ts'
 import {quietSteps, runStep, type StepRunner} from '../steps.ts'
 
 export interface CollectOptions {
@@ -22,101 +19,8 @@ export interface CollectOptions {
   istioNamespace: string
   /** Shows the steps (src/ui/progress.ts); quiet by default. */
   progress?: StepRunner
-}
-
-/** Kinds listed only in the Istio namespace; the others are listed cluster-wide. */
-const IN_ISTIO_NAMESPACE = new Set<ListedKind>(['Secret', 'ConfigMap', 'Deployment', 'ServiceAccount'])
-
-interface Target {
-  name: string
-  context?: string
-  source: 'context' | 'remote-secret'
-  via?: string
-  client?: KubeClient
-  /** Why no client could be made (e.g. a kubeconfig istiod would reject). */
-  noClient?: string
-}
-
-function classify(error: unknown): ListFailure {
-  if (error instanceof ApiError) {
-    if (error.status === 403) return {reason: 'forbidden', message: error.message}
-    if (error.status === 401) return {reason: 'unauthorized', message: error.message}
-    if (error.status === 404) return {reason: 'notfound', message: error.message}
-    return {reason: 'error', message: error.message}
-  }
-  return {reason: 'error', message: (error as Error).message}
-}
-
-const isNetwork = (e: unknown) => e instanceof ApiError && e.status === 0
-
-export async function collectClusterFacts(target: Target, istioNamespace: string): Promise<ClusterFacts> {
-  const facts: ClusterFacts = {
-    name: target.name, context: target.context, source: target.source, via: target.via,
-    server: target.client?.ref.cluster.server ?? '', istioNamespace, lists: {}, failures: {},
-  }
-  const client = target.client
-  if (!client) {
-    facts.unreachable = {message: target.noClient ?? 'no credentials', hint: 'add a context for this cluster to your kubeconfig and pass --context for it'}
-    return facts
-  }
-  // Namespaces first: when the API server does not answer, stop there instead of N timeouts.
-  try {
-    facts.lists.Namespace = await listObjects(client, RESOURCES.Namespace)
-  } catch (error) {
-    if (isNetwork(error)) {
-      const op = toOperationError(error as ApiError)
-      facts.unreachable = {message: op.message.replace(/^context "[^"]*": /, ''), hint: op.hint ?? ''}
-      return facts
-    }
-    facts.failures.Namespace = classify(error)
-  }
-  const kinds = LISTED_KINDS.filter((k) => k !== 'Namespace')
-  const listed = new Map(kinds.map((kind) => [kind, (async () => {
-    try {
-      facts.lists[kind] = await listObjects(client, RESOURCES[kind], IN_ISTIO_NAMESPACE.has(kind) ? {namespace: istioNamespace} : {})
-    } catch (error) {
-      facts.failures[kind] = classify(error)
-    }
-  })()]))
-  // The reader ClusterRole and binding of the Istio revision in use (src/istio/revision.ts), known
-  // once the Deployments are listed; for a revisioned install, the plain name counts too.
-  const reader = async (type: typeof RESOURCES.ClusterRole | typeof RESOURCES.ClusterRoleBinding, key: 'ClusterRole' | 'ClusterRoleBinding') => {
-    await listed.get('Deployment')
-    const names = [...new Set([istioNames(facts).readerClusterRole, readerClusterRole(istioNamespace)])]
-    try {
-      for (const name of names) {
-        const found = await client.getOptional<KubeObject>(resourcePath(type, undefined, name))
-        if (found) return found
-      }
-      return null
-    } catch (error) {
-      facts.failures[key] = classify(error)
-      return undefined
-    }
-  }
-  const [role, binding] = await Promise.all([reader(RESOURCES.ClusterRole, 'ClusterRole'), reader(RESOURCES.ClusterRoleBinding, 'ClusterRoleBinding'), ...listed.values()])
-  facts.readerClusterRoleName = istioNames(facts).readerClusterRole
-  // Istio's remote profile (no istiod, no injector, a values ConfigMap): where its istiod Service points
-  const names = istioNames(facts)
-  const has = (kind: 'Deployment' | 'ConfigMap', name: string) => (facts.lists[kind] ?? []).some((o) => o.metadata.name === name)
-  if (facts.lists.Deployment && facts.lists.ConfigMap && !has('Deployment', names.istiod) && !has('ConfigMap', names.injectorConfigMap) && has('ConfigMap', names.valuesConfigMap)) {
-    try {
-      facts.endpointSlices = await listObjects(client, RESOURCES.EndpointSlice, {namespace: istioNamespace})
-    } catch { /* istio.control-plane says it cannot tell */ }
-  }
-  // What the gateway's addresses need beyond the Services (only when needed: src/istio/read.ts).
-  if (facts.lists.Service) {
-    try {
-      const inputs = await readGatewayInputs(client, facts.lists.Service)
-      if (inputs.nodes) facts.lists.Node = inputs.nodes
-      if (inputs.kubeGateways) facts.lists.KubeGateway = inputs.kubeGateways
-    } catch (error) {
-      facts.failures.Node = classify(error)
-    }
-  }
-  if (role !== undefined) facts.readerClusterRole = role as KubeObject | null
-  if (binding !== undefined) facts.readerClusterRoleBinding = binding as KubeObject | null
-  return facts
+  /** The lists of this run (verify --wait: a ListCache, src/verify/list-cache.ts, following them between rounds). */
+  lists?: RunLists
 }
 
 /** A client that talks with a remote secret's own kubeconfig, or why none can be made without running its plugins or reading files. */
@@ -177,12 +81,14 @@ export async function probeSecret(cluster: ClusterFacts, entry: RemoteSecretEntr
 }
 
 /** Collect the facts of every cluster to verify, then probe every remote secret. */
-export async function collectFacts(session: Session, opts: CollectOptions): Promise<{facts: VerifyFacts; close: () => void}> {
+export async function collectFacts(session: Session, opts: CollectOptions): Promise<{facts: VerifyFacts; lists: RunLists; clientOf: (c: ClusterFacts) => KubeClient | undefined; close: () => void}> {
   const extraClients: KubeClient[] = []
   const explicit = opts.contexts.length > 0
   const names = explicit ? [...new Set(opts.contexts)] : [session.resolve().context]
   const targets: Target[] = names.map((n) => ({name: n, context: n, source: 'context', client: session.client(n)}))
-  const readAll = (ts: Target[]) => (opts.progress ?? quietSteps)(ts.map((t) => ({title: `Read cluster "${t.name}"`, run: () => collectClusterFacts(t, opts.istioNamespace)})), {concurrent: true})
+  const lists = opts.lists ?? new RunLists()
+  const extraTargets: Target[] = []
+  const readAll = (ts: Target[]) => (opts.progress ?? quietSteps)(ts.map((t) => ({title: `Read cluster "${t.name}"`, run: () => readSnapshot(t, opts.istioNamespace, undefined, lists)})), {concurrent: true})
   const clusters = await readAll(targets)
 
   if (!explicit && clusters[0] && !clusters[0].unreachable) {
@@ -206,19 +112,37 @@ export async function collectFacts(session: Session, opts: CollectOptions): Prom
       if (client) extraClients.push(client)
       more.push({name: e.key, source: 'remote-secret', via, client, noClient: reason ? `cannot read it through remote secret ${via}: ${reason}` : undefined})
     }
+    extraTargets.push(...more)
     clusters.push(...await readAll(more))
   }
 
   const entries = clusters.filter((c) => !c.unreachable).flatMap((c) => remoteSecretEntries(c).map((e) => [c, e] as const))
   const probes = await runStep(opts.progress, `Probe ${entries.length} remote secret${entries.length === 1 ? '' : 's'} with their own credentials`, () =>
     Promise.all(entries.map(([c, e]) => probeSecret(c, e, session.timeoutMs, extraClients))))
+  const clientByName = new Map<string, KubeClient>()
+  for (const t of [...targets, ...extraTargets]) if (t.client) clientByName.set(t.name, t.client)
   // Gateway hostnames, resolved as istiod resolves them (model/network.go resolveHostnameGateways)
   const hostnames = gatewayHostnames(clusters.filter((c) => !c.unreachable).flatMap((c) => eastWestGateways(c.lists.Service ?? [], undefined, {nodes: c.lists.Node, kubeGateways: c.lists.KubeGateway})))
   const dns = hostnames.length > 0 ? await resolveHostnames(hostnames) : undefined
   return {
     facts: {clusters, probes, now: new Date(), ...(dns ? {dns} : {})},
+    lists,
+    clientOf: (c) => clientByName.get(c.name),
     close: () => {
       for (const c of extraClients) c.close()
     },
+  }
+}
+
+/**
+ * Every EndpointSlice of a cluster (one list through the run's lists), for links.istiod-stale:
+ * the slices, or why they could not be read.
+ */
+export async function readServiceSlices(client: KubeClient, lists: RunLists): Promise<{slices?: KubeObject[]; error?: string}> {
+  try {
+    return {slices: await lists.list(client, 'EndpointSlice')}
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 403 || error.status === 401)) return {error: error.status === 403 ? 'forbidden' : 'unauthorized'}
+    return {error: (error as Error).message}
   }
 }

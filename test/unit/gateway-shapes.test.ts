@@ -56,8 +56,9 @@ describe('east-west gateway shapes, as istiod reads them', () => {
   test('Nodes and Gateway API Gateways are read only when needed', () => {
     assert.equal(needsNodes([svc({type: 'LoadBalancer', ports: TLS})]), false)
     assert.equal(needsNodes([svc({type: 'NodePort', ports: TLS}, {}, NET, SEL)]), true)
-    assert.equal(needsKubeGateways([svc({type: 'LoadBalancer', ports: TLS})]), false)
-    assert.equal(needsKubeGateways([]), true)
+    assert.equal(needsKubeGateways([svc({type: 'LoadBalancer', ports: TLS})], 'network2'), false)
+    assert.equal(needsKubeGateways([], 'network2'), true)
+    assert.equal(needsKubeGateways([], undefined), false, 'one network: no gateway needed, none looked for')
   })
 
   const kgw = (spec: Record<string, unknown>, labels: Record<string, string> = NET): KubeObject =>
