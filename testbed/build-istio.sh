@@ -68,7 +68,16 @@ if [ ! -e "$BIN/xds-probe" ] || [ "$(cat "$BIN/xds-probe.src-sha256" 2>/dev/null
   log "built xds-probe in $(elapsed "$T")"
 fi
 
-for b in pilot-discovery istioctl xds-probe; do
+# The bed's DNS server for load-balancer hostnames (github.com/miekg/dns, already in the module graph).
+DNS_SUM=$(cat "$MODDIR/go.mod" "$MODDIR/go.sum" "$MODDIR"/cmd/testbed-dns/*.go | sha256sum | cut -d' ' -f1)
+if [ ! -e "$BIN/testbed-dns" ] || [ "$(cat "$BIN/testbed-dns.src-sha256" 2>/dev/null)" != "$DNS_SUM" ]; then
+  T=$(now)
+  (cd "$MODDIR" && go build -trimpath -ldflags "-s -w" -o "$BIN/testbed-dns" ./cmd/testbed-dns)
+  echo "$DNS_SUM" > "$BIN/testbed-dns.src-sha256"
+  log "built testbed-dns in $(elapsed "$T")"
+fi
+
+for b in pilot-discovery istioctl xds-probe testbed-dns; do
   [ -x "$BIN/$b" ] || { log "missing $BIN/$b"; exit 1; }
 done
 log "Istio binaries ready in $BIN ($(elapsed "$T0"))"

@@ -2,6 +2,7 @@
 //                                  | stop-apiserver NAME [--graceful] | start-apiserver NAME
 //                                  | workload --context CTX -n NS NAME --port P... [--no-sidecar]
 //                                  | xds --context CTX (--pod NS/NAME | --app NS/APP | --eastwest | --egress)
+//                                  | gateway --context CTX SHAPE [--address A]
 // `up` prints `export KUBECONFIG=<path>` on stdout (progress goes to stderr), so
 // `eval "$(node testbed/cli.ts up)"` works.
 import {
@@ -11,13 +12,19 @@ import { installIstio, installRemoteIstio, istioInstalled, remoteInstalled, unin
 import { memoryMiB, runningIstiod } from './istiod.ts';
 import { addWorkload, parsePort } from './workloads.ts';
 import { xds } from './xds.ts';
+import { GATEWAY_SHAPES, type GatewayShape, parseGatewayArg, setGatewayShape } from './gateways.ts';
 
 const USAGE = `usage: node testbed/cli.ts <command>
-  up [--clusters N] [--istio [--remote NAME]...]
+  up [--clusters N] [--istio [--remote NAME]... [--gateway [CLUSTER=]SHAPE]...]
                          start N clusters (default ${DEFAULT_CLUSTERS}, max ${MAX_CLUSTERS}); no-op when already up;
                          --istio: Istio as istioctl renders it, one real istiod per cluster, injected sample Pods;
                          --remote NAME: that cluster gets Istio's remote profile instead (no istiod; its
                          control plane is cluster1's istiod, remotePilotAddress = cluster1's east-west gateway)
+                         --gateway: the east-west gateway's shape (${GATEWAY_SHAPES.join('|')}; default lb-ip),
+                         for every cluster or CLUSTER= only (testbed/gateways.ts)
+  gateway --context CTX SHAPE [--address A]
+                         turn a running bed's east-west gateway into SHAPE; --address moves it (the IP, the
+                         DNS answer of lb-hostname, node -a's ExternalIP for nodeport); prints what istiod uses
   down [--keep]          stop every test bed process; --keep keeps .testbed/ (logs, data)
   status [--json]        clusters, ports, pids, health (exit 1 when not up and healthy)
   stop-apiserver NAME [--graceful]
@@ -70,6 +77,19 @@ async function main(argv: string[]): Promise<number> {
         err(`--remote ${bad}: name a cluster of the bed other than cluster1 (its primary): cluster2..cluster${n}`);
         return 2;
       }
+      const gatewayArgs = values('--gateway');
+      if (gatewayArgs.length > 0 && !flag('--istio')) {
+        err('--gateway needs --istio (the shapes are of the installed east-west gateway)');
+        return 2;
+      }
+      const names = Array.from({ length: n }, (_, i) => `cluster${i + 1}`);
+      let shapes: Array<{ cluster: string; shape: GatewayShape }>;
+      try {
+        shapes = gatewayArgs.flatMap((a) => parseGatewayArg(a, names.filter((c) => !remotes.includes(c))));
+      } catch (e) {
+        err((e as Error).message);
+        return 2;
+      }
       const t0 = Date.now();
       const log = (m: string): void => err(`[testbed] ${m}`);
       const tb = await ensureUp({ clusters: n, log });
@@ -97,7 +117,22 @@ async function main(argv: string[]): Promise<number> {
           log(`${r}: remote profile installed in ${((Date.now() - t1) / 1000).toFixed(1)}s (${Object.entries(inst.timings).map(([k, v]) => `${k} ${v} ms`).join(', ')}); no istiod: its control plane is cluster1 (link it: kubectl mesh cluster link --context cluster1 --remote-context ${r})`);
         }
       }
+      for (const { cluster, shape } of shapes) {
+        const r = await setGatewayShape(cluster, shape);
+        log(`${cluster}: east-west gateway ${r.shape}, istiod uses ${r.targets.join(', ')}`);
+      }
       process.stdout.write(`export KUBECONFIG=${tb.kubeconfig}\n`);
+      return 0;
+    }
+    case 'gateway': {
+      const context = value('--context');
+      const shape = rest.find((a, i) => !a.startsWith('-') && !['--context', '--address'].includes(rest[i - 1] ?? ''));
+      if (!context || !shape || !(GATEWAY_SHAPES as readonly string[]).includes(shape)) {
+        err(USAGE);
+        return 2;
+      }
+      const r = await setGatewayShape(context, shape as GatewayShape, value('--address'));
+      process.stdout.write(`${context}: east-west gateway ${r.shape}, istiod uses ${r.targets.join(', ')}\n`);
       return 0;
     }
     case 'down': {

@@ -11,6 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { ensureDns, inDnsNamespace } from './dns.ts';
 import { basename, join } from 'node:path';
 import { secretPayload, writeVolume } from './secret-volume.ts';
 import { kubectl } from './kubectl.ts';
@@ -36,9 +37,14 @@ export function xdsProbeBin(): string {
   return join(istioBinDir(), 'xds-probe');
 }
 
+/** The bed's DNS server for load-balancer hostnames (testbed/tools/istio/cmd/testbed-dns). */
+export function dnsServerBin(): string {
+  return join(istioBinDir(), 'testbed-dns');
+}
+
 /** Build pilot-discovery, istioctl and xds-probe if missing (testbed/build-istio.sh; tens of minutes cold). */
 export function ensureIstioBuilt(log: (m: string) => void = () => {}): void {
-  if (existsSync(pilotDiscoveryBin()) && existsSync(istioctlBin()) && existsSync(xdsProbeBin())) return;
+  if (existsSync(pilotDiscoveryBin()) && existsSync(istioctlBin()) && existsSync(xdsProbeBin()) && existsSync(dnsServerBin())) return;
   log(`building Istio ${ISTIO_VERSION} (testbed/build-istio.sh)`);
   const r = spawnSync('bash', [join(import.meta.dirname, 'build-istio.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.status !== 0) throw new Error(`testbed/build-istio.sh failed (${r.status ?? r.signal})`);
@@ -275,8 +281,16 @@ export async function startIstiod(cluster: string, opts: StartIstiodOptions = {}
   };
   const log = join(dir, 'istiod.log');
   const t0 = Date.now();
-  const pid = spawnDetached(pilotDiscoveryBin(), args, { cwd: dir, log, env });
+  // istiod resolves load-balancer hostnames itself from /etc/resolv.conf (model/network.go): it
+  // runs in a mount namespace whose resolv.conf names the bed's DNS server (testbed/dns.ts)
+  ensureDns(dnsServerBin());
+  const cmd = inDnsNamespace(pilotDiscoveryBin(), args);
+  const pid = spawnDetached(cmd.bin, cmd.args, { cwd: dir, log, env });
   writeFileSync(pidFile, String(pid));
+  if (cmd.bin !== pilotDiscoveryBin()) {
+    // until the wrapper has exec'd istiod, its argv0 is unshare or sh
+    for (let i = 0; i < 100 && !alive(pid); i++) await sleep(50);
+  }
   // keeps etc/cacerts in step with the Secret until istiod exits (it stops by itself then)
   const followPid = spawnDetached(process.execPath, [join(import.meta.dirname, 'secret-volume.ts'),
     '--kubeconfig', kubeconfig, '--namespace', ISTIO_NAMESPACE, '--name', 'cacerts', '--dir', cacertsDir(dir), '--owner', String(pid)],

@@ -8,7 +8,7 @@ import { sleep } from './util.ts';
 
 // pilot-discovery and testbed-kubelet: istiods and their kubelet stand-ins started by
 // testbed/istiod.ts (their working directories live in the state dir)
-export const DAEMONS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'pilot-discovery', 'testbed-kubelet'] as const;
+export const DAEMONS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'pilot-discovery', 'testbed-kubelet', 'testbed-dns'] as const;
 
 interface ProcInfo { pid: number; state: string; pgrp: number; argv: string[] }
 

@@ -5,14 +5,17 @@ import {KubeClient} from '../kube/client.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
 import {listObjects} from '../kube/apply.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
-import {EGRESS_GATEWAY_ANNOTATION, IMPORT_VIA_EGRESS, IMPORT_VIA_LABEL, readerClusterRole} from '../istio/names.ts'
+import {EGRESS_GATEWAY_ANNOTATION, IMPORT_VIA_EGRESS, IMPORT_VIA_LABEL, NETWORK_LABEL, readerClusterRole} from '../istio/names.ts'
 import {chooseRevision, ISTIOD_APP_SELECTOR, type RevisionNames} from '../istio/revision.ts'
+import {needsKubeGateways, needsNodes} from '../istio/gateway.ts'
 
 /** The object kinds collected once per cluster. */
 export const LISTED_KINDS = ['Namespace', 'Secret', 'ConfigMap', 'Service', 'Deployment', 'ServiceAccount', 'Gateway', 'ServiceEntry', 'DestinationRule'] as const
 /** Listed too, but only when the cluster has an import through an egress gateway (service import --via-egress): its routes are checked then. */
 export const EGRESS_LISTED_KINDS = ['VirtualService'] as const
-export type ListedKind = (typeof LISTED_KINDS)[number] | (typeof EGRESS_LISTED_KINDS)[number]
+/** Listed only when the east-west gateway needs them (src/istio/gateway.ts needsNodes, needsKubeGateways): the Nodes of a NodePort gateway, Gateway API Gateways. */
+export const GATEWAY_LISTED_KINDS = ['Node', 'KubeGateway'] as const
+export type ListedKind = (typeof LISTED_KINDS)[number] | (typeof EGRESS_LISTED_KINDS)[number] | (typeof GATEWAY_LISTED_KINDS)[number]
 
 /** Why a kind could not be listed: forbidden, not served (CRD missing), or another error. */
 export interface ListFailure {
@@ -198,11 +201,31 @@ export async function readSnapshot(target: SnapshotTarget, istioNamespace: strin
     } catch { /* istio.control-plane says it cannot tell */ }
   }
   await readEgress(client, facts, run)
+  await readGatewayInputs(client, facts, run)
   if (role !== undefined) facts.readerClusterRole = role as KubeObject | null
   if (binding !== undefined) facts.readerClusterRoleBinding = binding as KubeObject | null
   return frozen(facts)
 }
 
+
+/**
+ * What the east-west gateway's addresses need beyond the Services, as istiod reads them
+ * (src/istio/gateway.ts): the Nodes when a Service is a NodePort gateway, the Gateway API Gateways
+ * when no Service is a gateway istiod discovers. No request for a LoadBalancer gateway.
+ */
+async function readGatewayInputs(client: KubeClient, facts: ClusterSnapshot, run: RunLists): Promise<void> {
+  const services = facts.lists.Service
+  if (!services) return
+  const network = (facts.lists.Namespace ?? []).find((n) => n.metadata.name === facts.istioNamespace)?.metadata.labels?.[NETWORK_LABEL]
+  const want: Array<'Node' | 'KubeGateway'> = [...(needsNodes(services) ? ['Node' as const] : []), ...(needsKubeGateways(services, network) ? ['KubeGateway' as const] : [])]
+  await Promise.all(want.map(async (kind) => {
+    try {
+      facts.lists[kind] = await run.list(client, kind)
+    } catch (error) {
+      facts.failures[kind] = classify(error)
+    }
+  }))
+}
 
 /**
  * Imports through an egress gateway (ServiceEntries labelled kubectl-mesh/via=egress, when

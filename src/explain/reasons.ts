@@ -18,7 +18,13 @@ export interface PeerView {
     hasService: boolean
     network?: string
     /** Its east-west gateway: ref, addresses, port; undefined when it has none. */
-    gateway?: {ref: string; addresses: string[]; port: number; network?: string}
+    gateway?: {ref: string; addresses: string[]; port: number; network?: string
+      /** How istiod learns its address (src/istio/gateway.ts GatewayShape). */
+      shape?: string
+      /** Every address × port istiod may send to: as read (hostnames as names) and resolved (src/istio/gateway.ts istiodTargets); default addresses × port. */
+      targets?: Array<{address: string; port: number}>
+      /** Its hostnames (istiod re-resolves them on the record's TTL). */
+      hostnames?: string[]}
     /** The Gateway (namespace/name) that passes the host through its east-west gateway; null: none does. */
     passedBy?: string | null
   }
@@ -126,9 +132,9 @@ export function peerReason(t: ExplainTarget, peer: PeerView, view: IstiodView, p
         return d(`gateway without address: ${t.context}'s istiod sends ${peer.id}'s endpoints to ${viaGw.map((e) => `${e.address}:${e.port}`).join(', ')} (a gateway it still knows for network ${viaGw[0].network}, e.g. from meshNetworks), but ${peer.id}'s east-west gateway Service ${gw.ref} has no address`,
           `give ${gw.ref} a load-balancer address (\`kubectl -n ${gw.ref.split('/')[0]} get service ${gw.ref.split('/')[1]} --context ${ctx(peer)}\`), then \`${link}\` to write it into meshNetworks`)
       }
-      if (gw && !viaGw.some((e) => gw.addresses.includes(e.address) && e.port === gw.port)) {
-        return d(`gateway moved: ${t.context}'s istiod sends ${peer.id}'s endpoints to ${viaGw.map((e) => `${e.address}:${e.port}`).join(', ')}, but ${peer.id}'s east-west gateway ${gw.ref} is at ${gw.addresses.map((a) => `${a}:${gw.port}`).join(', ')}`,
-          `istiod follows the gateway Service within seconds; if it does not, check the link: \`kubectl mesh verify --context ${t.context} --context ${ctx(peer)}\``)
+      if (gw && !viaGw.some((e) => servesAt(gw, e))) {
+        return d(`gateway moved: ${t.context}'s istiod sends ${peer.id}'s endpoints to ${viaGw.map((e) => `${e.address}:${e.port}`).join(', ')}, but ${peer.id}'s east-west gateway ${gw.ref}${gw.shape ? ` (${gw.shape})` : ''} is at ${shownAt(gw)}`,
+          followHint(gw, t.context, ctx(peer)))
       }
       if (peer.read.passedBy === null) {
         return d(`not passed through the remote gateway: no AUTO_PASSTHROUGH Gateway on ${peer.id}'s east-west gateway${gw ? ` ${gw.ref}` : ''} passes ${t.host} through (not exposed or exported)`,
@@ -138,6 +144,16 @@ export function peerReason(t: ExplainTarget, peer: PeerView, view: IstiodView, p
   }
   return undefined
 }
+
+type GatewayRead = NonNullable<NonNullable<PeerView['read']>['gateway']>
+const targetsOf = (gw: GatewayRead) => gw.targets ?? gw.addresses.map((address) => ({address, port: gw.port}))
+const servesAt = (gw: GatewayRead, e: {address: string; port: number}) => targetsOf(gw).some((t) => t.address === e.address && t.port === e.port)
+const shownAt = (gw: GatewayRead) => targetsOf(gw).map((t) => `${t.address}:${t.port}`).join(', ')
+const followHint = (gw: GatewayRead, context: string, peerCtx: string) => gw.hostnames?.length
+  ? `istiod re-resolves ${gw.hostnames.join(', ')} on the record's TTL (30 s to 1 h): wait, then \`kubectl mesh verify --context ${context} --context ${peerCtx}\``
+  : gw.shape === 'nodeport'
+    ? `istiod follows the Nodes and the NodePort Service within seconds; if it does not, check the link: \`kubectl mesh verify --context ${context} --context ${peerCtx}\``
+    : `istiod follows the gateway Service within seconds; if it does not, check the link: \`kubectl mesh verify --context ${context} --context ${peerCtx}\``
 
 /** An imported host: its endpoints are the owner's gateway; the owner must still export it there. */
 function importReason(t: ExplainTarget, peer: PeerView, ports: PortPrediction[]): Dropped | undefined {
@@ -149,8 +165,10 @@ function importReason(t: ExplainTarget, peer: PeerView, ports: PortPrediction[])
   if (!peer.read) return undefined
   if (!peer.read.hasService) return d(`service ${svc} absent: cluster ${peer.id} has no Service ${svc} to serve the import ${t.host}`, `create it in ${peer.id}, or remove the import: \`kubectl mesh service unimport ${t.name} -n ${t.namespace} --context ${t.context}\``)
   const gw = peer.read.gateway
-  if (gw && gw.addresses.length > 0 && !all.some((e) => gw.addresses.includes(e.address) && e.port === gw.port)) {
-    return d(`gateway moved: the import ${t.host} points at ${all.map((e) => `${e.address}:${e.port}`).join(', ')}, but ${peer.id}'s east-west gateway ${gw.ref} is at ${gw.addresses.map((a) => `${a}:${gw.port}`).join(', ')}`, `\`${reimport}\``)
+  // one address the gateway left is enough: Envoy balances over every endpoint, so part of the traffic goes nowhere
+  const left = gw && gw.addresses.length > 0 ? all.filter((e) => !servesAt(gw, e)) : []
+  if (gw && left.length > 0) {
+    return d(`gateway moved: the import ${t.host} points at ${left.map((e) => `${e.address}:${e.port}`).join(', ')}${left.length < all.length ? ' (among others)' : ''}, but ${peer.id}'s east-west gateway ${gw.ref}${gw.shape ? ` (${gw.shape})` : ''} is at ${shownAt(gw)}`, `\`${reimport}\``)
   }
   if (peer.read.passedBy === null) {
     return d(`not passed through the remote gateway: ${peer.id}'s east-west gateway${gw ? ` ${gw.ref}` : ''} does not pass ${t.ownerHost ?? svc} through (not exported)`,

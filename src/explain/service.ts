@@ -8,7 +8,8 @@ import {listObjects} from '../kube/apply.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import {OperationError, UsageError} from '../errors.ts'
 import {readIstioInstall} from '../istio/read.ts'
-import {coveringGateway, exportedHost, objectRef, serviceFqdn} from '../istio/gateway.ts'
+import {coveringGateway, exportedHost, gatewayHostnames, istiodTargets, objectRef, serviceFqdn} from '../istio/gateway.ts'
+import {resolveHostnames} from '../istio/gateway-dns.ts'
 import {EGRESS_GATEWAY_ANNOTATION, IMPORT_VIA_EGRESS, IMPORT_VIA_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL, MULTICLUSTER_LABEL} from '../istio/names.ts'
 import {egressHost, sidecarHop, subsetTls} from '../istio/egress.ts'
 import {remoteSecretEntries, sameServer} from '../cluster/remote-secrets.ts'
@@ -87,6 +88,8 @@ async function readPeer(session: Session, context: string, o: ExplainOptions, na
       listObjects(client, RESOURCES.Gateway).catch(() => [] as KubeObject[]),
     ])
     const gw = install.gateway
+    // hostnames resolved as istiod resolves them (model/network.go): what its EDS can hold
+    const dns = await resolveHostnames(gatewayHostnames([gw]))
     const host = service ? exportedHost(service, install.facts.clusterDomain) : serviceFqdn(name, o.namespace, install.facts.clusterDomain)
     const passing = gw ? coveringGateway(gateways, gw, host, o.namespace) : undefined
     return {
@@ -95,7 +98,9 @@ async function readPeer(session: Session, context: string, o: ExplainOptions, na
       read: {
         hasService: service !== null,
         network: install.facts.network,
-        gateway: gw && {ref: gw.ref, addresses: gw.addresses, port: gw.port, network: gw.network},
+        gateway: gw && {ref: gw.ref, addresses: gw.addresses, port: gw.port, network: gw.network, shape: gw.shape,
+          targets: [...gw.targets, ...istiodTargets(gw, dns)].map((x) => ({address: x.address, port: x.port})),
+          hostnames: gw.targets.filter((x) => x.hostname).map((x) => x.address)},
         passedBy: gw ? (passing ? objectRef(passing) : null) : undefined,
       },
     }

@@ -116,9 +116,17 @@ export async function importServices(session: Session, o: ImportOptions, mode: R
   }
   const [westServices, westInstall] = await runStep(o.progress, `Read cluster "${west.context}"`, () => allInOrder([readWestServices(), installOf(mode.installs, west, o.istioNamespace, o.clusterDomain, {meshConfig: false})]))
   const gw = requireGateway(westInstall)
-  if (gw.addresses.length === 0) {
-    throw new UsageError(`context "${west.context}": the east-west gateway ${gw.ref} has no address (no load-balancer ingress, no externalIPs)`,
-      `wait for its load balancer: kubectl --context ${west.context} -n ${gw.namespace} get service ${gw.service.metadata.name} -w`)
+  if (gw.skipped) {
+    throw new UsageError(`context "${west.context}": the east-west gateway ${gw.ref} is not one istiod uses: ${gw.skipped}`,
+      `expose port ${gw.port} (or 15008 for HBONE) on ${gw.ref}, or set its networking.istio.io/gatewayPort label to the port it listens on`)
+  }
+  if (gw.targets.length === 0) {
+    throw new UsageError(gw.shape === 'nodeport'
+      ? `context "${west.context}": the east-west gateway ${gw.ref} is a NodePort Service whose traffic.istio.io/nodeSelector matches no Node with an ExternalIP`
+      : `context "${west.context}": the east-west gateway ${gw.ref} has no address (no load-balancer ingress, no externalIPs)`,
+    gw.shape === 'nodeport'
+      ? `give the selected Nodes an ExternalIP, or fix the selector: kubectl --context ${west.context} get nodes -o wide --show-labels`
+      : `wait for its load balancer: kubectl --context ${west.context} -n ${gw.namespace} get service ${gw.service.metadata.name} -w`)
   }
   const fromId = o.fromName ?? westInstall.facts.clusterId
   if (!fromId) throw new UsageError(`context "${west.context}": cannot tell the cluster ID (no istiod CLUSTER_ID, no injector clusterName)`, 'pass --from-name ID')
@@ -235,7 +243,9 @@ export async function importServices(session: Session, o: ImportOptions, mode: R
     warnings.push(`context "${east.context}": DNS proxying is off in the mesh config (defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE), so ${targets.length === 1 ? targets[0].host : 'the imported hosts'} will not resolve in pods; set it to "true" in ConfigMap ${o.istioNamespace}/${eastInstall.names.meshConfigMap} key mesh (or per pod with the proxy.istio.io/config annotation)`)
   }
 
-  const ctx: ImportContext = {fromId, gatewayAddresses: gw.addresses, gatewayPort: gw.port, version: o.version}
+  // the addresses and ports istiod uses for WEST's gateway (src/istio/gateway.ts): a hostname stays a name (resolution DNS)
+  const ctx: ImportContext = {fromId, gatewayAddresses: [...new Set(gw.targets.map((x) => x.address))], gatewayPort: gw.port,
+    gatewayPorts: Object.fromEntries(gw.targets.filter((x) => x.port !== gw.port).map((x) => [x.address, x.port])), version: o.version}
   const via = egress ? egressServiceEntryMeta(egress) : undefined
   const identity = egressPrincipal ? identityLine({westContext: west.context, eastContext: east.context, principal: egressPrincipal}) : undefined
   if (identity) notes.push(identity)

@@ -77,6 +77,8 @@ export interface ImportContext {
   /** WEST's east-west gateway addresses (IPs or hostnames) and cross-network port. */
   gatewayAddresses: string[]
   gatewayPort: number
+  /** The port istiod uses at each address, when it differs from gatewayPort (a NodePort gateway: the nodePort). */
+  gatewayPorts?: Record<string, number>
   version: string
 }
 
@@ -139,7 +141,7 @@ export function importServiceEntry(t: ImportTarget, ctx: ImportContext, via?: {l
     resolution: dns ? 'DNS' : 'STATIC',
     endpoints: ctx.gatewayAddresses.map((address) => ({
       address,
-      ports: Object.fromEntries(ports.map((p) => [sePortName(p), ctx.gatewayPort])),
+      ports: Object.fromEntries(ports.map((p) => [sePortName(p), ctx.gatewayPorts?.[address] ?? ctx.gatewayPort])),
     })),
   }
   return {

@@ -30,6 +30,8 @@ export const CROSS_NETWORK_GATEWAY = 'kubectl-mesh-cross-network'
 export const EXPOSED_FOR_ANNOTATION = 'kubectl-mesh/exposed-for'
 /** On a remote secret: what the link exposes across networks, `all` or `exported` (cluster link --expose). */
 export const EXPOSE_ANNOTATION = 'kubectl-mesh/expose'
+/** On a cross-network remote secret: how EAST's istiod learns WEST's network gateway (cluster link --network-config): `meshnetworks` or `gateway`. */
+export const NETWORK_CONFIG_ANNOTATION = 'kubectl-mesh/network-config'
 /** cluster link towards a remote-profile cluster (primary-remote): the primary's istiod passed through its east-west gateway (Istio's samples/multicluster/expose-istiod.yaml). Gateway and VirtualService share the name; the Gateway records the remote clusters relying on it (EXPOSED_FOR_ANNOTATION). */
 export const ISTIOD_GATEWAY = 'kubectl-mesh-istiod'
 /** istiod's xDS/CA port and its webhook port as a remote cluster reaches them (the istiod Service maps 443 → 15017). */
@@ -72,6 +74,12 @@ export function isDns1123Label(value: string): boolean {
 export const SERVICE_ACCOUNT_NAME_ANNOTATION = 'kubernetes.io/service-account.name'
 export const SERVICE_ACCOUNT_TOKEN_TYPE = 'kubernetes.io/service-account-token'
 export const GATEWAY_PORT_LABEL = 'networking.istio.io/gatewayPort'
+/** The HBONE port istiod also accepts on a network gateway (ambient; network.go DefaultNetworkGatewayHBONEPort). */
+export const HBONE_PORT = 15008
+/** Annotation of a NodePort gateway Service: a JSON label map choosing the Nodes whose ExternalIPs istiod uses. */
+export const NODE_SELECTOR_ANNOTATION = 'traffic.istio.io/nodeSelector'
+/** The Gateway API class that declares a peer network's gateway by address (istiod reads it only from its config cluster). */
+export const REMOTE_GATEWAY_CLASS = 'istio-remote'
 
 // service export / import (exposure)
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local'

@@ -10,7 +10,8 @@ import {allInOrder} from '../settle.ts'
 import {EASTWEST_GATEWAY_LABEL, EASTWEST_GATEWAY_LABEL_VALUE, NETWORK_LABEL} from './names.ts'
 import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, type RevisionChoice, type RevisionNames, revisionNames} from './revision.ts'
 import {installFacts, type InstallFacts} from './install.ts'
-import {type EastWestGateway, eastWestGateway} from './gateway.ts'
+import {type EastWestGateway, eastWestGateway, type GatewayInputs, needsKubeGateways, needsNodes} from './gateway.ts'
+import {ApiError} from '../kube/errors.ts'
 
 export interface IstioInstall {
   context: string
@@ -72,7 +73,22 @@ export async function readIstioInstall(client: KubeClient, istioNamespace: strin
   // cluster ID and network (read only then, so a full install costs no extra request).
   const values = !rev.istiod && !injector ? await get(RESOURCES.ConfigMap, rev.names.valuesConfigMap) : undefined
   const facts = installFacts({namespace, istiod: rev.istiod, injector, values, meshConfigMap}, overrides)
-  return {context: client.context, istioNamespace: ns, names: rev.names, istiod: rev.istiod, facts, gateway: eastWestGateway(services, facts.network)}
+  const inputs = await readGatewayInputs(client, services, facts.network)
+  return {context: client.context, istioNamespace: ns, names: rev.names, istiod: rev.istiod, facts, gateway: eastWestGateway(services, facts.network, inputs)}
+}
+
+/**
+ * What a gateway's addresses need beyond the Services, read only when needed (no request for a
+ * LoadBalancer gateway): the Nodes for a NodePort gateway, the Gateway API Gateways when no
+ * Service is a gateway istiod discovers. Unreadable (forbidden, CRD not served): left out.
+ */
+export async function readGatewayInputs(client: KubeClient, services: KubeObject[], network: string | undefined): Promise<GatewayInputs> {
+  const optional = (p: Promise<KubeObject[]>) => p.catch((error) => (error instanceof ApiError && [403, 404].includes(error.status) ? undefined : Promise.reject(error)))
+  const [nodes, kubeGateways] = await allInOrder([
+    needsNodes(services) ? optional(listObjects(client, RESOURCES.Node, {})) : undefined,
+    needsKubeGateways(services, network) ? optional(listObjects(client, RESOURCES.KubeGateway, {})) : undefined,
+  ])
+  return {nodes, kubeGateways}
 }
 
 /** Installs already read in this run, by context (apply -f reads each declared cluster once and hands them to the steps). */

@@ -7,9 +7,9 @@ import {ApiError} from '../kube/errors.ts'
 import type {KubeObject} from '../kube/resources.ts'
 import {RESOURCES, resourcePath} from '../kube/resources.ts'
 import {ANCHOR_FOR_LABEL, CACERTS_SECRET, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
-import {type EastWestGateway, eastWestGateway} from '../istio/gateway.ts'
+import {type EastWestGateway, eastWestGateway, type GatewayInputs, type GatewayShape} from '../istio/gateway.ts'
 import {type ClusterIdSource, installFacts, type NetworkSource} from '../istio/install.ts'
-import {readRevisioned} from '../istio/read.ts'
+import {readGatewayInputs, readRevisioned} from '../istio/read.ts'
 import {allInOrder} from '../settle.ts'
 import {trustRoots} from '../cluster/trust.ts'
 
@@ -26,6 +26,11 @@ export interface GatewayInfo {
   port: number
   /** the network label on the Service, if any */
   network?: string
+  /** How istiod learns its address (src/istio/gateway.ts) and every address × port it uses (NodePort: each node's ExternalIP × the nodePort). */
+  shape?: GatewayShape
+  targets?: Gateway[]
+  /** Why istiod ignores it, in istiod's words. */
+  skipped?: string
 }
 
 export interface LinkFacts {
@@ -103,6 +108,7 @@ export function deriveFacts(raw: {
   rootCertConfigMap?: KubeObject
   meshConfigMap?: KubeObject
   services: KubeObject[]
+  gatewayInputs?: GatewayInputs
 }): Pick<LinkFacts, 'clusterId' | 'clusterIdSource' | 'network' | 'networkSource' | 'meshId' | 'rootFingerprints' | 'rootSource' | 'gateway' | 'ewGateway' | 'clusterDomain' | 'remoteProfile' | 'remotePilotAddress'> {
   const install = installFacts(raw)
   const out: ReturnType<typeof deriveFacts> = {
@@ -112,8 +118,10 @@ export function deriveFacts(raw: {
   }
   const trust = trustRoots({istioNamespace: raw.namespace?.metadata.name ?? '', cacerts: raw.cacerts, rootCertConfigMap: raw.rootCertConfigMap})
   if (trust) Object.assign(out, {rootFingerprints: trust.roots.map((r) => r.fingerprint256), rootSource: trust.source})
-  out.ewGateway = eastWestGateway(raw.services, out.network)
-  out.gateway = out.ewGateway && {service: out.ewGateway.ref, address: out.ewGateway.addresses[0], port: out.ewGateway.port, network: out.ewGateway.network}
+  out.ewGateway = eastWestGateway(raw.services, out.network, raw.gatewayInputs)
+  const ew = out.ewGateway
+  out.gateway = ew && {service: ew.ref, address: ew.targets[0]?.address, port: ew.targets[0]?.port ?? ew.port, network: ew.network, shape: ew.shape,
+    targets: ew.targets.map((t) => ({address: t.address, port: t.port})), skipped: ew.skipped}
   return out
 }
 
@@ -152,7 +160,7 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
     istioNamespace: ns,
     ...kubeconfigFacts(client),
     namespaceExists: Boolean(namespace),
-    ...deriveFacts({namespace, istiod: rev.istiod, injector, values, cacerts, rootCertConfigMap, meshConfigMap, services}),
+    ...deriveFacts({namespace, istiod: rev.istiod, injector, values, cacerts, rootCertConfigMap, meshConfigMap, services, gatewayInputs: await readGatewayInputs(client, services, namespace?.metadata.labels?.['topology.istio.io/network'])}),
     namespace: namespace && withType(namespace, RESOURCES.Namespace),
     istiodService: rev.names.istiod,
     revision: rev.names.revision,

@@ -5,7 +5,7 @@ import type {KubeObject} from '../kube/resources.ts'
 import type {Edit} from '../kube/apply.ts'
 import {type EastWestGateway, passesEverything, passesIstiod} from '../istio/gateway.ts'
 import {
-  CLUSTER_ANNOTATION, CONTROL_PLANE_CLUSTERS_ANNOTATION, CROSS_NETWORK_GATEWAY, ISTIOD_GATEWAY, ISTIOD_WEBHOOK_PORT, ISTIOD_WEBHOOK_SERVICE_PORT, ISTIOD_XDS_PORT, EXPOSE_ANNOTATION, EXPOSED_FOR_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET,
+  CLUSTER_ANNOTATION, CONTROL_PLANE_CLUSTERS_ANNOTATION, CROSS_NETWORK_GATEWAY, ISTIOD_GATEWAY, ISTIOD_WEBHOOK_PORT, ISTIOD_WEBHOOK_SERVICE_PORT, ISTIOD_XDS_PORT, EXPOSE_ANNOTATION, EXPOSED_FOR_ANNOTATION, NETWORK_CONFIG_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET,
   REMOTE_SECRET_PREFIX, SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN_TYPE, readerClusterRole, stamp,
 } from '../istio/names.ts'
 import type {LinkFacts, Gateway} from './facts.ts'
@@ -116,11 +116,11 @@ export function remoteKubeconfig(i: RemoteKubeconfigInput): string {
 export const remoteSecretName = (id: string) => `${REMOTE_SECRET_PREFIX}${id}`
 
 /** Secret istio-remote-secret-<ID> for the discovering cluster's istiod. */
-export function remoteSecret(ns: string, id: string, kubeconfig: string, version: string, expose?: 'all' | 'exported'): KubeObject {
+export function remoteSecret(ns: string, id: string, kubeconfig: string, version: string, expose?: 'all' | 'exported', networkConfig?: 'meshnetworks' | 'gateway'): KubeObject {
   const s = stamp(version, {[MULTICLUSTER_LABEL]: 'true'})
   return {
     apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
-    metadata: {name: remoteSecretName(id), namespace: ns, labels: s.labels, annotations: {...s.annotations, [CLUSTER_ANNOTATION]: id, ...(expose ? {[EXPOSE_ANNOTATION]: expose} : {})}},
+    metadata: {name: remoteSecretName(id), namespace: ns, labels: s.labels, annotations: {...s.annotations, [CLUSTER_ANNOTATION]: id, ...(expose ? {[EXPOSE_ANNOTATION]: expose} : {}), ...(networkConfig ? {[NETWORK_CONFIG_ANNOTATION]: networkConfig} : {})}},
     data: {[id]: Buffer.from(kubeconfig, 'utf8').toString('base64')},
   }
 }
@@ -150,7 +150,8 @@ export function checkMeshNetworks(doc: unknown): string | undefined {
  * endpoints are only `id`'s, other address gateways are replaced (the gateway moved); when other
  * registries share the network, the gateway is added next to theirs.
  */
-export function addNetworkEntry(doc: MeshNetworks | undefined, network: string, id: string, gateway: Gateway): MeshNetworks {
+export function addNetworkEntry(doc: MeshNetworks | undefined, network: string, id: string, gateway: Gateway | Gateway[]): MeshNetworks {
+  const wanted = Array.isArray(gateway) ? gateway : [gateway]
   const out: MeshNetworks = {...(doc ?? {})}
   const networks: Record<string, Network | null> = {...(out.networks ?? {})}
   for (const [name, net] of Object.entries(networks)) {
@@ -163,13 +164,15 @@ export function addNetworkEntry(doc: MeshNetworks | undefined, network: string, 
   const endpoints = [...(entry.endpoints ?? [])]
   if (!endpoints.some((e) => e?.fromRegistry === id)) endpoints.push({fromRegistry: id})
   let gateways = [...(entry.gateways ?? [])]
-  const same = gateways.findIndex((g) => g?.address === gateway.address)
-  if (same >= 0) {
-    if (gateways[same].port !== gateway.port) gateways[same] = {...gateways[same], port: gateway.port}
-  } else {
-    const onlyOurs = endpoints.every((e) => e?.fromRegistry === id)
-    if (onlyOurs) gateways = gateways.filter((g) => g?.address === undefined)
-    gateways.push({address: gateway.address, port: gateway.port})
+  const onlyOurs = endpoints.every((e) => e?.fromRegistry === id)
+  // Only this registry on the network: its address gateways are exactly the wanted ones (a moved
+  // gateway or a node that left is dropped), in place when already right.
+  if (onlyOurs) gateways = gateways.filter((g) => g?.address === undefined || wanted.some((w) => w.address === g.address))
+  for (const w of wanted) {
+    const same = gateways.findIndex((g) => g?.address === w.address)
+    if (same >= 0) {
+      if (gateways[same].port !== w.port) gateways[same] = {...gateways[same], port: w.port}
+    } else gateways.push({address: w.address, port: w.port})
   }
   entry.endpoints = endpoints
   entry.gateways = gateways

@@ -38,6 +38,8 @@ export interface LinkOptions {
   force?: boolean
   /** Across networks: `all` passes WEST's services through its east-west gateway (Gateway kubectl-mesh-cross-network); `exported` only what `service export` shares. */
   expose?: 'all' | 'exported'
+  /** Across networks: how EAST's istiod learns WEST's gateway (cluster link --network-config). */
+  networkConfig?: 'meshnetworks' | 'gateway'
   output: 'text' | 'yaml' | 'json'
   dryRun?: boolean
   version: string
@@ -103,7 +105,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   // Exposure: EAST relies on WEST's gateway passing WEST's services through (recorded by EAST's ID).
   const exposure = (l: ResolvedLink) => planExposure(l.west, l.east.clusterId ?? l.east.context, l.crossNetwork && expose === 'all', o.version)
   const remoteProfile = validatePrimaryRemote(eastFacts, westFacts, {remoteProfile: o.remoteProfile, bidirectional: o.bidirectional})
-  const forward = validatePair(eastFacts, westFacts, {remoteName: o.remoteName, network: o.network, gateway, force: o.force})
+  const forward = validatePair(eastFacts, westFacts, {remoteName: o.remoteName, network: o.network, gateway, force: o.force, networkConfig: o.networkConfig})
   warnings.push(...forward.warnings)
   directions.push({link: forward.link, server: o.server ?? westFacts.server, tlsServerName: o.tlsServerName ?? westFacts.tlsServerName, serverFromFlag: o.server !== undefined, exposure: exposure(forward.link)})
   if (remoteProfile) {
@@ -120,13 +122,18 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   }
   if (o.bidirectional) {
     // WEST's --network also holds when WEST is the discovering side.
-    const back = validatePair(o.network ? {...westFacts, network: o.network} : westFacts, eastFacts, {force: o.force})
+    const back = validatePair(o.network ? {...westFacts, network: o.network} : westFacts, eastFacts, {force: o.force, networkConfig: o.networkConfig})
     warnings.push(...back.warnings.filter((w) => !warnings.includes(w)))
     directions.push({link: back.link, server: eastFacts.server, tlsServerName: eastFacts.tlsServerName, serverFromFlag: false, exposure: exposure(back.link)})
   }
   for (const d of directions) {
     if (d.exposure.problem) warnings.push(`${d.exposure.problem}: "${d.link.east.context}" reaches only what is passed through there already; install Istio's samples/multicluster/expose-services.yaml in "${d.link.west.context}", or link with --expose exported`)
     if (d.exposure.coveredBy) o.report.note(`context "${d.link.west.context}": Gateway ${objectRef(d.exposure.coveredBy)} already passes every service through the east-west gateway; no Gateway added`)
+    // the shape found and the addresses istiod uses (src/istio/gateway.ts)
+    const g = d.link.west.gateway
+    if (d.link.crossNetwork && g && d.link.gatewayShape && d.link.gatewayShape !== 'flag') {
+      o.report.note(`context "${d.link.west.context}": east-west gateway ${g.service} (${d.link.gatewayShape}); istiod uses ${(d.link.gateways ?? []).map((x) => `${x.address}:${x.port}`).join(', ')} (${d.link.networkConfig === 'gateway' ? `discovered by "${d.link.east.context}"'s istiod from its network label` : `written into "${d.link.east.context}"'s meshNetworks`})`)
+    }
   }
   for (const d of directions) {
     if (isLoopbackServer(d.server)) {
@@ -259,7 +266,7 @@ function secretFor(d: Direction, t: {token: string; caData?: string}, o: Pick<Li
   const token = t.token
   if (!caData) return undefined
   return remoteSecret(d.link.east.istioNamespace, d.link.id, remoteKubeconfig({id: d.link.id, server: d.server, caData, token, tlsServerName: d.tlsServerName}), o.version,
-    d.link.crossNetwork ? o.expose ?? 'all' : undefined)
+    d.link.crossNetwork ? o.expose ?? 'all' : undefined, d.link.crossNetwork ? d.link.networkConfig : undefined)
 }
 
 async function readFacts(client: KubeClient, ns: string, want: {tokens?: boolean} = {}): Promise<LinkFacts> {
@@ -296,12 +303,13 @@ function planMeshNetworks(l: ResolvedLink): MeshEdit {
   if (bad) throw new OperationError(`${where}: ${bad}; nothing was written`, `fix it: kubectl --context ${l.east.context} -n ${l.east.istioNamespace} edit configmap ${l.east.meshConfigMapName}`)
   // Same network: leave meshNetworks alone, except that an entry naming this ID under another
   // network (from an earlier cross-network link) is removed.
-  const edit = l.crossNetwork
-    ? (doc: MeshNetworks | undefined) => addNetworkEntry(doc, l.westNetwork!, l.id, l.gateway!)
+  // --network-config gateway: nothing of this link in meshNetworks (an entry of an earlier meshnetworks link is removed)
+  const edit = l.crossNetwork && l.networkConfig === 'meshnetworks'
+    ? (doc: MeshNetworks | undefined) => addNetworkEntry(doc, l.westNetwork!, l.id, l.gateways ?? l.gateway!)
     : (doc: MeshNetworks | undefined) => removeRegistry(doc, l.id)
   const after = cm ? edit(structuredClone(before as MeshNetworks | undefined)) : undefined
   const changed = Boolean(cm) && JSON.stringify(after ?? null) !== JSON.stringify(before ?? null)
-  return {present: Boolean(cm) && (l.crossNetwork || changed), changed, edit, after}
+  return {present: Boolean(cm) && (l.crossNetwork && l.networkConfig === 'meshnetworks' || changed), changed, edit, after}
 }
 
 async function applyReaderStep(client: KubeClient, step: ReaderStep, dryRun?: boolean): Promise<Change> {

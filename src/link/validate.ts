@@ -86,6 +86,8 @@ export function validateInputs(o: LinkInputs): {gateway?: Gateway} {
 }
 
 export interface PairOptions {
+  /** How EAST's istiod learns WEST's gateway across networks (cluster link --network-config); default meshnetworks. */
+  networkConfig?: 'meshnetworks' | 'gateway'
   remoteName?: string
   network?: string
   gateway?: Gateway
@@ -101,8 +103,14 @@ export interface ResolvedLink {
   /** WEST's cluster ID: the remote secret's data key and meshNetworks' fromRegistry. */
   id: string
   westNetwork?: string
-  /** Set when the networks differ: the meshNetworks gateway for WEST's network. */
+  /** Set when the networks differ: the meshNetworks gateway for WEST's network (the first of `gateways`). */
   gateway?: Gateway
+  /** Every address × port istiod would use for WEST's gateway (NodePort: one per selected node), or --gateway. */
+  gateways?: Gateway[]
+  /** How WEST's gateway is reached (src/istio/gateway.ts GatewayShape), or `flag` for --gateway. */
+  gatewayShape?: string
+  /** meshnetworks: EAST's meshNetworks names WEST's network and gateway; gateway: EAST's istiod discovers WEST's labelled gateway through the remote secret. */
+  networkConfig: 'meshnetworks' | 'gateway'
   /** True when EAST's meshNetworks gets an entry for WEST's network. */
   crossNetwork: boolean
 }
@@ -171,25 +179,47 @@ export function validatePair(east: LinkFacts, west: LinkFacts, o: PairOptions): 
     warnings.push(`${E} is in mesh "${east.meshId}" and ${W} in mesh "${west.meshId}": linked clusters normally share one mesh ID`)
   }
 
+  const networkConfig = o.networkConfig ?? 'meshnetworks'
   const westNetwork = o.network ?? west.network
   const crossNetwork = Boolean(westNetwork) && westNetwork !== east.network
   let gateway: Gateway | undefined
+  let gateways: Gateway[] | undefined
+  let gatewayShape: string | undefined
   if (crossNetwork) {
-    if (o.gateway) gateway = o.gateway
-    else if (west.gateway?.address) gateway = {address: west.gateway.address, port: west.gateway.port}
+    if (o.gateway) [gateway, gateways, gatewayShape] = [o.gateway, [o.gateway], 'flag']
+    else if (west.gateway?.skipped) {
+      throw new UsageError(`${W}'s east-west gateway ${west.gateway.service} is not one istiod uses: ${west.gateway.skipped}`,
+        `expose port ${west.gateway.port} (or 15008 for HBONE) on ${west.gateway.service}, or set its networking.istio.io/gatewayPort label to the port it listens on; or pass --gateway ADDR[:PORT]`)
+    } else if (west.gateway?.targets?.length) [gateway, gateways, gatewayShape] = [west.gateway.targets[0], west.gateway.targets, west.gateway.shape]
+    else if (west.gateway?.address && !west.gateway.targets) [gateway, gatewayShape] = [{address: west.gateway.address, port: west.gateway.port}, west.gateway.shape]
     else {
-      const why = west.gateway ? `its east-west gateway Service ${west.gateway.service} has no address yet` : `it has no east-west gateway Service (labelled istio=eastwestgateway or ${'topology.istio.io/network'}) in ${west.istioNamespace}`
+      const why = !west.gateway ? `it has no east-west gateway Service (labelled istio=eastwestgateway or ${'topology.istio.io/network'}) in ${west.istioNamespace}`
+        : west.gateway.shape === 'nodeport' ? `its east-west gateway ${west.gateway.service} is a NodePort Service whose traffic.istio.io/nodeSelector matches no Node with an ExternalIP (istiod knows no address for it)`
+          : `its east-west gateway Service ${west.gateway.service} has no address yet`
       throw new UsageError(`${W} is on network "${westNetwork}" and ${E} on ${east.network ? `"${east.network}"` : 'no network'}, but ${why}`,
         'install or fix the east-west gateway in the remote cluster, or pass --gateway ADDR[:PORT]')
     }
-    if (!east.meshConfigMap) {
+    if (networkConfig === 'gateway') {
+      // istiod learns a remote cluster's gateway from its network-labelled Service (network.go
+      // getGatewayDetails runs for every registry, the remote secret's included; model/network.go
+      // merges them): it must be labelled with WEST's network and be one istiod does not skip.
+      const ew = west.ewGateway
+      if (o.gateway || !ew || !ew.discovered || ew.network !== westNetwork || ew.kind !== 'Service') {
+        const why = o.gateway ? '--gateway names an address istiod cannot discover'
+          : !ew ? `${W} has no east-west gateway`
+            : ew.network !== westNetwork ? `${W}'s east-west gateway ${ew.ref} is not labelled topology.istio.io/network=${westNetwork}`
+              : `${W}'s east-west gateway ${ew.ref} is not one istiod discovers`
+        throw new UsageError(`--network-config gateway: ${why}, so ${E}'s istiod would know no gateway for network "${westNetwork}"`,
+          ew && ew.kind === 'Service' && !o.gateway ? `\`kubectl -n ${ew.namespace} label service ${ew.service.metadata.name} topology.istio.io/network=${westNetwork} --overwrite --context ${west.context}\`, or link with --network-config meshnetworks` : 'link with --network-config meshnetworks')
+      }
+    } else if (!east.meshConfigMap) {
       throw new UsageError(`${E}: ConfigMap ${east.istioNamespace}/istio does not exist, so meshNetworks cannot name network "${westNetwork}"`,
         'is Istio installed there? (check --istio-namespace)')
     }
   } else if (!westNetwork) {
     warnings.push(`cannot tell ${W}'s network (no ${'topology.istio.io/network'} label on namespace ${west.istioNamespace}, no global.network): treating both clusters as one network; pass --network if they are not`)
   }
-  return {link: {east, west, id, westNetwork, gateway, crossNetwork}, warnings}
+  return {link: {east, west, id, westNetwork, gateway, gateways, gatewayShape, crossNetwork, networkConfig}, warnings}
 }
 
 function short(fp: string): string {

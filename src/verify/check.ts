@@ -2,7 +2,7 @@
 import type {ClusterFacts, Category, Finding, VerifyFacts} from './types.ts'
 import {eastWestGateways, identity, type Identity} from './model.ts'
 import {remoteSecretEntries, type RemoteSecretEntry, sameServer} from '../cluster/remote-secrets.ts'
-import type {EastWestGateway} from '../istio/gateway.ts'
+import {type EastWestGateway, istiodTargets} from '../istio/gateway.ts'
 import {EXPOSE_ANNOTATION} from '../istio/names.ts'
 
 export interface CheckDef {
@@ -52,6 +52,11 @@ export class CheckContext {
   /** The east-west gateway link and import use: the best-ranked one. */
   gateway(c: ClusterFacts): EastWestGateway | undefined {
     return this.gateways(c)[0]
+  }
+
+  /** The (IP, port) pairs istiod sends the cluster's network traffic to: its gateway's targets, hostnames resolved (src/istio/gateway.ts istiodTargets). */
+  istiodTargets(c: ClusterFacts): Array<{address: string; port: number; via?: string}> {
+    return istiodTargets(this.gateway(c), this.facts.dns)
   }
 
   /** The remote-secret entries (one per data key) held by a cluster. */

@@ -7,6 +7,8 @@ import {Kubeconfig} from '../kube/kubeconfig.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {readSnapshot, RunLists, type SnapshotTarget as Target} from '../cluster/snapshot.ts'
+import {eastWestGateways, gatewayHostnames} from '../istio/gateway.ts'
+import {resolveHostnames} from '../istio/gateway-dns.ts'
 import {disallowedAuth, hasCredentials, remoteSecretEntries, type RemoteSecretEntry, sameServer} from '../cluster/remote-secrets.ts'
 import type {ClusterFacts, SecretProbe, VerifyFacts} from './types.ts'
 import {quietSteps, runStep, type StepRunner} from '../steps.ts'
@@ -119,8 +121,11 @@ export async function collectFacts(session: Session, opts: CollectOptions): Prom
     Promise.all(entries.map(([c, e]) => probeSecret(c, e, session.timeoutMs, extraClients))))
   const clientByName = new Map<string, KubeClient>()
   for (const t of [...targets, ...extraTargets]) if (t.client) clientByName.set(t.name, t.client)
+  // Gateway hostnames, resolved as istiod resolves them (model/network.go resolveHostnameGateways)
+  const hostnames = gatewayHostnames(clusters.filter((c) => !c.unreachable).flatMap((c) => eastWestGateways(c.lists.Service ?? [], undefined, {nodes: c.lists.Node, kubeGateways: c.lists.KubeGateway})))
+  const dns = hostnames.length > 0 ? await resolveHostnames(hostnames) : undefined
   return {
-    facts: {clusters, probes, now: new Date()},
+    facts: {clusters, probes, now: new Date(), ...(dns ? {dns} : {})},
     lists,
     clientOf: (c) => clientByName.get(c.name),
     close: () => {

@@ -70,7 +70,7 @@ export function identity(f: ClusterFacts, overrides: {clusterDomain?: string} = 
 
 /** The east-west gateway candidates, ranked as every command ranks them (src/istio/gateway.ts); the first is the one link and import use. */
 export function eastWestGateways(f: ClusterFacts, id: Identity): EastWestGateway[] {
-  return rankedGateways(f.lists.Service ?? [], id.network)
+  return rankedGateways(f.lists.Service ?? [], id.network, {nodes: f.lists.Node, kubeGateways: f.lists.KubeGateway})
 }
 
 /** The host an exported Service is passed through as: what export recorded, else its FQDN in the cluster's domain. */

@@ -56,4 +56,6 @@ export interface VerifyFacts {
    */
   staleRecheck?: {graceMs: number; earlier: string[]}
   now: Date
+  /** What DNS answers for every gateway hostname (A and AAAA; src/istio/gateway-dns.ts), as istiod resolves them; absent: not resolved. */
+  dns?: Record<string, string[]>
 }

@@ -90,7 +90,7 @@ const KUBE_DEFAULTS = {'istio-namespace': 'istio-system', 'request-timeout': '10
 describe('defaults', () => {
   const cases: Array<[string, string, Record<string, unknown>]> = [
     ['ca gen --cluster east', 'CaGen', {cluster: ['east'], dir: './mesh-ca', 'key-size': 4096, 'root-days': 3650, days: 3650, org: 'Istio', force: undefined, output: 'text', 'dry-run': undefined, context: undefined, ...KUBE_DEFAULTS}],
-    ['cluster link --remote-context west', 'ClusterLink', {'remote-context': 'west', context: undefined, bidirectional: undefined, force: undefined, expose: 'all', output: 'text', 'dry-run': undefined, 'remote-name': undefined, server: undefined, gateway: undefined, network: undefined, ...KUBE_DEFAULTS}],
+    ['cluster link --remote-context west', 'ClusterLink', {'remote-context': 'west', context: undefined, bidirectional: undefined, force: undefined, expose: 'all', 'network-config': 'meshnetworks', output: 'text', 'dry-run': undefined, 'remote-name': undefined, server: undefined, gateway: undefined, network: undefined, ...KUBE_DEFAULTS}],
     ['cluster unlink --remote-name west', 'ClusterUnlink', {'remote-name': 'west', bidirectional: undefined, 'prune-remote': undefined, output: 'text', 'dry-run': undefined, ...KUBE_DEFAULTS}],
     ['service export httpbin', 'ServiceExport', {namespace: undefined, mcs: undefined, 'cluster-domain': undefined, output: 'text', 'dry-run': undefined, ...KUBE_DEFAULTS}],
     ['service unexport httpbin', 'ServiceUnexport', {namespace: undefined, 'cluster-domain': undefined, output: 'text', 'dry-run': undefined, ...KUBE_DEFAULTS}],
@@ -127,6 +127,11 @@ describe('flag parsing', () => {
     const p = await parsed('cluster link --remote-context west --bidirectional --force --dry-run --context east')
     assert.deepEqual([p.flags.bidirectional, p.flags.force, p.flags['dry-run'], p.flags.context], [true, true, true, 'east'])
   })
+  test('cluster link --network-config meshnetworks|gateway (default meshnetworks); anything else is a usage error', async () => {
+    assert.equal((await parsed('cluster link --remote-context west --network-config gateway')).flags['network-config'], 'gateway')
+    assertUsage(await mesh('cluster link --remote-context west --network-config istio'), /network-config/)
+  })
+
   test('service import --via-egress takes an optional NAMESPACE/NAME: alone (before the argument, before a flag, last) it is "" (the default gateway)', async () => {
     for (const args of ['service import --via-egress httpbin --from-context west', 'service import httpbin --via-egress --from-context west', 'service import httpbin --from-context west --via-egress']) {
       const p = await parsed(args)

@@ -66,6 +66,10 @@ describe('import plan', () => {
     })
     // the gateway's own port (its networking.istio.io/gatewayPort label), not a fixed 15443
     assert.deepEqual(importServiceEntry(target, {...ctx, gatewayPort: 16443}).spec.endpoints[0].ports, {http: 16443, 'grpc-api': 16443, 'tcp-5432': 16443})
+    // a NodePort gateway: each selected node's ExternalIP with the nodePort istiod uses there
+    const np = importServiceEntry(target, {...ctx, gatewayAddresses: ['127.0.0.31', '127.0.0.32'], gatewayPorts: {'127.0.0.31': 31443, '127.0.0.32': 31443}})
+    assert.equal(np.spec.resolution, 'STATIC')
+    assert.deepEqual(np.spec.endpoints.map((e: any) => [e.address, e.ports.http]), [['127.0.0.31', 31443], ['127.0.0.32', 31443]])
   })
 
   test('DNS resolution for hostname gateways, one endpoint per address, and addresses when given', () => {

@@ -76,7 +76,7 @@ describe('east-west gateway', () => {
   const list = [
     svc('istiod', {app: 'istiod'}, {loadBalancer: {ingress: [{ip: '10.9.9.9'}]}}),
     svc('other-net', {'topology.istio.io/network': 'n2'}, {loadBalancer: {ingress: [{ip: '10.0.0.2'}]}}),
-    svc('ew', {istio: 'eastwestgateway', 'topology.istio.io/network': 'n1', 'networking.istio.io/gatewayPort': '16443'}, {loadBalancer: {ingress: [{hostname: 'ew.example.com'}]}}),
+    svc('ew', {istio: 'eastwestgateway', 'topology.istio.io/network': 'n1', 'networking.istio.io/gatewayPort': '16443'}, {loadBalancer: {ingress: [{hostname: 'ew.example.com'}]}}, {type: 'LoadBalancer', selector: {istio: 'ew'}, ports: [{port: 16443}]}),
     svc('plain', {istio: 'eastwestgateway'}, {}),
   ]
   test('ranked: own network, then network-labelled, then with an address, then by name; never a Service without the labels', () => {

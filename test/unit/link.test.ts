@@ -15,6 +15,7 @@ import {deriveFacts, type LinkFacts} from '../../src/link/facts.ts'
 import {isLoopbackServer, parseGateway, validateInputs, validatePair} from '../../src/link/validate.ts'
 import {addNetworkEntry, dropExposure, planExposure, planReader, remoteKubeconfig, remoteSecret, removeRegistry, type MeshNetworks} from '../../src/link/plan.ts'
 import {MANAGED_BY_LABEL} from '../../src/istio/names.ts'
+import {describeService} from '../../src/istio/gateway.ts'
 
 const facts = (over: Partial<LinkFacts> = {}): LinkFacts => ({
   context: 'east', istioNamespace: 'istio-system', server: 'https://10.0.0.1:6443', namespaceExists: true, clusterDomain: 'cluster.local', revision: 'default', otherRevisions: [], meshConfigMapName: 'istio', istiodService: 'istiod',
@@ -49,14 +50,16 @@ describe('facts', () => {
   })
 
   test('gateway: the read model\'s east-west gateway (ranking: test/unit/istio-model.test.ts), its best address and port', () => {
-    const svc = (name: string, labels: Record<string, string>, status?: unknown) => ({apiVersion: 'v1', kind: 'Service', metadata: {name, namespace: 'istio-system', labels}, spec: {selector: {istio: name}}, status})
+    const svc = (name: string, labels: Record<string, string>, status?: unknown) => ({apiVersion: 'v1', kind: 'Service', metadata: {name, namespace: 'istio-system', labels}, spec: {type: 'LoadBalancer', selector: {istio: name}, ports: [{port: 15443}, {port: 16443}]}, status})
     const ns = {apiVersion: 'v1', kind: 'Namespace', metadata: {name: 'istio-system', labels: {'topology.istio.io/network': 'n1'}}}
     const list = [
       svc('other-net', {'topology.istio.io/network': 'n2'}, {loadBalancer: {ingress: [{ip: '10.0.0.2'}]}}),
       svc('ew', {istio: 'eastwestgateway', 'topology.istio.io/network': 'n1', 'networking.istio.io/gatewayPort': '16443'}, {loadBalancer: {ingress: [{hostname: 'ew.example.com'}, {ip: '10.0.0.1'}]}}),
     ]
     const f = deriveFacts({namespace: ns, services: list})
-    assert.deepEqual(f.gateway, {service: 'istio-system/ew', address: '10.0.0.1', port: 16443, network: 'n1'})
+    // istiod keeps the load balancer's order and resolves the hostname itself (conversion.go): every address × the gateway port
+    assert.deepEqual(f.gateway, {service: 'istio-system/ew', address: 'ew.example.com', port: 16443, network: 'n1', shape: 'lb-hostname',
+      targets: [{address: 'ew.example.com', port: 16443}, {address: '10.0.0.1', port: 16443}], skipped: undefined})
     assert.equal(f.ewGateway?.ref, 'istio-system/ew')
     assert.equal(f.clusterDomain, 'cluster.local')
     assert.equal(deriveFacts({services: []}).gateway, undefined)
@@ -117,6 +120,17 @@ describe('validate', () => {
 
   test('pair: refusals', () => {
     usage(() => validatePair(facts(), west({clusterId: 'east'}), {}), /same cluster ID "east"/)
+    // --network-config gateway: EAST's istiod must be able to discover WEST's gateway by its network label
+    const svc = (labels: Record<string, string>) => ({apiVersion: 'v1', kind: 'Service', metadata: {name: 'istio-eastwestgateway', namespace: 'istio-system', labels},
+      spec: {type: 'LoadBalancer', selector: {istio: 'eastwestgateway'}, ports: [{port: 15443}]}, status: {loadBalancer: {ingress: [{ip: '192.0.2.2'}]}}})
+    const labelled = describeService(svc({istio: 'eastwestgateway', 'topology.istio.io/network': 'net-west'}))
+    const gw = validatePair(facts(), west({ewGateway: labelled}), {networkConfig: 'gateway'})
+    assert.equal(gw.link.networkConfig, 'gateway')
+    usage(() => validatePair(facts(), west({ewGateway: describeService(svc({istio: 'eastwestgateway'}))}), {networkConfig: 'gateway'}), /--network-config gateway: .* is not labelled topology.istio.io\/network=net-west/)
+    assert.equal(validatePair(facts(), west(), {}).link.networkConfig, 'meshnetworks')
+    // a gateway istiod skips (labelled, listening on neither port) is refused with istiod's reason
+    const skipped = {service: 'istio-system/istio-eastwestgateway', port: 15443, network: 'net-west', shape: 'lb-ip' as const, targets: [], skipped: 'istiod skips it: "…does not listen neither on port 15443 nor on port 15008"'}
+    usage(() => validatePair(facts(), west({gateway: skipped}), {}), /not one istiod uses: istiod skips it/)
     usage(() => validatePair(facts(), west({clusterId: undefined}), {}), /cannot tell the cluster ID/)
     usage(() => validatePair(facts(), west({clusterId: 'Kube_1'}), {}), /not a DNS-1123 label/)
     usage(() => validatePair(facts(), west(), {remoteName: 'other'}), /differs from/)
@@ -248,7 +262,7 @@ describe('link: the error of a write that failed', () => {
 })
 
 describe('exposure across networks (planExposure)', () => {
-  const ew = {service: {apiVersion: 'v1', kind: 'Service', metadata: {name: 'istio-eastwestgateway', namespace: 'istio-system'}}, ref: 'istio-system/istio-eastwestgateway', namespace: 'istio-system', selector: {istio: 'eastwestgateway'}, addresses: ['192.0.2.2'], port: 15443}
+  const ew = {service: {apiVersion: 'v1', kind: 'Service', metadata: {name: 'istio-eastwestgateway', namespace: 'istio-system'}}, ref: 'istio-system/istio-eastwestgateway', namespace: 'istio-system', selector: {istio: 'eastwestgateway'}, addresses: ['192.0.2.2'], port: 15443, kind: 'Service' as const, shape: 'lb-ip' as const, targets: [{address: '192.0.2.2', port: 15443, hostname: false}], discovered: true, hbone: false}
   const westFacts = (gateways: any[] = []) => ({context: 'west', ewGateway: ew, clusterDomain: 'cluster.local', gateways})
   const ours = (ids: string) => ({apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: {name: 'kubectl-mesh-cross-network', namespace: 'istio-system', labels: {[MANAGED_BY_LABEL]: 'kubectl-mesh'}, annotations: {'kubectl-mesh/exposed-for': ids}},
     spec: {selector: {istio: 'eastwestgateway'}, servers: [{port: {number: 15443, name: 'tls', protocol: 'TLS'}, tls: {mode: 'AUTO_PASSTHROUGH'}, hosts: ['*.cluster.local']}]}})

@@ -21,7 +21,7 @@ const obj = (kind: string, name: string, rest: Record<string, unknown> = {}, met
 const valuesCm = (v: unknown) => obj('ConfigMap', 'values', {data: {'original-values': JSON.stringify({}), 'merged-values': JSON.stringify(v)}})
 const REMOTE_VALUES = {global: {meshID: 'mesh1', multiCluster: {clusterName: 'cluster2'}, network: 'network2', remotePilotAddress: '127.0.0.11'}, istiodRemote: {enabled: true, injectionPath: '/inject/cluster/cluster2/net/network2'}}
 
-const ew = {service: obj('Service', 'istio-eastwestgateway'), ref: 'istio-system/istio-eastwestgateway', namespace: 'istio-system', selector: {istio: 'eastwestgateway'}, addresses: ['127.0.0.11'], port: 15443, network: 'network1'}
+const ew = {service: obj('Service', 'istio-eastwestgateway'), ref: 'istio-system/istio-eastwestgateway', namespace: 'istio-system', selector: {istio: 'eastwestgateway'}, addresses: ['127.0.0.11'], port: 15443, network: 'network1', kind: 'Service' as const, shape: 'lb-ip' as const, targets: [{address: '127.0.0.11', port: 15443, hostname: false}], discovered: true, hbone: false}
 const facts = (over: Partial<LinkFacts> = {}): LinkFacts => ({
   context: 'cluster1', istioNamespace: 'istio-system', server: 'https://127.0.0.1:6441', namespaceExists: true, clusterDomain: 'cluster.local', revision: 'default', otherRevisions: [], meshConfigMapName: 'istio', istiodService: 'istiod',
   clusterId: 'cluster1', clusterIdSource: 'istiod', network: 'network1', networkSource: 'namespace', meshId: 'mesh1',
@@ -32,7 +32,7 @@ const facts = (over: Partial<LinkFacts> = {}): LinkFacts => ({
 })
 const remote = (over: Partial<LinkFacts> = {}) => facts({
   context: 'cluster2', clusterId: 'cluster2', clusterIdSource: 'values', network: 'network2', remoteProfile: true, remotePilotAddress: '127.0.0.11',
-  gateway: {service: ew.ref, address: '127.0.0.12', port: 15443, network: 'network2'}, ewGateway: {...ew, addresses: ['127.0.0.12'], network: 'network2'}, ...over,
+  gateway: {service: ew.ref, address: '127.0.0.12', port: 15443, network: 'network2'}, ewGateway: {...ew, addresses: ['127.0.0.12'], targets: [{address: '127.0.0.12', port: 15443, hostname: false}], network: 'network2'}, ...over,
 })
 
 describe('the read model of a remote-profile install', () => {

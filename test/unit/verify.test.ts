@@ -44,6 +44,29 @@ describe('verify checks on a healthy mesh', () => {
   })
 })
 
+describe('verify on the gateway shapes istiod accepts', () => {
+  test('a gateway-wired link with no meshNetworks entry passes, and says which wiring it uses', () => {
+    const f = healthyMesh()
+    find(f.clusters[0], 'Secret', 'istio-remote-secret-cluster2').metadata.annotations!['kubectl-mesh/network-config'] = 'gateway'
+    f.clusters[0].lists.ConfigMap![0].data.meshNetworks = 'networks: {}\n'
+    const r = runChecks(f)
+    assert.deepEqual(failed(r), [])
+    assert.match(byId(r, 'networks.mesh-networks', 'cluster1')[0].message, /cluster2 via gateway/)
+  })
+  test('a NodePort gateway: meshNetworks and imports at the node ExternalIPs with the nodePort pass; an import at the old address fails', () => {
+    const f = healthyMesh()
+    const svc = find(f.clusters[1], 'Service', 'istio-eastwestgateway')
+    svc.spec = {...svc.spec, type: 'NodePort', ports: svc.spec.ports.map((p: any) => ({...p, nodePort: p.port === 15443 ? 31443 : 30000 + (p.port % 1000)}))}
+    svc.metadata.annotations = {'traffic.istio.io/nodeSelector': '{"pool":"eastwest"}'}
+    svc.status = {}
+    const node = (name: string, labels: Record<string, string>, ip: string) => ({apiVersion: 'v1', kind: 'Node', metadata: {name, labels}, status: {addresses: [{type: 'ExternalIP', address: ip}]}})
+    f.clusters[1].lists.Node = [node('a', {pool: 'eastwest'}, '127.0.0.31'), node('b', {pool: 'eastwest'}, '127.0.0.32'), node('c', {}, '127.0.0.33')]
+    const broken = runChecks(structuredClone(f))
+    assert.ok(failed(broken).some((x) => x.id === 'imports.gateway-address' && /127\.0\.0\.12/.test(x.message)), failed(broken).map((x) => x.message).join('\n'))
+    assert.ok(failed(broken).some((x) => x.id === 'networks.mesh-networks' && /127\.0\.0\.31:31443, 127\.0\.0\.32:31443/.test(x.message)), failed(broken).map((x) => x.message).join('\n'))
+  })
+})
+
 describe('verify checks find what is broken', () => {
   const cases: Array<[string, (f: VerifyFacts) => void, string, string, RegExp, string[]?]> = [
     ['roots differ', (f) => { find(f.clusters[1], 'Secret', 'cacerts').data = cacertsData('root-b', 'cluster2') }, 'trust.shared-root', 'cluster1', /not trusted by cluster2/],
@@ -84,6 +107,16 @@ describe('verify checks find what is broken', () => {
       find(f.clusters[0], 'Deployment', 'istiod').spec.template.spec.containers[0].image = 'docker.io/istio/pilot:1.24.2'
     }, 'imports.address', 'cluster1', /TCP port/],
     ['cluster IDs disagree', (f) => { find(f.clusters[1], 'ConfigMap', 'istio-sidecar-injector').data.values = JSON.stringify({global: {meshID: 'mesh1', multiCluster: {clusterName: 'other'}, network: 'network2'}}) }, 'istio.cluster-id', 'cluster2', /CLUSTER_ID=cluster2.*clusterName=other/],
+    ['a meshnetworks link whose meshNetworks entry was wiped (an upgrade re-rendered the ConfigMap)', (f) => {
+      find(f.clusters[0], 'Secret', 'istio-remote-secret-cluster2').metadata.annotations!['kubectl-mesh/network-config'] = 'meshnetworks'
+      f.clusters[0].lists.ConfigMap![0].data.meshNetworks = 'networks: {}\n'
+    }, 'networks.mesh-networks', 'cluster1', /no entry for cluster2 .*--network-config meshnetworks: the entry was wiped/],
+    ['NodePort gateway selecting no node with an ExternalIP', (f) => {
+      const svc = find(f.clusters[1], 'Service', 'istio-eastwestgateway')
+      svc.spec = {...svc.spec, type: 'NodePort'}
+      svc.metadata.annotations = {'traffic.istio.io/nodeSelector': '{"pool":"eastwest"}'}
+      f.clusters[1].lists.Node = [{apiVersion: 'v1', kind: 'Node', metadata: {name: 'n1', labels: {pool: 'eastwest'}}, status: {addresses: [{type: 'InternalIP', address: '10.0.0.1'}]}}]
+    }, 'networks.gateway-address', 'cluster2', /NodePort Service istio-system\/istio-eastwestgateway selects no Node with an ExternalIP/, ['imports.gateway-address']],
     ['API server unreachable', (f) => { f.clusters[1] = {...f.clusters[1], unreachable: {message: 'connection refused', hint: 'start it'}, lists: {}}; f.probes[0] = {...okProbe(1, 2), outcome: 'unreachable', detail: 'connection refused'}; f.probes.pop() }, 'reachability.api', 'cluster2', /connection refused/],
   ]
   for (const [name, breakIt, id, cluster, object, also] of cases) {

@@ -102,7 +102,7 @@ export const importChecks: CheckDef[] = [
   {
     id: 'imports.ports',
     category: 'imports',
-    title: "The imported ServiceEntry is MESH_INTERNAL, has the remote Service's ports (number and name), and maps every port of every endpoint to the gateway's 15443.",
+    title: "The imported ServiceEntry is MESH_INTERNAL, has the remote Service's ports (number and name), and maps every port of every endpoint to the gateway's port istiod uses there (15443, the gatewayPort label, or a NodePort's nodePort).",
     run: (ctx) => perImport(ctx, 'ports current', (c, i) => {
       if (!i.remote) return undefined
       const hint = importHint(ctx, c, i)
@@ -110,8 +110,12 @@ export const importChecks: CheckDef[] = [
       const want = (i.remote.spec?.ports ?? []).map((p: any) => `${p.port}/${p.name ?? ''}`).sort()
       const have = (i.se.spec?.ports ?? []).map((p: any) => `${p.number}/${p.name ?? ''}`).sort()
       if (want.join(',') !== have.join(',')) return fail(c.name, `cluster ${c.name}: ${seRef(i)} has ports ${have.join(', ') || '(none)'}, but Service ${i.ns}/${i.name} in ${i.source!.name} has ${want.join(', ')}`, hint)
-      const port = ctx.gateway(i.source!)?.port ?? CROSS_NETWORK_PORT
+      const gw = ctx.gateway(i.source!)
       for (const ep of i.se.spec?.endpoints ?? []) {
+        // the port istiod uses at that address (NodePort: the nodePort), else the gateway's port
+        const at = gw?.targets.find((t) => t.address === ep.address)
+        if (gw && gw.targets.length > 0 && !at) continue // an address the gateway left: imports.gateway-address reports it
+        const port = at?.port ?? gw?.port ?? CROSS_NETWORK_PORT
         for (const p of i.se.spec?.ports ?? []) {
           if (ep.ports?.[p.name] !== port) return fail(c.name, `cluster ${c.name}: ${seRef(i)}: endpoint ${ep.address} maps port ${p.name} to ${ep.ports?.[p.name] ?? '(nothing)'}, not the gateway port ${port}`, hint)
         }
@@ -122,7 +126,7 @@ export const importChecks: CheckDef[] = [
   {
     id: 'imports.gateway-address',
     category: 'imports',
-    title: "The imported ServiceEntry's endpoints are exactly the source cluster's current east-west gateway addresses.",
+    title: "The imported ServiceEntry's endpoints are exactly the source cluster's current east-west gateway addresses, as istiod uses them (load-balancer IPs or hostnames, NodePort node ExternalIPs, externalIPs).",
     run: (ctx) => perImport(ctx, 'endpoints are the current gateway addresses', (c, i) => {
       const want = [...(ctx.gateway(i.source!)?.addresses ?? [])].sort()
       const have = [...new Set<string>((i.se.spec?.endpoints ?? []).map((e: any) => String(e.address)))].sort()

@@ -4,6 +4,8 @@
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip} from '../check.ts'
 import type {ClusterFacts, Finding, VerifyFacts} from '../types.ts'
 import {EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL} from '../../istio/names.ts'
+import {describeTargets} from '../../istio/gateway.ts'
+import {istioNames} from '../model.ts'
 
 /** By hand: what verify does through the API server. */
 const byHand = (ns: string, ctx: string) =>
@@ -120,18 +122,30 @@ istiodChecks.push(
           const gw = ctx.gateway(peer)
           const onNet = known.filter((g) => g.network === net)
           const shown = onNet.map((g) => `${g.addr}:${g.port}${g.cluster ? ` (cluster ${g.cluster})` : ''}`).join(', ')
-          const gwCmd = gw ? `\`kubectl -n ${gw.namespace} get service ${gw.service.metadata.name} -o wide --context ${ctxOf(peer)}\`` : ''
+          const gwCmd = gw ? `\`kubectl -n ${gw.namespace} get ${gw.kind === 'Gateway' ? 'gateways.gateway.networking.k8s.io' : 'service'} ${gw.service.metadata.name} -o wide --context ${ctxOf(peer)}\`` : ''
+          const want = ctx.istiodTargets(peer)
+          const hostnames = gw ? gw.targets.filter((t) => t.hostname) : []
           if (!gw) {
             bad.push(fail(c.name, `cluster ${c.name}: istiod ${onNet.length > 0 ? `knows network ${net} only at ${shown}` : `knows no gateway for network ${net}`} of cluster ${key}, which has no east-west gateway`,
               `install an east-west gateway in ${key} (istio samples/multicluster/gen-eastwest-gateway.sh --network ${net}); without one istiod sends ${key}'s pod IPs to network ${mine}`))
-          } else if (gw.addresses.length === 0) {
-            bad.push(fail(c.name, `cluster ${c.name}: istiod knows no current gateway for network ${net} of cluster ${key}: its east-west gateway Service ${gw.ref} has no address (istiod ${onNet.length > 0 ? `still lists ${shown}, which nothing serves` : `knows no gateway for network ${net} and sends ${key}'s pod IPs to network ${mine}`})`,
-              `give ${gw.ref} a load-balancer address (${gwCmd}), or list the gateway under meshNetworks`))
-          } else if (!onNet.some((g) => gw.addresses.includes(g.addr) && g.port === gw.port)) {
-            bad.push(fail(c.name, `cluster ${c.name}: istiod ${onNet.length > 0 ? `knows network ${net} of cluster ${key} at ${shown}` : `knows no gateway for network ${net} of cluster ${key}`}, but its east-west gateway ${gw.ref} is at ${gw.addresses.map((a) => `${a}:${gw.port}`).join(', ')}`,
-              gw.network !== net
+          } else if (gw.skipped) {
+            bad.push(fail(c.name, `cluster ${c.name}: istiod does not use ${key}'s east-west gateway ${gw.ref}: ${gw.skipped}`,
+              `expose port ${gw.port} on ${gw.ref} (\`kubectl -n ${gw.namespace} get service ${gw.service.metadata.name} -o yaml --context ${ctxOf(peer)}\`), or set its networking.istio.io/gatewayPort label to the port it listens on`))
+          } else if (gw.targets.length === 0) {
+            bad.push(fail(c.name, `cluster ${c.name}: istiod knows no current gateway for network ${net} of cluster ${key}: its east-west gateway ${gw.kind} ${gw.ref} has no address (istiod ${onNet.length > 0 ? `still lists ${shown}, which nothing serves` : `knows no gateway for network ${net} and sends ${key}'s pod IPs to network ${mine}`})`,
+              gw.shape === 'nodeport'
+                ? `give a Node matching ${gw.ref}'s traffic.istio.io/nodeSelector an ExternalIP, or fix the selector (\`kubectl get nodes -o wide --show-labels --context ${ctxOf(peer)}\`)`
+                : `give ${gw.ref} a load-balancer address (${gwCmd}), or list the gateway under meshNetworks`))
+          } else if (hostnames.length > 0 && want.length === 0) {
+            bad.push(fail(c.name, `cluster ${c.name}: ${key}'s east-west gateway ${gw.ref} is at ${hostnames.map((t) => t.address).join(', ')}, which does not resolve here (istiod resolves it itself; ${onNet.length > 0 ? `it lists ${shown}` : 'it knows no gateway for network ' + net})`,
+              `check the DNS name (\`getent ahosts ${hostnames[0].address}\`); istiod keeps its last answer while DNS fails`))
+          } else if (!onNet.some((g) => want.some((t) => t.address === g.addr && t.port === g.port))) {
+            bad.push(fail(c.name, `cluster ${c.name}: istiod ${onNet.length > 0 ? `knows network ${net} of cluster ${key} at ${shown}` : `knows no gateway for network ${net} of cluster ${key}`}, but its east-west gateway ${gw.ref} (${gw.shape}) is at ${describeTargets(gw, ctx.facts.dns)}`,
+              gw.network !== net && gw.kind === 'Service'
                 ? `label ${gw.ref} topology.istio.io/network=${net} (\`kubectl -n ${gw.namespace} label service ${gw.service.metadata.name} topology.istio.io/network=${net} --overwrite --context ${ctxOf(peer)}\`), or fix meshNetworks in ${c.name}`
-                : `istiod follows the gateway Service of a synced cluster within seconds: check links.istiod-sync, then meshNetworks in ${c.name} (\`kubectl -n ${c.istioNamespace} get configmap istio -o yaml --context ${ctxOf(c)}\`)`))
+                : hostnames.length > 0
+                  ? `istiod re-resolves ${hostnames.map((t) => t.address).join(', ')} on the record's TTL (30 s to 1 h, model/network.go networkGatewayNameCache): wait, or restart istiod (\`kubectl -n ${c.istioNamespace} rollout restart deployment/${istioNames(c).istiod} --context ${ctxOf(c)}\`)`
+                  : `istiod follows the gateway Service of a synced cluster within seconds: check links.istiod-sync, then meshNetworks in ${c.name} (\`kubectl -n ${c.istioNamespace} get configmap istio -o yaml --context ${ctxOf(c)}\`)`))
           }
         }
         out.push(...bad)

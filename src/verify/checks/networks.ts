@@ -1,8 +1,8 @@
 // Networks: labels consistent per cluster, east-west gateway address and port, meshNetworks.
 import {isIP} from 'node:net'
 import {load} from 'js-yaml'
-import {CROSS_NETWORK_GATEWAY, EXPORTED_LABEL, EXPOSE_ANNOTATION, IMPORTED_FROM_LABEL, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
-import {coveringGateway, passesEverything} from '../../istio/gateway.ts'
+import {CROSS_NETWORK_GATEWAY, EXPORTED_LABEL, EXPOSE_ANNOTATION, IMPORTED_FROM_LABEL, NETWORK_CONFIG_ANNOTATION, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
+import {coveringGateway, describeTargets, passesEverything} from '../../istio/gateway.ts'
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
 import {exportedFqdn, istioNames, meshConfigMap} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
@@ -76,14 +76,29 @@ export const networkChecks: CheckDef[] = [
         if (need) return fail(c.name, `cluster ${c.name}: no east-west gateway Service (label istio=eastwestgateway), but ${need}`, `install one: \`samples/multicluster/gen-eastwest-gateway.sh --network <network> | istioctl install --context ${ctxOf(c)} -y -f -\``)
         return skip(c.name, `cluster ${c.name}: no east-west gateway (not needed: nothing exported, imported or linked across networks)`)
       }
-      const empty = gws.filter((g) => g.addresses.length === 0)
-      if (empty.length > 0) {
-        const g = empty[0].service
-        const msg = `cluster ${c.name}: Service ${g.metadata.namespace}/${g.metadata.name} has no address (EXTERNAL-IP pending)${need ? `, but ${need}` : ''}`
-        const hint = `give the LoadBalancer Service an address (a load-balancer controller such as MetalLB), or set one: \`kubectl patch service ${g.metadata.name} -n ${g.metadata.namespace} --context ${ctxOf(c)} -p '{"spec":{"externalIPs":["<address>"]}}'\``
+      const g0 = gws[0]
+      // istiod skips it (labelled, listening on neither port): networks.gateway-port says so and how to fix it
+      if (g0.skipped) return skip(c.name, `cluster ${c.name}: ${g0.ref}: ${g0.skipped} (see networks.gateway-port)`)
+      const empty = gws.filter((g) => g.targets.length === 0)
+      if (empty.includes(g0)) {
+        const g = g0.service
+        const nodeport = g0.shape === 'nodeport'
+        const msg = nodeport
+          ? `cluster ${c.name}: NodePort Service ${g0.ref} selects no Node with an ExternalIP (traffic.istio.io/nodeSelector ${g.metadata.annotations?.['traffic.istio.io/nodeSelector']}), so istiod knows no address for it${need ? `, but ${need}` : ''}`
+          : `cluster ${c.name}: ${g0.kind} ${g0.ref} has no address (EXTERNAL-IP pending)${need ? `, but ${need}` : ''}`
+        const hint = nodeport
+          ? `label the Nodes that should carry it, and make sure they have an ExternalIP: \`kubectl get nodes -o wide --show-labels --context ${ctxOf(c)}\``
+          : `give the LoadBalancer Service an address (a load-balancer controller such as MetalLB), or set one: \`kubectl patch service ${g.metadata.name} -n ${g.metadata.namespace} --context ${ctxOf(c)} -p '{"spec":{"externalIPs":["<address>"]}}'\``
         return need ? fail(c.name, msg, hint) : warn(c.name, msg, hint)
       }
-      return pass(c.name, `cluster ${c.name}: east-west gateway ${gws.map((g) => `${g.ref} at ${g.addresses.join(',')}`).join('; ')}`)
+      const dns = ctx.facts.dns ?? {}
+      const unresolved = g0.targets.filter((t) => t.hostname && (dns[t.address] ?? []).length === 0 && ctx.facts.dns)
+      if (unresolved.length > 0 && unresolved.length === g0.targets.length) {
+        const msg = `cluster ${c.name}: east-west gateway ${g0.ref} is at ${unresolved.map((t) => t.address).join(', ')}, which does not resolve (istiod resolves it the same way and would use no address)${need ? `, but ${need}` : ''}`
+        const hint = `check the load balancer's DNS name: \`getent ahosts ${unresolved[0].address}\``
+        return need ? fail(c.name, msg, hint) : warn(c.name, msg, hint)
+      }
+      return pass(c.name, `cluster ${c.name}: east-west gateway ${gws.filter((g) => !empty.includes(g)).map((g) => `${g.ref} (${g.shape}) at ${describeTargets(g, dns)}`).join('; ')}`)
     }),
   },
   {
@@ -94,7 +109,7 @@ export const networkChecks: CheckDef[] = [
       if (!c.lists.Service) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Service')}`)
       const gws = ctx.gateways(c)
       if (gws.length === 0) return skip(c.name, `cluster ${c.name}: no east-west gateway`)
-      for (const g of gws) {
+      for (const g of gws.filter((x) => x.kind === 'Service')) {
         const port = g.port
         if (!(g.service.spec?.ports ?? []).some((p: {port: number}) => p.port === port)) {
           return fail(c.name, `cluster ${c.name}: Service ${g.ref} does not expose port ${port}, so istiod skips it as a network gateway`,
@@ -114,10 +129,11 @@ export const networkChecks: CheckDef[] = [
       const where = `ConfigMap ${c.istioNamespace}/${istioNames(c).meshConfigMap} key meshNetworks`
       const relink = (peer?: ClusterFacts, id?: string) => peer ? `\`${ctx.linkCommand(c, peer)}\` (rewrites the entry)` : `\`kubectl mesh cluster unlink --context ${ctxOf(c)} --remote-name ${id}\` (drops the stale entry)`
       const raw = cm?.data?.meshNetworks
-      if (!raw || !raw.trim()) return skip(c.name, `cluster ${c.name}: no meshNetworks`)
+      const wired = ctx.secrets(c).filter((e) => e.secret.metadata.annotations?.[NETWORK_CONFIG_ANNOTATION] === 'meshnetworks')
+      if ((!raw || !raw.trim()) && wired.length === 0) return skip(c.name, `cluster ${c.name}: no meshNetworks`)
       let doc: any
       try {
-        doc = load(raw)
+        doc = load(raw || 'networks: {}')
       } catch (error) {
         return fail(c.name, `cluster ${c.name}: ${where} is not valid YAML (istiod keeps the last valid state): ${(error as Error).message.split('\n')[0]}`, `fix it with \`kubectl edit configmap ${istioNames(c).meshConfigMap} -n ${c.istioNamespace} --context ${ctxOf(c)}\``)
       }
@@ -141,14 +157,18 @@ export const networkChecks: CheckDef[] = [
           if (!peer || peer.unreachable) continue
           const peerNet = ctx.id(peer).network
           if (peerNet && peerNet !== net) return fail(c.name, `cluster ${c.name}: ${where}: cluster ${reg} is listed under network ${net}, but its network is ${peerNet}`, relink(peer === c ? undefined : peer, reg))
-          const addrs = ctx.gateway(peer)?.addresses ?? []
+          // what istiod uses for the peer's gateway (NodePort: node ExternalIP × nodePort; a hostname as the name)
+          const targets = ctx.gateway(peer)?.targets ?? []
+          const addrs = targets.map((t) => t.address)
           const gws = (spec?.gateways ?? []).filter((g: any) => g.address !== undefined)
-          if (peer !== c && addrs.length > 0 && gws.length > 0 && !gws.some((g: any) => addrs.includes(String(g.address)))) {
-            return fail(c.name, `cluster ${c.name}: ${where}: network ${net} lists gateway ${gws.map((g: any) => g.address).join(',')}, but ${peer.name}'s east-west gateway is at ${addrs.join(',')}`, relink(peer))
+          if (peer !== c && addrs.length > 0 && gws.length > 0) {
+            const stale = gws.filter((g: any) => !addrs.includes(String(g.address)))
+            if (stale.length > 0 && (spec?.endpoints ?? []).every((e: any) => e.fromRegistry === reg)) {
+              return fail(c.name, `cluster ${c.name}: ${where}: network ${net} lists gateway ${stale.map((g: any) => g.address).join(',')}, but ${peer.name}'s east-west gateway is at ${[...new Set(addrs)].join(',')} (${ctx.gateway(peer)!.ref}, ${ctx.gateway(peer)!.shape}: ${targets.map((t) => `${t.address}:${t.port}`).join(', ')}): istiod sends part of ${peer.name}'s traffic to an address that no longer serves it`, relink(peer))
+            }
           }
-          const port = ctx.gateway(peer)?.port
-          const wrongPort = gws.find((g: any) => port !== undefined && addrs.includes(String(g.address)) && Number(g.port) !== port)
-          if (peer !== c && wrongPort) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: gateway ${wrongPort.address} port ${wrongPort.port}, but ${peer.name}'s gateway listens on ${port}`, relink(peer))
+          const wrongPort = gws.find((g: any) => targets.some((t) => t.address === String(g.address) && t.port !== Number(g.port)))
+          if (peer !== c && wrongPort) return fail(c.name, `cluster ${c.name}: ${where}: network ${net}: gateway ${wrongPort.address} port ${wrongPort.port}, but ${peer.name}'s gateway listens there on ${targets.find((t) => t.address === String(wrongPort.address))!.port}`, relink(peer))
         }
         for (const g of spec?.gateways ?? []) {
           const port = Number(g?.port)
@@ -165,9 +185,18 @@ export const networkChecks: CheckDef[] = [
         const mine = ctx.id(c).network
         if (!pn || !mine || pn === mine) continue
         const listed = Object.values<any>(networks).some((s) => (s?.endpoints ?? []).some((ep: any) => ep.fromRegistry === e.key))
-        if (!listed) return warn(c.name, `cluster ${c.name}: ${where} has no entry for ${e.key} (network ${pn}); istiod relies on label-discovered gateways only`, relink(peer))
+        const wiring = e.secret.metadata.annotations?.[NETWORK_CONFIG_ANNOTATION]
+        if (!listed && wiring === 'meshnetworks') {
+          return fail(c.name, `cluster ${c.name}: ${where} has no entry for ${e.key} (network ${pn}), but the link was made with --network-config meshnetworks: the entry was wiped (an upgrade re-rendering the ConfigMap does that), so istiod relies on ${e.key}'s label-discovered gateway alone`,
+            `${relink(peer)}; or relink with --network-config gateway, which keeps nothing in that ConfigMap`)
+        }
+        if (!listed && wiring !== 'gateway') return warn(c.name, `cluster ${c.name}: ${where} has no entry for ${e.key} (network ${pn}); istiod relies on label-discovered gateways only`, relink(peer))
       }
-      return pass(c.name, `cluster ${c.name}: ${where} valid and current (${Object.keys(networks).length} network(s))`)
+      const wiring = ctx.secrets(c).flatMap((e) => {
+        const w = e.secret.metadata.annotations?.[NETWORK_CONFIG_ANNOTATION]
+        return w ? [`${e.key} via ${w}`] : []
+      })
+      return pass(c.name, `cluster ${c.name}: ${where} valid and current (${Object.keys(networks).length} network(s))${wiring.length > 0 ? `; links: ${wiring.join(', ')}` : ''}`)
     }),
   },
   {
