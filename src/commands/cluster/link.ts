@@ -30,6 +30,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
     'remote-profile': Flags.boolean({description: "WEST runs Istio's remote profile (its control plane is EAST's istiod), even when its install does not say so (default: detected from its values ConfigMap)."}),
     expose: Flags.option({description: "Across networks, what EAST reaches in WEST: all of WEST's services (a Gateway kubectl-mesh-cross-network passes them through WEST's east-west gateway, as Istio's expose-services.yaml) or only those shared with `service export`.", options: ['all', 'exported'] as const, default: 'all'})(),
     force: Flags.boolean({description: 'Link even though the clusters trust different root CAs, or --remote-name differs from the cluster ID (with a warning).'}),
+    'create-gateway': Flags.boolean({description: "Ambient meshes: write WEST's east-west Gateway (class istio-east-west, HBONE 15008, WEST's network label) as Istio's gen-eastwest-gateway.sh --ambient prints it, when WEST has none."}),
     'token-ttl': Flags.string({description: "A bound token with this lifetime (10m to 8760h, e.g. 24h) instead of the long-lived token Secret: a TokenRequest token bound to Secret istio-reader-<EAST ID>-anchor-<n> in WEST (deleting it revokes the token). Run again while more than half its life is left: unchanged."}),
     output: outputFlag,
     'dry-run': dryRunFlag,
@@ -58,6 +59,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
       version: this.config.version,
       tokenTtlSeconds,
       remoteProfile: flags['remote-profile'],
+      createGateway: flags['create-gateway'],
       report: {warn, note},
       progress: (await import('../../ui/progress.ts')).progressFor(flags.output),
     })
