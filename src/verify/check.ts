@@ -3,6 +3,9 @@ import type {ClusterFacts, Category, Finding, VerifyFacts} from './types.ts'
 import {eastWestGateways, identity, type Identity, remoteSecretEntries, type RemoteSecretEntry, sameServer} from './model.ts'
 import type {EastWestGateway} from '../istio/gateway.ts'
 import {EXPOSE_ANNOTATION} from '../istio/names.ts'
+import {type AmbientFacts, ambientFacts} from '../istio/ambient.ts'
+import {installValues} from '../istio/install.ts'
+import {injectorConfigMap, istiodDeployment, valuesConfigMap} from './model.ts'
 
 export interface CheckDef {
   /** Stable id, "<category>.<name>". */
@@ -19,6 +22,7 @@ export class CheckContext {
   private readonly ids = new Map<string, Identity>()
   private readonly entries = new Map<string, RemoteSecretEntry[]>()
   private readonly gatewayLists = new Map<string, EastWestGateway[]>()
+  private readonly ambientFacts = new Map<string, AmbientFacts>()
 
   /** verify --cluster-domain: overrides every cluster's own domain. */
   readonly clusterDomain?: string
@@ -51,6 +55,22 @@ export class CheckContext {
   /** The east-west gateway link and import use: the best-ranked one. */
   gateway(c: ClusterFacts): EastWestGateway | undefined {
     return this.gateways(c)[0]
+  }
+
+  /** The cluster's data plane (src/istio/ambient.ts): ambient, sidecar or none. */
+  ambient(c: ClusterFacts): AmbientFacts {
+    if (!this.ambientFacts.has(c.name)) {
+      this.ambientFacts.set(c.name, ambientFacts({
+        istiod: istiodDeployment(c), values: installValues({injector: injectorConfigMap(c), values: valuesConfigMap(c)}),
+        daemonSets: c.ambientObjects?.daemonSets ?? [], namespaces: c.lists.Namespace ?? [],
+      }))
+    }
+    return this.ambientFacts.get(c.name)!
+  }
+
+  /** True when the cluster runs ambient. */
+  isAmbient(c: ClusterFacts): boolean {
+    return this.ambient(c).kind === 'ambient'
   }
 
   /** The remote-secret entries (one per data key) held by a cluster. */

@@ -101,6 +101,13 @@ export async function collectClusterFacts(target: Target, istioNamespace: string
       facts.endpointSlices = await listObjects(client, RESOURCES.EndpointSlice, {namespace: istioNamespace})
     } catch { /* istio.control-plane says it cannot tell */ }
   }
+  // Ambient (src/istio/ambient.ts): ztunnel's DaemonSet and the istio-east-west Gateways; a kind not served reads as none
+  const orNone = (p: Promise<KubeObject[]>) => p.catch(() => [] as KubeObject[])
+  const [daemonSets, kubeGateways] = await Promise.all([
+    orNone(listObjects(client, RESOURCES.DaemonSet, {namespace: istioNamespace})),
+    orNone(listObjects(client, RESOURCES.KubeGateway, {namespace: istioNamespace})),
+  ])
+  facts.ambientObjects = {daemonSets, kubeGateways}
   if (role !== undefined) facts.readerClusterRole = role as KubeObject | null
   if (binding !== undefined) facts.readerClusterRoleBinding = binding as KubeObject | null
   return facts

@@ -4,7 +4,7 @@ import type {EndpointShardz, NetworkGatewayEntry} from './istiod.ts'
 
 export type Status = 'pass' | 'warn' | 'fail' | 'skip'
 
-export const CATEGORIES = ['reachability', 'istio', 'trust', 'links', 'networks', 'exports', 'imports', 'dns'] as const
+export const CATEGORIES = ['reachability', 'istio', 'trust', 'links', 'networks', 'exports', 'imports', 'dns', 'ambient'] as const
 export type Category = (typeof CATEGORIES)[number]
 
 /** One line of the verify report. */
@@ -54,6 +54,8 @@ export interface ClusterFacts {
   readerClusterRoleBinding?: KubeObject | null
   /** A remote-profile install only: the EndpointSlices of the Istio namespace (where its istiod Service points). */
   endpointSlices?: KubeObject[]
+  /** The DaemonSets and Gateway API Gateways of the Istio namespace (ambient: ztunnel, istio-east-west); empty when not served. */
+  ambientObjects?: {daemonSets: KubeObject[]; kubeGateways: KubeObject[]}
 }
 
 /** The outcome of reading a peer's API with a remote secret's own kubeconfig. */

@@ -1,5 +1,6 @@
 // Every check, in report order.
 import type {CheckDef} from '../check.ts'
+import {ambientChecks} from './ambient.ts'
 import {controlPlaneChecks} from './control-plane.ts'
 import {exportChecks} from './exports.ts'
 import {dnsChecks, importChecks} from './imports.ts'
@@ -11,5 +12,5 @@ import {reachabilityChecks} from './reachability.ts'
 import {trustChecks} from './trust.ts'
 
 export const CHECKS: CheckDef[] = [
-  ...reachabilityChecks, ...istioChecks, ...controlPlaneChecks, ...trustChecks, ...linkChecks, ...istiodChecks, ...networkChecks, ...exportChecks, ...importChecks, ...dnsChecks,
+  ...reachabilityChecks, ...istioChecks, ...controlPlaneChecks, ...trustChecks, ...linkChecks, ...istiodChecks, ...networkChecks, ...exportChecks, ...importChecks, ...dnsChecks, ...ambientChecks,
 ]
