@@ -24,7 +24,10 @@ import {isLoopbackServer, NO_CLUSTER_ID, type ResolvedLink, validateInputs, vali
 import {allInOrder} from '../settle.ts'
 import type {Reporter} from '../report.ts'
 import {quietSteps, runStep, type StepRunner} from '../steps.ts'
-import {addScopeEdit, ambientGatewayOf, planAmbientLink, writeGateway, writeScope} from './ambient.ts'
+import {addScopeEdit, ambientGatewayOf, planAmbientLink, removeScopeEdit, writeGateway, writeScope} from './ambient.ts'
+import {readAmbient} from '../istio/ambient-read.ts'
+import {listObjects} from '../kube/apply.ts'
+import {MULTICLUSTER_LABEL} from '../istio/names.ts'
 import {HBONE_PORT} from '../istio/ambient.ts'
 import {boundTokenFor, boundYamlError, type BoundTokenPlan, checkBoundTokenAccess, formatTtl, listAnchors, planBoundToken, withoutTokenSecret} from './token.ts'
 
@@ -558,6 +561,20 @@ export async function unlink(session: Session, o: UnlinkOptions): Promise<{chang
     } catch (error) {
       if (i === 0) throw error
       throw unlinkPartialFailure(error, changes, `the link of "${d.id}" in "${d.from.context}" was not removed`)
+    }
+  }
+  // Ambient: kubectl-mesh's serviceScopeConfigs entry goes from a cluster once no link needs it
+  // (no remote secret left in it, and none in the peer naming it); only when kubectl-mesh added it.
+  if (!o.dryRun) {
+    const holds = async (c: KubeClient) => (await listObjects(c, RESOURCES.Secret, {namespace: ns, labelSelector: `${MULTICLUSTER_LABEL}=true`})).length > 0
+    const pair = [east, ...(west ? [west] : [])]
+    const busy = await Promise.all(pair.map(holds))
+    for (const c of pair) {
+      if (busy.some(Boolean)) continue
+      const r = await readAmbient(c, ns)
+      if (r.facts.kind !== 'ambient' || !r.meshConfigMap) continue
+      const change = await writeScope(c, r, removeScopeEdit)
+      if (change.action !== 'unchanged') changes.push(change)
     }
   }
   if (!o.pruneRemote) return {changes, ids}
