@@ -31,6 +31,7 @@ SERVICE is a Service name, or a ServiceEntry host in the namespace (e.g. the NAM
       peerContexts: flags['peer-context'] ?? [], istioNamespace: flags['istio-namespace'],
     }
     // an ambient mesh: what istiod sends a ztunnel (src/explain/ambient.ts)
+    for (const p of opts.peerContexts) session.resolve(p)
     const {readAmbient} = await import('../istio/ambient-read.ts')
     const amb = args.service.includes('.') ? undefined : await readAmbient(session.client(flags.context), flags['istio-namespace'])
     if (amb?.facts.kind === 'ambient') {
