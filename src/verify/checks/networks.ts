@@ -189,6 +189,8 @@ export const networkChecks: CheckDef[] = [
           if (!pn || !mine || pn === mine) continue
           checked++
           if (e.secret.metadata.annotations?.[EXPOSE_ANNOTATION] === 'exported') continue
+          // an ambient pair crosses through the istio-east-west Gateway (ambient.eastwest-gateway)
+          if (ctx.isAmbient(c) && ctx.isAmbient(peer)) continue
           const ew = ctx.gateway(peer)
           if (!ew) continue // networks.gateway-address reports a missing gateway
           const domain = ctx.id(peer).clusterDomain
