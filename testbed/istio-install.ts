@@ -259,6 +259,10 @@ export async function installIstio(cluster: string, opts: { log?: (m: string) =>
       return d.code === 0 && sv.code === 0 ? (JSON.parse(d.stdout) as KubeDoc) : undefined;
     }, 90_000, 250);
     await setLoadBalancerIp(cluster, EASTWEST_GATEWAY, p.eastWestIP);
+    // istiod writes the address into the Gateway's status only once the Service has a ready
+    // endpoint (gatewaycommon/context.go ResolveGatewayInstances): the gateway's Pod first
+    await ensureWorkloadNode(cluster);
+    await addGatewayPod(cluster, [made.value], samplePodIps(p).eastwest);
     await waitUntil(`${cluster}: the ${EASTWEST_GATEWAY} Gateway's status has the address ${p.eastWestIP}`, async () => {
       const g = await kubectl(['-n', NS, 'get', 'gateways.gateway.networking.k8s.io', EASTWEST_GATEWAY, '-o', 'json'], { context: cluster, allowFail: true });
       return g.code === 0 && ((JSON.parse(g.stdout).status?.addresses ?? []) as Array<{ value: string }>).some((a) => a.value === p.eastWestIP);
@@ -269,7 +273,7 @@ export async function installIstio(cluster: string, opts: { log?: (m: string) =>
   }
 
   t0 = Date.now();
-  await addSamplePods(cluster, objects, samplePodIps(p), { ambient });
+  await addSamplePods(cluster, objects, samplePodIps(p), { ambient, gatewayPod: !ambient });
   t.pods = Date.now() - t0;
 
   const inst: IstioInstall = { cluster, istiod, render: { iop: render.iop, eastwestIop: render.eastwestIop, objects: [] }, timings: t, ambient };
@@ -304,9 +308,9 @@ export function gatewayApiCrds(): KubeDoc[] {
  * The node, the east-west gateway's Pod and the samples as injected-looking Pods (the fixture's
  * Services stay; its hand-written EndpointSlices go, so the controller-manager makes real ones).
  */
-async function addSamplePods(cluster: string, objs: KubeDoc[], ips: ReturnType<typeof samplePodIps>, opts: { ambient?: boolean } = {}): Promise<void> {
+async function addSamplePods(cluster: string, objs: KubeDoc[], ips: ReturnType<typeof samplePodIps>, opts: { ambient?: boolean; gatewayPod?: boolean } = {}): Promise<void> {
   await ensureWorkloadNode(cluster);
-  await addGatewayPod(cluster, objs, ips.eastwest);
+  if (opts.gatewayPod !== false) await addGatewayPod(cluster, objs, ips.eastwest);
   if (opts.ambient) {
     // the samples' namespaces enrolled in ambient as Istio's guide does it (no injection label)
     await kubectl(['label', 'namespace', 'bar', 'foo', `${AMBIENT_LABEL}=ambient`, 'istio-injection-', '--overwrite'], { context: cluster });
