@@ -8,7 +8,9 @@
 //   (coalescedWorkloads, createSplitHorizonWorkload): no address, networkGateway = that network's
 //   istio-east-west Gateway status address on its HBONE port (15008), capacity = their number —
 //   only for a Service GLOBAL by CTX's own mesh config (services.go serviceServiceBuilder drops a
-//   remote Service that is not), and only when a gateway for that network is known.
+//   remote Service that is not), and only when a gateway for that network is known;
+// - when CTX has the Service itself, its own copy is the base of the merge and must be GLOBAL too:
+//   a LOCAL local copy takes no remote endpoints (multicluster.go mergeServiceInfosWithCluster).
 import {UsageError} from '../errors.ts'
 import {listObjects} from '../kube/apply.ts'
 import type {KubeClient} from '../kube/client.ts'
@@ -156,6 +158,10 @@ export async function explainAmbient(session: Session, o: ExplainOptions, amb: A
     if (serviceScope(amb.mesh, p.ns?.metadata.labels ?? {}, p.svc.metadata.labels ?? {}) !== 'GLOBAL') {
       if (!(amb.mesh?.serviceScopeConfigs ?? []).some(isGlobalScopeEntry)) drop(`its Service is LOCAL for istiod of ${context}: ConfigMap ${o.istioNamespace}/${amb.meshConfigMapName} has no serviceScopeConfigs entry selecting ${GLOBAL_SERVICE_LABEL}=${GLOBAL_SERVICE_VALUE}`, fixScope(p))
       else drop(`its Service is LOCAL (not exported: no label ${GLOBAL_SERVICE_LABEL}=${GLOBAL_SERVICE_VALUE})`, `\`kubectl mesh service export ${o.service} -n ${o.namespace} --context ${p.context}\``)
+      continue
+    }
+    if (own.svc && serviceScope(amb.mesh, own.ns?.metadata.labels ?? {}, own.svc.metadata.labels ?? {}) !== 'GLOBAL') {
+      drop(`${context}'s own Service ${o.namespace}/${o.service} is LOCAL, and istiod merges no other cluster's endpoints into a LOCAL local Service`, `\`kubectl mesh service export ${o.service} -n ${o.namespace} --context ${context}\``)
       continue
     }
     if (!p.ready) {

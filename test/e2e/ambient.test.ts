@@ -19,12 +19,14 @@ import {ok} from './istio-bed.ts'
 import {ambientInstalled, installIstio, istioInstalled, uninstallIstio} from '../../testbed/istio-install.ts'
 import {ensureIstioBuilt, runningIstiod, waitUntil} from '../../testbed/istiod.ts'
 import {serviceView, ztunnelView, type ZtunnelServiceView} from '../../testbed/ztunnel.ts'
+import {addWorkload, removeWorkload} from '../../testbed/workloads.ts'
 
 const NS = 'istio-system'
 const C1 = 'cluster1'
 const C2 = 'cluster2'
 const HTTPBIN = 'httpbin.bar.svc.cluster.local'
 const SLEEP = 'sleep.foo.svc.cluster.local'
+const ECHO = 'echo.bar.svc.cluster.local'
 const GW2 = '127.0.0.12'
 const TIMEOUT_MS = 90_000
 const dir = tempDir('ambient-e2e-')
@@ -64,7 +66,7 @@ async function editMesh(ctx: string, f: (m: any) => any): Promise<void> {
 
 async function verify(): Promise<{code: number; results: Array<{id: string; cluster: string; status: string; message: string; hint: string}>}> {
   const r = await mesh(['verify', '--context', C1, '--context', C2, '-o', 'json'])
-  return {code: r.code, results: JSON.parse(r.stdout).results}
+  return {code: r.code, results: JSON.parse(r.stdout).checks}
 }
 const failing = (v: Awaited<ReturnType<typeof verify>>) => v.results.filter((x) => x.status === 'fail')
 
@@ -101,7 +103,9 @@ describe('ambient multicluster (two networks, real istiods, ztunnel probe)', {ti
   })
 
   after(async () => {
-    await mesh(['service', 'unexport', 'httpbin', '-n', 'bar', '--context', C2])
+    for (const ctx of [C1, C2]) await mesh(['service', 'unexport', 'httpbin', '-n', 'bar', '--context', ctx])
+    await mesh(['service', 'unexport', 'echo', '-n', 'bar', '--context', C2])
+    await removeWorkload(C2, 'bar', 'echo', {service: true})
     for (const [a, b] of [[C1, C2], [C2, C1]]) await mesh(['cluster', 'unlink', '--context', a, '--remote-context', b])
     for (const ctx of installedHere) await uninstallIstio(ctx)
     for (const ctx of cacertsHere) await kubectl(['-n', NS, 'delete', 'secret', 'cacerts', '--ignore-not-found'], {context: ctx})
@@ -132,16 +136,31 @@ describe('ambient multicluster (two networks, real istiods, ztunnel probe)', {ti
     assert.equal(writes(stats(again.stderr)), 0, `a repeated link writes nothing:\n${again.stdout}`)
   })
 
-  test('export httpbin in cluster2: cluster1 ztunnel view holds cluster2 through its east-west gateway on 15008; again: no write', async () => {
-    const r = await mesh(['service', 'export', 'httpbin', '-n', 'bar', '--context', C2, '-o', 'json'])
+  test('export echo (only in cluster2): cluster1 ztunnel view holds it through cluster2 east-west gateway on 15008; again: no write', async () => {
+    await addWorkload({context: C2, namespace: 'bar', name: 'echo', ports: [{name: 'http', port: 9000}], sidecar: false})
+    const r = await mesh(['service', 'export', 'echo', '-n', 'bar', '--context', C2, '-o', 'json'])
     ok(r, 'export')
-    const svc = await kget(C2, ['-n', 'bar', 'service', 'httpbin'])
-    assert.equal(svc.metadata.labels['istio.io/global'], 'true')
-    const v = await waitView(HTTPBIN, (x) => remote(x, C2).length > 0, 'cluster2 in cluster1 ztunnel view of httpbin')
+    assert.match(r.stderr, /ambient mesh/)
+    assert.equal((await kget(C2, ['-n', 'bar', 'service', 'echo'])).metadata.labels['istio.io/global'], 'true')
+    const v = await waitView(ECHO, (x) => remote(x, C2).length > 0, 'cluster2 in cluster1 ztunnel view of echo')
+    assert.ok(v.service, 'the Service too')
     assert.deepEqual(remote(v, C2).map((e) => ({network: e.network, addresses: e.addresses, gw: e.networkGateway})), [{network: 'network2', addresses: [], gw: `${GW2}:15008`}])
-    const again = await mesh(['service', 'export', 'httpbin', '-n', 'bar', '--context', C2], {env: {KUBECTL_MESH_STATS: '1'}})
+    const again = await mesh(['service', 'export', 'echo', '-n', 'bar', '--context', C2], {env: {KUBECTL_MESH_STATS: '1'}})
     ok(again, 'export again')
     assert.equal(writes(stats(again.stderr)), 0, 'a repeated export writes nothing')
+  })
+
+  test('export httpbin in cluster2 only: cluster1 has its own LOCAL copy, so no cluster2 endpoints; verify names it and its fix (export in cluster1) works', async () => {
+    ok(await mesh(['service', 'export', 'httpbin', '-n', 'bar', '--context', C2]), 'export in cluster2')
+    await new Promise((r) => setTimeout(r, 5000))
+    assert.deepEqual(remote(await view(C1, HTTPBIN), C2), [], 'a LOCAL local copy takes no remote endpoints (mergeServiceInfosWithCluster)')
+    const bad = failing(await verify()).find((x) => x.id === 'ambient.service-scope' && x.cluster === C1)
+    assert.ok(bad, 'ambient.service-scope fails for cluster1')
+    assert.match(bad.hint, /service export httpbin -n bar --context cluster1/)
+    await runHint(bad.hint)
+    const v = await waitView(HTTPBIN, (x) => remote(x, C2).length > 0, 'cluster2 in cluster1 ztunnel view of httpbin')
+    assert.deepEqual(remote(v, C2).map((e) => e.networkGateway), [`${GW2}:15008`])
+    assert.ok(v.endpoints.some((e) => e.cluster === C1 && e.addresses.includes('10.244.1.10')), 'and its own pod')
   })
 
   test('verify passes; explain equals the probe', async () => {

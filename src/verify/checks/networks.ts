@@ -166,6 +166,7 @@ export const networkChecks: CheckDef[] = [
         const pn = ctx.id(peer).network
         const mine = ctx.id(c).network
         if (!pn || !mine || pn === mine) continue
+        if (ctx.isAmbient(c) && ctx.isAmbient(peer)) continue // ztunnels use the peer's istio-east-west Gateway, no meshNetworks entry
         const listed = Object.values<any>(networks).some((s) => (s?.endpoints ?? []).some((ep: any) => ep.fromRegistry === e.key))
         if (!listed) return warn(c.name, `cluster ${c.name}: ${where} has no entry for ${e.key} (network ${pn}); istiod relies on label-discovered gateways only`, relink(peer))
       }
