@@ -197,8 +197,11 @@ describe('ambient multicluster (two networks, real istiods, ztunnel probe)', {ti
 
   test('break: the east-west gateway without address: verify names it', async () => {
     ok(await kubectl(['-n', NS, 'patch', 'service', 'istio-eastwestgateway', '--subresource=status', '--type=merge', '-p', '{"status":{"loadBalancer":{"ingress":null}}}'], {context: C2}), 'clear address')
+    // istiod recomputes a Gateway's status when the Gateway changes, not when its Service loses
+    // its load-balancer address (seen on the bed: the old address stays in the status for good)
+    ok(await kubectl(['-n', NS, 'annotate', 'gateways.gateway.networking.k8s.io', 'istio-eastwestgateway', `example.test/touched=${Date.now()}`, '--overwrite'], {context: C2}), 'touch the Gateway')
     try {
-      await waitUntil('the Gateway status loses its address', async () => ((await kget(C2, ['-n', NS, 'gateways.gateway.networking.k8s.io', 'istio-eastwestgateway'])).status?.addresses ?? []).length === 0, TIMEOUT_MS, 500)
+      await waitUntil('the Gateway status loses its address', async () => ((await kget(C2, ['-n', NS, 'gateways.gateway.networking.k8s.io', 'istio-eastwestgateway'])).status?.addresses ?? []).length === 0, 30_000, 500)
       await waitView(HTTPBIN, (x) => remote(x, C2).length === 0, 'no gateway: cluster2 gone')
       const bad = failing(await verify()).find((x) => x.id === 'ambient.eastwest-gateway' && x.cluster === C2)
       assert.ok(bad, 'ambient.eastwest-gateway fails for cluster2')
@@ -206,6 +209,7 @@ describe('ambient multicluster (two networks, real istiods, ztunnel probe)', {ti
     } finally {
       // the fix on the bed: the load balancer's address back (what the cloud controller writes)
       ok(await kubectl(['-n', NS, 'patch', 'service', 'istio-eastwestgateway', '--subresource=status', '--type=merge', '-p', JSON.stringify({status: {loadBalancer: {ingress: [{ip: GW2}]}}})], {context: C2}), 'address back')
+      ok(await kubectl(['-n', NS, 'annotate', 'gateways.gateway.networking.k8s.io', 'istio-eastwestgateway', 'example.test/touched-'], {context: C2}), 'touch the Gateway again')
     }
     await waitView(HTTPBIN, (x) => remote(x, C2).length > 0, 'cluster2 back')
     assert.deepEqual(failing(await verify()), [])
