@@ -105,3 +105,43 @@ describe('export labels (src/exposure/ambient.ts)', () => {
     assert.equal(localPatch(user, 'bar/a'), null)
   })
 })
+
+describe('verify ambient checks over fixtures (pure)', async () => {
+  const {runChecks} = await import('../../src/verify/runner.ts')
+  const {find, healthyMesh} = await import('./verify-fixtures.ts')
+  const ztunnel = {apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: {name: 'ztunnel', namespace: 'istio-system'}}
+  const ambientCluster = (f: any) => {
+    f.ambientObjects = {daemonSets: [ztunnel], kubeGateways: []}
+    const gw = find(f, 'Service', 'istio-eastwestgateway')
+    gw.spec.ports = [{name: 'status-port', port: 15021}, {name: 'mesh', port: 15008}]
+  }
+  const byId = (r: any, id: string, cluster: string) => r.checks.find((c: any) => c.id === id && c.cluster === cluster)
+
+  test('a sidecar cluster linked to an ambient-only east-west gateway fails (#57878); a 15443 gateway too passes', () => {
+    const f = healthyMesh()
+    ambientCluster(f.clusters[1])
+    const r = runChecks(f)
+    const c = byId(r, 'ambient.sidecar-gateway', 'cluster1')
+    assert.equal(c.status, 'fail', c.message)
+    assert.match(c.message, /57878/)
+    assert.equal(byId(r, 'networks.gateway-port', 'cluster2').status, 'pass', 'istiod takes a 15008-only gateway (getGatewayDetails)')
+    find(f.clusters[1], 'Service', 'istio-eastwestgateway').spec.ports.push({name: 'tls', port: 15443})
+    assert.equal(byId(runChecks(f), 'ambient.sidecar-gateway', 'cluster1').status, 'pass')
+  })
+
+  test('an exported Service whose waypoint is LOCAL fails ambient.waypoint; labelled, it passes', () => {
+    const f = healthyMesh()
+    ambientCluster(f.clusters[1])
+    const c2 = f.clusters[1]
+    const svc = find(c2, 'Service', 'httpbin', 'bar')
+    svc.metadata.labels = {...svc.metadata.labels, 'istio.io/use-waypoint': 'wp', 'istio.io/global': 'true'}
+    c2.lists.Service!.push({apiVersion: 'v1', kind: 'Service', metadata: {name: 'wp', namespace: 'bar', labels: {}}, spec: {ports: [{port: 15008}]}})
+    const mesh = c2.lists.ConfigMap!.find((m) => m.metadata.name === 'istio')!
+    mesh.data = {...mesh.data, mesh: 'serviceScopeConfigs:\n- scope: GLOBAL\n  servicesSelector:\n    matchExpressions:\n    - {key: istio.io/global, operator: In, values: ["true"]}\n'}
+    const bad = byId(runChecks(f), 'ambient.waypoint', 'cluster2')
+    assert.equal(bad.status, 'fail', bad.message)
+    assert.match(bad.message, /waypoint bar\/wp is LOCAL/)
+    find(c2, 'Service', 'wp', 'bar').metadata.labels = {'istio.io/global': 'true'}
+    assert.equal(byId(runChecks(f), 'ambient.waypoint', 'cluster2').status, 'pass')
+  })
+})
