@@ -197,9 +197,10 @@ describe('ambient multicluster (two networks, real istiods, ztunnel probe)', {ti
 
   test('break: the east-west gateway without address: verify names it', async () => {
     ok(await kubectl(['-n', NS, 'patch', 'service', 'istio-eastwestgateway', '--subresource=status', '--type=merge', '-p', '{"status":{"loadBalancer":{"ingress":null}}}'], {context: C2}), 'clear address')
-    // istiod recomputes a Gateway's status when the Gateway changes, not when its Service loses
-    // its load-balancer address (seen on the bed: the old address stays in the status for good)
-    ok(await kubectl(['-n', NS, 'annotate', 'gateways.gateway.networking.k8s.io', 'istio-eastwestgateway', `example.test/touched=${Date.now()}`, '--overwrite'], {context: C2}), 'touch the Gateway')
+    // istiod keeps the last address in the Gateway's status when its Service loses the load
+    // balancer's (seen on the bed, even after the Gateway changes): the status as a Gateway whose
+    // load balancer never gave it an address has it is written here
+    ok(await kubectl(['-n', NS, 'patch', 'gateways.gateway.networking.k8s.io', 'istio-eastwestgateway', '--subresource=status', '--type=json', '-p', '[{"op":"remove","path":"/status/addresses"}]'], {context: C2}), 'status without address')
     try {
       await waitUntil('the Gateway status loses its address', async () => ((await kget(C2, ['-n', NS, 'gateways.gateway.networking.k8s.io', 'istio-eastwestgateway'])).status?.addresses ?? []).length === 0, 30_000, 500)
       await waitView(HTTPBIN, (x) => remote(x, C2).length === 0, 'no gateway: cluster2 gone')
@@ -209,7 +210,10 @@ describe('ambient multicluster (two networks, real istiods, ztunnel probe)', {ti
     } finally {
       // the fix on the bed: the load balancer's address back (what the cloud controller writes)
       ok(await kubectl(['-n', NS, 'patch', 'service', 'istio-eastwestgateway', '--subresource=status', '--type=merge', '-p', JSON.stringify({status: {loadBalancer: {ingress: [{ip: GW2}]}}})], {context: C2}), 'address back')
-      ok(await kubectl(['-n', NS, 'annotate', 'gateways.gateway.networking.k8s.io', 'istio-eastwestgateway', 'example.test/touched-'], {context: C2}), 'touch the Gateway again')
+      // istiod writes the status again when the Gateway changes
+      ok(await kubectl(['-n', NS, 'annotate', 'gateways.gateway.networking.k8s.io', 'istio-eastwestgateway', `example.test/touched=${Date.now()}`, '--overwrite'], {context: C2}), 'touch the Gateway')
+      await waitUntil('istiod writes the address back', async () => ((await kget(C2, ['-n', NS, 'gateways.gateway.networking.k8s.io', 'istio-eastwestgateway'])).status?.addresses ?? []).length > 0, 30_000, 500)
+      ok(await kubectl(['-n', NS, 'annotate', 'gateways.gateway.networking.k8s.io', 'istio-eastwestgateway', 'example.test/touched-'], {context: C2}), 'untouch')
     }
     await waitView(HTTPBIN, (x) => remote(x, C2).length > 0, 'cluster2 back')
     assert.deepEqual(failing(await verify()), [])
@@ -224,6 +228,29 @@ describe('ambient multicluster (two networks, real istiods, ztunnel probe)', {ti
     assert.match(refused.stderr, /AMBIENT_ENABLE_MULTI_NETWORK/)
     await runHint(bad.hint)
     assert.deepEqual(failing(await verify()), [])
+  })
+
+  test('break: a waypoint left local: verify names it, its fix (export again) makes it GLOBAL', async () => {
+    // a waypoint as `istioctl waypoint apply -n bar --name wp` writes it; istiod's deployment controller makes its Service
+    ok(await kubectl(['apply', '-f', '-'], {context: C2, input: JSON.stringify({
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: {name: 'wp', namespace: 'bar', labels: {'istio.io/waypoint-for': 'service'}},
+      spec: {gatewayClassName: 'istio-waypoint', listeners: [{name: 'mesh', port: 15008, protocol: 'HBONE'}]},
+    })}), 'waypoint')
+    try {
+      await waitUntil('istiod makes the waypoint Service bar/wp', async () => Boolean(await kget(C2, ['-n', 'bar', 'service', 'wp'])), TIMEOUT_MS, 500)
+      ok(await kubectl(['-n', 'bar', 'label', 'service', 'httpbin', 'istio.io/use-waypoint=wp'], {context: C2}), 'use the waypoint')
+      ok(await mesh(['service', 'export', 'httpbin', '-n', 'bar', '--context', C2]), 'export with a waypoint')
+      assert.equal((await kget(C2, ['-n', 'bar', 'service', 'wp'])).metadata.labels['istio.io/global'], 'true', 'the waypoint made global')
+      assert.deepEqual(failing(await verify()), [])
+      ok(await kubectl(['-n', 'bar', 'label', 'service', 'wp', 'istio.io/global-'], {context: C2}), 'waypoint left local')
+      const bad = failing(await verify()).find((x) => x.id === 'ambient.waypoint' && x.cluster === C2)
+      assert.ok(bad, 'ambient.waypoint fails')
+      await runHint(bad.hint)
+      assert.deepEqual(failing(await verify()), [])
+    } finally {
+      await kubectl(['-n', 'bar', 'label', 'service', 'httpbin', 'istio.io/use-waypoint-'], {context: C2, allowFail: true})
+      await kubectl(['-n', 'bar', 'delete', 'gateways.gateway.networking.k8s.io', 'wp', '--ignore-not-found'], {context: C2, allowFail: true})
+    }
   })
 
   test('unexport: cluster1 ztunnel view loses cluster2 again', async () => {
