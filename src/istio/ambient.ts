@@ -33,6 +33,8 @@ export const HBONE_PORT = 15008
 /** The Service/Deployment label istiod's deployment controller stamps on an east-west gateway's objects. */
 export const GATEWAY_MANAGED_LABEL = 'gateway.istio.io/managed'
 export const EASTWEST_MANAGED_VALUE = 'istio.io-eastwest-controller'
+/** …and on a waypoint's (constants.ManagedGatewayMeshControllerLabel). */
+export const WAYPOINT_MANAGED_VALUE = 'istio.io-mesh-controller'
 /** On a Service or namespace: the waypoint it uses (label.IoIstioUseWaypoint). */
 export const USE_WAYPOINT_LABEL = 'istio.io/use-waypoint'
 export const USE_WAYPOINT_NAMESPACE_LABEL = 'istio.io/use-waypoint-namespace'

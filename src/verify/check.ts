@@ -3,7 +3,7 @@ import type {ClusterFacts, Category, Finding, VerifyFacts} from './types.ts'
 import {eastWestGateways, identity, type Identity, remoteSecretEntries, type RemoteSecretEntry, sameServer} from './model.ts'
 import type {EastWestGateway} from '../istio/gateway.ts'
 import {EXPOSE_ANNOTATION} from '../istio/names.ts'
-import {type AmbientFacts, ambientFacts} from '../istio/ambient.ts'
+import {type AmbientFacts, ambientFacts, GATEWAY_MANAGED_LABEL, WAYPOINT_MANAGED_VALUE} from '../istio/ambient.ts'
 import {installValues} from '../istio/install.ts'
 import {injectorConfigMap, istiodDeployment, valuesConfigMap} from './model.ts'
 
@@ -48,7 +48,8 @@ export class CheckContext {
 
   /** The cluster's east-west gateway candidates, ranked (src/istio/gateway.ts). */
   gateways(c: ClusterFacts): EastWestGateway[] {
-    if (!this.gatewayLists.has(c.name)) this.gatewayLists.set(c.name, eastWestGateways(c, this.id(c)))
+    // a waypoint's Service (istiod's mesh controller stamps the network label on it too) is no east-west gateway
+    if (!this.gatewayLists.has(c.name)) this.gatewayLists.set(c.name, eastWestGateways(c, this.id(c)).filter((g) => g.service.metadata.labels?.[GATEWAY_MANAGED_LABEL] !== WAYPOINT_MANAGED_VALUE))
     return this.gatewayLists.get(c.name)!
   }
 

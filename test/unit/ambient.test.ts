@@ -145,3 +145,18 @@ describe('verify ambient checks over fixtures (pure)', async () => {
     assert.equal(byId(runChecks(f), 'ambient.waypoint', 'cluster2').status, 'pass')
   })
 })
+
+describe('verify ambient.eastwest-gateway over fixtures (pure)', async () => {
+  const {runChecks} = await import('../../src/verify/runner.ts')
+  const {healthyMesh} = await import('./verify-fixtures.ts')
+  test('a linked ambient cluster whose istio-east-west Gateway has no status address fails, naming the Service; with one it passes', () => {
+    const f = healthyMesh()
+    const gw = ambientEastWestGateway('network2', 'istio-system')
+    f.clusters[1].ambientObjects = {daemonSets: [{apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: {name: 'ztunnel', namespace: 'istio-system'}}], kubeGateways: [gw]}
+    const get = () => runChecks(f).checks.find((c) => c.id === 'ambient.eastwest-gateway' && c.cluster === 'cluster2')!
+    assert.equal(get().status, 'fail')
+    assert.match(get().message, /no address in its status.*istio-system\/istio-eastwestgateway has no load-balancer address/)
+    f.clusters[1].ambientObjects.kubeGateways = [{...gw, status: {addresses: [{type: 'IPAddress', value: '127.0.0.12'}], conditions: [{type: 'Programmed', status: 'True'}]}}]
+    assert.equal(get().status, 'pass', get().message)
+  })
+})
