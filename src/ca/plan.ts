@@ -3,6 +3,7 @@
 import {UsageError} from '../errors.ts'
 import {CACERTS_SECRET, isDns1123Label, stamp} from '../istio/names.ts'
 import type {KubeObject} from '../kube/resources.ts'
+import {cacertsRootPem} from '../cluster/trust.ts'
 
 export const KEY_SIZES = [2048, 3072, 4096] as const
 export const DAY_MS = 86_400_000
@@ -168,10 +169,8 @@ export function cacertsSecret(m: ClusterMaterial, namespace: string, version: st
  */
 export function liveSecretRoots(live: KubeObject | undefined, fingerprintsOf: (pem: string) => string[]): string[] | undefined {
   if (!live) return undefined
-  const data = (live.data ?? {}) as Record<string, string>
-  const encoded = data['root-cert.pem'] ?? data['ca.crt']
-  if (!encoded) return []
-  return fingerprintsOf(Buffer.from(encoded, 'base64').toString('utf8'))
+  const pem = cacertsRootPem(live)
+  return pem ? fingerprintsOf(pem) : []
 }
 
 /** Refuse (exit 2) to replace a cacerts that trusts another root, unless --force. */

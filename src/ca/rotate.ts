@@ -2,15 +2,16 @@
 // istio-ca-root-cert ConfigMaps istiod publishes, and the serving certificate each istiod pod
 // presents on port 15012), let the planner (rotate-plan.ts) pick the step, then write: files first
 // (so an interrupted run finds the material), then the Secrets, then the file moves of phase 3.
-import {istiodEnv, istiodVersion} from '../istio/install.ts'
+import {istiodEnv, istiodVersion, parsedKey} from '../istio/install.ts'
 import {existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync, chmodSync} from 'node:fs'
 import {connect} from 'node:tls'
 import {join} from 'node:path'
 import {X509Certificate} from 'node:crypto'
-import {load} from 'js-yaml'
 import {OperationError, UsageError} from '../errors.ts'
 import {CACERTS_SECRET, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
-import {chooseRevision, ISTIOD_APP_SELECTOR} from '../istio/revision.ts'
+import {cacertsKeys, cacertsRootPem} from '../cluster/trust.ts'
+import {ISTIOD_APP_SELECTOR} from '../istio/revision.ts'
+import {readRevisioned} from '../istio/read.ts'
 import {applyObject, type Change} from '../kube/apply.ts'
 import type {KubeClient} from '../kube/client.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
@@ -136,17 +137,17 @@ function cacertsFacts(secret: KubeObject | undefined, d: DirRead): ClusterRotate
   if (!secret) return null
   const data = secret.data as Record<string, string> | undefined
   const problems: string[] = []
-  const tls = data?.['tls.crt'] !== undefined
-  const certPem = decode(data, tls ? 'tls.crt' : 'ca-cert.pem')
-  const keyPem = decode(data, tls ? 'tls.key' : 'ca-key.pem')
-  const rootPem = decode(data, tls ? 'ca.crt' : 'root-cert.pem')
-  const missing = (tls ? ['tls.crt', 'tls.key', 'ca.crt'] : ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem']).filter((k) => !data?.[k])
+  const keys = cacertsKeys(data)
+  const certPem = decode(data, keys.signingCert)
+  const keyPem = decode(data, keys.signingKey)
+  const rootPem = cacertsRootPem(secret)
+  const missing = keys.required.filter((k) => !data?.[k])
   if (missing.length > 0) problems.push(`missing ${missing.join(', ')}`)
   let signing: CertFacts | undefined
   try {
     if (certPem) signing = readCert(certPem)
   } catch (error) {
-    problems.push(`${tls ? 'tls.crt' : 'ca-cert.pem'} is ${(error as Error).message}`)
+    problems.push(`${keys.signingCert} is ${(error as Error).message}`)
   }
   if (signing && keyPem) {
     try {
@@ -190,21 +191,16 @@ async function servingCert(client: KubeClient, ns: string, pod: string, timeoutM
 
 async function readCluster(client: KubeClient, o: RotateOptions, d: DirRead, timeoutMs: number): Promise<ClusterRotateFacts> {
   const ns = o.istioNamespace
-  const [secret, deployments, rootCms, pods] = await Promise.all([
+  const [secret, {revision, istiods, objects: {meshConfigMap: meshCm}}, rootCms, pods] = await Promise.all([
     client.getOptional<KubeObject>(resourcePath(RESOURCES.Secret, ns, CACERTS_SECRET)),
-    client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Deployment, ns), {labelSelector: ISTIOD_APP_SELECTOR}),
+    readRevisioned(client, ns, ['meshConfigMap'] as const),
     client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.ConfigMap), {fieldSelector: `metadata.name=${ROOT_CERT_CONFIGMAP}`}),
     client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Pod, ns), {labelSelector: ISTIOD_APP_SELECTOR}),
   ])
-  const istiods = (deployments.items ?? []).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
-  const names = chooseRevision(istiods, ns).names
-  const meshCm = await client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, names.meshConfigMap))
-  let proxyConfigXdsAgent: string | undefined
-  try {
-    const mesh = meshCm?.data?.mesh ? (load(meshCm.data.mesh) as any) : undefined
-    const v = mesh?.defaultConfig?.proxyMetadata?.PROXY_CONFIG_XDS_AGENT
-    proxyConfigXdsAgent = v === undefined ? undefined : String(v)
-  } catch { /* unreadable mesh config: unset */ }
+  const names = revision.names
+  // the mesh config parsed as the read model parses it (src/istio/install.ts): unreadable → unset
+  const v = parsedKey(meshCm, 'mesh')?.defaultConfig?.proxyMetadata?.PROXY_CONFIG_XDS_AGENT
+  const proxyConfigXdsAgent = v === undefined ? undefined : String(v)
   const cacerts = cacertsFacts(secret, d)
   const signingFp = cacerts?.signing
   const folder = signingFp === undefined ? undefined
@@ -212,7 +208,7 @@ async function readCluster(client: KubeClient, o: RotateOptions, d: DirRead, tim
       : d.nextFolders.find((f) => f.cert.fingerprint256 === signingFp) ? {name: d.nextFolders.find((f) => f.cert.fingerprint256 === signingFp)!.name, in: 'next' as const} : undefined
   // Intermediates istiod may be signing with: this cluster's in DIR and DIR/next, and the live one.
   const candidates: CertFacts[] = [...d.folders, ...d.nextFolders].map((f) => f.cert)
-  const liveCert = decode(secret?.data, 'ca-cert.pem')
+  const liveCert = decode(secret?.data, cacertsKeys(secret?.data).signingCert)
   if (liveCert) try { candidates.push(readCert(liveCert)) } catch { /* reported as a problem */ }
   const running = (pods.items ?? []).filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp)
   const signers = await Promise.all(running.map(async (p) => {

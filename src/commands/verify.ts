@@ -29,7 +29,7 @@ Exit code 1 when any check fails. The check catalogue: docs/verify.md.`
     const {flags} = await this.parse(Verify)
     const session = this.kube(flags)
     const {verify} = await import('../verify/service.ts')
-    const {parseIstiodDebugUrls} = await import('../verify/istiod.ts')
+    const {parseIstiodDebugUrls} = await import('../cluster/istiod.ts')
     let istiodDebugUrls: Record<string, string>
     try {
       istiodDebugUrls = parseIstiodDebugUrls(flags['istiod-debug-url'] ?? [])

@@ -18,8 +18,8 @@
 // - Not modelled: locality priorities, subsets, PeerAuthentication turning mTLS off, cluster-local
 //   hosts, Sidecar egress scoping, network views (REQUESTED_NETWORK_VIEW), gateway IP families of a
 //   single-stack proxy, ambient/HBONE.
-import type {NetworkGatewayEntry, ShardEndpoint} from '../verify/istiod.ts'
-import {shardCluster, shardProvider} from '../verify/istiod.ts'
+import type {NetworkGatewayEntry, ShardEndpoint} from '../cluster/istiod.ts'
+import {shardCluster, shardProvider} from '../cluster/istiod.ts'
 
 export interface ServicePort {
   name: string

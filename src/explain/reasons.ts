@@ -3,7 +3,7 @@
 // (./predict.ts), and — when the peer was read through a context — its Service, east-west gateway
 // and the Gateway that passes the host through (src/istio/gateway.ts).
 import type {PortPrediction} from './predict.ts'
-import type {NetworkGatewayEntry} from '../verify/istiod.ts'
+import type {NetworkGatewayEntry} from '../cluster/istiod.ts'
 
 export interface PeerView {
   /** The peer's cluster ID. */

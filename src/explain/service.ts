@@ -10,9 +10,8 @@ import {OperationError, UsageError} from '../errors.ts'
 import {readIstioInstall} from '../istio/read.ts'
 import {coveringGateway, exportedHost, objectRef, serviceFqdn} from '../istio/gateway.ts'
 import {IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL, MULTICLUSTER_LABEL} from '../istio/names.ts'
-import {remoteSecretEntries, sameServer} from '../verify/model.ts'
-import type {ClusterFacts} from '../verify/types.ts'
-import {describeTarget, type EndpointShardz, istiodJson, locateIstiodPod, type NetworkGatewayEntry, parseEndpointShardz, parseNetworkz, shardCluster} from '../verify/istiod.ts'
+import {remoteSecretEntries, sameServer} from '../cluster/remote-secrets.ts'
+import {describeTarget, type EndpointShardz, istiodJson, locateIstiodPod, type NetworkGatewayEntry, parseEndpointShardz, parseNetworkz, shardCluster} from '../cluster/istiod.ts'
 import {predict, type PortPrediction, type ServicePort, type Via} from './predict.ts'
 import {type Dropped, type ExplainTarget, peerReason, type PeerView} from './reasons.ts'
 import {allInOrder} from '../settle.ts'
@@ -136,7 +135,7 @@ export async function explain(session: Session, o: ExplainOptions): Promise<Expl
   const clusterDomain = install.facts.clusterDomain
 
   // Peers: the clusters CTX's remote secrets name (through a context with that name or the same API server), plus --peer-context.
-  const links = remoteSecretEntries({lists: {Secret: secrets}, istioNamespace: o.istioNamespace} as unknown as ClusterFacts).filter((e) => e.key !== clusterId)
+  const links = remoteSecretEntries({lists: {Secret: secrets}, istioNamespace: o.istioNamespace}).filter((e) => e.key !== clusterId)
   const kc = session.kubeconfig
   const contextFor = (id: string, server?: string): string | undefined => {
     if (kc.has(id)) return id

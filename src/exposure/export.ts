@@ -1,7 +1,7 @@
 // service export / unexport: read, validate, plan, then write (DESIGN.md "service export / unexport").
 import {EXPORTED_HOST_ANNOTATION, EXPORTED_LABEL, EXPORTS_GATEWAY, MANAGED_BY_LABEL, MANAGED_BY_VALUE} from '../istio/names.ts'
 import {coveringGateway, objectRef, serviceFqdn} from '../istio/gateway.ts'
-import {readIstioInstall, requireGateway} from '../istio/read.ts'
+import {installOf, type KnownInstalls, requireGateway} from '../istio/read.ts'
 import {UsageError} from '../errors.ts'
 import {type Change, changeOf, deleteObject, listObjects, type WriteOptions} from '../kube/apply.ts'
 import type {KubeClient} from '../kube/client.ts'
@@ -66,12 +66,12 @@ async function markService(client: KubeClient, svc: KubeObject, host: string | n
   return changeOf(client.context, ref, 'configured')
 }
 
-export async function exportService(session: Session, o: ExportOptions, mode: {plan: boolean}): Promise<ExportResult> {
+export async function exportService(session: Session, o: ExportOptions, mode: {plan: boolean; installs?: KnownInstalls}): Promise<ExportResult> {
   const client = session.client(o.context)
   // Read and validate everything before the first write.
   const [svc, install, mcs] = await runStep(o.progress, `Read cluster "${client.context}"`, () => allInOrder([
     readService(client, o.namespace, o.name),
-    readIstioInstall(client, o.istioNamespace, {clusterDomain: o.clusterDomain}),
+    installOf(mode.installs, client, o.istioNamespace, o.clusterDomain),
     o.mcs ? mcsServed(client) : Promise.resolve(false),
   ]))
   const host = serviceFqdn(o.name, o.namespace, install.facts.clusterDomain)
@@ -123,11 +123,11 @@ export type UnexportOptions = Omit<ExportOptions, 'mcs' | 'plannedGateways'> & {
  * Remove exactly what export added: the Service's hosts from our Gateway (the one recorded on the
  * Service, and any other NAME.NS.svc.* host of it there), its label and annotation, our ServiceExport.
  */
-export async function unexportService(session: Session, o: UnexportOptions, mode: {plan: boolean}): Promise<ExportResult> {
+export async function unexportService(session: Session, o: UnexportOptions, mode: {plan: boolean; installs?: KnownInstalls}): Promise<ExportResult> {
   const client = session.client(o.context)
   const [svc, install, mcs] = await allInOrder([
     readService(client, o.namespace, o.name),
-    readIstioInstall(client, o.istioNamespace, {clusterDomain: o.clusterDomain}),
+    installOf(mode.installs, client, o.istioNamespace, o.clusterDomain),
     mcsServed(client),
   ])
   const gw = install.gateway

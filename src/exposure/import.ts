@@ -9,7 +9,7 @@ import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {type Outcome, type PlannedWrite, recordWrite, undoCommands, writtenSuffix} from '../kube/journal.ts'
 import {readService} from './facts.ts'
-import {readIstioInstall, requireGateway} from '../istio/read.ts'
+import {installOf, type KnownInstalls, requireGateway} from '../istio/read.ts'
 import {allocatesAddresses} from '../istio/install.ts'
 import {exportedHost, serviceFqdn} from '../istio/gateway.ts'
 import {
@@ -73,7 +73,7 @@ export function validateImportOptions(o: ImportOptions): void {
 
 const key = (ns: string | undefined, name: string) => `${ns}/${name}`
 
-export async function importServices(session: Session, o: ImportOptions, mode: {plan: boolean}): Promise<ImportResult> {
+export async function importServices(session: Session, o: ImportOptions, mode: {plan: boolean; installs?: KnownInstalls}): Promise<ImportResult> {
   validateImportOptions(o)
   const west = session.client(o.fromContext)
   const east = session.client(o.context)
@@ -93,7 +93,7 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
       return svc
     }))
   }
-  const [westServices, westInstall] = await runStep(o.progress, `Read cluster "${west.context}"`, () => allInOrder([readWestServices(), readIstioInstall(west, o.istioNamespace, {clusterDomain: o.clusterDomain}, {meshConfig: false})]))
+  const [westServices, westInstall] = await runStep(o.progress, `Read cluster "${west.context}"`, () => allInOrder([readWestServices(), installOf(mode.installs, west, o.istioNamespace, o.clusterDomain, {meshConfig: false})]))
   const gw = requireGateway(westInstall)
   if (gw.addresses.length === 0) {
     throw new UsageError(`context "${west.context}": the east-west gateway ${gw.ref} has no address (no load-balancer ingress, no externalIPs)`,
@@ -118,7 +118,7 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
   const namespaces = [...new Set(services.map((s) => s.namespace))]
   const drSelector = `${IMPORTED_FROM_LABEL}=${fromId}${o.allExported || o.names ? '' : `,${IMPORTED_SERVICE_LABEL}=${services[0].name}`}`
   const [eastInstall, entries, rules, nsLive] = await runStep(o.progress, `Read cluster "${east.context}"`, () => allInOrder([
-    readIstioInstall(east, o.istioNamespace),
+    installOf(mode.installs, east, o.istioNamespace),
     listObjects(east, RESOURCES.ServiceEntry),
     listObjects(east, RESOURCES.DestinationRule, {namespace: o.allExported ? o.namespace : services[0].namespace, labelSelector: drSelector}),
     Promise.all(namespaces.map((ns) => east.getOptional<KubeObject>(resourcePath(RESOURCES.Namespace, undefined, ns)))),

@@ -8,7 +8,7 @@ import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import {UsageError} from '../errors.ts'
 import {allInOrder} from '../settle.ts'
 import {EASTWEST_GATEWAY_LABEL, EASTWEST_GATEWAY_LABEL_VALUE, NETWORK_LABEL} from './names.ts'
-import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, type RevisionNames, revisionNames} from './revision.ts'
+import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, type RevisionChoice, type RevisionNames, revisionNames} from './revision.ts'
 import {installFacts, type InstallFacts} from './install.ts'
 import {type EastWestGateway, eastWestGateway} from './gateway.ts'
 
@@ -22,30 +22,69 @@ export interface IstioInstall {
   gateway?: EastWestGateway
 }
 
+/** The objects of an install named after its revision (src/istio/revision.ts). */
+export type RevisionedObject = 'injector' | 'values' | 'meshConfigMap' | 'readerClusterRole' | 'readerClusterRoleBinding'
+
+const REVISIONED: Record<RevisionedObject, (n: RevisionNames, ns: string) => string> = {
+  injector: (n, ns) => resourcePath(RESOURCES.ConfigMap, ns, n.injectorConfigMap),
+  values: (n, ns) => resourcePath(RESOURCES.ConfigMap, ns, n.valuesConfigMap),
+  meshConfigMap: (n, ns) => resourcePath(RESOURCES.ConfigMap, ns, n.meshConfigMap),
+  readerClusterRole: (n) => resourcePath(RESOURCES.ClusterRole, undefined, n.readerClusterRole),
+  readerClusterRoleBinding: (n) => resourcePath(RESOURCES.ClusterRoleBinding, undefined, n.readerClusterRole),
+}
+
+/**
+ * The one two-round read of revision-named objects: the istiod Deployments listed together with
+ * the `want`ed objects under the default revision's names; when the revision in use is another,
+ * those objects again under its names (a second round only then). `plain` keeps the first round's
+ * (a reader ClusterRole with the plain name still counts for a revisioned install).
+ */
+export async function readRevisioned<K extends RevisionedObject>(client: KubeClient, ns: string, want: readonly K[]): Promise<{
+  revision: RevisionChoice
+  /** Every istiod Deployment (label app=istiod) of the namespace, by name. */
+  istiods: KubeObject[]
+  objects: Record<K, KubeObject | undefined>
+  plain: Record<K, KubeObject | undefined>
+}> {
+  const round = (names: RevisionNames) => allInOrder(want.map((k) => client.getOptional<KubeObject>(REVISIONED[k](names, ns))))
+  const keyed = (found: Array<KubeObject | undefined>) => Object.fromEntries(want.map((k, i) => [k, found[i]])) as Record<K, KubeObject | undefined>
+  const [istiods, first] = await allInOrder([listObjects(client, RESOURCES.Deployment, {namespace: ns, labelSelector: ISTIOD_APP_SELECTOR}), round(revisionNames(DEFAULT_REVISION, ns))])
+  const revision = chooseRevision(istiods, ns)
+  const plain = keyed(first)
+  const objects = revision.names.revision === DEFAULT_REVISION ? plain : keyed(await round(revision.names))
+  return {revision, istiods: [...istiods].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)), objects, plain}
+}
+
 /** The install's objects (one round of GETs; a second for a revisioned install) and its facts. */
 export async function readIstioInstall(client: KubeClient, istioNamespace: string, overrides: {clusterDomain?: string} = {}, want: {meshConfig?: boolean} = {}): Promise<IstioInstall> {
   const mesh = want.meshConfig ?? true
   const ns = istioNamespace
   const get = (type: (typeof RESOURCES)[keyof typeof RESOURCES], name: string, namespaced = true) =>
     client.getOptional<KubeObject>(resourcePath(type, namespaced ? ns : undefined, name))
-  const plain = revisionNames(DEFAULT_REVISION, ns)
-  const [namespace, istiods, plainInjector, plainMesh, services] = await allInOrder([
+  const [namespace, {revision: rev, objects}, services] = await allInOrder([
     get(RESOURCES.Namespace, ns, false),
-    listObjects(client, RESOURCES.Deployment, {namespace: ns, labelSelector: ISTIOD_APP_SELECTOR}),
-    get(RESOURCES.ConfigMap, plain.injectorConfigMap),
-    mesh ? get(RESOURCES.ConfigMap, plain.meshConfigMap) : undefined,
+    readRevisioned(client, ns, mesh ? ['injector', 'meshConfigMap'] as const : ['injector'] as const),
     listObjects(client, RESOURCES.Service, {namespace: ns}),
   ])
-  const rev = chooseRevision(istiods, ns)
-  let [injector, meshConfigMap] = [plainInjector, plainMesh]
-  if (rev.names.revision !== DEFAULT_REVISION) {
-    [injector, meshConfigMap] = await allInOrder([get(RESOURCES.ConfigMap, rev.names.injectorConfigMap), mesh ? get(RESOURCES.ConfigMap, rev.names.meshConfigMap) : undefined])
-  }
+  const injector = objects.injector
+  const meshConfigMap = 'meshConfigMap' in objects ? objects.meshConfigMap as KubeObject | undefined : undefined
   // No istiod and no injector: perhaps Istio's `remote` profile, whose values ConfigMap names the
   // cluster ID and network (read only then, so a full install costs no extra request).
   const values = !rev.istiod && !injector ? await get(RESOURCES.ConfigMap, rev.names.valuesConfigMap) : undefined
   const facts = installFacts({namespace, istiod: rev.istiod, injector, values, meshConfigMap}, overrides)
   return {context: client.context, istioNamespace: ns, names: rev.names, istiod: rev.istiod, facts, gateway: eastWestGateway(services, facts.network)}
+}
+
+/** Installs already read in this run, by context (apply -f reads each declared cluster once and hands them to the steps). */
+export type KnownInstalls = ReadonlyMap<string, IstioInstall>
+
+/**
+ * The install of a cluster: the one this run has read already (read without overrides, the mesh
+ * config included), else read now. A --cluster-domain override reads again (it changes the facts).
+ */
+export function installOf(known: KnownInstalls | undefined, client: KubeClient, istioNamespace: string, clusterDomain?: string, want: {meshConfig?: boolean} = {}): Promise<IstioInstall> {
+  const had = clusterDomain === undefined ? known?.get(client.context) : undefined
+  return had && had.istioNamespace === istioNamespace ? Promise.resolve(had) : readIstioInstall(client, istioNamespace, {clusterDomain}, want)
 }
 
 /** The east-west gateway, or exit 2 naming the context. */

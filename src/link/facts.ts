@@ -1,17 +1,17 @@
 // Reading one cluster's facts for `cluster link`: identity (cluster ID, network, mesh ID), trust
 // (root fingerprint), the east-west gateway, the reader account objects and the remote secrets.
 // The pure extractors are exported for the unit tests; readClusterFacts does the GETs.
-import {X509Certificate} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import type {KubeClient} from '../kube/client.ts'
 import {ApiError} from '../kube/errors.ts'
 import type {KubeObject} from '../kube/resources.ts'
 import {RESOURCES, resourcePath} from '../kube/resources.ts'
-import {CACERTS_SECRET, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
+import {ANCHOR_FOR_LABEL, CACERTS_SECRET, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
 import {type EastWestGateway, eastWestGateway} from '../istio/gateway.ts'
 import {type ClusterIdSource, installFacts, type NetworkSource} from '../istio/install.ts'
-import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, revisionNames} from '../istio/revision.ts'
+import {readRevisioned} from '../istio/read.ts'
 import {allInOrder} from '../settle.ts'
+import {trustRoots} from '../cluster/trust.ts'
 
 
 export interface Gateway {
@@ -28,7 +28,7 @@ export interface GatewayInfo {
   network?: string
 }
 
-export interface ClusterFacts {
+export interface LinkFacts {
   context: string
   istioNamespace: string
   /** The API server address and CA of the context, as the kubeconfig has them. */
@@ -41,7 +41,8 @@ export interface ClusterFacts {
   network?: string
   networkSource?: NetworkSource
   meshId?: string
-  rootFingerprint?: string
+  /** The roots the cluster trusts (src/cluster/trust.ts: istio-ca-root-cert, else cacerts; every certificate of the bundle), SHA-256 AA:BB:… */
+  rootFingerprints?: string[]
   rootSource?: 'cacerts' | 'istio-ca-root-cert'
   gateway?: GatewayInfo
   /** The east-west gateway as the read model has it (src/istio/gateway.ts). */
@@ -70,22 +71,16 @@ export interface ClusterFacts {
   remotePilotAddress?: string
   /** The name of the revision's istiod Service (`istiod[-rev]`): what a primary's istiod exposure routes to. */
   istiodService: string
+  /** With want.tokens: the anchor Secrets of bound link tokens (label kubectl-mesh/anchor-for) in the Istio namespace. */
+  anchors?: KubeObject[]
+  /** With want.tokens: the API server's CA as pods see it (ConfigMap kube-root-ca.crt in the Istio namespace), base64. */
+  podCaData?: string
   /** The Istio namespace as read (its annotations: topology.istio.io/controlPlaneClusters). */
   namespace?: KubeObject
 }
 
-/** The first certificate of a PEM bundle, as an upper-case SHA-256 fingerprint (AA:BB:…). */
-export function pemFingerprint(pem: string | undefined): string | undefined {
-  if (!pem || !pem.includes('BEGIN CERTIFICATE')) return undefined
-  try {
-    return new X509Certificate(pem).fingerprint256
-  } catch {
-    return undefined
-  }
-}
-
 /** The facts that need no API call: what the kubeconfig says about the context's server. */
-export function kubeconfigFacts(client: KubeClient): Pick<ClusterFacts, 'server' | 'tlsServerName' | 'caData'> {
+export function kubeconfigFacts(client: KubeClient): Pick<LinkFacts, 'server' | 'tlsServerName' | 'caData'> {
   const c = client.ref.cluster
   let caData = c['certificate-authority-data']
   if (!caData && c['certificate-authority']) {
@@ -108,65 +103,50 @@ export function deriveFacts(raw: {
   rootCertConfigMap?: KubeObject
   meshConfigMap?: KubeObject
   services: KubeObject[]
-}): Pick<ClusterFacts, 'clusterId' | 'clusterIdSource' | 'network' | 'networkSource' | 'meshId' | 'rootFingerprint' | 'rootSource' | 'gateway' | 'ewGateway' | 'clusterDomain' | 'remoteProfile' | 'remotePilotAddress'> {
+}): Pick<LinkFacts, 'clusterId' | 'clusterIdSource' | 'network' | 'networkSource' | 'meshId' | 'rootFingerprints' | 'rootSource' | 'gateway' | 'ewGateway' | 'clusterDomain' | 'remoteProfile' | 'remotePilotAddress'> {
   const install = installFacts(raw)
   const out: ReturnType<typeof deriveFacts> = {
     remoteProfile: install.remoteProfile, remotePilotAddress: install.remotePilotAddress,
     clusterId: install.clusterId, clusterIdSource: install.clusterIdSource,
     network: install.network, networkSource: install.networkSource, meshId: install.meshId, clusterDomain: install.clusterDomain,
   }
-  const cacertsRoot = raw.cacerts?.data?.['root-cert.pem'] ? Buffer.from(raw.cacerts.data['root-cert.pem'], 'base64').toString('utf8') : undefined
-  const fpCacerts = pemFingerprint(cacertsRoot)
-  const fpConfigMap = pemFingerprint(raw.rootCertConfigMap?.data?.['root-cert.pem'])
-  if (fpCacerts) Object.assign(out, {rootFingerprint: fpCacerts, rootSource: 'cacerts'})
-  else if (fpConfigMap) Object.assign(out, {rootFingerprint: fpConfigMap, rootSource: 'istio-ca-root-cert'})
+  const trust = trustRoots({istioNamespace: raw.namespace?.metadata.name ?? '', cacerts: raw.cacerts, rootCertConfigMap: raw.rootCertConfigMap})
+  if (trust) Object.assign(out, {rootFingerprints: trust.roots.map((r) => r.fingerprint256), rootSource: trust.source})
   out.ewGateway = eastWestGateway(raw.services, out.network)
   out.gateway = out.ewGateway && {service: out.ewGateway.ref, address: out.ewGateway.addresses[0], port: out.ewGateway.port, network: out.ewGateway.network}
   return out
 }
 
 /** Every GET `cluster link` needs in one cluster, concurrently. */
-export async function readClusterFacts(client: KubeClient, istioNamespace: string): Promise<ClusterFacts> {
+export async function readClusterFacts(client: KubeClient, istioNamespace: string, want: {tokens?: boolean} = {}): Promise<LinkFacts> {
   const ns = istioNamespace
   const get = (type: (typeof RESOURCES)[keyof typeof RESOURCES], name: string, namespaced = true) =>
     client.getOptional<KubeObject>(resourcePath(type, namespaced ? ns : undefined, name))
   const list = async (type: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector?: string) =>
     ((await client.get<{items?: KubeObject[]}>(resourcePath(type, ns), {labelSelector})).items ?? [])
-  const plain = revisionNames(DEFAULT_REVISION, ns)
-  const [namespace, istiods, plainInjector, plainValues, cacerts, rootCertConfigMap, plainMeshConfigMap, services, serviceAccount, plainClusterRole, plainClusterRoleBinding, tokenSecret, remoteSecrets, gateways] = await allInOrder([
+  // In this order the first refusal is named on every run (allInOrder): a context allowed to view
+  // (no secrets, no clusterroles) is told about the cacerts Secret.
+  const [namespace, cacerts, rootCertConfigMap, {revision: rev, objects, plain}, services, serviceAccount, tokenSecret, remoteSecrets, gateways, anchors, kubeRootCa] = await allInOrder([
     get(RESOURCES.Namespace, ns, false),
-    list(RESOURCES.Deployment, ISTIOD_APP_SELECTOR),
-    get(RESOURCES.ConfigMap, plain.injectorConfigMap),
-    get(RESOURCES.ConfigMap, plain.valuesConfigMap),
     get(RESOURCES.Secret, CACERTS_SECRET),
     get(RESOURCES.ConfigMap, ROOT_CERT_CONFIGMAP),
-    get(RESOURCES.ConfigMap, plain.meshConfigMap),
+    // the install's revision-named objects, in one round for a default install (src/istio/read.ts)
+    readRevisioned(client, ns, ['injector', 'values', 'meshConfigMap', 'readerClusterRole', 'readerClusterRoleBinding'] as const),
     list(RESOURCES.Service),
     get(RESOURCES.ServiceAccount, READER_SERVICE_ACCOUNT),
-    get(RESOURCES.ClusterRole, plain.readerClusterRole, false),
-    get(RESOURCES.ClusterRoleBinding, plain.readerClusterRole, false),
     get(RESOURCES.Secret, READER_TOKEN_SECRET),
     list(RESOURCES.Secret, `${MULTICLUSTER_LABEL}=true`),
     // every namespace: a Gateway anywhere applies to the east-west gateway's pods
     client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Gateway)).then((l) => (l.items ?? []).map((g) => withType(g, RESOURCES.Gateway)),
       (error) => (error instanceof ApiError && error.status === 404 ? undefined : Promise.reject(error))),
+    // what planning a bound token needs (--token-ttl, rotate-credentials): read here, so the planner sends nothing
+    want.tokens ? list(RESOURCES.Secret, ANCHOR_FOR_LABEL).then((l) => l.map((s) => withType(s, RESOURCES.Secret))) : undefined,
+    want.tokens ? get(RESOURCES.ConfigMap, 'kube-root-ca.crt') : undefined,
   ])
-  // A revisioned install (no default-revision istiod): its own ConfigMaps and reader RBAC, read
-  // in a second round. A reader ClusterRole/binding with the plain name (one kubectl-mesh made
-  // earlier) still counts when the revision has none.
-  const rev = chooseRevision(istiods, ns)
-  let [injector, values, meshConfigMap, clusterRole, clusterRoleBinding] = [plainInjector, plainValues, plainMeshConfigMap, plainClusterRole, plainClusterRoleBinding]
-  if (rev.names.revision !== DEFAULT_REVISION) {
-    [injector, values, meshConfigMap, clusterRole, clusterRoleBinding] = await allInOrder([
-      get(RESOURCES.ConfigMap, rev.names.injectorConfigMap),
-      get(RESOURCES.ConfigMap, rev.names.valuesConfigMap),
-      get(RESOURCES.ConfigMap, rev.names.meshConfigMap),
-      get(RESOURCES.ClusterRole, rev.names.readerClusterRole, false),
-      get(RESOURCES.ClusterRoleBinding, rev.names.readerClusterRole, false),
-    ])
-    clusterRole ??= plainClusterRole
-    clusterRoleBinding ??= plainClusterRoleBinding
-  }
+  // A reader ClusterRole/binding with the plain name (one kubectl-mesh made earlier) still counts when the revision has none.
+  const {injector, values, meshConfigMap} = objects
+  const clusterRole = objects.readerClusterRole ?? plain.readerClusterRole
+  const clusterRoleBinding = objects.readerClusterRoleBinding ?? plain.readerClusterRoleBinding
   return {
     context: client.context,
     istioNamespace: ns,
@@ -185,6 +165,7 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
     tokenSecret: tokenSecret && withType(tokenSecret, RESOURCES.Secret),
     remoteSecrets: remoteSecrets.map((s) => withType(s, RESOURCES.Secret)),
     gateways,
+    ...(want.tokens ? {anchors, podCaData: kubeRootCa?.data?.['ca.crt'] ? Buffer.from(kubeRootCa.data['ca.crt'], 'utf8').toString('base64') : undefined} : {}),
   }
 }
 

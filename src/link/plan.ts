@@ -8,7 +8,7 @@ import {
   CLUSTER_ANNOTATION, CONTROL_PLANE_CLUSTERS_ANNOTATION, CROSS_NETWORK_GATEWAY, ISTIOD_GATEWAY, ISTIOD_WEBHOOK_PORT, ISTIOD_WEBHOOK_SERVICE_PORT, ISTIOD_XDS_PORT, EXPOSE_ANNOTATION, EXPOSED_FOR_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET,
   REMOTE_SECRET_PREFIX, SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN_TYPE, readerClusterRole, stamp,
 } from '../istio/names.ts'
-import type {ClusterFacts, Gateway} from './facts.ts'
+import type {LinkFacts, Gateway} from './facts.ts'
 
 export const isManaged = (obj: KubeObject | undefined): boolean => obj?.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE
 
@@ -75,7 +75,7 @@ export interface ReaderStep {
  * In the discovered cluster: the reader ServiceAccount, ClusterRole and binding when missing
  * (or owned by kubectl-mesh), and the token Secret. Objects an Istio install made are kept.
  */
-export function planReader(west: ClusterFacts, version: string): ReaderStep[] {
+export function planReader(west: LinkFacts, version: string): ReaderStep[] {
   const ns = west.istioNamespace
   // Kept objects are shown under their own name (a revisioned install's reader ClusterRole is
   // istio-reader-clusterrole-<revision>-<namespace>).
@@ -242,7 +242,7 @@ export interface ExposurePlan {
  * missing, unless another Gateway already passes everything through. Otherwise its ID is
  * dropped, and the Gateway deleted when no linking cluster is left.
  */
-export function planExposure(west: Pick<ClusterFacts, 'context' | 'ewGateway' | 'clusterDomain' | 'gateways'>, eastId: string, want: boolean, version: string): ExposurePlan {
+export function planExposure(west: Pick<LinkFacts, 'context' | 'ewGateway' | 'clusterDomain' | 'gateways'>, eastId: string, want: boolean, version: string): ExposurePlan {
   const ours = (west.gateways ?? []).find((g) => g.metadata.name === CROSS_NETWORK_GATEWAY && g.metadata.namespace === west.ewGateway?.namespace)
   const drop = dropExposure(eastId)
   if (!want) return {edit: drop, planned: drop(ours)}
@@ -304,7 +304,7 @@ export function dropIstiodExposure(remoteId: string): Edit {
  * (with its VirtualService), unless another Gateway already passes 15012 and 15017 through.
  * Otherwise its ID is dropped, and both objects deleted when no remote is left.
  */
-export function planIstiodExposure(primary: Pick<ClusterFacts, 'context' | 'ewGateway' | 'clusterDomain' | 'gateways' | 'istioNamespace' | 'istiodService'> & {virtualService?: KubeObject}, remoteId: string, want: boolean, version: string): IstiodExposurePlan {
+export function planIstiodExposure(primary: Pick<LinkFacts, 'context' | 'ewGateway' | 'clusterDomain' | 'gateways' | 'istioNamespace' | 'istiodService'> & {virtualService?: KubeObject}, remoteId: string, want: boolean, version: string): IstiodExposurePlan {
   const ew = primary.ewGateway
   const ours = (primary.gateways ?? []).find((g) => g.metadata.name === ISTIOD_GATEWAY && g.metadata.namespace === ew?.namespace)
   const drop = dropIstiodExposure(remoteId)

@@ -3,7 +3,7 @@
 // (where its /debug/clusterz is readable through a port-forward), and only then revoke the old
 // token (delete its anchor, or its token Secret). The old token is never revoked before the new
 // one is in place; a failure on the way says which token is live and how to finish.
-import {dump, load} from 'js-yaml'
+import {withToken} from '../cluster/remote-secrets.ts'
 import {OperationError, UsageError} from '../errors.ts'
 import {applyObject, type Change, changeOf} from '../kube/apply.ts'
 import type {KubeClient} from '../kube/client.ts'
@@ -13,11 +13,11 @@ import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {REMOTE_SECRET_PREFIX, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, TOKEN_TTL_ANNOTATION} from '../istio/names.ts'
 import type {Reporter} from '../report.ts'
-import {probeThroughPod} from '../verify/istiod.ts'
+import {probeThroughPod} from '../cluster/istiod.ts'
 import {allInOrder} from '../settle.ts'
-import {type ClusterFacts, readClusterFacts} from './facts.ts'
+import {type LinkFacts, readClusterFacts} from './facts.ts'
 import {
-  anchorSecret, expiredAnchors, formatTtl, issueBoundToken, issueLongLivedToken, type IssuedToken, linkTokenSecret, listAnchors,
+  anchorSecret, expiredAnchors, formatTtl, issueBoundToken, issueLongLivedToken, type IssuedToken, linkTokenSecret, anchorsFor,
   MAX_TTL_SECONDS, MIN_TTL_SECONDS, nextAnchorIndex, parseTokenTtl, remoteSecretToken, type TokenInfo,
 } from './token.ts'
 
@@ -57,8 +57,8 @@ export interface Rotation {
 }
 
 interface Plan {
-  east: ClusterFacts
-  west: ClusterFacts
+  east: LinkFacts
+  west: LinkFacts
   id: string
   eastId: string
   secret: KubeObject
@@ -80,11 +80,11 @@ export async function rotateCredentials(session: Session, o: RotateOptions): Pro
   const east = session.client(eastRef.context)
   const west = session.client(westRef.context)
   const [eastFacts, westFacts] = await allInOrder([readFacts(east, o.istioNamespace), readFacts(west, o.istioNamespace)])
-  const pairs: Array<[ClusterFacts, ClusterFacts]> = [[eastFacts, westFacts]]
+  const pairs: Array<[LinkFacts, LinkFacts]> = [[eastFacts, westFacts]]
   if (o.bidirectional) pairs.push([westFacts, eastFacts])
   // Everything is checked for every direction before the first write.
   const plans: Plan[] = []
-  for (const [e, w] of pairs) plans.push(await plan(e, w, session.client(w.context), o))
+  for (const [e, w] of pairs) plans.push(plan(e, w, o))
 
   const changes: Change[] = []
   const rotations: Rotation[] = []
@@ -92,9 +92,9 @@ export async function rotateCredentials(session: Session, o: RotateOptions): Pro
   return {changes, rotations}
 }
 
-async function readFacts(client: KubeClient, ns: string): Promise<ClusterFacts> {
+async function readFacts(client: KubeClient, ns: string): Promise<LinkFacts> {
   try {
-    return await readClusterFacts(client, ns)
+    return await readClusterFacts(client, ns, {tokens: true})
   } catch (error) {
     if (error instanceof ApiError && error.status === 0) {
       throw new UsageError(`context "${client.context}": cannot reach the API server at ${client.server.origin} (${error.message}); nothing was written`,
@@ -104,9 +104,10 @@ async function readFacts(client: KubeClient, ns: string): Promise<ClusterFacts> 
   }
 }
 
-const linkCmd = (e: ClusterFacts, w: ClusterFacts) => `kubectl mesh cluster link --context ${e.context} --remote-context ${w.context}`
+const linkCmd = (e: LinkFacts, w: LinkFacts) => `kubectl mesh cluster link --context ${e.context} --remote-context ${w.context}`
 
-async function plan(east: ClusterFacts, west: ClusterFacts, westClient: KubeClient, o: RotateOptions): Promise<Plan> {
+/** Pure: the rotation of one direction from the facts (read with want.tokens). */
+function plan(east: LinkFacts, west: LinkFacts, o: RotateOptions): Plan {
   const E = `context "${east.context}"`
   const id = west.clusterId
   if (!id) throw new UsageError(`context "${west.context}": cannot tell its cluster ID, so the remote secret in ${E} cannot be found; nothing was written`, 'set CLUSTER_ID on its istiod (global.multiCluster.clusterName)')
@@ -120,7 +121,7 @@ async function plan(east: ClusterFacts, west: ClusterFacts, westClient: KubeClie
   const eastId = east.clusterId
   if (!eastId) throw new UsageError(`${E}: cannot tell its cluster ID, which names the new token's Secret in "${west.context}"; nothing was written`, 'set CLUSTER_ID on its istiod (global.multiCluster.clusterName)')
   if (!west.serviceAccount) throw new UsageError(`context "${west.context}": ServiceAccount ${west.istioNamespace}/${READER_SERVICE_ACCOUNT} does not exist, so no token can be issued for it; nothing was written`, `re-create it: ${linkCmd(east, west)}`)
-  const anchors = await listAnchors(westClient, west.istioNamespace, eastId)
+  const anchors = anchorsFor(west, eastId)
   let ttlSeconds = o.tokenTtlSeconds
   if (ttlSeconds === undefined && current.info.kind === 'bound') {
     // The lifetime the link was made with: its anchor's annotation, else the token's own.
@@ -221,11 +222,8 @@ async function rotateOne(session: Session, p: Plan, o: RotateOptions, changes: C
 
 /** The remote secret with the token of its kubeconfig for `id` replaced; nothing else changes. */
 export function swapToken(secret: KubeObject, id: string, token: string): KubeObject {
-  const doc = load(Buffer.from(secret.data[id], 'base64').toString('utf8')) as any
-  const ctx = doc.contexts?.find((c: any) => c?.name === doc['current-context'])?.context ?? doc.contexts?.[0]?.context
-  const user = doc.users?.find((u: any) => u?.name === ctx?.user) ?? doc.users?.[0]
-  user.user = {...user.user, token}
-  const data = {...secret.data, [id]: Buffer.from(dump(doc, {lineWidth: -1, noRefs: true}), 'utf8').toString('base64')}
+  const kubeconfig = withToken(Buffer.from(secret.data[id], 'base64').toString('utf8'), token)
+  const data = {...secret.data, [id]: Buffer.from(kubeconfig, 'utf8').toString('base64')}
   return {apiVersion: 'v1', kind: 'Secret', metadata: {name: secret.metadata.name, namespace: secret.metadata.namespace}, data}
 }
 

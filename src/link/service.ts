@@ -10,10 +10,9 @@ import {type ObjectRef, writtenSuffix} from '../kube/journal.ts'
 import {type KubeObject, RESOURCES, resourcePath, resourceFor} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {isDns1123Label, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, readerClusterRole} from '../istio/names.ts'
-import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, revisionNames} from '../istio/revision.ts'
-import {type ClusterFacts, readClusterFacts} from './facts.ts'
+import {type LinkFacts, readClusterFacts} from './facts.ts'
 import {CONTROL_PLANE_CLUSTERS_ANNOTATION, CROSS_NETWORK_GATEWAY, EXPOSE_ANNOTATION, ISTIOD_GATEWAY} from '../istio/names.ts'
-import {readIstioInstall} from '../istio/read.ts'
+import {readIstioInstall, readRevisioned} from '../istio/read.ts'
 import {objectRef} from '../istio/gateway.ts'
 import {editAnnotation, type Edit, editObject, ownedFieldsEqual} from '../kube/apply.ts'
 import {
@@ -104,7 +103,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   const west = session.client(westRef.context)
 
   // 1. Read both clusters.
-  const [eastFacts, westFacts] = await (o.progress ?? quietSteps)([east, west].map((c) => ({title: `Read cluster "${c.context}"`, run: () => readFacts(c, o.istioNamespace)})), {concurrent: true})
+  const [eastFacts, westFacts] = await (o.progress ?? quietSteps)([east, west].map((c) => ({title: `Read cluster "${c.context}"`, run: () => readFacts(c, o.istioNamespace, {tokens: o.tokenTtlSeconds !== undefined})})), {concurrent: true})
 
   // 1b. The data planes: an ambient pair needs istiod's multi-network flag and WEST's istio-east-west Gateway.
   const crossNetwork = (e: {network?: string}, w: {network?: string}) => (o.network ?? w.network) !== e.network
@@ -163,10 +162,10 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
 
   // --token-ttl: per direction, the token in EAST's secret is reused or a new bound one is planned.
   if (o.tokenTtlSeconds !== undefined) {
-    for (const d of directions) d.bound = await planBoundToken(d.link, session.client(d.link.west.context), o.tokenTtlSeconds, o.version)
+    for (const d of directions) d.bound = planBoundToken(d.link, o.tokenTtlSeconds, o.version)
   }
   // The reader objects, once per cluster that is discovered.
-  const readerPlans = new Map<ClusterFacts, ReaderStep[]>()
+  const readerPlans = new Map<LinkFacts, ReaderStep[]>()
   for (const d of directions) readerPlans.set(d.link.west, o.tokenTtlSeconds === undefined ? planReader(d.link.west, o.version) : withoutTokenSecret(planReader(d.link.west, o.version)))
 
   for (const w of warnings) o.report.warn(w)
@@ -201,7 +200,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   }
   const sending = (context: string, obj: Pick<KubeObject, 'kind' | 'metadata'>, write: () => Promise<Change>): Promise<Change> => sendingOptional(context, obj, write) as Promise<Change>
   try {
-    const tokens = new Map<ClusterFacts, {token: string; caData?: string}>()
+    const tokens = new Map<LinkFacts, {token: string; caData?: string}>()
     for (const [facts, steps] of readerPlans) {
       const client = session.client(facts.context)
       for (const step of steps) changes.push(await sending(client.context, step.desired, () => applyReaderStep(client, step, o.dryRun)))
@@ -227,12 +226,11 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
     for (const [i, d] of directions.entries()) {
       const client = session.client(d.link.east.context)
       const t = d.bound ? await boundTokenFor(session.client(d.link.west.context), d.bound, {dryRun: o.dryRun, changes, report: o.report}) : tokens.get(d.link.west)!
-      const caData = t.caData ?? d.link.west.caData
-      if (!caData) {
+      const desired = secretFor(d, t, o)
+      if (!desired) {
         throw new OperationError(`context "${d.link.west.context}": no CA certificate for the remote kubeconfig (token Secret has no ca.crt, the kubeconfig context has no certificate-authority)`,
           'check that kube-controller-manager runs with --root-ca-file')
       }
-      const desired = secretFor(d, t.token, caData, o)
       const live = d.link.east.remoteSecrets.find((s) => s.metadata.name === desired.metadata.name)
       changes.push(live && isUpToDate(live, desired) ? changeOf(client.context, desired, 'unchanged') : await sending(client.context, desired, () => applyObject(client, desired, {dryRun: o.dryRun})))
       const m = meshEdits[i]
@@ -263,7 +261,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
 }
 
 /** The Gateway that passes PRIMARY's istiod through (namespace/name), planned or found. */
-function istiodExposedBy(p: IstiodExposurePlan, east: ClusterFacts): string | undefined {
+function istiodExposedBy(p: IstiodExposurePlan, east: LinkFacts): string | undefined {
   if (p.coveredBy) return objectRef(p.coveredBy)
   const gw = p.planned.gateway ?? east.gateways?.find((g) => g.metadata.name === ISTIOD_GATEWAY && g.metadata.namespace === east.ewGateway?.namespace)
   return gw ? objectRef(gw) : undefined
@@ -286,15 +284,18 @@ async function writeIstiodExposure(primary: KubeClient, namespace: string, p: Is
   return out
 }
 
-/** The remote secret for one direction, with a given token: the one builder of it. */
-function secretFor(d: Direction, token: string, caData: string, o: Pick<LinkOptions, 'version' | 'expose'>): KubeObject {
+/** The remote secret for one direction, with a given token and the CA that came with it (else WEST's context's): the one builder of it; undefined without a CA. */
+function secretFor(d: Direction, t: {token: string; caData?: string}, o: Pick<LinkOptions, 'version' | 'expose'>): KubeObject | undefined {
+  const caData = t.caData ?? d.link.west.caData
+  const token = t.token
+  if (!caData) return undefined
   return remoteSecret(d.link.east.istioNamespace, d.link.id, remoteKubeconfig({id: d.link.id, server: d.server, caData, token, tlsServerName: d.tlsServerName}), o.version,
     d.link.crossNetwork ? o.expose ?? 'all' : undefined)
 }
 
-async function readFacts(client: KubeClient, ns: string): Promise<ClusterFacts> {
+async function readFacts(client: KubeClient, ns: string, want: {tokens?: boolean} = {}): Promise<LinkFacts> {
   try {
-    return await readClusterFacts(client, ns)
+    return await readClusterFacts(client, ns, want)
   } catch (error) {
     if (error instanceof ApiError && error.status === 0) {
       const op = toOperationError(error)
@@ -341,7 +342,7 @@ async function applyReaderStep(client: KubeClient, step: ReaderStep, dryRun?: bo
 }
 
 /** Poll the token Secret until the token controller has filled in data.token and data.ca.crt. */
-async function waitForToken(client: KubeClient, facts: ClusterFacts, o: LinkOptions): Promise<{token: string; caData?: string}> {
+async function waitForToken(client: KubeClient, facts: LinkFacts, o: LinkOptions): Promise<{token: string; caData?: string}> {
   const path = resourcePath(RESOURCES.Secret, facts.istioNamespace, READER_TOKEN_SECRET)
   const read = (s: KubeObject | undefined) => (s?.data?.token ? {token: Buffer.from(s.data.token, 'base64').toString('utf8'), caData: s.data['ca.crt'] as string | undefined} : undefined)
   const ready = (s: KubeObject | undefined) => Boolean(s?.data?.token && s.data['ca.crt'])
@@ -365,9 +366,9 @@ async function waitForToken(client: KubeClient, facts: ClusterFacts, o: LinkOpti
 interface Access {context: string; verb: 'create' | 'update' | 'patch'; group: string; resource: string; namespace?: string; name?: string}
 
 /** SelfSubjectAccessReviews for the writes the plan needs (none when everything is up to date). */
-async function checkAccess(o: LinkOptions, clientFor: (context: string) => KubeClient, directions: Direction[], readerPlans: Map<ClusterFacts, ReaderStep[]>, meshEdits: MeshEdit[]): Promise<void> {
+async function checkAccess(o: LinkOptions, clientFor: (context: string) => KubeClient, directions: Direction[], readerPlans: Map<LinkFacts, ReaderStep[]>, meshEdits: MeshEdit[]): Promise<void> {
   const wanted: Array<{client: KubeClient; access: Access}> = []
-  const add = (facts: ClusterFacts, obj: KubeObject, exists: boolean, patch = false) => {
+  const add = (facts: LinkFacts, obj: KubeObject, exists: boolean, patch = false) => {
     const type = resourceFor(obj)
     const group = type.apiVersion.includes('/') ? type.apiVersion.split('/')[0] : ''
     wanted.push({client: clientFor(facts.context), access: {context: facts.context, verb: patch ? 'patch' : exists ? 'update' : 'create', group, resource: type.plural, namespace: type.namespaced ? obj.metadata.namespace : undefined, name: exists ? obj.metadata.name : undefined}})
@@ -416,13 +417,11 @@ async function checkAccess(o: LinkOptions, clientFor: (context: string) => KubeC
 /** The remote secret as it would be written now, when the reader token already exists. */
 function desiredRemoteSecret(d: Direction, o: Pick<LinkOptions, 'version' | 'expose'>): KubeObject | undefined {
   const t = d.link.west.tokenSecret?.data
-  const caData = d.bound ? d.bound.caData ?? d.link.west.caData : t?.['ca.crt'] ?? d.link.west.caData
   const token = d.bound ? d.bound.reuse?.token : t?.token && Buffer.from(t.token, 'base64').toString('utf8')
-  if (!token || !caData) return undefined
-  return secretFor(d, token, caData, o)
+  return token ? secretFor(d, {token, caData: d.bound ? d.bound.caData : t?.['ca.crt']}, o) : undefined
 }
 
-function yamlDocs(o: LinkOptions, directions: Direction[], readerPlans: Map<ClusterFacts, ReaderStep[]>, meshEdits: MeshEdit[]): {docs: Array<{context: string; object: KubeObject}>; error?: UsageError} {
+function yamlDocs(o: LinkOptions, directions: Direction[], readerPlans: Map<LinkFacts, ReaderStep[]>, meshEdits: MeshEdit[]): {docs: Array<{context: string; object: KubeObject}>; error?: UsageError} {
   const docs: Array<{context: string; object: KubeObject}> = []
   for (const [facts, steps] of readerPlans) {
     for (const s of steps) if (s.mode === 'apply') docs.push({context: facts.context, object: s.desired})
@@ -589,7 +588,7 @@ export async function unlink(session: Session, o: UnlinkOptions): Promise<{chang
   return {changes, ids}
 }
 
-function requireClusterId(f: ClusterFacts, hint: string): string {
+function requireClusterId(f: LinkFacts, hint: string): string {
   if (f.clusterId && isDns1123Label(f.clusterId)) return f.clusterId
   throw new UsageError(`context "${f.context}": cannot tell the cluster ID (${f.clusterId ? `"${f.clusterId}" is not a DNS-1123 label` : NO_CLUSTER_ID}); nothing was removed`, hint)
 }
@@ -634,14 +633,10 @@ async function removeLink(client: KubeClient, id: string, ns: string, dryRun?: b
   const secret = {apiVersion: 'v1', kind: 'Secret', metadata: {name: remoteSecretName(id), namespace: ns}}
   // Read first, so that a repeated unlink sends no write at all. meshNetworks lives in the mesh
   // ConfigMap of the revision link chose (src/istio/revision.ts): `istio` unless only a revisioned istiod runs.
-  const plain = revisionNames(DEFAULT_REVISION, ns)
-  const [live, istiods, plainCm] = await allInOrder([
+  const [live, {revision: {names}, objects: {meshConfigMap: cm}}] = await allInOrder([
     client.getOptional<KubeObject>(resourcePath(RESOURCES.Secret, ns, secret.metadata.name)),
-    client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Deployment, ns), {labelSelector: ISTIOD_APP_SELECTOR}),
-    client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, plain.meshConfigMap)),
+    readRevisioned(client, ns, ['meshConfigMap'] as const),
   ])
-  const {names} = chooseRevision(istiods.items ?? [], ns)
-  const cm = names.revision === DEFAULT_REVISION ? plainCm : await client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, names.meshConfigMap))
   const deleted = live && await deleteObject(client, secret, {dryRun})
   if (deleted) changes.push(deleted)
   if (cm) {

@@ -15,9 +15,11 @@ import {
   ANCHOR_FOR_LABEL, anchorSecretName, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, SERVICE_ACCOUNT_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN_TYPE,
   stamp, TOKEN_EXPIRES_ANNOTATION, TOKEN_TTL_ANNOTATION,
 } from '../istio/names.ts'
-import {load} from 'js-yaml'
+import {parseKubeconfig, tokenInfo, type TokenInfo} from '../cluster/remote-secrets.ts'
+
+export {decodeJwtClaims, tokenInfo, type TokenClaims, type TokenInfo} from '../cluster/remote-secrets.ts'
 import type {Reporter} from '../report.ts'
-import type {ClusterFacts} from './facts.ts'
+import type {LinkFacts} from './facts.ts'
 
 export const MIN_TTL_SECONDS = 600
 export const MAX_TTL_SECONDS = 8760 * 3600
@@ -49,91 +51,11 @@ export function formatTtl(seconds: number): string {
   return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s || (!h && !m) ? `${s}s` : ''}`
 }
 
-export interface TokenClaims {
-  iss?: string
-  sub?: string
-  iat?: number
-  exp?: number
-  nbf?: number
-  'kubernetes.io'?: {
-    namespace?: string
-    serviceaccount?: {name?: string; uid?: string}
-    secret?: {name?: string; uid?: string}
-    pod?: {name?: string; uid?: string}
-    node?: {name?: string; uid?: string}
-  }
-  'kubernetes.io/serviceaccount/namespace'?: string
-  'kubernetes.io/serviceaccount/secret.name'?: string
-  'kubernetes.io/serviceaccount/service-account.name'?: string
-}
-
-/** The claims of a JWT (not verified: only for telling its kind and age), or undefined. */
-export function decodeJwtClaims(token: string | undefined): TokenClaims | undefined {
-  const parts = token?.split('.')
-  if (!parts || parts.length !== 3) return undefined
-  try {
-    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'))
-    return claims && typeof claims === 'object' && !Array.isArray(claims) ? claims : undefined
-  } catch {
-    return undefined
-  }
-}
-
-export interface TokenInfo {
-  /** bound: a TokenRequest token with an expiry; long-lived: a token Secret's token; unknown: not a service-account JWT. */
-  kind: 'bound' | 'long-lived' | 'unknown'
-  issuedAt?: Date
-  expiresAt?: Date
-  /** exp - iat */
-  lifetimeSeconds?: number
-  /** bound: the object deleting which revokes the token */
-  boundTo?: {kind: 'Secret' | 'Pod' | 'Node'; name: string; uid?: string}
-  /** long-lived: the token Secret */
-  secretName?: string
-  namespace?: string
-  serviceAccount?: string
-}
-
-export function tokenInfo(token: string | undefined): TokenInfo {
-  const c = decodeJwtClaims(token)
-  if (!c) return {kind: 'unknown'}
-  const k8s = c['kubernetes.io']
-  if (typeof c.exp === 'number') {
-    const info: TokenInfo = {kind: 'bound', expiresAt: new Date(c.exp * 1000), namespace: k8s?.namespace, serviceAccount: k8s?.serviceaccount?.name}
-    if (typeof c.iat === 'number') {
-      info.issuedAt = new Date(c.iat * 1000)
-      info.lifetimeSeconds = c.exp - c.iat
-    }
-    for (const kind of ['secret', 'pod', 'node'] as const) {
-      const ref = k8s?.[kind]
-      if (ref?.name) info.boundTo = {kind: kind === 'secret' ? 'Secret' : kind === 'pod' ? 'Pod' : 'Node', name: ref.name, uid: ref.uid}
-    }
-    return info
-  }
-  const secretName = c['kubernetes.io/serviceaccount/secret.name']
-  if (c.iss === 'kubernetes/serviceaccount' || secretName) {
-    return {kind: 'long-lived', secretName, namespace: c['kubernetes.io/serviceaccount/namespace'], serviceAccount: c['kubernetes.io/serviceaccount/service-account.name']}
-  }
-  return {kind: 'unknown'}
-}
-
-/** The bearer token of a remote secret's kubeconfig (its current context's user), or undefined. */
-export function kubeconfigToken(kubeconfig: string): string | undefined {
-  try {
-    const doc = load(kubeconfig) as any
-    const ctx = doc?.contexts?.find((c: any) => c?.name === doc['current-context'])?.context ?? doc?.contexts?.[0]?.context
-    const user = doc?.users?.find((u: any) => u?.name === ctx?.user)?.user ?? doc?.users?.[0]?.user
-    return typeof user?.token === 'string' ? user.token : undefined
-  } catch {
-    return undefined
-  }
-}
-
 /** The token in EAST's remote secret for `id`, decoded. */
 export function remoteSecretToken(secret: KubeObject | undefined, id: string): {token: string; info: TokenInfo} | undefined {
   const b64 = secret?.data?.[id]
   if (!b64) return undefined
-  const token = kubeconfigToken(Buffer.from(b64, 'base64').toString('utf8'))
+  const token = parseKubeconfig(Buffer.from(b64, 'base64').toString('utf8')).token
   return token ? {token, info: tokenInfo(token)} : undefined
 }
 
@@ -234,10 +156,14 @@ export async function issueLongLivedToken(west: KubeClient, secret: KubeObject, 
 export const DRY_RUN_TOKEN = 'dry-run-token-not-issued'
 
 /** The CA of WEST's API server as its pods see it (ConfigMap kube-root-ca.crt), base64; else the context's. */
-export async function westCaData(west: KubeClient, facts: ClusterFacts): Promise<string | undefined> {
-  const cm = await west.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, facts.istioNamespace, 'kube-root-ca.crt'))
-  const pem = cm?.data?.['ca.crt']
-  return pem ? Buffer.from(pem, 'utf8').toString('base64') : facts.caData
+export function westCaData(facts: LinkFacts): string | undefined {
+  return facts.podCaData ?? facts.caData
+}
+
+/** The anchors of EAST's tokens among WEST's (read with want.tokens, src/link/facts.ts). */
+export function anchorsFor(west: LinkFacts, eastId: string): KubeObject[] {
+  if (!west.anchors) throw new Error(`internal: the facts of context "${west.context}" were read without its token anchors`)
+  return west.anchors.filter((s) => s.metadata.labels?.[ANCHOR_FOR_LABEL] === eastId)
 }
 
 // ---- the hooks `cluster link --token-ttl` uses (src/link/service.ts) -----------------------
@@ -275,14 +201,15 @@ export function chooseBoundToken(i: {secret?: KubeObject; id: string; anchors: K
 }
 
 /** Reads (anchors, CA) and plans one direction; throws UsageError before anything is written. */
-export async function planBoundToken(d: {east: ClusterFacts; west: ClusterFacts; id: string}, westClient: KubeClient, ttlSeconds: number, version: string, now = new Date()): Promise<BoundTokenPlan> {
+/** Pure: from the facts read with want.tokens (the anchors and WEST's CA are in them). */
+export function planBoundToken(d: {east: LinkFacts; west: LinkFacts; id: string}, ttlSeconds: number, version: string, now = new Date()): BoundTokenPlan {
   const eastId = d.east.clusterId
   if (!eastId) {
     throw new UsageError(`context "${d.east.context}": cannot tell its cluster ID, which names the token's anchor Secret in "${d.west.context}"; nothing was written`,
       'set CLUSTER_ID on istiod (or global.multiCluster.clusterName), or link without --token-ttl')
   }
   const ns = d.west.istioNamespace
-  const [anchors, caData] = await Promise.all([listAnchors(westClient, ns, eastId), westCaData(westClient, d.west)])
+  const [anchors, caData] = [anchorsFor(d.west, eastId), westCaData(d.west)]
   const secret = d.east.remoteSecrets.find((s) => s.metadata.name === `istio-remote-secret-${d.id}`)
   const choice = chooseBoundToken({secret, id: d.id, anchors, ttlSeconds, now})
   const plan: BoundTokenPlan = {ttlSeconds, eastId, westNamespace: ns, caData, expired: [], reason: choice.reason}

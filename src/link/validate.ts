@@ -4,7 +4,7 @@
 import {isIP} from 'node:net'
 import {UsageError} from '../errors.ts'
 import {CROSS_NETWORK_PORT, isDns1123Label, REMOTE_SECRET_PREFIX} from '../istio/names.ts'
-import type {ClusterFacts, Gateway} from './facts.ts'
+import type {LinkFacts, Gateway} from './facts.ts'
 
 /** Where the cluster ID is looked for, for the error when it is in neither place. */
 export const NO_CLUSTER_ID = 'no CLUSTER_ID on Deployment istiod, no global.multiCluster.clusterName in ConfigMap istio-sidecar-injector or values'
@@ -95,9 +95,9 @@ export interface PairOptions {
 /** What one direction of a link needs, resolved from facts and flags. */
 export interface ResolvedLink {
   /** The cluster whose istiod discovers (gets the remote secret). */
-  east: ClusterFacts
+  east: LinkFacts
   /** The cluster being discovered (gets the reader account and token). */
-  west: ClusterFacts
+  west: LinkFacts
   /** WEST's cluster ID: the remote secret's data key and meshNetworks' fromRegistry. */
   id: string
   westNetwork?: string
@@ -111,7 +111,7 @@ export interface ResolvedLink {
  * Check one direction: EAST discovers WEST. Throws UsageError on a pair that cannot work;
  * returns the resolved link and warnings.
  */
-export function validatePair(east: ClusterFacts, west: ClusterFacts, o: PairOptions): {link: ResolvedLink; warnings: string[]} {
+export function validatePair(east: LinkFacts, west: LinkFacts, o: PairOptions): {link: ResolvedLink; warnings: string[]} {
   const warnings: string[] = []
   const E = `context "${east.context}"`
   const W = `context "${west.context}"`
@@ -149,15 +149,22 @@ export function validatePair(east: ClusterFacts, west: ClusterFacts, o: PairOpti
       `remove it first (kubectl --context ${east.context} -n ${east.istioNamespace} delete secret ${taken.metadata.name}), then link again`)
   }
 
-  if (east.rootFingerprint && west.rootFingerprint && east.rootFingerprint !== west.rootFingerprint) {
+  // Sets of roots: mid-rotation a cluster trusts two, and a shared one is enough for mTLS.
+  const eastRoots = east.rootFingerprints ?? []
+  const westRoots = west.rootFingerprints ?? []
+  if (eastRoots.length > 0 && westRoots.length > 0 && !eastRoots.some((r) => westRoots.includes(r))) {
+    // read from what istiod published (src/cluster/trust.ts): a newer cacerts may wait for its restart
+    const published = [east, west].find((f) => f.rootSource === 'istio-ca-root-cert')
     if (!o.force) {
-      throw new UsageError(`${E} and ${W} trust different root CAs (${east.rootSource} ${short(east.rootFingerprint)} vs ${west.rootSource} ${short(west.rootFingerprint)}): mTLS between them would fail`,
-        'install intermediates from one root in both (kubectl mesh ca gen --cluster NAME --context CTX), or pass --force to link anyway')
+      throw new UsageError(`${E} and ${W} trust different root CAs (${east.rootSource} ${eastRoots.map(short).join(' + ')} vs ${west.rootSource} ${westRoots.map(short).join(' + ')}): mTLS between them would fail`,
+        published
+          ? `install intermediates from one root in both (kubectl mesh ca gen --cluster NAME --context CTX); a cacerts installed after istiod started is used only once istiod restarts (kubectl --context ${published.context} rollout restart deployment/${published.istiodService} -n ${published.istioNamespace}); or pass --force to link anyway`
+          : 'install intermediates from one root in both (kubectl mesh ca gen --cluster NAME --context CTX), or pass --force to link anyway')
     }
     warnings.push(`--force: ${E} and ${W} trust different root CAs; cross-cluster mTLS will fail until they share one`)
-  } else if (!east.rootFingerprint && !east.remoteProfile || !west.rootFingerprint && !west.remoteProfile) {
+  } else if (eastRoots.length === 0 && !east.remoteProfile || westRoots.length === 0 && !west.remoteProfile) {
     // (a remote-profile cluster runs no CA: its workloads get their certificates from the primary)
-    const unknown = [east, west].filter((f) => !f.rootFingerprint).map((f) => `"${f.context}"`).join(' and ')
+    const unknown = [east, west].filter((f) => !f.rootFingerprints?.length).map((f) => `"${f.context}"`).join(' and ')
     warnings.push(`cannot tell the root CA of context ${unknown} (no ${'cacerts'} Secret, no istio-ca-root-cert ConfigMap): make sure both clusters share one root (kubectl mesh ca gen)`)
   }
   if (east.meshId && west.meshId && east.meshId !== west.meshId) {
@@ -196,7 +203,7 @@ function short(fp: string): string {
  * primary whose cluster ID is unknown (WEST's controlPlaneClusters annotation must name it).
  * Returns true when this is a primary-remote link.
  */
-export function validatePrimaryRemote(east: ClusterFacts, west: ClusterFacts, o: {remoteProfile?: boolean; bidirectional?: boolean}): boolean {
+export function validatePrimaryRemote(east: LinkFacts, west: LinkFacts, o: {remoteProfile?: boolean; bidirectional?: boolean}): boolean {
   if (east.remoteProfile) {
     throw new UsageError(`context "${east.context}" runs Istio's remote profile (no istiod, only a values ConfigMap): it cannot discover other clusters`,
       `link its primary to it instead: kubectl mesh cluster link --context <PRIMARY> --remote-context ${east.context}`)

@@ -9,7 +9,7 @@ import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import {exposureGateway} from '../link/plan.ts'
 import type {Session} from '../kube/session.ts'
 import {CLUSTER_ANNOTATION, CROSS_NETWORK_GATEWAY, EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MULTICLUSTER_LABEL, REMOTE_SECRET_PREFIX} from '../istio/names.ts'
-import {type IstioInstall, readIstioInstall} from '../istio/read.ts'
+import {type IstioInstall, type KnownInstalls, readIstioInstall} from '../istio/read.ts'
 import type {Reporter} from '../report.ts'
 import {allInOrder} from '../settle.ts'
 import {quietSteps, type StepRunner} from '../steps.ts'
@@ -90,9 +90,11 @@ export async function runMesh(session: Session, o: MeshRunOptions): Promise<Mesh
 
   // 2. The declared operations, in dependency order, through the step commands' services.
   const changes: Change[] = []
-  const ops: Operation[] = desiredSteps(m).map((s) => ({title: describeStep(s), run: () => runStep(session, s, o, report, plannedGateways(s, clusters, changes, o))}))
+  // Each step's service gets the installs read in 1. instead of reading them again.
+  const installs = new Map(clusters.map((c) => [c.context, c.install]))
+  const ops: Operation[] = desiredSteps(m).map((s) => ({title: describeStep(s), run: () => runStep(session, s, o, report, installs, plannedGateways(s, clusters, changes, o))}))
   // 3. --prune: what kubectl-mesh made in the declared clusters that the file no longer declares.
-  if (o.prune) ops.push(...await planPrune(session, o, idOf, report))
+  if (o.prune) ops.push(...await planPrune(session, o, idOf, report, installs))
 
   for (const op of ops) {
     try {
@@ -127,7 +129,7 @@ function plannedGateways(s: MeshStep, clusters: DeclaredCluster[], before: Chang
 }
 
 /** One declared operation through its step command's service; its changes. */
-async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report: Reporter, plannedGateways: KubeObject[] = []): Promise<Change[]> {
+async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report: Reporter, installs: KnownInstalls, plannedGateways: KubeObject[] = []): Promise<Change[]> {
   const m = o.mesh
   const common = {istioNamespace: m.istioNamespace, dryRun: o.dryRun, version: o.version, progress: o.progress}
   switch (s.kind) {
@@ -149,7 +151,7 @@ async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report:
     }
     case 'export': {
       const {exportService} = await import('../exposure/export.ts')
-      const r = await exportService(session, {name: s.service, namespace: s.namespace, context: s.context, mcs: false, plannedGateways, ...common}, {plan: false})
+      const r = await exportService(session, {name: s.service, namespace: s.namespace, context: s.context, mcs: false, plannedGateways, ...common}, {plan: false, installs})
       if (r.coveredBy) report.note(`context "${s.context}": Service ${s.namespace}/${s.service} is already reachable: Gateway ${r.coveredBy} passes ${r.host} through; no host added`)
       return r.changes
     }
@@ -159,7 +161,7 @@ async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report:
       const r = await importServices(session, {
         ...(s.kind === 'import' ? {name: s.service} : {names: s.services}), allExported: false, namespace: s.namespace, context: s.context, fromContext: s.fromContext, host: s.kind === 'import' ? s.host : undefined,
         address: 'auto', createNamespace: false, assumeExported: o.dryRun, ...common,
-      }, {plan: false})
+      }, {plan: false, installs})
       for (const w of r.warnings) report.warn(w)
       for (const n of r.notes) report.note(n)
       return r.changes
@@ -171,7 +173,7 @@ async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report:
  * --prune: in each declared cluster, what kubectl-mesh made (its labels) that the file does not
  * declare, undone by the step commands' own undo services, consumers first: imports, exports, links.
  */
-async function planPrune(session: Session, o: MeshRunOptions, idOf: Map<string, string>, report: Reporter): Promise<Operation[]> {
+async function planPrune(session: Session, o: MeshRunOptions, idOf: Map<string, string>, report: Reporter, installs: KnownInstalls): Promise<Operation[]> {
   const m = o.mesh
   const ns = m.istioNamespace
   const declared = declaredByCluster(m)
@@ -225,7 +227,7 @@ async function planPrune(session: Session, o: MeshRunOptions, idOf: Map<string, 
         title: `prune the export of ${key} from "${f.context}"`,
         run: async () => {
           const {unexportService} = await import('../exposure/export.ts')
-          const r = await unexportService(session, {name: svc.metadata.name, namespace: svc.metadata.namespace!, context: f.context, version: o.version, ...(o.dryRun ? {removedHosts: [...removedHosts]} : {}), ...common}, {plan: false})
+          const r = await unexportService(session, {name: svc.metadata.name, namespace: svc.metadata.namespace!, context: f.context, version: o.version, ...(o.dryRun ? {removedHosts: [...removedHosts]} : {}), ...common}, {plan: false, installs})
           removedHosts.push(r.host)
           return r.changes
         },

@@ -1,6 +1,7 @@
 // The shape of a check and the context it runs in. Checks are pure: facts in, findings out.
 import type {ClusterFacts, Category, Finding, VerifyFacts} from './types.ts'
-import {eastWestGateways, identity, type Identity, remoteSecretEntries, type RemoteSecretEntry, sameServer} from './model.ts'
+import {eastWestGateways, identity, type Identity} from './model.ts'
+import {remoteSecretEntries, type RemoteSecretEntry, sameServer} from '../cluster/remote-secrets.ts'
 import type {EastWestGateway} from '../istio/gateway.ts'
 import {EXPOSE_ANNOTATION} from '../istio/names.ts'
 import {type AmbientFacts, ambientFacts, GATEWAY_MANAGED_LABEL, WAYPOINT_MANAGED_VALUE} from '../istio/ambient.ts'

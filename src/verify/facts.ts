@@ -2,15 +2,13 @@
 // session's timeout), then each remote secret probed with its own credentials. Read-only: only
 // GET requests are sent.
 import {KubeClient} from '../kube/client.ts'
-import {ApiError, toOperationError} from '../kube/errors.ts'
+import {ApiError} from '../kube/errors.ts'
 import {Kubeconfig} from '../kube/kubeconfig.ts'
-import {listObjects} from '../kube/apply.ts'
-import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
+import {RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
-import {readerClusterRole} from '../istio/names.ts'
-import {disallowedAuth, hasCredentials, istioNames, remoteSecretEntries, type RemoteSecretEntry, sameServer} from './model.ts'
-import type {ClusterFacts, ListedKind, ListFailure, SecretProbe, VerifyFacts} from './types.ts'
-import {LISTED_KINDS} from './types.ts'
+import {readSnapshot, RunLists, type SnapshotTarget as Target} from '../cluster/snapshot.ts'
+import {disallowedAuth, hasCredentials, remoteSecretEntries, type RemoteSecretEntry, sameServer} from '../cluster/remote-secrets.ts'
+import type {ClusterFacts, SecretProbe, VerifyFacts} from './types.ts'
 import {quietSteps, runStep, type StepRunner} from '../steps.ts'
 
 export interface CollectOptions {
@@ -19,98 +17,6 @@ export interface CollectOptions {
   istioNamespace: string
   /** Shows the steps (src/ui/progress.ts); quiet by default. */
   progress?: StepRunner
-}
-
-/** Kinds listed only in the Istio namespace; the others are listed cluster-wide. */
-const IN_ISTIO_NAMESPACE = new Set<ListedKind>(['Secret', 'ConfigMap', 'Deployment', 'ServiceAccount'])
-
-interface Target {
-  name: string
-  context?: string
-  source: 'context' | 'remote-secret'
-  via?: string
-  client?: KubeClient
-  /** Why no client could be made (e.g. a kubeconfig istiod would reject). */
-  noClient?: string
-}
-
-function classify(error: unknown): ListFailure {
-  if (error instanceof ApiError) {
-    if (error.status === 403) return {reason: 'forbidden', message: error.message}
-    if (error.status === 401) return {reason: 'unauthorized', message: error.message}
-    if (error.status === 404) return {reason: 'notfound', message: error.message}
-    return {reason: 'error', message: error.message}
-  }
-  return {reason: 'error', message: (error as Error).message}
-}
-
-const isNetwork = (e: unknown) => e instanceof ApiError && e.status === 0
-
-export async function collectClusterFacts(target: Target, istioNamespace: string): Promise<ClusterFacts> {
-  const facts: ClusterFacts = {
-    name: target.name, context: target.context, source: target.source, via: target.via,
-    server: target.client?.ref.cluster.server ?? '', istioNamespace, lists: {}, failures: {},
-  }
-  const client = target.client
-  if (!client) {
-    facts.unreachable = {message: target.noClient ?? 'no credentials', hint: 'add a context for this cluster to your kubeconfig and pass --context for it'}
-    return facts
-  }
-  // Namespaces first: when the API server does not answer, stop there instead of N timeouts.
-  try {
-    facts.lists.Namespace = await listObjects(client, RESOURCES.Namespace)
-  } catch (error) {
-    if (isNetwork(error)) {
-      const op = toOperationError(error as ApiError)
-      facts.unreachable = {message: op.message.replace(/^context "[^"]*": /, ''), hint: op.hint ?? ''}
-      return facts
-    }
-    facts.failures.Namespace = classify(error)
-  }
-  const kinds = LISTED_KINDS.filter((k) => k !== 'Namespace')
-  const listed = new Map(kinds.map((kind) => [kind, (async () => {
-    try {
-      facts.lists[kind] = await listObjects(client, RESOURCES[kind], IN_ISTIO_NAMESPACE.has(kind) ? {namespace: istioNamespace} : {})
-    } catch (error) {
-      facts.failures[kind] = classify(error)
-    }
-  })()]))
-  // The reader ClusterRole and binding of the Istio revision in use (src/istio/revision.ts), known
-  // once the Deployments are listed; for a revisioned install, the plain name counts too.
-  const reader = async (type: typeof RESOURCES.ClusterRole | typeof RESOURCES.ClusterRoleBinding, key: 'ClusterRole' | 'ClusterRoleBinding') => {
-    await listed.get('Deployment')
-    const names = [...new Set([istioNames(facts).readerClusterRole, readerClusterRole(istioNamespace)])]
-    try {
-      for (const name of names) {
-        const found = await client.getOptional<KubeObject>(resourcePath(type, undefined, name))
-        if (found) return found
-      }
-      return null
-    } catch (error) {
-      facts.failures[key] = classify(error)
-      return undefined
-    }
-  }
-  const [role, binding] = await Promise.all([reader(RESOURCES.ClusterRole, 'ClusterRole'), reader(RESOURCES.ClusterRoleBinding, 'ClusterRoleBinding'), ...listed.values()])
-  facts.readerClusterRoleName = istioNames(facts).readerClusterRole
-  // Istio's remote profile (no istiod, no injector, a values ConfigMap): where its istiod Service points
-  const names = istioNames(facts)
-  const has = (kind: 'Deployment' | 'ConfigMap', name: string) => (facts.lists[kind] ?? []).some((o) => o.metadata.name === name)
-  if (facts.lists.Deployment && facts.lists.ConfigMap && !has('Deployment', names.istiod) && !has('ConfigMap', names.injectorConfigMap) && has('ConfigMap', names.valuesConfigMap)) {
-    try {
-      facts.endpointSlices = await listObjects(client, RESOURCES.EndpointSlice, {namespace: istioNamespace})
-    } catch { /* istio.control-plane says it cannot tell */ }
-  }
-  // Ambient (src/istio/ambient.ts): ztunnel's DaemonSet and the istio-east-west Gateways; a kind not served reads as none
-  const orNone = (p: Promise<KubeObject[]>) => p.catch(() => [] as KubeObject[])
-  const [daemonSets, kubeGateways] = await Promise.all([
-    orNone(listObjects(client, RESOURCES.DaemonSet, {namespace: istioNamespace})),
-    orNone(listObjects(client, RESOURCES.KubeGateway, {namespace: istioNamespace})),
-  ])
-  facts.ambientObjects = {daemonSets, kubeGateways}
-  if (role !== undefined) facts.readerClusterRole = role as KubeObject | null
-  if (binding !== undefined) facts.readerClusterRoleBinding = binding as KubeObject | null
-  return facts
 }
 
 /** A client that talks with a remote secret's own kubeconfig, or why none can be made without running its plugins or reading files. */
@@ -176,7 +82,8 @@ export async function collectFacts(session: Session, opts: CollectOptions): Prom
   const explicit = opts.contexts.length > 0
   const names = explicit ? [...new Set(opts.contexts)] : [session.resolve().context]
   const targets: Target[] = names.map((n) => ({name: n, context: n, source: 'context', client: session.client(n)}))
-  const readAll = (ts: Target[]) => (opts.progress ?? quietSteps)(ts.map((t) => ({title: `Read cluster "${t.name}"`, run: () => collectClusterFacts(t, opts.istioNamespace)})), {concurrent: true})
+  const lists = new RunLists()
+  const readAll = (ts: Target[]) => (opts.progress ?? quietSteps)(ts.map((t) => ({title: `Read cluster "${t.name}"`, run: () => readSnapshot(t, opts.istioNamespace, undefined, lists)})), {concurrent: true})
   const clusters = await readAll(targets)
 
   if (!explicit && clusters[0] && !clusters[0].unreachable) {

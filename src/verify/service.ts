@@ -3,7 +3,7 @@ import type {Session} from '../kube/session.ts'
 import {collectFacts} from './facts.ts'
 import {runChecks, type VerifyReport} from './runner.ts'
 import {CheckContext} from './check.ts'
-import {probeIstiods} from './istiod.ts'
+import {probeIstiods} from '../cluster/istiod.ts'
 import {runStep, type StepRunner} from '../steps.ts'
 
 export interface VerifyOptions {
@@ -23,7 +23,7 @@ export async function verify(session: Session, opts: VerifyOptions): Promise<Ver
   const {facts, close} = await collectFacts(session, opts)
   try {
     const ids = new CheckContext(facts)
-    facts.istiod = await runStep(opts.progress, "Read istiod's sync status", () => probeIstiods(facts, {
+    facts.istiod = await runStep(opts.progress, "Read istiod's sync status", () => probeIstiods(facts.clusters, {
       urls: opts.istiodDebugUrls ?? {},
       clusterIdOf: (c) => ids.id(c).clusterId,
       hasRemoteSecrets: (c) => ids.secrets(c).some((e) => e.key !== ids.clusterIdOf(c)),

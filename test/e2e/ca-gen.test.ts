@@ -298,3 +298,89 @@ describe('ca gen', () => {
     }
   })
 })
+
+// One root answer (src/cluster/trust.ts, docs/verify.md "Which root"): link, ca gen and verify read
+// the same roots from a cacerts in the kubernetes.io/tls layout (tls.crt/tls.key/ca.crt: the roots
+// are ca.crt, a stray root-cert.pem beside it is not) and from a root-cert.pem holding two roots
+// (mid-rotation: a peer on either root shares one). The contrast cases show each command refusing
+// a cluster on another root, so an answer read from elsewhere would fail them.
+describe('ca gen, link and verify: one root answer', () => {
+  const work = tempDir('ca-root-answer-')
+  const dirA = join(work, 'root-a')
+  const dirB = join(work, 'root-b')
+  const saved = new Map<string, any>()
+  const short = (fp: string) => fp.replaceAll(':', '').toLowerCase().slice(0, 16)
+  /** Replace cacerts in `ctx` with these files (key → path). */
+  const put = async (ctx: string, files: Record<string, string>) => {
+    await kubectl(['delete', 'secret', 'cacerts', '-n', NS, '--ignore-not-found'], {context: ctx})
+    await kubectl(['create', 'secret', 'generic', 'cacerts', '-n', NS, ...Object.entries(files).map(([k, p]) => `--from-file=${k}=${p}`)], {context: ctx})
+  }
+  const istioLayout = (dir: string, c: string, root = join(dir, 'root-cert.pem')) =>
+    ({'ca-cert.pem': join(dir, c, 'ca-cert.pem'), 'ca-key.pem': join(dir, c, 'ca-key.pem'), 'cert-chain.pem': join(dir, c, 'cert-chain.pem'), 'root-cert.pem': root})
+  const linkRefuses = async () => {
+    const r = await mesh(['cluster', 'link', '--context', C1, '--remote-context', C2, '--dry-run'])
+    return {refused: /different root CAs/.test(r.stderr), r}
+  }
+  const caGenKeeps = async (dir: string) => {
+    const r = await mesh(['ca', 'gen', '--cluster', C1, '--context', C1, '--dir', dir, '--dry-run'])
+    assert.ok(r.code === 0 || /holds another root/.test(r.stderr), r.stderr)
+    return r.code === 0
+  }
+  const verifyShared = async () => {
+    const r = await mesh(['verify', '--context', C1, '--context', C2, '-o', 'json'])
+    const checks = JSON.parse(r.stdout).checks as Array<{id: string; cluster: string; status: string; message: string}>
+    return checks.find((c) => c.id === 'trust.shared-root' && c.cluster === C1)!
+  }
+
+  before(async () => {
+    for (const c of [C1, C2]) {
+      const s = await secretOf(c)
+      if (s) saved.set(c, s)
+    }
+    for (const d of [dirA, dirB]) assert.equal((await mesh(['ca', 'gen', '--cluster', C1, '--cluster', C2, '--dir', d, '--key-size', '2048'])).code, 0)
+  })
+
+  after(async () => {
+    for (const c of [C1, C2]) {
+      await kubectl(['delete', 'secret', 'cacerts', '-n', NS, '--ignore-not-found'], {context: c})
+      const s = saved.get(c)
+      if (s) {
+        for (const k of ['resourceVersion', 'uid', 'creationTimestamp', 'managedFields']) delete s.metadata[k]
+        await kubectl(['create', '-f', '-'], {context: c, input: JSON.stringify(s)})
+      }
+    }
+    rmSync(work, {recursive: true, force: true})
+  })
+
+  test('cacerts as tls.crt/tls.key/ca.crt (root A) beside a stray root-cert.pem (root B): all three answer A', async () => {
+    const fpA = fingerprint(join(dirA, 'root-cert.pem'))
+    await put(C1, {'tls.crt': join(dirA, C1, 'ca-cert.pem'), 'tls.key': join(dirA, C1, 'ca-key.pem'), 'ca.crt': join(dirA, 'root-cert.pem'), 'root-cert.pem': join(dirB, 'root-cert.pem')})
+    await put(C2, istioLayout(dirA, C2))
+    const link = await linkRefuses()
+    assert.equal(link.refused, false, link.r.stderr)
+    assert.equal(await caGenKeeps(dirA), true)
+    assert.equal(await caGenKeeps(dirB), false)
+    const v = await verifyShared()
+    assert.equal(v.status, 'pass', v.message)
+    assert.match(v.message, new RegExp(`shares root ${short(fpA)}`))
+    // contrast: a peer on root B only is refused by link and fails verify
+    await put(C2, istioLayout(dirB, C2))
+    assert.equal((await linkRefuses()).refused, true)
+    assert.equal((await verifyShared()).status, 'fail')
+  })
+
+  test('root-cert.pem with roots A and B (mid-rotation): a peer on B alone shares B in link, ca gen and verify', async () => {
+    const fpB = fingerprint(join(dirB, 'root-cert.pem'))
+    const both = join(work, 'both-roots.pem')
+    writeFileSync(both, readFileSync(join(dirA, 'root-cert.pem'), 'utf8') + readFileSync(join(dirB, 'root-cert.pem'), 'utf8'))
+    await put(C1, istioLayout(dirA, C1, both))
+    await put(C2, istioLayout(dirB, C2))
+    const link = await linkRefuses()
+    assert.equal(link.refused, false, link.r.stderr)
+    assert.equal(await caGenKeeps(dirA), true)
+    assert.equal(await caGenKeeps(dirB), true)
+    const v = await verifyShared()
+    assert.equal(v.status, 'pass', v.message)
+    assert.match(v.message, new RegExp(`shares root ${short(fpB)}… with 1 other cluster\\(s\\) \\(trusts 2 roots\\)`))
+  })
+})

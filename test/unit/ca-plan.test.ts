@@ -101,7 +101,9 @@ describe('cacerts Secret', () => {
     assert.equal(liveSecretRoots(undefined, fp), undefined)
     const live = (data: Record<string, string>) => ({apiVersion: 'v1', kind: 'Secret', metadata: {name: 'cacerts'}, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]))})
     assert.deepEqual(liveSecretRoots(live({'root-cert.pem': 'A,B'}), fp), ['A', 'B'])
-    assert.deepEqual(liveSecretRoots(live({'ca.crt': 'C'}), fp), ['C'])
+    // the kubernetes.io/tls layout: istiod reads ca.crt when tls.crt is there (src/cluster/trust.ts), whatever else the Secret holds
+    assert.deepEqual(liveSecretRoots(live({'tls.crt': 'X', 'tls.key': 'K', 'ca.crt': 'C'}), fp), ['C'])
+    assert.deepEqual(liveSecretRoots(live({'tls.crt': 'X', 'ca.crt': 'C', 'root-cert.pem': 'A'}), fp), ['C'])
     assert.deepEqual(liveSecretRoots(live({}), fp), [])
   })
   test('another root is refused unless --force; ours or none passes', () => {

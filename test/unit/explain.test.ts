@@ -5,7 +5,7 @@ import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {predictPort, weightScaleFactor, type PredictInput} from '../../src/explain/predict.ts'
 import {peerReason, type ExplainTarget, type IstiodView, type PeerView} from '../../src/explain/reasons.ts'
-import {parseEndpointShardz, parseNetworkz, type ShardEndpoint} from '../../src/verify/istiod.ts'
+import {parseEndpointShardz, parseNetworkz, type ShardEndpoint} from '../../src/cluster/istiod.ts'
 import {renderJson, renderText} from '../../src/explain/render.ts'
 import {destinationRuleTls} from '../../src/explain/service.ts'
 

@@ -3,6 +3,7 @@
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
+import {X509Certificate} from 'node:crypto'
 import {mkdtempSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -10,12 +11,12 @@ import {load} from 'js-yaml'
 import {OperationError, UsageError} from '../../src/errors.ts'
 import {ApiError} from '../../src/kube/errors.ts'
 import {linkPartialFailure} from '../../src/link/service.ts'
-import {deriveFacts, pemFingerprint, type ClusterFacts} from '../../src/link/facts.ts'
+import {deriveFacts, type LinkFacts} from '../../src/link/facts.ts'
 import {isLoopbackServer, parseGateway, validateInputs, validatePair} from '../../src/link/validate.ts'
 import {addNetworkEntry, dropExposure, planExposure, planReader, remoteKubeconfig, remoteSecret, removeRegistry, type MeshNetworks} from '../../src/link/plan.ts'
 import {MANAGED_BY_LABEL} from '../../src/istio/names.ts'
 
-const facts = (over: Partial<ClusterFacts> = {}): ClusterFacts => ({
+const facts = (over: Partial<LinkFacts> = {}): LinkFacts => ({
   context: 'east', istioNamespace: 'istio-system', server: 'https://10.0.0.1:6443', namespaceExists: true, clusterDomain: 'cluster.local', revision: 'default', otherRevisions: [], meshConfigMapName: 'istio', istiodService: 'istiod',
   clusterId: 'east', clusterIdSource: 'istiod', network: 'net-east', networkSource: 'namespace', meshId: 'mesh1',
   gateway: {service: 'istio-system/istio-eastwestgateway', address: '192.0.2.1', port: 15443, network: 'net-east'},
@@ -23,7 +24,7 @@ const facts = (over: Partial<ClusterFacts> = {}): ClusterFacts => ({
   remoteSecrets: [],
   ...over,
 })
-const west = (over: Partial<ClusterFacts> = {}) => facts({
+const west = (over: Partial<LinkFacts> = {}) => facts({
   context: 'west', clusterId: 'west', network: 'net-west',
   gateway: {service: 'istio-system/istio-eastwestgateway', address: '192.0.2.2', port: 15443, network: 'net-west'}, ...over,
 })
@@ -61,17 +62,23 @@ describe('facts', () => {
     assert.equal(deriveFacts({services: []}).gateway, undefined)
   })
 
-  test('root fingerprint from cacerts root-cert.pem, else istio-ca-root-cert', () => {
+  test('roots from istio-ca-root-cert, else cacerts (root-cert.pem, or ca.crt when tls.crt is there): the whole bundle (src/cluster/trust.ts)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'link-unit-'))
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-subj', '/O=Istio/CN=Root CA', '-days', '1'], {stdio: 'ignore'})
-    const pem = readFileSync(join(dir, 'c.pem'), 'utf8')
-    const fp = pemFingerprint(pem)
-    assert.match(fp!, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/)
-    assert.equal(pemFingerprint('garbage'), undefined)
-    const cacerts = {apiVersion: 'v1', kind: 'Secret', metadata: {name: 'cacerts'}, data: {'root-cert.pem': Buffer.from(pem).toString('base64')}}
-    assert.deepEqual([deriveFacts({cacerts, services: []}).rootFingerprint, deriveFacts({cacerts, services: []}).rootSource], [fp, 'cacerts'])
-    const cm = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'istio-ca-root-cert'}, data: {'root-cert.pem': pem}}
-    assert.equal(deriveFacts({rootCertConfigMap: cm, services: []}).rootSource, 'istio-ca-root-cert')
+    const root = (n: string) => {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, `${n}k.pem`), '-out', join(dir, `${n}.pem`), '-subj', `/O=Istio/CN=Root ${n}`, '-days', '1'], {stdio: 'ignore'})
+      return readFileSync(join(dir, `${n}.pem`), 'utf8')
+    }
+    const [a, b] = [root('a'), root('b')]
+    const fp = (pem: string) => new X509Certificate(pem).fingerprint256
+    const b64 = (s: string) => Buffer.from(s).toString('base64')
+    const cacerts = {apiVersion: 'v1', kind: 'Secret', metadata: {name: 'cacerts'}, data: {'root-cert.pem': b64(a + b)}}
+    assert.deepEqual([deriveFacts({cacerts, services: []}).rootFingerprints, deriveFacts({cacerts, services: []}).rootSource], [[fp(a), fp(b)], 'cacerts'])
+    const tls = {apiVersion: 'v1', kind: 'Secret', metadata: {name: 'cacerts'}, data: {'tls.crt': b64(a), 'tls.key': b64('k'), 'ca.crt': b64(b), 'root-cert.pem': b64(a)}}
+    assert.deepEqual(deriveFacts({cacerts: tls, services: []}).rootFingerprints, [fp(b)])
+    const cm = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'istio-ca-root-cert'}, data: {'root-cert.pem': a}}
+    assert.deepEqual([deriveFacts({cacerts, rootCertConfigMap: cm, services: []}).rootFingerprints, deriveFacts({cacerts, rootCertConfigMap: cm, services: []}).rootSource], [[fp(a)], 'istio-ca-root-cert'])
+    // mid-rotation: A+B against B alone share a root
+    assert.doesNotThrow(() => validatePair(facts({rootFingerprints: [fp(a), fp(b)]}), west({rootFingerprints: [fp(b)]}), {}))
   })
 })
 
@@ -101,7 +108,7 @@ describe('validate', () => {
   })
 
   test('pair: a good cross-network pair resolves ID, network and gateway', () => {
-    const {link, warnings} = validatePair(facts({rootFingerprint: 'AA'}), west({rootFingerprint: 'AA'}), {})
+    const {link, warnings} = validatePair(facts({rootFingerprints: ['AA']}), west({rootFingerprints: ['AA']}), {})
     assert.equal(link.id, 'west')
     assert.equal(link.crossNetwork, true)
     assert.deepEqual(link.gateway, {address: '192.0.2.2', port: 15443})
@@ -113,7 +120,7 @@ describe('validate', () => {
     usage(() => validatePair(facts(), west({clusterId: undefined}), {}), /cannot tell the cluster ID/)
     usage(() => validatePair(facts(), west({clusterId: 'Kube_1'}), {}), /not a DNS-1123 label/)
     usage(() => validatePair(facts(), west(), {remoteName: 'other'}), /differs from/)
-    usage(() => validatePair(facts({rootFingerprint: 'AA'}), west({rootFingerprint: 'BB'}), {}), /different root CAs/)
+    usage(() => validatePair(facts({rootFingerprints: ['AA']}), west({rootFingerprints: ['BB']}), {}), /different root CAs/)
     usage(() => validatePair(facts(), west({gateway: undefined}), {}), /no east-west gateway/)
     usage(() => validatePair(facts(), west({gateway: {service: 's/g', port: 15443}}), {}), /has no address/)
     usage(() => validatePair(facts({namespaceExists: false}), west(), {}), /does not exist/)
@@ -123,7 +130,7 @@ describe('validate', () => {
   })
 
   test('pair: overrides and warnings', () => {
-    const forced = validatePair(facts({rootFingerprint: 'AA'}), west({rootFingerprint: 'BB'}), {force: true, remoteName: 'alias'})
+    const forced = validatePair(facts({rootFingerprints: ['AA']}), west({rootFingerprints: ['BB']}), {force: true, remoteName: 'alias'})
     assert.equal(forced.link.id, 'alias')
     assert.equal(forced.warnings.length, 2)
     assert.deepEqual(validatePair(facts(), west({gateway: undefined}), {gateway: {address: 'gw.example.com', port: 15443}}).link.gateway, {address: 'gw.example.com', port: 15443})

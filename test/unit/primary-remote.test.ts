@@ -8,7 +8,7 @@ import type {KubeObject} from '../../src/kube/resources.ts'
 import {ownedFieldsEqual} from '../../src/kube/apply.ts'
 import {installFacts, istiodServiceAddresses} from '../../src/istio/install.ts'
 import {passesIstiod} from '../../src/istio/gateway.ts'
-import {deriveFacts, type ClusterFacts} from '../../src/link/facts.ts'
+import {deriveFacts, type LinkFacts} from '../../src/link/facts.ts'
 import {validatePair, validatePrimaryRemote} from '../../src/link/validate.ts'
 import {controlPlaneClusters, istiodGateway, planIstiodExposure, withControlPlane, withoutControlPlane} from '../../src/link/plan.ts'
 import {runChecks} from '../../src/verify/runner.ts'
@@ -22,7 +22,7 @@ const valuesCm = (v: unknown) => obj('ConfigMap', 'values', {data: {'original-va
 const REMOTE_VALUES = {global: {meshID: 'mesh1', multiCluster: {clusterName: 'cluster2'}, network: 'network2', remotePilotAddress: '127.0.0.11'}, istiodRemote: {enabled: true, injectionPath: '/inject/cluster/cluster2/net/network2'}}
 
 const ew = {service: obj('Service', 'istio-eastwestgateway'), ref: 'istio-system/istio-eastwestgateway', namespace: 'istio-system', selector: {istio: 'eastwestgateway'}, addresses: ['127.0.0.11'], port: 15443, network: 'network1'}
-const facts = (over: Partial<ClusterFacts> = {}): ClusterFacts => ({
+const facts = (over: Partial<LinkFacts> = {}): LinkFacts => ({
   context: 'cluster1', istioNamespace: 'istio-system', server: 'https://127.0.0.1:6441', namespaceExists: true, clusterDomain: 'cluster.local', revision: 'default', otherRevisions: [], meshConfigMapName: 'istio', istiodService: 'istiod',
   clusterId: 'cluster1', clusterIdSource: 'istiod', network: 'network1', networkSource: 'namespace', meshId: 'mesh1',
   gateway: {service: ew.ref, address: '127.0.0.11', port: 15443, network: 'network1'}, ewGateway: ew, gateways: [],
@@ -30,7 +30,7 @@ const facts = (over: Partial<ClusterFacts> = {}): ClusterFacts => ({
   remoteSecrets: [],
   ...over,
 })
-const remote = (over: Partial<ClusterFacts> = {}) => facts({
+const remote = (over: Partial<LinkFacts> = {}) => facts({
   context: 'cluster2', clusterId: 'cluster2', clusterIdSource: 'values', network: 'network2', remoteProfile: true, remotePilotAddress: '127.0.0.11',
   gateway: {service: ew.ref, address: '127.0.0.12', port: 15443, network: 'network2'}, ewGateway: {...ew, addresses: ['127.0.0.12'], network: 'network2'}, ...over,
 })

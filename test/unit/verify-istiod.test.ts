@@ -3,7 +3,7 @@
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
 import {runChecks} from '../../src/verify/runner.ts'
-import {parseIstiodDebugUrls, pickIstiodPod} from '../../src/verify/istiod.ts'
+import {parseIstiodDebugUrls, pickIstiodPod} from '../../src/cluster/istiod.ts'
 import type {IstiodProbe, VerifyFacts} from '../../src/verify/types.ts'
 import {healthyMesh} from './verify-fixtures.ts'
 

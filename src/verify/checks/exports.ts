@@ -2,15 +2,15 @@
 // east-west gateway, and the kubectl-mesh Gateway lists no stale hosts.
 import {EXPORTED_LABEL, EXPORTS_GATEWAY} from '../../istio/names.ts'
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
-import {coveringGateway as covering, objectRef} from '../../istio/gateway.ts'
+import {coveringGateway, objectRef} from '../../istio/gateway.ts'
 import type {KubeObject} from '../../kube/resources.ts'
 import {exportedFqdn} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 
 /** The Gateway (namespace/name) that passes this Service's exported host through the cluster's east-west gateway (src/istio/gateway.ts), or undefined. */
-export function coveringGateway(ctx: CheckContext, c: ClusterFacts, svc: KubeObject): string | undefined {
+export function passingGateway(ctx: CheckContext, c: ClusterFacts, svc: KubeObject): string | undefined {
   const ew = ctx.gateway(c)
-  const gw = ew && covering(c.lists.Gateway ?? [], ew, exportedFqdn(svc, ctx.id(c)), svc.metadata.namespace ?? '')
+  const gw = ew && coveringGateway(c.lists.Gateway ?? [], ew, exportedFqdn(svc, ctx.id(c)), svc.metadata.namespace ?? '')
   return gw && objectRef(gw)
 }
 
@@ -34,7 +34,7 @@ export const exportChecks: CheckDef[] = [
         const bad: Finding[] = []
         for (const s of exported) {
           const {name, namespace = ''} = s.metadata
-          if (!coveringGateway(ctx, c, s)) {
+          if (!passingGateway(ctx, c, s)) {
             bad.push(fail(c.name, `cluster ${c.name}: Service ${namespace}/${name} is exported, but no Gateway on the east-west gateway passes ${exportedFqdn(s, ctx.id(c))} through (TLS AUTO_PASSTHROUGH on ${ctx.gateway(c)?.port ?? 15443})`,
               `\`kubectl mesh service export ${name} -n ${namespace} --context ${ctxOf(c)}\``))
           }

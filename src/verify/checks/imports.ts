@@ -7,7 +7,7 @@ import {istiodEnv} from '../../istio/install.ts'
 import {outboundSni} from '../../istio/gateway.ts'
 import {exportedFqdn, fqdnIn, istioNames, istiodDeployment, meshConfigMap} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
-import {coveringGateway} from './exports.ts'
+import {passingGateway} from './exports.ts'
 
 interface Imported {
   se: KubeObject
@@ -95,7 +95,7 @@ export const importChecks: CheckDef[] = [
       const src = i.source!
       const hint = `\`kubectl mesh service export ${i.name} -n ${i.ns} --context ${ctxOf(src)}\``
       if (i.remote.metadata.labels?.[EXPORTED_LABEL] !== 'true') return fail(c.name, `cluster ${c.name}: ${seRef(i)} imports Service ${i.ns}/${i.name} from ${src.name}, which is not exported there`, hint)
-      if (src.lists.Gateway && !coveringGateway(ctx, src, i.remote)) return fail(c.name, `cluster ${c.name}: ${seRef(i)}: ${src.name}'s east-west gateway does not pass ${exportedFqdn(i.remote, ctx.id(src))} through`, hint)
+      if (src.lists.Gateway && !passingGateway(ctx, src, i.remote)) return fail(c.name, `cluster ${c.name}: ${seRef(i)}: ${src.name}'s east-west gateway does not pass ${exportedFqdn(i.remote, ctx.id(src))} through`, hint)
       return undefined
     }),
   },

@@ -1,9 +1,9 @@
 // Links: remote secrets in each cluster, their kubeconfigs, and what they can reach and read.
 import {MULTICLUSTER_LABEL, REMOTE_SECRET_PREFIX, CLUSTER_ANNOTATION, isDns1123Label, READER_SERVICE_ACCOUNT, readerClusterRole} from '../../istio/names.ts'
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
-import {disallowedAuth, hasCredentials, isLoopbackHost, remoteSecrets, type RemoteSecretEntry} from '../model.ts'
+import {disallowedAuth, hasCredentials, isLoopbackHost, remoteSecrets, type RemoteSecretEntry} from '../../cluster/remote-secrets.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
-import {tokenInfo} from '../../link/token.ts'
+import {tokenInfo} from '../../cluster/remote-secrets.ts'
 
 const DAY_MS = 86_400_000
 const EXPIRY_WARN_DAYS = 7

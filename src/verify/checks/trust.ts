@@ -1,6 +1,6 @@
 // Trust: complete and valid cacerts, one shared root, no public sample CA, expiry, root in use.
 import type {X509Certificate} from 'node:crypto'
-import {analyzeCacerts, cacertsRoots, cacertsSigning, decodeSecretData, fingerprint, issuingRoot, parseBundle, sampleMatch, shortFingerprint} from '../certs.ts'
+import {analyzeCacerts, cacertsRoots, cacertsSigning, decodeSecretData, fingerprint, issuingRoot, parseBundle, sampleMatch, shortFingerprint} from '../../cluster/certs.ts'
 import {type CheckDef, type CheckContext, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
 import {cacertsSecret, istioNames, rootCertConfigMap, trustedRoots} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'

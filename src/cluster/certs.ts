@@ -41,6 +41,25 @@ export function decodeSecretData(data: Record<string, string> | undefined): Reco
   return out
 }
 
+/** The layouts of a cacerts Secret as istiod detects them (src/cluster/trust.ts). */
+export interface CacertsKeys {
+  format: 'istio' | 'tls'
+  signingCert: string
+  signingKey: string
+  /** The intermediates file (Istio's layout only). */
+  chain?: string
+  roots: string
+  /** Every key istiod needs in this layout. */
+  required: string[]
+}
+
+/** The keys of a cacerts Secret's data, by its layout (tls.crt present: the kubernetes.io/tls layout). */
+export function cacertsKeys(data: Record<string, unknown> | undefined): CacertsKeys {
+  return data && 'tls.crt' in data
+    ? {format: 'tls', signingCert: 'tls.crt', signingKey: 'tls.key', roots: 'ca.crt', required: ['tls.crt', 'tls.key', 'ca.crt']}
+    : {format: 'istio', signingCert: 'ca-cert.pem', signingKey: 'ca-key.pem', chain: 'cert-chain.pem', roots: 'root-cert.pem', required: ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem']}
+}
+
 export interface CacertsMaterial {
   format: 'istio' | 'tls'
   signing?: X509Certificate
@@ -53,8 +72,6 @@ export interface CacertsAnalysis {
   material?: CacertsMaterial
 }
 
-const ISTIO_KEYS = ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem']
-const TLS_KEYS = ['tls.crt', 'tls.key', 'ca.crt']
 
 /**
  * The checks istiod makes at start-up (reference §1.3): a complete bundle, parseable PEM, a CA
@@ -62,16 +79,14 @@ const TLS_KEYS = ['tls.crt', 'tls.key', 'ca.crt']
  */
 export function analyzeCacerts(data: Record<string, string>): CacertsAnalysis {
   const problems: string[] = []
-  const tls = 'tls.crt' in data
-  const wanted = tls ? TLS_KEYS : ISTIO_KEYS
-  const missing = wanted.filter((k) => !data[k]?.trim())
+  const keys = cacertsKeys(data)
+  const tls = keys.format === 'tls'
+  const missing = keys.required.filter((k) => !data[k]?.trim())
   if (missing.length > 0) {
     problems.push(`incomplete: missing ${missing.join(', ')} (istiod 1.27+ refuses to start: "incomplete signing CA bundle detected")`)
     return {problems}
   }
-  const certKey = tls ? 'tls.crt' : 'ca-cert.pem'
-  const keyKey = tls ? 'tls.key' : 'ca-key.pem'
-  const rootKey = tls ? 'ca.crt' : 'root-cert.pem'
+  const {signingCert: certKey, signingKey: keyKey, roots: rootKey} = keys
   let signing: X509Certificate | undefined
   let roots: X509Certificate[] = []
   let chain: X509Certificate[] = []
@@ -134,7 +149,7 @@ function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
 /** The roots of a cacerts Secret (root-cert.pem or ca.crt), unparseable parts ignored. */
 export function cacertsRoots(data: Record<string, string>): X509Certificate[] {
   try {
-    return parseBundle(data['tls.crt'] ? data['ca.crt'] : data['root-cert.pem'])
+    return parseBundle(data[cacertsKeys(data).roots])
   } catch {
     return []
   }
@@ -148,8 +163,8 @@ export function issuingRoot(cert: X509Certificate, intermediates: X509Certificat
 /** The signing certificate of a cacerts Secret (ca-cert.pem or tls.crt) and its chain, unparseable parts ignored. */
 export function cacertsSigning(data: Record<string, string>): {signing?: X509Certificate; chain: X509Certificate[]} {
   try {
-    const tls = Boolean(data['tls.crt'])
-    return {signing: parseBundle(data[tls ? 'tls.crt' : 'ca-cert.pem'])[0], chain: tls ? [] : parseBundle(data['cert-chain.pem'])}
+    const keys = cacertsKeys(data)
+    return {signing: parseBundle(data[keys.signingCert])[0], chain: keys.chain ? parseBundle(data[keys.chain]) : []}
   } catch {
     return {chain: []}
   }

@@ -8,7 +8,6 @@
 // outside its cluster). A cluster read through a remote secret's credentials is not
 // port-forwarded into: those are istiod's reader credentials.
 import * as http from 'node:http'
-import type {ClusterFacts, IstiodProbe, VerifyFacts} from './types.ts'
 import type {KubeObject} from '../kube/resources.ts'
 import type {KubeClient} from '../kube/client.ts'
 import {ApiError} from '../kube/errors.ts'
@@ -16,6 +15,37 @@ import {getThroughPortForward} from '../kube/portforward.ts'
 import {ISTIOD_APP_SELECTOR} from '../istio/revision.ts'
 
 export const ISTIOD_MONITORING_PORT = 15014
+
+/** What the reader needs to know of a cluster: how it is named, where Istio lives, how it is read. */
+export interface IstiodSubject {
+  name: string
+  context?: string
+  source?: 'context' | 'remote-secret'
+  istioNamespace: string
+  unreachable?: unknown
+}
+
+/**
+ * istiod's /debug/clusterz of one cluster (this module). 'not-asked': no remote secrets,
+ * or read through a remote secret without --istiod-debug-url; 'no-pod': no running istiod pod to
+ * port-forward to; 'forbidden': the user may not list or port-forward to istiod's pods.
+ */
+export interface IstiodProbe {
+  /** report name of the cluster */
+  cluster: string
+  /** what was asked: the URL, or "pod NS/NAME port 15014 (port-forward)" */
+  url?: string
+  outcome: 'ok' | 'error' | 'not-asked' | 'no-pod' | 'forbidden'
+  detail: string
+  clusterz?: Array<{id: string; secretName: string; syncStatus: string}>
+  /** /debug/networkz (read after clusterz answered): the gateways istiod knows per network. */
+  networkz?: NetworkGatewayEntry[]
+  networkzError?: string
+  /** /debug/endpointShardz: the endpoint shards istiod holds per host and namespace. */
+  endpointShardz?: EndpointShardz
+  endpointShardzError?: string
+}
+
 
 export interface ClusterzEntry {
   id: string
@@ -171,7 +201,7 @@ export async function istiodJson(t: IstiodTarget, path: string, want: 'list' | '
 }
 
 /** The istiod pod of a cluster to port-forward to, or why there is none (outcome no-pod / forbidden / error). */
-export async function locateIstiodPod(c: Pick<ClusterFacts, 'name' | 'istioNamespace'>, client: KubeClient): Promise<{target: IstiodTarget} | {outcome: 'no-pod' | 'forbidden' | 'error'; detail: string}> {
+export async function locateIstiodPod(c: Pick<IstiodSubject, 'name' | 'istioNamespace'>, client: KubeClient): Promise<{target: IstiodTarget} | {outcome: 'no-pod' | 'forbidden' | 'error'; detail: string}> {
   const ns = c.istioNamespace
   let pods: KubeObject[]
   try {
@@ -186,7 +216,7 @@ export async function locateIstiodPod(c: Pick<ClusterFacts, 'name' | 'istioNames
 }
 
 /** clusterz, then (with `view`) networkz and endpointShardz: one GET each. */
-async function probeTarget(c: Pick<ClusterFacts, 'name'>, t: IstiodTarget, timeoutMs: number, view: boolean): Promise<IstiodProbe> {
+async function probeTarget(c: Pick<IstiodSubject, 'name'>, t: IstiodTarget, timeoutMs: number, view: boolean): Promise<IstiodProbe> {
   const base = {cluster: c.name, url: t.kind === 'url' ? `${t.url}/debug/clusterz` : describeTarget(t)}
   let probe: IstiodProbe
   try {
@@ -212,7 +242,7 @@ async function probeTarget(c: Pick<ClusterFacts, 'name'>, t: IstiodTarget, timeo
  * (with `view`, also /debug/networkz and /debug/endpointShardz).
  * Also used by `cluster rotate-credentials` (src/link/rotate.ts) to wait for istiod's sync.
  */
-export async function probeThroughPod(c: Pick<ClusterFacts, 'name' | 'istioNamespace'>, client: KubeClient, timeoutMs: number, view = false): Promise<IstiodProbe> {
+export async function probeThroughPod(c: Pick<IstiodSubject, 'name' | 'istioNamespace'>, client: KubeClient, timeoutMs: number, view = false): Promise<IstiodProbe> {
   const found = await locateIstiodPod(c, client)
   if (!('target' in found)) return {cluster: c.name, ...found}
   return probeTarget(c, found.target, timeoutMs, view)
@@ -223,18 +253,18 @@ export async function probeThroughPod(c: Pick<ClusterFacts, 'name' | 'istioNames
  * cluster ID) when given, else through a port-forward to its istiod pod when it is verified
  * through a context.
  */
-export async function probeIstiods(facts: VerifyFacts, how: {
+export async function probeIstiods<C extends IstiodSubject>(clusters: C[], how: {
   urls: Record<string, string>
-  clusterIdOf: (c: ClusterFacts) => string | undefined
+  clusterIdOf: (c: C) => string | undefined
   /** Only clusters holding remote secrets have a sync status to read. */
-  hasRemoteSecrets: (c: ClusterFacts) => boolean
-  clientOf: (c: ClusterFacts) => KubeClient | undefined
+  hasRemoteSecrets: (c: C) => boolean
+  clientOf: (c: C) => KubeClient | undefined
   timeoutMs: number
   /** Also read /debug/networkz and /debug/endpointShardz (two more GETs per cluster). */
   view?: boolean
 }): Promise<IstiodProbe[]> {
   const {urls, clientOf, timeoutMs} = how
-  return Promise.all(facts.clusters.map(async (c): Promise<IstiodProbe> => {
+  return Promise.all(clusters.map(async (c): Promise<IstiodProbe> => {
     if (!how.hasRemoteSecrets(c)) return {cluster: c.name, outcome: 'not-asked', detail: ''}
     const id = how.clusterIdOf(c)
     const url = urls[c.name] ?? (c.context ? urls[c.context] : undefined) ?? (id ? urls[id] : undefined)

@@ -1,0 +1,182 @@
+// The cluster layer's snapshot: one read of a cluster, every kind the command asks for listed
+// once, kept as an immutable value the checks and planners derive from (src/verify/model.ts
+// derives identity, gateways, remote secrets and trust roots from it). Read-only: GET only.
+import {KubeClient} from '../kube/client.ts'
+import {ApiError, toOperationError} from '../kube/errors.ts'
+import {listObjects} from '../kube/apply.ts'
+import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
+import {readerClusterRole} from '../istio/names.ts'
+import {chooseRevision, ISTIOD_APP_SELECTOR, type RevisionNames} from '../istio/revision.ts'
+
+/** The object kinds collected once per cluster. */
+export const LISTED_KINDS = ['Namespace', 'Secret', 'ConfigMap', 'Service', 'Deployment', 'ServiceAccount', 'Gateway', 'ServiceEntry', 'DestinationRule'] as const
+export type ListedKind = (typeof LISTED_KINDS)[number]
+
+/** Why a kind could not be listed: forbidden, not served (CRD missing), or another error. */
+export interface ListFailure {
+  reason: 'forbidden' | 'unauthorized' | 'notfound' | 'error'
+  message: string
+}
+
+/** Everything read from one cluster, in one round of list requests: the one snapshot type of a cluster. */
+export interface ClusterSnapshot {
+  /** How the cluster is named in the report: the context, or the cluster ID from a remote secret. */
+  name: string
+  context?: string
+  /** 'context': read with the user's kubeconfig; 'remote-secret': read with a remote secret's own credentials. */
+  source: 'context' | 'remote-secret'
+  /** For source 'remote-secret': "<cluster>/<namespace>/<secret>". */
+  via?: string
+  /** The API server URL used. */
+  server: string
+  istioNamespace: string
+  /** Set when the API server could not be reached at all (every read failed without an HTTP answer). */
+  unreachable?: {message: string; hint: string}
+  /** The listed objects by kind; a kind is absent when its list failed (see failures). */
+  lists: Partial<Record<ListedKind, KubeObject[]>>
+  failures: Partial<Record<ListedKind | 'ClusterRole' | 'ClusterRoleBinding', ListFailure>>
+  /** The reader ClusterRole's name for the Istio revision in use. */
+  readerClusterRoleName?: string
+  /** The reader ClusterRole and binding (null: not found; undefined: not readable). */
+  readerClusterRole?: KubeObject | null
+  readerClusterRoleBinding?: KubeObject | null
+  /** A remote-profile install only: the EndpointSlices of the Istio namespace (where its istiod Service points). */
+  endpointSlices?: KubeObject[]
+  /** The DaemonSets and Gateway API Gateways of the Istio namespace (ambient: ztunnel, istio-east-west, src/istio/ambient.ts); empty when not served. */
+  ambientObjects?: {daemonSets: KubeObject[]; kubeGateways: KubeObject[]}
+}
+
+
+/**
+ * The lists of one run, memoized by context, kind and namespace: a kind is listed at most once per
+ * run however many snapshots (or steps) ask for it. A failed list is remembered as failed too.
+ */
+export class RunLists {
+  private readonly lists = new Map<string, Promise<KubeObject[]>>()
+  /** How many list requests were sent (each context+kind+namespace once). */
+  get sent(): number {
+    return this.lists.size
+  }
+
+  list(client: KubeClient, kind: keyof typeof RESOURCES, namespace?: string): Promise<KubeObject[]> {
+    const key = `${client.context}\u0000${kind}\u0000${namespace ?? ''}`
+    let found = this.lists.get(key)
+    if (!found) {
+      found = listObjects(client, RESOURCES[kind], namespace ? {namespace} : {})
+      this.lists.set(key, found)
+    }
+    return found
+  }
+}
+
+/** A snapshot is a value: once read, neither it nor its lists change (a check or planner derives, never edits). */
+function frozen(s: ClusterSnapshot): ClusterSnapshot {
+  Object.freeze(s.lists)
+  Object.freeze(s.failures)
+  for (const list of Object.values(s.lists)) Object.freeze(list)
+  return Object.freeze(s)
+}
+
+/** The names of the Istio revision in use (src/istio/revision.ts), from the istiod Deployments listed. */
+export const revisionOf = (f: Pick<ClusterSnapshot, 'lists' | 'istioNamespace'>): RevisionNames =>
+  chooseRevision((f.lists.Deployment ?? []).filter((d) => `app=${d.metadata.labels?.app}` === ISTIOD_APP_SELECTOR), f.istioNamespace).names
+
+/** Kinds listed only in the Istio namespace; the others are listed cluster-wide. */
+const IN_ISTIO_NAMESPACE = new Set<ListedKind>(['Secret', 'ConfigMap', 'Deployment', 'ServiceAccount'])
+
+export interface SnapshotTarget {
+  name: string
+  context?: string
+  source: 'context' | 'remote-secret'
+  via?: string
+  client?: KubeClient
+  /** Why no client could be made (e.g. a kubeconfig istiod would reject). */
+  noClient?: string
+}
+
+function classify(error: unknown): ListFailure {
+  if (error instanceof ApiError) {
+    if (error.status === 403) return {reason: 'forbidden', message: error.message}
+    if (error.status === 401) return {reason: 'unauthorized', message: error.message}
+    if (error.status === 404) return {reason: 'notfound', message: error.message}
+    return {reason: 'error', message: error.message}
+  }
+  return {reason: 'error', message: (error as Error).message}
+}
+
+const isNetwork = (e: unknown) => e instanceof ApiError && e.status === 0
+
+/**
+ * One read of one cluster into its snapshot: Namespaces first (an API server that does not answer
+ * stops there), then the other kinds asked for, concurrently, each listed once; the reader
+ * ClusterRole and binding of the revision in use; for a remote-profile install, the EndpointSlices
+ * of the Istio namespace. Read-only (GET only).
+ */
+export async function readSnapshot(target: SnapshotTarget, istioNamespace: string, want: readonly ListedKind[] = LISTED_KINDS, run: RunLists = new RunLists()): Promise<ClusterSnapshot> {
+  const facts: ClusterSnapshot = {
+    name: target.name, context: target.context, source: target.source, via: target.via,
+    server: target.client?.ref.cluster.server ?? '', istioNamespace, lists: {}, failures: {},
+  }
+  const client = target.client
+  if (!client) {
+    facts.unreachable = {message: target.noClient ?? 'no credentials', hint: 'add a context for this cluster to your kubeconfig and pass --context for it'}
+    return frozen(facts)
+  }
+  // Namespaces first: when the API server does not answer, stop there instead of N timeouts.
+  try {
+    facts.lists.Namespace = await run.list(client, 'Namespace')
+  } catch (error) {
+    if (isNetwork(error)) {
+      const op = toOperationError(error as ApiError)
+      facts.unreachable = {message: op.message.replace(/^context "[^"]*": /, ''), hint: op.hint ?? ''}
+      return frozen(facts)
+    }
+    facts.failures.Namespace = classify(error)
+  }
+  const kinds = want.filter((k) => k !== 'Namespace')
+  const listed = new Map(kinds.map((kind) => [kind, (async () => {
+    try {
+      facts.lists[kind] = await run.list(client, kind, IN_ISTIO_NAMESPACE.has(kind) ? istioNamespace : undefined)
+    } catch (error) {
+      facts.failures[kind] = classify(error)
+    }
+  })()]))
+  // The reader ClusterRole and binding of the Istio revision in use (src/istio/revision.ts), known
+  // once the Deployments are listed; for a revisioned install, the plain name counts too.
+  const reader = async (type: typeof RESOURCES.ClusterRole | typeof RESOURCES.ClusterRoleBinding, key: 'ClusterRole' | 'ClusterRoleBinding') => {
+    await listed.get('Deployment')
+    const names = [...new Set([revisionOf(facts).readerClusterRole, readerClusterRole(istioNamespace)])]
+    try {
+      for (const name of names) {
+        const found = await client.getOptional<KubeObject>(resourcePath(type, undefined, name))
+        if (found) return found
+      }
+      return null
+    } catch (error) {
+      facts.failures[key] = classify(error)
+      return undefined
+    }
+  }
+  const [role, binding] = await Promise.all([reader(RESOURCES.ClusterRole, 'ClusterRole'), reader(RESOURCES.ClusterRoleBinding, 'ClusterRoleBinding'), ...listed.values()])
+  facts.readerClusterRoleName = revisionOf(facts).readerClusterRole
+  // Istio's remote profile (no istiod, no injector, a values ConfigMap): where its istiod Service points
+  const names = revisionOf(facts)
+  const has = (kind: 'Deployment' | 'ConfigMap', name: string) => (facts.lists[kind] ?? []).some((o) => o.metadata.name === name)
+  if (facts.lists.Deployment && facts.lists.ConfigMap && !has('Deployment', names.istiod) && !has('ConfigMap', names.injectorConfigMap) && has('ConfigMap', names.valuesConfigMap)) {
+    try {
+      facts.endpointSlices = await run.list(client, 'EndpointSlice', istioNamespace)
+    } catch { /* istio.control-plane says it cannot tell */ }
+  }
+  // The full read (every kind, as verify reads) also reads what the ambient rules need
+  // (src/istio/ambient.ts): the DaemonSets and Gateway API Gateways of the Istio namespace; a kind
+  // not served reads as none
+  if (want === LISTED_KINDS) {
+    const orNone = (p: Promise<KubeObject[]>) => p.catch(() => [] as KubeObject[])
+    const [daemonSets, kubeGateways] = await Promise.all([orNone(run.list(client, 'DaemonSet', istioNamespace)), orNone(run.list(client, 'KubeGateway', istioNamespace))])
+    facts.ambientObjects = {daemonSets, kubeGateways}
+  }
+  if (role !== undefined) facts.readerClusterRole = role as KubeObject | null
+  if (binding !== undefined) facts.readerClusterRoleBinding = binding as KubeObject | null
+  return frozen(facts)
+}
+
