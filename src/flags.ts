@@ -34,3 +34,28 @@ export const kubeFlags = {
   'request-timeout': requestTimeoutFlag,
   verbose: verboseFlag,
 }
+
+/**
+ * A string flag whose value is optional (`--via-egress` alone, or `--via-egress NS/NAME`): oclif
+ * needs a value, so a bare flag (followed by nothing, another flag, or a word `isValue` refuses,
+ * such as the positional NAME) becomes `--flag=` (the empty string: "the default").
+ */
+export function optionalValue(argv: string[], flag: string, isValue: (v: string) => boolean): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--') return [...out, ...argv.slice(i)]
+    if (a !== flag) {
+      out.push(a)
+      continue
+    }
+    const next = argv[i + 1]
+    if (next !== undefined && !next.startsWith('-') && isValue(next)) {
+      out.push(`${flag}=${next}`)
+      i++
+    } else {
+      out.push(`${flag}=`)
+    }
+  }
+  return out
+}

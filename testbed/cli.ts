@@ -1,7 +1,7 @@
 // Test bed CLI: node testbed/cli.ts up [--clusters N] [--istio [--remote NAME]...] | down [--keep] | status [--json]
 //                                  | stop-apiserver NAME [--graceful] | start-apiserver NAME
 //                                  | workload --context CTX -n NS NAME --port P... [--no-sidecar]
-//                                  | xds --context CTX (--pod NS/NAME | --app NS/APP | --eastwest)
+//                                  | xds --context CTX (--pod NS/NAME | --app NS/APP | --eastwest | --egress)
 // `up` prints `export KUBECONFIG=<path>` on stdout (progress goes to stderr), so
 // `eval "$(node testbed/cli.ts up)"` works.
 import {
@@ -30,7 +30,7 @@ const USAGE = `usage: node testbed/cli.ts <command>
   workload --context CTX -n NS NAME --port [NAME:]PORT[:TARGET]... [--no-sidecar] [--ip IP]
                          a Service and a Pod NAME-0 behind it (Running, Ready, pod IP; injected
                          when an injector answers, else labelled as an injected Pod)
-  xds --context CTX (--pod NS/NAME | --app NS/APP | --eastwest) [--istiod-context CTX2] [--timeout S]
+  xds --context CTX (--pod NS/NAME | --app NS/APP | --eastwest | --egress) [--istiod-context CTX2] [--timeout S]
                          what that cluster's istiod (or CTX2's: a remote-profile cluster's control plane) sends to the Pod's proxy, as JSON
                          {clusters, endpoints, listeners, routes, nameTable} (Istio's ADS client)
   xds --ztunnel --context CTX [--istiod-context CTX2] [--timeout S]
@@ -183,7 +183,7 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(JSON.stringify(z, null, 1) + '\n');
         return 0;
       }
-      const d = await xds({ context, pod: value('--pod'), app: value('--app'), eastwest: flag('--eastwest') || undefined, istiodContext: value('--istiod-context'), timeoutMs: timeout ? Number(timeout) * 1000 : undefined });
+      const d = await xds({ context, pod: value('--pod'), app: value('--app'), eastwest: flag('--eastwest') || undefined, egress: flag('--egress') || undefined, istiodContext: value('--istiod-context'), timeoutMs: timeout ? Number(timeout) * 1000 : undefined });
       process.stdout.write(JSON.stringify(d, null, 1) + '\n');
       return 0;
     }

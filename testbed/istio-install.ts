@@ -11,7 +11,8 @@
 //    rendered istiod Deployment;
 // 4. the rendered webhooks, pointed at that istiod by URL (https://127.0.0.1:<port>/...), so the
 //    API server really calls istiod's validation and sidecar injection; istiod fills in caBundle;
-// 5. Pods: the east-west gateway (from the rendered Deployment's template, injected by istiod) and
+// 5. Pods: the east-west gateway and the egress gateway (Istio's own `istio-egressgateway`
+//    component, enabled in the IstioOperator; each Pod from its rendered Deployment's template) and
 //    the samples bar/httpbin and foo/sleep (injected), Running and Ready with pod IPs
 //    (testbed/workloads.ts), behind their Services' EndpointSlices.
 //
@@ -36,6 +37,8 @@ const NS = 'istio-system';
 const ISTIO_HUB = 'docker.io/istio';
 export const FIELD_MANAGER = 'istioctl';
 export const EASTWEST_GATEWAY = 'istio-eastwestgateway';
+/** Istio's egress gateway component (`components.egressGateways`), labelled istio=egressgateway. */
+export const EGRESS_GATEWAY = 'istio-egressgateway';
 const WEBHOOK_KINDS = ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'];
 
 export interface KubeDoc {
@@ -67,17 +70,18 @@ export function istioModuleDir(): string {
 }
 
 /**
- * The control plane's IstioOperator: one mesh, this cluster's name and network, DNS capture.
- * ambient: Istio's `ambient` profile (ztunnel, istio-cni) with istiod's AMBIENT_ENABLE_MULTI_NETWORK
- * on (values.pilot.env, so the rendered istiod Deployment carries it, as Istio's ambient
- * multicluster guide installs it).
+ * The control plane's IstioOperator: one mesh, this cluster's name and network, DNS capture, and
+ * Istio's egress gateway. ambient: Istio's `ambient` profile (ztunnel, istio-cni) with istiod's
+ * AMBIENT_ENABLE_MULTI_NETWORK on (values.pilot.env, so the rendered istiod Deployment carries it,
+ * as Istio's ambient multicluster guide installs it), without the egress gateway.
  */
 export function controlPlaneIop(p: ClusterParams, opts: { ambient?: boolean } = {}): string {
   return dump({
     apiVersion: 'install.istio.io/v1alpha1',
     kind: 'IstioOperator',
     spec: {
-      ...(opts.ambient ? { profile: 'ambient' } : {}),
+      // the default profile ships the egress gateway disabled (manifests/profiles/default.yaml)
+      ...(opts.ambient ? { profile: 'ambient' } : { components: { egressGateways: [{ name: EGRESS_GATEWAY, enabled: true }] } }),
       meshConfig: {
         defaultConfig: {
           // auto-allocation: istiod's own (PILOT_ENABLE_IP_AUTOALLOCATE, on by default); this
@@ -191,8 +195,8 @@ export function ambientInstalled(cluster: string): boolean {
 }
 
 /** The pod IPs of the bed's sample Pods (as in the simulated install's EndpointSlices). */
-export function samplePodIps(p: ClusterParams): { httpbin: string; sleep: string; eastwest: string } {
-  return { httpbin: `10.244.${p.index}.10`, sleep: `10.244.${p.index}.20`, eastwest: `10.244.${p.index}.2` };
+export function samplePodIps(p: ClusterParams): { httpbin: string; sleep: string; eastwest: string; egress: string } {
+  return { httpbin: `10.244.${p.index}.10`, sleep: `10.244.${p.index}.20`, eastwest: `10.244.${p.index}.2`, egress: `10.244.${p.index}.3` };
 }
 
 /**
@@ -262,7 +266,7 @@ export async function installIstio(cluster: string, opts: { log?: (m: string) =>
     // istiod writes the address into the Gateway's status only once the Service has a ready
     // endpoint (gatewaycommon/context.go ResolveGatewayInstances): the gateway's Pod first
     await ensureWorkloadNode(cluster);
-    await addGatewayPod(cluster, [made.value], samplePodIps(p).eastwest);
+    await addGatewayPod(cluster, [made.value], EASTWEST_GATEWAY, samplePodIps(p).eastwest);
     await waitUntil(`${cluster}: the ${EASTWEST_GATEWAY} Gateway's status has the address ${p.eastWestIP}`, async () => {
       const g = await kubectl(['-n', NS, 'get', 'gateways.gateway.networking.k8s.io', EASTWEST_GATEWAY, '-o', 'json'], { context: cluster, allowFail: true });
       return g.code === 0 && ((JSON.parse(g.stdout).status?.addresses ?? []) as Array<{ value: string }>).some((a) => a.value === p.eastWestIP);
@@ -310,7 +314,9 @@ export function gatewayApiCrds(): KubeDoc[] {
  */
 async function addSamplePods(cluster: string, objs: KubeDoc[], ips: ReturnType<typeof samplePodIps>, opts: { ambient?: boolean; gatewayPod?: boolean } = {}): Promise<void> {
   await ensureWorkloadNode(cluster);
-  if (opts.gatewayPod !== false) await addGatewayPod(cluster, objs, ips.eastwest);
+  if (opts.gatewayPod !== false) await addGatewayPod(cluster, objs, EASTWEST_GATEWAY, ips.eastwest);
+  // the remote profile renders no egress gateway
+  if (objs.some((o) => o.kind === 'Deployment' && o.metadata.name === EGRESS_GATEWAY)) await addGatewayPod(cluster, objs, EGRESS_GATEWAY, ips.egress);
   if (opts.ambient) {
     // the samples' namespaces enrolled in ambient as Istio's guide does it (no injection label)
     await kubectl(['label', 'namespace', 'bar', 'foo', `${AMBIENT_LABEL}=ambient`, 'istio-injection-', '--overwrite'], { context: cluster });
@@ -334,7 +340,7 @@ async function removeInstalledObjects(cluster: string, refs: string[]): Promise<
     await kubectl(args, { context: cluster, allowFail: true });
   }
   await kubectl(['delete', 'pods', '-A', '-l', 'kubectl-mesh.testbed/workload', '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
-  await kubectl(['-n', NS, 'delete', 'pod', `${EASTWEST_GATEWAY}-0`, '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
+  await kubectl(['-n', NS, 'delete', 'pod', `${EASTWEST_GATEWAY}-0`, `${EGRESS_GATEWAY}-0`, '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
   await kubectl(['delete', 'node', workloadNode(cluster), '--ignore-not-found'], { context: cluster, allowFail: true });
 }
 
@@ -347,10 +353,11 @@ async function removeAmbientExtras(cluster: string, crds: string[]): Promise<voi
   await kubectl(['delete', 'crd', ...crds, '--ignore-not-found'], { context: cluster, allowFail: true });
 }
 
-async function addGatewayPod(cluster: string, objs: KubeDoc[], ip: string): Promise<void> {
-  const d = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === EASTWEST_GATEWAY);
-  if (!d) throw new Error(`the render has no ${EASTWEST_GATEWAY} Deployment`);
-  const name = `${EASTWEST_GATEWAY}-0`;
+/** A gateway's Pod `<deployment>-0` from its rendered Deployment's template (no Deployment controller runs in the bed). */
+export async function addGatewayPod(cluster: string, objs: KubeDoc[], deployment: string, ip: string): Promise<void> {
+  const d = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === deployment);
+  if (!d) throw new Error(`the render has no ${deployment} Deployment`);
+  const name = `${deployment}-0`;
   await kubectl(['-n', NS, 'delete', 'pod', name, '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
   const tpl = structuredClone(d.spec.template);
   await kubectl(['create', '-f', '-'], { context: cluster, input: JSON.stringify({

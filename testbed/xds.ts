@@ -1,6 +1,6 @@
 // What istiod sends to one proxy, through Istio's own ADS client (testbed/tools/istio/cmd/xds-probe):
 //
-//   const x = await xds({ context: 'cluster1', app: 'foo/sleep' });   // or pod: 'foo/sleep-0', eastwest: true
+//   const x = await xds({ context: 'cluster1', app: 'foo/sleep' });   // or pod: 'foo/sleep-0', eastwest: true, egress: true
 //   x.endpoints.find((e) => e.clusterName === 'outbound|8000||httpbin.bar.svc.cluster.local')
 //
 // The proxy is described from its Pod the way pilot-agent describes itself to istiod: node ID
@@ -28,6 +28,8 @@ export interface XdsTarget {
   app?: string;
   /** the east-west gateway Pod (istio-system, label istio=eastwestgateway) */
   eastwest?: boolean;
+  /** the egress gateway Pod (istio-system, label istio=egressgateway): a router in standard mode */
+  egress?: boolean;
   /** how long to wait for istiod (default 20 s) */
   timeoutMs?: number;
   /** istiod's plaintext xDS address (default: the test bed istiod of that context) */
@@ -67,13 +69,13 @@ function split(ref: string, what: string): [string, string] {
 
 /** The Pod a target names. */
 export async function targetPod(t: XdsTarget): Promise<any> {
-  const n = [t.pod, t.app, t.eastwest].filter((x) => x !== undefined && x !== false).length;
-  if (n !== 1) throw new Error('give exactly one of --pod NS/NAME, --app NS/APP, --eastwest');
+  const n = [t.pod, t.app, t.eastwest, t.egress].filter((x) => x !== undefined && x !== false).length;
+  if (n !== 1) throw new Error('give exactly one of --pod NS/NAME, --app NS/APP, --eastwest, --egress');
   if (t.pod) {
     const [ns, name] = split(t.pod, '--pod');
     return getJson(t.context, ['-n', ns, 'pod', name]);
   }
-  const [ns, selector] = t.app ? [split(t.app, '--app')[0], `app=${split(t.app, '--app')[1]}`] : ['istio-system', 'istio=eastwestgateway'];
+  const [ns, selector] = t.app ? [split(t.app, '--app')[0], `app=${split(t.app, '--app')[1]}`] : ['istio-system', t.egress ? 'istio=egressgateway' : 'istio=eastwestgateway'];
   const list = await getJson(t.context, ['-n', ns, 'pods', '-l', selector]);
   const pods = (list.items as any[]).filter((p) => p.status?.phase === 'Running' && p.status?.podIP);
   if (pods.length === 0) throw new Error(`${t.context}: no Running Pod with a pod IP in ${ns} labelled ${selector}`);
@@ -147,8 +149,9 @@ export async function probeConfig(context: string, pod: any, address: string): P
     ISTIO_VERSION: PROBE_ISTIO_VERSION,
   });
   if (!meta.WORKLOAD_NAME) meta.WORKLOAD_NAME = labels.app ?? pod.metadata.name;
-  // the east-west gateway needs SNI-DNAT routing (AUTO_PASSTHROUGH); Istio's gateway env sets it
-  if (gateway && !meta.ROUTER_MODE) meta.ROUTER_MODE = 'sni-dnat';
+  // the east-west gateway needs SNI-DNAT routing (AUTO_PASSTHROUGH); Istio's gateway env sets it.
+  // The egress gateway's chart sets none: pilot-agent's default, standard.
+  if (gateway && !meta.ROUTER_MODE) meta.ROUTER_MODE = labels.istio === 'egressgateway' ? 'standard' : 'sni-dnat';
   if (!pod.status?.podIP) throw new Error(`${context}: pod ${pod.metadata.namespace}/${pod.metadata.name} has no pod IP`);
   return { address, nodeType: gateway ? 'router' : 'sidecar', ip: pod.status.podIP, workload: pod.metadata.name, namespace: pod.metadata.namespace, meta };
 }

@@ -5,12 +5,14 @@ import {KubeClient} from '../kube/client.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
 import {listObjects} from '../kube/apply.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
-import {readerClusterRole} from '../istio/names.ts'
+import {EGRESS_GATEWAY_ANNOTATION, IMPORT_VIA_EGRESS, IMPORT_VIA_LABEL, readerClusterRole} from '../istio/names.ts'
 import {chooseRevision, ISTIOD_APP_SELECTOR, type RevisionNames} from '../istio/revision.ts'
 
 /** The object kinds collected once per cluster. */
 export const LISTED_KINDS = ['Namespace', 'Secret', 'ConfigMap', 'Service', 'Deployment', 'ServiceAccount', 'Gateway', 'ServiceEntry', 'DestinationRule'] as const
-export type ListedKind = (typeof LISTED_KINDS)[number]
+/** Listed too, but only when the cluster has an import through an egress gateway (service import --via-egress): its routes are checked then. */
+export const EGRESS_LISTED_KINDS = ['VirtualService'] as const
+export type ListedKind = (typeof LISTED_KINDS)[number] | (typeof EGRESS_LISTED_KINDS)[number]
 
 /** Why a kind could not be listed: forbidden, not served (CRD missing), or another error. */
 export interface ListFailure {
@@ -44,6 +46,8 @@ export interface ClusterSnapshot {
   endpointSlices?: KubeObject[]
   /** The DaemonSets and Gateway API Gateways of the Istio namespace (ambient: ztunnel, istio-east-west, src/istio/ambient.ts); empty when not served. */
   ambientObjects?: {daemonSets: KubeObject[]; kubeGateways: KubeObject[]}
+  /** Imports through an egress gateway only: the Pods each such gateway Service (namespace/name) selects; undefined for one whose Pods could not be listed. */
+  egressPods?: Record<string, KubeObject[] | undefined>
 }
 
 
@@ -73,6 +77,7 @@ export class RunLists {
 function frozen(s: ClusterSnapshot): ClusterSnapshot {
   Object.freeze(s.lists)
   Object.freeze(s.failures)
+  if (s.egressPods) Object.freeze(s.egressPods)
   for (const list of Object.values(s.lists)) Object.freeze(list)
   return Object.freeze(s)
 }
@@ -184,8 +189,40 @@ export async function readSnapshot(target: SnapshotTarget, istioNamespace: strin
     const [daemonSets, kubeGateways] = await Promise.all([orNone(run.list(client, 'DaemonSet', istioNamespace)), orNone(run.list(client, 'KubeGateway', istioNamespace))])
     facts.ambientObjects = {daemonSets, kubeGateways}
   }
+  await readEgress(client, facts, run)
   if (role !== undefined) facts.readerClusterRole = role as KubeObject | null
   if (binding !== undefined) facts.readerClusterRoleBinding = binding as KubeObject | null
   return frozen(facts)
 }
 
+
+/**
+ * Imports through an egress gateway (ServiceEntries labelled kubectl-mesh/via=egress, when
+ * ServiceEntries were asked for): every VirtualService, and the Pods of each egress gateway Service
+ * they name (one list per gateway, by its selector). Nothing is read for a cluster without one.
+ */
+async function readEgress(client: KubeClient, facts: ClusterSnapshot, run: RunLists): Promise<void> {
+  const refs = [...new Set((facts.lists.ServiceEntry ?? []).filter((se) => se.metadata.labels?.[IMPORT_VIA_LABEL] === IMPORT_VIA_EGRESS)
+    .map((se) => se.metadata.annotations?.[EGRESS_GATEWAY_ANNOTATION]).filter((r): r is string => Boolean(r)))]
+  if (refs.length === 0) return
+  const pods: Record<string, KubeObject[] | undefined> = {}
+  const routes = (async () => {
+    try {
+      facts.lists.VirtualService = await run.list(client, 'VirtualService')
+    } catch (error) {
+      facts.failures.VirtualService = classify(error)
+    }
+  })()
+  await Promise.all([routes, ...refs.map(async (ref) => {
+    const [ns, name] = ref.split('/')
+    const svc = (facts.lists.Service ?? []).find((s) => s.metadata.namespace === ns && s.metadata.name === name)
+    const selector = Object.entries<string>(svc?.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',')
+    if (!svc || !selector) return
+    try {
+      pods[ref] = await listObjects(client, RESOURCES.Pod, {namespace: ns, labelSelector: selector})
+    } catch {
+      pods[ref] = undefined
+    }
+  })])
+  facts.egressPods = pods
+}

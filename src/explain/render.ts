@@ -13,7 +13,7 @@ const plain: Painter = {green: (s) => s, yellow: (s) => s, red: (s) => s, dim: (
 
 /** `{"service","from":{"context","namespace"},"endpoints":[…],"dropped":[…]}` */
 export function renderJson(r: ExplainResult): string {
-  return `${JSON.stringify({service: r.service, from: r.from, endpoints: r.endpoints, dropped: r.dropped}, null, 2)}\n`
+  return `${JSON.stringify({service: r.service, from: r.from, endpoints: r.endpoints, dropped: r.dropped, ...(r.egress ? {egress: r.egress} : {})}, null, 2)}\n`
 }
 
 export function renderText(r: ExplainResult, p: Painter = plain): string {
@@ -21,6 +21,17 @@ export function renderText(r: ExplainResult, p: Painter = plain): string {
   const lines: string[] = []
   lines.push(p.bold(`${r.service}`) + ` for a sidecar in namespace ${r.from.namespace} of ${r.from.context} (cluster ${d.proxy.cluster}, network ${d.proxy.network ?? '(none)'})`)
   lines.push(p.dim(`istiod's view: ${d.istiod}; gateways it knows: ${d.gateways.length === 0 ? 'none (multi-network off: every endpoint is sent as is)' : d.gateways.map((g) => `${g.network}${g.cluster ? `/${g.cluster}` : ''}=${g.addr}:${g.port}`).join(', ')}`))
+  if (r.egress) {
+    lines.push('')
+    lines.push(`through the egress gateway ${r.egress.gateway} (two hops per port):`)
+    for (const h of r.egress.hops) {
+      const first = h.sidecar.to === 'egress'
+        ? `${p.green('sidecar → egress gateway')}:${h.sidecar.port} (${h.sidecar.tls ?? 'no TLS'}${h.sidecar.sni ? `, SNI ${h.sidecar.sni}` : ''})`
+        : h.sidecar.to === 'none' ? p.red('no route to the egress gateway: the sidecar goes straight to the remote gateway') : p.red(`routed to ${h.sidecar.dest || '(nowhere)'}, not the egress gateway`)
+      lines.push(`  port ${h.port}: ${first}`)
+      lines.push(`    ${p.green('egress gateway → ')}${h.egress.endpoints.join(', ') || '(no endpoints)'} (${h.egress.tls ?? 'no TLS'}${h.egress.sni ? `, SNI ${h.egress.sni}` : ''})`)
+    }
+  }
   for (const port of d.ports) {
     lines.push('')
     lines.push(`port ${port.port.port}${port.port.name ? ` (${port.port.name})` : ''}: ${port.endpoints.length} endpoint${port.endpoints.length === 1 ? '' : 's'}`)

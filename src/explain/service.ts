@@ -9,7 +9,8 @@ import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import {OperationError, UsageError} from '../errors.ts'
 import {readIstioInstall} from '../istio/read.ts'
 import {coveringGateway, exportedHost, objectRef, serviceFqdn} from '../istio/gateway.ts'
-import {IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL, MULTICLUSTER_LABEL} from '../istio/names.ts'
+import {EGRESS_GATEWAY_ANNOTATION, IMPORT_VIA_EGRESS, IMPORT_VIA_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL, MULTICLUSTER_LABEL} from '../istio/names.ts'
+import {egressHost, sidecarHop, subsetTls} from '../istio/egress.ts'
 import {remoteSecretEntries, sameServer} from '../cluster/remote-secrets.ts'
 import {describeTarget, type EndpointShardz, istiodJson, locateIstiodPod, type NetworkGatewayEntry, parseEndpointShardz, parseNetworkz, shardCluster} from '../cluster/istiod.ts'
 import {predict, type PortPrediction, type ServicePort, type Via} from './predict.ts'
@@ -36,11 +37,26 @@ export interface ExplainEndpoint {
   via: Via
 }
 
+/** An import through the egress gateway (service import --via-egress): per port, the two hops. */
+export interface EgressHops {
+  /** namespace/name of the egress gateway Service. */
+  gateway: string
+  hops: Array<{
+    port: number
+    /** Hop 1, the sidecar → the egress gateway: where the route sends the port (none: no route, straight to WEST's gateway), the egress gateway port, and the subset's TLS. */
+    sidecar: {to: 'egress' | 'elsewhere' | 'none'; port?: number; subset?: string; tls?: string; sni?: string; dest?: string}
+    /** Hop 2, the egress gateway → WEST: the ServiceEntry's endpoints (WEST's east-west gateway) and the import's TLS. */
+    egress: {endpoints: string[]; tls?: string; sni?: string}
+  }>
+}
+
 export interface ExplainResult {
   service: string
   from: {context: string; namespace: string}
   endpoints: ExplainEndpoint[]
   dropped: Dropped[]
+  /** Only for an import through the egress gateway. */
+  egress?: EgressHops
   /** For the text renderer. */
   detail: {
     proxy: {cluster: string; network?: string}
@@ -120,7 +136,7 @@ export async function explain(session: Session, o: ExplainOptions): Promise<Expl
   for (const p of o.peerContexts) session.resolve(p)
   const isHost = o.service.includes('.')
 
-  const [install, ns, fromNs, secrets, service, entries, rules] = await allInOrder([
+  const [install, ns, fromNs, secrets, service, entries, rules, routes] = await allInOrder([
     readIstioInstall(client, o.istioNamespace, {}, {meshConfig: false}),
     get(client, RESOURCES.Namespace, undefined, o.namespace),
     from === o.namespace ? undefined : get(client, RESOURCES.Namespace, undefined, from),
@@ -128,6 +144,7 @@ export async function explain(session: Session, o: ExplainOptions): Promise<Expl
     isHost ? undefined : get(client, RESOURCES.Service, o.namespace, o.service),
     listObjects(client, RESOURCES.ServiceEntry, {namespace: o.namespace}).catch(() => [] as KubeObject[]),
     listObjects(client, RESOURCES.DestinationRule).catch(() => [] as KubeObject[]),
+    isHost ? listObjects(client, RESOURCES.VirtualService).catch(() => [] as KubeObject[]) : [],
   ])
   if (!ns) throw new UsageError(`context "${context}": namespace ${o.namespace} not found`, `list the namespaces: \`kubectl get namespaces --context ${context}\``)
   if (fromNs === null) throw new UsageError(`context "${context}": namespace ${from} (--from) not found`, `the sidecar's namespace must exist in ${context}: \`kubectl get namespaces --context ${context}\``)
@@ -145,6 +162,7 @@ export async function explain(session: Session, o: ExplainOptions): Promise<Expl
   let target: Target
   let importedFrom: string | undefined
   let ownerName = o.service
+  let egress: EgressHops | undefined
   if (isHost) {
     const se = entries.find((e) => (e.spec?.hosts ?? []).includes(o.service))
     if (!se) {
@@ -155,6 +173,7 @@ export async function explain(session: Session, o: ExplainOptions): Promise<Expl
     ownerName = se.metadata.labels?.[IMPORTED_SERVICE_LABEL] ?? se.metadata.name
     target = {host: o.service, name: ownerName, namespace: o.namespace, context, clusterId, network: install.facts.network, importedFrom,
       ports: (se.spec?.ports ?? []).map((p: any) => ({name: String(p.name ?? ''), port: Number(p.number)}))}
+    if (se.metadata.labels?.[IMPORT_VIA_LABEL] === IMPORT_VIA_EGRESS) egress = egressHops(se, routes, rules, o.istioNamespace, clusterDomain)
   } else {
     target = {host: serviceFqdn(o.service, o.namespace, clusterDomain), name: o.service, namespace: o.namespace, context, clusterId, network: install.facts.network, ports: service ? portsOf(service) : []}
   }
@@ -238,6 +257,29 @@ export async function explain(session: Session, o: ExplainOptions): Promise<Expl
     from: {context, namespace: from},
     endpoints: ports.flatMap((p) => p.endpoints.map((e) => ({cluster: e.cluster, address: e.address, port: e.port, servicePort: e.servicePort, via: e.via}))),
     dropped,
+    ...(egress ? {egress: o.port === undefined ? egress : {...egress, hops: egress.hops.filter((h) => h.port === o.port)}} : {}),
     detail: {proxy, ports, istiod: describeTarget(found.target), gateways, ...(importedFrom ? {importedFrom} : {})},
+  }
+}
+
+/** The two hops of an import through the egress gateway, per port, from the cluster's objects (pure). */
+export function egressHops(se: KubeObject, routes: KubeObject[], rules: KubeObject[], rootNamespace: string, clusterDomain: string): EgressHops {
+  const ref = se.metadata.annotations?.[EGRESS_GATEWAY_ANNOTATION] ?? ''
+  const [namespace, name] = ref.split('/')
+  const gw = {namespace, name, host: egressHost({namespace, name}, clusterDomain)}
+  const host = String(se.spec?.hosts?.[0] ?? '')
+  const importRule = rules.find((r) => r.spec?.host === host && r.metadata.namespace === se.metadata.namespace)
+  return {
+    gateway: ref,
+    hops: (se.spec?.ports ?? []).map((p: any) => {
+      const hop = sidecarHop(routes, host, gw, {number: p.number, protocol: p.protocol})
+      const tls = hop.to === 'egress' ? subsetTls(rules, gw, rootNamespace, hop.subset, hop.port) : undefined
+      const pls = (importRule?.spec?.trafficPolicy?.portLevelSettings ?? []).find((x: any) => x.port?.number === p.number)?.tls ?? importRule?.spec?.trafficPolicy?.tls
+      return {
+        port: Number(p.number),
+        sidecar: {to: hop.to, ...(hop.to === 'egress' ? {port: hop.port, subset: hop.subset, tls: tls?.mode, sni: tls?.sni} : {}), ...(hop.dest ? {dest: hop.dest} : {})},
+        egress: {endpoints: (se.spec?.endpoints ?? []).map((e: any) => `${e.address}:${e.ports?.[p.name] ?? p.number}`), tls: pls?.mode, sni: pls?.sni},
+      }
+    }),
   }
 }

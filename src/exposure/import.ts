@@ -1,6 +1,11 @@
 // service import / unimport (DESIGN.md "service import / unimport"): read WEST and EAST once,
 // validate every input before the first write, plan with pure functions, then write only what changed.
-import {ADDRESS_LEDGER_CONFIGMAP, DEFAULT_ISTIO_NAMESPACE, EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL, isDns1123Label, stamp} from '../istio/names.ts'
+import {
+  ADDRESS_LEDGER_CONFIGMAP, DEFAULT_ISTIO_NAMESPACE, EASTWEST_GATEWAY_LABEL, EGRESS_GATEWAY_ANNOTATION, EGRESS_GATEWAY_LABEL_VALUE, EXPORTED_LABEL, IMPORT_VIA_LABEL,
+  IMPORTED_FROM_LABEL, IMPORTED_NAMESPACE_LABEL, IMPORTED_SERVICE_LABEL, isDns1123Label, stamp,
+} from '../istio/names.ts'
+import {describeEgress, egressGateways, egressHost, podReady, principal, trustDomainOf} from '../istio/egress.ts'
+import {belongsTo, type EgressTarget, egressSelector, egressServiceEntryMeta, identityLine, importEgressObjects} from './egress.ts'
 import {OperationError, UsageError} from '../errors.ts'
 import {applyObject, type Change, deleteObject, listObjects} from '../kube/apply.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
@@ -44,9 +49,20 @@ export interface ImportOptions {
   progress?: StepRunner
   /** The Service is exported earlier in the same run (`apply --dry-run`, where that export did not persist): its exported label is not required. */
   assumeExported?: boolean
+  /** --via-egress: undefined = direct (and any egress path of these imports removed); '' = EAST's Service labelled istio=egressgateway; else NAMESPACE/NAME. */
+  viaEgress?: string
 }
 
-export interface ImportedService {name: string; namespace: string; host: string; addresses: string[]}
+export interface ImportedService {
+  name: string
+  namespace: string
+  host: string
+  addresses: string[]
+  /** Through EAST's egress gateway (namespace/name); absent: direct to WEST's east-west gateway. */
+  egressGateway?: string
+  /** --via-egress: the identity the owner's workloads see, and how an AuthorizationPolicy admits it (one line). */
+  identity?: string
+}
 
 export interface ImportResult {
   changes: Change[]
@@ -69,6 +85,9 @@ export function validateImportOptions(o: ImportOptions): void {
   if (!['auto', 'none'].includes(o.address) && !isIP(o.address)) throw new UsageError(`--address "${o.address}" is not auto, none or an IP address`, 'e.g. --address auto, or --address 240.0.0.10')
   if (o.allExported && isIP(o.address)) throw new UsageError('--address IP names one service; it cannot be used with --all-exported', 'use --address auto or none')
   if (o.fromName !== undefined && !isDns1123Label(o.fromName)) throw new UsageError(`--from-name "${o.fromName}" is not a DNS-1123 label`, 'use lower-case letters, digits and -, at most 63 characters')
+  if (o.viaEgress && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(o.viaEgress)) {
+    throw new UsageError(`--via-egress "${o.viaEgress}" is not NAMESPACE/NAME of a Service`, 'e.g. --via-egress istio-system/istio-egressgateway, or --via-egress alone for the Service labelled istio=egressgateway')
+  }
 }
 
 const key = (ns: string | undefined, name: string) => `${ns}/${name}`
@@ -117,11 +136,27 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
   // ---- read EAST
   const namespaces = [...new Set(services.map((s) => s.namespace))]
   const drSelector = `${IMPORTED_FROM_LABEL}=${fromId}${o.allExported || o.names ? '' : `,${IMPORTED_SERVICE_LABEL}=${services[0].name}`}`
-  const [eastInstall, entries, rules, nsLive] = await runStep(o.progress, `Read cluster "${east.context}"`, () => allInOrder([
+  const importNs = o.allExported ? o.namespace : services[0].namespace
+  const viaSelector = egressSelector(fromId, o.allExported || o.names ? undefined : services[0].name)
+  const readEgressServices = async (): Promise<KubeObject[]> => {
+    if (o.viaEgress === undefined) return []
+    if (o.viaEgress === '') return listObjects(east, RESOURCES.Service, {labelSelector: `${EASTWEST_GATEWAY_LABEL}=${EGRESS_GATEWAY_LABEL_VALUE}`})
+    const [ns, name] = o.viaEgress.split('/')
+    const svc = await readService(east, ns, name)
+    return svc ? [svc] : []
+  }
+  const [eastInstall, entries, rules, nsLive, egressServices, liveEgress] = await runStep(o.progress, `Read cluster "${east.context}"`, () => allInOrder([
     installOf(mode.installs, east, o.istioNamespace),
     listObjects(east, RESOURCES.ServiceEntry),
-    listObjects(east, RESOURCES.DestinationRule, {namespace: o.allExported ? o.namespace : services[0].namespace, labelSelector: drSelector}),
+    listObjects(east, RESOURCES.DestinationRule, {namespace: importNs, labelSelector: drSelector}),
     Promise.all(namespaces.map((ns) => east.getOptional<KubeObject>(resourcePath(RESOURCES.Namespace, undefined, ns)))),
+    readEgressServices(),
+    // the egress path of these imports as it is (written by an earlier --via-egress; removed when this run goes direct)
+    Promise.all([
+      listObjects(east, RESOURCES.Gateway, {namespace: importNs, labelSelector: viaSelector}),
+      listObjects(east, RESOURCES.VirtualService, {namespace: importNs, labelSelector: viaSelector}),
+      listObjects(east, RESOURCES.DestinationRule, {labelSelector: viaSelector}),
+    ]).then((lists) => lists.flat()),
   ]))
   const localOwner = o.host ? localServiceOf(o.host, eastInstall.facts.clusterDomain) : undefined
   const localSvc = localOwner ? await readService(east, localOwner.namespace, localOwner.name) : undefined
@@ -167,11 +202,42 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
     if (clash) throw new UsageError(`context "${east.context}": address ${o.address} is already used by ServiceEntry ${clash.metadata.namespace}/${clash.metadata.name}`, 'pick another --address, or use --address auto')
     t.addresses = [o.address]
   }
+  // ---- the egress gateway (--via-egress)
+  let egress: EgressTarget | undefined
+  let egressPrincipal: string | undefined
+  if (o.viaEgress !== undefined) {
+    // a named Service is the egress gateway whatever its labels; else the ones labelled istio=egressgateway
+    const found = o.viaEgress ? egressServices.map(describeEgress) : egressGateways(egressServices, o.istioNamespace)
+    const gwSvc = found[0]
+    if (!gwSvc) {
+      throw new UsageError(o.viaEgress
+        ? `context "${east.context}": Service ${o.viaEgress} (the egress gateway --via-egress names) does not exist`
+        : `context "${east.context}": no egress gateway (no Service labelled ${EASTWEST_GATEWAY_LABEL}=${EGRESS_GATEWAY_LABEL_VALUE})`,
+      o.viaEgress
+        ? `check the name: kubectl --context ${east.context} get services -A -l ${EASTWEST_GATEWAY_LABEL}=${EGRESS_GATEWAY_LABEL_VALUE}`
+        : `install Istio's egress gateway (istioctl install --context ${east.context} --set components.egressGateways[0].name=istio-egressgateway --set components.egressGateways[0].enabled=true), or name yours: --via-egress NAMESPACE/NAME`)
+    }
+    const g = gwSvc
+    if (Object.keys(g.selector).length === 0) throw new UsageError(`context "${east.context}": the egress gateway Service ${g.ref} has no pod selector`, 'give it the selector of its gateway Pods (e.g. istio: egressgateway)')
+    if (g.port === undefined) throw new UsageError(`context "${east.context}": the egress gateway Service ${g.ref} has no TLS port (named https or tls, or 443)`, `add one to the Service (Istio's egress gateway has https: 443 → 8443), or name another gateway with --via-egress NAMESPACE/NAME`)
+    if (found.length > 1 && !o.viaEgress) notes.push(`context "${east.context}": ${found.length} egress gateways; using ${g.ref} (name another with --via-egress NAMESPACE/NAME)`)
+    egress = {namespace: g.namespace, name: g.name, host: egressHost(g, eastInstall.facts.clusterDomain), selector: g.selector, port: g.port}
+    const selector = Object.entries(g.selector).map(([k, v]) => `${k}=${v}`).join(',')
+    const pods = await listObjects(east, RESOURCES.Pod, {namespace: g.namespace, labelSelector: selector})
+    const sa = pods.find(podReady)?.spec?.serviceAccountName ?? pods[0]?.spec?.serviceAccountName ?? 'default'
+    egressPrincipal = principal(trustDomainOf(eastInstall.facts.mesh), g.namespace, sa)
+    if (!pods.some(podReady)) warnings.push(`context "${east.context}": the egress gateway ${g.ref} has no ready Pod (selector ${selector}): imported traffic fails until one is ready`)
+  }
+
   if (!eastInstall.facts.dnsCapture) {
     warnings.push(`context "${east.context}": DNS proxying is off in the mesh config (defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE), so ${targets.length === 1 ? targets[0].host : 'the imported hosts'} will not resolve in pods; set it to "true" in ConfigMap ${o.istioNamespace}/${eastInstall.names.meshConfigMap} key mesh (or per pod with the proxy.istio.io/config annotation)`)
   }
 
   const ctx: ImportContext = {fromId, gatewayAddresses: gw.addresses, gatewayPort: gw.port, version: o.version}
+  const via = egress ? egressServiceEntryMeta(egress) : undefined
+  const identity = egressPrincipal ? identityLine({westContext: west.context, eastContext: east.context, principal: egressPrincipal}) : undefined
+  if (identity) notes.push(identity)
+  const liveByKey = new Map(liveEgress.map((obj) => [`${obj.kind}/${key(obj.metadata.namespace, obj.metadata.name)}`, obj]))
   const changes: Change[] = []
   const nsObjects = missingNs.map((ns): KubeObject => ({apiVersion: 'v1', kind: 'Namespace', metadata: {name: ns, ...stamp(o.version)}}))
   const usedElsewhere = serviceEntryAddresses(entries.filter((se) => !claimOwners.includes(key(se.metadata.namespace, se.metadata.name))))
@@ -184,8 +250,8 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
       targets.forEach((t, i) => (t.addresses = [held.get(claimOwners[i]) ?? fresh.shift()!]))
       notes.push('the 240.0.0.0/16 addresses shown are provisional: they are claimed when the import runs')
     }
-    const plan = [...nsObjects, ...targets.flatMap((t) => [importServiceEntry(t, ctx), importDestinationRule(t, ctx)])].map((object) => ({context: east.context, object}))
-    return {changes, imported: imported(targets), warnings, notes, plan}
+    const plan = [...nsObjects, ...targets.flatMap((t) => [importServiceEntry(t, ctx, via), importDestinationRule(t, ctx), ...(egress ? importEgressObjects(t, ctx, egress) : [])])].map((object) => ({context: east.context, object}))
+    return {changes, imported: imported(targets, egress, identity), warnings, notes, plan}
   }
 
   // ---- write, in plan order: namespaces, the address ledger, then per service its ServiceEntry and DestinationRule
@@ -211,14 +277,31 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
     }
     const first = nsObjects.length + 1
     const writing = `Write ${targets.length === 1 ? 'the import' : `${targets.length} imports`} in "${east.context}"`
+    const drop = egress ? {} : {labels: [IMPORT_VIA_LABEL], annotations: [EGRESS_GATEWAY_ANNOTATION]}
     const perTarget = await runStep(o.progress, writing, (update) => pool(targets, WRITE_CONCURRENCY, counting(update, writing, targets.length, async (t: ImportTarget, i: number) => {
-      const se = importServiceEntry(t, ctx)
+      const se = importServiceEntry(t, ctx, via)
       const dr = importDestinationRule(t, ctx)
       const k = key(se.metadata.namespace, se.metadata.name)
-      return [
-        await recordWrite(journal, planned(first + 2 * i, se, unimport(t)), () => writeAgainst(east, se, seByKey.get(k), o)),
-        await recordWrite(journal, planned(first + 2 * i + 1, dr, unimport(t)), () => writeAgainst(east, dr, drByKey.get(k), o)),
-      ]
+      // seq: per target a block of 1000 (ServiceEntry, DestinationRule, then the egress path)
+      const seq = first + 1000 * i
+      const out: Change[] = []
+      const paths = egress ? importEgressObjects(t, ctx, egress) : []
+      // Towards the egress gateway: its rule, Gateways and routes first, the sidecars' route last
+      // (written after the ServiceEntry, so the host exists when the route lands).
+      out.push(await recordWrite(journal, planned(seq, se, unimport(t)), () => writeAgainst(east, se, seByKey.get(k), o, drop)))
+      out.push(await recordWrite(journal, planned(seq + 1, dr, unimport(t)), () => writeAgainst(east, dr, drByKey.get(k), o)))
+      for (const [j, obj] of paths.entries()) {
+        out.push(await recordWrite(journal, planned(seq + 2 + j, obj, unimport(t)), () => writeAgainst(east, obj, liveByKey.get(`${obj.kind}/${key(obj.metadata.namespace, obj.metadata.name)}`), o)))
+      }
+      // What an earlier --via-egress wrote that this run does not want (back to the direct path, or fewer ports): deleted, the sidecars' route first.
+      const wanted = new Set(paths.map((obj) => `${obj.kind}/${key(obj.metadata.namespace, obj.metadata.name)}`))
+      const stale = liveEgress.filter((obj) => belongsTo(obj, t.service.name, t.service.namespace, fromId) && !wanted.has(`${obj.kind}/${key(obj.metadata.namespace, obj.metadata.name)}`))
+        .sort((a, b) => Number(b.kind === 'VirtualService' && b.metadata.name === se.metadata.name) - Number(a.kind === 'VirtualService' && a.metadata.name === se.metadata.name))
+      for (const obj of stale) {
+        const change = await deleteObject(east, obj, o)
+        if (change) out.push(change)
+      }
+      return out
     })))
     changes.push(...perTarget.flat())
   } catch (error) {
@@ -229,11 +312,14 @@ export async function importServices(session: Session, o: ImportOptions, mode: {
     throw new OperationError(`${cause.message}${written}`,
       `run the same command again to finish (it writes only what is missing)${undo.length > 0 ? `, or undo it: ${undo.join('; ')}` : ''}`)
   }
-  return {changes, imported: imported(targets), warnings, notes}
+  return {changes, imported: imported(targets, egress, identity), warnings, notes}
 }
 
-const imported = (targets: ImportTarget[]): ImportedService[] =>
-  targets.map((t) => ({name: t.service.name, namespace: t.service.namespace, host: t.host, addresses: t.addresses}))
+const isMeshRoute = (o: KubeObject) => o.kind === 'VirtualService' && (o.spec?.gateways ?? []).includes('mesh')
+
+const imported = (targets: ImportTarget[], egress?: EgressTarget, identity?: string): ImportedService[] =>
+  targets.map((t) => ({name: t.service.name, namespace: t.service.namespace, host: t.host, addresses: t.addresses,
+    ...(egress ? {egressGateway: `${egress.namespace}/${egress.name}`, identity} : {})}))
 
 export interface UnimportOptions {
   name: string
@@ -249,9 +335,13 @@ export async function unimportService(session: Session, o: UnimportOptions): Pro
   if (o.fromName !== undefined && !isDns1123Label(o.fromName)) throw new UsageError(`--from-name "${o.fromName}" is not a DNS-1123 label`, 'use the cluster ID the import used')
   const east: KubeClient = session.client(o.context)
   const selector = `${IMPORTED_SERVICE_LABEL}=${o.name}${o.fromName ? `,${IMPORTED_FROM_LABEL}=${o.fromName}` : `,${IMPORTED_FROM_LABEL}`}`
-  const [entries, rules] = await Promise.all([
+  const [entries, rules, gateways, routes, egressRules] = await Promise.all([
     listObjects(east, RESOURCES.ServiceEntry, {namespace: o.namespace, labelSelector: selector}),
     listObjects(east, RESOURCES.DestinationRule, {namespace: o.namespace, labelSelector: selector}),
+    // --via-egress: the Gateways and routes beside them, and the egress gateway's rule in its own namespace
+    listObjects(east, RESOURCES.Gateway, {namespace: o.namespace, labelSelector: selector}),
+    listObjects(east, RESOURCES.VirtualService, {namespace: o.namespace, labelSelector: selector}),
+    listObjects(east, RESOURCES.DestinationRule, {labelSelector: `${selector},${IMPORTED_NAMESPACE_LABEL}=${o.namespace}`}),
   ])
   // The addresses to give back (Istio < 1.25): those of the ServiceEntries found, and with
   // --from-name the one this import's name would hold, even without a ServiceEntry: an import
@@ -259,7 +349,15 @@ export async function unimportService(session: Session, o: UnimportOptions): Pro
   const owners = new Set(entries.map((se) => key(se.metadata.namespace, se.metadata.name)))
   if (o.fromName) owners.add(key(o.namespace, importName(o.name, o.fromName)))
   const changes: Change[] = []
-  for (const obj of [...entries, ...rules]) {
+  // the sidecars' route first (no moment where it names a missing subset), then the egress path, then the ServiceEntry and its rule
+  const seen = new Set<string>()
+  const all = [...routes.filter((vs) => !vs.metadata.labels?.[IMPORTED_NAMESPACE_LABEL]), ...gateways, ...egressRules, ...entries, ...rules]
+    .sort((a, b) => Number(isMeshRoute(b)) - Number(isMeshRoute(a)))
+    .filter((obj) => {
+      const k = `${obj.kind}/${key(obj.metadata.namespace, obj.metadata.name)}`
+      return seen.has(k) ? false : (seen.add(k), true)
+    })
+  for (const obj of all) {
     const change = await deleteObject(east, obj, o)
     if (change) changes.push(change)
   }

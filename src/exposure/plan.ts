@@ -124,7 +124,8 @@ export function importLabels(name: string, fromId: string): Record<string, strin
   return {[IMPORTED_FROM_LABEL]: fromId, [IMPORTED_SERVICE_LABEL]: name}
 }
 
-export function importServiceEntry(t: ImportTarget, ctx: ImportContext): KubeObject {
+/** `via`: the egress path's labels and annotation (src/exposure/egress.ts), when the import goes through EAST's egress gateway. */
+export function importServiceEntry(t: ImportTarget, ctx: ImportContext, via?: {labels: Record<string, string>; annotations: Record<string, string>}): KubeObject {
   const ports = crossablePorts(t.service.ports)
   const dns = ctx.gatewayAddresses.some((a) => !isIP(a))
   const spec: Record<string, unknown> = {
@@ -144,9 +145,14 @@ export function importServiceEntry(t: ImportTarget, ctx: ImportContext): KubeObj
   return {
     apiVersion: 'networking.istio.io/v1',
     kind: 'ServiceEntry',
-    metadata: {name: importName(t.service.name, ctx.fromId), namespace: t.service.namespace, ...stamp(ctx.version, importLabels(t.service.name, ctx.fromId))},
+    metadata: seMeta(t, ctx, via),
     spec,
   }
+}
+
+function seMeta(t: ImportTarget, ctx: ImportContext, via?: {labels: Record<string, string>; annotations: Record<string, string>}) {
+  const m = stamp(ctx.version, {...importLabels(t.service.name, ctx.fromId), ...via?.labels})
+  return {name: importName(t.service.name, ctx.fromId), namespace: t.service.namespace, labels: m.labels, annotations: {...m.annotations, ...via?.annotations}}
 }
 
 export function importDestinationRule(t: ImportTarget, ctx: ImportContext): KubeObject {

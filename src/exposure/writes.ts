@@ -3,7 +3,7 @@
 // read-modify-write of src/kube/apply.ts (editObject: resourceVersion precondition, one conflict policy).
 import {ADDRESS_LEDGER_CONFIGMAP, EXPORTS_GATEWAY, stamp} from '../istio/names.ts'
 import type {KubeClient} from '../kube/client.ts'
-import {type Change, createOrUpdate, editObject, isConflict, type WriteOptions} from '../kube/apply.ts'
+import {type Change, createOrUpdate, editObject, isConflict, ownedFieldsEqual, type WriteOptions} from '../kube/apply.ts'
 import {type KubeObject, RESOURCES} from '../kube/resources.ts'
 import {gatewayHosts, nextFreeAddresses} from './plan.ts'
 
@@ -11,12 +11,21 @@ import {gatewayHosts, nextFreeAddresses} from './plan.ts'
  * Create or update `desired` given the `live` object read earlier (a list), with live's
  * resourceVersion as the precondition. On a conflict, the one read-modify-write (editObject).
  */
-export async function writeAgainst(client: KubeClient, desired: KubeObject, live: KubeObject | undefined, opts: WriteOptions = {}): Promise<Change> {
+export async function writeAgainst(client: KubeClient, desired: KubeObject, live: KubeObject | undefined, opts: WriteOptions = {},
+  drop: {labels?: string[]; annotations?: string[]} = {}): Promise<Change> {
+  // Updates merge labels and annotations (others' stay); `drop` names ours that must go (an import
+  // that no longer goes through the egress gateway), so an object carrying one is not up to date.
+  const strip = (o: KubeObject): KubeObject => ({...o, metadata: {...o.metadata,
+    labels: Object.fromEntries(Object.entries(o.metadata.labels ?? {}).filter(([k]) => !drop.labels?.includes(k))),
+    annotations: Object.fromEntries(Object.entries(o.metadata.annotations ?? {}).filter(([k]) => !drop.annotations?.includes(k)))}})
+  const carries = (o: KubeObject) => (drop.labels ?? []).some((k) => o.metadata.labels?.[k] !== undefined) || (drop.annotations ?? []).some((k) => o.metadata.annotations?.[k] !== undefined)
+  const upToDate = (l: KubeObject, d: KubeObject) => !carries(l) && ownedFieldsEqual(l, d)
   try {
-    return await createOrUpdate(client, desired, live, opts)
+    return await createOrUpdate(client, desired, live && strip(live), opts, live && carries(live) ? () => false : upToDate)
   } catch (error) {
     if (!isConflict(error)) throw error
-    return (await editObject(client, desired, () => desired, opts))!
+    // lost a race: re-read and write again (a label to drop that the winner kept stays until the next run)
+    return (await editObject(client, desired, () => desired, opts, upToDate))!
   }
 }
 

@@ -43,6 +43,10 @@ export interface InstallFacts {
   namespaceNetwork?: string
   valuesNetwork?: string
   meshId?: string
+  /** The mesh config's trustDomain (Istio's default: cluster.local) and trustDomainAliases. */
+  trustDomain: string
+  trustDomainSource: 'mesh config' | 'default'
+  trustDomainAliases: string[]
   /** The parsed mesh config (key `mesh`); undefined when absent or unparsable. */
   mesh?: any
   /** ISTIO_META_DNS_CAPTURE in the mesh config's defaultConfig.proxyMetadata. */
@@ -148,6 +152,9 @@ function truthy(v: unknown): boolean {
   return v === true || v === 'true' || v === 'True'
 }
 
+/** Istio's default trust domain (pkg/config/mesh DefaultMeshConfig: TrustDomain "cluster.local"). */
+export const DEFAULT_TRUST_DOMAIN = 'cluster.local'
+
 /** Every fact of the install, from its objects. `clusterDomain` (the --cluster-domain flag) overrides the install's domain. */
 export function installFacts(o: InstallObjects, overrides: {clusterDomain?: string} = {}): InstallFacts {
   const values = installValues(o)
@@ -161,6 +168,10 @@ export function installFacts(o: InstallObjects, overrides: {clusterDomain?: stri
     istiodClusterId, valuesClusterId, namespaceNetwork, valuesNetwork, mesh,
     meshId: values?.global?.meshID || mesh?.defaultConfig?.meshId || undefined,
     dnsCapture: truthy(mesh?.defaultConfig?.proxyMetadata?.[DNS_CAPTURE_ENV]),
+    // MeshConfig.trust_domain, default "cluster.local" (pkg/config/mesh DefaultMeshConfig); aliases: MeshConfig.trust_domain_aliases
+    trustDomain: typeof mesh?.trustDomain === 'string' && mesh.trustDomain ? mesh.trustDomain : DEFAULT_TRUST_DOMAIN,
+    trustDomainSource: typeof mesh?.trustDomain === 'string' && mesh.trustDomain ? 'mesh config' : 'default',
+    trustDomainAliases: Array.isArray(mesh?.trustDomainAliases) ? mesh.trustDomainAliases.filter((a: unknown) => typeof a === 'string' && a).map(String) : [],
     version: istiodVersion(o.istiod) ?? parseIstioVersion(values?.global?.tag === undefined ? undefined : String(values.global.tag)),
     clusterDomain: DEFAULT_CLUSTER_DOMAIN,
     clusterDomainSource: 'default',

@@ -91,3 +91,16 @@ export const TOKEN_TTL_ANNOTATION = 'kubectl-mesh/token-ttl'
 export const TOKEN_EXPIRES_ANNOTATION = 'kubectl-mesh/token-expires'
 /** The Secret a bound reader token for EAST is bound to: deleting it revokes the token. */
 export const anchorSecretName = (eastId: string, n: number) => `istio-reader-${eastId}-anchor-${n}`
+
+// service import --via-egress (src/exposure/egress.ts)
+/** The label value of Istio's egress gateway Service and Pods (`istio: egressgateway`). */
+export const EGRESS_GATEWAY_LABEL_VALUE = 'egressgateway'
+/** On every object of an import: how EAST's sidecars reach the host, `egress` (through EAST's egress gateway); absent: direct. */
+export const IMPORT_VIA_LABEL = 'kubectl-mesh/via'
+export const IMPORT_VIA_EGRESS = 'egress'
+/** On the egress gateway's DestinationRule (in the egress gateway's namespace): the namespace of the import it serves. */
+export const IMPORTED_NAMESPACE_LABEL = 'kubectl-mesh/namespace'
+/** On an egress import's ServiceEntry: the egress gateway Service it goes through (namespace/name). */
+export const EGRESS_GATEWAY_ANNOTATION = 'kubectl-mesh/egress-gateway'
+/** The default trust domain of an Istio mesh (meshConfig.trustDomain). */
+export const DEFAULT_TRUST_DOMAIN = 'cluster.local'

@@ -322,6 +322,74 @@ export class KubeClient {
     })
   }
 
+  /**
+   * A watch (`?watch=1`): each event `{type, object}` handed to onEvent as its line arrives;
+   * onEnd once the stream ends (the server's timeout, a network error, stop()). The request is
+   * counted when the server answers; the deadline covers only that answer, not the stream.
+   */
+  watch(path: string, query: Record<string, string | undefined>, onEvent: (e: {type: string; object: any}) => void, onEnd: (error?: Error) => void): {stop: () => void} {
+    let stopped = false
+    let req: http.ClientRequest | undefined
+    let ended = false
+    const end = (error?: Error) => {
+      if (ended) return
+      ended = true
+      onEnd(error)
+    }
+    void (async () => {
+      const qs = `?${new URLSearchParams([...Object.entries(query).filter(([, v]) => v !== undefined) as [string, string][], ['watch', '1']]).toString()}`
+      const full = `${this.server.pathname.replace(/\/$/, '')}${path}${qs}`
+      const auth = await this.auth()
+      const isHttps = this.server.protocol === 'https:'
+      const headers: Headers = {Accept: 'application/json', ...auth.headers}
+      if (auth.auth) headers.Authorization = `Basic ${Buffer.from(auth.auth).toString('base64')}`
+      // a stream of its own, out of the pool: it stays open
+      const agent = this.proxy ? await proxyAgent(this.proxy, this.server, {ca: auth.ca, cert: auth.cert, key: auth.key, rejectUnauthorized: auth.rejectUnauthorized ?? true, servername: auth.servername}, false) : false
+      if (stopped) return end()
+      const started = performance.now()
+      req = (isHttps ? https : http).request({
+        ...this.endpoint(), method: 'GET', path: full, headers, agent, servername: auth.servername,
+        ...(isHttps ? {ca: auth.ca, cert: auth.cert, key: auth.key, rejectUnauthorized: auth.rejectUnauthorized ?? true} : {}),
+      }, (res) => {
+        clearTimeout(timer)
+        const status = res.statusCode ?? 0
+        requestLog.push({context: this.context, method: 'GET', path: `${path} (watch)`, status, ms: performance.now() - started})
+        if (status !== 200) {
+          res.resume()
+          return end(new ApiError({status, reason: res.statusMessage ?? 'Error', message: `watch answered HTTP ${status}`, context: this.context, server: this.server.origin, method: 'GET', path}))
+        }
+        let buf = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => {
+          buf += chunk
+          for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+            const line = buf.slice(0, i).trim()
+            buf = buf.slice(i + 1)
+            if (!line) continue
+            try {
+              onEvent(JSON.parse(line))
+            } catch (error) {
+              req?.destroy()
+              return end(error as Error)
+            }
+          }
+        })
+        res.on('end', () => end())
+        res.on('error', (e) => end(e))
+      })
+      const timer = setTimeout(() => req?.destroy(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs)
+      req.on('error', (e) => { clearTimeout(timer); end(e) })
+      req.end()
+    })().catch((error) => end(error as Error))
+    return {
+      stop: () => {
+        stopped = true
+        req?.destroy()
+        end()
+      },
+    }
+  }
+
   get<T = any>(path: string, query?: Record<string, string | undefined>): Promise<T> {
     return this.request<T>({path, query})
   }

@@ -9,9 +9,9 @@ export type MeshStep =
   | {kind: 'cacerts'; context: string; caName: string}
   | {kind: 'link'; context: string; remoteContext: string; bidirectional: boolean; overrides: LinkOverrides}
   | {kind: 'export'; context: string; namespace: string; service: string}
-  | {kind: 'import'; context: string; fromContext: string; namespace: string; service: string; host?: string}
-  /** Imports into one cluster from one cluster and namespace without a host of their own: one `service import` run, each cluster read once. */
-  | {kind: 'imports'; context: string; fromContext: string; namespace: string; services: string[]}
+  | {kind: 'import'; context: string; fromContext: string; namespace: string; service: string; host?: string; viaEgress?: string}
+  /** Imports into one cluster from one cluster and namespace without a host of their own, going the same way: one `service import` run, each cluster read once. */
+  | {kind: 'imports'; context: string; fromContext: string; namespace: string; services: string[]; viaEgress?: string}
 
 /** Every directed link (from discovers to), sorted by the clusters' order in the file. */
 export function directedLinks(m: Mesh): Array<{from: string; to: string}> {
@@ -68,23 +68,26 @@ export function desiredSteps(m: Mesh): MeshStep[] {
     }
   }
   for (const e of m.exports) steps.push({kind: 'export', context: e.cluster, namespace: e.namespace, service: e.service})
-  const groups = new Map<string, {kind: 'imports'; context: string; fromContext: string; namespace: string; services: string[]}>()
+  const groups = new Map<string, {kind: 'imports'; context: string; fromContext: string; namespace: string; services: string[]; viaEgress?: string}>()
   for (const i of m.imports) {
+    // via: egress → service import --via-egress [egressGateway] ('' = the default egress gateway)
+    const via = i.via === 'egress' ? {viaEgress: i.egressGateway ?? ''} : {}
     if (i.host) {
-      steps.push({kind: 'import', context: i.cluster, fromContext: i.from, namespace: i.namespace, service: i.service, host: i.host})
+      steps.push({kind: 'import', context: i.cluster, fromContext: i.from, namespace: i.namespace, service: i.service, host: i.host, ...via})
       continue
     }
-    const k = `${i.cluster}\0${i.from}\0${i.namespace}`
+    const k = `${i.cluster}\0${i.from}\0${i.namespace}\0${via.viaEgress ?? '-'}`
     const g = groups.get(k)
     if (g) g.services.push(i.service)
     else {
-      const step = {kind: 'imports' as const, context: i.cluster, fromContext: i.from, namespace: i.namespace, services: [i.service]}
+      const step = {kind: 'imports' as const, context: i.cluster, fromContext: i.from, namespace: i.namespace, services: [i.service], ...via}
       groups.set(k, step)
       steps.push(step)
     }
   }
   // A group of one is a plain import.
-  return steps.map((s) => (s.kind === 'imports' && s.services.length === 1 ? {kind: 'import', context: s.context, fromContext: s.fromContext, namespace: s.namespace, service: s.services[0]} : s))
+  return steps.map((s) => (s.kind === 'imports' && s.services.length === 1
+    ? {kind: 'import', context: s.context, fromContext: s.fromContext, namespace: s.namespace, service: s.services[0], ...(s.viaEgress !== undefined ? {viaEgress: s.viaEgress} : {})} : s))
 }
 
 /** What the file declares in one cluster: the clusters it links to, its exports and imports (keys as prune compares them). */
@@ -111,7 +114,7 @@ export function describeStep(s: MeshStep): string {
     case 'cacerts': return `install cacerts of "${s.caName}" in "${s.context}"`
     case 'link': return `link "${s.context}" ${s.bidirectional ? '⇄' : '→'} "${s.remoteContext}"`
     case 'export': return `export ${s.namespace}/${s.service} from "${s.context}"`
-    case 'import': return `import ${s.namespace}/${s.service} from "${s.fromContext}" into "${s.context}"`
+    case 'import': return `import ${s.namespace}/${s.service} from "${s.fromContext}" into "${s.context}"${s.viaEgress !== undefined ? ' through its egress gateway' : ''}`
     case 'imports': return `import ${s.services.length} services of ${s.namespace} (${s.services.slice(0, 3).join(', ')}${s.services.length > 3 ? ', …' : ''}) from "${s.fromContext}" into "${s.context}"`
   }
 }

@@ -26,7 +26,7 @@ export interface MeshCluster {
 }
 export interface MeshLink {from: string; to: string; bidirectional?: boolean}
 export interface MeshExport {cluster: string; namespace: string; service: string}
-export interface MeshImport {cluster: string; from: string; namespace: string; service: string; host?: string}
+export interface MeshImport {cluster: string; from: string; namespace: string; service: string; host?: string; via?: 'direct' | 'egress'; egressGateway?: string}
 
 export interface Mesh {
   name?: string
@@ -152,6 +152,7 @@ export function checkMesh(m: Mesh): MeshProblem[] {
     ref(['spec', 'imports', i, 'cluster'], im.cluster)
     ref(['spec', 'imports', i, 'from'], im.from)
     if (im.cluster === im.from) problems.push({path: ['spec', 'imports', i, 'from'], message: `imports into "${im.cluster}" from itself`})
+    if (im.egressGateway !== undefined && im.via !== 'egress') problems.push({path: ['spec', 'imports', i, 'egressGateway'], message: 'egressGateway names the egress gateway of via: egress; set via: egress or remove it'})
     const k = `${im.cluster}/${im.from}/${im.namespace}/${im.service}`
     if (imported.has(k)) problems.push({path: ['spec', 'imports', i], message: `imports ${im.namespace}/${im.service} from "${im.from}" into "${im.cluster}" a second time`})
     imported.add(k)

@@ -209,6 +209,19 @@ export const MESH_SCHEMA: JsonSchema = {
                 "type": "string",
                 "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
                 "description": "The host to import as (default SERVICE.NAMESPACE.global)."
+              },
+              "via": {
+                "type": "string",
+                "enum": [
+                  "direct",
+                  "egress"
+                ],
+                "description": "direct (default): the importing cluster's sidecars go straight to the exporting cluster's east-west gateway; egress: through the importing cluster's egress gateway (service import --via-egress)."
+              },
+              "egressGateway": {
+                "type": "string",
+                "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+                "description": "With via: egress, NAMESPACE/NAME of the egress gateway Service (default: the Service labelled istio=egressgateway)."
               }
             }
           }

@@ -160,7 +160,7 @@ async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report:
       const {importServices} = await import('../exposure/import.ts')
       const r = await importServices(session, {
         ...(s.kind === 'import' ? {name: s.service} : {names: s.services}), allExported: false, namespace: s.namespace, context: s.context, fromContext: s.fromContext, host: s.kind === 'import' ? s.host : undefined,
-        address: 'auto', createNamespace: false, assumeExported: o.dryRun, ...common,
+        viaEgress: s.viaEgress, address: 'auto', createNamespace: false, assumeExported: o.dryRun, ...common,
       }, {plan: false, installs})
       for (const w of r.warnings) report.warn(w)
       for (const n of r.notes) report.note(n)
@@ -335,7 +335,7 @@ export async function writeMeshFiles(session: Session, o: OutputDirOptions): Pro
           const {importServices} = await import('../exposure/import.ts')
           const r = await importServices(session, {
             ...(s.kind === 'import' ? {name: s.service, host: s.host} : {names: s.services}), allExported: false, namespace: s.namespace, context: s.context, fromContext: s.fromContext,
-            address: 'auto', createNamespace: false, assumeExported: true, ...common,
+            viaEgress: s.viaEgress, address: 'auto', createNamespace: false, assumeExported: true, ...common,
           }, {plan: true})
           for (const w of r.warnings) report.warn(w)
           for (const n of r.notes) report.note(n)

@@ -4,7 +4,7 @@
 import {KubeClient} from '../kube/client.ts'
 import {ApiError} from '../kube/errors.ts'
 import {Kubeconfig} from '../kube/kubeconfig.ts'
-import {RESOURCES, resourcePath} from '../kube/resources.ts'
+import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {readSnapshot, RunLists, type SnapshotTarget as Target} from '../cluster/snapshot.ts'
 import {disallowedAuth, hasCredentials, remoteSecretEntries, type RemoteSecretEntry, sameServer} from '../cluster/remote-secrets.ts'
@@ -17,6 +17,8 @@ export interface CollectOptions {
   istioNamespace: string
   /** Shows the steps (src/ui/progress.ts); quiet by default. */
   progress?: StepRunner
+  /** The lists of this run (verify --wait: a ListCache, src/verify/list-cache.ts, following them between rounds). */
+  lists?: RunLists
 }
 
 /** A client that talks with a remote secret's own kubeconfig, or why none can be made without running its plugins or reading files. */
@@ -77,12 +79,13 @@ export async function probeSecret(cluster: ClusterFacts, entry: RemoteSecretEntr
 }
 
 /** Collect the facts of every cluster to verify, then probe every remote secret. */
-export async function collectFacts(session: Session, opts: CollectOptions): Promise<{facts: VerifyFacts; close: () => void}> {
+export async function collectFacts(session: Session, opts: CollectOptions): Promise<{facts: VerifyFacts; lists: RunLists; clientOf: (c: ClusterFacts) => KubeClient | undefined; close: () => void}> {
   const extraClients: KubeClient[] = []
   const explicit = opts.contexts.length > 0
   const names = explicit ? [...new Set(opts.contexts)] : [session.resolve().context]
   const targets: Target[] = names.map((n) => ({name: n, context: n, source: 'context', client: session.client(n)}))
-  const lists = new RunLists()
+  const lists = opts.lists ?? new RunLists()
+  const extraTargets: Target[] = []
   const readAll = (ts: Target[]) => (opts.progress ?? quietSteps)(ts.map((t) => ({title: `Read cluster "${t.name}"`, run: () => readSnapshot(t, opts.istioNamespace, undefined, lists)})), {concurrent: true})
   const clusters = await readAll(targets)
 
@@ -107,16 +110,34 @@ export async function collectFacts(session: Session, opts: CollectOptions): Prom
       if (client) extraClients.push(client)
       more.push({name: e.key, source: 'remote-secret', via, client, noClient: reason ? `cannot read it through remote secret ${via}: ${reason}` : undefined})
     }
+    extraTargets.push(...more)
     clusters.push(...await readAll(more))
   }
 
   const entries = clusters.filter((c) => !c.unreachable).flatMap((c) => remoteSecretEntries(c).map((e) => [c, e] as const))
   const probes = await runStep(opts.progress, `Probe ${entries.length} remote secret${entries.length === 1 ? '' : 's'} with their own credentials`, () =>
     Promise.all(entries.map(([c, e]) => probeSecret(c, e, session.timeoutMs, extraClients))))
+  const clientByName = new Map<string, KubeClient>()
+  for (const t of [...targets, ...extraTargets]) if (t.client) clientByName.set(t.name, t.client)
   return {
     facts: {clusters, probes, now: new Date()},
+    lists,
+    clientOf: (c) => clientByName.get(c.name),
     close: () => {
       for (const c of extraClients) c.close()
     },
+  }
+}
+
+/**
+ * Every EndpointSlice of a cluster (one list through the run's lists), for links.istiod-stale:
+ * the slices, or why they could not be read.
+ */
+export async function readServiceSlices(client: KubeClient, lists: RunLists): Promise<{slices?: KubeObject[]; error?: string}> {
+  try {
+    return {slices: await lists.list(client, 'EndpointSlice')}
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 403 || error.status === 401)) return {error: error.status === 403 ? 'forbidden' : 'unauthorized'}
+    return {error: (error as Error).message}
   }
 }

@@ -1,5 +1,6 @@
 // The data every verify check works on and produces. Pure types, no I/O.
 import type {ClusterSnapshot} from '../cluster/snapshot.ts'
+import type {KubeObject} from '../kube/resources.ts'
 import type {IstiodProbe} from '../cluster/istiod.ts'
 
 export type {IstiodProbe}
@@ -43,5 +44,16 @@ export interface VerifyFacts {
   probes: SecretProbe[]
   /** One per cluster; absent when istiod was not asked (unit fixtures). */
   istiod?: IstiodProbe[]
+  /**
+   * Every EndpointSlice of each cluster another verified cluster's istiod holds a shard of (one
+   * list each, links.istiod-stale), by report name: the slices, or why they could not be read.
+   */
+  serviceSlices?: Record<string, {slices?: KubeObject[]; error?: string}>
+  /**
+   * links.istiod-stale's settling: the differences found by a first comparison (keys of
+   * src/verify/checks/stale.ts) and how long verify waited before reading istiod and the
+   * EndpointSlices again; only a difference seen in both reads fails. Absent: one read only.
+   */
+  staleRecheck?: {graceMs: number; earlier: string[]}
   now: Date
 }

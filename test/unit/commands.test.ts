@@ -94,9 +94,9 @@ describe('defaults', () => {
     ['cluster unlink --remote-name west', 'ClusterUnlink', {'remote-name': 'west', bidirectional: undefined, 'prune-remote': undefined, output: 'text', 'dry-run': undefined, ...KUBE_DEFAULTS}],
     ['service export httpbin', 'ServiceExport', {namespace: undefined, mcs: undefined, 'cluster-domain': undefined, output: 'text', 'dry-run': undefined, ...KUBE_DEFAULTS}],
     ['service unexport httpbin', 'ServiceUnexport', {namespace: undefined, 'cluster-domain': undefined, output: 'text', 'dry-run': undefined, ...KUBE_DEFAULTS}],
-    ['service import httpbin --from-context west', 'ServiceImport', {'from-context': 'west', address: 'auto', 'all-exported': undefined, 'create-namespace': undefined, 'cluster-domain': undefined, host: undefined, 'from-name': undefined, output: 'text', 'dry-run': undefined, ...KUBE_DEFAULTS}],
+    ['service import httpbin --from-context west', 'ServiceImport', {'from-context': 'west', address: 'auto', 'all-exported': undefined, 'create-namespace': undefined, 'cluster-domain': undefined, host: undefined, 'from-name': undefined, 'via-egress': undefined, output: 'text', 'dry-run': undefined, ...KUBE_DEFAULTS}],
     ['service unimport httpbin', 'ServiceUnimport', {'from-name': undefined, output: 'text', 'dry-run': undefined, ...KUBE_DEFAULTS}],
-    ['verify', 'Verify', {context: undefined, 'cluster-domain': undefined, output: 'text', ...KUBE_DEFAULTS}],
+    ['verify', 'Verify', {context: undefined, 'cluster-domain': undefined, wait: undefined, output: 'text', ...KUBE_DEFAULTS}],
     ['explain httpbin', 'Explain', {context: undefined, namespace: undefined, from: undefined, port: undefined, 'peer-context': undefined, output: 'text', ...KUBE_DEFAULTS}],
     ['plan -f mesh.yaml', 'Plan', {file: 'mesh.yaml', prune: undefined, output: 'text', 'request-timeout': '10s', kubeconfig: undefined}],
     ['apply -f mesh.yaml', 'Apply', {file: 'mesh.yaml', prune: undefined, 'dry-run': undefined, 'output-dir': undefined, output: 'text', 'request-timeout': '10s', kubeconfig: undefined}],
@@ -126,6 +126,15 @@ describe('flag parsing', () => {
   test('flags after the argument, booleans', async () => {
     const p = await parsed('cluster link --remote-context west --bidirectional --force --dry-run --context east')
     assert.deepEqual([p.flags.bidirectional, p.flags.force, p.flags['dry-run'], p.flags.context], [true, true, true, 'east'])
+  })
+  test('service import --via-egress takes an optional NAMESPACE/NAME: alone (before the argument, before a flag, last) it is "" (the default gateway)', async () => {
+    for (const args of ['service import --via-egress httpbin --from-context west', 'service import httpbin --via-egress --from-context west', 'service import httpbin --from-context west --via-egress']) {
+      const p = await parsed(args)
+      assert.equal(p.flags['via-egress'], '', args)
+      assert.deepEqual(p.args, {name: 'httpbin'}, args)
+    }
+    assert.equal((await parsed('service import httpbin --via-egress mesh-egress/egw --from-context west')).flags['via-egress'], 'mesh-egress/egw')
+    assert.equal((await parsed('service import httpbin --via-egress=mesh-egress/egw --from-context west')).flags['via-egress'], 'mesh-egress/egw')
   })
   test('cluster link --remote-profile (primary-remote) is a boolean, off by default', async () => {
     assert.equal((await parsed('cluster link --remote-context west --remote-profile')).flags['remote-profile'], true)
@@ -168,7 +177,10 @@ describe('usage errors: exit 2, one line and a Hint, before any API request', ()
     ['service import httpbin --from-context west --address nope', /--address "nope"/],
     ['service import httpbin --from-context west --all-exported', /either a service NAME or --all-exported/],
     ['service unimport httpbin --from-name Bad_Name', /--from-name "Bad_Name" is not a DNS-1123 label/],
+    ['service import httpbin --from-context west --via-egress Egress/GW', /--via-egress "Egress\/GW" is not NAMESPACE\/NAME/, /istio=egressgateway/],
     ['verify --istiod-debug-url nonsense', /./, /--istiod-debug-url CLUSTER=/],
+    ['verify --wait soon', /invalid duration "soon"/, /500ms, 10s, 1m/],
+    ['verify --wait 0s', /invalid duration "0s": must be positive/],
     ['explain', /Missing 1 required arg/, /kubectl mesh explain --help/],
     ['explain httpbin -o yaml', /Expected --output=yaml to be one of: text, json/],
     ['explain httpbin --port 0', /--port/],

@@ -124,6 +124,23 @@ test('desired steps: cacerts, then links (a pair both ways is one bidirectional 
   assert.equal(directedLinks(m).length, 6)
 })
 
+test('imports with via: egress are service import --via-egress (their egressGateway, else the default); they group apart from direct ones', () => {
+  const m = mesh(withSpec((s) => {
+    s.exports.push({cluster: 'west', namespace: 'bar', service: 'echo'}, {cluster: 'west', namespace: 'bar', service: 'tcp'})
+    s.imports.push({cluster: 'east', from: 'west', namespace: 'bar', service: 'httpbin', via: 'egress'},
+      {cluster: 'east', from: 'west', namespace: 'bar', service: 'echo', via: 'egress'},
+      {cluster: 'east', from: 'west', namespace: 'bar', service: 'tcp', via: 'direct'},
+      {cluster: 'north', from: 'west', namespace: 'bar', service: 'httpbin', host: 'httpbin.bar.remote', via: 'egress', egressGateway: 'egress/gw'})
+  }))
+  assert.deepEqual(desiredSteps(m).filter((s) => s.kind === 'import' || s.kind === 'imports'), [
+    {kind: 'imports', context: 'east', fromContext: 'west', namespace: 'bar', services: ['httpbin', 'echo'], viaEgress: ''},
+    {kind: 'import', context: 'east', fromContext: 'west', namespace: 'bar', service: 'tcp'},
+    {kind: 'import', context: 'north', fromContext: 'west', namespace: 'bar', service: 'httpbin', host: 'httpbin.bar.remote', viaEgress: 'egress/gw'},
+  ])
+  assert.throws(() => mesh(withSpec((s) => s.imports.push({cluster: 'east', from: 'west', namespace: 'bar', service: 'httpbin', via: 'sideways'}))), /via must be one of "direct", "egress"/)
+  assert.throws(() => mesh(withSpec((s) => s.imports.push({cluster: 'east', from: 'west', namespace: 'bar', service: 'httpbin', egressGateway: 'a/b'}))), /egressGateway names the egress gateway of via: egress/)
+})
+
 test('link overrides go to the side that is the remote of the call; both sides with overrides: two one-way links', () => {
   const one = mesh(withSpec((s) => {
     s.clusters[0].server = 'https://east.example.com'

@@ -9,7 +9,7 @@ import {exportedFqdn, fqdnIn, istioNames, istiodDeployment, meshConfigMap} from 
 import type {ClusterFacts, Finding} from '../types.ts'
 import {passingGateway} from './exports.ts'
 
-interface Imported {
+export interface Imported {
   se: KubeObject
   name: string
   ns: string
@@ -18,7 +18,7 @@ interface Imported {
   remote?: KubeObject | null
 }
 
-function importsOf(ctx: CheckContext, c: ClusterFacts): Imported[] {
+export function importsOf(ctx: CheckContext, c: ClusterFacts): Imported[] {
   return (c.lists.ServiceEntry ?? []).filter((se) => se.metadata.labels?.[IMPORTED_FROM_LABEL]).map((se) => {
     const from = se.metadata.labels![IMPORTED_FROM_LABEL]
     const name = se.metadata.labels?.[IMPORTED_SERVICE_LABEL] ?? se.metadata.name.replace(new RegExp(`-${from}$`), '')
@@ -29,7 +29,7 @@ function importsOf(ctx: CheckContext, c: ClusterFacts): Imported[] {
   })
 }
 
-const seRef = (i: Imported) => `ServiceEntry ${i.ns}/${i.se.metadata.name}`
+export const seRef = (i: Imported) => `ServiceEntry ${i.ns}/${i.se.metadata.name}`
 const importHint = (ctx: CheckContext, c: ClusterFacts, i: Imported) =>
   `\`kubectl mesh service import ${i.name} -n ${i.ns} --from-context ${i.source ? ctxOf(i.source) : i.from} --context ${ctxOf(c)}\` (updates the ServiceEntry and DestinationRule)`
 

@@ -72,7 +72,7 @@ export const ENDPOINT_SAMPLE = 5
 type Probe = NonNullable<VerifyFacts['istiod']>[number]
 
 /** The probe of a cluster when istiod answered; a skip when it was not read (links.istiod-sync reports why). */
-function viewOf(ctx: CheckContext, c: ClusterFacts, what: 'networkz' | 'endpointShardz'): {probe: Probe} | {finding?: Finding} {
+export function viewOf(ctx: CheckContext, c: ClusterFacts, what: 'networkz' | 'endpointShardz'): {probe: Probe} | {finding?: Finding} {
   const probe = ctx.facts.istiod?.find((p) => p.cluster === c.name)
   const keys = ctx.secrets(c).filter((e) => e.key !== ctx.clusterIdOf(c))
   if (keys.length === 0) return {finding: c.unreachable ? undefined : skip(c.name, `cluster ${c.name}: no remote secrets`)}
@@ -83,7 +83,7 @@ function viewOf(ctx: CheckContext, c: ClusterFacts, what: 'networkz' | 'endpoint
 }
 
 /** The verified clusters a cluster's remote secrets name (each once), with the secret's key. */
-function linkedPeers(ctx: CheckContext, c: ClusterFacts): Array<{key: string; peer?: ClusterFacts}> {
+export function linkedPeers(ctx: CheckContext, c: ClusterFacts): Array<{key: string; peer?: ClusterFacts}> {
   const seen = new Set<string>()
   const out: Array<{key: string; peer?: ClusterFacts}> = []
   for (const e of ctx.secrets(c)) {

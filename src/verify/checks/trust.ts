@@ -2,7 +2,8 @@
 import type {X509Certificate} from 'node:crypto'
 import {analyzeCacerts, cacertsRoots, cacertsSigning, decodeSecretData, fingerprint, issuingRoot, parseBundle, sampleMatch, shortFingerprint} from '../../cluster/certs.ts'
 import {type CheckDef, type CheckContext, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
-import {cacertsSecret, istioNames, rootCertConfigMap, trustedRoots} from '../model.ts'
+import {cacertsSecret, istioNames, meshConfigMap, rootCertConfigMap, trustedRoots} from '../model.ts'
+import {IMPORTED_FROM_LABEL} from '../../istio/names.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 
 const DAY = 86_400_000
@@ -211,3 +212,68 @@ function issuerOf(c: ClusterFacts, roots: X509Certificate[]): string | undefined
   const r = signing ? issuingRoot(signing, chain, roots) : undefined
   return r ? fingerprint(r) : undefined
 }
+
+/** A cluster's trust domain and aliases (src/istio/install.ts), or undefined when its mesh config was not readable. */
+function domainsOf(ctx: CheckContext, c: ClusterFacts): {domain: string; aliases: string[]; source: string} | undefined {
+  if (meshConfigMap(c) === undefined) return undefined
+  const i = ctx.id(c).install
+  return {domain: i.trustDomain, aliases: i.trustDomainAliases, source: i.trustDomainSource}
+}
+
+const aliasHint = (c: ClusterFacts, add: string[]) =>
+  `list ${add.map((d) => `"${d}"`).join(', ')} in ${c.name}'s mesh config: \`kubectl -n ${c.istioNamespace} edit configmap ${istioNames(c).meshConfigMap} --context ${ctxOf(c)}\`, key \`mesh\`: \`trustDomainAliases: [${add.join(', ')}]\` (with istioctl: \`--set meshConfig.trustDomainAliases[0]=${add[0]}\`); istiod reads the change without a restart, workloads with their next certificate`
+
+trustChecks.push({
+  id: 'trust.domain',
+  category: 'trust',
+  title: "Clusters of one mesh (linked, or the same mesh ID) share a trust domain or list each other's in trustDomainAliases (mesh config); a cluster importing from another mesh trusts the owner's domain, or the import pins the identity (subjectAltNames on its ServiceEntry or DestinationRule).",
+  run: (ctx) => {
+    const out: Finding[] = []
+    const linked = (a: ClusterFacts, b: ClusterFacts) => ctx.secrets(a).some((e) => ctx.peerOf(e) === b) || ctx.secrets(b).some((e) => ctx.peerOf(e) === a)
+    const sameMesh = (a: ClusterFacts, b: ClusterFacts) => {
+      const ma = ctx.id(a).meshId
+      const mb = ctx.id(b).meshId
+      return linked(a, b) || (Boolean(ma) && ma === mb)
+    }
+    for (const c of ctx.reachable) {
+      const mine = domainsOf(ctx, c)
+      if (!mine) {
+        out.push(skip(c.name, `cluster ${c.name}: ${unreadable(c, 'ConfigMap')}: its trust domain is unknown`))
+        continue
+      }
+      const trusts = (d: string) => d === mine.domain || mine.aliases.includes(d)
+      const bad: Finding[] = []
+      let peers = 0
+      for (const p of ctx.reachable) {
+        if (p === c || !sameMesh(c, p)) continue
+        const theirs = domainsOf(ctx, p)
+        if (!theirs) continue
+        peers++
+        if (!trusts(theirs.domain)) {
+          bad.push(fail(c.name, `cluster ${c.name}: trust domain "${mine.domain}" (${mine.source}${mine.aliases.length > 0 ? `, aliases ${mine.aliases.join(', ')}` : ''}); cluster ${p.name} of the same mesh has trust domain "${theirs.domain}", which ${c.name} neither shares nor lists in trustDomainAliases: mTLS and authorization from ${p.name}'s workloads fail in ${c.name}`,
+            aliasHint(c, [theirs.domain])))
+        }
+      }
+      // imports from another mesh: the consumer trusts the owner's domain, or the ServiceEntry pins the identity
+      for (const se of (c.lists.ServiceEntry ?? []).filter((s) => s.metadata.labels?.[IMPORTED_FROM_LABEL])) {
+        const ownerId = se.metadata.labels![IMPORTED_FROM_LABEL]
+        const owner = ctx.byClusterId(ownerId)
+        const theirs = owner && !owner.unreachable ? domainsOf(ctx, owner) : undefined
+        if (!owner || !theirs || sameMesh(c, owner)) continue
+        peers++
+        // the identity pinned: the ServiceEntry's subjectAltNames, or a DestinationRule's tls.subjectAltNames for its host
+        const hosts: string[] = se.spec?.hosts ?? []
+        const drSans = (c.lists.DestinationRule ?? []).filter((d) => hosts.includes(d.spec?.host))
+          .flatMap((d) => [d.spec?.trafficPolicy?.tls?.subjectAltNames ?? [], ...((d.spec?.trafficPolicy?.portLevelSettings ?? []) as any[]).map((p) => p?.tls?.subjectAltNames ?? [])].flat())
+        const pinned: string[] = [...(se.spec?.subjectAltNames ?? []), ...drSans]
+        if (!trusts(theirs.domain) && pinned.length === 0) {
+          bad.push(fail(c.name, `cluster ${c.name}: imports ${(se.spec?.hosts ?? [se.metadata.name]).join(', ')} (ServiceEntry ${se.metadata.namespace}/${se.metadata.name}) from ${ownerId} of another mesh, whose trust domain is "${theirs.domain}"; ${c.name}'s is "${mine.domain}"${mine.aliases.length > 0 ? ` (aliases ${mine.aliases.join(', ')})` : ''} and the import pins no identity (no subjectAltNames on the ServiceEntry or its DestinationRule)`,
+            `${aliasHint(c, [theirs.domain])}; or pin the owner's identity on the import: \`spec.subjectAltNames: [spiffe://${theirs.domain}/ns/${se.metadata.namespace}/sa/SERVICE_ACCOUNT]\``))
+        }
+      }
+      out.push(...bad)
+      if (bad.length === 0) out.push(peers === 0 ? skip(c.name, `cluster ${c.name}: trust domain "${mine.domain}"; no other verified cluster of its mesh and no import from another mesh`) : pass(c.name, `cluster ${c.name}: trust domain "${mine.domain}"${mine.aliases.length > 0 ? ` (aliases ${mine.aliases.join(', ')})` : ''} trusts each of ${peers} cluster(s) of its mesh and imported owner(s)`))
+    }
+    return out
+  },
+})
