@@ -77,7 +77,18 @@ if [ ! -e "$BIN/testbed-dns" ] || [ "$(cat "$BIN/testbed-dns.src-sha256" 2>/dev/
   log "built testbed-dns in $(elapsed "$T")"
 fi
 
-for b in pilot-discovery istioctl xds-probe testbed-dns; do
+# The ztunnel probe (testbed/tools/istio/cmd/ztunnel-probe: Istio's delta ADS client posing as a
+# ztunnel, istio.workload.Address), the same way.
+ZPROBE_SUM=$(cat "$MODDIR/go.mod" "$MODDIR/go.sum" "$MODDIR"/cmd/ztunnel-probe/*.go | sha256sum | cut -d' ' -f1)
+if [ ! -e "$BIN/ztunnel-probe" ] || [ "$(cat "$BIN/ztunnel-probe.src-sha256" 2>/dev/null)" != "$ZPROBE_SUM" ]; then
+  T=$(now)
+  log "building ztunnel-probe"
+  (cd "$MODDIR" && go build -trimpath -tags vtprotobuf,disable_pgv -ldflags "-s -w" -o "$BIN/ztunnel-probe" ./cmd/ztunnel-probe)
+  echo "$ZPROBE_SUM" > "$BIN/ztunnel-probe.src-sha256"
+  log "built ztunnel-probe in $(elapsed "$T")"
+fi
+
+for b in pilot-discovery istioctl xds-probe testbed-dns ztunnel-probe; do
   [ -x "$BIN/$b" ] || { log "missing $BIN/$b"; exit 1; }
 done
 log "Istio binaries ready in $BIN ($(elapsed "$T0"))"

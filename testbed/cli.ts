@@ -8,16 +8,20 @@
 import {
   DEFAULT_CLUSTERS, MAX_CLUSTERS, down, ensureUp, startApiServer, status, stopApiServer,
 } from './testbed.ts';
-import { installIstio, installRemoteIstio, istioInstalled, remoteInstalled, uninstallIstio } from './istio-install.ts';
+import { ambientInstalled, installIstio, installRemoteIstio, istioInstalled, remoteInstalled, uninstallIstio } from './istio-install.ts';
 import { memoryMiB, runningIstiod } from './istiod.ts';
 import { addWorkload, parsePort } from './workloads.ts';
 import { xds } from './xds.ts';
 import { GATEWAY_SHAPES, type GatewayShape, parseGatewayArg, setGatewayShape } from './gateways.ts';
+import { ztunnelView } from './ztunnel.ts';
 
 const USAGE = `usage: node testbed/cli.ts <command>
-  up [--clusters N] [--istio [--remote NAME]... [--gateway [CLUSTER=]SHAPE]...]
+  up [--clusters N] [--istio [--ambient] [--remote NAME]... [--gateway [CLUSTER=]SHAPE]...]
                          start N clusters (default ${DEFAULT_CLUSTERS}, max ${MAX_CLUSTERS}); no-op when already up;
                          --istio: Istio as istioctl renders it, one real istiod per cluster, injected sample Pods;
+                         --ambient: Istio's ambient profile with istiod's AMBIENT_ENABLE_MULTI_NETWORK=true, the
+                         istio-east-west Gateway (gen-eastwest-gateway.sh --ambient; istiod makes its Deployment and
+                         Service, the bed gives it a load-balancer address), ambient-captured sample Pods
                          --remote NAME: that cluster gets Istio's remote profile instead (no istiod; its
                          control plane is cluster1's istiod, remotePilotAddress = cluster1's east-west gateway)
                          --gateway: the east-west gateway's shape (${GATEWAY_SHAPES.join('|')}; default lb-ip),
@@ -36,6 +40,9 @@ const USAGE = `usage: node testbed/cli.ts <command>
   xds --context CTX (--pod NS/NAME | --app NS/APP | --eastwest | --egress) [--istiod-context CTX2] [--timeout S]
                          what that cluster's istiod (or CTX2's: a remote-profile cluster's control plane) sends to the Pod's proxy, as JSON
                          {clusters, endpoints, listeners, routes, nameTable} (Istio's ADS client)
+  xds --ztunnel --context CTX [--istiod-context CTX2] [--timeout S]
+                         what istiod sends a ztunnel of CTX (delta xDS, istio.workload.Address; Istio's delta ADS
+                         client), as JSON {addresses: [{name, address: {workload}|{service}}]}
 `;
 
 function err(msg: string): void {
@@ -68,6 +75,14 @@ async function main(argv: string[]): Promise<number> {
         }
       }
       const remotes = values('--remote');
+      if (flag('--ambient') && !flag('--istio')) {
+        err('--ambient needs --istio (the ambient profile runs on a real istiod)');
+        return 2;
+      }
+      if (flag('--ambient') && remotes.length > 0) {
+        err('--ambient and --remote: the bed has no ambient primary-remote install; use --ambient alone');
+        return 2;
+      }
       if (remotes.length > 0 && !flag('--istio')) {
         err('--remote needs --istio (the remote profile needs a primary with a real istiod)');
         return 2;
@@ -97,12 +112,14 @@ async function main(argv: string[]): Promise<number> {
       if (flag('--istio')) {
         for (const c of tb.clusters) {
           if (remotes.includes(c.name)) continue;
-          if (istioInstalled(c.name) && runningIstiod(c.name)) {
-            log(`${c.name}: Istio already installed, istiod running`);
+          const ambient = flag('--ambient');
+          if (istioInstalled(c.name) && runningIstiod(c.name) && ambientInstalled(c.name) === ambient) {
+            log(`${c.name}: Istio${ambient ? ' (ambient)' : ''} already installed, istiod running`);
             continue;
           }
+          if (istioInstalled(c.name) && ambientInstalled(c.name) !== ambient) await uninstallIstio(c.name);
           const t1 = Date.now();
-          const inst = await installIstio(c.name, { log });
+          const inst = await installIstio(c.name, { log, ambient });
           const mem = memoryMiB(inst.istiod.pid);
           log(`${c.name}: Istio installed in ${((Date.now() - t1) / 1000).toFixed(1)}s (${Object.entries(inst.timings).map(([k, v]) => `${k} ${v} ms`).join(', ')}); istiod pid ${inst.istiod.pid}, xDS 127.0.0.1:${inst.istiod.ports.grpc}, debug ${inst.istiod.debugUrl}, RSS ${mem?.rss ?? '?'} MiB`);
         }
@@ -196,6 +213,11 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       const timeout = value('--timeout');
+      if (flag('--ztunnel')) {
+        const z = await ztunnelView({ context, istiodContext: value('--istiod-context'), timeoutMs: timeout ? Number(timeout) * 1000 : undefined });
+        process.stdout.write(JSON.stringify(z, null, 1) + '\n');
+        return 0;
+      }
       const d = await xds({ context, pod: value('--pod'), app: value('--app'), eastwest: flag('--eastwest') || undefined, egress: flag('--egress') || undefined, istiodContext: value('--istiod-context'), timeoutMs: timeout ? Number(timeout) * 1000 : undefined });
       process.stdout.write(JSON.stringify(d, null, 1) + '\n');
       return 0;

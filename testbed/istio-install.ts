@@ -20,7 +20,7 @@
 //
 // Written for Node's type stripping: erasable TypeScript only, node: builtins and js-yaml.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dump, loadAll } from 'js-yaml';
 import { applyIstioFixtures, clusterIndex, clusterParams, MESH_ID } from './fixtures.ts';
@@ -29,7 +29,7 @@ import { ensureIstioBuilt, ISTIO_VERSION, istioctlBin, startIstiod, stopIstiod, 
 import type { Istiod } from './istiod.ts';
 import { kubectl } from './kubectl.ts';
 import { stateDir } from './paths.ts';
-import { addWorkload, ensureWorkloadNode, setPodRunning, workloadNode } from './workloads.ts';
+import { AMBIENT_LABEL, addWorkload, ensureWorkloadNode, setPodRunning, workloadNode } from './workloads.ts';
 
 /** The istio.io/istio module version testbed/tools/istio pins (commit eed52ebb66ad). */
 export const ISTIO_MODULE_VERSION = 'v0.0.0-20260827124520-eed52ebb66ad';
@@ -69,14 +69,19 @@ export function istioModuleDir(): string {
   return dir;
 }
 
-/** The control plane's IstioOperator: one mesh, this cluster's name and network, DNS capture, and Istio's egress gateway. */
-export function controlPlaneIop(p: ClusterParams): string {
+/**
+ * The control plane's IstioOperator: one mesh, this cluster's name and network, DNS capture, and
+ * Istio's egress gateway. ambient: Istio's `ambient` profile (ztunnel, istio-cni) with istiod's
+ * AMBIENT_ENABLE_MULTI_NETWORK on (values.pilot.env, so the rendered istiod Deployment carries it,
+ * as Istio's ambient multicluster guide installs it), without the egress gateway.
+ */
+export function controlPlaneIop(p: ClusterParams, opts: { ambient?: boolean } = {}): string {
   return dump({
     apiVersion: 'install.istio.io/v1alpha1',
     kind: 'IstioOperator',
     spec: {
       // the default profile ships the egress gateway disabled (manifests/profiles/default.yaml)
-      components: { egressGateways: [{ name: EGRESS_GATEWAY, enabled: true }] },
+      ...(opts.ambient ? { profile: 'ambient' } : { components: { egressGateways: [{ name: EGRESS_GATEWAY, enabled: true }] } }),
       meshConfig: {
         defaultConfig: {
           // auto-allocation: istiod's own (PILOT_ENABLE_IP_AUTOALLOCATE, on by default); this
@@ -86,6 +91,7 @@ export function controlPlaneIop(p: ClusterParams): string {
       },
       values: {
         global: { meshID: p.meshID, multiCluster: { clusterName: p.name }, network: p.network },
+        ...(opts.ambient ? { pilot: { env: { AMBIENT_ENABLE_MULTI_NETWORK: 'true' } } } : {}),
       },
     },
   });
@@ -105,11 +111,15 @@ function docs(yaml: string): KubeDoc[] {
   return (loadAll(yaml) as Array<KubeDoc | null>).filter((d): d is KubeDoc => !!d && typeof d === 'object' && !!d.kind);
 }
 
-/** Render one cluster's install (offline, < 1 s each). */
-export function renderIstio(p: ClusterParams): IstioRender {
-  const iop = controlPlaneIop(p);
+/**
+ * Render one cluster's install (offline, < 1 s each). ambient: the ambient profile, and the
+ * east-west gateway as `gen-eastwest-gateway.sh --ambient` prints it (a Gateway API Gateway of class
+ * istio-east-west, which istiod's deployment controller turns into a Deployment and Service).
+ */
+export function renderIstio(p: ClusterParams, opts: { ambient?: boolean } = {}): IstioRender {
+  const iop = controlPlaneIop(p, opts);
   const script = join(istioModuleDir(), 'samples', 'multicluster', 'gen-eastwest-gateway.sh');
-  const sh = spawnSync('bash', [script, '--network', p.network], { encoding: 'utf8' });
+  const sh = spawnSync('bash', [script, '--network', p.network, ...(opts.ambient ? ['--ambient'] : [])], { encoding: 'utf8' });
   if (sh.status !== 0) throw new Error(`${script} failed: ${sh.stderr}`);
   const eastwestIop = sh.stdout;
   // A release istioctl overlays its own hub and tag (operator/pkg/render hubTagOverlay, from the
@@ -117,7 +127,7 @@ export function renderIstio(p: ClusterParams): IstioRender {
   // `latest`. Pass what a release build would.
   const hubTag = ['--set', `hub=${ISTIO_HUB}`, '--set', `tag=${ISTIO_VERSION}`];
   const gen = (input: string): KubeDoc[] => docs(istioctl(['manifest', 'generate', ...hubTag, '-f', '-'], input));
-  const objects = [...gen(iop), ...gen(eastwestIop)];
+  const objects = [...gen(iop), ...(opts.ambient ? docs(eastwestIop) : gen(eastwestIop))];
   return { iop, eastwestIop, objects };
 }
 
@@ -162,6 +172,8 @@ export interface IstioInstall {
   render: IstioRender;
   /** ms: render, apply, istiod ready, webhooks patched, pods */
   timings: Record<string, number>;
+  /** Istio's ambient profile (`up --istio --ambient`) */
+  ambient?: boolean;
 }
 
 function installFile(cluster: string): string {
@@ -173,6 +185,15 @@ export function istioInstalled(cluster: string): boolean {
   return existsSync(installFile(cluster));
 }
 
+/** True when the recorded install is Istio's ambient profile (`up --istio --ambient`). */
+export function ambientInstalled(cluster: string): boolean {
+  try {
+    return !!(JSON.parse(readFileSync(installFile(cluster), 'utf8')) as { ambient?: boolean }).ambient;
+  } catch {
+    return false;
+  }
+}
+
 /** The pod IPs of the bed's sample Pods (as in the simulated install's EndpointSlices). */
 export function samplePodIps(p: ClusterParams): { httpbin: string; sleep: string; eastwest: string; egress: string } {
   return { httpbin: `10.244.${p.index}.10`, sleep: `10.244.${p.index}.20`, eastwest: `10.244.${p.index}.2`, egress: `10.244.${p.index}.3` };
@@ -182,12 +203,13 @@ export function samplePodIps(p: ClusterParams): { httpbin: string; sleep: string
  * Replace a cluster's simulated Istio install with the real one and start its istiod (see the top
  * of this file). Idempotent enough to run again on the same cluster (istiod is restarted).
  */
-export async function installIstio(cluster: string, opts: { log?: (m: string) => void; istiodEnv?: Record<string, string> } = {}): Promise<IstioInstall> {
+export async function installIstio(cluster: string, opts: { log?: (m: string) => void; istiodEnv?: Record<string, string>; ambient?: boolean } = {}): Promise<IstioInstall> {
   const log = opts.log ?? (() => {});
   const p = clusterParams(clusterIndex(cluster));
+  const ambient = !!opts.ambient;
   const t: Record<string, number> = {};
   let t0 = Date.now();
-  const render = renderIstio(p);
+  const render = renderIstio(p, { ambient });
   t.render = Date.now() - t0;
   const webhooks = render.objects.filter((o) => WEBHOOK_KINDS.includes(o.kind));
   const rest = render.objects.filter((o) => !WEBHOOK_KINDS.includes(o.kind));
@@ -197,11 +219,14 @@ export async function installIstio(cluster: string, opts: { log?: (m: string) =>
   await kubectl(['apply', '-f', '-'], { context: cluster, input: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'topology.istio.io/network': p.network } } }) });
   // the simulated install's objects go (the real ones take their names)
   await removeFixtureInstall(cluster);
-  await applyDocs(cluster, rest.filter((o) => o.kind === 'CustomResourceDefinition'));
-  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...rest.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => `crd/${o.metadata.name}`)], { context: cluster });
+  // ambient: the Gateway API CRDs (standard channel, sigs.k8s.io/gateway-api of the module cache),
+  // as Istio's ambient guide installs them before Istio
+  const crds = [...(ambient ? gatewayApiCrds() : []), ...rest.filter((o) => o.kind === 'CustomResourceDefinition')];
+  await applyDocs(cluster, crds);
+  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crds.map((o) => `crd/${o.metadata.name}`)], { context: cluster });
   await applyDocs(cluster, rest.filter((o) => o.kind !== 'CustomResourceDefinition'));
-  await kubectl(['-n', NS, 'patch', 'service', EASTWEST_GATEWAY, '--subresource=status', '--type=merge', '-p',
-    JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: p.eastWestIP }] } } })], { context: cluster });
+  // ambient: the Service is istiod's (its gateway deployment controller makes it); patched below
+  if (!ambient) await setLoadBalancerIp(cluster, EASTWEST_GATEWAY, p.eastWestIP);
   t.apply = Date.now() - t0;
   log(`${cluster}: Istio rendered (${render.objects.length} objects) and applied`);
 
@@ -226,13 +251,60 @@ export async function installIstio(cluster: string, opts: { log?: (m: string) =>
   }, 60_000, 250);
   t.webhooks = Date.now() - t0;
 
+  let objects = render.objects;
+  if (ambient) {
+    t0 = Date.now();
+    // the Deployment and Service istiod's gateway deployment controller makes for the
+    // istio-east-west Gateway (class info: no name suffix, Service type LoadBalancer); the bed plays
+    // the cloud's load balancer, istiod then writes the address into the Gateway's status
+    const made = await waitUntil(`${cluster}: istiod made the ${EASTWEST_GATEWAY} Deployment and Service for the istio-east-west Gateway`, async () => {
+      const d = await kubectl(['-n', NS, 'get', 'deployment', EASTWEST_GATEWAY, '-o', 'json'], { context: cluster, allowFail: true });
+      const sv = await kubectl(['-n', NS, 'get', 'service', EASTWEST_GATEWAY, '-o', 'name'], { context: cluster, allowFail: true });
+      return d.code === 0 && sv.code === 0 ? (JSON.parse(d.stdout) as KubeDoc) : undefined;
+    }, 90_000, 250);
+    await setLoadBalancerIp(cluster, EASTWEST_GATEWAY, p.eastWestIP);
+    // istiod writes the address into the Gateway's status only once the Service has a ready
+    // endpoint (gatewaycommon/context.go ResolveGatewayInstances): the gateway's Pod first
+    await ensureWorkloadNode(cluster);
+    await addGatewayPod(cluster, [made.value], EASTWEST_GATEWAY, samplePodIps(p).eastwest);
+    await waitUntil(`${cluster}: the ${EASTWEST_GATEWAY} Gateway's status has the address ${p.eastWestIP}`, async () => {
+      const g = await kubectl(['-n', NS, 'get', 'gateways.gateway.networking.k8s.io', EASTWEST_GATEWAY, '-o', 'json'], { context: cluster, allowFail: true });
+      return g.code === 0 && ((JSON.parse(g.stdout).status?.addresses ?? []) as Array<{ value: string }>).some((a) => a.value === p.eastWestIP);
+    }, 90_000, 250);
+    objects = [...render.objects, made.value];
+    t.eastwest = Date.now() - t0;
+    log(`${cluster}: the istio-east-west Gateway is programmed at ${p.eastWestIP} (istiod's Deployment and Service, the bed's load-balancer address)`);
+  }
+
   t0 = Date.now();
-  await addSamplePods(cluster, render.objects, samplePodIps(p));
+  await addSamplePods(cluster, objects, samplePodIps(p), { ambient, gatewayPod: !ambient });
   t.pods = Date.now() - t0;
 
-  const inst: IstioInstall = { cluster, istiod, render: { iop: render.iop, eastwestIop: render.eastwestIop, objects: [] }, timings: t };
-  writeFileSync(installFile(cluster), JSON.stringify({ ...inst, objects: render.objects.map(ref) }, null, 2));
+  const inst: IstioInstall = { cluster, istiod, render: { iop: render.iop, eastwestIop: render.eastwestIop, objects: [] }, timings: t, ambient };
+  writeFileSync(installFile(cluster), JSON.stringify({ ...inst, objects: render.objects.map(ref), gatewayApiCrds: ambient ? gatewayApiCrds().map((o) => o.metadata.name) : [] }, null, 2));
   return { ...inst, render };
+}
+
+/** The load balancer's address in a Service's status (what a cloud controller writes). */
+async function setLoadBalancerIp(cluster: string, service: string, ip: string): Promise<void> {
+  await kubectl(['-n', NS, 'patch', 'service', service, '--subresource=status', '--type=merge', '-p',
+    JSON.stringify({ status: { loadBalancer: { ingress: [{ ip }] } } })], { context: cluster });
+}
+
+/** The Gateway API's standard-channel CRDs from the sigs.k8s.io/gateway-api module Istio pins. */
+export function gatewayApiCrds(): KubeDoc[] {
+  const env = { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod' };
+  const cwd = join(import.meta.dirname, 'tools', 'istio');
+  const r = spawnSync('go', ['list', '-m', '-json', 'sigs.k8s.io/gateway-api'], { cwd, encoding: 'utf8', env });
+  let dir = r.status === 0 ? (JSON.parse(r.stdout) as { Dir?: string }).Dir : undefined;
+  if (!dir || !existsSync(dir)) {
+    const d = spawnSync('go', ['mod', 'download', '-json', 'sigs.k8s.io/gateway-api'], { cwd, encoding: 'utf8', env });
+    dir = d.status === 0 ? (JSON.parse(d.stdout) as { Dir?: string }).Dir : undefined;
+    if (!dir) throw new Error(`go mod download sigs.k8s.io/gateway-api failed: ${d.stderr}`);
+  }
+  const std = join(dir, 'config', 'crd', 'standard');
+  return readdirSync(std).filter((f) => f.endsWith('.yaml') && f.startsWith('gateway.networking.k8s.io_')).sort()
+    .flatMap((f) => docs(readFileSync(join(std, f), 'utf8'))).filter((o) => o.kind === 'CustomResourceDefinition');
 }
 
 /** The east-west gateway Pod, from the rendered Deployment's Pod template (the injector adds its proxy). */
@@ -240,16 +312,20 @@ export async function installIstio(cluster: string, opts: { log?: (m: string) =>
  * The node, the east-west gateway's Pod and the samples as injected-looking Pods (the fixture's
  * Services stay; its hand-written EndpointSlices go, so the controller-manager makes real ones).
  */
-async function addSamplePods(cluster: string, objs: KubeDoc[], ips: ReturnType<typeof samplePodIps>): Promise<void> {
+async function addSamplePods(cluster: string, objs: KubeDoc[], ips: ReturnType<typeof samplePodIps>, opts: { ambient?: boolean; gatewayPod?: boolean } = {}): Promise<void> {
   await ensureWorkloadNode(cluster);
-  await addGatewayPod(cluster, objs, EASTWEST_GATEWAY, ips.eastwest);
+  if (opts.gatewayPod !== false) await addGatewayPod(cluster, objs, EASTWEST_GATEWAY, ips.eastwest);
   // the remote profile renders no egress gateway
   if (objs.some((o) => o.kind === 'Deployment' && o.metadata.name === EGRESS_GATEWAY)) await addGatewayPod(cluster, objs, EGRESS_GATEWAY, ips.egress);
+  if (opts.ambient) {
+    // the samples' namespaces enrolled in ambient as Istio's guide does it (no injection label)
+    await kubectl(['label', 'namespace', 'bar', 'foo', `${AMBIENT_LABEL}=ambient`, 'istio-injection-', '--overwrite'], { context: cluster });
+  }
   await kubectl(['delete', 'endpointslice', '-A', '-l', 'kubectl-mesh.testbed/handmade=true', '--ignore-not-found'], { context: cluster, allowFail: true });
   await kubectl(['-n', 'bar', 'delete', 'endpointslice', 'httpbin-testbed', '--ignore-not-found'], { context: cluster, allowFail: true });
   await kubectl(['-n', 'foo', 'delete', 'endpointslice', 'sleep-testbed', '--ignore-not-found'], { context: cluster, allowFail: true });
-  await addWorkload({ context: cluster, namespace: 'bar', name: 'httpbin', ports: [{ name: 'http', port: 8000, targetPort: 8080 }], ip: ips.httpbin });
-  await addWorkload({ context: cluster, namespace: 'foo', name: 'sleep', ports: [{ name: 'http', port: 80 }], ip: ips.sleep });
+  await addWorkload({ context: cluster, namespace: 'bar', name: 'httpbin', ports: [{ name: 'http', port: 8000, targetPort: 8080 }], ip: ips.httpbin, sidecar: opts.ambient ? false : undefined });
+  await addWorkload({ context: cluster, namespace: 'foo', name: 'sleep', ports: [{ name: 'http', port: 80 }], ip: ips.sleep, sidecar: opts.ambient ? false : undefined });
 }
 
 /** Delete a recorded install's objects (webhooks first: without istiod they refuse every write they match, CRDs kept), its Pods and node. */
@@ -266,6 +342,15 @@ async function removeInstalledObjects(cluster: string, refs: string[]): Promise<
   await kubectl(['delete', 'pods', '-A', '-l', 'kubectl-mesh.testbed/workload', '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
   await kubectl(['-n', NS, 'delete', 'pod', `${EASTWEST_GATEWAY}-0`, `${EGRESS_GATEWAY}-0`, '--ignore-not-found', '--grace-period=0', '--force'], { context: cluster, allowFail: true });
   await kubectl(['delete', 'node', workloadNode(cluster), '--ignore-not-found'], { context: cluster, allowFail: true });
+}
+
+/** Undo what an ambient install added beyond its rendered objects: the Gateway API Gateway and its CRDs, the namespace labels, istiod's gateway objects. */
+async function removeAmbientExtras(cluster: string, crds: string[]): Promise<void> {
+  if (crds.length === 0) return;
+  await kubectl(['-n', NS, 'delete', 'gateways.gateway.networking.k8s.io', '--all', '--ignore-not-found'], { context: cluster, allowFail: true });
+  await kubectl(['-n', NS, 'delete', 'deployment,service,serviceaccount', EASTWEST_GATEWAY, '--ignore-not-found'], { context: cluster, allowFail: true });
+  await kubectl(['label', 'namespace', '--all', `${AMBIENT_LABEL}-`], { context: cluster, allowFail: true });
+  await kubectl(['delete', 'crd', ...crds, '--ignore-not-found'], { context: cluster, allowFail: true });
 }
 
 /** A gateway's Pod `<deployment>-0` from its rendered Deployment's template (no Deployment controller runs in the bed). */
@@ -298,12 +383,16 @@ export async function uninstallIstio(cluster: string): Promise<void> {
   const f = installFile(cluster);
   await stopIstiod(cluster);
   let objects: string[] = [];
+  let crds: string[] = [];
   try {
-    objects = (JSON.parse(readFileSync(f, 'utf8')) as { objects: string[] }).objects;
+    const rec = JSON.parse(readFileSync(f, 'utf8')) as { objects: string[]; gatewayApiCrds?: string[] };
+    objects = rec.objects;
+    crds = rec.gatewayApiCrds ?? [];
   } catch { /* not recorded: render again */ }
   const p = clusterParams(clusterIndex(cluster));
   const rendered = objects.length ? undefined : renderIstio(p).objects;
-  await removeInstalledObjects(cluster, rendered ? rendered.map(ref) : objects);
+  await removeAmbientExtras(cluster, crds);
+  await removeInstalledObjects(cluster, (rendered ? rendered.map(ref) : objects).filter((r) => !r.startsWith('Gateway/')));
   await applyIstioFixtures(cluster, { samples: true });
   rmSync(f, { force: true });
 }

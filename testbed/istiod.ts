@@ -42,9 +42,14 @@ export function dnsServerBin(): string {
   return join(istioBinDir(), 'testbed-dns');
 }
 
-/** Build pilot-discovery, istioctl and xds-probe if missing (testbed/build-istio.sh; tens of minutes cold). */
+/** The ztunnel probe (testbed/tools/istio/cmd/ztunnel-probe): Istio's delta ADS client posing as a ztunnel. */
+export function ztunnelProbeBin(): string {
+  return join(istioBinDir(), 'ztunnel-probe');
+}
+
+/** Build pilot-discovery, istioctl, xds-probe, testbed-dns and ztunnel-probe if missing (testbed/build-istio.sh; tens of minutes cold). */
 export function ensureIstioBuilt(log: (m: string) => void = () => {}): void {
-  if (existsSync(pilotDiscoveryBin()) && existsSync(istioctlBin()) && existsSync(xdsProbeBin()) && existsSync(dnsServerBin())) return;
+  if (existsSync(pilotDiscoveryBin()) && existsSync(istioctlBin()) && existsSync(xdsProbeBin()) && existsSync(dnsServerBin()) && existsSync(ztunnelProbeBin())) return;
   log(`building Istio ${ISTIO_VERSION} (testbed/build-istio.sh)`);
   const r = spawnSync('bash', [join(import.meta.dirname, 'build-istio.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.status !== 0) throw new Error(`testbed/build-istio.sh failed (${r.status ?? r.signal})`);

@@ -15,6 +15,10 @@ import { clusterIndex } from './fixtures.ts';
 import { kubectl } from './kubectl.ts';
 
 export const WORKLOAD_LABEL = 'kubectl-mesh.testbed/workload';
+/** The namespace label that enrolls a namespace's Pods in ambient (Istio's label.IoIstioDataplaneMode). */
+export const AMBIENT_LABEL = 'istio.io/dataplane-mode';
+/** What istio-cni writes on a Pod it redirected to ztunnel; istiod then gives the workload HBONE (pilot/pkg/serviceregistry/ambient/workloads.go). */
+export const AMBIENT_REDIRECTION = 'ambient.istio.io/redirection';
 
 export interface WorkloadPort {
   /** Service port name (protocol prefix: http-, tcp-, grpc-, ...) */
@@ -48,8 +52,8 @@ export interface Workload {
   name: string;
   pod: string;
   ip: string;
-  /** injected: an istio-proxy container came from the webhook; mimicked: the bed added the injector's labels; none */
-  sidecar: 'injected' | 'mimicked' | 'none';
+  /** injected: an istio-proxy container came from the webhook; mimicked: the bed added the injector's labels; ambient: captured by ztunnel (namespace label; the bed writes istio-cni's annotation); none */
+  sidecar: 'injected' | 'mimicked' | 'ambient' | 'none';
 }
 
 export function workloadNode(context: string): string {
@@ -192,6 +196,14 @@ export async function addWorkload(o: WorkloadOptions): Promise<Workload> {
       const m = injectedMetadata(p.metadata.labels);
       await kubectl(['-n', namespace, 'patch', 'pod', pod, '--type=merge', '-p', JSON.stringify({ metadata: m })], { context });
       sidecar = 'mimicked';
+    }
+  }
+  if (!injected) {
+    const ns = await getJson(context, ['namespace', namespace]);
+    if (ns?.metadata?.labels?.[AMBIENT_LABEL] === 'ambient' && p.metadata.labels?.[AMBIENT_LABEL] !== 'none') {
+      // what istio-cni does for a Pod of an ambient namespace (there is no CNI on the bed)
+      await kubectl(['-n', namespace, 'annotate', 'pod', pod, `${AMBIENT_REDIRECTION}=enabled`, '--overwrite'], { context });
+      sidecar = 'ambient';
     }
   }
   await setPodRunning(context, namespace, pod, ip);

@@ -47,6 +47,8 @@ export interface ClusterSnapshot {
   readerClusterRoleBinding?: KubeObject | null
   /** A remote-profile install only: the EndpointSlices of the Istio namespace (where its istiod Service points). */
   endpointSlices?: KubeObject[]
+  /** The DaemonSets and Gateway API Gateways of the Istio namespace (ambient: ztunnel, istio-east-west, src/istio/ambient.ts); empty when not served. */
+  ambientObjects?: {daemonSets: KubeObject[]; kubeGateways: KubeObject[]}
   /** Imports through an egress gateway only: the Pods each such gateway Service (namespace/name) selects; undefined for one whose Pods could not be listed. */
   egressPods?: Record<string, KubeObject[] | undefined>
 }
@@ -113,6 +115,14 @@ function frozen(s: ClusterSnapshot): ClusterSnapshot {
 /** The names of the Istio revision in use (src/istio/revision.ts), from the istiod Deployments listed. */
 export const revisionOf = (f: Pick<ClusterSnapshot, 'lists' | 'istioNamespace'>): RevisionNames =>
   chooseRevision((f.lists.Deployment ?? []).filter((d) => `app=${d.metadata.labels?.app}` === ISTIOD_APP_SELECTOR), f.istioNamespace).names
+
+/** Does the listed istiod of the revision in use run Istio's ambient profile (PILOT_ENABLE_AMBIENT=true)? */
+async function ambientIstiod(f: ClusterSnapshot, deployments: Promise<void> | undefined): Promise<boolean> {
+  await deployments
+  const d = (f.lists.Deployment ?? []).find((x) => x.metadata.name === revisionOf(f).istiod)
+  const c = (d?.spec?.template?.spec?.containers ?? []).find((x: {name: string}) => x.name === 'discovery') ?? d?.spec?.template?.spec?.containers?.[0]
+  return (c?.env ?? []).some((e: {name: string; value?: string}) => e.name === 'PILOT_ENABLE_AMBIENT' && e.value === 'true')
+}
 
 /** Kinds listed only in the Istio namespace; the others are listed cluster-wide. */
 const IN_ISTIO_NAMESPACE = new Set<ListedKind>(['Secret', 'ConfigMap', 'Deployment', 'ServiceAccount'])
@@ -199,6 +209,15 @@ export async function readSnapshot(target: SnapshotTarget, istioNamespace: strin
     try {
       facts.endpointSlices = await run.list(client, 'EndpointSlice', istioNamespace)
     } catch { /* istio.control-plane says it cannot tell */ }
+  }
+  // The full read (every kind, as verify reads) also reads what the ambient rules need
+  // (src/istio/ambient.ts): the DaemonSets and Gateway API Gateways of the Istio namespace; a kind
+  // not served reads as none
+  // (only for an istiod of Istio's ambient profile, PILOT_ENABLE_AMBIENT=true: a sidecar mesh costs no request more)
+  if (want === LISTED_KINDS && await ambientIstiod(facts, listed.get('Deployment'))) {
+    const orNone = (p: Promise<KubeObject[]>) => p.catch(() => [] as KubeObject[])
+    const [daemonSets, kubeGateways] = await Promise.all([orNone(run.list(client, 'DaemonSet', istioNamespace)), orNone(run.list(client, 'KubeGateway', istioNamespace))])
+    facts.ambientObjects = {daemonSets, kubeGateways}
   }
   await readEgress(client, facts, run)
   await readGatewayInputs(client, facts, run)

@@ -26,11 +26,22 @@ SERVICE is a Service name, or a ServiceEntry host in the namespace (e.g. the NAM
     const {args, flags} = await this.parse(Explain)
     const session = this.kube(flags)
     const namespace = session.resolve(flags.context, flags.namespace).namespace
-    const {explain} = await import('../explain/service.ts')
-    const result = await explain(session, {
+    const opts = {
       service: args.service, namespace, context: flags.context, from: flags.from, port: flags.port,
       peerContexts: flags['peer-context'] ?? [], istioNamespace: flags['istio-namespace'],
-    })
+    }
+    // an ambient mesh: what istiod sends a ztunnel (src/explain/ambient.ts)
+    for (const p of opts.peerContexts) session.resolve(p)
+    const {readAmbient} = await import('../istio/ambient-read.ts')
+    const amb = args.service.includes('.') ? undefined : await readAmbient(session.client(flags.context), flags['istio-namespace'])
+    if (amb?.facts.kind === 'ambient') {
+      const {explainAmbient, renderAmbientText} = await import('../explain/ambient.ts')
+      const r = await explainAmbient(session, opts, amb)
+      process.stdout.write(flags.output === 'json' ? `${JSON.stringify({service: r.service, from: r.from, endpoints: r.endpoints, dropped: r.dropped, meshKind: r.meshKind}, null, 2)}\n` : renderAmbientText(r))
+      return
+    }
+    const {explain} = await import('../explain/service.ts')
+    const result = await explain(session, opts)
     const {renderJson, renderText} = await import('../explain/render.ts')
     const {stdoutPainter} = await import('../ui/output.ts')
     process.stdout.write(flags.output === 'json' ? renderJson(result) : renderText(result, stdoutPainter))

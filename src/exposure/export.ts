@@ -12,6 +12,8 @@ import type {RunLists} from '../cluster/snapshot.ts'
 import {addHost, exportsGateway, gatewayHosts, serviceExport, withoutService} from './plan.ts'
 import {editExportsGateway} from './writes.ts'
 import {allInOrder} from '../settle.ts'
+import {readAmbient} from '../istio/ambient-read.ts'
+import {exportAmbient, unexportAmbient} from './ambient.ts'
 import {runStep, type StepRunner} from '../steps.ts'
 
 export interface ExportOptions {
@@ -34,6 +36,10 @@ export interface ExportResult {
   context: string
   changes: Change[]
   host: string
+  /** An ambient mesh: the Service (and its waypoint) labelled istio.io/global=true (src/exposure/ambient.ts). */
+  meshKind?: 'ambient'
+  /** Lines for the user (mesh kind, waypoints, a missing serviceScopeConfigs entry). */
+  notes?: string[]
   /** A Gateway other than ours that already passes the host through. */
   coveredBy?: string
   /** -o yaml: the desired objects, nothing written. */
@@ -73,12 +79,14 @@ export async function exportService(session: Session, o: ExportOptions, mode: Re
     installOf(mode.installs, client, o.istioNamespace, o.clusterDomain),
     o.mcs ? mcsServed(client) : Promise.resolve(false),
   ]))
-  const gw = requireGateway(install)
   const host = serviceFqdn(o.name, o.namespace, install.facts.clusterDomain)
   if (!svc) {
     throw new UsageError(`context "${client.context}": Service ${o.namespace}/${o.name} does not exist`,
       `check the name and namespace: kubectl --context ${client.context} -n ${o.namespace} get services`)
   }
+  const amb = await readAmbient(client, o.istioNamespace)
+  if (amb.facts.kind === 'ambient') return exportAmbient(client, amb, svc, host, o, mode)
+  const gw = requireGateway(install)
   if (o.mcs && !mcs) {
     throw new UsageError(`context "${client.context}": --mcs needs the MCS ServiceExport CRD (${RESOURCES.ServiceExport.plural}.${RESOURCES.ServiceExport.apiVersion.split('/')[0]}), which is not installed`,
       'install the CRD from sigs.k8s.io/mcs-api, or export without --mcs')
@@ -129,6 +137,8 @@ export async function unexportService(session: Session, o: UnexportOptions, mode
   ])
   const gw = install.gateway
   const host = svc?.metadata.annotations?.[EXPORTED_HOST_ANNOTATION] ?? serviceFqdn(o.name, o.namespace, install.facts.clusterDomain)
+  const amb = await readAmbient(client, o.istioNamespace)
+  if (amb.facts.kind === 'ambient') return unexportAmbient(client, amb, svc, host, o, mode)
   // Works when the Service or the gateway Service are gone: the Gateway is looked for in the gateway's namespace, else the Istio namespace.
   const gwNamespace = gw?.namespace ?? o.istioNamespace
   const live = await client.getOptional<KubeObject>(resourcePath(RESOURCES.Gateway, gwNamespace, EXPORTS_GATEWAY))

@@ -43,6 +43,7 @@ export const RESOURCES = {
   Gateway: t('networking.istio.io/v1', 'Gateway', 'gateways'),
   /** Gateway API Gateway (gateway.networking.k8s.io). */
   KubeGateway: t('gateway.networking.k8s.io/v1', 'Gateway', 'gateways'),
+  DaemonSet: t('apps/v1', 'DaemonSet', 'daemonsets'),
   ServiceEntry: t('networking.istio.io/v1', 'ServiceEntry', 'serviceentries'),
   DestinationRule: t('networking.istio.io/v1', 'DestinationRule', 'destinationrules'),
   VirtualService: t('networking.istio.io/v1', 'VirtualService', 'virtualservices'),

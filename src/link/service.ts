@@ -23,6 +23,11 @@ import {isLoopbackServer, NO_CLUSTER_ID, type ResolvedLink, validateInputs, vali
 import {allInOrder} from '../settle.ts'
 import type {Reporter} from '../report.ts'
 import {quietSteps, runStep, type StepRunner} from '../steps.ts'
+import {addScopeEdit, ambientGatewayOf, planAmbientLink, removeScopeEdit, writeGateway, writeScope} from './ambient.ts'
+import {readAmbient} from '../istio/ambient-read.ts'
+import {listObjects} from '../kube/apply.ts'
+import {MULTICLUSTER_LABEL} from '../istio/names.ts'
+import {HBONE_PORT} from '../istio/ambient.ts'
 import {boundTokenFor, boundYamlError, type BoundTokenPlan, checkBoundTokenAccess, formatTtl, listAnchors, planBoundToken, withoutTokenSecret} from './token.ts'
 
 export interface LinkOptions {
@@ -52,6 +57,8 @@ export interface LinkOptions {
   tokenTtlSeconds?: number
   /** --remote-profile: treat WEST as a remote-profile cluster (primary-remote) even when its install does not say so. */
   remoteProfile?: boolean
+  /** --create-gateway: in an ambient mesh, write WEST's istio-east-west Gateway when it has none (src/link/ambient.ts). */
+  createGateway?: boolean
 }
 
 export interface LinkSummary {
@@ -69,6 +76,8 @@ export interface LinkSummary {
   remoteProfile?: boolean
   /** Primary-remote across networks: the Gateway that passes EAST's istiod through its east-west gateway. */
   istiodExposedBy?: string
+  /** The data plane of both clusters, when both run ambient (src/link/ambient.ts). */
+  meshKind?: 'ambient'
 }
 
 export interface LinkResult {
@@ -98,14 +107,22 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   // 1. Read both clusters.
   const [eastFacts, westFacts] = await (o.progress ?? quietSteps)([east, west].map((c) => ({title: `Read cluster "${c.context}"`, run: () => readFacts(c, o.istioNamespace, {tokens: o.tokenTtlSeconds !== undefined})})), {concurrent: true})
 
+  // 1b. The data planes: an ambient pair needs istiod's multi-network flag and WEST's istio-east-west Gateway.
+  const crossNetwork = (e: {network?: string}, w: {network?: string}) => (o.network ?? w.network) !== e.network
+  const amb = await runStep(o.progress, 'Read the data planes', () => planAmbientLink(east, west, o.istioNamespace, {createGateway: o.createGateway, crossNetwork, version: o.version}))
+  const ambBack = amb.ambient && o.bidirectional ? await planAmbientLink(west, east, o.istioNamespace, {createGateway: o.createGateway, crossNetwork: (e, w) => (o.network ?? e.network) !== w.network, version: o.version}) : undefined
+  for (const n of amb.notes) o.report.note(n)
+  const ambientGateway = (p: typeof amb | undefined) => (p ? ambientGatewayOf(p) ?? (p.createGateway ? {address: '(pending: istiod makes its Service)', port: HBONE_PORT} : undefined) : undefined)
+
   // 2. Validate the pair (and the mirror image with --bidirectional) before any write.
   const directions: Direction[] = []
-  const warnings: string[] = []
+  const warnings: string[] = [...amb.warnings]
   const expose = o.expose ?? 'all'
   // Exposure: EAST relies on WEST's gateway passing WEST's services through (recorded by EAST's ID).
-  const exposure = (l: ResolvedLink) => planExposure(l.west, l.east.clusterId ?? l.east.context, l.crossNetwork && expose === 'all', o.version)
+  // An ambient pair crosses networks through the istio-east-west Gateway: no Gateway of its own.
+  const exposure = (l: ResolvedLink) => planExposure(l.west, l.east.clusterId ?? l.east.context, l.crossNetwork && expose === 'all' && !amb.ambient, o.version)
   const remoteProfile = validatePrimaryRemote(eastFacts, westFacts, {remoteProfile: o.remoteProfile, bidirectional: o.bidirectional})
-  const forward = validatePair(eastFacts, westFacts, {remoteName: o.remoteName, network: o.network, gateway, force: o.force, networkConfig: o.networkConfig})
+  const forward = validatePair(eastFacts, westFacts, {remoteName: o.remoteName, network: o.network, gateway: gateway ?? (amb.ambient ? ambientGateway(amb) : undefined), force: o.force, networkConfig: o.networkConfig})
   warnings.push(...forward.warnings)
   directions.push({link: forward.link, server: o.server ?? westFacts.server, tlsServerName: o.tlsServerName ?? westFacts.tlsServerName, serverFromFlag: o.server !== undefined, exposure: exposure(forward.link)})
   if (remoteProfile) {
@@ -122,7 +139,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
   }
   if (o.bidirectional) {
     // WEST's --network also holds when WEST is the discovering side.
-    const back = validatePair(o.network ? {...westFacts, network: o.network} : westFacts, eastFacts, {force: o.force, networkConfig: o.networkConfig})
+    const back = validatePair(o.network ? {...westFacts, network: o.network} : westFacts, eastFacts, {force: o.force, networkConfig: o.networkConfig, gateway: amb.ambient ? ambientGateway(ambBack) : undefined})
     warnings.push(...back.warnings.filter((w) => !warnings.includes(w)))
     directions.push({link: back.link, server: eastFacts.server, tlsServerName: eastFacts.tlsServerName, serverFromFlag: false, exposure: exposure(back.link)})
   }
@@ -141,7 +158,8 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
     }
   }
   // meshNetworks must be editable: check EAST's document now, not after the first write.
-  const meshEdits = directions.map((d) => planMeshNetworks(d.link))
+  // An ambient pair: no meshNetworks entry (ztunnels find other networks' gateways from the istio-east-west Gateways).
+  const meshEdits = directions.map((d) => (amb.ambient ? {present: false, changed: false, edit: (doc: MeshNetworks | undefined) => doc} : planMeshNetworks(d.link)))
   for (const d of directions) {
     const e = d.link.east
     if (d.link.crossNetwork && e.otherRevisions.length > 0) {
@@ -163,6 +181,7 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
     crossNetwork: d.link.crossNetwork, gateway: d.link.gateway && `${d.link.gateway.address}:${d.link.gateway.port}`,
     ...(d.link.crossNetwork ? {expose, exposedBy: d.exposure.coveredBy ? objectRef(d.exposure.coveredBy) : d.exposure.planned ? objectRef(d.exposure.planned) : undefined} : {}),
     ...(d.primaryRemote ? {remoteProfile: true, ...(d.link.crossNetwork ? {istiodExposedBy: istiodExposedBy(d.primaryRemote.istiod, d.link.east)} : {})} : {}),
+    ...(amb.ambient ? {meshKind: 'ambient' as const} : {}),
   }))
 
   // 3a. -o yaml: the desired objects, nothing written.
@@ -227,6 +246,18 @@ export async function link(session: Session, o: LinkOptions): Promise<LinkResult
         changes.push(await sending(client.context, meshConfigMap, () => editConfigMapYaml<MeshNetworks>(client, {namespace: d.link.east.istioNamespace, name: d.link.east.meshConfigMapName, key: 'meshNetworks', edit: m.edit}, {dryRun: o.dryRun})))
       } else if (m.present) {
         changes.push(changeOf(client.context, {kind: 'ConfigMap', metadata: {name: d.link.east.meshConfigMapName, namespace: d.link.east.istioNamespace}}, 'unchanged'))
+      }
+    }
+    // Ambient: WEST's (and with --bidirectional EAST's) istio-east-west Gateway, then kubectl-mesh's
+    // serviceScopeConfigs entry in both clusters' mesh config.
+    if (amb.ambient) {
+      for (const [p, c] of [[amb, west], [ambBack, east]] as const) {
+        if (p?.createGateway) changes.push(await sending(c.context, p.createGateway, () => writeGateway(c, p.createGateway!, o.dryRun)))
+      }
+      for (const [r, c] of [[amb.east, east], [amb.west, west]] as const) {
+        const ref = {kind: 'ConfigMap', metadata: {name: r.meshConfigMapName, namespace: r.istioNamespace}}
+        const change = await sending(c.context, ref, () => writeScope(c, r, addScopeEdit, o.dryRun))
+        if (!changes.some((x) => x.context === change.context && x.kind === change.kind && x.namespace === change.namespace && x.name === change.name && change.action === 'unchanged')) changes.push(change)
       }
     }
   } catch (error) {
@@ -537,6 +568,20 @@ export async function unlink(session: Session, o: UnlinkOptions): Promise<{chang
     } catch (error) {
       if (i === 0) throw error
       throw unlinkPartialFailure(error, changes, `the link of "${d.id}" in "${d.from.context}" was not removed`)
+    }
+  }
+  // Ambient: kubectl-mesh's serviceScopeConfigs entry goes from a cluster once no link needs it
+  // (no remote secret left in it, and none in the peer naming it); only when kubectl-mesh added it.
+  if (!o.dryRun) {
+    const holds = async (c: KubeClient) => (await listObjects(c, RESOURCES.Secret, {namespace: ns, labelSelector: `${MULTICLUSTER_LABEL}=true`})).length > 0
+    const pair = [east, ...(west ? [west] : [])]
+    const busy = await Promise.all(pair.map(holds))
+    for (const c of pair) {
+      if (busy.some(Boolean)) continue
+      const r = await readAmbient(c, ns)
+      if (r.facts.kind !== 'ambient' || !r.meshConfigMap) continue
+      const change = await writeScope(c, r, removeScopeEdit)
+      if (change.action !== 'unchanged') changes.push(change)
     }
   }
   if (!o.pruneRemote) return {changes, ids}

@@ -4,6 +4,9 @@ import {eastWestGateways, identity, type Identity} from './model.ts'
 import {remoteSecretEntries, type RemoteSecretEntry, sameServer} from '../cluster/remote-secrets.ts'
 import {type EastWestGateway, istiodTargets} from '../istio/gateway.ts'
 import {EXPOSE_ANNOTATION} from '../istio/names.ts'
+import {type AmbientFacts, ambientFacts, GATEWAY_MANAGED_LABEL, WAYPOINT_MANAGED_VALUE} from '../istio/ambient.ts'
+import {installValues} from '../istio/install.ts'
+import {injectorConfigMap, istiodDeployment, valuesConfigMap} from './model.ts'
 
 export interface CheckDef {
   /** Stable id, "<category>.<name>". */
@@ -20,6 +23,7 @@ export class CheckContext {
   private readonly ids = new Map<string, Identity>()
   private readonly entries = new Map<string, RemoteSecretEntry[]>()
   private readonly gatewayLists = new Map<string, EastWestGateway[]>()
+  private readonly ambientFacts = new Map<string, AmbientFacts>()
 
   /** verify --cluster-domain: overrides every cluster's own domain. */
   readonly clusterDomain?: string
@@ -45,7 +49,8 @@ export class CheckContext {
 
   /** The cluster's east-west gateway candidates, ranked (src/istio/gateway.ts). */
   gateways(c: ClusterFacts): EastWestGateway[] {
-    if (!this.gatewayLists.has(c.name)) this.gatewayLists.set(c.name, eastWestGateways(c, this.id(c)))
+    // a waypoint's Service (istiod's mesh controller stamps the network label on it too) is no east-west gateway
+    if (!this.gatewayLists.has(c.name)) this.gatewayLists.set(c.name, eastWestGateways(c, this.id(c)).filter((g) => g.service.metadata.labels?.[GATEWAY_MANAGED_LABEL] !== WAYPOINT_MANAGED_VALUE))
     return this.gatewayLists.get(c.name)!
   }
 
@@ -57,6 +62,22 @@ export class CheckContext {
   /** The (IP, port) pairs istiod sends the cluster's network traffic to: its gateway's targets, hostnames resolved (src/istio/gateway.ts istiodTargets). */
   istiodTargets(c: ClusterFacts): Array<{address: string; port: number; via?: string}> {
     return istiodTargets(this.gateway(c), this.facts.dns)
+  }
+
+  /** The cluster's data plane (src/istio/ambient.ts): ambient, sidecar or none. */
+  ambient(c: ClusterFacts): AmbientFacts {
+    if (!this.ambientFacts.has(c.name)) {
+      this.ambientFacts.set(c.name, ambientFacts({
+        istiod: istiodDeployment(c), values: installValues({injector: injectorConfigMap(c), values: valuesConfigMap(c)}),
+        daemonSets: c.ambientObjects?.daemonSets ?? [], namespaces: c.lists.Namespace ?? [],
+      }))
+    }
+    return this.ambientFacts.get(c.name)!
+  }
+
+  /** True when the cluster runs ambient. */
+  isAmbient(c: ClusterFacts): boolean {
+    return this.ambient(c).kind === 'ambient'
   }
 
   /** The remote-secret entries (one per data key) held by a cluster. */

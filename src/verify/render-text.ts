@@ -17,7 +17,7 @@ export const plain: Painter = {green: (s) => s, yellow: (s) => s, red: (s) => s,
 
 const TITLES: Record<string, string> = {
   reachability: 'Reachability and permissions', istio: 'Istio presence and identity', trust: 'Trust', links: 'Links (remote secrets)',
-  networks: 'Networks and gateways', exports: 'Exports', imports: 'Imports', dns: 'DNS',
+  networks: 'Networks and gateways', exports: 'Exports', imports: 'Imports', dns: 'DNS', ambient: 'Ambient (ztunnel)',
 }
 
 export function summaryLine(s: VerifyReport['summary']): string {

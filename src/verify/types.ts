@@ -7,7 +7,7 @@ export type {IstiodProbe}
 
 export type Status = 'pass' | 'warn' | 'fail' | 'skip'
 
-export const CATEGORIES = ['reachability', 'istio', 'trust', 'links', 'networks', 'exports', 'imports', 'dns'] as const
+export const CATEGORIES = ['reachability', 'istio', 'trust', 'links', 'networks', 'exports', 'imports', 'dns', 'ambient'] as const
 export type Category = (typeof CATEGORIES)[number]
 
 /** One line of the verify report. */

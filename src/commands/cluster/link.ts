@@ -31,6 +31,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
     expose: Flags.option({description: "Across networks, what EAST reaches in WEST: all of WEST's services (a Gateway kubectl-mesh-cross-network passes them through WEST's east-west gateway, as Istio's expose-services.yaml) or only those shared with `service export`.", options: ['all', 'exported'] as const, default: 'all'})(),
     'network-config': Flags.option({description: "Across networks, how EAST's istiod learns WEST's east-west gateway: meshnetworks writes WEST's network and gateway addresses into EAST's istio ConfigMap (key meshNetworks; an upgrade that re-renders that ConfigMap wipes it: verify says so); gateway writes nothing there and relies on WEST's gateway Service labelled with its network, which EAST's istiod discovers through the remote secret (docs/link.md).", options: ['meshnetworks', 'gateway'] as const, default: 'meshnetworks'})(),
     force: Flags.boolean({description: 'Link even though the clusters trust different root CAs, or --remote-name differs from the cluster ID (with a warning).'}),
+    'create-gateway': Flags.boolean({description: "Ambient meshes: write WEST's east-west Gateway (class istio-east-west, HBONE 15008, WEST's network label) as Istio's gen-eastwest-gateway.sh --ambient prints it, when WEST has none."}),
     'token-ttl': Flags.string({description: "A bound token with this lifetime (10m to 8760h, e.g. 24h) instead of the long-lived token Secret: a TokenRequest token bound to Secret istio-reader-<EAST ID>-anchor-<n> in WEST (deleting it revokes the token). Run again while more than half its life is left: unchanged."}),
     output: outputFlag,
     'dry-run': dryRunFlag,
@@ -60,6 +61,7 @@ Undo with \`kubectl mesh cluster unlink\`.`
       version: this.config.version,
       tokenTtlSeconds,
       remoteProfile: flags['remote-profile'],
+      createGateway: flags['create-gateway'],
       report: {warn, note},
       progress: (await import('../../ui/progress.ts')).progressFor(flags.output),
     })

@@ -31,8 +31,9 @@ export default class ServiceExport extends MeshCommand {
       mcs: flags.mcs, dryRun: flags['dry-run'], version: this.config.version, progress: (await import('../../ui/progress.ts')).progressFor(flags.output),
     }, {plan})
     const {note, printChanges, printYamlDocs} = await import('../../ui/output.ts')
+    for (const n of result.notes ?? []) note(n)
     if (result.coveredBy) note(`Service ${namespace}/${args.name} is already reachable: Gateway ${result.coveredBy} passes ${result.host} through; no host added`)
     if (plan) return printYamlDocs(result.plan!.map((object) => ({context: result.context, object})))
-    printChanges(result.changes, flags.output === 'json' ? 'json' : 'text', {host: result.host, ...(result.coveredBy ? {coveredBy: result.coveredBy} : {})})
+    printChanges(result.changes, flags.output === 'json' ? 'json' : 'text', {host: result.host, ...(result.coveredBy ? {coveredBy: result.coveredBy} : {}), ...(result.meshKind ? {meshKind: result.meshKind} : {})})
   }
 }

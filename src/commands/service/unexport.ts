@@ -25,8 +25,9 @@ export default class ServiceUnexport extends MeshCommand {
       name: args.name, namespace, context: flags.context, istioNamespace: flags['istio-namespace'], clusterDomain: flags['cluster-domain'],
       dryRun: flags['dry-run'], version: this.config.version,
     }, {plan})
-    const {printChanges, printYamlDocs} = await import('../../ui/output.ts')
+    const {note, printChanges, printYamlDocs} = await import('../../ui/output.ts')
+    for (const n of result.notes ?? []) note(n)
     if (plan) return printYamlDocs(result.plan!.map((object) => ({context: result.context, object})))
-    printChanges(result.changes, flags.output === 'json' ? 'json' : 'text', {host: result.host})
+    printChanges(result.changes, flags.output === 'json' ? 'json' : 'text', {host: result.host, ...(result.meshKind ? {meshKind: result.meshKind} : {})})
   }
 }

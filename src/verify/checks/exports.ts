@@ -22,6 +22,10 @@ export const exportChecks: CheckDef[] = [
     run: (ctx) => {
       const out: Finding[] = []
       for (const c of ctx.reachable) {
+        if (ctx.isAmbient(c)) {
+          out.push(skip(c.name, `cluster ${c.name}: ambient mesh: exported Services cross through the istio-east-west Gateway (ambient.service-scope)`))
+          continue
+        }
         if (!c.lists.Service || !c.lists.Gateway) {
           out.push(skip(c.name, `cluster ${c.name}: ${unreadable(c, c.lists.Service ? 'Gateway' : 'Service')}`))
           continue

@@ -1,5 +1,6 @@
 // Every check, in report order.
 import type {CheckDef} from '../check.ts'
+import {ambientChecks} from './ambient.ts'
 import {controlPlaneChecks} from './control-plane.ts'
 import {exportChecks} from './exports.ts'
 import {dnsChecks, importChecks} from './imports.ts'
@@ -13,5 +14,5 @@ import {staleChecks} from './stale.ts'
 import {trustChecks} from './trust.ts'
 
 export const CHECKS: CheckDef[] = [
-  ...reachabilityChecks, ...istioChecks, ...controlPlaneChecks, ...trustChecks, ...linkChecks, ...istiodChecks, ...staleChecks, ...networkChecks, ...exportChecks, ...importChecks, ...egressChecks, ...dnsChecks,
+  ...reachabilityChecks, ...istioChecks, ...controlPlaneChecks, ...trustChecks, ...linkChecks, ...istiodChecks, ...staleChecks, ...networkChecks, ...exportChecks, ...importChecks, ...egressChecks, ...dnsChecks, ...ambientChecks,
 ]

@@ -118,6 +118,8 @@ istiodChecks.push(
           if (!peer || peer.unreachable) continue
           const net = ctx.id(peer).network
           if (!net || !mine || net === mine) continue
+          // an ambient pair: ztunnels use the peer's istio-east-west Gateway (ambient.eastwest-gateway), not /debug/networkz's sidecar gateways
+          if (ctx.isAmbient(c) && ctx.isAmbient(peer)) continue
           checked++
           const gw = ctx.gateway(peer)
           const onNet = known.filter((g) => g.network === net)

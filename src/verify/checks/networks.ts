@@ -1,4 +1,5 @@
 // Networks: labels consistent per cluster, east-west gateway address and port, meshNetworks.
+import {HBONE_PORT} from '../../istio/ambient.ts'
 import {isIP} from 'node:net'
 import {load} from 'js-yaml'
 import {CROSS_NETWORK_GATEWAY, EXPORTED_LABEL, EXPOSE_ANNOTATION, IMPORTED_FROM_LABEL, NETWORK_CONFIG_ANNOTATION, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
@@ -104,19 +105,20 @@ export const networkChecks: CheckDef[] = [
   {
     id: 'networks.gateway-port',
     category: 'networks',
-    title: 'The east-west gateway Service exposes the cross-network port 15443 (or its networking.istio.io/gatewayPort label).',
+    title: 'The east-west gateway Service exposes the cross-network port 15443 (or its networking.istio.io/gatewayPort label), or HBONE 15008 (an ambient east-west gateway; istiod takes either, network.go getGatewayDetails).',
     run: (ctx) => ctx.reachable.map((c) => {
       if (!c.lists.Service) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Service')}`)
       const gws = ctx.gateways(c)
       if (gws.length === 0) return skip(c.name, `cluster ${c.name}: no east-west gateway`)
       for (const g of gws.filter((x) => x.kind === 'Service')) {
         const port = g.port
-        if (!(g.service.spec?.ports ?? []).some((p: {port: number}) => p.port === port)) {
+        // network.go getGatewayDetails: a labelled Service counts when it listens on the gateway port OR on HBONE 15008 (an ambient east-west gateway)
+        if (!(g.service.spec?.ports ?? []).some((p: {port: number}) => p.port === port || p.port === HBONE_PORT)) {
           return fail(c.name, `cluster ${c.name}: Service ${g.ref} does not expose port ${port}, so istiod skips it as a network gateway`,
             `\`kubectl patch service ${g.service.metadata.name} -n ${g.namespace} --context ${ctxOf(c)} --type=json -p '[{"op":"add","path":"/spec/ports/-","value":{"name":"tls","port":${port},"targetPort":${port},"protocol":"TCP"}}]'\``)
         }
       }
-      return pass(c.name, `cluster ${c.name}: east-west gateway exposes ${gws.map((g) => g.port).join(', ')}`)
+      return pass(c.name, `cluster ${c.name}: east-west gateway exposes ${gws.map((g) => ((g.service.spec?.ports ?? []).some((p: {port: number}) => p.port === g.port) ? g.port : `${HBONE_PORT} (HBONE)`)).join(', ')}`)
     }),
   },
   {
@@ -184,6 +186,7 @@ export const networkChecks: CheckDef[] = [
         const pn = ctx.id(peer).network
         const mine = ctx.id(c).network
         if (!pn || !mine || pn === mine) continue
+        if (ctx.isAmbient(c) && ctx.isAmbient(peer)) continue // ztunnels use the peer's istio-east-west Gateway, no meshNetworks entry
         const listed = Object.values<any>(networks).some((s) => (s?.endpoints ?? []).some((ep: any) => ep.fromRegistry === e.key))
         const wiring = e.secret.metadata.annotations?.[NETWORK_CONFIG_ANNOTATION]
         if (!listed && wiring === 'meshnetworks') {
@@ -216,6 +219,8 @@ export const networkChecks: CheckDef[] = [
           if (!pn || !mine || pn === mine) continue
           checked++
           if (e.secret.metadata.annotations?.[EXPOSE_ANNOTATION] === 'exported') continue
+          // an ambient pair crosses through the istio-east-west Gateway (ambient.eastwest-gateway)
+          if (ctx.isAmbient(c) && ctx.isAmbient(peer)) continue
           const ew = ctx.gateway(peer)
           if (!ew) continue // networks.gateway-address reports a missing gateway
           const domain = ctx.id(peer).clusterDomain

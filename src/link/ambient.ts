@@ -1,0 +1,118 @@
+// `cluster link` between ambient clusters (DESIGN.md "Ambient"): the checks before any write and
+// the writes beyond the sidecar link's remote secret —
+// - istiod's AMBIENT_ENABLE_MULTI_NETWORK must be on in both (else exit 2 with the fix);
+// - WEST's east-west gateway is an istio-east-west Gateway (found, or with --create-gateway written
+//   as samples/multicluster/gen-eastwest-gateway.sh --ambient prints it);
+// - kubectl-mesh's serviceScopeConfigs entry (GLOBAL for istio.io/global=true) in BOTH clusters'
+//   mesh config, every other entry kept: each istiod judges every Service, its own and remote ones,
+//   by its own mesh config (src/istio/ambient.ts). The ConfigMap records that kubectl-mesh added
+//   it (annotation kubectl-mesh/service-scope), so unlink removes only what link added.
+// No meshNetworks entry and no cross-network Gateway (networking.istio.io) are written for an
+// ambient pair: ztunnels reach other networks through the istio-east-west Gateway's status address.
+import {UsageError} from '../errors.ts'
+import {applyObject, type Change, changeOf, editObject, isUpToDate} from '../kube/apply.ts'
+import type {KubeClient} from '../kube/client.ts'
+import {dumpYaml} from '../kube/configmap-yaml.ts'
+import type {KubeObject} from '../kube/resources.ts'
+import {stamp} from '../istio/names.ts'
+import {
+  ambientEastWestGateway, type AmbientGateway, HBONE_PORT, isGlobalScopeEntry, meshKindLine, multiNetworkFix, SERVICE_SCOPE_OWNED_ANNOTATION, withGlobalScope, withoutGlobalScope,
+} from '../istio/ambient.ts'
+import {type AmbientRead, readAmbient} from '../istio/ambient-read.ts'
+import {parsedKey} from '../istio/install.ts'
+
+export interface AmbientLinkPlan {
+  east: AmbientRead
+  west: AmbientRead
+  /** Both clusters run ambient: the ambient writes apply. */
+  ambient: boolean
+  /** WEST's istio-east-west Gateway, found. */
+  westGateway?: AmbientGateway
+  /** --create-gateway: the Gateway to write in WEST. */
+  createGateway?: KubeObject
+  /** Lines to print (mesh kinds; mixed pairs). */
+  notes: string[]
+  warnings: string[]
+}
+
+export async function planAmbientLink(east: KubeClient, west: KubeClient, istioNamespace: string,
+  o: {createGateway?: boolean; crossNetwork: (e: AmbientRead, w: AmbientRead) => boolean; version: string}): Promise<AmbientLinkPlan> {
+  const [e, w] = await Promise.all([readAmbient(east, istioNamespace), readAmbient(west, istioNamespace)])
+  const plan: AmbientLinkPlan = {east: e, west: w, ambient: e.facts.kind === 'ambient' && w.facts.kind === 'ambient', notes: [meshKindLine(e.context, e.facts), meshKindLine(w.context, w.facts)], warnings: []}
+  if (!plan.ambient) {
+    if (e.facts.kind === 'sidecar' && w.facts.kind === 'ambient' && w.gateways.length > 0) {
+      plan.warnings.push(`context "${e.context}" runs sidecars and "${w.context}" an ambient-only east-west gateway (HBONE 15008): sidecars handed that gateway fail with 503 (istio/istio#57878); give "${w.context}" a sidecar east-west gateway on 15443 too (gen-eastwest-gateway.sh without --ambient)`)
+    }
+    if (o.createGateway) throw new UsageError(`--create-gateway writes an ambient east-west Gateway, but ${e.facts.kind !== 'ambient' ? `"${e.context}"` : `"${w.context}"`} does not run ambient`, 'link without --create-gateway')
+    return plan
+  }
+  for (const r of [e, w]) {
+    if (!r.facts.multiNetwork) {
+      throw new UsageError(`context "${r.context}": istiod runs without ${'AMBIENT_ENABLE_MULTI_NETWORK'}=true, so it takes no Service of another cluster in ambient; nothing was written`,
+        multiNetworkFix(r.context, r.istioNamespace, r.istiod?.metadata.name))
+    }
+    if (!r.meshConfigMap) {
+      throw new UsageError(`context "${r.context}": no ConfigMap ${r.istioNamespace}/${r.meshConfigMapName}: nowhere to add the serviceScopeConfigs entry; nothing was written`, 'is Istio installed in this cluster? (check --istio-namespace)')
+    }
+  }
+  if (o.crossNetwork(e, w)) {
+    const gw = w.gateways.find((g) => g.network === w.network) ?? w.gateways[0]
+    if (gw) {
+      plan.westGateway = gw
+      if (o.createGateway) plan.notes.push(`context "${w.context}": Gateway ${gw.ref} (istio-east-west) already exists; none written`)
+    } else if (o.createGateway) {
+      if (!w.network) throw new UsageError(`context "${w.context}": no network (label topology.istio.io/network on ${w.istioNamespace}) for the east-west Gateway`, `label it: kubectl --context ${w.context} label namespace ${w.istioNamespace} topology.istio.io/network=<network>`)
+      const s = stamp(o.version)
+      plan.createGateway = ambientEastWestGateway(w.network, w.istioNamespace, s.labels, s.annotations)
+    } else {
+      throw new UsageError(`context "${w.context}": no east-west Gateway of class istio-east-west in ${w.istioNamespace}: "${e.context}"'s ztunnels cannot reach network "${w.network ?? '?'}"; nothing was written`,
+        `pass --create-gateway, or apply the one Istio's samples/multicluster/gen-eastwest-gateway.sh --ambient --network ${w.network ?? '<network>'} prints`)
+    }
+  }
+  return plan
+}
+
+/** The gateway address the link summary names: the Gateway's status address on 15008, when it has one. */
+export function ambientGatewayOf(p: AmbientLinkPlan): {address: string; port: number} | undefined {
+  const g = p.westGateway
+  return g && g.addresses[0] ? {address: g.addresses[0], port: g.hbonePort ?? HBONE_PORT} : undefined
+}
+
+/** The edit of a mesh ConfigMap that adds kubectl-mesh's entry (and records it added it); the live object when nothing is to do. */
+export function addScopeEdit(live: KubeObject | undefined): KubeObject | undefined {
+  if (!live) return undefined
+  const mesh = parsedKey(live, 'mesh') ?? {}
+  const list: unknown[] = Array.isArray(mesh.serviceScopeConfigs) ? mesh.serviceScopeConfigs : []
+  if (list.some(isGlobalScopeEntry)) return live
+  return {
+    ...live,
+    metadata: {...live.metadata, annotations: {...live.metadata.annotations, [SERVICE_SCOPE_OWNED_ANNOTATION]: 'added'}},
+    data: {...live.data, mesh: dumpYaml(withGlobalScope(mesh))},
+  }
+}
+
+/** The edit that removes kubectl-mesh's entry, only when kubectl-mesh added it. */
+export function removeScopeEdit(live: KubeObject | undefined): KubeObject | undefined {
+  if (!live || live.metadata.annotations?.[SERVICE_SCOPE_OWNED_ANNOTATION] === undefined) return live
+  const mesh = parsedKey(live, 'mesh') ?? {}
+  const annotations = {...live.metadata.annotations}
+  delete annotations[SERVICE_SCOPE_OWNED_ANNOTATION]
+  return {...live, metadata: {...live.metadata, annotations}, data: {...live.data, mesh: dumpYaml(withoutGlobalScope(mesh))}}
+}
+
+const sameYamlKeyEqual = (live: KubeObject, desired: KubeObject) =>
+  live.data?.mesh === desired.data?.mesh && (live.metadata.annotations?.[SERVICE_SCOPE_OWNED_ANNOTATION] ?? null) === (desired.metadata.annotations?.[SERVICE_SCOPE_OWNED_ANNOTATION] ?? null)
+
+/** Write one mesh ConfigMap edit (GET, then PUT only when it differs; conflicts retried). */
+export async function writeScope(client: KubeClient, r: AmbientRead, edit: (live: KubeObject | undefined) => KubeObject | undefined, dryRun?: boolean): Promise<Change> {
+  const ref = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: r.meshConfigMapName, namespace: r.istioNamespace}}
+  const change = await editObject(client, ref, edit, {dryRun}, sameYamlKeyEqual)
+  return change ?? changeOf(client.context, ref, 'unchanged')
+}
+
+/** --create-gateway: the Gateway in WEST (unchanged when it is there as desired). */
+export async function writeGateway(client: KubeClient, desired: KubeObject, dryRun?: boolean): Promise<Change> {
+  const live = await client.getOptional<KubeObject>(`/apis/gateway.networking.k8s.io/v1/namespaces/${desired.metadata.namespace}/gateways/${desired.metadata.name}`)
+  if (live && isUpToDate(live, desired)) return changeOf(client.context, desired, 'unchanged')
+  return applyObject(client, desired, {dryRun})
+}

@@ -1,0 +1,238 @@
+// Ambient multicluster over two networks against real istiods, with the ztunnel probe as the oracle
+// (testbed/ztunnel.ts: Istio's delta ADS client subscribed as a ztunnel to istio.workload.Address):
+// cluster1 and cluster2 get Istio's ambient profile (istiod AMBIENT_ENABLE_MULTI_NETWORK=true, the
+// istio-east-west Gateway, ambient-captured samples), are linked both ways and bar/httpbin of
+// cluster2 is exported; cluster1's ztunnel view then holds that service with cluster2's workloads
+// behind cluster2's east-west gateway on 15008; verify passes; explain equals the probe; what is
+// not exported stays local; unexport makes it local again; breaks are named by verify with a fix
+// that works; a repeated link or export sends no write; the mesh config keeps foreign entries.
+//
+// This file owns its bed: the ambient install replaces whatever Istio cluster1 and cluster2 had and
+// after() puts the simulated install back (the state every other e2e file starts from; the files
+// that need --istio install it themselves).
+import {after, before, describe, test} from 'node:test'
+import assert from 'node:assert/strict'
+import {rmSync} from 'node:fs'
+import {load} from 'js-yaml'
+import {kget, kubectl, mesh, stats, tempDir, writes} from './harness.ts'
+import {ok} from './istio-bed.ts'
+import {ambientInstalled, installIstio, istioInstalled, uninstallIstio} from '../../testbed/istio-install.ts'
+import {ensureIstioBuilt, runningIstiod, waitUntil} from '../../testbed/istiod.ts'
+import {serviceView, ztunnelView, type ZtunnelServiceView} from '../../testbed/ztunnel.ts'
+import {addWorkload, removeWorkload} from '../../testbed/workloads.ts'
+
+const NS = 'istio-system'
+const C1 = 'cluster1'
+const C2 = 'cluster2'
+const HTTPBIN = 'httpbin.bar.svc.cluster.local'
+const SLEEP = 'sleep.foo.svc.cluster.local'
+const ECHO = 'echo.bar.svc.cluster.local'
+const GW2 = '127.0.0.12'
+const TIMEOUT_MS = 90_000
+const dir = tempDir('ambient-e2e-')
+const installedHere: string[] = []
+const cacertsHere: string[] = []
+const t0 = Date.now()
+/** A serviceScopeConfigs entry kubectl-mesh did not write: it must survive link and unlink. */
+const FOREIGN = {namespaceSelector: {matchLabels: {'example.test/team': 'payments'}}, scope: 'GLOBAL'}
+
+const view = async (ctx: string, host: string): Promise<ZtunnelServiceView> => serviceView(await ztunnelView({context: ctx, timeoutMs: 30_000}), host)
+const remote = (v: ZtunnelServiceView, cluster: string) => v.endpoints.filter((e) => e.cluster === cluster)
+
+/** Wait until cluster1's ztunnel view of `host` meets `ready`. */
+async function waitView(host: string, ready: (v: ZtunnelServiceView) => boolean, what: string): Promise<ZtunnelServiceView> {
+  let last: ZtunnelServiceView | undefined
+  try {
+    return (await waitUntil(what, async () => {
+      last = await view(C1, host)
+      return ready(last) ? last : undefined
+    }, TIMEOUT_MS, 1000)).value
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\nlast view: ${JSON.stringify(last, null, 1)}`)
+  }
+}
+
+async function meshConfig(ctx: string): Promise<any> {
+  const cm = await kget(ctx, ['-n', NS, 'configmap', 'istio'])
+  return load(cm.data.mesh) ?? {}
+}
+
+async function editMesh(ctx: string, f: (m: any) => any): Promise<void> {
+  const cm = await kget(ctx, ['-n', NS, 'configmap', 'istio'])
+  const {dump} = await import('js-yaml')
+  cm.data.mesh = dump(f(load(cm.data.mesh) ?? {}))
+  ok(await kubectl(['replace', '-f', '-'], {context: ctx, input: JSON.stringify(cm)}), `replace mesh config of ${ctx}`)
+}
+
+async function verify(): Promise<{code: number; results: Array<{id: string; cluster: string; status: string; message: string; hint: string}>}> {
+  const r = await mesh(['verify', '--context', C1, '--context', C2, '-o', 'json'])
+  return {code: r.code, results: JSON.parse(r.stdout).checks}
+}
+const failing = (v: Awaited<ReturnType<typeof verify>>) => v.results.filter((x) => x.status === 'fail')
+
+/** Run the command a verify hint names (the text between backticks), as the user would. */
+async function runHint(hint: string): Promise<void> {
+  const cmd = /`([^`]+)`/.exec(hint)?.[1]
+  assert.ok(cmd, `a hint with a command: ${hint}`)
+  const argv = cmd.split(' ')
+  if (argv[0] === 'kubectl' && argv[1] === 'mesh') ok(await mesh(argv.slice(2)), cmd)
+  else if (argv[0] === 'kubectl') ok(await kubectl(argv.slice(1)), cmd)
+  else assert.fail(`not a kubectl command: ${cmd}`)
+}
+
+describe('ambient multicluster (two networks, real istiods, ztunnel probe)', {timeout: 1_500_000}, () => {
+  before(async () => {
+    const log = (m: string) => process.stderr.write(`# ${m}\n`)
+    ensureIstioBuilt(log)
+    // one root for both (trust checks), as on a real mesh
+    ok(await mesh(['ca', 'gen', '--cluster', C1, '--cluster', C2, '--dir', `${dir}/ca`, '--key-size', '2048']), 'ca gen')
+    for (const ctx of [C1, C2]) {
+      if (istioInstalled(ctx) && !ambientInstalled(ctx)) await uninstallIstio(ctx)
+      if (!(await kget(ctx, ['-n', NS, 'secret', 'cacerts']))) {
+        ok(await mesh(['ca', 'gen', '--cluster', ctx, '--context', ctx, '--dir', `${dir}/ca`]), `ca gen --context ${ctx}`)
+        cacertsHere.push(ctx)
+      }
+      if (!(ambientInstalled(ctx) && runningIstiod(ctx))) {
+        const t = Date.now()
+        await installIstio(ctx, {log, ambient: true})
+        installedHere.push(ctx)
+        log(`${ctx}: ambient install in ${((Date.now() - t) / 1000).toFixed(1)}s`)
+      }
+    }
+    await editMesh(C1, (m) => ({...m, serviceScopeConfigs: [...(m.serviceScopeConfigs ?? []), FOREIGN]}))
+  })
+
+  after(async () => {
+    for (const ctx of [C1, C2]) await mesh(['service', 'unexport', 'httpbin', '-n', 'bar', '--context', ctx])
+    await mesh(['service', 'unexport', 'echo', '-n', 'bar', '--context', C2])
+    await removeWorkload(C2, 'bar', 'echo', {service: true})
+    for (const [a, b] of [[C1, C2], [C2, C1]]) await mesh(['cluster', 'unlink', '--context', a, '--remote-context', b])
+    for (const ctx of installedHere) await uninstallIstio(ctx)
+    for (const ctx of cacertsHere) await kubectl(['-n', NS, 'delete', 'secret', 'cacerts', '--ignore-not-found'], {context: ctx})
+    rmSync(dir, {recursive: true, force: true})
+    process.stderr.write(`# ambient.test.ts: ${((Date.now() - t0) / 1000).toFixed(1)}s\n`)
+  })
+
+  test('before the link: cluster1 ztunnel view has its own httpbin only', async () => {
+    const v = await view(C1, HTTPBIN)
+    assert.ok(v.service, 'istiod sends the Service')
+    assert.deepEqual(remote(v, C2), [], 'nothing of cluster2')
+    assert.ok(v.endpoints.some((e) => e.cluster === C1 && e.addresses.includes('10.244.1.10')), JSON.stringify(v))
+  })
+
+  test('cluster link both ways: remote secrets and the serviceScopeConfigs entry in both mesh configs, foreign entries kept; again: no write', async () => {
+    const r = await mesh(['cluster', 'link', '--context', C1, '--remote-context', C2, '--bidirectional', '-o', 'json'])
+    ok(r, 'link')
+    assert.match(r.stderr, /ambient mesh/)
+    const out = JSON.parse(r.stdout)
+    assert.ok(out.links.every((l: any) => l.meshKind === 'ambient'), r.stdout)
+    for (const ctx of [C1, C2]) {
+      const m = await meshConfig(ctx)
+      assert.ok(m.serviceScopeConfigs.some((e: any) => e.scope === 'GLOBAL' && JSON.stringify(e.servicesSelector).includes('istio.io/global')), `${ctx}: ${JSON.stringify(m)}`)
+    }
+    assert.ok((await meshConfig(C1)).serviceScopeConfigs.some((e: any) => JSON.stringify(e) === JSON.stringify(FOREIGN)), 'the foreign entry is kept')
+    const again = await mesh(['cluster', 'link', '--context', C1, '--remote-context', C2, '--bidirectional', '-o', 'json'], {env: {KUBECTL_MESH_STATS: '1'}})
+    ok(again, 'link again')
+    assert.equal(writes(stats(again.stderr)), 0, `a repeated link writes nothing:\n${again.stdout}`)
+  })
+
+  test('export echo (only in cluster2): cluster1 ztunnel view holds it through cluster2 east-west gateway on 15008; again: no write', async () => {
+    await addWorkload({context: C2, namespace: 'bar', name: 'echo', ports: [{name: 'http', port: 9000}], sidecar: false})
+    const r = await mesh(['service', 'export', 'echo', '-n', 'bar', '--context', C2, '-o', 'json'])
+    ok(r, 'export')
+    assert.match(r.stderr, /ambient mesh/)
+    assert.equal((await kget(C2, ['-n', 'bar', 'service', 'echo'])).metadata.labels['istio.io/global'], 'true')
+    const v = await waitView(ECHO, (x) => remote(x, C2).length > 0, 'cluster2 in cluster1 ztunnel view of echo')
+    assert.ok(v.service, 'the Service too')
+    assert.deepEqual(remote(v, C2).map((e) => ({network: e.network, addresses: e.addresses, gw: e.networkGateway})), [{network: 'network2', addresses: [], gw: `${GW2}:15008`}])
+    const again = await mesh(['service', 'export', 'echo', '-n', 'bar', '--context', C2], {env: {KUBECTL_MESH_STATS: '1'}})
+    ok(again, 'export again')
+    assert.equal(writes(stats(again.stderr)), 0, 'a repeated export writes nothing')
+  })
+
+  test('export httpbin in cluster2 only: cluster1 has its own LOCAL copy, so no cluster2 endpoints; verify names it and its fix (export in cluster1) works', async () => {
+    ok(await mesh(['service', 'export', 'httpbin', '-n', 'bar', '--context', C2]), 'export in cluster2')
+    await new Promise((r) => setTimeout(r, 5000))
+    assert.deepEqual(remote(await view(C1, HTTPBIN), C2), [], 'a LOCAL local copy takes no remote endpoints (mergeServiceInfosWithCluster)')
+    const bad = failing(await verify()).find((x) => x.id === 'ambient.service-scope' && x.cluster === C1)
+    assert.ok(bad, 'ambient.service-scope fails for cluster1')
+    assert.match(bad.hint, /service export httpbin -n bar --context cluster1/)
+    await runHint(bad.hint)
+    const v = await waitView(HTTPBIN, (x) => remote(x, C2).length > 0, 'cluster2 in cluster1 ztunnel view of httpbin')
+    assert.deepEqual(remote(v, C2).map((e) => e.networkGateway), [`${GW2}:15008`])
+    assert.ok(v.endpoints.some((e) => e.cluster === C1 && e.addresses.includes('10.244.1.10')), 'and its own pod')
+  })
+
+  test('verify passes; explain equals the probe', async () => {
+    const v = await verify()
+    assert.deepEqual(failing(v), [], JSON.stringify(failing(v), null, 1))
+    assert.equal(v.code, 0)
+    assert.ok(v.results.some((x) => x.id === 'ambient.service-scope' && x.status === 'pass'))
+    const e = await mesh(['explain', 'httpbin', '-n', 'bar', '--context', C1, '-o', 'json'])
+    ok(e, 'explain')
+    const ex = JSON.parse(e.stdout)
+    const probe = await view(C1, HTTPBIN)
+    const fromProbe = probe.endpoints.flatMap((x) => (x.networkGateway ? [`${x.cluster} ${x.networkGateway}`] : x.addresses.map((a) => `${x.cluster} ${a}`))).sort()
+    const fromExplain = [...new Set(ex.endpoints.map((x: any) => `${x.cluster} ${x.address}${x.via === 'gateway' ? `:${x.port}` : ''}`))].sort()
+    assert.deepEqual(fromExplain, fromProbe)
+  })
+
+  test('a service not exported stays local: no cluster2 sleep in cluster1 view', async () => {
+    const v = await view(C1, SLEEP)
+    assert.deepEqual(remote(v, C2), [])
+    const e = JSON.parse((await mesh(['explain', 'sleep', '-n', 'foo', '--context', C1, '-o', 'json'])).stdout)
+    assert.ok(e.dropped.some((d: any) => d.cluster === C2 && /LOCAL/.test(d.reason)), JSON.stringify(e.dropped))
+  })
+
+  test('break: the global selector removed from cluster1 mesh config: verify names it, its fix works', async () => {
+    await editMesh(C1, (m) => ({...m, serviceScopeConfigs: (m.serviceScopeConfigs ?? []).filter((e: any) => !JSON.stringify(e).includes('istio.io/global'))}))
+    await waitView(HTTPBIN, (x) => remote(x, C2).length === 0, 'cluster2 gone from cluster1 view')
+    const bad = failing(await verify()).find((x) => x.id === 'ambient.service-scope' && x.cluster === C1)
+    assert.ok(bad, 'ambient.service-scope fails for cluster1')
+    await runHint(bad.hint)
+    await waitView(HTTPBIN, (x) => remote(x, C2).length > 0, 'cluster2 back')
+    assert.ok((await meshConfig(C1)).serviceScopeConfigs.some((e: any) => JSON.stringify(e) === JSON.stringify(FOREIGN)), 'the foreign entry is kept')
+    assert.deepEqual(failing(await verify()), [])
+  })
+
+  test('break: the multi-network flag off in cluster1 istiod Deployment: verify names it, its fix works', async () => {
+    ok(await kubectl(['-n', NS, 'set', 'env', 'deployment/istiod', 'AMBIENT_ENABLE_MULTI_NETWORK=false'], {context: C1}), 'flag off')
+    const bad = failing(await verify()).find((x) => x.id === 'ambient.multi-network' && x.cluster === C1)
+    assert.ok(bad, 'ambient.multi-network fails')
+    const refused = await mesh(['cluster', 'link', '--context', C1, '--remote-context', C2])
+    assert.equal(refused.code, 2, 'link refuses')
+    assert.match(refused.stderr, /AMBIENT_ENABLE_MULTI_NETWORK/)
+    await runHint(bad.hint)
+    assert.deepEqual(failing(await verify()), [])
+  })
+
+  test('break: a waypoint left local: verify names it, its fix (export again) makes it GLOBAL', async () => {
+    // a waypoint as `istioctl waypoint apply -n bar --name wp` writes it; istiod's deployment controller makes its Service
+    ok(await kubectl(['apply', '-f', '-'], {context: C2, input: JSON.stringify({
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: {name: 'wp', namespace: 'bar', labels: {'istio.io/waypoint-for': 'service'}},
+      spec: {gatewayClassName: 'istio-waypoint', listeners: [{name: 'mesh', port: 15008, protocol: 'HBONE'}]},
+    })}), 'waypoint')
+    try {
+      await waitUntil('istiod makes the waypoint Service bar/wp', async () => Boolean(await kget(C2, ['-n', 'bar', 'service', 'wp'])), TIMEOUT_MS, 500)
+      ok(await kubectl(['-n', 'bar', 'label', 'service', 'httpbin', 'istio.io/use-waypoint=wp'], {context: C2}), 'use the waypoint')
+      ok(await mesh(['service', 'export', 'httpbin', '-n', 'bar', '--context', C2]), 'export with a waypoint')
+      assert.equal((await kget(C2, ['-n', 'bar', 'service', 'wp'])).metadata.labels['istio.io/global'], 'true', 'the waypoint made global')
+      assert.deepEqual(failing(await verify()), [])
+      ok(await kubectl(['-n', 'bar', 'label', 'service', 'wp', 'istio.io/global-'], {context: C2}), 'waypoint left local')
+      const bad = failing(await verify()).find((x) => x.id === 'ambient.waypoint' && x.cluster === C2)
+      assert.ok(bad, 'ambient.waypoint fails')
+      await runHint(bad.hint)
+      assert.deepEqual(failing(await verify()), [])
+    } finally {
+      await kubectl(['-n', 'bar', 'label', 'service', 'httpbin', 'istio.io/use-waypoint-'], {context: C2, allowFail: true})
+      await kubectl(['-n', 'bar', 'delete', 'gateways.gateway.networking.k8s.io', 'wp', '--ignore-not-found'], {context: C2, allowFail: true})
+    }
+  })
+
+  test('unexport: cluster1 ztunnel view loses cluster2 again', async () => {
+    ok(await mesh(['service', 'unexport', 'httpbin', '-n', 'bar', '--context', C2]), 'unexport')
+    const svc = await kget(C2, ['-n', 'bar', 'service', 'httpbin'])
+    assert.equal(svc.metadata.labels['istio.io/global'], undefined)
+    await waitView(HTTPBIN, (x) => remote(x, C2).length === 0, 'cluster2 gone after unexport')
+  })
+})
