@@ -70,7 +70,11 @@ export function ensureDns(bin: string): string {
   if (!existsSync(zonePath())) writeFileSync(zonePath(), '{}');
   writeFileSync(resolvConfPath(), `# the test bed's DNS (testbed/dns.ts)\nnameserver ${addr}\noptions timeout:2 attempts:2\n`);
   if (existsSync(pidFile) && alive(Number(readFileSync(pidFile, 'utf8')))) return addr;
-  const upstream = /^nameserver\s+(\S+)/m.exec(readFileSync('/etc/resolv.conf', 'utf8'))?.[1];
+  // Other names go to the machine's resolver only when it is on loopback (e.g. 127.0.0.53): the bed
+  // never sends traffic off 127.0.0.0/8; otherwise they are NXDOMAIN (istiod on the bed resolves
+  // nothing else).
+  const system = /^nameserver\s+(\S+)/m.exec(readFileSync('/etc/resolv.conf', 'utf8'))?.[1];
+  const upstream = system && (/^127\./.test(system) || system === '::1') ? system : undefined;
   const fd = openSync(join(dnsDir(), 'dns.log'), 'a');
   try {
     const child = spawn(bin, ['--listen', `${addr}:53`, '--zone', zonePath(), '--ttl', '30', ...(upstream ? ['--upstream', upstream.includes(':') ? `[${upstream}]:53` : `${upstream}:53`] : [])],
