@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {gunzipSync} from 'node:zlib'
 import {describe, test} from 'node:test'
 import {adhocSign} from '../../scripts/macho-sign.ts'
-import {archiveName, ensurePackage, PLATFORMS} from '../../scripts/package.ts'
+import {archiveName, completerName, ensurePackage, PLATFORMS} from '../../scripts/package.ts'
 
 const DARWIN = PLATFORMS.filter((p) => p.os === 'darwin')
 const SEA_FUSE_ON = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1'
@@ -93,7 +93,7 @@ describe('darwin executables: ad-hoc signature, checked page by page', async () 
   for (const p of DARWIN) {
     test(`${p.os}/${p.arch}: ${archiveName(p)} holds a signed Mach-O with the SEA blob`, () => {
       const files = untar(readFileSync(r.archives[`${p.os}-${p.arch}`]))
-      assert.deepEqual([...files.keys()].sort(), ['LICENSE', p.bin])
+      assert.deepEqual([...files.keys()].sort(), ['LICENSE', p.bin, completerName(p)].sort())
       const exe = files.get(p.bin)!
       const c = verifySignature(exe)
       assert.equal(c.cpu, p.arch === 'arm64' ? 'arm64' : 'x86_64')
