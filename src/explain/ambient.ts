@@ -22,7 +22,6 @@ import {serviceFqdn} from '../istio/gateway.ts'
 import {readIstioInstall} from '../istio/read.ts'
 import {MULTICLUSTER_LABEL} from '../istio/names.ts'
 import {remoteSecretEntries, sameServer} from '../cluster/remote-secrets.ts'
-import type {ClusterFacts} from '../verify/types.ts'
 import type {ExplainOptions} from './service.ts'
 import type {Dropped} from './reasons.ts'
 
@@ -100,7 +99,7 @@ export async function explainAmbient(session: Session, o: ExplainOptions, amb: A
   const clusterId = install.facts.clusterId ?? context
   const network = install.facts.network
   const host = serviceFqdn(o.service, o.namespace, install.facts.clusterDomain)
-  const links = remoteSecretEntries({lists: {Secret: secrets}, istioNamespace: o.istioNamespace} as unknown as ClusterFacts).filter((e) => e.key !== clusterId)
+  const links = remoteSecretEntries({lists: {Secret: secrets}, istioNamespace: o.istioNamespace}).filter((e) => e.key !== clusterId)
   const kc = session.kubeconfig
   const contextFor = (id: string, server?: string): string | undefined => {
     if (kc.has(id)) return id

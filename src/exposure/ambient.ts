@@ -12,7 +12,7 @@ import type {KubeClient} from '../kube/client.ts'
 import {type KubeObject, objectPath, RESOURCES, resourcePath} from '../kube/resources.ts'
 import {GLOBAL_SERVICE_LABEL, GLOBAL_SERVICE_VALUE, isGlobalScopeEntry, meshKindLine, serviceScope, waypointOf} from '../istio/ambient.ts'
 import type {AmbientRead} from '../istio/ambient-read.ts'
-import type {ExportOptions, ExportResult, UnexportOptions} from './export.ts'
+import type {ExportOptions, ExportResult, UnexportOptions} from './export-types.ts'
 
 /** On an object whose istio.io/global label export added: the exported Services that need it, sorted, comma-separated. */
 export const GLOBAL_FOR_ANNOTATION = 'kubectl-mesh/global-for'

@@ -14,37 +14,11 @@ import {editExportsGateway} from './writes.ts'
 import {allInOrder} from '../settle.ts'
 import {readAmbient} from '../istio/ambient-read.ts'
 import {exportAmbient, unexportAmbient} from './ambient.ts'
-import {runStep, type StepRunner} from '../steps.ts'
+import {runStep} from '../steps.ts'
+import type {ExportOptions, ExportResult, UnexportOptions} from './export-types.ts'
 
-export interface ExportOptions {
-  name: string
-  namespace: string
-  context?: string
-  istioNamespace: string
-  /** --cluster-domain; default: the install's (src/istio/install.ts). */
-  clusterDomain?: string
-  mcs: boolean
-  dryRun: boolean
-  version: string
-  /** Shows the steps (src/ui/progress.ts); quiet by default. */
-  progress?: StepRunner
-  /** Gateways an earlier operation of the same dry run makes (`apply --dry-run`, `plan`: not persisted), counted as if they were there. */
-  plannedGateways?: KubeObject[]
-}
+export type {ExportOptions, ExportResult, UnexportOptions} from './export-types.ts'
 
-export interface ExportResult {
-  context: string
-  changes: Change[]
-  host: string
-  /** An ambient mesh: the Service (and its waypoint) labelled istio.io/global=true (src/exposure/ambient.ts). */
-  meshKind?: 'ambient'
-  /** Lines for the user (mesh kind, waypoints, a missing serviceScopeConfigs entry). */
-  notes?: string[]
-  /** A Gateway other than ours that already passes the host through. */
-  coveredBy?: string
-  /** -o yaml: the desired objects, nothing written. */
-  plan?: KubeObject[]
-}
 
 /** What export records on the Service: the exported label and the host it is passed through as (null: removed). */
 const exportMarks = (host: string | null) => ({labels: {[EXPORTED_LABEL]: host === null ? null : 'true'}, annotations: {[EXPORTED_HOST_ANNOTATION]: host}})
@@ -119,10 +93,6 @@ export async function exportService(session: Session, o: ExportOptions, mode: Re
   return {context: client.context, changes, host, coveredBy}
 }
 
-export type UnexportOptions = Omit<ExportOptions, 'mcs' | 'plannedGateways'> & {
-  /** Hosts an earlier unexport of the same dry run removed from the Gateway (`apply --prune --dry-run`, `plan --prune`: not persisted), removed here too. */
-  removedHosts?: string[]
-}
 
 /**
  * Remove exactly what export added: the Service's hosts from our Gateway (the one recorded on the
