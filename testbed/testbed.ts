@@ -444,10 +444,27 @@ async function restartClusterDaemon(name: string, which: Daemon): Promise<void> 
     const s = readState();
     const c = findCluster(s, name);
     if (isAlive(c.pids[which], PROCESS_NAME[which])) return;
-    if (which === 'apiserver') spawnApiServer(c);
-    else spawnKcm(c);
-    writeState(s as State);
-    if (which === 'apiserver') await waitApiServerReady(c, readCreds(c.dir));
+    if (which !== 'apiserver') {
+      spawnKcm(c);
+      writeState(s as State);
+      return;
+    }
+    // The port must be the same (remote secrets name it). While the server was down another
+    // process's outgoing connection may have been given that port as its local (ephemeral) port:
+    // the new server then exits with "address already in use". Such a connection is short-lived,
+    // so try again for up to 30 s rather than fail the caller.
+    for (let attempt = 1; ; attempt++) {
+      spawnApiServer(c);
+      writeState(s as State);
+      try {
+        await waitApiServerReady(c, readCreds(c.dir));
+        return;
+      } catch (e) {
+        const inUse = /address already in use/.test(String((e as Error).message));
+        if (!inUse || attempt >= 30) throw e;
+        await sleep(1000);
+      }
+    }
   });
 }
 

@@ -38,7 +38,7 @@ export interface AmbientLinkPlan {
 export async function planAmbientLink(east: KubeClient, west: KubeClient, istioNamespace: string,
   o: {createGateway?: boolean; crossNetwork: (e: AmbientRead, w: AmbientRead) => boolean; version: string}): Promise<AmbientLinkPlan> {
   const [e, w] = await Promise.all([readAmbient(east, istioNamespace), readAmbient(west, istioNamespace)])
-  const plan: AmbientLinkPlan = {east: e, west: w, ambient: e.facts.kind === 'ambient' && w.facts.kind === 'ambient', notes: [meshKindLine(e.context, e.facts), meshKindLine(w.context, w.facts)], warnings: []}
+  const plan: AmbientLinkPlan = {east: e, west: w, ambient: e.facts.kind === 'ambient' && w.facts.kind === 'ambient', notes: [e, w].some((r) => r.facts.kind === 'ambient') ? [meshKindLine(e.context, e.facts), meshKindLine(w.context, w.facts)] : [], warnings: []}
   if (!plan.ambient) {
     if (e.facts.kind === 'sidecar' && w.facts.kind === 'ambient' && w.gateways.length > 0) {
       plan.warnings.push(`context "${e.context}" runs sidecars and "${w.context}" an ambient-only east-west gateway (HBONE 15008): sidecars handed that gateway fail with 503 (istio/istio#57878); give "${w.context}" a sidecar east-west gateway on 15443 too (gen-eastwest-gateway.sh without --ambient)`)
