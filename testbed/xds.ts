@@ -156,21 +156,27 @@ export async function probeConfig(context: string, pod: any, address: string): P
   return { address, nodeType: gateway ? 'router' : 'sidecar', ip: pod.status.podIP, workload: pod.metadata.name, namespace: pod.metadata.namespace, meta };
 }
 
-let probeChecked = false;
+let toolsChecked = false;
 
-/** Build (or rebuild, when its source changed) the probe through testbed/build-istio.sh. */
+/** Build (or rebuild, when their source changed) the Istio tools once per process: testbed/build-istio.sh. */
+export function ensureIstioTools(): void {
+  if (toolsChecked) return;
+  const r = spawnSync('bash', [join(import.meta.dirname, 'build-istio.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) throw new Error(`testbed/build-istio.sh failed (${r.status ?? r.signal})`);
+  toolsChecked = true;
+}
+
+/** The xDS probe, built if needed. */
 export function ensureProbe(): string {
-  if (!probeChecked) {
-    const r = spawnSync('bash', [join(import.meta.dirname, 'build-istio.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
-    if (r.status !== 0) throw new Error(`testbed/build-istio.sh failed (${r.status ?? r.signal})`);
-    probeChecked = true;
-  }
+  ensureIstioTools();
   return xdsProbeBin();
 }
 
-/** Run the probe with one proxy description. */
-export function runProbe(cfg: ProbeConfig, timeoutMs = 20_000): Promise<XdsDump> {
-  const bin = ensureProbe();
+/**
+ * Run one of the bed's Go probes (`BIN --config - --timeout Ns`) with its JSON config on stdin and
+ * parse the JSON it prints; its own `NAME: …` error line when it fails.
+ */
+export function runJsonTool<T>(bin: string, name: string, cfg: unknown, timeoutMs: number): Promise<T> {
   return new Promise((res, rej) => {
     const child = spawn(bin, ['--config', '-', '--timeout', `${Math.round(timeoutMs / 1000)}s`], { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -182,15 +188,20 @@ export function runProbe(cfg: ProbeConfig, timeoutMs = 20_000): Promise<XdsDump>
     child.on('close', (code) => {
       clearTimeout(timer);
       const stderr = Buffer.concat(err).toString().trim();
-      if (code !== 0) return rej(new Error(stderr.split('\n').filter((l) => l.startsWith('xds-probe:')).pop() ?? `xds-probe exited ${code}: ${stderr}`));
+      if (code !== 0) return rej(new Error(stderr.split('\n').filter((l) => l.startsWith(`${name}:`)).pop() ?? `${name} exited ${code}: ${stderr}`));
       try {
-        res(JSON.parse(Buffer.concat(out).toString()) as XdsDump);
+        res(JSON.parse(Buffer.concat(out).toString()) as T);
       } catch (e) {
-        rej(new Error(`xds-probe printed no JSON: ${(e as Error).message}`));
+        rej(new Error(`${name} printed no JSON: ${(e as Error).message}`));
       }
     });
     child.stdin.end(JSON.stringify(cfg));
   });
+}
+
+/** Run the probe with one proxy description. */
+export function runProbe(cfg: ProbeConfig, timeoutMs = 20_000): Promise<XdsDump> {
+  return runJsonTool<XdsDump>(ensureProbe(), 'xds-probe', cfg, timeoutMs);
 }
 
 /** What istiod of `context` sends to the proxy of that Pod. */

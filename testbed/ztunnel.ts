@@ -10,11 +10,9 @@
 // workload Node: its cluster ID (istiod's), network (istio-system's label), namespace, node.
 //
 // Written for Node's type stripping: erasable TypeScript only, node: builtins.
-import { spawn, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { runningIstiod, ztunnelProbeBin } from './istiod.ts';
 import { kubectl } from './kubectl.ts';
-import { PROBE_ISTIO_VERSION } from './xds.ts';
+import { ensureIstioTools, PROBE_ISTIO_VERSION, runJsonTool } from './xds.ts';
 import { workloadNode } from './workloads.ts';
 
 export interface ZtunnelTarget {
@@ -76,39 +74,10 @@ export async function ztunnelConfig(context: string, address: string): Promise<Z
   };
 }
 
-let built = false;
-function ensureZtunnelProbe(): string {
-  if (!built) {
-    const r = spawnSync('bash', [join(import.meta.dirname, 'build-istio.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
-    if (r.status !== 0) throw new Error(`testbed/build-istio.sh failed (${r.status ?? r.signal})`);
-    built = true;
-  }
-  return ztunnelProbeBin();
-}
-
 /** Run the ztunnel probe with one description. */
 export function runZtunnelProbe(cfg: ZtunnelConfig, timeoutMs = 20_000): Promise<ZtunnelDump> {
-  const bin = ensureZtunnelProbe();
-  return new Promise((res, rej) => {
-    const child = spawn(bin, ['--config', '-', '--timeout', `${Math.round(timeoutMs / 1000)}s`], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs + 10_000);
-    child.on('error', (e) => { clearTimeout(timer); rej(e); });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const stderr = Buffer.concat(err).toString().trim();
-      if (code !== 0) return rej(new Error(stderr.split('\n').filter((l) => l.startsWith('ztunnel-probe:')).pop() ?? `ztunnel-probe exited ${code}: ${stderr}`));
-      try {
-        res(JSON.parse(Buffer.concat(out).toString()) as ZtunnelDump);
-      } catch (e) {
-        rej(new Error(`ztunnel-probe printed no JSON: ${(e as Error).message}`));
-      }
-    });
-    child.stdin.end(JSON.stringify(cfg));
-  });
+  ensureIstioTools();
+  return runJsonTool<ZtunnelDump>(ztunnelProbeBin(), 'ztunnel-probe', cfg, timeoutMs);
 }
 
 /** What istiod of `context` (or istiodContext) sends a ztunnel of `context`. */
