@@ -12,10 +12,10 @@
 // (testbed/dns.ts), as istiod does: kubectl-mesh resolves the gateway's hostname as istiod does.
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {spawn, spawnSync} from 'node:child_process'
+import {spawnSync} from 'node:child_process'
 import {join} from 'node:path'
 import {rmSync} from 'node:fs'
-import {CLI, KUBECONFIG, kget, kubectl, logRun, REPO, stats, tempDir, writes, type RunResult} from './harness.ts'
+import {KUBECONFIG, kget, kubectl, mesh as harnessMesh, stats, tempDir, writes, type RunResult} from './harness.ts'
 import {downIstio, type IstioBed, ok, upIstio} from './istio-bed.ts'
 import {istioctlBin, waitUntil} from '../../testbed/istiod.ts'
 import {istioModuleDir} from '../../testbed/istio-install.ts'
@@ -36,24 +36,8 @@ const sleep1: XdsTarget = {context: C1, app: 'foo/sleep'}
 const t0 = Date.now()
 const table: Array<{shape: string; istiod: string; imported: string; moved: string}> = []
 
-/** `kubectl mesh ARGS` in the bed's DNS namespace (testbed/dns.ts), logged like harness.mesh(). */
-function mesh(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-  const cmd = inDnsNamespace(process.execPath, [CLI, ...args])
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd.bin, cmd.args, {env: {...process.env, KUBECONFIG, NO_COLOR: '1', ...env}, cwd: REPO})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const r = {code: code ?? -1, stdout, stderr}
-      logRun(args, r)
-      resolve(r)
-    })
-    child.stdin.end()
-  })
-}
+/** `kubectl mesh ARGS` in the bed's DNS namespace (testbed/dns.ts), as istiod resolves names. */
+const mesh = (args: string[], env: Record<string, string> = {}): Promise<RunResult> => harnessMesh(args, {env, wrap: inDnsNamespace})
 
 interface Check {id: string; cluster: string; status: string; message: string; hint: string}
 async function verify(): Promise<Check[]> {
