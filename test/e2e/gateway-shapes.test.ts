@@ -136,7 +136,9 @@ const exportHttpbin = () => mesh(['service', 'export', 'httpbin', '-n', 'bar', '
 describe('every east-west gateway shape istiod accepts: link, import, verify and explain agree with istiod', () => {
   for (const shape of Object.keys(MOVES) as GatewayShape[]) {
     test(`${shape}: link (again: no write), import at the addresses istiod uses, verify green, explain = EDS; moved: stale state reported, the fix works`, async () => {
+      const t1 = Date.now()
       const s = await setGatewayShape(C2, shape)
+      process.stderr.write(`# ${shape}: shape set in ${((Date.now() - t1) / 1000).toFixed(1)} s\n`)
       if (shape === 'gateway-api') {
         // istiod made the Service from the Gateway: its labels (the network), its ports (15021 and the listener's)
         const made = await kget(C2, ['-n', NS, 'service', KUBE_GATEWAY_SERVICE])
@@ -224,8 +226,10 @@ describe('every east-west gateway shape istiod accepts: link, import, verify and
       ok(await mesh(['service', 'unimport', 'httpbin', '-n', 'bar', '--context', C1, '--from-name', C2]), 'unimport')
       if (shape === 'gateway-api') {
         // back to the install's gateway Service; the export follows it again
+        const t2 = Date.now()
         await resetGatewayShape(C2)
         ok(await exportHttpbin(), 'export (install\'s gateway)')
+        process.stderr.write(`# gateway-api: back to the install's gateway in ${((Date.now() - t2) / 1000).toFixed(1)} s\n`)
       }
     })
   }
@@ -256,7 +260,12 @@ describe('links that survive an upgrade re-rendering the istio ConfigMap', () =>
     assert.match(plan.stderr, /istiod uses 127\.0\.0\.12:15443 \(discovered by "cluster1"'s istiod from its network label\)/, plan.stderr)
     assert.match(plan.stdout, /cluster1\s+Secret\/istio-system\/istio-remote-secret-cluster2\s+configured/, plan.stdout)
     process.stderr.write(`# plan -f (networkConfig: gateway):\n${plan.stdout}${plan.stderr}`.replace(/\n(?=.)/g, '\n#   '))
-    ok(await mesh(['apply', '-f', file]), 'apply -f (networkConfig: gateway)')
+    // apply ends with verify: its one failure is the file's own choice, a one-way link (links.reverse)
+    const applied = await mesh(['apply', '-f', file, '-o', 'json'])
+    assert.ok(applied.stdout.trim().startsWith('{'), `apply -f printed no JSON (exit ${applied.code}):\n${applied.stderr}`)
+    const out = JSON.parse(applied.stdout)
+    assert.deepEqual(out.changes.filter((c: any) => c.action !== 'unchanged').map((c: any) => `${c.context} ${c.kind}/${c.name} ${c.action}`), ['cluster1 Secret/istio-remote-secret-cluster2 configured'])
+    assert.deepEqual(out.verify.checks.filter((c: any) => c.status === 'fail').map((c: any) => c.id), ['links.reverse'], applied.stdout)
     assert.equal((await kget(C1, ['-n', NS, 'secret', 'istio-remote-secret-cluster2']))?.metadata?.annotations?.['kubectl-mesh/network-config'], 'gateway')
     assert.doesNotMatch((await kget(C1, ['-n', NS, 'configmap', 'istio']))?.data?.meshNetworks ?? '', /cluster2/)
     const again = await link(['--network-config', 'gateway'])
