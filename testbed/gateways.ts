@@ -81,8 +81,8 @@ export function kubeEastWestGateway(cluster: string): KubeDoc {
 async function setKubeGateway(cluster: string, address: string): Promise<ShapeResult> {
   const k = (args: string[], input?: string, allowFail = false) => kubectl(args, { context: cluster, input, allowFail });
   const crds = gatewayApiCrds();
-  const missing: string[] = [];
-  for (const c of crds) if ((await k(['get', 'crd', c.metadata.name, '-o', 'name'], undefined, true)).code !== 0) missing.push(c.metadata.name);
+  const present = (await k(['get', 'crd', ...crds.map((c) => c.metadata.name), '-o', 'name', '--ignore-not-found'], undefined, true)).stdout;
+  const missing = crds.map((c) => c.metadata.name).filter((n) => !present.includes(`/${n}\n`) && !present.endsWith(`/${n}`));
   if (missing.length > 0) {
     await k(['apply', '--server-side', '-o', 'name', '-f', '-'], crds.filter((c) => missing.includes(c.metadata.name)).map((c) => JSON.stringify(c)).join('\n---\n'));
     await k(['wait', '--for=condition=Established', '--timeout=60s', ...missing.map((n) => `crd/${n}`)]);
