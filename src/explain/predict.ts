@@ -49,7 +49,7 @@ export interface PredictInput {
 
 export type EnvoyDiscovery = 'EDS' | 'STRICT_DNS' | 'LOGICAL_DNS'
 
-/** The Envoy cluster type istiod gives a ServiceEntry's resolution (cluster.go convertResolution; DNS_ROUND_ROBIN is LOGICAL_DNS). */
+/** The Envoy cluster type istiod gives a ServiceEntry's resolution (cluster.go convertResolution; DNS_ROUND_ROBIN is LOGICAL_DNS). NONE (ORIGINAL_DST for a sidecar) is not modelled: EDS. */
 export function discoveryOf(resolution: string | undefined): EnvoyDiscovery {
   return resolution === 'DNS' ? 'STRICT_DNS' : resolution === 'DNS_ROUND_ROBIN' ? 'LOGICAL_DNS' : 'EDS'
 }

@@ -54,7 +54,7 @@ describe('explain: the predictor follows Istio\'s network filter', () => {
   }
 
   test('the Envoy cluster type of a ServiceEntry\'s resolution (cluster.go convertResolution)', () => {
-    assert.deepEqual(['STATIC', undefined, 'DNS', 'DNS_ROUND_ROBIN', 'NONE'].map(discoveryOf), ['EDS', 'EDS', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS'])
+    assert.deepEqual(['STATIC', undefined, 'DNS', 'DNS_ROUND_ROBIN'].map(discoveryOf), ['EDS', 'EDS', 'STRICT_DNS', 'LOGICAL_DNS'])
   })
 
   test('the endpoint\'s cluster picks its gateways on the network; else every gateway of the network (weights scaled, split)', () => {
