@@ -155,7 +155,15 @@ describe('verify ambient.eastwest-gateway over fixtures (pure)', async () => {
     f.clusters[1].ambientObjects = {daemonSets: [{apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: {name: 'ztunnel', namespace: 'istio-system'}}], kubeGateways: [gw]}
     const get = () => runChecks(f).checks.find((c) => c.id === 'ambient.eastwest-gateway' && c.cluster === 'cluster2')!
     assert.equal(get().status, 'fail')
-    assert.match(get().message, /no address in its status.*istio-system\/istio-eastwestgateway has no load-balancer address/)
+    assert.match(get().message, /Gateway istio-system\/istio-eastwestgateway has no address in its status/)
+    assert.match(get().hint, /Service istio-system\/istio-eastwestgateway a load-balancer address/)
+    // LoadBalancer pending: istiod reports the Service's ClusterIP (conversion.go reportGatewayStatus), which no other network reaches
+    f.clusters[1].lists.Service = [...f.clusters[1].lists.Service!.filter((s) => s.metadata.name !== 'istio-eastwestgateway'),
+      {apiVersion: 'v1', kind: 'Service', metadata: {name: 'istio-eastwestgateway', namespace: 'istio-system'}, spec: {type: 'LoadBalancer', clusterIP: '10.96.2.95', clusterIPs: ['10.96.2.95'], ports: [{port: 15008}]}}]
+    f.clusters[1].ambientObjects.kubeGateways = [{...gw, status: {addresses: [{type: 'IPAddress', value: '10.96.2.95'}], conditions: [{type: 'Programmed', status: 'False', reason: 'AddressNotAssigned', message: 'address pending'}]}}]
+    assert.equal(get().status, 'fail')
+    assert.match(get().message, /only 10\.96\.2\.95, the in-cluster address of its Service \(Programmed False, AddressNotAssigned/)
+    assert.match(get().hint, /EXTERNAL-IP <pending>/)
     f.clusters[1].ambientObjects.kubeGateways = [{...gw, status: {addresses: [{type: 'IPAddress', value: '127.0.0.12'}], conditions: [{type: 'Programmed', status: 'True'}]}}]
     assert.equal(get().status, 'pass', get().message)
   })
