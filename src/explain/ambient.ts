@@ -160,7 +160,7 @@ export async function explainAmbient(session: Session, o: ExplainOptions, amb: A
       continue
     }
     if (own.svc && serviceScope(amb.mesh, own.ns?.metadata.labels ?? {}, own.svc.metadata.labels ?? {}) !== 'GLOBAL') {
-      drop(`${context}'s own Service ${o.namespace}/${o.service} is LOCAL, and istiod merges no other cluster's endpoints into a LOCAL local Service`, `\`kubectl mesh service export ${o.service} -n ${o.namespace} --context ${context}\``)
+      drop(`${context}'s own Service ${o.namespace}/${o.service} is LOCAL, and istiod merges no other cluster's endpoints into a LOCAL local Service`, `\`kubectl mesh service import ${o.service} -n ${o.namespace} --from-context ${p.context} --context ${context}\` (makes ${context}'s copy GLOBAL)`)
       continue
     }
     if (!p.ready) {

@@ -51,7 +51,8 @@ export function localPatch(obj: KubeObject, who: string, extra: {labels?: Record
   return {metadata: {labels, annotations}}
 }
 
-async function patch(client: KubeClient, svc: KubeObject, body: any | null, opts: WriteOptions): Promise<Change> {
+/** A merge patch of a Service's metadata (null: nothing to write, `unchanged`). */
+export async function patch(client: KubeClient, svc: KubeObject, body: any | null, opts: WriteOptions): Promise<Change> {
   const ref = {kind: 'Service', metadata: {name: svc.metadata.name, namespace: svc.metadata.namespace}}
   if (!body) return changeOf(client.context, ref, 'unchanged')
   await client.request({method: 'PATCH', path: objectPath({...svc, apiVersion: 'v1', kind: 'Service'}), contentType: 'application/merge-patch+json', body, query: opts.dryRun ? {dryRun: 'All'} : undefined})

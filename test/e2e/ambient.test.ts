@@ -18,8 +18,9 @@ import {kget, kubectl, mesh, stats, tempDir, writes} from './harness.ts'
 import {ok} from './istio-bed.ts'
 import {ambientInstalled, installIstio, istioInstalled, uninstallIstio} from '../../testbed/istio-install.ts'
 import {ensureIstioBuilt, runningIstiod, waitUntil} from '../../testbed/istiod.ts'
-import {serviceView, ztunnelView, type ZtunnelServiceView} from '../../testbed/ztunnel.ts'
+import {ipText, serviceView, ztunnelView, type ZtunnelServiceView} from '../../testbed/ztunnel.ts'
 import {addWorkload, removeWorkload} from '../../testbed/workloads.ts'
+import {assignLoadBalancer, recreateEastWestGateway} from '../../testbed/ambient.ts'
 
 const NS = 'istio-system'
 const C1 = 'cluster1'
@@ -103,6 +104,7 @@ describe('ambient multicluster (two networks, real istiods, ztunnel probe)', {ti
   })
 
   after(async () => {
+    for (const [name, ctx] of [['httpbin', C1], ['echo', C1]]) await mesh(['service', 'unimport', name, '-n', 'bar', '--context', ctx])
     for (const ctx of [C1, C2]) await mesh(['service', 'unexport', 'httpbin', '-n', 'bar', '--context', ctx])
     await mesh(['service', 'unexport', 'echo', '-n', 'bar', '--context', C2])
     await removeWorkload(C2, 'bar', 'echo', {service: true})
@@ -150,17 +152,46 @@ describe('ambient multicluster (two networks, real istiods, ztunnel probe)', {ti
     assert.equal(writes(stats(again.stderr)), 0, 'a repeated export writes nothing')
   })
 
-  test('export httpbin in cluster2 only: cluster1 has its own LOCAL copy, so no cluster2 endpoints; verify names it and its fix (export in cluster1) works', async () => {
+  test('import echo into cluster1 (no Service there): a selectorless GLOBAL Service, merged by istiod with cluster2 (its ClusterIP joins the VIPs); again: no write; unimport deletes it', async () => {
+    const vip = (v: ZtunnelServiceView) => ((v.service?.addresses ?? []) as any[]).map((a) => `${a.network}/${ipText(a.address)}`).sort()
+    const before = await view(C1, ECHO)
+    assert.deepEqual(vip(before).filter((a) => a.startsWith('network1/')), [], 'no VIP of cluster1 yet')
+    const r = await mesh(['service', 'import', 'echo', '-n', 'bar', '--from-context', C2, '--context', C1, '-o', 'json'])
+    ok(r, 'import')
+    assert.match(r.stderr, /ambient mesh/)
+    assert.deepEqual(JSON.parse(r.stdout).changes.map((c: any) => `${c.kind} ${c.namespace}/${c.name} ${c.action}`), ['Service bar/echo created'])
+    const svc = await kget(C1, ['-n', 'bar', 'service', 'echo'])
+    assert.equal(svc.metadata.labels['istio.io/global'], 'true')
+    assert.equal(svc.spec.selector, undefined, 'selectorless')
+    assert.deepEqual(svc.spec.ports.map((p: any) => p.port), [9000])
+    const v = await waitView(ECHO, (x) => vip(x).includes(`network1/${svc.spec.clusterIP}`), 'cluster1 ClusterIP among the VIPs of echo')
+    assert.deepEqual(remote(v, C2).map((e) => e.networkGateway), [`${GW2}:15008`], 'still cluster2 behind its gateway')
+    const again = await mesh(['service', 'import', 'echo', '-n', 'bar', '--from-context', C2, '--context', C1], {env: {KUBECTL_MESH_STATS: '1'}})
+    ok(again, 'import again')
+    assert.equal(writes(stats(again.stderr)), 0, 'a repeated import writes nothing')
+    const un = await mesh(['service', 'unimport', 'echo', '-n', 'bar', '--context', C1, '-o', 'json'])
+    ok(un, 'unimport')
+    assert.deepEqual(JSON.parse(un.stdout).changes.map((c: any) => `${c.kind} ${c.namespace}/${c.name} ${c.action}`), ['Service bar/echo deleted'])
+    await waitView(ECHO, (x) => vip(x).every((a) => !a.startsWith('network1/')) && remote(x, C2).length > 0, 'echo as before the import')
+  })
+
+  test('export httpbin in cluster2 only: cluster1 has its own LOCAL copy, so no cluster2 endpoints; verify names it and its fix (import into cluster1) works; again: no write', async () => {
     ok(await mesh(['service', 'export', 'httpbin', '-n', 'bar', '--context', C2]), 'export in cluster2')
     await new Promise((r) => setTimeout(r, 5000))
     assert.deepEqual(remote(await view(C1, HTTPBIN), C2), [], 'a LOCAL local copy takes no remote endpoints (mergeServiceInfosWithCluster)')
     const bad = failing(await verify()).find((x) => x.id === 'ambient.service-scope' && x.cluster === C1)
     assert.ok(bad, 'ambient.service-scope fails for cluster1')
-    assert.match(bad.hint, /service export httpbin -n bar --context cluster1/)
+    assert.match(bad.hint, /service import httpbin -n bar --from-context cluster2 --context cluster1/)
     await runHint(bad.hint)
     const v = await waitView(HTTPBIN, (x) => remote(x, C2).length > 0, 'cluster2 in cluster1 ztunnel view of httpbin')
     assert.deepEqual(remote(v, C2).map((e) => e.networkGateway), [`${GW2}:15008`])
     assert.ok(v.endpoints.some((e) => e.cluster === C1 && e.addresses.includes('10.244.1.10')), 'and its own pod')
+    const svc = await kget(C1, ['-n', 'bar', 'service', 'httpbin'])
+    assert.equal(svc.metadata.labels['istio.io/global'], 'true')
+    assert.equal(svc.metadata.annotations['kubectl-mesh/global-for'], 'import:cluster2')
+    const again = await mesh(['service', 'import', 'httpbin', '-n', 'bar', '--from-context', C2, '--context', C1], {env: {KUBECTL_MESH_STATS: '1'}})
+    ok(again, 'import again')
+    assert.equal(writes(stats(again.stderr)), 0, 'a repeated import writes nothing')
   })
 
   test('verify passes; explain equals the probe', async () => {
@@ -192,6 +223,21 @@ describe('ambient multicluster (two networks, real istiods, ztunnel probe)', {ti
     await runHint(bad.hint)
     await waitView(HTTPBIN, (x) => remote(x, C2).length > 0, 'cluster2 back')
     assert.ok((await meshConfig(C1)).serviceScopeConfigs.some((e: any) => JSON.stringify(e) === JSON.stringify(FOREIGN)), 'the foreign entry is kept')
+    assert.deepEqual(failing(await verify()), [])
+  })
+
+  test('break: the east-west Gateway made again where no load balancer answers: istiod puts its ClusterIP in the status and cluster1 sends ztunnels there; verify names it, its fix (a load-balancer address) works', async () => {
+    const {clusterIP} = await recreateEastWestGateway(C2)
+    const broken = await waitView(HTTPBIN, (x) => remote(x, C2).some((e) => e.networkGateway === `${clusterIP}:15008`), `cluster1 ztunnel view sends cluster2 to ${clusterIP}:15008`)
+    assert.deepEqual(remote(broken, C2).map((e) => e.networkGateway), [`${clusterIP}:15008`], 'only the in-cluster address')
+    const bad = failing(await verify()).find((x) => x.id === 'ambient.eastwest-gateway' && x.cluster === C2)
+    assert.ok(bad, 'ambient.eastwest-gateway fails for cluster2')
+    assert.match(bad.message, new RegExp(`Gateway istio-system/istio-eastwestgateway has no address other networks reach: its status holds only ${clusterIP.replaceAll('.', '\\.')}`))
+    assert.match(bad.hint, /give Service istio-system\/istio-eastwestgateway a load-balancer address/)
+    // the fix as the cluster's load-balancer controller applies it (the bed plays it: testbed/ambient.ts)
+    assert.equal(await assignLoadBalancer(C2), GW2)
+    const v = await waitView(HTTPBIN, (x) => remote(x, C2).some((e) => e.networkGateway === `${GW2}:15008`), 'cluster2 behind its load-balancer address again')
+    assert.deepEqual(remote(v, C2).map((e) => e.networkGateway), [`${GW2}:15008`])
     assert.deepEqual(failing(await verify()), [])
   })
 
@@ -227,6 +273,19 @@ describe('ambient multicluster (two networks, real istiods, ztunnel probe)', {ti
       await kubectl(['-n', 'bar', 'label', 'service', 'httpbin', 'istio.io/use-waypoint-'], {context: C2, allowFail: true})
       await kubectl(['-n', 'bar', 'delete', 'gateways.gateway.networking.k8s.io', 'wp', '--ignore-not-found'], {context: C2, allowFail: true})
     }
+  })
+
+  test('unimport: cluster1 copy LOCAL again (label and record removed, the Service kept), cluster2 gone from its view; again: no write', async () => {
+    const un = await mesh(['service', 'unimport', 'httpbin', '-n', 'bar', '--context', C1, '-o', 'json'])
+    ok(un, 'unimport')
+    assert.deepEqual(JSON.parse(un.stdout).changes.map((c: any) => `${c.kind} ${c.namespace}/${c.name} ${c.action}`), ['Service bar/httpbin configured'])
+    const svc = await kget(C1, ['-n', 'bar', 'service', 'httpbin'])
+    assert.equal(svc.metadata.labels['istio.io/global'], undefined)
+    assert.equal(svc.metadata.annotations?.['kubectl-mesh/global-for'], undefined)
+    await waitView(HTTPBIN, (x) => remote(x, C2).length === 0 && x.endpoints.some((e) => e.cluster === C1), 'cluster2 gone after unimport')
+    const again = await mesh(['service', 'unimport', 'httpbin', '-n', 'bar', '--context', C1], {env: {KUBECTL_MESH_STATS: '1'}})
+    ok(again, 'unimport again')
+    assert.equal(writes(stats(again.stderr)), 0, 'a repeated unimport writes nothing')
   })
 
   test('unexport: cluster1 ztunnel view loses cluster2 again', async () => {

@@ -112,7 +112,8 @@ export const ambientChecks: CheckDef[] = [
         for (const svc of exportedIn(p)) {
           const twin = (c.lists.Service ?? []).find((s) => svcRef(s) === svcRef(svc))
           if (twin && twin.metadata.labels?.[GLOBAL_SERVICE_LABEL] !== GLOBAL_SERVICE_VALUE) {
-            bad.push(fail(c.name, `cluster ${c.name}: Service ${svcRef(svc)} is exported in ${p.name} but not here: this cluster's copy is LOCAL, and istiod merges no other cluster's endpoints into a LOCAL local Service (multicluster.go mergeServiceInfosWithCluster): ${c.name}'s ztunnels never get ${p.name}'s`, `\`kubectl mesh service export ${svc.metadata.name} -n ${svc.metadata.namespace} --context ${ctxOf(c)}\``))
+            bad.push(fail(c.name, `cluster ${c.name}: Service ${svcRef(svc)} is exported in ${p.name} but this cluster's copy is LOCAL, and istiod merges no other cluster's endpoints into a LOCAL local Service (multicluster.go mergeServiceInfosWithCluster): ${c.name}'s ztunnels never get ${p.name}'s`,
+              `\`kubectl mesh service import ${svc.metadata.name} -n ${svc.metadata.namespace} --from-context ${ctxOf(p)} --context ${ctxOf(c)}\` (labels this copy ${GLOBAL_SERVICE_LABEL}=${GLOBAL_SERVICE_VALUE}; its own endpoints become global too)`))
           }
         }
       }
