@@ -168,3 +168,25 @@ describe('verify ambient.eastwest-gateway over fixtures (pure)', async () => {
     assert.equal(get().status, 'pass', get().message)
   })
 })
+
+describe('service import in an ambient mesh (pure parts)', async () => {
+  const {importedService, importRecord} = await import('../../src/exposure/ambient-import.ts')
+  test('the Service import creates: selectorless, the exporter ports, GLOBAL, recorded for its source', () => {
+    const west = {apiVersion: 'v1', kind: 'Service', metadata: {name: 'echo', namespace: 'bar', labels: {'istio.io/global': 'true'}},
+      spec: {selector: {app: 'echo'}, clusterIP: '10.96.2.9', ports: [{name: 'http', port: 9000, targetPort: 8080, protocol: 'TCP'}, {port: 9001, appProtocol: 'grpc'}]}}
+    const s = importedService(west, 'cluster2', '1.2.3')
+    assert.equal(s.spec.selector, undefined)
+    assert.equal(s.spec.clusterIP, undefined)
+    assert.deepEqual(s.spec.ports, [{name: 'http', port: 9000, targetPort: 8080, protocol: 'TCP'}, {port: 9001, protocol: 'TCP', appProtocol: 'grpc'}])
+    assert.equal(s.metadata.labels!['istio.io/global'], 'true')
+    assert.equal(s.metadata.labels!['kubectl-mesh/imported-from'], 'cluster2')
+    assert.equal(s.metadata.annotations!['kubectl-mesh/global-for'], importRecord('cluster2'))
+  })
+  test('an import record next to an export record: globalPatch adds it once, and the user-set label stays theirs', () => {
+    const svc = {apiVersion: 'v1', kind: 'Service', metadata: {name: 'httpbin', namespace: 'bar', labels: {'istio.io/global': 'true'}, annotations: {'kubectl-mesh/global-for': 'bar/httpbin'}}}
+    const p = globalPatch(svc, importRecord('cluster2'))
+    assert.deepEqual(p, {metadata: {labels: {}, annotations: {'kubectl-mesh/global-for': 'bar/httpbin,import:cluster2'}}})
+    const user = {...svc, metadata: {...svc.metadata, annotations: {}}}
+    assert.equal(globalPatch(user, importRecord('cluster2')), null)
+  })
+})
