@@ -21,10 +21,13 @@ import {ensureIstioBuilt, runningIstiod, waitUntil} from '../../testbed/istiod.t
 import {ipText, serviceView, ztunnelView, type ZtunnelServiceView} from '../../testbed/ztunnel.ts'
 import {addWorkload, removeWorkload} from '../../testbed/workloads.ts'
 import {assignLoadBalancer, recreateEastWestGateway} from '../../testbed/ambient.ts'
+import {endpointsOf, xds} from '../../testbed/xds.ts'
 
 const NS = 'istio-system'
 const C1 = 'cluster1'
 const C2 = 'cluster2'
+/** The sidecar cluster of the mixed mesh (istio/istio#57878): `npm run testbed -- up --istio --ambient --sidecar cluster3`. */
+const C3 = 'cluster3'
 const HTTPBIN = 'httpbin.bar.svc.cluster.local'
 const SLEEP = 'sleep.foo.svc.cluster.local'
 const ECHO = 'echo.bar.svc.cluster.local'
@@ -86,18 +89,22 @@ describe('ambient multicluster (two networks, real istiods, ztunnel probe)', {ti
     const log = (m: string) => process.stderr.write(`# ${m}\n`)
     ensureIstioBuilt(log)
     // one root for both (trust checks), as on a real mesh
-    ok(await mesh(['ca', 'gen', '--cluster', C1, '--cluster', C2, '--dir', `${dir}/ca`, '--key-size', '2048']), 'ca gen')
-    for (const ctx of [C1, C2]) {
-      if (istioInstalled(ctx) && !ambientInstalled(ctx)) await uninstallIstio(ctx)
+    ok(await mesh(['ca', 'gen', '--cluster', C1, '--cluster', C2, '--cluster', C3, '--dir', `${dir}/ca`, '--key-size', '2048']), 'ca gen')
+    // cluster1 and cluster2 ambient, cluster3 sidecars (the mixed mesh of istio/istio#57878)
+    for (const ctx of [C1, C2, C3]) {
+      const ambient = ctx !== C3
+      if (istioInstalled(ctx) && ambientInstalled(ctx) !== ambient) await uninstallIstio(ctx)
       if (!(await kget(ctx, ['-n', NS, 'secret', 'cacerts']))) {
         ok(await mesh(['ca', 'gen', '--cluster', ctx, '--context', ctx, '--dir', `${dir}/ca`]), `ca gen --context ${ctx}`)
         cacertsHere.push(ctx)
+        // an istiod started before its cacerts signs with its own root
+        if (istioInstalled(ctx)) await uninstallIstio(ctx)
       }
-      if (!(ambientInstalled(ctx) && runningIstiod(ctx))) {
+      if (!(istioInstalled(ctx) && runningIstiod(ctx))) {
         const t = Date.now()
-        await installIstio(ctx, {log, ambient: true})
+        await installIstio(ctx, {log, ambient})
         installedHere.push(ctx)
-        log(`${ctx}: ambient install in ${((Date.now() - t) / 1000).toFixed(1)}s`)
+        log(`${ctx}: ${ambient ? 'ambient' : 'sidecar'} install in ${((Date.now() - t) / 1000).toFixed(1)}s`)
       }
     }
     await editMesh(C1, (m) => ({...m, serviceScopeConfigs: [...(m.serviceScopeConfigs ?? []), FOREIGN]}))
@@ -108,7 +115,7 @@ describe('ambient multicluster (two networks, real istiods, ztunnel probe)', {ti
     for (const ctx of [C1, C2]) await mesh(['service', 'unexport', 'httpbin', '-n', 'bar', '--context', ctx])
     await mesh(['service', 'unexport', 'echo', '-n', 'bar', '--context', C2])
     await removeWorkload(C2, 'bar', 'echo', {service: true})
-    for (const [a, b] of [[C1, C2], [C2, C1]]) await mesh(['cluster', 'unlink', '--context', a, '--remote-context', b])
+    for (const [a, b] of [[C1, C2], [C2, C1], [C3, C2]]) await mesh(['cluster', 'unlink', '--context', a, '--remote-context', b])
     for (const ctx of installedHere) await uninstallIstio(ctx)
     for (const ctx of cacertsHere) await kubectl(['-n', NS, 'delete', 'secret', 'cacerts', '--ignore-not-found'], {context: ctx})
     rmSync(dir, {recursive: true, force: true})
@@ -206,6 +213,29 @@ describe('ambient multicluster (two networks, real istiods, ztunnel probe)', {ti
     const fromProbe = probe.endpoints.flatMap((x) => (x.networkGateway ? [`${x.cluster} ${x.networkGateway}`] : x.addresses.map((a) => `${x.cluster} ${a}`))).sort()
     const fromExplain = [...new Set(ex.endpoints.map((x: any) => `${x.cluster} ${x.address}${x.via === 'gateway' ? `:${x.port}` : ''}`))].sort()
     assert.deepEqual(fromExplain, fromProbe)
+  })
+
+  test('a sidecar cluster (cluster3) linked to cluster2, whose east-west gateway is ambient-only: istiod hands its sidecars cluster2\'s pod address; verify names cluster3 and the gateway; the fix (unlink) removes it', async () => {
+    const r = await mesh(['cluster', 'link', '--context', C3, '--remote-context', C2])
+    ok(r, 'link cluster3 → cluster2')
+    assert.match(r.stderr, /57878/, 'link warns')
+    const eds = async () => endpointsOf(await xds({context: C3, app: 'foo/sleep', timeoutMs: 30_000}), 'outbound|8000||httpbin.bar.svc.cluster.local') ?? []
+    // cluster2's httpbin Pod (network2) as a direct address: the HBONE-only gateway is dropped for sidecars (ep_filters.go selectNetworkGateways)
+    const handed = (await waitUntil('cluster3 sidecar handed cluster2 httpbin', async () => {
+      const e = await eds()
+      return e.includes('10.244.2.10:8080') ? e : undefined
+    }, TIMEOUT_MS, 1000)).value
+    assert.ok(!handed.some((a) => a.startsWith(`${GW2}:`)), `no gateway of cluster2: ${handed}`)
+    assert.ok(handed.includes('10.244.3.10:8080'), 'and its own pod')
+    const v = await mesh(['verify', '--context', C2, '--context', C3, '-o', 'json'])
+    const bad = (JSON.parse(v.stdout).checks as Array<{id: string; cluster: string; status: string; message: string; hint: string}>).find((x) => x.id === 'ambient.sidecar-gateway' && x.cluster === C3)
+    assert.equal(bad?.status, 'fail', JSON.stringify(bad))
+    assert.match(bad!.message, /cluster cluster3: sidecar mesh linked to cluster2's istio-system\/istio-eastwestgateway, an ambient-only east-west gateway/)
+    assert.match(bad!.hint, /kubectl mesh cluster unlink --context cluster3 --remote-context cluster2/)
+    await runHint(bad!.hint)
+    await waitUntil('cluster2 gone from cluster3 sidecar', async () => !(await eds()).includes('10.244.2.10:8080'), TIMEOUT_MS, 1000)
+    const after = await mesh(['verify', '--context', C2, '--context', C3, '-o', 'json'])
+    assert.equal((JSON.parse(after.stdout).checks as Array<{id: string; cluster: string; status: string}>).find((x) => x.id === 'ambient.sidecar-gateway' && x.cluster === C3)?.status, 'pass')
   })
 
   test('a service not exported stays local: no cluster2 sleep in cluster1 view', async () => {

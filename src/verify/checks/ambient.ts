@@ -146,18 +146,20 @@ export const ambientChecks: CheckDef[] = [
   {
     id: 'ambient.sidecar-gateway',
     category: 'ambient',
-    title: "No sidecar cluster is linked to a cluster whose east-west gateway listens only on HBONE 15008: istiod hands it to the sidecars as their network gateway, and their 15443 traffic fails with 503 (istio/istio#57878).",
+    title: "No sidecar cluster is linked to a cluster on another network whose east-west gateway listens only on HBONE 15008 (istio/istio#57878): sidecars cross networks with mTLS on 15443, which that gateway does not take; the pinned istiod drops such a gateway for sidecars and hands them the other network's pod addresses directly (ep_filters.go selectNetworkGateways, EndpointsByNetworkFilter), or, through a meshNetworks entry, the gateway on 15008.",
     run: (ctx) => ctx.reachable.map((c): Finding => {
       if (ctx.isAmbient(c) || ctx.ambient(c).kind === 'none') return skip(c.name, `cluster ${c.name}: ${ctx.isAmbient(c) ? 'ambient mesh' : 'no Istio control plane'}`)
-      const bad: string[] = []
+      const bad: Array<{peer: ClusterFacts; gateways: string[]}> = []
       for (const p of peers(ctx, c)) {
         if (ctx.id(p).network === ctx.id(c).network) continue
         const gws = ctx.gateways(p).filter((g) => g.network && ambientOnlyService(g.service, gatewayPort(g.service)))
-        if (gws.length > 0 && !ctx.gateways(p).some((g) => g.network && !ambientOnlyService(g.service, gatewayPort(g.service)))) bad.push(`${p.name}'s ${gws.map((g) => g.ref).join(', ')}`)
+        if (gws.length > 0 && !ctx.gateways(p).some((g) => g.network && !ambientOnlyService(g.service, gatewayPort(g.service)))) bad.push({peer: p, gateways: gws.map((g) => g.ref)})
       }
       if (bad.length === 0) return pass(c.name, `cluster ${c.name}: sidecar mesh; no linked cluster offers only an ambient (HBONE-only) gateway`)
-      return fail(c.name, `cluster ${c.name}: sidecar mesh linked to an ambient-only east-west gateway (${bad.join('; ')}: HBONE 15008, no 15443): its sidecars are handed that gateway and get 503s (istio/istio#57878)`,
-        'give the ambient cluster a sidecar east-west gateway on 15443 as well (Istio\'s samples/multicluster/gen-eastwest-gateway.sh without --ambient, a different name), or unlink: `kubectl mesh cluster unlink --context ' + ctxOf(c) + ' --remote-context <ambient cluster>`')
+      const names = bad.map((b) => `${b.peer.name}'s ${b.gateways.join(', ')}`).join('; ')
+      const first = bad[0].peer
+      return fail(c.name, `cluster ${c.name}: sidecar mesh linked to ${names}, an ambient-only east-west gateway (HBONE 15008, no 15443): its sidecars have no working path to ${bad.map((b) => b.peer.name).join(', ')} (istiod hands them that network's pod addresses, unreachable from here, or the gateway on 15008, which refuses their mTLS: 503s, istio/istio#57878)`,
+        `unlink: \`kubectl mesh cluster unlink --context ${ctxOf(c)} --remote-context ${ctxOf(first)}\`; to reach ${first.name}'s services from sidecars, run ambient in ${c.name} too (istioctl install --set profile=ambient --context ${ctxOf(c)}); a 15443 east-west gateway in ${first.name} (gen-eastwest-gateway.sh without --ambient) serves only its sidecar-injected workloads, istiod drops its ambient ones for sidecars (no mTLS)`)
     }),
   },
 ]
