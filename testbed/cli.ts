@@ -92,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
       }
       const badSidecar = sidecars.find((r) => !/^cluster\d+$/.test(r) || Number(r.slice(7)) < 1 || Number(r.slice(7)) > n);
       if (badSidecar !== undefined) {
-        err(`--sidecar ${badSidecar}: name a cluster of the bed: cluster1..cluster${n}`);
+        err(`--sidecar ${badSidecar}: name a cluster of the bed: cluster1..cluster${n} (--clusters N for more)`);
         return 2;
       }
       if (remotes.length > 0 && !flag('--istio')) {

@@ -26,7 +26,7 @@ import {endpointsOf, xds} from '../../testbed/xds.ts'
 const NS = 'istio-system'
 const C1 = 'cluster1'
 const C2 = 'cluster2'
-/** The sidecar cluster of the mixed mesh (istio/istio#57878): `npm run testbed -- up --istio --ambient --sidecar cluster3`. */
+/** The sidecar cluster of the mixed mesh (istio/istio#57878): `npm run testbed -- up --clusters 3 --istio --ambient --sidecar cluster3`. */
 const C3 = 'cluster3'
 const HTTPBIN = 'httpbin.bar.svc.cluster.local'
 const SLEEP = 'sleep.foo.svc.cluster.local'
