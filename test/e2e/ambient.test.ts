@@ -7,8 +7,12 @@
 // not exported stays local; unexport makes it local again; breaks are named by verify with a fix
 // that works; a repeated link or export sends no write; the mesh config keeps foreign entries.
 //
-// This file owns its bed: the ambient install replaces whatever Istio cluster1 and cluster2 had and
-// after() puts the simulated install back (the state every other e2e file starts from; the files
+// Also: a gateway whose Service has no load-balancer address (its ClusterIP in the status), service
+// import into an ambient cluster, and cluster3 running sidecars linked to cluster2's ambient-only
+// gateway (istio/istio#57878). Needs the bed's 3 clusters.
+//
+// This file owns its bed: the ambient install replaces whatever Istio cluster1 and cluster2 had,
+// cluster3 gets the sidecar install, and after() puts the simulated install back (the state every other e2e file starts from; the files
 // that need --istio install it themselves).
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
