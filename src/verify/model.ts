@@ -1,6 +1,6 @@
 // Pure derivations from the collected facts: identity, gateways, remote secrets, trust roots.
 import type {KubeObject} from '../kube/resources.ts'
-import {CACERTS_SECRET, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
+import {CACERTS_SECRET, CROSS_NETWORK_PORT, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
 import type {RevisionNames} from '../istio/revision.ts'
 import {revisionOf} from '../cluster/snapshot.ts'
 import {load} from 'js-yaml'
@@ -117,6 +117,15 @@ export function withRegistryGateways(candidates: EastWestGateway[], named: EastW
   if (named.length === 0) return candidates
   const rest = candidates.filter((g) => !named.some((n) => n.ref === g.ref && n.kind === g.kind))
   return [...rest.filter((g) => g.discovered), ...named, ...rest.filter((g) => !g.discovered)]
+}
+
+/**
+ * With no east-west gateway found: a Service of the Istio namespace listening on the cross-network
+ * port 15443 that nothing names (neither the network label nor a meshNetworks registryServiceName),
+ * the Service a hint can tell the user to label. undefined: none.
+ */
+export function unnamedGatewayService(f: ClusterFacts): KubeObject | undefined {
+  return (f.lists.Service ?? []).find((s) => s.metadata.namespace === f.istioNamespace && (s.spec?.ports ?? []).some((p: {port: number}) => p.port === CROSS_NETWORK_PORT))
 }
 
 /** The host an exported Service is passed through as: what export recorded, else its FQDN in the cluster's domain. */

@@ -300,6 +300,8 @@ describe('meshNetworks registryServiceName gateways', () => {
     assert.match(addr?.message ?? '', /istio-system\/istio-eastwestgateway \(lb-ip, meshNetworks registryServiceName istio-eastwestgateway\.istio-system\.svc\.cluster\.local\) at 127\.0\.0\.12:15443/, JSON.stringify(addr))
     assert.equal(green.find((c) => c.id === 'links.istiod-gateways' && c.cluster === C1)?.status, 'pass', 'istiod knows network2 at the entry\'s Service')
     table.push({shape: 'registryServiceName', istiod: want.join(' '), imported: '-', moved: '-'})
+    const shown = async (state: string) => process.stderr.write(`# verify (${state}):\n${(await mesh(['verify', '--context', C1, '--context', C2])).stdout}`.replace(/\n(?=.)/g, '\n#   '))
+    await shown('registryServiceName only')
 
     // the entry removed: nothing names the Service any more; verify says which Service to label
     await kubectl(['-n', NS, 'patch', 'configmap', 'istio', '--type=merge', '-p', JSON.stringify({data: {meshNetworks: 'networks: {}'}})], {context: C1})
@@ -307,9 +309,14 @@ describe('meshNetworks registryServiceName gateways', () => {
     const f = cs.find((c) => c.id === 'networks.gateway-address' && c.cluster === C2)
     assert.equal(f?.status, 'fail', JSON.stringify(f))
     assert.match(f!.message, /Service istio-system\/istio-eastwestgateway listens on 15443, but neither the label topology\.istio\.io\/network nor a meshNetworks registryServiceName names it/)
+    await shown('the entry removed')
     const fix = /`kubectl (label service [^`]+)`/.exec(f!.hint)
     assert.ok(fix, f!.hint)
     assert.match(fix[1], new RegExp(`${LABEL}=network2 --overwrite --context ${C2}$`))
+    const known = cs.find((c) => c.id === 'links.istiod-gateways' && c.cluster === C1)
+    assert.equal(known?.status, 'fail', JSON.stringify(known))
+    assert.ok(known!.hint.includes(`\`kubectl ${fix[1]}\``), `links.istiod-gateways gives the same fix: ${known!.hint}`)
+    assert.equal(cs.find((c) => c.id === 'exports.gateway' && c.cluster === C2)?.status, 'skip', 'no false export hint')
     await kubectl(fix[1].split(' '))
     await settle('registryServiceName entry removed, the Service labelled (the fix)', want)
     await verifyGreen('registryServiceName entry removed, the Service labelled (the fix)')

@@ -89,6 +89,7 @@ describe('verify on a meshNetworks registryServiceName gateway (a Service named 
     assert.ok(f, failed(r).map((c) => `${c.id}: ${c.message}`).join('\n'))
     assert.match(f.message, /Service istio-system\/istio-eastwestgateway listens on 15443, but neither the label topology\.istio\.io\/network nor a meshNetworks registryServiceName names it/)
     assert.match(f.hint, /`kubectl label service istio-eastwestgateway -n istio-system topology\.istio\.io\/network=network2 --overwrite --context cluster2`/)
+    assert.equal(byId(r, 'exports.gateway', 'cluster2')[0].status, 'skip', 'no gateway: whether a Gateway passes the exports through cannot be told (not a false export hint)')
   })
   test('an entry naming a network-labelled Service: the label gateway, unchanged', () => {
     const f = healthyMesh()

@@ -5,7 +5,7 @@ import {load} from 'js-yaml'
 import {CROSS_NETWORK_GATEWAY, CROSS_NETWORK_PORT, EXPORTED_LABEL, EXPOSE_ANNOTATION, IMPORTED_FROM_LABEL, NETWORK_CONFIG_ANNOTATION, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
 import {coveringGateway, describeTargets, passesEverything, serviceFqdn} from '../../istio/gateway.ts'
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
-import {exportedFqdn, istioNames, meshConfigMap} from '../model.ts'
+import {exportedFqdn, istioNames, meshConfigMap, unnamedGatewayService} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 
 /** Does any other verified cluster need this cluster's east-west gateway? */
@@ -76,7 +76,7 @@ export const networkChecks: CheckDef[] = [
       const need = gatewayNeeded(ctx, c)
       if (gws.length === 0) {
         // a Service listening on the cross-network port that nothing names (neither label nor a meshNetworks registryServiceName): label it
-        const unnamed = (c.lists.Service ?? []).find((s) => s.metadata.namespace === c.istioNamespace && (s.spec?.ports ?? []).some((p: {port: number}) => p.port === CROSS_NETWORK_PORT))
+        const unnamed = unnamedGatewayService(c)
         const net = ctx.id(c).network
         if (need && unnamed && net) {
           return fail(c.name, `cluster ${c.name}: no east-west gateway: Service ${c.istioNamespace}/${unnamed.metadata.name} listens on ${CROSS_NETWORK_PORT}, but neither the label ${NETWORK_LABEL} nor a meshNetworks registryServiceName names it, so no istiod uses it; yet ${need}`,
