@@ -146,7 +146,7 @@ async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report:
       const r = await caGen({
         clusters: [s.caName], dir: m.caDir!, keySize: 4096, rootDays: 3650, days: 3650, org: 'Istio', force: false,
         context: s.context, install: true, output: 'text', ...common,
-      }, {session: () => session, progress: o.progress})
+      }, {session: () => session, progress: o.progress, lists: read.lists})
       for (const w of r.warnings) report.warn(w)
       for (const n of r.notes) report.note(n)
       // The CA files each run finds in place are not news; the ones it writes are.
