@@ -100,7 +100,13 @@ function itemise(log: Request[]): {lines: string[]; budget: string} {
   const debug = log.filter((r) => itemOf(r).verb === 'port-forward').length
   const budget = kinds.size * CLUSTERS.length + debug
   const over = log.length - budget
-  return {lines, budget: `${log.length} requests; budget ${kinds.size} kinds listed × ${CLUSTERS.length} clusters + ${debug} istiod debug reads = ${budget}${over > 0 ? `: ${over} over` : ': within'} (kinds: ${[...kinds].sort().join(', ')})`}
+  // what the count is made of: the declared clusters' lists and single GETs, the remote secrets' probes (their own credentials), istiod's debug reads, writes
+  const declared = log.filter((r) => CLUSTERS.includes(r.context))
+  const of = (verb: string) => declared.filter((r) => itemOf(r).verb === verb).length
+  const probes = log.filter((r) => !CLUSTERS.includes(r.context))
+  const writes = log.filter((r) => r.method !== 'GET').length
+  const parts = `lists ${of('list')}, gets ${of('get')}, remote-secret probes ${probes.length} (${new Set(probes.map((r) => r.context)).size} credentials), istiod debug reads ${debug}, writes ${writes}`
+  return {lines, budget: `${log.length} requests (${parts}); budget ${kinds.size} kinds listed × ${CLUSTERS.length} clusters + ${debug} istiod debug reads = ${budget}${over > 0 ? `: ${over} over` : ': within'} (kinds: ${[...kinds].sort().join(', ')})`}
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
