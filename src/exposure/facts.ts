@@ -7,8 +7,7 @@ import {listObjects} from '../kube/apply.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {RunLists} from '../cluster/snapshot.ts'
 import {type AmbientRead, readAmbient} from '../istio/ambient-read.ts'
-import {DATAPLANE_MODE_LABEL} from '../istio/ambient.ts'
-import {ISTIOD_APP_SELECTOR} from '../istio/revision.ts'
+import {listedAmbientSources} from '../cluster/listed.ts'
 
 export async function readService(client: KubeClient, namespace: string, name: string): Promise<KubeObject | undefined> {
   return client.getOptional<KubeObject>(resourcePath(RESOURCES.Service, namespace, name))
@@ -66,15 +65,7 @@ function fromLists(lists: RunLists): ExposureReads {
     gateways: (client) => lists.list(client, 'Gateway'),
     serviceEntries: (client) => lists.list(client, 'ServiceEntry'),
     destinationRules: async (client, namespace, labels) => (await lists.list(client, 'DestinationRule')).filter((o) => inNs(namespace)(o) && carries(o, labels)),
-    // the kinds of the Istio namespace as the snapshot lists them (src/cluster/snapshot.ts), shared with verify
-    ambient: (client, ns) => readAmbient(client, ns, {
-      namespace: () => lists.find(client, 'Namespace', undefined, ns),
-      istiods: async () => (await lists.list(client, 'Deployment', ns)).filter((d) => `app=${d.metadata.labels?.app}` === ISTIOD_APP_SELECTOR),
-      daemonSets: () => lists.list(client, 'DaemonSet', ns),
-      kubeGateways: () => lists.list(client, 'KubeGateway', ns),
-      ambientNamespaces: async () => (await lists.list(client, 'Namespace')).filter((n) => n.metadata.labels?.[DATAPLANE_MODE_LABEL] === 'ambient'),
-      configMap: async (name) => (await lists.list(client, 'ConfigMap', ns)).find((c) => c.metadata.name === name),
-    }),
+    ambient: (client, ns) => readAmbient(client, ns, listedAmbientSources(client, ns, lists)),
     listed: true,
   }
 }

@@ -15,6 +15,7 @@ import {allInOrder} from '../settle.ts'
 import {quietSteps, type StepRunner} from '../steps.ts'
 import type {VerifyReport} from '../verify/runner.ts'
 import {RunLists} from '../cluster/snapshot.ts'
+import {listedInstallSources} from '../cluster/listed.ts'
 import {declaredByCluster, describeStep, desiredSteps, directedLinks, type MeshStep} from './desired.ts'
 import type {Mesh} from './file.ts'
 import {mergeChanges, summarize, type ChangeSummary} from './changes.ts'
@@ -36,15 +37,19 @@ export interface MeshCluster {context: string; clusterId: string}
 
 /**
  * Every declared context resolved (an unknown one is exit 2 before any request), then every
- * cluster read once, concurrently: reachable, Istio installed, its cluster ID and mesh ConfigMap.
+ * cluster read once, concurrently, from the run's lists: reachable, Istio installed, its cluster ID and mesh ConfigMap.
  */
 type DeclaredCluster = MeshCluster & {meshConfigMap: string; install: IstioInstall}
 
-async function readDeclared(session: Session, m: Mesh, progress: StepRunner, report: Reporter): Promise<DeclaredCluster[]> {
+async function readDeclared(session: Session, m: Mesh, progress: StepRunner, report: Reporter, lists: RunLists): Promise<DeclaredCluster[]> {
   for (const c of m.clusters) session.resolve(c.context)
+  // through the run's lists (src/cluster/listed.ts): the kinds read here are the ones the steps and verify list
   const installs = await progress(m.clusters.map((c) => ({
     title: `Read cluster "${c.context}"`,
-    run: () => readIstioInstall(session.client(c.context), m.istioNamespace),
+    run: () => {
+      const client = session.client(c.context)
+      return readIstioInstall(client, m.istioNamespace, {}, {}, listedInstallSources(client, m.istioNamespace, lists))
+    },
   })), {concurrent: true}).catch((error) => {
     throw nothingWritten(error)
   })
@@ -86,16 +91,17 @@ export async function runMesh(session: Session, o: MeshRunOptions): Promise<Mesh
   const report = collector()
   const progress = o.progress ?? quietSteps
   // 1. Read every declared cluster once, concurrently: reachable, Istio installed, its cluster ID.
-  const clusters = await readDeclared(session, m, progress, report)
+  // The run's lists: each kind the installs, the export and import steps (and, when the run wrote
+  // nothing, verify) read is listed once per cluster, listed again only after this run wrote an
+  // object of that kind there (a dry run persists nothing, so never).
+  const lists = new RunLists()
+  const clusters = await readDeclared(session, m, progress, report, lists)
   const idOf = new Map(clusters.map((c) => [c.context, c.clusterId]))
 
   // 2. The declared operations, in dependency order, through the step commands' services.
   const changes: Change[] = []
-  // Each step's service gets the installs read in 1. instead of reading them again, and the run's
-  // lists: each kind an export or import plans from is listed once per cluster, listed again only
-  // after this run wrote an object of that kind there (a dry run persists nothing, so never).
+  // Each step's service gets the installs read in 1. instead of reading them again, and the run's lists.
   const installs = new Map(clusters.map((c) => [c.context, c.install]))
-  const lists = new RunLists()
   const ops: Operation[] = desiredSteps(m).map((s) => ({title: describeStep(s), run: () => runStep(session, s, o, report, {installs, lists}, plannedGateways(s, clusters, changes, o))}))
   // 3. --prune: what kubectl-mesh made in the declared clusters that the file no longer declares.
   if (o.prune) ops.push(...await planPrune(session, o, idOf, report, installs))
@@ -311,9 +317,10 @@ export async function writeMeshFiles(session: Session, o: OutputDirOptions): Pro
   const ns = m.istioNamespace
   const report = collector()
   const progress = o.progress ?? quietSteps
-  const clusters = await readDeclared(session, m, progress, report)
-  // Nothing is written here: the exports and imports plan from one list of each kind per cluster.
-  const read = {installs: new Map(clusters.map((c) => [c.context, c.install])), lists: new RunLists()}
+  // Nothing is written here: the installs, exports and imports are read from one list of each kind per cluster.
+  const lists = new RunLists()
+  const clusters = await readDeclared(session, m, progress, report, lists)
+  const read = {installs: new Map(clusters.map((c) => [c.context, c.install])), lists}
   const docs: Array<{context: string; object: import('../kube/resources.ts').KubeObject}> = []
   const missing: string[] = []
   const common = {istioNamespace: ns, dryRun: false, version: o.version, progress: o.progress}
