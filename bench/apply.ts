@@ -8,6 +8,7 @@
 // Env: BENCH_CLUSTERS (cluster1,cluster2,cluster3), BENCH_WEST (cluster2), BENCH_EAST (cluster1);
 // BENCH_BASE: built checkouts of other commits (comma-separated dirs, each with bin/run.js and
 // dist/) whose repeat apply and plan run in the same rounds, on the same state, for a before/after;
+// BENCH_ITEMISE: the checkouts (names as in the table) whose requests are listed one kind a line (default: this);
 // BENCH_KEEP=1 leaves the applied state in place at the end (to look at; the next run cleans up first).
 import {spawn} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
@@ -26,6 +27,8 @@ const NS = 'bench-apply'
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const BASES = (process.env.BENCH_BASE ?? '').split(',').filter(Boolean)
+/** The checkouts whose requests are itemised (BENCH_ITEMISE, comma-separated names; default this checkout). */
+const ITEMISE = (process.env.BENCH_ITEMISE ?? 'this').split(',')
 const dir = mkdtempSync(join(tmpdir(), 'bench-apply-'))
 
 interface Run {ms: number; requests: number; writes: number; code: number; stdout: string; stderr: string; log: Request[]}
@@ -205,5 +208,5 @@ for (const r of results) {
 for (const r of results) {
   process.stdout.write(`\nrequests of the repeat (last round), by context, verb and kind; budget: the kinds the run lists × the clusters + istiod's debug reads\n`)
   for (const it of r.itemised) process.stdout.write(`  ${it.checkout} ${it.verb} -f: ${it.budget}\n`)
-  for (const it of r.itemised.filter((x) => x.checkout === 'this')) process.stdout.write(`\n  this, ${it.verb} -f:\n${it.lines.join('\n')}\n`)
+  for (const it of r.itemised.filter((x) => ITEMISE.includes(x.checkout))) process.stdout.write(`\n  ${it.checkout}, ${it.verb} -f:\n${it.lines.join('\n')}\n`)
 }
