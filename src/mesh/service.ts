@@ -41,8 +41,12 @@ export interface MeshCluster {context: string; clusterId: string}
  */
 type DeclaredCluster = MeshCluster & {meshConfigMap: string; install: IstioInstall}
 
-async function readDeclared(session: Session, m: Mesh, progress: StepRunner, report: Reporter, lists: RunLists): Promise<DeclaredCluster[]> {
+async function readDeclared(session: Session, m: Mesh, progress: StepRunner, report: Reporter): Promise<{clusters: DeclaredCluster[]; read: StepReads}> {
   for (const c of m.clusters) session.resolve(c.context)
+  // The run's lists: each kind the installs, the steps (and, when the run wrote nothing, verify)
+  // read is listed once per cluster, listed again only after this run wrote an object of that kind
+  // there (a dry run persists nothing, so never).
+  const lists = new RunLists()
   // through the run's lists (src/cluster/listed.ts): the kinds read here are the ones the steps and verify list
   const installs = await progress(m.clusters.map((c) => ({
     title: `Read cluster "${c.context}"`,
@@ -55,8 +59,13 @@ async function readDeclared(session: Session, m: Mesh, progress: StepRunner, rep
   })
   const unknownIds = m.clusters.filter((c, i) => !c.remoteName && !installs[i].facts.clusterId).map((c) => `"${c.context}"`)
   if (unknownIds.length > 0) report.warn(`cannot tell the cluster ID of ${unknownIds.join(', ')} (no istiod CLUSTER_ID, no injector clusterName): set remoteName in spec.clusters`)
-  return m.clusters.map((c, i) => ({context: c.context, clusterId: c.remoteName ?? installs[i].facts.clusterId ?? c.context, meshConfigMap: installs[i].names.meshConfigMap, install: installs[i]}))
+  const clusters = m.clusters.map((c, i) => ({context: c.context, clusterId: c.remoteName ?? installs[i].facts.clusterId ?? c.context, meshConfigMap: installs[i].names.meshConfigMap, install: installs[i]}))
+  // Each step's service gets the installs read here instead of reading them again, and the run's lists.
+  return {clusters, read: {installs: new Map(clusters.map((c) => [c.context, c.install])), lists}}
 }
+
+/** What the steps read from instead of the cluster: the installs of the declared clusters and the run's lists. */
+interface StepReads {installs: KnownInstalls; lists: RunLists}
 
 export interface MeshRunResult {
   /** One line per object, merged over the steps (an object two steps touch appears once), grouped by cluster. */
@@ -91,18 +100,13 @@ export async function runMesh(session: Session, o: MeshRunOptions): Promise<Mesh
   const report = collector()
   const progress = o.progress ?? quietSteps
   // 1. Read every declared cluster once, concurrently: reachable, Istio installed, its cluster ID.
-  // The run's lists: each kind the installs, the export and import steps (and, when the run wrote
-  // nothing, verify) read is listed once per cluster, listed again only after this run wrote an
-  // object of that kind there (a dry run persists nothing, so never).
-  const lists = new RunLists()
-  const clusters = await readDeclared(session, m, progress, report, lists)
+  const {clusters, read} = await readDeclared(session, m, progress, report)
+  const {installs, lists} = read
   const idOf = new Map(clusters.map((c) => [c.context, c.clusterId]))
 
   // 2. The declared operations, in dependency order, through the step commands' services.
   const changes: Change[] = []
-  // Each step's service gets the installs read in 1. instead of reading them again, and the run's lists.
-  const installs = new Map(clusters.map((c) => [c.context, c.install]))
-  const ops: Operation[] = desiredSteps(m).map((s) => ({title: describeStep(s), run: () => runStep(session, s, o, report, {installs, lists}, plannedGateways(s, clusters, changes, o))}))
+  const ops: Operation[] = desiredSteps(m).map((s) => ({title: describeStep(s), run: () => runStep(session, s, o, report, read, plannedGateways(s, clusters, changes, o))}))
   // 3. --prune: what kubectl-mesh made in the declared clusters that the file no longer declares.
   if (o.prune) ops.push(...await planPrune(session, o, idOf, report, installs))
 
@@ -143,7 +147,7 @@ function plannedGateways(s: MeshStep, clusters: DeclaredCluster[], before: Chang
 }
 
 /** One declared operation through its step command's service; its changes. */
-async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report: Reporter, read: {installs: KnownInstalls; lists?: RunLists}, plannedGateways: KubeObject[] = []): Promise<Change[]> {
+async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report: Reporter, read: StepReads, plannedGateways: KubeObject[] = []): Promise<Change[]> {
   const m = o.mesh
   const common = {istioNamespace: m.istioNamespace, dryRun: o.dryRun, version: o.version, progress: o.progress}
   switch (s.kind) {
@@ -318,9 +322,7 @@ export async function writeMeshFiles(session: Session, o: OutputDirOptions): Pro
   const report = collector()
   const progress = o.progress ?? quietSteps
   // Nothing is written here: the installs, exports and imports are read from one list of each kind per cluster.
-  const lists = new RunLists()
-  const clusters = await readDeclared(session, m, progress, report, lists)
-  const read = {installs: new Map(clusters.map((c) => [c.context, c.install])), lists}
+  const {clusters, read} = await readDeclared(session, m, progress, report)
   const docs: Array<{context: string; object: import('../kube/resources.ts').KubeObject}> = []
   const missing: string[] = []
   const common = {istioNamespace: ns, dryRun: false, version: o.version, progress: o.progress}
