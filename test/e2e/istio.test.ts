@@ -339,7 +339,7 @@ describe('cluster link --network-config gateway: an istio-remote Gateway istiod 
     if (served.code === 0) return
     const {gatewayApiCrds} = await import('../../testbed/istio-install.ts')
     const crds = gatewayApiCrds()
-    await kubectl(['apply', '--server-side', '-f', '-'], {context: C1, input: crds.map((o) => JSON.stringify(o)).join('\n---\n'), timeoutMs: 180_000})
+    await kubectl(['apply', '--server-side', '-f', '-'], {context: C1, input: crds.map((o) => JSON.stringify(o)).join('\n---\n')})
     addedCrds = crds.map((o) => o.metadata.name)
     await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...addedCrds.map((n) => `crd/${n}`)], {context: C1})
   })
