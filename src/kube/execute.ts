@@ -56,11 +56,14 @@ export class ExecutionError extends Error {
   readonly cause: unknown
   readonly changes: Change[]
   readonly journal: Outcome[]
-  constructor(cause: unknown, changes: Change[], journal: Outcome[]) {
+  /** The write that failed (its index in the plan's writes). */
+  readonly index: number
+  constructor(cause: unknown, changes: Change[], journal: Outcome[], index: number) {
     super((cause as Error)?.message ?? String(cause))
     this.cause = cause
     this.changes = changes
     this.journal = journal
+    this.index = index
   }
 }
 
@@ -119,7 +122,7 @@ async function perform(w: PlannedOp, client: KubeClient, values: PlanValues, dry
     }
     case 'annotate': {
       const c = await editAnnotation(client, {apiVersion: w.ref.apiVersion ?? 'v1', ...w.ref}, w.key, w.edit, opts)
-      return c && c.action !== 'unchanged' ? [c] : []
+      return c ? [c] : []
     }
     case 'yaml': return [await editConfigMapYaml(client, {namespace: w.namespace, name: w.name, key: w.key, edit: w.edit}, opts)]
     case 'unchanged': return [changeOf(w.context, w.ref, 'unchanged')]
@@ -156,7 +159,7 @@ export async function executePlan(plan: {access: AccessCheck[]; writes: PlannedO
         }))
       }
     } catch (error) {
-      throw new ExecutionError(error, changes, journal)
+      throw new ExecutionError(error, changes, journal, seq)
     }
     for (const c of made) {
       const at = changes.findIndex((x) => sameObject(x, c))

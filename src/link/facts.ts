@@ -73,6 +73,8 @@ export interface LinkFacts {
   tokenSecret?: KubeObject
   /** Secrets labelled istio/multiCluster=true in the Istio namespace. */
   remoteSecrets: KubeObject[]
+  /** Every Secret of the Istio namespace (unlink deletes istio-remote-secret-<ID> whoever made it). */
+  secrets?: KubeObject[]
   /** Istio's `remote` profile: no istiod here, its control plane runs in a primary (src/istio/install.ts). */
   remoteProfile?: boolean
   /** A remote-profile install's global.remotePilotAddress. */
@@ -213,6 +215,7 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
     clusterRoleBinding: typed(clusterRoleBinding, RESOURCES.ClusterRoleBinding),
     tokenSecret: typed(named(secrets, READER_TOKEN_SECRET), RESOURCES.Secret),
     remoteSecrets: secrets.filter((s) => s.metadata.labels?.[MULTICLUSTER_LABEL] === 'true').map((s) => withType(s, RESOURCES.Secret)),
+    secrets,
     gateways: gatewayList?.map((g) => withType(g, RESOURCES.Gateway)),
     kubeGateways: want.kubeGateways ? kubeGateways?.map((g) => withType(g, RESOURCES.KubeGateway)) : undefined,
     ambient,

@@ -275,7 +275,8 @@ function writesOf(o: LinkPlanOptions, directions: Direction[], readerPlans: Map<
   const writes: PlannedOp[] = []
   for (const [facts, steps] of readerPlans) {
     for (const step of steps) {
-      writes.push(step.mode === 'keep' ? {op: 'unchanged', context: facts.context, ref: step.desired} : {op: 'apply', context: facts.context, object: step.desired, live: step.live})
+      // an object someone else made is kept as it is (desired = live: unchanged, no request)
+      writes.push({op: 'apply', context: facts.context, object: step.desired, live: step.live})
     }
     if (o.tokenTtlSeconds === undefined) {
       writes.push({op: 'step', context: facts.context, title: `Wait for the reader token in "${facts.context}"`, run: async (client, v) => {

@@ -2,27 +2,21 @@
 // the reader account and token in the discovered cluster (WEST), the remote secret and the
 // meshNetworks entry in the discovering cluster (EAST).
 import {UsageError, OperationError} from '../errors.ts'
-import {type Change, deleteObject, editAnnotation, editObject, listObjects} from '../kube/apply.ts'
+import type {Change} from '../kube/apply.ts'
 import type {KubeClient} from '../kube/client.ts'
-import {editConfigMapYaml} from '../kube/configmap-yaml.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
 import {executePlan, ExecutionError} from '../kube/execute.ts'
 import {type Outcome, writtenSuffix} from '../kube/journal.ts'
-import {type KubeObject, RESOURCES, resourcePath, resourceFor} from '../kube/resources.ts'
+import type {KubeObject} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
-import {CONTROL_PLANE_CLUSTERS_ANNOTATION, CROSS_NETWORK_GATEWAY, EXPOSE_ANNOTATION, ISTIOD_GATEWAY, isDns1123Label, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, readerClusterRole} from '../istio/names.ts'
+import {isDns1123Label} from '../istio/names.ts'
 import {type FactsWant, type LinkFacts, readClusterFacts} from './facts.ts'
-import {readIstioInstall, readRevisioned} from '../istio/read.ts'
-import {dropExposure, dropIstiodExposure, isManaged, type MeshNetworks, remoteSecretName, removeRegistry, withoutControlPlane} from './plan.ts'
 import {NO_CLUSTER_ID, validateInputs} from './validate.ts'
 import {allInOrder} from '../settle.ts'
 import type {Reporter} from '../report.ts'
 import {quietSteps, type StepRunner} from '../steps.ts'
-import {removeScopeEdit, writeScope} from './ambient.ts'
-import {readAmbient} from '../istio/ambient-read.ts'
-import {listAnchors} from './token.ts'
 import {type LinkSummary, planLink} from './link-plan.ts'
-import {dropRemoteGateway, remoteGatewayRef} from './remote-gateway.ts'
+import {planUnlink, type UnlinkDirection} from './unlink-plan.ts'
 import {RunLists} from '../cluster/snapshot.ts'
 
 export interface LinkOptions {
@@ -164,73 +158,32 @@ export async function unlink(session: Session, o: UnlinkOptions): Promise<{chang
   const west = westRef && session.client(westRef.context)
   const ns = o.istioNamespace
 
-  // The cluster IDs that were not given are read before the first write: WEST's (the default
-  // --remote-name) and, with --bidirectional, EAST's (the ID WEST's link to EAST was made for).
-  let id = o.remoteName
-  let reverseId: string | undefined
-  if (west && (!id || o.bidirectional)) {
-    const [eastFacts, westFacts] = await allInOrder([o.bidirectional ? readFacts(east, ns) : undefined, id ? undefined : readFacts(west, ns)])
-    id ??= requireClusterId(westFacts!, 'pass --remote-name with the cluster ID the link was made for')
-    if (eastFacts) reverseId = requireClusterId(eastFacts, 'unlink that direction on its own: kubectl mesh cluster unlink --context <WEST> --remote-name <EAST cluster ID>')
-  }
+  // 1. Read: EAST, and WEST when it is named (without --remote-context, unlink works while WEST is
+  // unreachable); each kind once (src/link/facts.ts). The IDs not given are told before any write.
+  const lists = new RunLists()
+  const want = {tokens: true, kubeGateways: true}
+  const [eastFacts, westFacts] = await allInOrder([readClusterFacts(east, ns, want, lists), west ? readClusterFacts(west, ns, want, lists) : undefined])
+  const id = o.remoteName ?? requireClusterId(westFacts!, 'pass --remote-name with the cluster ID the link was made for')
+  const reverseId = o.bidirectional ? requireClusterId(eastFacts, 'unlink that direction on its own: kubectl mesh cluster unlink --context <WEST> --remote-name <EAST cluster ID>') : undefined
   // The ID of the cluster that relies on the peer's cross-network Gateway: EAST's (WEST's in the mirror image).
-  const eastId = west ? reverseId ?? (await readIstioInstall(east, ns)).facts.clusterId ?? east.context : undefined
-  const directions: Array<{from: KubeClient; id: string; fromId?: string; peer?: KubeClient}> = [{from: east, id: id!, fromId: eastId, peer: west}]
-  if (west && reverseId) directions.push({from: west, id: reverseId, fromId: id, peer: east})
+  const eastId = westFacts ? reverseId ?? eastFacts.clusterId ?? east.context : undefined
+  const directions: UnlinkDirection[] = [{from: eastFacts, id, fromId: eastId, peer: westFacts}]
+  if (westFacts && reverseId) directions.push({from: westFacts, id: reverseId, fromId: id, peer: eastFacts})
 
-  const ids = directions.map((d) => d.id)
-  const changes: Change[] = []
-  for (const [i, d] of directions.entries()) {
-    try {
-      const removed = await removeLink(d.from, d.id, ns, o.dryRun)
-      changes.push(...removed.changes)
-      // primary-remote: this cluster no longer passes its istiod through for d.id (once no remote relies on it)
-      const istiodDropped = await dropIstiodExposureIn(d.from, d.id, ns, o.dryRun)
-      changes.push(...istiodDropped)
-      if (d.peer && d.fromId) {
-        const nsRef = {...RESOURCES.Namespace, metadata: {name: ns}}
-        const fromId = d.fromId
-        const c = await editAnnotation(d.peer, nsRef, CONTROL_PLANE_CLUSTERS_ANNOTATION, (live) => withoutControlPlane(live, fromId), {dryRun: o.dryRun})
-        if (c && c.action !== 'unchanged') changes.push(c)
-      } else if (istiodDropped.length > 0) {
-        o.report.note(`context "${d.id}" (a remote-profile cluster) may still name "${d.from.context}" in its namespace annotation ${CONTROL_PLANE_CLUSTERS_ANNOTATION}: run unlink with --remote-context for ${d.id} to drop it`)
-      }
-      if (d.peer && d.fromId) {
-        const dropped = await dropPeerExposure(d.peer, d.fromId, ns, o.dryRun)
-        if (dropped) changes.push(dropped)
-        changes.push(...await revokeLinkTokens(d.peer, d.fromId, ns, o.dryRun))
-      } else if (removed.exposed) {
-        o.report.note(`context "${d.from.context}" relied on ${d.id}'s Gateway ${CROSS_NETWORK_GATEWAY} (it passes ${d.id}'s services through its east-west gateway); it may still list this cluster: run unlink with --remote-context for ${d.id} to drop it`)
-      }
-    } catch (error) {
-      if (i === 0) throw error
-      throw unlinkPartialFailure(error, changes, `the link of "${d.id}" in "${d.from.context}" was not removed`)
-    }
+  // 2. The plan (pure), then the one executor.
+  const plan = planUnlink(directions, {istioNamespace: ns, dryRun: o.dryRun, pruneRemote: o.pruneRemote})
+  for (const n of plan.notes) o.report.note(n)
+  for (const w of plan.warnings) o.report.warn(w)
+  try {
+    const changes = await executePlan({access: [], writes: plan.writes}, {clientFor: (ctx) => session.client(ctx), dryRun: o.dryRun})
+    return {changes: changes.filter((c) => c.action !== 'unchanged'), ids: directions.map((d) => d.id)}
+  } catch (error) {
+    if (!(error instanceof ExecutionError)) throw error
+    if (error.journal.length === 0) throw error.cause
+    const part = plan.part[error.index]
+    const what = part === -2 ? `nothing was pruned in "${plan.writes[error.index].context}"` : part >= 0 ? `the link of "${directions[part].id}" in "${directions[part].from.context}" was not removed` : 'the serviceScopeConfigs entry was not removed'
+    throw unlinkPartialFailure(error.cause, error.journal, what)
   }
-  // Ambient: kubectl-mesh's serviceScopeConfigs entry goes from a cluster once no link needs it
-  // (no remote secret left in it, and none in the peer naming it); only when kubectl-mesh added it.
-  if (!o.dryRun) {
-    const holds = async (c: KubeClient) => (await listObjects(c, RESOURCES.Secret, {namespace: ns, labelSelector: `${MULTICLUSTER_LABEL}=true`})).length > 0
-    const pair = [east, ...(west ? [west] : [])]
-    const busy = await Promise.all(pair.map(holds))
-    for (const c of pair) {
-      if (busy.some(Boolean)) continue
-      const r = await readAmbient(c, ns)
-      if (r.facts.kind !== 'ambient' || !r.meshConfigMap) continue
-      const change = await writeScope(c, r, removeScopeEdit)
-      if (change.action !== 'unchanged') changes.push(change)
-    }
-  }
-  if (!o.pruneRemote) return {changes, ids}
-  // What link created in each peer: the token Secret, and the account and RBAC if kubectl-mesh made them.
-  for (const d of directions) {
-    try {
-      changes.push(...await pruneReader(d.peer!, ns, o.report, o.dryRun))
-    } catch (error) {
-      throw unlinkPartialFailure(error, changes, `nothing was pruned in "${d.peer!.context}"`)
-    }
-  }
-  return {changes, ids}
 }
 
 function requireClusterId(f: LinkFacts, hint: string): string {
@@ -238,90 +191,7 @@ function requireClusterId(f: LinkFacts, hint: string): string {
   throw new UsageError(`context "${f.context}": cannot tell the cluster ID (${f.clusterId ? `"${f.clusterId}" is not a DNS-1123 label` : NO_CLUSTER_ID}); nothing was removed`, hint)
 }
 
-/** In the peer: drop `relyingId` from its cross-network Gateway (deleted when no linking cluster is left). */
-async function dropPeerExposure(peer: KubeClient, relyingId: string, ns: string, dryRun?: boolean): Promise<Change | undefined> {
-  const install = await readIstioInstall(peer, ns)
-  const ref = {...RESOURCES.Gateway, metadata: {name: CROSS_NETWORK_GATEWAY, namespace: install.gateway?.namespace ?? ns}}
-  return editObject(peer, ref, dropExposure(relyingId), {dryRun})
-}
-
-/**
- * In the peer: the credentials made for this link alone (`--token-ttl` anchors and the per-link
- * token Secrets of rotate-credentials, labelled kubectl-mesh/token-for=<ID>): deleting them
- * revokes their tokens, which no remote secret carries any more. The shared reader token stays
- * (--prune-remote removes it).
- */
-async function revokeLinkTokens(peer: KubeClient, relyingId: string, ns: string, dryRun?: boolean): Promise<Change[]> {
-  const changes: Change[] = []
-  for (const s of (await listAnchors(peer, ns, relyingId)).filter(isManaged)) {
-    const c = await deleteObject(peer, {apiVersion: 'v1', kind: 'Secret', metadata: {name: s.metadata.name, namespace: ns}}, {dryRun})
-    if (c) changes.push(c)
-  }
-  return changes
-}
-
-/** In a primary: drop `remoteId` from its Gateway kubectl-mesh-istiod; Gateway and VirtualService go when no remote is left. */
-async function dropIstiodExposureIn(primary: KubeClient, remoteId: string, ns: string, dryRun?: boolean): Promise<Change[]> {
-  const install = await readIstioInstall(primary, ns, {}, {meshConfig: false})
-  const namespace = install.gateway?.namespace ?? ns
-  const gref = {...RESOURCES.Gateway, metadata: {name: ISTIOD_GATEWAY, namespace}}
-  const g = await editObject(primary, gref, dropIstiodExposure(remoteId), {dryRun})
-  if (!g || g.action !== 'deleted') return g && g.action !== 'unchanged' ? [g] : []
-  const vref = {...RESOURCES.VirtualService, metadata: {name: ISTIOD_GATEWAY, namespace}}
-  const v = await editObject(primary, vref, (live) => (live && isManaged(live) ? null : undefined), {dryRun})
-  return v ? [g, v] : [g]
-}
-
-/** In one cluster: delete the remote secret of ID and remove ID from meshNetworks. `exposed`: the link relied on the peer's cross-network Gateway. */
-async function removeLink(client: KubeClient, id: string, ns: string, dryRun?: boolean): Promise<{changes: Change[]; exposed: boolean}> {
-  const changes: Change[] = []
-  const secret = {apiVersion: 'v1', kind: 'Secret', metadata: {name: remoteSecretName(id), namespace: ns}}
-  // Read first, so that a repeated unlink sends no write at all. meshNetworks lives in the mesh
-  // ConfigMap of the revision link chose (src/istio/revision.ts): `istio` unless only a revisioned istiod runs.
-  const [live, {revision: {names}, objects: {meshConfigMap: cm}}] = await allInOrder([
-    client.getOptional<KubeObject>(resourcePath(RESOURCES.Secret, ns, secret.metadata.name)),
-    readRevisioned(client, ns, ['meshConfigMap'] as const),
-  ])
-  const deleted = live && await deleteObject(client, secret, {dryRun})
-  if (deleted) changes.push(deleted)
-  if (cm) {
-    const c = await editConfigMapYaml<MeshNetworks>(client, {namespace: ns, name: names.meshConfigMap, key: 'meshNetworks', edit: (d) => removeRegistry(d, id)}, {dryRun})
-    if (c.action !== 'unchanged') changes.push(c)
-  }
-  // --network-config gateway: the istio-remote Gateway that named ID's network (a GET that finds none when the Gateway API is not served)
-  const remote = await editObject(client, remoteGatewayRef(ns, id), dropRemoteGateway, {dryRun})
-  if (remote) changes.push(remote)
-  return {changes, exposed: live?.metadata.annotations?.[EXPOSE_ANNOTATION] === 'all'}
-}
-
-/** In the remote cluster: the reader token Secret, and the account and RBAC, each only if kubectl-mesh created it. */
-async function pruneReader(client: KubeClient, ns: string, report: Reporter, dryRun?: boolean): Promise<Change[]> {
-  const objs: Array<{apiVersion: string; kind: string; metadata: {name: string; namespace?: string}}> = [
-    {apiVersion: 'v1', kind: 'Secret', metadata: {name: READER_TOKEN_SECRET, namespace: ns}},
-    {apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: {name: readerClusterRole(ns)}},
-    {apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: {name: readerClusterRole(ns)}},
-    {apiVersion: 'v1', kind: 'ServiceAccount', metadata: {name: READER_SERVICE_ACCOUNT, namespace: ns}},
-  ]
-  const live = await Promise.all(objs.map((x) => client.getOptional<KubeObject>(resourcePath(resourceFor(x), x.metadata.namespace, x.metadata.name))))
-  const changes: Change[] = []
-  const kept: string[] = []
-  for (const [i, x] of objs.entries()) {
-    if (!live[i]) continue
-    if (!isManaged(live[i])) {
-      kept.push(`${x.kind}/${x.metadata.name}`)
-      continue
-    }
-    const c = await deleteObject(client, x, {dryRun})
-    if (c) changes.push(c)
-  }
-  if (changes.some((c) => c.kind === 'Secret')) {
-    report.warn(`context "${client.context}": the reader token is shared by every cluster linked to "${client.context}" with kubectl-mesh; their links stop working until they are linked again`)
-  }
-  if (kept.length > 0) report.note(`context "${client.context}": left ${kept.join(', ')} in place: kubectl-mesh did not create them`)
-  return changes
-}
-
-function unlinkPartialFailure(error: unknown, changes: Change[], what: string): OperationError {
+function unlinkPartialFailure(error: unknown, changes: Outcome[], what: string): OperationError {
   const base = error instanceof ApiError ? toOperationError(error) : (error as Error)
   return new OperationError(`${base.message}${writtenSuffix(changes)}; ${what}`, 'run the same command again when every cluster is reachable: it removes what is left')
 }

@@ -97,8 +97,8 @@ describe('link plan: the whole change set as a value', () => {
       'apply ServiceAccount/istio-reader-service-account @west',
       'apply ClusterRole/istio-reader-clusterrole-istio-system @west',
       'apply ClusterRoleBinding/istio-reader-clusterrole-istio-system @west',
-      // a token Secret kubectl-mesh did not make is reused as it is
-      'unchanged Secret/istio-reader-service-account-istio-remote-secret-token @west',
+      // a token Secret kubectl-mesh did not make is reused as it is (desired = live: no request)
+      'apply Secret/istio-reader-service-account-istio-remote-secret-token @west',
       'step Wait for the reader token in "west" @west',
       'edit Gateway/kubectl-mesh-cross-network @west',
       'apply Secret/istio-remote-secret-west @east',
