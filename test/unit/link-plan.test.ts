@@ -10,6 +10,7 @@ import {deriveFacts, type LinkFacts} from '../../src/link/facts.ts'
 import {type LinkPlanOptions, planLink} from '../../src/link/link-plan.ts'
 import {addNetworkEntry, exposureGateway, planReader, remoteKubeconfig, remoteSecret} from '../../src/link/plan.ts'
 import {remoteGateway} from '../../src/link/remote-gateway.ts'
+import {planUnlink} from '../../src/link/unlink-plan.ts'
 import {dumpYaml} from '../../src/kube/configmap-yaml.ts'
 import type {KubeObject} from '../../src/kube/resources.ts'
 import {ambientFacts, ambientGateways} from '../../src/istio/ambient.ts'
@@ -203,5 +204,45 @@ describe('link plan: ambient writes are in the plan, so -o yaml and --dry-run sh
     }
     assert.ok(p.access.some((a) => a.context === 'west' && a.resource === 'gateways' && a.group === 'gateway.networking.k8s.io'))
     assert.equal(p.docs.some((d) => d.object.data?.meshNetworks !== undefined), false, 'no meshNetworks entry for an ambient pair')
+  })
+})
+
+describe('unlink plan: what a link made, removed, from one read of each cluster', () => {
+  const anchor = {apiVersion: 'v1', kind: 'Secret', metadata: {name: 'istio-reader-east-anchor-1', namespace: NS, labels: {'kubectl-mesh/token-for': 'east', 'app.kubernetes.io/managed-by': 'kubectl-mesh'}}}
+
+  test('the secret (whoever made it), the meshNetworks entry, the peer\'s exposure and this link\'s anchors; a repeat plans nothing', () => {
+    const {e, w} = linked()
+    const e2 = {...e, secrets: e.remoteSecrets}
+    const w2 = {...w, anchors: [anchor]}
+    const p = planUnlink([{from: e2, id: 'west', fromId: 'east', peer: w2}], {istioNamespace: NS})
+    assert.deepEqual(ops(p.writes), ['edit Secret/istio-remote-secret-west @east', 'yaml ConfigMap/istio @east', 'edit Gateway/kubectl-mesh-cross-network @west', 'edit Secret/istio-reader-east-anchor-1 @west'])
+    const cross = p.writes[2]
+    assert.ok(cross.op === 'edit' && cross.edit(cross.read ?? undefined) === null, 'the Gateway goes with its last linking cluster')
+    // after it: nothing left to remove
+    const gone = planUnlink([{from: east({secrets: []}), id: 'west', fromId: 'east', peer: west({gateways: [], anchors: []})}], {istioNamespace: NS})
+    assert.deepEqual(gone.writes, [])
+  })
+
+  test('without --remote-context only the discovering cluster is touched, and the note says what it could not clean', () => {
+    const {e} = linked()
+    const p = planUnlink([{from: {...e, secrets: e.remoteSecrets}, id: 'west'}], {istioNamespace: NS})
+    assert.deepEqual([...new Set(p.writes.map((x) => x.context))], ['east'])
+    assert.ok(p.notes.some((n) => /relied on west's Gateway kubectl-mesh-cross-network/.test(n)), p.notes.join('\n'))
+  })
+
+  test('the istio-remote Gateway of a gateway-wired link goes; one someone else made stays', () => {
+    const ours = remoteGateway({namespace: NS, id: 'west', network: 'net-west', gateways: [{address: '203.0.113.9', port: 15443}], version: '1.0.0'})
+    const p = planUnlink([{from: east({secrets: [], kubeGateways: [ours]}), id: 'west'}], {istioNamespace: NS})
+    assert.deepEqual(ops(p.writes), ['edit Gateway/kubectl-mesh-remote-west @east'])
+    const theirs = {...ours, metadata: {name: ours.metadata.name, namespace: NS}}
+    assert.deepEqual(planUnlink([{from: east({secrets: [], kubeGateways: [theirs]}), id: 'west'}], {istioNamespace: NS}).writes, [])
+  })
+
+  test('--prune-remote: the reader objects kubectl-mesh made; the ones an install made stay (noted)', () => {
+    const w0 = west()
+    const made = planReader(west({tokenSecret: undefined}), '1.0.0').map((s) => s.desired)
+    const p = planUnlink([{from: east({secrets: []}), id: 'west', fromId: 'east', peer: west({serviceAccount: made[0], clusterRole: made[1], clusterRoleBinding: made[2], tokenSecret: w0.tokenSecret, gateways: []})}], {istioNamespace: NS, pruneRemote: true})
+    assert.deepEqual(ops(p.writes), ['edit ClusterRoleBinding/istio-reader-clusterrole-istio-system @west', 'edit ClusterRole/istio-reader-clusterrole-istio-system @west', 'edit ServiceAccount/istio-reader-service-account @west'])
+    assert.ok(p.notes.some((n) => /left Secret\/istio-reader-service-account-istio-remote-secret-token in place/.test(n)))
   })
 })
