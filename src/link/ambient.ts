@@ -10,8 +10,6 @@
 // No meshNetworks entry and no cross-network Gateway (networking.istio.io) are written for an
 // ambient pair: ztunnels reach other networks through the istio-east-west Gateway's status address.
 import {UsageError} from '../errors.ts'
-import {type Change, changeOf, editObject} from '../kube/apply.ts'
-import type {KubeClient} from '../kube/client.ts'
 import {dumpYaml} from '../kube/configmap-yaml.ts'
 import type {KubeObject} from '../kube/resources.ts'
 import {stamp} from '../istio/names.ts'
@@ -103,10 +101,3 @@ export function removeScopeEdit(live: KubeObject | undefined): KubeObject | unde
 /** A mesh ConfigMap edit is up to date when its mesh key and kubectl-mesh's annotation are. */
 export const sameScopeEqual = (live: KubeObject, desired: KubeObject) =>
   live.data?.mesh === desired.data?.mesh && (live.metadata.annotations?.[SERVICE_SCOPE_OWNED_ANNOTATION] ?? null) === (desired.metadata.annotations?.[SERVICE_SCOPE_OWNED_ANNOTATION] ?? null)
-
-/** Write one mesh ConfigMap edit (GET, then PUT only when it differs; conflicts retried). */
-export async function writeScope(client: KubeClient, r: AmbientRead, edit: (live: KubeObject | undefined) => KubeObject | undefined, dryRun?: boolean): Promise<Change> {
-  const ref = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: r.meshConfigMapName, namespace: r.istioNamespace}}
-  const change = await editObject(client, ref, edit, {dryRun}, sameScopeEqual)
-  return change ?? changeOf(client.context, ref, 'unchanged')
-}

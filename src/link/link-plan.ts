@@ -23,7 +23,7 @@ import {
 import {isLoopbackServer, type ResolvedLink, validatePair, validatePrimaryRemote} from './validate.ts'
 import type {AmbientRead} from '../istio/ambient-read.ts'
 import {addScopeEdit, ambientGatewayOf, type AmbientLinkPlan, planAmbientLink, sameScopeEqual} from './ambient.ts'
-import {type BoundTokenPlan, boundTokenFor, boundYamlError, formatTtl, planBoundToken, withoutTokenSecret} from './token.ts'
+import {type BoundTokenPlan, boundTokenFor, boundYamlError, DRY_RUN_TOKEN, formatTtl, planBoundToken, withoutTokenSecret} from './token.ts'
 import {dropRemoteGateway, remoteGatewayEdit, remoteGatewayRef} from './remote-gateway.ts'
 
 /** The options the plan depends on (cluster link's flags, parsed). */
@@ -109,8 +109,6 @@ export interface LinkPlan {
   docs: Array<{context: string; object: KubeObject}>
   yamlError?: UsageError
 }
-
-export const DRY_RUN_TOKEN = 'dry-run-token-not-issued'
 
 const tokenKey = (d: Direction | LinkFacts) => ('link' in d ? `bound:${d.link.east.context}:${d.link.west.context}` : `token:${d.context}`)
 
