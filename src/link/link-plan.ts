@@ -333,7 +333,8 @@ function writesOf(o: LinkPlanOptions, directions: Direction[], readerPlans: Map<
     if (d.mesh.changed) writes.push({op: 'yaml', context: e.context, namespace: e.istioNamespace, name: e.meshConfigMapName, key: 'meshNetworks', edit: d.mesh.edit})
     else if (d.mesh.present) writes.push({op: 'unchanged', context: e.context, ref: cmRef})
     if (d.remoteGateway.planned !== undefined || d.remoteGateway.live === undefined && d.link.remoteGateway) {
-      writes.push({op: 'edit', context: e.context, ref: remoteGatewayRef(e.istioNamespace, d.link.id), edit: d.remoteGateway.edit, read: d.remoteGateway.live})
+      // the API server defaults fields of a Gateway API Gateway (listeners' allowedRoutes): up to date when it holds ours
+      writes.push({op: 'edit', context: e.context, ref: remoteGatewayRef(e.istioNamespace, d.link.id), edit: d.remoteGateway.edit, read: d.remoteGateway.live, upToDate: isUpToDate})
     }
   }
   // Ambient: WEST's (and with --bidirectional EAST's) istio-east-west Gateway, then kubectl-mesh's
@@ -370,7 +371,7 @@ function accessOf(o: LinkPlanOptions, directions: Direction[], readerPlans: Map<
     const liveGw = gw && d.link.west.gateways?.find((g) => g.metadata.name === gw.metadata.name && g.metadata.namespace === gw.metadata.namespace)
     if (gw && !(liveGw && ownedFieldsEqual(liveGw, gw))) add(d.link.west, gw, Boolean(liveGw))
     const rgw = d.remoteGateway.planned
-    if (rgw && !(d.remoteGateway.live && ownedFieldsEqual(d.remoteGateway.live, rgw))) add(d.link.east, rgw, Boolean(d.remoteGateway.live))
+    if (rgw && !(d.remoteGateway.live && isUpToDate(d.remoteGateway.live, rgw))) add(d.link.east, rgw, Boolean(d.remoteGateway.live))
     if (d.primaryRemote) {
       // the annotation is a merge patch of the namespace (editAnnotation)
       if (d.primaryRemote.annotation !== undefined) add(d.link.west, {apiVersion: 'v1', kind: 'Namespace', metadata: {name: d.link.west.istioNamespace}}, true, true)

@@ -166,6 +166,12 @@ describe('link plan: --network-config gateway and the istio-remote Gateway', () 
     assert.equal(p.access.some((a) => a.resource === 'gateways' && a.context === 'east'), false)
     const w = p.writes.find((x) => x.op === 'edit' && x.ref.metadata.name === 'kubectl-mesh-remote-west')
     assert.equal(w?.op === 'edit' && w.read, live)
+    // the API server's defaults in the live Gateway (allowedRoutes) do not make it differ
+    const defaulted = {...live, spec: {...live.spec, listeners: live.spec.listeners.map((l: object) => ({...l, allowedRoutes: {namespaces: {from: 'Same'}}}))}}
+    const again = planLink(east({kubeGateways: [defaulted]}), west(), opts({networkConfig: 'gateway', gateway: {address: '203.0.113.9', port: 15443}}))
+    const w2 = again.writes.find((x) => x.op === 'edit' && x.ref.metadata.name === 'kubectl-mesh-remote-west')
+    assert.ok(w2?.op === 'edit' && w2.upToDate?.(defaulted, w2.edit(defaulted) as KubeObject), 'up to date with the defaults in place')
+    assert.equal(again.access.some((a) => a.resource === 'gateways' && a.context === 'east'), false)
     assert.throws(() => planLink(east({kubeGateways: undefined}), west(), opts({networkConfig: 'gateway', gateway: {address: '203.0.113.9', port: 15443}})),
       (e: unknown) => e instanceof UsageError && /does not serve the Gateway API/.test(e.message) && /install the Gateway API CRDs/.test(e.hint ?? ''))
   })
