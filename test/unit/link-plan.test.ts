@@ -161,7 +161,7 @@ describe('link plan: --network-config gateway and the istio-remote Gateway', () 
   })
 
   test('a repeat finds its Gateway as planned: no access check for it; EAST without the Gateway API: exit 2 with the fix', () => {
-    const live = {...remoteGateway({namespace: NS, id: 'west', network: 'net-west', gateways: [{address: '203.0.113.9', port: 15443}], version: '1.0.0'}), metadata: {...remoteGateway({namespace: NS, id: 'west', network: 'net-west', gateways: [{address: '203.0.113.9', port: 15443}], version: '1.0.0'}).metadata, resourceVersion: '3'}}
+    const live: KubeObject = {...remoteGateway({namespace: NS, id: 'west', network: 'net-west', gateways: [{address: '203.0.113.9', port: 15443}], version: '1.0.0'}), metadata: {...remoteGateway({namespace: NS, id: 'west', network: 'net-west', gateways: [{address: '203.0.113.9', port: 15443}], version: '1.0.0'}).metadata, resourceVersion: '3'}}
     const p = planLink(east({kubeGateways: [live]}), west(), opts({networkConfig: 'gateway', gateway: {address: '203.0.113.9', port: 15443}}))
     assert.equal(p.access.some((a) => a.resource === 'gateways' && a.context === 'east'), false)
     const w = p.writes.find((x) => x.op === 'edit' && x.ref.metadata.name === 'kubectl-mesh-remote-west')
