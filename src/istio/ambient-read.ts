@@ -7,10 +7,10 @@ import {listObjects} from '../kube/apply.ts'
 import {ApiError} from '../kube/errors.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import {allInOrder} from '../settle.ts'
-import {type AmbientFacts, ambientFacts, type AmbientGateway, ambientGateways, DATAPLANE_MODE_LABEL} from './ambient.ts'
+import {type AmbientFacts, ambientFacts, type AmbientGateway, ambientGateways} from './ambient.ts'
 import {installValues, parsedKey} from './install.ts'
 import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, revisionNames} from './revision.ts'
-import {NETWORK_LABEL} from './names.ts'
+import {DATAPLANE_MODE_LABEL, NETWORK_LABEL} from './names.ts'
 
 export interface AmbientRead {
   context: string
