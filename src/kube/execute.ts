@@ -9,7 +9,7 @@ import {type Change, changeOf, editAnnotation, type Edit, editObject, isUpToDate
 import type {KubeClient} from './client.ts'
 import {editConfigMapYaml} from './configmap-yaml.ts'
 import {type Outcome, recordWrite} from './journal.ts'
-import {type KubeObject, RESOURCES, resourcePath} from './resources.ts'
+import {type KubeObject, RESOURCES, resourceFor, resourcePath} from './resources.ts'
 import {runStep, type StepRunner} from '../steps.ts'
 
 type Ref = {apiVersion?: string; kind: string; metadata: {name: string; namespace?: string}}
@@ -68,9 +68,8 @@ export class ExecutionError extends Error {
 }
 
 /** The access a write of `obj` needs: create when absent, update (or patch) when it exists. */
-export function accessFor(context: string, obj: Ref, exists: boolean, patch = false): AccessCheck {
-  const type = Object.values(RESOURCES).find((r) => r.kind === obj.kind && (!obj.apiVersion || r.apiVersion === obj.apiVersion))
-  if (!type) throw new Error(`internal: no resource for ${obj.apiVersion}/${obj.kind}`)
+export function accessFor(context: string, obj: Ref & {apiVersion: string}, exists: boolean, patch = false): AccessCheck {
+  const type = resourceFor(obj)
   const group = type.apiVersion.includes('/') ? type.apiVersion.split('/')[0] : ''
   return {context, verb: patch ? 'patch' : exists ? 'update' : 'create', group, resource: type.plural,
     namespace: type.namespaced ? obj.metadata.namespace : undefined, name: exists ? obj.metadata.name : undefined}
