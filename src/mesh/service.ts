@@ -164,7 +164,8 @@ async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report:
     }
     case 'link': {
       const {link} = await import('../link/service.ts')
-      const r = await link(session, {context: s.context, remoteContext: s.remoteContext, bidirectional: s.bidirectional, ...s.overrides, ...s.options, expose: m.expose, output: 'text', report, ...common})
+      // the run's lists: both clusters' facts from one list of each kind per cluster (src/link/facts.ts)
+      const r = await link(session, {context: s.context, remoteContext: s.remoteContext, bidirectional: s.bidirectional, ...s.overrides, ...s.options, expose: m.expose, output: 'text', report, lists: read.lists, ...common})
       return r.changes
     }
     case 'export': {
@@ -338,7 +339,7 @@ export async function writeMeshFiles(session: Session, o: OutputDirOptions): Pro
         }
         case 'link': {
           const {link} = await import('../link/service.ts')
-          const r = await link(session, {context: s.context, remoteContext: s.remoteContext, bidirectional: s.bidirectional, ...s.overrides, ...s.options, expose: m.expose, output: 'yaml', report, ...common})
+          const r = await link(session, {context: s.context, remoteContext: s.remoteContext, bidirectional: s.bidirectional, ...s.overrides, ...s.options, expose: m.expose, output: 'yaml', report, lists: read.lists, ...common})
           docs.push(...r.docs ?? [])
           if (r.error) missing.push(`${describeStep(s)}: ${r.error.message}`)
           break
