@@ -16,6 +16,7 @@ import {basename, dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {dump} from 'js-yaml'
 import {kubeconfigPath, kubectl, kubectlBin} from '../testbed/testbed.ts'
+import {run} from '../testbed/util.ts'
 import {parseStats, writesOf} from '../src/ui/output.ts'
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -30,20 +31,10 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-apply-'))
 
 interface Run {ms: number; requests: number; writes: number; code: number; stdout: string; stderr: string}
 
-function cli(args: string[], repo = REPO): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now()
-    const child = spawn(process.execPath, [join(repo, 'bin', 'run.js'), ...args], {cwd: dir, env: {...process.env, KUBECONFIG: kubeconfigPath(), KUBECTL_MESH_STATS: '1', NO_COLOR: '1'}})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const s = parseStats(stderr) ?? {requests: -1, byContext: {}}
-      resolve({ms: performance.now() - started, requests: s.requests, writes: writesOf(s), code: code ?? -1, stdout, stderr})
-    })
-  })
+async function cli(args: string[], repo = REPO): Promise<Run> {
+  const {ms, code, stdout, stderr} = await run(process.execPath, [join(repo, 'bin', 'run.js'), ...args], {cwd: dir, env: {...process.env, KUBECONFIG: kubeconfigPath(), KUBECTL_MESH_STATS: '1', NO_COLOR: '1'}})
+  const s = parseStats(stderr) ?? {requests: -1, byContext: {}}
+  return {ms, requests: s.requests, writes: writesOf(s), code, stdout, stderr}
 }
 
 /** The baseline: kubectl listing, in every cluster concurrently, the kinds a repeat apply reads. */

@@ -13,10 +13,21 @@ export function defaultLog(): (msg: string) => void {
     : () => {};
 }
 
-interface RunResult { code: number; stdout: string; stderr: string }
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** wall-clock milliseconds from the spawn to the exit */
+  ms: number;
+}
 
+/**
+ * Run a command to its end and collect its output (stdin: `input`, else closed). Never rejects for
+ * the exit code: `code` is the exit code, 128 when a signal ended it (timeoutMs: SIGKILL after so long).
+ */
 export function run(cmd: string, args: string[], opts: { cwd?: string; input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; stdio?: 'pipe' | 'stderr' } = {}): Promise<RunResult> {
   return new Promise((res, rej) => {
+    const started = performance.now();
     const so: SpawnOptions = { cwd: opts.cwd, env: opts.env ?? process.env };
     so.stdio = opts.stdio === 'stderr' ? ['ignore', 2, 2] : ['pipe', 'pipe', 'pipe'];
     const child = spawn(cmd, args, so);
@@ -29,7 +40,7 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; input?: s
     child.on('error', (e) => { if (timer) clearTimeout(timer); rej(e); });
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
-      res({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+      res({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), ms: performance.now() - started });
     });
     if (child.stdin) {
       child.stdin.on('error', () => {});
