@@ -6,7 +6,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {parseStats, type RequestStats, writesOf} from '../../src/ui/output.ts'
-import {kubectl as testbedKubectl} from '../../testbed/testbed.ts'
+import {startApiServer, stopApiServer, kubectl as testbedKubectl} from '../../testbed/testbed.ts'
 import {run} from '../../testbed/util.ts'
 import {appendRun} from '../leak-scan.ts'
 
@@ -39,6 +39,16 @@ export async function mesh(args: string[], opts: {env?: Record<string, string | 
   const r = {code, stdout, stderr}
   logRun(args, r)
   return r
+}
+
+/** Run fn while the kube-apiserver of `cluster` is stopped; it is started again however fn ends. */
+export async function whileApiServerDown<T>(cluster: string, fn: () => Promise<T>): Promise<T> {
+  await stopApiServer(cluster)
+  try {
+    return await fn()
+  } finally {
+    await startApiServer(cluster)
+  }
 }
 
 /** kubectl from the test bed; throws on a non-zero exit unless allowFail. */
