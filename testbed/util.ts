@@ -19,6 +19,8 @@ export interface RunResult {
   stderr: string;
   /** wall-clock milliseconds from the spawn to the exit */
   ms: number;
+  /** killed because timeoutMs passed */
+  timedOut: boolean;
 }
 
 /**
@@ -36,11 +38,12 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; input?: s
     child.stdout?.on('data', (b: Buffer) => out.push(b));
     child.stderr?.on('data', (b: Buffer) => err.push(b));
     let timer: NodeJS.Timeout | undefined;
-    if (opts.timeoutMs) timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    let timedOut = false;
+    if (opts.timeoutMs) timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs);
     child.on('error', (e) => { if (timer) clearTimeout(timer); rej(e); });
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
-      res({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), ms: performance.now() - started });
+      res({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), ms: performance.now() - started, timedOut });
     });
     if (child.stdin) {
       child.stdin.on('error', () => {});
