@@ -28,7 +28,8 @@ const USAGE = `usage: node testbed/cli.ts <command>
                          for every cluster or CLUSTER= only (testbed/gateways.ts)
   gateway --context CTX SHAPE [--address A]
                          turn a running bed's east-west gateway into SHAPE; --address moves it (the IP, the
-                         DNS answer of lb-hostname, node -a's ExternalIP for nodeport); prints what istiod uses
+                         DNS answer of lb-hostname, node -a's ExternalIP for nodeport, the load-balancer IP of
+                         the Service istiod makes for gateway-api's Gateway); prints what istiod uses
   down [--keep]          stop every test bed process; --keep keeps .testbed/ (logs, data)
   status [--json]        clusters, ports, pids, health (exit 1 when not up and healthy)
   stop-apiserver NAME [--graceful]

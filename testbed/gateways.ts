@@ -10,12 +10,26 @@
 // - external-ip:  spec.externalIPs (no load-balancer address). The API server refuses loopback
 //                 externalIPs, so the bed uses TEST-NET-1 192.0.2.1N (never dialled: data only)
 // - gateway-port: ingress [{ip}] and label networking.istio.io/gatewayPort=16443 on a port 16443
+// - gateway-api:  the install's Service is replaced by a Gateway API Gateway `eastwestgateway` of
+//                 class istio carrying topology.istio.io/network, with a TLS auto-passthrough
+//                 listener on 15443 (Istio's pilot/pkg/config/kube/gateway/testdata/eastwest-tlsoption.yaml);
+//                 the real istiod's deployment controller makes its Deployment and Service
+//                 `eastwestgateway-istio` (type LoadBalancer, the Gateway's labels: network.go
+//                 discovers it like any labelled Service), the bed gives that Service its
+//                 load-balancer address and the Deployment its Pod. The Gateway API CRDs are
+//                 installed first when missing (the ambient bed's, sigs.k8s.io/gateway-api of the
+//                 module cache) and removed on reset when the shape installed them.
 // Written for Node's type stripping: erasable TypeScript only, node: builtins.
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { clusterIndex, clusterParams } from './fixtures.ts';
 import { kubectl } from './kubectl.ts';
 import { setDnsRecord } from './dns.ts';
+import { stateDir } from './paths.ts';
+import { waitUntil } from './istiod.ts';
+import { addGatewayPod, gatewayApiCrds, type KubeDoc } from './istio-install.ts';
 
-export const GATEWAY_SHAPES = ['lb-ip', 'lb-hostname', 'nodeport', 'external-ip', 'gateway-port'] as const;
+export const GATEWAY_SHAPES = ['lb-ip', 'lb-hostname', 'nodeport', 'external-ip', 'gateway-port', 'gateway-api'] as const;
 export type GatewayShape = (typeof GATEWAY_SHAPES)[number];
 
 const NS = 'istio-system';
@@ -45,9 +59,76 @@ export interface ShapeResult {
   targets: string[];
 }
 
+/** The Gateway API shape's Gateway, and the Deployment and Service istiod names after it (`<name>-<class>`). */
+export const KUBE_GATEWAY = 'eastwestgateway';
+export const KUBE_GATEWAY_SERVICE = `${KUBE_GATEWAY}-istio`;
+const savedServiceFile = (cluster: string): string => join(stateDir(), `gateway-shape-${cluster}-service.json`);
+const crdsFile = (cluster: string): string => join(stateDir(), `gateway-shape-${cluster}-crds.json`);
+
+/** The Gateway API Gateway of the gateway-api shape, as Istio's eastwest-tlsoption testdata writes it, on the cluster's network. */
+export function kubeEastWestGateway(cluster: string): KubeDoc {
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway',
+    metadata: { name: KUBE_GATEWAY, namespace: NS, labels: { 'topology.istio.io/network': clusterParams(clusterIndex(cluster)).network } },
+    spec: {
+      gatewayClassName: 'istio',
+      listeners: [{ name: 'cross-network', hostname: '*.local', port: 15443, protocol: 'TLS', tls: { mode: 'Passthrough', options: { 'gateway.istio.io/listener-protocol': 'auto-passthrough' } } }],
+    },
+  };
+}
+
+/** gateway-api: the install's Service saved and deleted, the CRDs (when missing) and the Gateway applied, istiod's Service given `address`. */
+async function setKubeGateway(cluster: string, address: string): Promise<ShapeResult> {
+  const k = (args: string[], input?: string, allowFail = false) => kubectl(args, { context: cluster, input, allowFail });
+  const crds = gatewayApiCrds();
+  const present = (await k(['get', 'crd', ...crds.map((c) => c.metadata.name), '-o', 'name', '--ignore-not-found'], undefined, true)).stdout;
+  const missing = crds.map((c) => c.metadata.name).filter((n) => !present.includes(`/${n}\n`) && !present.endsWith(`/${n}`));
+  if (missing.length > 0) {
+    await k(['apply', '--server-side', '-o', 'name', '-f', '-'], crds.filter((c) => missing.includes(c.metadata.name)).map((c) => JSON.stringify(c)).join('\n---\n'));
+    await k(['wait', '--for=condition=Established', '--timeout=60s', ...missing.map((n) => `crd/${n}`)]);
+    if (!existsSync(crdsFile(cluster))) writeFileSync(crdsFile(cluster), JSON.stringify(missing));
+  }
+  const svc = await k(['-n', NS, 'get', 'service', SVC, '-o', 'json'], undefined, true);
+  if (svc.code === 0) {
+    const o = JSON.parse(svc.stdout);
+    const { resourceVersion: _rv, uid: _uid, creationTimestamp: _ct, managedFields: _mf, ...metadata } = o.metadata;
+    const { clusterIP: _ip, clusterIPs: _ips, ...spec } = o.spec;
+    writeFileSync(savedServiceFile(cluster), JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata, spec }));
+    await k(['-n', NS, 'delete', 'service', SVC]);
+  }
+  await kubectl(['delete', 'node', ...gatewayNodes(cluster), '--ignore-not-found'], { context: cluster });
+  await k(['apply', '-f', '-'], JSON.stringify(kubeEastWestGateway(cluster)));
+  // istiod's deployment controller (gatewaycommon/deploymentcontroller.go, template kube-gateway.yaml)
+  const made = await waitUntil(`${cluster}: istiod made the ${KUBE_GATEWAY_SERVICE} Deployment and Service for the Gateway API Gateway ${KUBE_GATEWAY}`, async () => {
+    const d = await k(['-n', NS, 'get', 'deployment', KUBE_GATEWAY_SERVICE, '-o', 'json'], undefined, true);
+    const sv = await k(['-n', NS, 'get', 'service', KUBE_GATEWAY_SERVICE, '-o', 'json'], undefined, true);
+    return d.code === 0 && sv.code === 0 ? { deployment: JSON.parse(d.stdout) as KubeDoc, service: JSON.parse(sv.stdout) as KubeDoc } : undefined;
+  }, 90_000, 250);
+  await k(['-n', NS, 'patch', 'service', KUBE_GATEWAY_SERVICE, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: address }] } } })]);
+  if ((await k(['-n', NS, 'get', 'pod', `${KUBE_GATEWAY_SERVICE}-0`, '-o', 'name'], undefined, true)).code !== 0) {
+    await addGatewayPod(cluster, [made.value.deployment], KUBE_GATEWAY_SERVICE, `10.244.${clusterIndex(cluster)}.5`);
+  }
+  return { shape: 'gateway-api', targets: [`${address}:15443`] };
+}
+
+/** Leave the gateway-api shape: the Gateway and istiod's objects deleted, the install's Service back. */
+async function leaveKubeGateway(cluster: string): Promise<void> {
+  const saved = savedServiceFile(cluster);
+  if (!existsSync(saved)) return;
+  const k = (args: string[], input?: string) => kubectl(args, { context: cluster, input, allowFail: true });
+  await k(['-n', NS, 'delete', 'gateways.gateway.networking.k8s.io', KUBE_GATEWAY, '--ignore-not-found']);
+  await k(['-n', NS, 'delete', 'pod', `${KUBE_GATEWAY_SERVICE}-0`, '--ignore-not-found', '--grace-period=0', '--force']);
+  await k(['-n', NS, 'delete', 'deployment,service,serviceaccount', KUBE_GATEWAY_SERVICE, '--ignore-not-found']);
+  const r = await kubectl(['create', '-f', '-'], { context: cluster, input: readFileSync(saved, 'utf8'), allowFail: true });
+  if (r.code !== 0 && !/AlreadyExists/.test(r.stderr)) throw new Error(`${cluster}: the install's Service ${SVC} could not be put back: ${r.stderr}`);
+  rmSync(saved, { force: true });
+}
+
 /** Turn cluster's east-west gateway Service into `shape` (idempotent; `address` moves it). */
 export async function setGatewayShape(cluster: string, shape: GatewayShape, address = defaultAddress(cluster, shape)): Promise<ShapeResult> {
   if (!(GATEWAY_SHAPES as readonly string[]).includes(shape)) throw new Error(`unknown gateway shape ${shape} (one of ${GATEWAY_SHAPES.join(', ')})`);
+  if (shape === 'gateway-api') return setKubeGateway(cluster, address);
+  await leaveKubeGateway(cluster);
   const k = (args: string[], input?: string) => kubectl(args, { context: cluster, input });
   const svc = JSON.parse((await k(['-n', NS, 'get', 'service', SVC, '-o', 'json'])).stdout);
   const ports: Array<Record<string, unknown>> = (svc.spec.ports ?? []).filter((p: { port: number }) => p.port !== ALT_GATEWAY_PORT);
@@ -95,6 +176,11 @@ async function ensureNodes(cluster: string, address: string): Promise<void> {
 export async function resetGatewayShape(cluster: string): Promise<void> {
   await setGatewayShape(cluster, 'lb-ip');
   setDnsRecord(gatewayHostname(cluster), []);
+  if (existsSync(crdsFile(cluster))) {
+    const crds = JSON.parse(readFileSync(crdsFile(cluster), 'utf8')) as string[];
+    await kubectl(['delete', 'crd', ...crds, '--ignore-not-found'], { context: cluster, allowFail: true });
+    rmSync(crdsFile(cluster), { force: true });
+  }
 }
 
 /** `[CLUSTER=]SHAPE` → the clusters it applies to (all of `clusters` without CLUSTER=). */

@@ -15,6 +15,11 @@
 //   and the others are replaced by their network's gateways (those of the endpoint's cluster on that
 //   network when istiod knows any, else all of the network's), one gateway endpoint per gateway,
 //   its weight the sum of the endpoints' weights scaled by GetLBWeightScaleFactor and split evenly.
+// - A ServiceEntry with resolution DNS (DNS_ROUND_ROBIN) is not sent over EDS: its Envoy cluster is
+//   STRICT_DNS (LOGICAL_DNS) (networking/core/cluster.go convertResolution) and carries the endpoints in
+//   its load_assignment (cluster_builder.go buildCluster, from endpoint_builder.go FromServiceEndpoints →
+//   generate: filterIstioEndpoint and EndpointsByNetworkFilter as above), where a hostname stays a
+//   hostname that Envoy resolves itself: the not-an-IP filter is BuildClusterLoadAssignment's (EDS) only.
 // - Not modelled: locality priorities, subsets, PeerAuthentication turning mTLS off, cluster-local
 //   hosts, Sidecar egress scoping, network views (REQUESTED_NETWORK_VIEW), gateway IP families of a
 //   single-stack proxy, ambient/HBONE.
@@ -38,6 +43,15 @@ export interface PredictInput {
   importedFrom?: string
   /** The TLS mode a DestinationRule for the host sets, by service port (absent: no DestinationRule sets one). */
   drTlsMode?: Record<number, string>
+  /** The host's Envoy cluster type: EDS (default), or STRICT_DNS / LOGICAL_DNS for a ServiceEntry resolved by DNS (endpoints in the cluster's load_assignment, hostnames kept). */
+  discovery?: EnvoyDiscovery
+}
+
+export type EnvoyDiscovery = 'EDS' | 'STRICT_DNS' | 'LOGICAL_DNS'
+
+/** The Envoy cluster type istiod gives a ServiceEntry's resolution (cluster.go convertResolution; DNS_ROUND_ROBIN is LOGICAL_DNS). NONE (ORIGINAL_DST for a sidecar) is not modelled: EDS. */
+export function discoveryOf(resolution: string | undefined): EnvoyDiscovery {
+  return resolution === 'DNS' ? 'STRICT_DNS' : resolution === 'DNS_ROUND_ROBIN' ? 'LOGICAL_DNS' : 'EDS'
 }
 
 export type Via = 'pod' | 'gateway'
@@ -132,7 +146,7 @@ export function predictPort(input: PredictInput, port: ServicePort): PortPredict
       }
       held[cluster] = (held[cluster] ?? 0) + 1
       const drop = (cause: DropCause) => dropped.push({cluster, address: ep.address, port: ep.port, network: ep.network, cause})
-      if (ep.address !== '' && ep.port !== 0 && !isIp(ep.address)) {
+      if (ep.address !== '' && ep.port !== 0 && !isIp(ep.address) && (input.discovery ?? 'EDS') === 'EDS') {
         drop('not-an-ip')
         continue
       }

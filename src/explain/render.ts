@@ -34,7 +34,7 @@ export function renderText(r: ExplainResult, p: Painter = plain): string {
   }
   for (const port of d.ports) {
     lines.push('')
-    lines.push(`port ${port.port.port}${port.port.name ? ` (${port.port.name})` : ''}: ${port.endpoints.length} endpoint${port.endpoints.length === 1 ? '' : 's'}`)
+    lines.push(`port ${port.port.port}${port.port.name ? ` (${port.port.name})` : ''}: ${port.endpoints.length} endpoint${port.endpoints.length === 1 ? '' : 's'}${d.discovery && d.discovery !== 'EDS' ? p.dim(` (a ${d.discovery} cluster: sent in the cluster's load assignment, not EDS; Envoy resolves the names itself)`) : ''}`)
     const clusters = [...new Set(port.endpoints.map((e) => e.cluster))]
     for (const c of clusters) {
       lines.push(`  ${c}`)

@@ -14,7 +14,7 @@ import {EGRESS_GATEWAY_ANNOTATION, IMPORT_VIA_EGRESS, IMPORT_VIA_LABEL, IMPORTED
 import {egressHost, sidecarHop, subsetTls} from '../istio/egress.ts'
 import {remoteSecretEntries, sameServer} from '../cluster/remote-secrets.ts'
 import {describeTarget, type EndpointShardz, istiodJson, locateIstiodPod, type NetworkGatewayEntry, parseEndpointShardz, parseNetworkz, shardCluster} from '../cluster/istiod.ts'
-import {predict, type PortPrediction, type ServicePort, type Via} from './predict.ts'
+import {discoveryOf, type EnvoyDiscovery, predict, type PortPrediction, type ServicePort, type Via} from './predict.ts'
 import {type Dropped, type ExplainTarget, peerReason, type PeerView} from './reasons.ts'
 import {allInOrder} from '../settle.ts'
 
@@ -65,6 +65,8 @@ export interface ExplainResult {
     istiod: string
     gateways: NetworkGatewayEntry[]
     importedFrom?: string
+    /** The host's Envoy cluster type: EDS, or STRICT_DNS / LOGICAL_DNS for a ServiceEntry resolved by DNS (an import of a hostname gateway). */
+    discovery?: EnvoyDiscovery
   }
 }
 
@@ -168,6 +170,7 @@ export async function explain(session: Session, o: ExplainOptions): Promise<Expl
   let importedFrom: string | undefined
   let ownerName = o.service
   let egress: EgressHops | undefined
+  let discovery: EnvoyDiscovery = 'EDS'
   if (isHost) {
     const se = entries.find((e) => (e.spec?.hosts ?? []).includes(o.service))
     if (!se) {
@@ -175,6 +178,7 @@ export async function explain(session: Session, o: ExplainOptions): Promise<Expl
         `name a Service (\`kubectl get services -n ${o.namespace} --context ${context}\`) or a ServiceEntry host (\`kubectl get serviceentries -n ${o.namespace} --context ${context}\`)`)
     }
     importedFrom = se.metadata.labels?.[IMPORTED_FROM_LABEL]
+    discovery = discoveryOf(se.spec?.resolution)
     ownerName = se.metadata.labels?.[IMPORTED_SERVICE_LABEL] ?? se.metadata.name
     target = {host: o.service, name: ownerName, namespace: o.namespace, context, clusterId, network: install.facts.network, importedFrom,
       ports: (se.spec?.ports ?? []).map((p: any) => ({name: String(p.name ?? ''), port: Number(p.number)}))}
@@ -251,7 +255,7 @@ export async function explain(session: Session, o: ExplainOptions): Promise<Expl
   const shards = shardz[target.host]?.[o.namespace]
   const proxy = {cluster: clusterId, network: install.facts.network}
   const drTlsMode = destinationRuleTls(rules, target.host, clusterDomain, target.ports)
-  const ports = predict({ports: target.ports, proxy, gateways, shards, importedFrom, drTlsMode}, o.port)
+  const ports = predict({ports: target.ports, proxy, gateways, shards, importedFrom, drTlsMode, discovery}, o.port)
   const shardClusters = [...new Set(Object.entries(shards ?? {}).filter(([, eps]) => eps.length > 0).map(([k]) => (importedFrom && k.startsWith('External/') ? importedFrom : shardCluster(k))))]
   const dropped = peers
     .map((p) => peerReason(target, p, {clusterz, gateways, shardClusters}, ports))
@@ -263,7 +267,7 @@ export async function explain(session: Session, o: ExplainOptions): Promise<Expl
     endpoints: ports.flatMap((p) => p.endpoints.map((e) => ({cluster: e.cluster, address: e.address, port: e.port, servicePort: e.servicePort, via: e.via}))),
     dropped,
     ...(egress ? {egress: o.port === undefined ? egress : {...egress, hops: egress.hops.filter((h) => h.port === o.port)}} : {}),
-    detail: {proxy, ports, istiod: describeTarget(found.target), gateways, ...(importedFrom ? {importedFrom} : {})},
+    detail: {proxy, ports, istiod: describeTarget(found.target), gateways, ...(importedFrom ? {importedFrom} : {}), discovery},
   }
 }
 

@@ -18,7 +18,12 @@ import {
  *   ExternalIP of each matching Node × the nodePort of the gateway port (network.go
  *   updateServiceNodePortAddresses, extractGatewaysInner);
  * - `external-ip`: spec.externalIPs (conversion.go, AddAddressesFor);
- * - `gateway-api` / `istio-remote`: a Gateway API Gateway labelled with a network (network.go handleGatewayResource);
+ * - `gateway-api`: the Service istiod's deployment controller makes for a Gateway API Gateway labelled
+ *   with a network (gatewaycommon/deploymentcontroller.go configureIstioGateway: the Service carries
+ *   the Gateway's labels, extractInfrastructureLabels; its ports are 15021 and the listeners',
+ *   extractServicePorts), discovered by its label like any Service (network.go getGatewayDetails),
+ *   its address its load balancer's; or the Gateway's own spec.addresses (network.go handleGatewayResource);
+ * - `istio-remote`: a Gateway of that class declaring a peer network's gateway by address (handleGatewayResource);
  * - `none`: no address istiod could use.
  */
 export type GatewayShape = 'lb-ip' | 'lb-hostname' | 'nodeport' | 'external-ip' | 'gateway-api' | 'istio-remote' | 'none'
@@ -55,6 +60,8 @@ export interface EastWestGateway {
   hbone: boolean
   /** Why istiod ignores it, in istiod's words (e.g. labelled but listening on neither port). */
   skipped?: string
+  /** The Gateway API Gateway (namespace/name) whose istiod-made Service this is (shape gateway-api). */
+  kubeGateway?: string
 }
 
 /** The Nodes a NodePort gateway uses: name, labels and the first ExternalIP (controller.go onNodeEvent: InternalIP is never used). */
@@ -102,6 +109,12 @@ export function nodeSelector(svc: KubeObject): Record<string, string> | undefine
 
 const isHostname = (a: string) => isIP(a) === 0
 
+/** The Gateway API Gateway that owns a Service istiod's deployment controller made (its ownerReference, kube-gateway.yaml), if any. */
+export function kubeGatewayOwner(svc: KubeObject): string | undefined {
+  const refs: Array<{apiVersion?: string; kind?: string; name?: string}> = (svc.metadata as any).ownerReferences ?? []
+  return refs.find((r) => r.kind === 'Gateway' && String(r.apiVersion ?? '').startsWith('gateway.networking.k8s.io/'))?.name
+}
+
 /**
  * istiod's view of one Service (pure): network.go getGatewayDetails (port; skipped when it listens
  * on neither the gateway port nor 15008), conversion.go convertService (addresses by type),
@@ -139,7 +152,10 @@ export function describeService(svc: KubeObject, nodes: GatewayNode[] = []): Eas
     }
   }
   addresses = [...new Set(addresses)]
+  const owner = kubeGatewayOwner(svc)
+  if (owner && shape !== 'none') shape = 'gateway-api'
   return {
+    ...(owner ? {kubeGateway: `${svc.metadata.namespace}/${owner}`} : {}),
     service: svc, kind: 'Service',
     ref: `${svc.metadata.namespace}/${svc.metadata.name}`,
     namespace: svc.metadata.namespace ?? '',
@@ -220,6 +236,60 @@ export function needsNodes(services: KubeObject[]): boolean {
 /** The cluster is on a network (multi-network) and no Service is a gateway istiod discovers: look for Gateway API Gateways labelled with a network. */
 export function needsKubeGateways(services: KubeObject[], network: string | undefined): boolean {
   return Boolean(network) && !services.some((s) => isCandidate(s) && describeService(s).discovered)
+}
+
+/** One meshNetworks gateway named by `registryServiceName`, resolved against its registry's Services as istiod does. */
+export interface RegistryServiceGateway {
+  network: string
+  /** The entry's registryServiceName (a Service hostname NAME.NS.svc.<domain>). */
+  registryServiceName: string
+  /** The entry's port (a Service port; a NodePort gateway's nodePort replaces it). */
+  port: number
+  /** The Service it names in the registry, as the reader describes it (addresses, shape) with the entry's port; undefined: no such Service. */
+  gateway?: EastWestGateway
+  /** Why istiod uses no address of it (no such Service; the Service has a network label, which wins; no address). */
+  unused?: string
+}
+
+/**
+ * meshNetworks gateways by `registryServiceName`, as one registry's controller in istiod resolves them
+ * (pure): controller/network.go reloadMeshNetworks keeps, for every network whose endpoints list
+ * `fromRegistry: <registry>`, each gateway's registryServiceName and port; getGatewayDetails matches
+ * them against the registry's Services by hostname (NAME.NS.svc.<istiod's domain suffix>) — only when
+ * the Service carries no topology.istio.io/network label (a labelled Service is a label gateway
+ * instead, on its own port); extractGatewaysInner then pairs each of the Service's external
+ * addresses (load balancer, NodePort Nodes, externalIPs: conversion.go) with the entry's port, a
+ * NodePort Service's nodePort of that port replacing it. `meshNetworks` is the parsed document of
+ * the discovering istiod's meshNetworks (every registry of that istiod reads the same one).
+ */
+export function registryServiceGateways(meshNetworks: unknown, registry: string, services: KubeObject[], clusterDomain: string, nodes: KubeObject[] = []): RegistryServiceGateway[] {
+  const networks = (meshNetworks as {networks?: Record<string, any>} | undefined)?.networks
+  if (!networks || typeof networks !== 'object') return []
+  const out: RegistryServiceGateway[] = []
+  const gwNodes = gatewayNodes(nodes)
+  for (const [network, spec] of Object.entries<any>(networks)) {
+    if (!(spec?.endpoints ?? []).some((e: any) => String(e?.fromRegistry ?? '') === registry)) continue
+    for (const g of spec?.gateways ?? []) {
+      const name = g?.registryServiceName
+      if (typeof name !== 'string' || name === '') continue
+      const port = Number(g.port)
+      const svc = services.find((x) => serviceFqdn(x.metadata.name, x.metadata.namespace ?? '', clusterDomain) === name)
+      if (!svc) {
+        out.push({network, registryServiceName: name, port, unused: `no Service ${name} in registry ${registry}`})
+        continue
+      }
+      const d = describeService(svc, gwNodes)
+      if (d.network) {
+        out.push({network, registryServiceName: name, port, gateway: d, unused: `Service ${d.ref} is labelled ${NETWORK_LABEL}=${d.network}: istiod takes it as a label gateway on port ${d.port}, not as this entry (network.go getGatewayDetails)`})
+        continue
+      }
+      const nodePort = d.shape === 'nodeport' ? (svc.spec?.ports ?? []).find((p: any) => p.port === port)?.nodePort : undefined
+      const targets = d.addresses.map((address) => ({address, port: nodePort ?? port, hostname: isHostname(address)}))
+      const gateway: EastWestGateway = {...d, port, network, targets, discovered: true, skipped: undefined}
+      out.push({network, registryServiceName: name, port, gateway, ...(targets.length === 0 ? {unused: `Service ${d.ref} has no external address`} : {})})
+    }
+  }
+  return out
 }
 
 /** `istio-remote` Gateways of a cluster: the peer networks' gateways it declares by address (only its own istiod reads them). */

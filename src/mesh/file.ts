@@ -24,7 +24,15 @@ export interface MeshCluster {
   network?: string
   gateway?: string
 }
-export interface MeshLink {from: string; to: string; bidirectional?: boolean}
+export interface MeshLink {
+  from: string
+  to: string
+  bidirectional?: boolean
+  /** cluster link --network-config: how `from`'s istiod learns `to`'s east-west gateway across networks. */
+  networkConfig?: 'meshnetworks' | 'gateway'
+  /** cluster link --create-gateway (ambient): the istio-east-west Gateway in `to` (and `from` when bidirectional) where none exists. */
+  createGateway?: boolean
+}
 export interface MeshExport {cluster: string; namespace: string; service: string}
 export interface MeshImport {cluster: string; from: string; namespace: string; service: string; host?: string; via?: 'direct' | 'egress'; egressGateway?: string}
 
@@ -132,6 +140,8 @@ export function checkMesh(m: Mesh): MeshProblem[] {
       ref(['spec', 'links', i, 'from'], l.from)
       ref(['spec', 'links', i, 'to'], l.to)
       if (l.from === l.to) problems.push({path: ['spec', 'links', i, 'to'], message: `links "${l.from}" to itself`})
+      // an ambient link writes no meshNetworks entry (ztunnels use the istio-east-west Gateway createGateway writes)
+      if (l.createGateway && l.networkConfig === 'meshnetworks') problems.push({path: ['spec', 'links', i, 'networkConfig'], message: 'is meshnetworks, but createGateway writes an ambient east-west Gateway, and ambient links write no meshNetworks entry: remove networkConfig or createGateway'})
       for (const [a, b] of l.bidirectional ? [[l.from, l.to], [l.to, l.from]] : [[l.from, l.to]]) {
         const k = `${a}→${b}`
         if (seen.has(k)) problems.push({path: ['spec', 'links', i], message: `the link ${a} → ${b} is also declared by spec.links[${seen.get(k)}]`})

@@ -143,6 +143,17 @@ export const MESH_SCHEMA: JsonSchema = {
                   },
                   "bidirectional": {
                     "type": "boolean"
+                  },
+                  "networkConfig": {
+                    "enum": [
+                      "meshnetworks",
+                      "gateway"
+                    ],
+                    "description": "Across networks, how `from`'s istiod learns `to`'s east-west gateway (cluster link --network-config; default meshnetworks): an entry in the istio ConfigMap's meshNetworks, or nothing written there (`to`'s gateway Service is discovered from its network label)."
+                  },
+                  "createGateway": {
+                    "type": "boolean",
+                    "description": "Ambient clusters: write the istio-east-west Gateway in `to` (and `from` when bidirectional) where none exists (cluster link --create-gateway)."
                   }
                 }
               }

@@ -154,7 +154,7 @@ async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report:
     }
     case 'link': {
       const {link} = await import('../link/service.ts')
-      const r = await link(session, {context: s.context, remoteContext: s.remoteContext, bidirectional: s.bidirectional, ...s.overrides, expose: m.expose, output: 'text', report, ...common})
+      const r = await link(session, {context: s.context, remoteContext: s.remoteContext, bidirectional: s.bidirectional, ...s.overrides, ...s.options, expose: m.expose, output: 'text', report, ...common})
       return r.changes
     }
     case 'export': {
@@ -329,7 +329,7 @@ export async function writeMeshFiles(session: Session, o: OutputDirOptions): Pro
         }
         case 'link': {
           const {link} = await import('../link/service.ts')
-          const r = await link(session, {context: s.context, remoteContext: s.remoteContext, bidirectional: s.bidirectional, ...s.overrides, expose: m.expose, output: 'yaml', report, ...common})
+          const r = await link(session, {context: s.context, remoteContext: s.remoteContext, bidirectional: s.bidirectional, ...s.overrides, ...s.options, expose: m.expose, output: 'yaml', report, ...common})
           docs.push(...r.docs ?? [])
           if (r.error) missing.push(`${describeStep(s)}: ${r.error.message}`)
           break

@@ -1,28 +1,34 @@
 // Every east-west gateway shape istiod accepts, in one bed (cluster1 links cluster2 across networks,
 // real istiods, the xDS probe as the oracle): cluster2's gateway is turned into each shape
 // (testbed/gateways.ts: LoadBalancer IP, LoadBalancer hostname answered by the bed's DNS, NodePort
-// selecting two of three Nodes, externalIPs, the gatewayPort label on another port), and for each:
+// selecting two of three Nodes, externalIPs, the gatewayPort label on another port, a Gateway API
+// Gateway whose Service the real istiod's deployment controller makes), and for each:
 // link, a repeated link that writes nothing, import (ServiceEntry endpoints at the addresses and
 // ports istiod uses), verify green, explain's prediction = the EDS istiod sends foo/sleep; then the
 // gateway moves (new IP, new DNS answer, new node address) and verify and explain report the stale
 // state with a fix that works. Then: a meshnetworks link whose entry an upgrade wipes fails verify;
-// a gateway-wired link through the same re-render stays green.
+// a gateway-wired link through the same re-render stays green (made by `plan -f`/`apply -f` of a Mesh
+// file with networkConfig: gateway); a hand-written meshNetworks registryServiceName gateway is
+// resolved by the reader as istiod resolves it; the import of a hostname gateway (resolution DNS) is
+// a STRICT_DNS cluster whose load assignment explain predicts.
 //
 // Every CLI run happens in a mount namespace whose /etc/resolv.conf names the bed's DNS server
 // (testbed/dns.ts), as istiod does: kubectl-mesh resolves the gateway's hostname as istiod does.
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {spawn, spawnSync} from 'node:child_process'
+import {spawnSync} from 'node:child_process'
 import {join} from 'node:path'
-import {rmSync} from 'node:fs'
-import {CLI, KUBECONFIG, kget, kubectl, logRun, REPO, stats, tempDir, writes, type RunResult} from './harness.ts'
+import {rmSync, writeFileSync} from 'node:fs'
+import {dump, load} from 'js-yaml'
+import {KUBECONFIG, kget, kubectl, mesh as harnessMesh, stats, tempDir, writes, type RunResult} from './harness.ts'
 import {downIstio, type IstioBed, ok, upIstio} from './istio-bed.ts'
 import {istioctlBin, waitUntil} from '../../testbed/istiod.ts'
 import {istioModuleDir} from '../../testbed/istio-install.ts'
 import {clusterOf, endpointsOf, xds} from '../../testbed/xds.ts'
 import type {XdsDump, XdsTarget} from '../../testbed/xds.ts'
 import {canUnshare, inDnsNamespace, setDnsRecord} from '../../testbed/dns.ts'
-import {type GatewayShape, gatewayHostname, nodeAddresses, resetGatewayShape, setGatewayShape} from '../../testbed/gateways.ts'
+import {type GatewayShape, gatewayHostname, KUBE_GATEWAY, KUBE_GATEWAY_SERVICE, nodeAddresses, resetGatewayShape, setGatewayShape} from '../../testbed/gateways.ts'
+import {registryServiceGateways} from '../../src/istio/gateway.ts'
 
 const NS = 'istio-system'
 const C1 = 'cluster1'
@@ -36,24 +42,8 @@ const sleep1: XdsTarget = {context: C1, app: 'foo/sleep'}
 const t0 = Date.now()
 const table: Array<{shape: string; istiod: string; imported: string; moved: string}> = []
 
-/** `kubectl mesh ARGS` in the bed's DNS namespace (testbed/dns.ts), logged like harness.mesh(). */
-function mesh(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-  const cmd = inDnsNamespace(process.execPath, [CLI, ...args])
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd.bin, cmd.args, {env: {...process.env, KUBECONFIG, NO_COLOR: '1', ...env}, cwd: REPO})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const r = {code: code ?? -1, stdout, stderr}
-      logRun(args, r)
-      resolve(r)
-    })
-    child.stdin.end()
-  })
-}
+/** `kubectl mesh ARGS` in the bed's DNS namespace (testbed/dns.ts), as istiod resolves names. */
+const mesh = (args: string[], env: Record<string, string> = {}): Promise<RunResult> => harnessMesh(args, {env, wrap: inDnsNamespace})
 
 interface Check {id: string; cluster: string; status: string; message: string; hint: string}
 async function verify(): Promise<Check[]> {
@@ -139,12 +129,26 @@ const MOVES: Record<GatewayShape, string> = {
   nodeport: '127.0.0.44',
   'external-ip': '192.0.2.44',
   'gateway-port': '127.0.0.45',
+  'gateway-api': '127.0.0.46',
 }
+const exportHttpbin = () => mesh(['service', 'export', 'httpbin', '-n', 'bar', '--context', C2])
 
 describe('every east-west gateway shape istiod accepts: link, import, verify and explain agree with istiod', () => {
   for (const shape of Object.keys(MOVES) as GatewayShape[]) {
     test(`${shape}: link (again: no write), import at the addresses istiod uses, verify green, explain = EDS; moved: stale state reported, the fix works`, async () => {
+      const t1 = Date.now()
       const s = await setGatewayShape(C2, shape)
+      process.stderr.write(`# ${shape}: shape set in ${((Date.now() - t1) / 1000).toFixed(1)} s\n`)
+      if (shape === 'gateway-api') {
+        // istiod made the Service from the Gateway: its labels (the network), its ports (15021 and the listener's)
+        const made = await kget(C2, ['-n', NS, 'service', KUBE_GATEWAY_SERVICE])
+        assert.equal(made?.metadata?.labels?.['topology.istio.io/network'], 'network2')
+        assert.deepEqual((made?.spec?.ports ?? []).map((p: any) => p.port).sort(), [15021, 15443])
+        assert.equal(made?.metadata?.ownerReferences?.[0]?.name, KUBE_GATEWAY)
+        // the export follows the gateway: its Gateway now selects the Gateway API gateway's pods
+        ok(await exportHttpbin(), 'export (gateway-api)')
+        assert.deepEqual((await kget(C2, ['-n', NS, 'gateway.networking.istio.io', 'kubectl-mesh-exports']))?.spec?.selector, {'gateway.networking.k8s.io/gateway-name': KUBE_GATEWAY})
+      }
       // what istiod sends cluster1's sidecars for cluster2: the hostname's DNS answer, node IPs × nodePort, …
       const resolved = (targets: string[], ip: string) => targets.map((t) => (t.startsWith(gatewayHostname(C2)) ? t.replace(gatewayHostname(C2), ip) : t))
       const istiodUses = resolved(s.targets, '127.0.0.12')
@@ -179,6 +183,15 @@ describe('every east-west gateway shape istiod accepts: link, import, verify and
       const nowUses = shape === 'lb-hostname' ? resolved(s.targets, MOVES[shape]) : moved.targets
       table.push({shape, istiod: istiodUses.join(' '), imported: `${se.resolution} ${se.endpoints.join(' ')}`, moved: nowUses.join(' ')})
       if (shape === 'lb-hostname') {
+        // the import (resolution DNS) is a STRICT_DNS cluster: the hostname in its load assignment, no
+        // EDS; explain predicts exactly that, and the import stays right whatever the name answers
+        const dnsCluster = OUT(8000, 'httpbin.bar.global')
+        const sent = clusterOf(await xds(sleep1), dnsCluster)
+        assert.equal(sent?.type, 'STRICT_DNS', `the import's Envoy cluster: ${JSON.stringify(sent)?.slice(0, 300)}`)
+        const imp = await explain('httpbin.bar.global')
+        assert.deepEqual(predicted(imp), envoyEndpoints(await xds(sleep1), dnsCluster), 'explain of the DNS import = the STRICT_DNS load assignment')
+        assert.deepEqual(predicted(imp), [`${gatewayHostname(C2)}:15443`])
+        assert.deepEqual(imp.dropped, [])
         // the names in meshNetworks and the import stay right; istiod re-resolves on the TTL (30 s)
         let cs: Check[] = []
         const stale = await waitUntil('lb-hostname moved: verify sees istiod on the old answer, or istiod already re-resolved', async () => {
@@ -204,7 +217,20 @@ describe('every east-west gateway shape istiod accepts: link, import, verify and
         await verifyGreen(`${shape}: fixed`)
         assert.deepEqual((await explain('httpbin.bar.global')).dropped, [])
       }
+      if (shape === 'lb-hostname') {
+        // moved (new DNS answer): the DNS import still names the gateway; explain still equals the load assignment
+        const imp = await explain('httpbin.bar.global')
+        assert.deepEqual(predicted(imp), envoyEndpoints(await xds(sleep1), OUT(8000, 'httpbin.bar.global')))
+        assert.deepEqual(imp.dropped, [])
+      }
       ok(await mesh(['service', 'unimport', 'httpbin', '-n', 'bar', '--context', C1, '--from-name', C2]), 'unimport')
+      if (shape === 'gateway-api') {
+        // back to the install's gateway Service; the export follows it again
+        const t2 = Date.now()
+        await resetGatewayShape(C2)
+        ok(await exportHttpbin(), 'export (install\'s gateway)')
+        process.stderr.write(`# gateway-api: back to the install's gateway in ${((Date.now() - t2) / 1000).toFixed(1)} s\n`)
+      }
     })
   }
 })
@@ -225,7 +251,22 @@ describe('links that survive an upgrade re-rendering the istio ConfigMap', () =>
     assert.match(f!.message, /no entry for cluster2 \(network network2\), but the link was made with --network-config meshnetworks: the entry was wiped/)
     assert.match(f!.hint, /kubectl mesh cluster link --context cluster1 --remote-context cluster2/)
 
-    ok(await link(['--network-config', 'gateway']), 'link (gateway)')
+    // the gateway wiring through the Mesh file (spec.links[].networkConfig): plan shows it, apply makes it
+    const file = join(dir, 'mesh-gateway-wired.yaml')
+    writeFileSync(file, dump({apiVersion: 'kubectl-mesh/v1alpha1', kind: 'Mesh', metadata: {name: 'gateway-wired'},
+      spec: {clusters: [{context: C1}, {context: C2}], links: [{from: C1, to: C2, networkConfig: 'gateway'}], exports: [{cluster: C2, namespace: 'bar', service: 'httpbin'}]}}))
+    const plan = await mesh(['plan', '-f', file])
+    ok(plan, 'plan -f (networkConfig: gateway)')
+    assert.match(plan.stderr, /istiod uses 127\.0\.0\.12:15443 \(discovered by "cluster1"'s istiod from its network label\)/, plan.stderr)
+    assert.match(plan.stdout, /cluster1\s+Secret\/istio-system\/istio-remote-secret-cluster2\s+configured/, plan.stdout)
+    process.stderr.write(`# plan -f (networkConfig: gateway):\n${plan.stdout}${plan.stderr}`.replace(/\n(?=.)/g, '\n#   '))
+    // apply ends with verify: its one failure is the file's own choice, a one-way link (links.reverse)
+    const applied = await mesh(['apply', '-f', file, '-o', 'json'])
+    assert.ok(applied.stdout.trim().startsWith('{'), `apply -f printed no JSON (exit ${applied.code}):\n${applied.stderr}`)
+    const out = JSON.parse(applied.stdout)
+    assert.deepEqual(out.changes.filter((c: any) => c.action !== 'unchanged').map((c: any) => `${c.context} ${c.kind}/${c.name} ${c.action}`), ['cluster1 Secret/istio-remote-secret-cluster2 configured'])
+    assert.deepEqual(out.verify.checks.filter((c: any) => c.status === 'fail').map((c: any) => c.id), ['links.reverse'], applied.stdout)
+    assert.equal((await kget(C1, ['-n', NS, 'secret', 'istio-remote-secret-cluster2']))?.metadata?.annotations?.['kubectl-mesh/network-config'], 'gateway')
     assert.doesNotMatch((await kget(C1, ['-n', NS, 'configmap', 'istio']))?.data?.meshNetworks ?? '', /cluster2/)
     const again = await link(['--network-config', 'gateway'])
     assert.equal(writes(stats(again.stderr)), 0, 'a repeated gateway-wired link writes nothing')
@@ -233,6 +274,29 @@ describe('links that survive an upgrade re-rendering the istio ConfigMap', () =>
     const green = await verifyGreen('gateway-wired link after the re-render')
     assert.match(green.find((c) => c.id === 'networks.mesh-networks' && c.cluster === C1)?.message ?? '', /cluster2 via gateway/)
     await settle('gateway-wired link', ['127.0.0.12:15443'])
+  })
+})
+
+describe('meshNetworks registryServiceName gateways', () => {
+  const LABEL = 'topology.istio.io/network'
+  test('a hand-written registryServiceName entry: the reader resolves it as istiod does; verify green, explain = EDS', async () => {
+    await resetGatewayShape(C2)
+    // only the entry names the gateway: its Service loses the network label (a labelled Service is a label gateway instead)
+    await kubectl(['-n', NS, 'label', 'service', 'istio-eastwestgateway', `${LABEL}-`], {context: C2})
+    const doc = {networks: {network2: {endpoints: [{fromRegistry: C2}], gateways: [{registryServiceName: 'istio-eastwestgateway.istio-system.svc.cluster.local', port: 15443}]}}}
+    await kubectl(['-n', NS, 'patch', 'configmap', 'istio', '--type=merge', '-p', JSON.stringify({data: {meshNetworks: dump(doc)}})], {context: C1})
+    const services = (await kget(C2, ['-n', NS, 'services']))?.items ?? []
+    const [r] = registryServiceGateways(load(dump(doc)), C2, services, 'cluster.local')
+    assert.equal(r.unused, undefined, r.unused)
+    const want = r.gateway!.targets.map((t) => `${t.address}:${t.port}`)
+    assert.deepEqual(want, ['127.0.0.12:15443'])
+    await settle('registryServiceName', want)
+    await verifyGreen('registryServiceName')
+    table.push({shape: 'registryServiceName', istiod: want.join(' '), imported: '-', moved: '-'})
+  })
+  after(async () => {
+    await kubectl(['-n', NS, 'label', 'service', 'istio-eastwestgateway', `${LABEL}=network2`, '--overwrite'], {context: C2, allowFail: true})
+    await kubectl(['-n', NS, 'patch', 'configmap', 'istio', '--type=merge', '-p', JSON.stringify({data: {meshNetworks: 'networks: {}'}})], {context: C1, allowFail: true})
   })
 })
 

@@ -31,11 +31,15 @@ export function logSpawn<T extends {status: number | null; stdout: string; stder
   return r
 }
 
-/** Run `kubectl mesh ARGS` (the built CLI) with the test bed kubeconfig. */
-export async function mesh(args: string[], opts: {env?: Record<string, string | undefined>; input?: string; cwd?: string} = {}): Promise<RunResult> {
+/** How a run is started: the command as given, or wrapped (e.g. testbed/dns.ts inDnsNamespace: in the bed's DNS mount namespace). */
+export type RunWrapper = (bin: string, args: string[]) => {bin: string; args: string[]}
+
+/** Run `kubectl mesh ARGS` (the built CLI) with the test bed kubeconfig; `wrap` starts it through another command. */
+export async function mesh(args: string[], opts: {env?: Record<string, string | undefined>; input?: string; cwd?: string; wrap?: RunWrapper} = {}): Promise<RunResult> {
   const env: Record<string, string | undefined> = {...process.env, KUBECONFIG, NO_COLOR: '1', ...opts.env}
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k]
-  const {code, stdout, stderr} = await run(process.execPath, [CLI, ...args], {env: env as NodeJS.ProcessEnv, cwd: opts.cwd ?? REPO, input: opts.input})
+  const cmd = opts.wrap ? opts.wrap(process.execPath, [CLI, ...args]) : {bin: process.execPath, args: [CLI, ...args]}
+  const {code, stdout, stderr} = await run(cmd.bin, cmd.args, {env: env as NodeJS.ProcessEnv, cwd: opts.cwd ?? REPO, input: opts.input})
   const r = {code, stdout, stderr}
   logRun(args, r)
   return r

@@ -3,7 +3,7 @@
 // contributes nothing (src/explain/reasons.ts). Table tests on istiod-shaped data.
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {predictPort, weightScaleFactor, type PredictInput} from '../../src/explain/predict.ts'
+import {discoveryOf, predictPort, weightScaleFactor, type PredictInput} from '../../src/explain/predict.ts'
 import {peerReason, type ExplainTarget, type IstiodView, type PeerView} from '../../src/explain/reasons.ts'
 import {parseEndpointShardz, parseNetworkz, type ShardEndpoint} from '../../src/cluster/istiod.ts'
 import {renderJson, renderText} from '../../src/explain/render.ts'
@@ -43,12 +43,19 @@ describe('explain: the predictor follows Istio\'s network filter', () => {
       ['cluster2 127.0.0.12:15443 gateway w1']],
     ['a DestinationRule with DISABLE keeps sidecar endpoints from crossing', input({'Kubernetes/cluster2': [remote]}, undefined, {drTlsMode: {8000: 'DISABLE'}}), []],
     ['another port name is not this port', input({'Kubernetes/cluster1': [{...local, servicePortName: 'grpc'}]}), []],
+    ['an import of a hostname gateway (resolution DNS, a STRICT_DNS cluster): the hostname stays, in the load assignment', input({'External/cluster1': [ep('cluster1', 'eastwest.cluster2.example', '', {port: 15443, tlsMode: ''})]}, [], {importedFrom: 'cluster2', discovery: 'STRICT_DNS'}),
+      ['cluster2 eastwest.cluster2.example:15443 gateway w1']],
+    ['the same endpoint over EDS (resolution STATIC) is not an IP: not sent', input({'External/cluster1': [ep('cluster1', 'eastwest.cluster2.example', '', {port: 15443, tlsMode: ''})]}, [], {importedFrom: 'cluster2'}), []],
     ['an import\'s External shard stands for the owner\'s gateway', input({'External/cluster1': [ep('cluster1', '127.0.0.12', 'network1', {port: 15443, tlsMode: ''})]}, [], {importedFrom: 'cluster2'}),
       ['cluster2 127.0.0.12:15443 gateway w1']],
   ]
   for (const [name, i, want] of cases) {
     test(name, () => assert.deepEqual(seen(i), want))
   }
+
+  test('the Envoy cluster type of a ServiceEntry\'s resolution (cluster.go convertResolution)', () => {
+    assert.deepEqual(['STATIC', undefined, 'DNS', 'DNS_ROUND_ROBIN'].map(discoveryOf), ['EDS', 'EDS', 'STRICT_DNS', 'LOGICAL_DNS'])
+  })
 
   test('the endpoint\'s cluster picks its gateways on the network; else every gateway of the network (weights scaled, split)', () => {
     const i = input({'Kubernetes/cluster2': [remote], 'Kubernetes/cluster4': [ep('cluster4', '10.244.4.10', 'network2')]},

@@ -2,7 +2,7 @@
 // each row what istiod would hold for that object (Istio 1.31 source cited in the reader).
 import {describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {describeKubeGateway, describeService, eastWestGateway, gatewayHostnames, istiodTargets, needsKubeGateways, needsNodes, remoteGatewayDeclarations} from '../../src/istio/gateway.ts'
+import {describeKubeGateway, describeService, eastWestGateway, gatewayHostnames, istiodTargets, needsKubeGateways, needsNodes, registryServiceGateways, remoteGatewayDeclarations} from '../../src/istio/gateway.ts'
 import {addNetworkEntry} from '../../src/link/plan.ts'
 import type {KubeObject} from '../../src/kube/resources.ts'
 
@@ -77,6 +77,41 @@ describe('east-west gateway shapes, as istiod reads them', () => {
     assert.equal(describeKubeGateway(remote, false), undefined)
     assert.equal(remoteGatewayDeclarations([remote])[0].shape, 'istio-remote')
     assert.equal(eastWestGateway([], 'network1', {kubeGateways: [remote]}), undefined)
+  })
+
+  test('Gateway API: the Service istiod makes for a network-labelled Gateway (its labels, its ownerReference) is a gateway-api gateway at its load balancer', () => {
+    const made: KubeObject = {apiVersion: 'v1', kind: 'Service',
+      metadata: {name: 'eastwestgateway-istio', namespace: 'istio-system', labels: {...NET, 'gateway.networking.k8s.io/gateway-name': 'eastwestgateway', 'gateway.networking.k8s.io/gateway-class-name': 'istio'},
+        ownerReferences: [{apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', name: 'eastwestgateway', uid: 'u'}]} as any,
+      spec: {type: 'LoadBalancer', selector: {'gateway.networking.k8s.io/gateway-name': 'eastwestgateway'}, ports: [{name: 'status-port', port: 15021}, {name: 'cross-network', port: 15443}]},
+      status: {loadBalancer: {ingress: [{ip: '127.0.0.12'}]}}}
+    const g = eastWestGateway([made], 'network2')!
+    assert.equal(g.shape, 'gateway-api')
+    assert.equal(g.kubeGateway, 'istio-system/eastwestgateway')
+    assert.equal(g.discovered, true)
+    assert.deepEqual(g.targets.map((t) => `${t.address}:${t.port}`), ['127.0.0.12:15443'])
+    assert.deepEqual(g.selector, {'gateway.networking.k8s.io/gateway-name': 'eastwestgateway'})
+    const pending = eastWestGateway([{...made, status: {}}], 'network2')!
+    assert.equal(pending.shape, 'none', 'no load-balancer address yet: no address istiod could use')
+  })
+
+  test('meshNetworks registryServiceName: the fromRegistry registry\'s Service by hostname, its addresses × the entry\'s port (nodePort mapped); a labelled Service wins', () => {
+    const doc = {networks: {
+      network2: {endpoints: [{fromRegistry: 'cluster2'}], gateways: [{registryServiceName: 'istio-eastwestgateway.istio-system.svc.cluster.local', port: 15443}, {address: '192.0.2.9', port: 15443}]},
+      network3: {endpoints: [{fromRegistry: 'cluster3'}], gateways: [{registryServiceName: 'istio-eastwestgateway.istio-system.svc.cluster.local', port: 15443}]},
+    }}
+    const unlabelled = svc({type: 'LoadBalancer', ports: TLS}, {loadBalancer: {ingress: [{ip: '127.0.0.12'}]}}, {})
+    const [r] = registryServiceGateways(doc, 'cluster2', [unlabelled], 'cluster.local')
+    assert.equal(r.network, 'network2')
+    assert.equal(r.unused, undefined)
+    assert.equal(r.gateway!.network, 'network2')
+    assert.deepEqual(r.gateway!.targets.map((t) => `${t.address}:${t.port}`), ['127.0.0.12:15443'])
+    assert.deepEqual(registryServiceGateways(doc, 'cluster1', [unlabelled], 'cluster.local'), [], 'another registry: not its entry')
+    assert.match(registryServiceGateways(doc, 'cluster2', [unlabelled], 'example.org')[0].unused!, /no Service istio-eastwestgateway\.istio-system\.svc\.cluster\.local in registry cluster2/, 'the hostname is in istiod\'s domain')
+    assert.match(registryServiceGateways(doc, 'cluster2', [svc({type: 'LoadBalancer', ports: TLS}, {loadBalancer: {ingress: [{ip: '127.0.0.12'}]}})], 'cluster.local')[0].unused!, /labelled topology\.istio\.io\/network=network2: istiod takes it as a label gateway/)
+    const np = registryServiceGateways(doc, 'cluster2', [svc({type: 'NodePort', ports: TLS}, {}, {}, SEL)], 'cluster.local', NODES)[0]
+    assert.deepEqual(np.gateway!.targets.map((t) => `${t.address}:${t.port}`), ['127.0.0.31:31443', '127.0.0.32:31443'])
+    assert.match(registryServiceGateways(doc, 'cluster2', [svc({type: 'LoadBalancer', ports: TLS}, {}, {})], 'cluster.local')[0].unused!, /has no external address/)
   })
 
   test('istiod\'s targets: hostnames replaced by their DNS answers (A and AAAA), none when it does not resolve', () => {

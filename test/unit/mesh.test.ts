@@ -9,7 +9,7 @@ import {OperationError, UsageError} from '../../src/errors.ts'
 import {parseMesh, type Mesh} from '../../src/mesh/file.ts'
 import {MESH_SCHEMA} from '../../src/mesh/mesh-schema.ts'
 import {validateSchema, formatPath} from '../../src/mesh/schema.ts'
-import {declaredByCluster, desiredSteps, directedLinks} from '../../src/mesh/desired.ts'
+import {declaredByCluster, describeStep, desiredSteps, directedLinks} from '../../src/mesh/desired.ts'
 import {mergeChanges, netAction, summarize, summaryText} from '../../src/mesh/changes.ts'
 import type {Change} from '../../src/kube/apply.ts'
 import {fileNameOf, fileTextOf, mergeDocs, mergeMeshNetworks} from '../../src/mesh/output-dir.ts'
@@ -146,17 +146,45 @@ test('link overrides go to the side that is the remote of the call; both sides w
     s.clusters[0].server = 'https://east.example.com'
     s.links = [{from: 'east', to: 'west', bidirectional: true}]
   }))
-  assert.deepEqual(desiredSteps(one).filter((s) => s.kind === 'link'), [{kind: 'link', context: 'west', remoteContext: 'east', bidirectional: true, overrides: {server: 'https://east.example.com'}}])
+  assert.deepEqual(desiredSteps(one).filter((s) => s.kind === 'link'), [{kind: 'link', context: 'west', remoteContext: 'east', bidirectional: true, overrides: {server: 'https://east.example.com'}, options: {}}])
   const both = mesh(withSpec((s) => {
     s.clusters[0].server = 'https://east.example.com'
     s.clusters[1].gateway = '203.0.113.7'
     s.links = [{from: 'east', to: 'west', bidirectional: true}, {from: 'north', to: 'east'}]
   }))
   assert.deepEqual(desiredSteps(both).filter((s) => s.kind === 'link'), [
-    {kind: 'link', context: 'east', remoteContext: 'west', bidirectional: false, overrides: {gateway: '203.0.113.7'}},
-    {kind: 'link', context: 'west', remoteContext: 'east', bidirectional: false, overrides: {server: 'https://east.example.com'}},
-    {kind: 'link', context: 'north', remoteContext: 'east', bidirectional: false, overrides: {server: 'https://east.example.com'}},
+    {kind: 'link', context: 'east', remoteContext: 'west', bidirectional: false, overrides: {gateway: '203.0.113.7'}, options: {}},
+    {kind: 'link', context: 'west', remoteContext: 'east', bidirectional: false, overrides: {server: 'https://east.example.com'}, options: {}},
+    {kind: 'link', context: 'north', remoteContext: 'east', bidirectional: false, overrides: {server: 'https://east.example.com'}, options: {}},
   ])
+})
+
+test('spec.links[].networkConfig and createGateway go to cluster link; bad values and contradictions are exit 2 with the line', () => {
+  const m = mesh(withSpec((s) => {
+    s.links = [{from: 'east', to: 'west', bidirectional: true, networkConfig: 'gateway'}, {from: 'north', to: 'east', createGateway: true}]
+  }))
+  assert.deepEqual(m.links, [{from: 'east', to: 'west', bidirectional: true, networkConfig: 'gateway'}, {from: 'north', to: 'east', createGateway: true}])
+  assert.deepEqual(desiredSteps(m).filter((s) => s.kind === 'link'), [
+    {kind: 'link', context: 'east', remoteContext: 'west', bidirectional: true, overrides: {}, options: {networkConfig: 'gateway'}},
+    {kind: 'link', context: 'north', remoteContext: 'east', bidirectional: false, overrides: {}, options: {createGateway: true}},
+  ])
+  assert.match(describeStep(desiredSteps(m).find((s) => s.kind === 'link')!), /link "east" ⇄ "west" \(network config gateway\)/)
+  // both ways declared apart with different options: two one-way links, each with its own
+  const apart = mesh(withSpec((s) => {
+    s.links = [{from: 'east', to: 'west', networkConfig: 'gateway'}, {from: 'west', to: 'east', networkConfig: 'meshnetworks'}]
+  }))
+  assert.deepEqual(desiredSteps(apart).filter((s) => s.kind === 'link').map((s) => s.kind === 'link' && [s.context, s.bidirectional, s.options.networkConfig]), [['east', false, 'gateway'], ['west', false, 'meshnetworks']])
+  const same = mesh(withSpec((s) => {
+    s.links = [{from: 'east', to: 'west', networkConfig: 'gateway'}, {from: 'west', to: 'east', networkConfig: 'gateway'}]
+  }))
+  assert.deepEqual(desiredSteps(same).filter((s) => s.kind === 'link').map((s) => s.kind === 'link' && [s.context, s.bidirectional, s.options.networkConfig]), [['east', true, 'gateway']])
+
+  const text = (links: string) => EXAMPLE.replace('  links: all\n', `  links:\n${links}`)
+  const bad = problem(text('  - {from: east, to: west, networkConfig: label}\n'))
+  assert.match(bad.message, /^\/tmp\/m\/mesh\.yaml:12: spec\.links\[0\]\.networkConfig must be one of "meshnetworks", "gateway", not "label"$/)
+  assert.match(problem(text('  - {from: east, to: west, createGateway: "yes"}\n')).message, /:12: spec\.links\[0\]\.createGateway must be a boolean/)
+  const both = problem(text('  - from: east\n    to: west\n    createGateway: true\n    networkConfig: meshnetworks\n'))
+  assert.match(both.message, /:15: spec\.links\[0\]\.networkConfig is meshnetworks, but createGateway writes an ambient east-west Gateway/)
 })
 
 test('what each cluster declares (the keys --prune compares)', () => {
