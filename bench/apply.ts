@@ -8,6 +8,7 @@
 // Env: BENCH_CLUSTERS (cluster1,cluster2,cluster3), BENCH_WEST (cluster2), BENCH_EAST (cluster1);
 // BENCH_BASE: built checkouts of other commits (comma-separated dirs, each with bin/run.js and
 // dist/) whose repeat apply and plan run in the same rounds, on the same state, for a before/after;
+// BENCH_ITEMISE: the checkouts (names as in the table) whose requests are listed one kind a line (default: this);
 // BENCH_KEEP=1 leaves the applied state in place at the end (to look at; the next run cleans up first).
 import {spawn} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
@@ -27,14 +28,25 @@ const NS = 'bench-apply'
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const BASES = (process.env.BENCH_BASE ?? '').split(',').filter(Boolean)
+/** The checkouts whose requests are itemised (BENCH_ITEMISE, comma-separated names; default this checkout). */
+const ITEMISE = (process.env.BENCH_ITEMISE ?? 'this').split(',')
 const dir = mkdtempSync(join(tmpdir(), 'bench-apply-'))
 
-interface Run {ms: number; requests: number; writes: number; code: number; stdout: string; stderr: string}
+interface Run {ms: number; requests: number; writes: number; code: number; stdout: string; stderr: string; log: Request[]}
+/** One request of a run (KUBECTL_MESH_STATS=paths: `kubectl-mesh-request METHOD CONTEXT PATH STATUS`). */
+interface Request {method: string; context: string; path: string; status: string}
 
 async function cli(args: string[], repo = REPO): Promise<Run> {
-  const {ms, code, stdout, stderr} = await run(process.execPath, [join(repo, 'bin', 'run.js'), ...args], {cwd: dir, env: {...process.env, KUBECONFIG: kubeconfigPath(), KUBECTL_MESH_STATS: '1', NO_COLOR: '1'}})
+  const {ms, code, stdout, stderr} = await run(process.execPath, [join(repo, 'bin', 'run.js'), ...args], {cwd: dir, env: {...process.env, KUBECONFIG: kubeconfigPath(), KUBECTL_MESH_STATS: 'paths', NO_COLOR: '1'}})
   const s = parseStats(stderr) ?? {requests: -1, byContext: {}}
-  return {ms, requests: s.requests, writes: writesOf(s), code, stdout, stderr}
+  const log = stderr.split('\n').filter((l) => l.startsWith('kubectl-mesh-request ')).map((l) => {
+    const [, method, ...rest] = l.split(' ')
+    const status = rest.pop()!
+    // the context may hold spaces (a remote secret's probe: "<cluster>:secret/<name>/<key>"); the path does not
+    const path = rest.pop()!
+    return {method, context: rest.join(' '), path, status}
+  })
+  return {ms, requests: s.requests, writes: writesOf(s), code, stdout, stderr, log}
 }
 
 /** The baseline: kubectl listing, in every cluster concurrently, the kinds a repeat apply reads. */
@@ -45,6 +57,50 @@ function baseline(): Promise<number> {
     child.on('error', reject)
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`kubectl get exited ${code} in ${ctx}`))))
   }))).then(() => performance.now() - started)
+}
+
+/** What a request did, from its path: list or get of a kind (namespace, name), a port-forward to istiod's debug port, a write. */
+function itemOf(r: Request): {verb: string; kind: string; namespace: string; name: string} {
+  const m = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)(?:\/namespaces\/([^/]+))?(?:\/([^/]+))?(?:\/([^/]+))?(?:\/([^/ ]+))?/.exec(r.path)
+  if (!m) return {verb: r.method, kind: r.path, namespace: '', name: ''}
+  const [, group, ns, resource, name, sub] = m
+  // /api/v1/namespaces/NS alone is the Namespace NS
+  const [kind, namespace, object] = resource === undefined && ns !== undefined ? ['namespaces', '', ns] : [`${resource}${group ? `.${group}` : ''}`, ns ?? '', name ?? '']
+  if (sub === 'portforward') return {verb: 'port-forward', kind: "istiod's debug port (pods/portforward)", namespace, name: ''}
+  const verb = r.method === 'GET' ? (r.path.endsWith(' (watch)') ? 'watch' : object ? 'get' : 'list') : r.method === 'POST' && !object ? 'create' : r.method.toLowerCase()
+  return {verb, kind: sub ? `${kind}/${sub}` : kind, namespace, name: object}
+}
+
+/**
+ * The requests of one run by context, verb and kind, and the budget of the issue: the kinds the
+ * run lists (in any declared cluster) times the clusters, plus istiod's debug reads. A remote
+ * secret's probe runs under its own label ("<cluster>:secret/<name>/<key>"): its reads count, and
+ * are not lists of the run.
+ */
+function itemise(log: Request[]): {lines: string[]; budget: string} {
+  const groups = new Map<string, {context: string; verb: string; kind: string; n: number; names: Map<string, number>}>()
+  for (const r of log) {
+    const it = itemOf(r)
+    const key = `${r.context}\u0000${it.verb}\u0000${it.kind}\u0000${it.namespace}`
+    const g = groups.get(key) ?? {context: r.context, verb: it.verb, kind: `${it.kind}${it.namespace ? ` -n ${it.namespace}` : ''}`, n: 0, names: new Map()}
+    g.n++
+    if (it.name) g.names.set(it.name, (g.names.get(it.name) ?? 0) + 1)
+    groups.set(key, g)
+  }
+  const rows = [...groups.values()].sort((a, b) => a.context.localeCompare(b.context) || a.verb.localeCompare(b.verb) || a.kind.localeCompare(b.kind))
+  const width = Math.max(...rows.map((g) => g.context.length), 7)
+  const lines = rows.map((g) => `    ${g.context.padEnd(width)}  ${g.verb.padEnd(12)} ${g.kind.padEnd(48)} ${String(g.n).padStart(4)}${g.names.size > 0 ? `  (${[...g.names].map(([n, c]) => (c > 1 ? `${n} ×${c}` : n)).join(', ')})` : ''}`)
+  const kinds = new Set(log.filter((r) => CLUSTERS.includes(r.context) && itemOf(r).verb === 'list').map((r) => itemOf(r).kind))
+  const debug = log.filter((r) => itemOf(r).verb === 'port-forward').length
+  const budget = kinds.size * CLUSTERS.length + debug
+  const over = log.length - budget
+  // what the count is made of: the declared clusters' lists and single GETs, the remote secrets' probes (their own credentials), istiod's debug reads, writes
+  const declared = log.filter((r) => CLUSTERS.includes(r.context))
+  const of = (verb: string) => declared.filter((r) => itemOf(r).verb === verb).length
+  const probes = log.filter((r) => !CLUSTERS.includes(r.context))
+  const writes = log.filter((r) => r.method !== 'GET').length
+  const parts = `lists ${of('list')}, gets ${of('get')}, remote-secret probes ${probes.length} (${new Set(probes.map((r) => r.context)).size} credentials), istiod debug reads ${debug}, writes ${writes}`
+  return {lines, budget: `${log.length} requests (${parts}); budget ${kinds.size} kinds listed × ${CLUSTERS.length} clusters + ${debug} istiod debug reads = ${budget}${over > 0 ? `: ${over} over` : ': within'} (kinds: ${[...kinds].sort().join(', ')})`}
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -108,7 +164,12 @@ async function bench(n: number) {
     const sum = (rs: Run[]) => ({ms: Math.round(median(rs.map((x) => x.ms))), requests: Math.max(...rs.map((x) => x.requests)), writes: Math.max(...rs.map((x) => x.writes))})
     return {n, clusters: CLUSTERS.length, first: {ms: Math.round(first.ms), requests: first.requests, writes: first.writes},
       baselineMs: Math.round(median(base)),
-      repeats: repos.map((r) => ({checkout: r.name, apply: sum(runs.get(r.name)!.apply), plan: sum(runs.get(r.name)!.plan)}))}
+      repeats: repos.map((r) => ({checkout: r.name, apply: sum(runs.get(r.name)!.apply), plan: sum(runs.get(r.name)!.plan)})),
+      // the last round's requests, itemised (a checkout whose CLI does not log its requests has none)
+      itemised: repos.flatMap((r) => (['apply', 'plan'] as const).flatMap((verb) => {
+        const log = runs.get(r.name)![verb].at(-1)!.log
+        return log.length > 0 ? [{checkout: r.name, verb, ...itemise(log)}] : []
+      }))}
   } finally {
     if (!process.env.BENCH_KEEP) await cleanup()
   }
@@ -134,4 +195,9 @@ for (const r of results) {
     const ratio = (ms: number) => `${(ms / r.baselineMs).toFixed(1)}x`.padStart(6)
     process.stdout.write(`${first} | ${x.checkout.padEnd(16)}  ${`${x.apply.ms} ms`.padStart(18)}  ${String(x.apply.requests).padStart(8)}  ${ratio(x.apply.ms)} | ${`${x.plan.ms} ms`.padStart(10)}  ${String(x.plan.requests).padStart(8)}  ${ratio(x.plan.ms)} | ${`${r.baselineMs} ms`.padStart(8)}\n`)
   }
+}
+for (const r of results) {
+  process.stdout.write(`\nrequests of the repeat (last round), by context, verb and kind; budget: the kinds the run lists × the clusters + istiod's debug reads\n`)
+  for (const it of r.itemised) process.stdout.write(`  ${it.checkout} ${it.verb} -f: ${it.budget}\n`)
+  for (const it of r.itemised.filter((x) => ITEMISE.includes(x.checkout))) process.stdout.write(`\n  ${it.checkout}, ${it.verb} -f:\n${it.lines.join('\n')}\n`)
 }

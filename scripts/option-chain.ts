@@ -2,12 +2,15 @@
 // it is handed to (as itself, or spread into a new object), transitively, with the modules they
 // live in. Uses the TypeScript checker to resolve each call to its declaration.
 // With --fields, a value read from it (`o.force`, `o.report`) handed on counts too, and is followed.
-//   node scripts/option-chain.ts [--fields] [FILE FUNCTION PARAM]   default: src/link/service.ts link o
+// With --edges, also the calls between the functions reached (and how many cross a module) and
+// the return statements in them: how far the values climb back.
+//   node scripts/option-chain.ts [--fields] [--edges] [FILE FUNCTION PARAM]   default: src/link/service.ts link o
 import ts from 'typescript'
 import {relative, resolve} from 'node:path'
 
 const fields = process.argv.includes('--fields')
-const args = process.argv.slice(2).filter((a) => a !== '--fields')
+const edgesToo = process.argv.includes('--edges')
+const args = process.argv.slice(2).filter((a) => a !== '--fields' && a !== '--edges')
 const [file, fn, param] = args.length >= 3 ? args : ['src/link/service.ts', 'link', 'o']
 const root = resolve(import.meta.dirname, '..')
 const config = ts.getParsedCommandLineOfConfigFile(resolve(root, 'tsconfig.check.json'), {}, {...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {}})!
@@ -69,3 +72,24 @@ const fns = [...seen.keys()].map(name).sort()
 const modules = new Set(fns.map((n) => n.split(':')[0]))
 console.log(`${fn}(${param}) in ${file}: the options object${fields ? ' and the values read from it reach' : ' reaches'} ${fns.length} functions in ${modules.size} modules`)
 for (const n of fns) console.log(`  ${n}`)
+if (edgesToo) {
+  let calls = 0
+  let crossing = 0
+  let returns = 0
+  const moduleOf = (f: Fn) => f.getSourceFile().fileName
+  for (const f of seen.keys()) {
+    const visit = (n: ts.Node) => {
+      if (ts.isReturnStatement(n)) returns++
+      if (ts.isCallExpression(n)) {
+        const t = declOf(n)
+        if (t && seen.has(t)) {
+          calls++
+          if (moduleOf(t) !== moduleOf(f)) crossing++
+        }
+      }
+      ts.forEachChild(n, visit)
+    }
+    if (f.body) visit(f.body)
+  }
+  console.log(`calls between them: ${calls}, ${crossing} of them from one module into another; return statements in them: ${returns}`)
+}

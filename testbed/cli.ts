@@ -16,12 +16,14 @@ import { GATEWAY_SHAPES, type GatewayShape, parseGatewayArg, setGatewayShape } f
 import { ztunnelView } from './ztunnel.ts';
 
 const USAGE = `usage: node testbed/cli.ts <command>
-  up [--clusters N] [--istio [--ambient] [--remote NAME]... [--gateway [CLUSTER=]SHAPE]...]
+  up [--clusters N] [--istio [--ambient [--sidecar NAME]...] [--remote NAME]... [--gateway [CLUSTER=]SHAPE]...]
                          start N clusters (default ${DEFAULT_CLUSTERS}, max ${MAX_CLUSTERS}); no-op when already up;
                          --istio: Istio as istioctl renders it, one real istiod per cluster, injected sample Pods;
                          --ambient: Istio's ambient profile with istiod's AMBIENT_ENABLE_MULTI_NETWORK=true, the
                          istio-east-west Gateway (gen-eastwest-gateway.sh --ambient; istiod makes its Deployment and
                          Service, the bed gives it a load-balancer address), ambient-captured sample Pods
+                         --sidecar NAME (with --ambient): that cluster gets the sidecar install instead (a mixed
+                         mesh: a sidecar cluster beside ambient ones, istio/istio#57878)
                          --remote NAME: that cluster gets Istio's remote profile instead (no istiod; its
                          control plane is cluster1's istiod, remotePilotAddress = cluster1's east-west gateway)
                          --gateway: the east-west gateway's shape (${GATEWAY_SHAPES.join('|')}; default lb-ip),
@@ -84,6 +86,16 @@ async function main(argv: string[]): Promise<number> {
         err('--ambient and --remote: the bed has no ambient primary-remote install; use --ambient alone');
         return 2;
       }
+      const sidecars = values('--sidecar');
+      if (sidecars.length > 0 && !flag('--ambient')) {
+        err('--sidecar needs --ambient (without it every cluster runs sidecars)');
+        return 2;
+      }
+      const badSidecar = sidecars.find((r) => !/^cluster\d+$/.test(r) || Number(r.slice(7)) < 1 || Number(r.slice(7)) > n);
+      if (badSidecar !== undefined) {
+        err(`--sidecar ${badSidecar}: name a cluster of the bed: cluster1..cluster${n} (--clusters N for more)`);
+        return 2;
+      }
       if (remotes.length > 0 && !flag('--istio')) {
         err('--remote needs --istio (the remote profile needs a primary with a real istiod)');
         return 2;
@@ -113,7 +125,7 @@ async function main(argv: string[]): Promise<number> {
       if (flag('--istio')) {
         for (const c of tb.clusters) {
           if (remotes.includes(c.name)) continue;
-          const ambient = flag('--ambient');
+          const ambient = flag('--ambient') && !sidecars.includes(c.name);
           if (istioInstalled(c.name) && runningIstiod(c.name) && ambientInstalled(c.name) === ambient) {
             log(`${c.name}: Istio${ambient ? ' (ambient)' : ''} already installed, istiod running`);
             continue;

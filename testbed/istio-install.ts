@@ -286,7 +286,7 @@ export async function installIstio(cluster: string, opts: { log?: (m: string) =>
 }
 
 /** The load balancer's address in a Service's status (what a cloud controller writes). */
-async function setLoadBalancerIp(cluster: string, service: string, ip: string): Promise<void> {
+export async function setLoadBalancerIp(cluster: string, service: string, ip: string): Promise<void> {
   await kubectl(['-n', NS, 'patch', 'service', service, '--subresource=status', '--type=merge', '-p',
     JSON.stringify({ status: { loadBalancer: { ingress: [{ ip }] } } })], { context: cluster });
 }

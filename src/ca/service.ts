@@ -5,10 +5,11 @@ import {dirname, join, resolve} from 'node:path'
 import {OperationError, UsageError} from '../errors.ts'
 import {CACERTS_SECRET} from '../istio/names.ts'
 import {istiodEnv, istiodVersion, reloadsCacerts} from '../istio/install.ts'
-import {ISTIOD_APP_SELECTOR} from '../istio/revision.ts'
-import {type Action, applyObject, type Change} from '../kube/apply.ts'
+import {readCaInstallFacts} from '../cluster/ca-install.ts'
+import type {RunLists} from '../cluster/snapshot.ts'
+import {type Action, type Change, editObject, isUpToDate} from '../kube/apply.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
-import {RESOURCES, resourcePath, type KubeObject} from '../kube/resources.ts'
+import type {KubeObject} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {runStep, type StepRunner} from '../steps.ts'
 import {buildCaCert, type CertFacts, generateRsaKeyPair, INTERMEDIATE_CN, INTERMEDIATE_SAN_DNS, keyMatchesCert, readCert, readPrivateKey, ROOT_CN, signedBy, splitPemCerts} from './pki.ts'
@@ -42,6 +43,8 @@ export interface CaGenDeps {
   now?: () => Date
   /** Shows the steps (src/ui/progress.ts); quiet by default. */
   progress?: StepRunner
+  /** apply -f: the run's lists (src/cluster/snapshot.ts), read instead of GETs of its own (src/cluster/ca-install.ts). */
+  lists?: RunLists
 }
 
 const LOCAL = 'local'
@@ -250,23 +253,24 @@ export async function caGen(o: CaGenOptions, deps: CaGenDeps): Promise<CaGenResu
 
   // 2. With --context: read the cluster and refuse another root before anything is written.
   let client: ReturnType<Session['client']> | undefined
+  /** The live cacerts as read (undefined: absent): the write below starts from it instead of reading it again. */
+  let live: KubeObject | undefined
   let istiodDeployments: string[] = []
   /** Every istiod here takes a changed cacerts by itself (src/istio/install.ts reloadsCacerts). */
   let istiodsReload = false
   if (o.install) {
     client = deps.session().client(o.context)
-    const ns = await client.getOptional(resourcePath(RESOURCES.Namespace, undefined, o.istioNamespace))
-    if (!ns) {
+    const facts = await readCaInstallFacts(client, o.istioNamespace, deps.lists)
+    if (!facts.namespace) {
       throw new UsageError(`context "${client.context}": namespace ${o.istioNamespace} does not exist`,
         `create it first (\`kubectl --context ${client.context} create namespace ${o.istioNamespace}\`), or pass --istio-namespace`)
     }
-    const live = await client.getOptional<KubeObject>(resourcePath(RESOURCES.Secret, o.istioNamespace, CACERTS_SECRET))
+    live = facts.cacerts
     const ourRoot = root.cert?.fingerprint256 ?? '(new root)'
     checkLiveRoot(client.context, o.istioNamespace, liveSecretRoots(live, fingerprintsOf), ourRoot, o.force)
     // Every istiod revision running here (label app=istiod) reads cacerts at startup.
-    const istiods = await client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Deployment, o.istioNamespace), {labelSelector: ISTIOD_APP_SELECTOR})
-    istiodDeployments = (istiods.items ?? []).map((d) => `deployment/${d.metadata.name}`).sort()
-    istiodsReload = (istiods.items ?? []).length > 0 && (istiods.items ?? []).every((d) => reloadsCacerts({env: istiodEnv(d), version: istiodVersion(d)}) === true)
+    istiodDeployments = facts.istiods.map((d) => `deployment/${d.metadata.name}`).sort()
+    istiodsReload = facts.istiods.length > 0 && facts.istiods.every((d) => reloadsCacerts({env: istiodEnv(d), version: istiodVersion(d)}) === true)
   }
 
   // 3. Generate what is missing: every key pair at once (native, on the thread pool), then sign.
@@ -339,7 +343,7 @@ export async function caGen(o: CaGenOptions, deps: CaGenDeps): Promise<CaGenResu
     const secret = cacertsSecret({caCertPem: c.cert!.pem, caKeyPem: c.keyPem!, rootCertPem: rootCert.pem}, o.istioNamespace, o.version)
     let change: Change
     try {
-      change = await applyObject(client, secret, {dryRun: o.dryRun})
+      change = (await editObject(client, secret, () => secret, {dryRun: o.dryRun}, isUpToDate, live ?? null))!
     } catch (error) {
       if (!(error instanceof ApiError)) throw error
       const op = toOperationError(error)

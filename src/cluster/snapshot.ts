@@ -79,6 +79,11 @@ export class RunLists {
     return found
   }
 
+  /** Has this run listed the kind cluster-wide in that context (and not written one of its objects since)? */
+  has(context: string, kind: keyof typeof RESOURCES): boolean {
+    return this.lists.has(`${kindKey(context, kind)}\u0000`) && !this.written.get(kindKey(context, kind))?.size
+  }
+
   /** One object (undefined: absent), from the cluster-wide list of its kind; listed again when this run wrote it since. */
   async find(client: KubeClient, kind: keyof typeof RESOURCES, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
     if (this.written.get(kindKey(client.context, kind))?.has(`${namespace ?? ''}/${name}`)) this.forget(client.context, kind)
@@ -190,8 +195,10 @@ export async function readSnapshot(target: SnapshotTarget, istioNamespace: strin
     await listed.get('Deployment')
     const names = [...new Set([revisionOf(facts).readerClusterRole, readerClusterRole(istioNamespace)])]
     try {
+      // from the run's list when a step of this run has listed the kind (apply -f: link), else one GET a name
+      const listed = run.has(client.context, key)
       for (const name of names) {
-        const found = await client.getOptional<KubeObject>(resourcePath(type, undefined, name))
+        const found = listed ? await run.find(client, key, undefined, name) : await client.getOptional<KubeObject>(resourcePath(type, undefined, name))
         if (found) return found
       }
       return null

@@ -16,11 +16,11 @@ import {listObjects} from '../kube/apply.ts'
 import type {KubeClient} from '../kube/client.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
-import {GLOBAL_SERVICE_LABEL, GLOBAL_SERVICE_VALUE, HBONE_PORT, isGlobalScopeEntry, MULTI_NETWORK_ENV, multiNetworkFix, serviceScope} from '../istio/ambient.ts'
+import {isGlobalScopeEntry, multiNetworkFix, serviceScope} from '../istio/ambient.ts'
 import {type AmbientRead, readAmbient} from '../istio/ambient-read.ts'
 import {serviceFqdn} from '../istio/gateway.ts'
 import {readIstioInstall} from '../istio/read.ts'
-import {MULTICLUSTER_LABEL} from '../istio/names.ts'
+import {GLOBAL_SERVICE_LABEL, GLOBAL_SERVICE_VALUE, HBONE_PORT, MULTI_NETWORK_ENV, MULTICLUSTER_LABEL} from '../istio/names.ts'
 import {remoteSecretEntries, sameServer} from '../cluster/remote-secrets.ts'
 import type {ExplainOptions} from './service.ts'
 import type {Dropped} from './reasons.ts'
@@ -160,7 +160,7 @@ export async function explainAmbient(session: Session, o: ExplainOptions, amb: A
       continue
     }
     if (own.svc && serviceScope(amb.mesh, own.ns?.metadata.labels ?? {}, own.svc.metadata.labels ?? {}) !== 'GLOBAL') {
-      drop(`${context}'s own Service ${o.namespace}/${o.service} is LOCAL, and istiod merges no other cluster's endpoints into a LOCAL local Service`, `\`kubectl mesh service export ${o.service} -n ${o.namespace} --context ${context}\``)
+      drop(`${context}'s own Service ${o.namespace}/${o.service} is LOCAL, and istiod merges no other cluster's endpoints into a LOCAL local Service`, `\`kubectl mesh service import ${o.service} -n ${o.namespace} --from-context ${p.context} --context ${context}\` (makes ${context}'s copy GLOBAL)`)
       continue
     }
     if (!p.ready) {

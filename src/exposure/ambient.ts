@@ -6,16 +6,14 @@
 // way: a waypoint serving a GLOBAL Service must be GLOBAL too for remote ztunnels to send through it
 // (ambientindex.go AllLocalNetworkGlobalServices counts waypoints of global services). Unexport
 // removes only the labels export added (annotation kubectl-mesh/global-label on the object).
-import {EXPORTED_HOST_ANNOTATION, EXPORTED_LABEL} from '../istio/names.ts'
+import {EXPORTED_HOST_ANNOTATION, EXPORTED_LABEL, GLOBAL_FOR_ANNOTATION, GLOBAL_SERVICE_LABEL, GLOBAL_SERVICE_VALUE} from '../istio/names.ts'
 import {type Change, changeOf, type WriteOptions} from '../kube/apply.ts'
 import type {KubeClient} from '../kube/client.ts'
 import {type KubeObject, objectPath, RESOURCES, resourcePath} from '../kube/resources.ts'
-import {GLOBAL_SERVICE_LABEL, GLOBAL_SERVICE_VALUE, isGlobalScopeEntry, meshKindLine, serviceScope, waypointOf} from '../istio/ambient.ts'
+import {isGlobalScopeEntry, meshKindLine, serviceScope, waypointOf} from '../istio/ambient.ts'
 import type {AmbientRead} from '../istio/ambient-read.ts'
 import type {ExportOptions, ExportResult, UnexportOptions} from './export-types.ts'
 
-/** On an object whose istio.io/global label export added: the exported Services that need it, sorted, comma-separated. */
-export const GLOBAL_FOR_ANNOTATION = 'kubectl-mesh/global-for'
 
 const list = (v: string | undefined) => (v ? v.split(',').filter(Boolean) : [])
 
@@ -53,7 +51,8 @@ export function localPatch(obj: KubeObject, who: string, extra: {labels?: Record
   return {metadata: {labels, annotations}}
 }
 
-async function patch(client: KubeClient, svc: KubeObject, body: any | null, opts: WriteOptions): Promise<Change> {
+/** A merge patch of a Service's metadata (null: nothing to write, `unchanged`). */
+export async function patch(client: KubeClient, svc: KubeObject, body: any | null, opts: WriteOptions): Promise<Change> {
   const ref = {kind: 'Service', metadata: {name: svc.metadata.name, namespace: svc.metadata.namespace}}
   if (!body) return changeOf(client.context, ref, 'unchanged')
   await client.request({method: 'PATCH', path: objectPath({...svc, apiVersion: 'v1', kind: 'Service'}), contentType: 'application/merge-patch+json', body, query: opts.dryRun ? {dryRun: 'All'} : undefined})

@@ -58,7 +58,7 @@ export async function exportService(session: Session, o: ExportOptions, mode: Re
     throw new UsageError(`context "${client.context}": Service ${o.namespace}/${o.name} does not exist`,
       `check the name and namespace: kubectl --context ${client.context} -n ${o.namespace} get services`)
   }
-  const amb = await readAmbient(client, o.istioNamespace)
+  const amb = await reads.ambient(client, o.istioNamespace)
   if (amb.facts.kind === 'ambient') return exportAmbient(client, amb, svc, host, o, mode)
   const gw = requireGateway(install)
   if (o.mcs && !mcs) {

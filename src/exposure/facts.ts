@@ -6,6 +6,8 @@ import type {KubeClient} from '../kube/client.ts'
 import {listObjects} from '../kube/apply.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {RunLists} from '../cluster/snapshot.ts'
+import {type AmbientRead, readAmbient} from '../istio/ambient-read.ts'
+import {listedAmbientSources} from '../cluster/listed.ts'
 
 export async function readService(client: KubeClient, namespace: string, name: string): Promise<KubeObject | undefined> {
   return client.getOptional<KubeObject>(resourcePath(RESOURCES.Service, namespace, name))
@@ -35,6 +37,8 @@ export interface ExposureReads {
   /** Every ServiceEntry of the cluster. */
   serviceEntries(client: KubeClient): Promise<KubeObject[]>
   destinationRules(client: KubeClient, namespace: string | undefined, labels: Labels): Promise<KubeObject[]>
+  /** What the ambient rules need (src/istio/ambient-read.ts): whether the cluster runs ambient, its istio-east-west Gateways. */
+  ambient(client: KubeClient, istioNamespace: string): Promise<AmbientRead>
   /** True when these reads come from lists of whole kinds (an object not in them is absent). */
   listed: boolean
 }
@@ -47,6 +51,7 @@ const direct: ExposureReads = {
   gateways: (client) => listObjects(client, RESOURCES.Gateway),
   serviceEntries: (client) => listObjects(client, RESOURCES.ServiceEntry),
   destinationRules: (client, namespace, labels) => listObjects(client, RESOURCES.DestinationRule, {namespace, labelSelector: selectorOf(labels)}),
+  ambient: (client, istioNamespace) => readAmbient(client, istioNamespace),
   listed: false,
 }
 
@@ -60,6 +65,7 @@ function fromLists(lists: RunLists): ExposureReads {
     gateways: (client) => lists.list(client, 'Gateway'),
     serviceEntries: (client) => lists.list(client, 'ServiceEntry'),
     destinationRules: async (client, namespace, labels) => (await lists.list(client, 'DestinationRule')).filter((o) => inNs(namespace)(o) && carries(o, labels)),
+    ambient: (client, ns) => readAmbient(client, ns, listedAmbientSources(client, ns, lists)),
     listed: true,
   }
 }

@@ -24,6 +24,9 @@ import {
   remoteService, serviceEntryAddresses,
 } from './plan.ts'
 import {claimAddresses, pool, releaseAddresses, writeAgainst} from './writes.ts'
+import {importAmbient, readAmbientImportTargets, unimportAmbient} from './ambient-import.ts'
+import {ambientFacts} from '../istio/ambient.ts'
+import {readAmbient} from '../istio/ambient-read.ts'
 import {allInOrder} from '../settle.ts'
 import {counting, runStep, type StepRunner} from '../steps.ts'
 
@@ -174,6 +177,24 @@ export async function importServices(session: Session, o: ImportOptions, mode: R
   if (missingNs.length > 0 && !o.createNamespace) {
     throw new UsageError(`context "${east.context}": namespace${missingNs.length > 1 ? 's' : ''} ${missingNs.join(', ')} not found`,
       `create ${missingNs.length > 1 ? 'them' : 'it'} (kubectl --context ${east.context} create namespace ${missingNs[0]}) or pass --create-namespace`)
+  }
+  // ambient EAST (istiod's PILOT_ENABLE_AMBIENT or the ambient profile, read with the install): no ServiceEntry; the Service made global (./ambient-import.ts)
+  if (ambientFacts({istiod: eastInstall.istiod}).kind === 'ambient') {
+    const [eastAmbient, westAmbient, targetsHere] = await runStep(o.progress, `Read the ambient meshes of "${east.context}" and "${west.context}"`, () => allInOrder([
+      readAmbient(east, o.istioNamespace), readAmbient(west, o.istioNamespace), readAmbientImportTargets(east, westServices, fromId, o.istioNamespace),
+    ]))
+    const unsupported = [...(o.host ? ['--host'] : []), ...(isIP(o.address) ? ['--address'] : []), ...(o.viaEgress === undefined ? [] : ['--via-egress'])]
+    const nsWrites: Change[] = []
+    const nsPlan = missingNs.map((ns): KubeObject => ({apiVersion: 'v1', kind: 'Namespace', metadata: {name: ns, ...stamp(o.version)}}))
+    const run = (plan: boolean) => importAmbient({east, eastAmbient, westContext: west.context, westAmbient, fromId, ...targetsHere, istioNamespace: o.istioNamespace, version: o.version, dryRun: o.dryRun, plan, unsupported}, eastInstall.facts.clusterDomain)
+    if (mode.plan) {
+      const r = await run(true)
+      return {changes: [], imported: r.imported, warnings, notes: [...notes, ...r.notes], plan: [...nsPlan.map((object) => ({context: east.context, object})), ...r.plan!]}
+    }
+    await run(true) // every refusal before the first write
+    for (const ns of nsPlan) nsWrites.push(await applyObject(east, ns, o))
+    const r = await run(false)
+    return {changes: [...nsWrites, ...r.changes], imported: r.imported, warnings, notes: [...notes, ...r.notes]}
   }
   if (localSvc) {
     throw new UsageError(`context "${east.context}": host ${o.host} belongs to the local Service ${localOwner!.namespace}/${localOwner!.name}`,
@@ -347,13 +368,15 @@ export async function unimportService(session: Session, o: UnimportOptions): Pro
   if (o.fromName !== undefined && !isDns1123Label(o.fromName)) throw new UsageError(`--from-name "${o.fromName}" is not a DNS-1123 label`, 'use the cluster ID the import used')
   const east: KubeClient = session.client(o.context)
   const selector = `${IMPORTED_SERVICE_LABEL}=${o.name}${o.fromName ? `,${IMPORTED_FROM_LABEL}=${o.fromName}` : `,${IMPORTED_FROM_LABEL}`}`
-  const [entries, rules, gateways, routes, egressRules] = await Promise.all([
+  const [entries, rules, gateways, routes, egressRules, service] = await Promise.all([
     listObjects(east, RESOURCES.ServiceEntry, {namespace: o.namespace, labelSelector: selector}),
     listObjects(east, RESOURCES.DestinationRule, {namespace: o.namespace, labelSelector: selector}),
     // --via-egress: the Gateways and routes beside them, and the egress gateway's rule in its own namespace
     listObjects(east, RESOURCES.Gateway, {namespace: o.namespace, labelSelector: selector}),
     listObjects(east, RESOURCES.VirtualService, {namespace: o.namespace, labelSelector: selector}),
     listObjects(east, RESOURCES.DestinationRule, {labelSelector: `${selector},${IMPORTED_NAMESPACE_LABEL}=${o.namespace}`}),
+    // an ambient import: the Service it made global, or created (./ambient-import.ts)
+    east.getOptional<KubeObject>(resourcePath(RESOURCES.Service, o.namespace, o.name)),
   ])
   // The addresses to give back (Istio < 1.25): those of the ServiceEntries found, and with
   // --from-name the one this import's name would hold, even without a ServiceEntry: an import
@@ -375,6 +398,8 @@ export async function unimportService(session: Session, o: UnimportOptions): Pro
   }
   const released = owners.size > 0 ? await releaseAddresses(east, o.istioNamespace, [...owners], o) : undefined
   if (released) changes.push(released)
+  const ambient = await unimportAmbient(east, service, o.fromName, o)
+  if (ambient) changes.push(ambient)
   const notes: string[] = []
   if (changes.length === 0) notes.push(`context "${east.context}": nothing imported as ${o.name} in namespace ${o.namespace}${o.fromName ? ` from ${o.fromName}` : ''}`)
   return {changes, notes}

@@ -7,10 +7,10 @@ import {listObjects} from '../kube/apply.ts'
 import {ApiError} from '../kube/errors.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import {allInOrder} from '../settle.ts'
-import {type AmbientFacts, ambientFacts, type AmbientGateway, ambientGateways, DATAPLANE_MODE_LABEL} from './ambient.ts'
+import {type AmbientFacts, ambientFacts, type AmbientGateway, ambientGateways} from './ambient.ts'
 import {installValues, parsedKey} from './install.ts'
 import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, revisionNames} from './revision.ts'
-import {NETWORK_LABEL} from './names.ts'
+import {DATAPLANE_MODE_LABEL, NETWORK_LABEL} from './names.ts'
 
 export interface AmbientRead {
   context: string
@@ -36,27 +36,54 @@ const orEmpty = async (p: Promise<KubeObject[]>): Promise<KubeObject[]> => {
   }
 }
 
-export async function readAmbient(client: KubeClient, istioNamespace: string): Promise<AmbientRead> {
+/**
+ * Where readAmbient's inputs come from: GETs and selective lists (a single command), or a run's
+ * lists of whole kinds (apply -f, src/exposure/facts.ts), filtered the same way.
+ */
+export interface AmbientSources {
+  /** The Istio namespace itself. */
+  namespace(): Promise<KubeObject | undefined>
+  /** The istiod Deployments (label app=istiod) of the Istio namespace. */
+  istiods(): Promise<KubeObject[]>
+  daemonSets(): Promise<KubeObject[]>
+  kubeGateways(): Promise<KubeObject[]>
+  /** The Namespaces labelled istio.io/dataplane-mode=ambient. */
+  ambientNamespaces(): Promise<KubeObject[]>
+  /** One ConfigMap of the Istio namespace. */
+  configMap(name: string): Promise<KubeObject | undefined>
+}
+
+/** GETs and selective lists: what a single command sends. */
+export function directAmbientSources(client: KubeClient, istioNamespace: string): AmbientSources {
+  const ns = istioNamespace
+  return {
+    namespace: async () => (await client.getOptional<KubeObject>(resourcePath(RESOURCES.Namespace, undefined, ns))) ?? undefined,
+    istiods: () => listObjects(client, RESOURCES.Deployment, {namespace: ns, labelSelector: ISTIOD_APP_SELECTOR}),
+    daemonSets: () => listObjects(client, RESOURCES.DaemonSet, {namespace: ns}),
+    kubeGateways: () => listObjects(client, RESOURCES.KubeGateway, {namespace: ns}),
+    ambientNamespaces: () => listObjects(client, RESOURCES.Namespace, {labelSelector: `${DATAPLANE_MODE_LABEL}=ambient`}),
+    configMap: async (name) => (await client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, name))) ?? undefined,
+  }
+}
+
+export async function readAmbient(client: KubeClient, istioNamespace: string, from: AmbientSources = directAmbientSources(client, istioNamespace)): Promise<AmbientRead> {
   const ns = istioNamespace
   const [namespace, istiods, daemonSets, kubeGateways, ambientNamespaces] = await allInOrder([
-    client.getOptional<KubeObject>(resourcePath(RESOURCES.Namespace, undefined, ns)),
-    listObjects(client, RESOURCES.Deployment, {namespace: ns, labelSelector: ISTIOD_APP_SELECTOR}),
-    orEmpty(listObjects(client, RESOURCES.DaemonSet, {namespace: ns})),
-    orEmpty(listObjects(client, RESOURCES.KubeGateway, {namespace: ns})),
-    listObjects(client, RESOURCES.Namespace, {labelSelector: `${DATAPLANE_MODE_LABEL}=ambient`}),
+    from.namespace(),
+    from.istiods(),
+    orEmpty(from.daemonSets()),
+    orEmpty(from.kubeGateways()),
+    from.ambientNamespaces(),
   ])
   const rev = chooseRevision(istiods, ns)
   const names = rev.istiod ? rev.names : revisionNames(DEFAULT_REVISION, ns)
-  const [injector, meshConfigMap] = await allInOrder([
-    client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, names.injectorConfigMap)),
-    client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, names.meshConfigMap)),
-  ])
+  const [injector, meshConfigMap] = await allInOrder([from.configMap(names.injectorConfigMap), from.configMap(names.meshConfigMap)])
   const values = installValues({injector})
   const network = namespace?.metadata.labels?.[NETWORK_LABEL] || values?.global?.network || undefined
   return {
     context: client.context, istioNamespace: ns,
     facts: ambientFacts({istiod: rev.istiod, values, daemonSets, namespaces: ambientNamespaces}),
-    istiod: rev.istiod, meshConfigMapName: names.meshConfigMap, meshConfigMap: meshConfigMap ?? undefined,
+    istiod: rev.istiod, meshConfigMapName: names.meshConfigMap, meshConfigMap,
     mesh: parsedKey(meshConfigMap, 'mesh'), network,
     gateways: ambientGateways(kubeGateways, network), kubeGateways,
   }

@@ -17,31 +17,16 @@
 //   serves only its network's GLOBAL services (ambientindex.go AllLocalNetworkGlobalServices).
 import type {KubeObject} from '../kube/resources.ts'
 import {istiodEnv} from './install.ts'
-import {NETWORK_LABEL} from './names.ts'
+import {
+  AMBIENT_ENV, AMBIENT_EASTWEST_GATEWAY, DATAPLANE_MODE_LABEL, EASTWEST_GATEWAY_CLASS, GLOBAL_SERVICE_LABEL, GLOBAL_SERVICE_VALUE, HBONE_PORT, MULTI_NETWORK_ENV,
+  NETWORK_LABEL, USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL,
+} from './names.ts'
 
-/** Namespace (or Pod) label that enrolls workloads in ambient (label.IoIstioDataplaneMode). */
-export const DATAPLANE_MODE_LABEL = 'istio.io/dataplane-mode'
-/** The label `service export` puts on a Service in an ambient mesh; kubectl-mesh's serviceScopeConfigs entry selects it (Istio's ambient multicluster guide uses the same). */
-export const GLOBAL_SERVICE_LABEL = 'istio.io/global'
-export const GLOBAL_SERVICE_VALUE = 'true'
-/** istiod's switch for ambient multi-network (pilot/pkg/features/ambient.go). */
-export const MULTI_NETWORK_ENV = 'AMBIENT_ENABLE_MULTI_NETWORK'
-export const AMBIENT_ENV = 'PILOT_ENABLE_AMBIENT'
-/** The GatewayClass of an ambient east-west gateway (constants.EastWestGatewayClassName). */
-export const EASTWEST_GATEWAY_CLASS = 'istio-east-west'
-export const HBONE_PORT = 15008
-/** The Service/Deployment label istiod's deployment controller stamps on an east-west gateway's objects. */
-export const GATEWAY_MANAGED_LABEL = 'gateway.istio.io/managed'
-export const EASTWEST_MANAGED_VALUE = 'istio.io-eastwest-controller'
-/** …and on a waypoint's (constants.ManagedGatewayMeshControllerLabel). */
-export const WAYPOINT_MANAGED_VALUE = 'istio.io-mesh-controller'
-/** On a Service or namespace: the waypoint it uses (label.IoIstioUseWaypoint). */
-export const USE_WAYPOINT_LABEL = 'istio.io/use-waypoint'
-export const USE_WAYPOINT_NAMESPACE_LABEL = 'istio.io/use-waypoint-namespace'
-/** On the mesh ConfigMap: kubectl-mesh added its serviceScopeConfigs entry (unlink removes only an entry it added). */
-export const SERVICE_SCOPE_OWNED_ANNOTATION = 'kubectl-mesh/service-scope'
-/** The east-west Gateway `cluster link --create-gateway` writes in an ambient mesh (the name gen-eastwest-gateway.sh --ambient uses). */
-export const AMBIENT_EASTWEST_GATEWAY = 'istio-eastwestgateway'
+// Names and labels: src/istio/names.ts ("ambient"). Re-exported for src/link/ and src/verify/check.ts,
+// which import them from here.
+export {
+  AMBIENT_EASTWEST_GATEWAY, GATEWAY_MANAGED_LABEL, HBONE_PORT, SERVICE_SCOPE_OWNED_ANNOTATION, WAYPOINT_MANAGED_VALUE,
+} from './names.ts'
 
 export type MeshKind = 'ambient' | 'sidecar' | 'none'
 
@@ -117,6 +102,8 @@ export interface AmbientGateway {
   hbonePort?: number
   /** Condition Programmed is True. */
   programmed: boolean
+  /** Condition Programmed's reason and message when it is not True (e.g. AddressNotAssigned). */
+  notProgrammed?: {reason: string; message: string}
 }
 
 /** An istio-east-west Gateway as remote istiods read it (networks.go remoteK8sGatewayToNetworkGateways). */
@@ -125,12 +112,29 @@ export function describeAmbientGateway(gw: KubeObject): AmbientGateway {
   const l = listeners.find((x) => x?.protocol === 'HBONE' && x?.tls?.mode === 'Terminate')
   const addresses = ((gw.status?.addresses ?? []) as Array<{type?: string; value?: string}>)
     .filter((a) => (a.type === 'IPAddress' || a.type === 'Hostname') && a.value).map((a) => String(a.value))
-  const conds: Array<{type: string; status: string}> = gw.status?.conditions ?? []
+  const conds: Array<{type: string; status: string; reason?: string; message?: string}> = gw.status?.conditions ?? []
+  const p = conds.find((c) => c.type === 'Programmed')
   return {
     gateway: gw, ref: `${gw.metadata.namespace}/${gw.metadata.name}`, network: gw.metadata.labels?.[NETWORK_LABEL] || undefined,
     addresses: [...new Set(addresses)], hbone: Boolean(l), ...(l ? {hbonePort: Number(l.port)} : {}),
-    programmed: conds.some((c) => c.type === 'Programmed' && c.status === 'True'),
+    programmed: p?.status === 'True',
+    ...(p && p.status !== 'True' ? {notProgrammed: {reason: p.reason ?? '', message: p.message ?? ''}} : {}),
   }
+}
+
+/**
+ * The addresses in the Gateway's status that only work inside its own cluster: its Service's
+ * ClusterIPs and in-cluster host name. istiod reports them when the Service has no external
+ * address (pilot/pkg/config/kube/gateway/conversion.go reportGatewayStatus: no external address →
+ * the internal IPs, and the host name unless the LoadBalancer address is pending), and remote
+ * istiods send ztunnels to them all the same (networks.go remoteK8sGatewayToNetworkGateways).
+ * The deployment controller names the Service after the Gateway (class istio-east-west: no suffix).
+ */
+export function inClusterAddresses(g: AmbientGateway, services: KubeObject[], clusterDomain: string): {inCluster: string[]; service?: KubeObject} {
+  const {name, namespace} = g.gateway.metadata
+  const service = services.find((s) => s.metadata.name === name && s.metadata.namespace === namespace)
+  const own = new Set<string>([`${name}.${namespace}.svc.${clusterDomain}`, ...(service?.spec?.clusterIPs ?? []), ...(service?.spec?.clusterIP ? [service.spec.clusterIP] : [])])
+  return {inCluster: g.addresses.filter((a) => own.has(a)), ...(service ? {service} : {})}
 }
 
 /** The istio-east-west Gateways among Gateway API Gateways, on `network` first, then with addresses, then by name. */

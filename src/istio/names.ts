@@ -112,3 +112,29 @@ export const IMPORTED_NAMESPACE_LABEL = 'kubectl-mesh/namespace'
 export const EGRESS_GATEWAY_ANNOTATION = 'kubectl-mesh/egress-gateway'
 /** The default trust domain of an Istio mesh (meshConfig.trustDomain). */
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local'
+
+// ambient meshes (src/istio/ambient.ts)
+/** Namespace (or Pod) label that enrolls workloads in ambient (label.IoIstioDataplaneMode). */
+export const DATAPLANE_MODE_LABEL = 'istio.io/dataplane-mode'
+/** The label `service export` puts on a Service in an ambient mesh; kubectl-mesh's serviceScopeConfigs entry selects it (Istio's ambient multicluster guide uses the same). */
+export const GLOBAL_SERVICE_LABEL = 'istio.io/global'
+export const GLOBAL_SERVICE_VALUE = 'true'
+/** istiod's switch for ambient multi-network (pilot/pkg/features/ambient.go). */
+export const MULTI_NETWORK_ENV = 'AMBIENT_ENABLE_MULTI_NETWORK'
+export const AMBIENT_ENV = 'PILOT_ENABLE_AMBIENT'
+/** The GatewayClass of an ambient east-west gateway (constants.EastWestGatewayClassName). */
+export const EASTWEST_GATEWAY_CLASS = 'istio-east-west'
+/** The Service/Deployment label istiod's deployment controller stamps on an east-west gateway's objects. */
+export const GATEWAY_MANAGED_LABEL = 'gateway.istio.io/managed'
+export const EASTWEST_MANAGED_VALUE = 'istio.io-eastwest-controller'
+/** …and on a waypoint's (constants.ManagedGatewayMeshControllerLabel). */
+export const WAYPOINT_MANAGED_VALUE = 'istio.io-mesh-controller'
+/** On a Service or namespace: the waypoint it uses (label.IoIstioUseWaypoint). */
+export const USE_WAYPOINT_LABEL = 'istio.io/use-waypoint'
+export const USE_WAYPOINT_NAMESPACE_LABEL = 'istio.io/use-waypoint-namespace'
+/** On the mesh ConfigMap: kubectl-mesh added its serviceScopeConfigs entry (unlink removes only an entry it added). */
+export const SERVICE_SCOPE_OWNED_ANNOTATION = 'kubectl-mesh/service-scope'
+/** The east-west Gateway `cluster link --create-gateway` writes in an ambient mesh (the name gen-eastwest-gateway.sh --ambient uses). */
+export const AMBIENT_EASTWEST_GATEWAY = 'istio-eastwestgateway'
+/** On an object whose istio.io/global label `service export` (or import) added: the Services that need it, sorted, comma-separated (unexport removes the label when none is left). */
+export const GLOBAL_FOR_ANNOTATION = 'kubectl-mesh/global-for'

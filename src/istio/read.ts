@@ -56,24 +56,52 @@ export async function readRevisioned<K extends RevisionedObject>(client: KubeCli
   return {revision, istiods: [...istiods].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)), objects, plain}
 }
 
-/** The install's objects (one round of GETs; a second for a revisioned install) and its facts. */
-export async function readIstioInstall(client: KubeClient, istioNamespace: string, overrides: {clusterDomain?: string} = {}, want: {meshConfig?: boolean} = {}): Promise<IstioInstall> {
+/**
+ * Where readIstioInstall's objects come from: GETs and selective lists (a single command, below),
+ * or a run's lists of whole kinds (apply -f / plan -f: src/cluster/listed.ts), filtered the same way.
+ */
+export interface InstallSources {
+  /** The Istio namespace itself. */
+  namespace(): Promise<KubeObject | undefined>
+  /** The istiod Deployments, the revision in use, and its injector (and mesh) ConfigMaps. */
+  revisioned<K extends 'injector' | 'meshConfigMap'>(want: readonly K[]): Promise<{revision: RevisionChoice; objects: Record<K, KubeObject | undefined>}>
+  /** The Services of the Istio namespace (where the east-west gateway is). */
+  services(): Promise<KubeObject[]>
+  /** One ConfigMap of the Istio namespace (the remote profile's values). */
+  configMap(name: string): Promise<KubeObject | undefined>
+  /** What the gateway's addresses need beyond the Services (readGatewayInputs). */
+  gatewayInputs(services: KubeObject[], network: string | undefined): Promise<GatewayInputs>
+}
+
+/** GETs and selective lists: what a single command sends (one round of GETs; a second for a revisioned install). */
+export function directInstallSources(client: KubeClient, istioNamespace: string): InstallSources {
+  const ns = istioNamespace
+  return {
+    namespace: async () => (await client.getOptional<KubeObject>(resourcePath(RESOURCES.Namespace, undefined, ns))) ?? undefined,
+    revisioned: (want) => readRevisioned(client, ns, want),
+    services: () => listObjects(client, RESOURCES.Service, {namespace: ns}),
+    configMap: async (name) => (await client.getOptional<KubeObject>(resourcePath(RESOURCES.ConfigMap, ns, name))) ?? undefined,
+    gatewayInputs: (services, network) => readGatewayInputs(client, services, network),
+  }
+}
+
+/** The install's objects and its facts. */
+export async function readIstioInstall(client: KubeClient, istioNamespace: string, overrides: {clusterDomain?: string} = {}, want: {meshConfig?: boolean} = {},
+  from: InstallSources = directInstallSources(client, istioNamespace)): Promise<IstioInstall> {
   const mesh = want.meshConfig ?? true
   const ns = istioNamespace
-  const get = (type: (typeof RESOURCES)[keyof typeof RESOURCES], name: string, namespaced = true) =>
-    client.getOptional<KubeObject>(resourcePath(type, namespaced ? ns : undefined, name))
   const [namespace, {revision: rev, objects}, services] = await allInOrder([
-    get(RESOURCES.Namespace, ns, false),
-    readRevisioned(client, ns, mesh ? ['injector', 'meshConfigMap'] as const : ['injector'] as const),
-    listObjects(client, RESOURCES.Service, {namespace: ns}),
+    from.namespace(),
+    from.revisioned(mesh ? ['injector', 'meshConfigMap'] as const : ['injector'] as const),
+    from.services(),
   ])
   const injector = objects.injector
   const meshConfigMap = 'meshConfigMap' in objects ? objects.meshConfigMap as KubeObject | undefined : undefined
   // No istiod and no injector: perhaps Istio's `remote` profile, whose values ConfigMap names the
   // cluster ID and network (read only then, so a full install costs no extra request).
-  const values = !rev.istiod && !injector ? await get(RESOURCES.ConfigMap, rev.names.valuesConfigMap) : undefined
+  const values = !rev.istiod && !injector ? await from.configMap(rev.names.valuesConfigMap) : undefined
   const facts = installFacts({namespace, istiod: rev.istiod, injector, values, meshConfigMap}, overrides)
-  const inputs = await readGatewayInputs(client, services, facts.network)
+  const inputs = await from.gatewayInputs(services, facts.network)
   return {context: client.context, istioNamespace: ns, names: rev.names, istiod: rev.istiod, facts, gateway: eastWestGateway(services, facts.network, inputs)}
 }
 

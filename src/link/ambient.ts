@@ -10,15 +10,13 @@
 // No meshNetworks entry and no cross-network Gateway (networking.istio.io) are written for an
 // ambient pair: ztunnels reach other networks through the istio-east-west Gateway's status address.
 import {UsageError} from '../errors.ts'
-import {applyObject, type Change, changeOf, editObject, isUpToDate} from '../kube/apply.ts'
-import type {KubeClient} from '../kube/client.ts'
 import {dumpYaml} from '../kube/configmap-yaml.ts'
 import type {KubeObject} from '../kube/resources.ts'
 import {stamp} from '../istio/names.ts'
 import {
   ambientEastWestGateway, type AmbientGateway, HBONE_PORT, isGlobalScopeEntry, meshKindLine, multiNetworkFix, SERVICE_SCOPE_OWNED_ANNOTATION, withGlobalScope, withoutGlobalScope,
 } from '../istio/ambient.ts'
-import {type AmbientRead, readAmbient} from '../istio/ambient-read.ts'
+import type {AmbientRead} from '../istio/ambient-read.ts'
 import {parsedKey} from '../istio/install.ts'
 
 export interface AmbientLinkPlan {
@@ -35,9 +33,9 @@ export interface AmbientLinkPlan {
   warnings: string[]
 }
 
-export async function planAmbientLink(east: KubeClient, west: KubeClient, istioNamespace: string,
-  o: {createGateway?: boolean; crossNetwork: (e: AmbientRead, w: AmbientRead) => boolean; version: string}): Promise<AmbientLinkPlan> {
-  const [e, w] = await Promise.all([readAmbient(east, istioNamespace), readAmbient(west, istioNamespace)])
+/** Pure: the ambient part of a link from both clusters' reads (src/link/facts.ts reads them with the rest). */
+export function planAmbientLink(e: AmbientRead, w: AmbientRead,
+  o: {createGateway?: boolean; crossNetwork: (e: AmbientRead, w: AmbientRead) => boolean; version: string}): AmbientLinkPlan {
   const plan: AmbientLinkPlan = {east: e, west: w, ambient: e.facts.kind === 'ambient' && w.facts.kind === 'ambient', notes: [e, w].some((r) => r.facts.kind === 'ambient') ? [meshKindLine(e.context, e.facts), meshKindLine(w.context, w.facts)] : [], warnings: []}
   if (!plan.ambient) {
     if (e.facts.kind === 'sidecar' && w.facts.kind === 'ambient' && w.gateways.length > 0) {
@@ -100,19 +98,6 @@ export function removeScopeEdit(live: KubeObject | undefined): KubeObject | unde
   return {...live, metadata: {...live.metadata, annotations}, data: {...live.data, mesh: dumpYaml(withoutGlobalScope(mesh))}}
 }
 
-const sameYamlKeyEqual = (live: KubeObject, desired: KubeObject) =>
+/** A mesh ConfigMap edit is up to date when its mesh key and kubectl-mesh's annotation are. */
+export const sameScopeEqual = (live: KubeObject, desired: KubeObject) =>
   live.data?.mesh === desired.data?.mesh && (live.metadata.annotations?.[SERVICE_SCOPE_OWNED_ANNOTATION] ?? null) === (desired.metadata.annotations?.[SERVICE_SCOPE_OWNED_ANNOTATION] ?? null)
-
-/** Write one mesh ConfigMap edit (GET, then PUT only when it differs; conflicts retried). */
-export async function writeScope(client: KubeClient, r: AmbientRead, edit: (live: KubeObject | undefined) => KubeObject | undefined, dryRun?: boolean): Promise<Change> {
-  const ref = {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: r.meshConfigMapName, namespace: r.istioNamespace}}
-  const change = await editObject(client, ref, edit, {dryRun}, sameYamlKeyEqual)
-  return change ?? changeOf(client.context, ref, 'unchanged')
-}
-
-/** --create-gateway: the Gateway in WEST (unchanged when it is there as desired). */
-export async function writeGateway(client: KubeClient, desired: KubeObject, dryRun?: boolean): Promise<Change> {
-  const live = await client.getOptional<KubeObject>(`/apis/gateway.networking.k8s.io/v1/namespaces/${desired.metadata.namespace}/gateways/${desired.metadata.name}`)
-  if (live && isUpToDate(live, desired)) return changeOf(client.context, desired, 'unchanged')
-  return applyObject(client, desired, {dryRun})
-}

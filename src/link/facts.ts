@@ -1,17 +1,20 @@
 // Reading one cluster's facts for `cluster link`: identity (cluster ID, network, mesh ID), trust
 // (root fingerprint), the east-west gateway, the reader account objects and the remote secrets.
-// The pure extractors are exported for the unit tests; readClusterFacts does the GETs.
+// The pure extractors are exported for the unit tests; readClusterFacts does the reads (the run's lists).
 import {readFileSync} from 'node:fs'
 import type {KubeClient} from '../kube/client.ts'
 import {ApiError} from '../kube/errors.ts'
 import type {KubeObject} from '../kube/resources.ts'
-import {RESOURCES, resourcePath} from '../kube/resources.ts'
-import {ANCHOR_FOR_LABEL, CACERTS_SECRET, MULTICLUSTER_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
-import {type EastWestGateway, eastWestGateway, type GatewayInputs, type GatewayShape} from '../istio/gateway.ts'
-import {type ClusterIdSource, installFacts, type NetworkSource} from '../istio/install.ts'
-import {readGatewayInputs, readRevisioned} from '../istio/read.ts'
+import {RESOURCES} from '../kube/resources.ts'
+import {ANCHOR_FOR_LABEL, CACERTS_SECRET, DATAPLANE_MODE_LABEL, MULTICLUSTER_LABEL, NETWORK_LABEL, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET, readerClusterRole, ROOT_CERT_CONFIGMAP} from '../istio/names.ts'
+import {type EastWestGateway, eastWestGateway, type GatewayInputs, type GatewayShape, needsKubeGateways, needsNodes} from '../istio/gateway.ts'
+import {type ClusterIdSource, installFacts, installValues, type NetworkSource, parsedKey} from '../istio/install.ts'
+import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, revisionNames} from '../istio/revision.ts'
+import {ambientFacts, ambientGateways} from '../istio/ambient.ts'
+import type {AmbientRead} from '../istio/ambient-read.ts'
 import {allInOrder} from '../settle.ts'
 import {trustRoots} from '../cluster/trust.ts'
+import {RunLists} from '../cluster/snapshot.ts'
 
 
 export interface Gateway {
@@ -70,6 +73,8 @@ export interface LinkFacts {
   tokenSecret?: KubeObject
   /** Secrets labelled istio/multiCluster=true in the Istio namespace. */
   remoteSecrets: KubeObject[]
+  /** Every Secret of the Istio namespace (unlink deletes istio-remote-secret-<ID> whoever made it). */
+  secrets?: KubeObject[]
   /** Istio's `remote` profile: no istiod here, its control plane runs in a primary (src/istio/install.ts). */
   remoteProfile?: boolean
   /** A remote-profile install's global.remotePilotAddress. */
@@ -82,6 +87,10 @@ export interface LinkFacts {
   podCaData?: string
   /** The Istio namespace as read (its annotations: topology.istio.io/controlPlaneClusters). */
   namespace?: KubeObject
+  /** With want.kubeGateways: every Gateway API Gateway (undefined: the kind is not served here). */
+  kubeGateways?: KubeObject[]
+  /** The ambient data plane as src/istio/ambient.ts reads it (from the same lists; readClusterFacts always sets it). */
+  ambient?: AmbientRead
 }
 
 /** The facts that need no API call: what the kubeconfig says about the context's server. */
@@ -125,55 +134,93 @@ export function deriveFacts(raw: {
   return out
 }
 
-/** Every GET `cluster link` needs in one cluster, concurrently. */
-export async function readClusterFacts(client: KubeClient, istioNamespace: string, want: {tokens?: boolean} = {}): Promise<LinkFacts> {
+/** What readClusterFacts reads beyond identity, gateways, reader objects and remote secrets. */
+export interface FactsWant {
+  /** The token anchors and the pods' API server CA (--token-ttl, rotate-credentials). */
+  tokens?: boolean
+  /** The Gateway API Gateways of the cluster (an istio-remote Gateway link writes there; the kind served or not). */
+  kubeGateways?: boolean
+}
+
+const orUndefined = (p: Promise<KubeObject[]>): Promise<KubeObject[] | undefined> =>
+  p.catch((error) => (error instanceof ApiError && [403, 404].includes(error.status) ? undefined : Promise.reject(error)))
+
+/**
+ * One cluster as `cluster link` needs it, through the run's lists (src/cluster/snapshot.ts
+ * RunLists): each kind listed once per run (Namespaces, the Istio namespace's Secrets, ConfigMaps,
+ * Deployments, ServiceAccounts and DaemonSets, every Service and Gateway, the ClusterRoles and
+ * bindings; Nodes and Gateway API Gateways only when needed), shared with the other steps of an
+ * `apply -f` and with its verify. A standalone link passes a fresh RunLists.
+ */
+export async function readClusterFacts(client: KubeClient, istioNamespace: string, want: FactsWant = {}, lists: RunLists = new RunLists()): Promise<LinkFacts> {
   const ns = istioNamespace
-  const get = (type: (typeof RESOURCES)[keyof typeof RESOURCES], name: string, namespaced = true) =>
-    client.getOptional<KubeObject>(resourcePath(type, namespaced ? ns : undefined, name))
-  const list = async (type: (typeof RESOURCES)[keyof typeof RESOURCES], labelSelector?: string) =>
-    ((await client.get<{items?: KubeObject[]}>(resourcePath(type, ns), {labelSelector})).items ?? [])
+  const inNs = (kind: 'Secret' | 'ConfigMap' | 'Deployment' | 'ServiceAccount' | 'DaemonSet') => lists.list(client, kind, ns)
   // In this order the first refusal is named on every run (allInOrder): a context allowed to view
-  // (no secrets, no clusterroles) is told about the cacerts Secret.
-  const [namespace, cacerts, rootCertConfigMap, {revision: rev, objects, plain}, services, serviceAccount, tokenSecret, remoteSecrets, gateways, anchors, kubeRootCa] = await allInOrder([
-    get(RESOURCES.Namespace, ns, false),
-    get(RESOURCES.Secret, CACERTS_SECRET),
-    get(RESOURCES.ConfigMap, ROOT_CERT_CONFIGMAP),
-    // the install's revision-named objects, in one round for a default install (src/istio/read.ts)
-    readRevisioned(client, ns, ['injector', 'values', 'meshConfigMap', 'readerClusterRole', 'readerClusterRoleBinding'] as const),
-    list(RESOURCES.Service),
-    get(RESOURCES.ServiceAccount, READER_SERVICE_ACCOUNT),
-    get(RESOURCES.Secret, READER_TOKEN_SECRET),
-    list(RESOURCES.Secret, `${MULTICLUSTER_LABEL}=true`),
+  // (no secrets, no clusterroles) is told about the Secrets.
+  const [namespaces, secrets, configMaps, deployments, allServices, serviceAccounts, gatewayList, daemonSets] = await allInOrder([
+    lists.list(client, 'Namespace'),
+    inNs('Secret'),
+    inNs('ConfigMap'),
+    inNs('Deployment'),
+    lists.list(client, 'Service'),
+    inNs('ServiceAccount'),
     // every namespace: a Gateway anywhere applies to the east-west gateway's pods
-    client.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Gateway)).then((l) => (l.items ?? []).map((g) => withType(g, RESOURCES.Gateway)),
-      (error) => (error instanceof ApiError && error.status === 404 ? undefined : Promise.reject(error))),
-    // what planning a bound token needs (--token-ttl, rotate-credentials): read here, so the planner sends nothing
-    want.tokens ? list(RESOURCES.Secret, ANCHOR_FOR_LABEL).then((l) => l.map((s) => withType(s, RESOURCES.Secret))) : undefined,
-    want.tokens ? get(RESOURCES.ConfigMap, 'kube-root-ca.crt') : undefined,
+    lists.list(client, 'Gateway').catch((error) => (error instanceof ApiError && error.status === 404 ? undefined : Promise.reject(error))),
+    inNs('DaemonSet').catch((error) => (error instanceof ApiError && error.status === 404 ? [] : Promise.reject(error))),
   ])
+  const named = (list: KubeObject[], name: string) => list.find((o) => o.metadata.name === name)
+  const namespace = namespaces.find((n) => n.metadata.name === ns)
+  const rev = chooseRevision(deployments.filter((d) => `app=${d.metadata.labels?.app}` === ISTIOD_APP_SELECTOR), ns)
+  const names = rev.names
+  const injector = named(configMaps, names.injectorConfigMap)
+  const values = named(configMaps, names.valuesConfigMap)
+  const meshConfigMap = named(configMaps, names.meshConfigMap)
   // A reader ClusterRole/binding with the plain name (one kubectl-mesh made earlier) still counts when the revision has none.
-  const {injector, values, meshConfigMap} = objects
-  const clusterRole = objects.readerClusterRole ?? plain.readerClusterRole
-  const clusterRoleBinding = objects.readerClusterRoleBinding ?? plain.readerClusterRoleBinding
+  const reader = async (kind: 'ClusterRole' | 'ClusterRoleBinding') =>
+    await lists.find(client, kind, undefined, names.readerClusterRole) ?? await lists.find(client, kind, undefined, readerClusterRole(ns))
+  const [clusterRole, clusterRoleBinding] = await allInOrder([reader('ClusterRole'), reader('ClusterRoleBinding')])
+  const services = allServices.filter((s) => s.metadata.namespace === ns)
+  const networkLabel = namespace?.metadata.labels?.[NETWORK_LABEL]
+  // the ambient data plane (src/istio/ambient.ts): its facts need no more; its Gateways only for an ambient cluster
+  const ambientNamespaces = namespaces.filter((n) => n.metadata.labels?.[DATAPLANE_MODE_LABEL] === 'ambient')
+  const ambFacts = ambientFacts({istiod: rev.istiod, values: installValues({injector}), daemonSets, namespaces: ambientNamespaces})
+  const kubeGateways = ambFacts.kind === 'ambient' || want.kubeGateways || needsKubeGateways(services, networkLabel) ? await orUndefined(lists.list(client, 'KubeGateway')) : undefined
+  const nodes = needsNodes(services) ? await orUndefined(lists.list(client, 'Node')) : undefined
+  const kubeRootCa = want.tokens ? named(configMaps, 'kube-root-ca.crt') : undefined
+  const deployed = rev.istiod ? names : revisionNames(DEFAULT_REVISION, ns)
+  const ambientMesh = named(configMaps, deployed.meshConfigMap)
+  const ambientNetwork = networkLabel || installValues({injector: named(configMaps, deployed.injectorConfigMap)})?.global?.network || undefined
+  const nsGateways = (kubeGateways ?? []).filter((g) => g.metadata.namespace === ns)
+  const ambient: AmbientRead = {
+    context: client.context, istioNamespace: ns, facts: ambFacts, istiod: rev.istiod,
+    meshConfigMapName: deployed.meshConfigMap, meshConfigMap: ambientMesh, mesh: parsedKey(ambientMesh, 'mesh'), network: ambientNetwork,
+    gateways: ambientGateways(nsGateways, ambientNetwork), kubeGateways: nsGateways,
+  }
+  const typed = (o: KubeObject | undefined, type: {apiVersion: string; kind: string}) => o && withType(o, type)
   return {
     context: client.context,
     istioNamespace: ns,
     ...kubeconfigFacts(client),
     namespaceExists: Boolean(namespace),
-    ...deriveFacts({namespace, istiod: rev.istiod, injector, values, cacerts, rootCertConfigMap, meshConfigMap, services, gatewayInputs: await readGatewayInputs(client, services, namespace?.metadata.labels?.['topology.istio.io/network'])}),
-    namespace: namespace && withType(namespace, RESOURCES.Namespace),
-    istiodService: rev.names.istiod,
-    revision: rev.names.revision,
+    ...deriveFacts({namespace, istiod: rev.istiod, injector, values, cacerts: named(secrets, CACERTS_SECRET), rootCertConfigMap: named(configMaps, ROOT_CERT_CONFIGMAP), meshConfigMap, services,
+      gatewayInputs: {nodes, kubeGateways}}),
+    namespace: typed(namespace, RESOURCES.Namespace),
+    istiodService: names.istiod,
+    revision: names.revision,
     otherRevisions: rev.others,
-    meshConfigMapName: rev.names.meshConfigMap,
+    meshConfigMapName: names.meshConfigMap,
     meshConfigMap,
-    serviceAccount: serviceAccount && withType(serviceAccount, RESOURCES.ServiceAccount),
-    clusterRole: clusterRole && withType(clusterRole, RESOURCES.ClusterRole),
-    clusterRoleBinding: clusterRoleBinding && withType(clusterRoleBinding, RESOURCES.ClusterRoleBinding),
-    tokenSecret: tokenSecret && withType(tokenSecret, RESOURCES.Secret),
-    remoteSecrets: remoteSecrets.map((s) => withType(s, RESOURCES.Secret)),
-    gateways,
-    ...(want.tokens ? {anchors, podCaData: kubeRootCa?.data?.['ca.crt'] ? Buffer.from(kubeRootCa.data['ca.crt'], 'utf8').toString('base64') : undefined} : {}),
+    serviceAccount: typed(named(serviceAccounts, READER_SERVICE_ACCOUNT), RESOURCES.ServiceAccount),
+    clusterRole: typed(clusterRole, RESOURCES.ClusterRole),
+    clusterRoleBinding: typed(clusterRoleBinding, RESOURCES.ClusterRoleBinding),
+    tokenSecret: typed(named(secrets, READER_TOKEN_SECRET), RESOURCES.Secret),
+    remoteSecrets: secrets.filter((s) => s.metadata.labels?.[MULTICLUSTER_LABEL] === 'true').map((s) => withType(s, RESOURCES.Secret)),
+    secrets,
+    gateways: gatewayList?.map((g) => withType(g, RESOURCES.Gateway)),
+    kubeGateways: want.kubeGateways ? kubeGateways?.map((g) => withType(g, RESOURCES.KubeGateway)) : undefined,
+    ambient,
+    ...(want.tokens ? {anchors: secrets.filter((s) => s.metadata.labels?.[ANCHOR_FOR_LABEL] !== undefined).map((s) => withType(s, RESOURCES.Secret)),
+      podCaData: kubeRootCa?.data?.['ca.crt'] ? Buffer.from(kubeRootCa.data['ca.crt'], 'utf8').toString('base64') : undefined} : {}),
   }
 }
 

@@ -102,12 +102,6 @@ export function expiredAnchors(anchors: KubeObject[], now: Date, keep: string[] 
   })
 }
 
-/** The anchors (and per-link token Secrets) kubectl-mesh made in WEST for EAST's cluster ID. */
-export async function listAnchors(west: KubeClient, ns: string, eastId: string): Promise<KubeObject[]> {
-  const list = await west.get<{items?: KubeObject[]}>(resourcePath(RESOURCES.Secret, ns), {labelSelector: `${ANCHOR_FOR_LABEL}=${eastId}`})
-  return (list.items ?? []).map((s) => ({...s, apiVersion: 'v1', kind: 'Secret'}))
-}
-
 // ---- issuing -----------------------------------------------------------------------------
 
 export interface IssuedToken {
@@ -225,30 +219,6 @@ export function planBoundToken(d: {east: LinkFacts; west: LinkFacts; id: string}
 /** The reader steps without the long-lived token Secret (a bound token replaces it). */
 export function withoutTokenSecret<T extends {desired: KubeObject}>(steps: T[]): T[] {
   return steps.filter((s) => !(s.desired.kind === 'Secret' && s.desired.metadata.name === READER_TOKEN_SECRET))
-}
-
-/** SelfSubjectAccessReviews for what issuing needs in WEST: create secrets, create serviceaccounts/token (and delete secrets to prune). */
-export async function checkBoundTokenAccess(westClient: KubeClient, plan: BoundTokenPlan): Promise<void> {
-  if (!plan.anchor) return
-  const ns = plan.westNamespace
-  const wanted: Array<{verb: string; resource: string; subresource?: string; name?: string}> = [
-    {verb: 'create', resource: 'secrets'},
-    {verb: 'create', resource: 'serviceaccounts', subresource: 'token', name: READER_SERVICE_ACCOUNT},
-    ...(plan.expired.length > 0 ? [{verb: 'delete', resource: 'secrets'}] : []),
-  ]
-  const allowed = await Promise.all(wanted.map(async (a) => {
-    const r = await westClient.request<{status?: {allowed?: boolean}}>({
-      method: 'POST', path: resourcePath(RESOURCES.SelfSubjectAccessReview),
-      body: {apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: {resourceAttributes: {namespace: ns, group: '', ...a}}},
-    })
-    return r?.status?.allowed === true
-  }))
-  const denied = wanted.find((_, i) => !allowed[i])
-  if (denied) {
-    const what = `${denied.verb} ${denied.resource}${denied.subresource ? `/${denied.subresource}` : ''}`
-    throw new OperationError(`context "${westClient.context}": forbidden to ${what} in namespace ${ns}, which a bound token needs; nothing was written in either cluster`,
-      `use a context allowed to ${what}, or grant it; check with \`kubectl --context ${westClient.context} -n ${ns} auth can-i ${denied.verb} ${denied.resource}${denied.subresource ? ` --subresource=${denied.subresource}` : ''}\``)
-  }
 }
 
 /** Issue (or reuse) the token of one direction; returns it with the CA for the remote kubeconfig. */

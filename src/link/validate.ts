@@ -113,6 +113,8 @@ export interface ResolvedLink {
   networkConfig: 'meshnetworks' | 'gateway'
   /** True when EAST's meshNetworks gets an entry for WEST's network. */
   crossNetwork: boolean
+  /** --network-config gateway where EAST's istiod cannot discover WEST's gateway: why; an istio-remote Gateway in EAST names it. */
+  remoteGateway?: string
 }
 
 /**
@@ -185,6 +187,7 @@ export function validatePair(east: LinkFacts, west: LinkFacts, o: PairOptions): 
   let gateway: Gateway | undefined
   let gateways: Gateway[] | undefined
   let gatewayShape: string | undefined
+  let remoteGateway: string | undefined
   if (crossNetwork) {
     if (o.gateway) [gateway, gateways, gatewayShape] = [o.gateway, [o.gateway], 'flag']
     else if (west.gateway?.skipped) {
@@ -203,14 +206,19 @@ export function validatePair(east: LinkFacts, west: LinkFacts, o: PairOptions): 
       // istiod learns a remote cluster's gateway from its network-labelled Service (network.go
       // getGatewayDetails runs for every registry, the remote secret's included; model/network.go
       // merges them): it must be labelled with WEST's network and be one istiod does not skip.
+      // Where it is not (or the address is one only --gateway knows), an istio-remote Gateway in
+      // EAST names it (src/link/remote-gateway.ts): EAST must serve the Gateway API for that.
       const ew = west.ewGateway
       if (o.gateway || !ew || !ew.discovered || ew.network !== westNetwork || ew.kind !== 'Service') {
-        const why = o.gateway ? '--gateway names an address istiod cannot discover'
-          : !ew ? `${W} has no east-west gateway`
-            : ew.network !== westNetwork ? `${W}'s east-west gateway ${ew.ref} is not labelled topology.istio.io/network=${westNetwork}`
-              : `${W}'s east-west gateway ${ew.ref} is not one istiod discovers`
-        throw new UsageError(`--network-config gateway: ${why}, so ${E}'s istiod would know no gateway for network "${westNetwork}"`,
-          ew && ew.kind === 'Service' && !o.gateway ? `\`kubectl -n ${ew.namespace} label service ${ew.service.metadata.name} topology.istio.io/network=${westNetwork} --overwrite --context ${west.context}\`, or link with --network-config meshnetworks` : 'link with --network-config meshnetworks')
+        remoteGateway = o.gateway ? '--gateway names an address istiod cannot discover'
+          : !ew ? `${W} has no east-west gateway Service`
+            : ew.network !== westNetwork ? `its east-west gateway ${ew.ref} is not labelled topology.istio.io/network=${westNetwork}`
+              : `its east-west gateway ${ew.ref} is not one istiod discovers`
+        if (east.kubeGateways === undefined) {
+          throw new UsageError(`--network-config gateway: ${remoteGateway}, so ${E}'s istiod would know no gateway for network "${westNetwork}" unless an istio-remote Gateway names it, and ${E} does not serve the Gateway API (gateway.networking.k8s.io)`,
+            ew && ew.kind === 'Service' && !o.gateway && ew.discovered ? `\`kubectl -n ${ew.namespace} label service ${ew.service.metadata.name} topology.istio.io/network=${westNetwork} --overwrite --context ${west.context}\`; or install the Gateway API CRDs in ${E}; or link with --network-config meshnetworks`
+              : `install the Gateway API CRDs in ${E} (kubectl apply -f https://github.com/kubernetes-sigs/gateway-api/releases/download/<version>/standard-install.yaml), or link with --network-config meshnetworks`)
+        }
       }
     } else if (!east.meshConfigMap) {
       throw new UsageError(`${E}: ConfigMap ${east.istioNamespace}/istio does not exist, so meshNetworks cannot name network "${westNetwork}"`,
@@ -219,7 +227,7 @@ export function validatePair(east: LinkFacts, west: LinkFacts, o: PairOptions): 
   } else if (!westNetwork) {
     warnings.push(`cannot tell ${W}'s network (no ${'topology.istio.io/network'} label on namespace ${west.istioNamespace}, no global.network): treating both clusters as one network; pass --network if they are not`)
   }
-  return {link: {east, west, id, westNetwork, gateway, gateways, gatewayShape, crossNetwork, networkConfig}, warnings}
+  return {link: {east, west, id, westNetwork, gateway, gateways, gatewayShape, crossNetwork, networkConfig, remoteGateway}, warnings}
 }
 
 function short(fp: string): string {

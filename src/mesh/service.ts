@@ -15,6 +15,7 @@ import {allInOrder} from '../settle.ts'
 import {quietSteps, type StepRunner} from '../steps.ts'
 import type {VerifyReport} from '../verify/runner.ts'
 import {RunLists} from '../cluster/snapshot.ts'
+import {listedInstallSources} from '../cluster/listed.ts'
 import {declaredByCluster, describeStep, desiredSteps, directedLinks, type MeshStep} from './desired.ts'
 import type {Mesh} from './file.ts'
 import {mergeChanges, summarize, type ChangeSummary} from './changes.ts'
@@ -36,22 +37,35 @@ export interface MeshCluster {context: string; clusterId: string}
 
 /**
  * Every declared context resolved (an unknown one is exit 2 before any request), then every
- * cluster read once, concurrently: reachable, Istio installed, its cluster ID and mesh ConfigMap.
+ * cluster read once, concurrently, from the run's lists: reachable, Istio installed, its cluster ID and mesh ConfigMap.
  */
 type DeclaredCluster = MeshCluster & {meshConfigMap: string; install: IstioInstall}
 
-async function readDeclared(session: Session, m: Mesh, progress: StepRunner, report: Reporter): Promise<DeclaredCluster[]> {
+async function readDeclared(session: Session, m: Mesh, progress: StepRunner, report: Reporter): Promise<{clusters: DeclaredCluster[]; read: StepReads}> {
   for (const c of m.clusters) session.resolve(c.context)
+  // The run's lists: each kind the installs, the steps (and, when the run wrote nothing, verify)
+  // read is listed once per cluster, listed again only after this run wrote an object of that kind
+  // there (a dry run persists nothing, so never).
+  const lists = new RunLists()
+  // through the run's lists (src/cluster/listed.ts): the kinds read here are the ones the steps and verify list
   const installs = await progress(m.clusters.map((c) => ({
     title: `Read cluster "${c.context}"`,
-    run: () => readIstioInstall(session.client(c.context), m.istioNamespace),
+    run: () => {
+      const client = session.client(c.context)
+      return readIstioInstall(client, m.istioNamespace, {}, {}, listedInstallSources(client, m.istioNamespace, lists))
+    },
   })), {concurrent: true}).catch((error) => {
     throw nothingWritten(error)
   })
   const unknownIds = m.clusters.filter((c, i) => !c.remoteName && !installs[i].facts.clusterId).map((c) => `"${c.context}"`)
   if (unknownIds.length > 0) report.warn(`cannot tell the cluster ID of ${unknownIds.join(', ')} (no istiod CLUSTER_ID, no injector clusterName): set remoteName in spec.clusters`)
-  return m.clusters.map((c, i) => ({context: c.context, clusterId: c.remoteName ?? installs[i].facts.clusterId ?? c.context, meshConfigMap: installs[i].names.meshConfigMap, install: installs[i]}))
+  const clusters = m.clusters.map((c, i) => ({context: c.context, clusterId: c.remoteName ?? installs[i].facts.clusterId ?? c.context, meshConfigMap: installs[i].names.meshConfigMap, install: installs[i]}))
+  // Each step's service gets the installs read here instead of reading them again, and the run's lists.
+  return {clusters, read: {installs: new Map(clusters.map((c) => [c.context, c.install])), lists}}
 }
+
+/** What the steps read from instead of the cluster: the installs of the declared clusters and the run's lists. */
+interface StepReads {installs: KnownInstalls; lists: RunLists}
 
 export interface MeshRunResult {
   /** One line per object, merged over the steps (an object two steps touch appears once), grouped by cluster. */
@@ -86,17 +100,13 @@ export async function runMesh(session: Session, o: MeshRunOptions): Promise<Mesh
   const report = collector()
   const progress = o.progress ?? quietSteps
   // 1. Read every declared cluster once, concurrently: reachable, Istio installed, its cluster ID.
-  const clusters = await readDeclared(session, m, progress, report)
+  const {clusters, read} = await readDeclared(session, m, progress, report)
+  const {installs, lists} = read
   const idOf = new Map(clusters.map((c) => [c.context, c.clusterId]))
 
   // 2. The declared operations, in dependency order, through the step commands' services.
   const changes: Change[] = []
-  // Each step's service gets the installs read in 1. instead of reading them again, and the run's
-  // lists: each kind an export or import plans from is listed once per cluster, listed again only
-  // after this run wrote an object of that kind there (a dry run persists nothing, so never).
-  const installs = new Map(clusters.map((c) => [c.context, c.install]))
-  const lists = new RunLists()
-  const ops: Operation[] = desiredSteps(m).map((s) => ({title: describeStep(s), run: () => runStep(session, s, o, report, {installs, lists}, plannedGateways(s, clusters, changes, o))}))
+  const ops: Operation[] = desiredSteps(m).map((s) => ({title: describeStep(s), run: () => runStep(session, s, o, report, read, plannedGateways(s, clusters, changes, o))}))
   // 3. --prune: what kubectl-mesh made in the declared clusters that the file no longer declares.
   if (o.prune) ops.push(...await planPrune(session, o, idOf, report, installs))
 
@@ -137,7 +147,7 @@ function plannedGateways(s: MeshStep, clusters: DeclaredCluster[], before: Chang
 }
 
 /** One declared operation through its step command's service; its changes. */
-async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report: Reporter, read: {installs: KnownInstalls; lists?: RunLists}, plannedGateways: KubeObject[] = []): Promise<Change[]> {
+async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report: Reporter, read: StepReads, plannedGateways: KubeObject[] = []): Promise<Change[]> {
   const m = o.mesh
   const common = {istioNamespace: m.istioNamespace, dryRun: o.dryRun, version: o.version, progress: o.progress}
   switch (s.kind) {
@@ -146,7 +156,7 @@ async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report:
       const r = await caGen({
         clusters: [s.caName], dir: m.caDir!, keySize: 4096, rootDays: 3650, days: 3650, org: 'Istio', force: false,
         context: s.context, install: true, output: 'text', ...common,
-      }, {session: () => session, progress: o.progress})
+      }, {session: () => session, progress: o.progress, lists: read.lists})
       for (const w of r.warnings) report.warn(w)
       for (const n of r.notes) report.note(n)
       // The CA files each run finds in place are not news; the ones it writes are.
@@ -154,7 +164,8 @@ async function runStep(session: Session, s: MeshStep, o: MeshRunOptions, report:
     }
     case 'link': {
       const {link} = await import('../link/service.ts')
-      const r = await link(session, {context: s.context, remoteContext: s.remoteContext, bidirectional: s.bidirectional, ...s.overrides, ...s.options, expose: m.expose, output: 'text', report, ...common})
+      // the run's lists: both clusters' facts from one list of each kind per cluster (src/link/facts.ts)
+      const r = await link(session, {context: s.context, remoteContext: s.remoteContext, bidirectional: s.bidirectional, ...s.overrides, ...s.options, expose: m.expose, output: 'text', report, lists: read.lists, ...common})
       return r.changes
     }
     case 'export': {
@@ -311,9 +322,8 @@ export async function writeMeshFiles(session: Session, o: OutputDirOptions): Pro
   const ns = m.istioNamespace
   const report = collector()
   const progress = o.progress ?? quietSteps
-  const clusters = await readDeclared(session, m, progress, report)
-  // Nothing is written here: the exports and imports plan from one list of each kind per cluster.
-  const read = {installs: new Map(clusters.map((c) => [c.context, c.install])), lists: new RunLists()}
+  // Nothing is written here: the installs, exports and imports are read from one list of each kind per cluster.
+  const {clusters, read} = await readDeclared(session, m, progress, report)
   const docs: Array<{context: string; object: import('../kube/resources.ts').KubeObject}> = []
   const missing: string[] = []
   const common = {istioNamespace: ns, dryRun: false, version: o.version, progress: o.progress}
@@ -329,7 +339,7 @@ export async function writeMeshFiles(session: Session, o: OutputDirOptions): Pro
         }
         case 'link': {
           const {link} = await import('../link/service.ts')
-          const r = await link(session, {context: s.context, remoteContext: s.remoteContext, bidirectional: s.bidirectional, ...s.overrides, ...s.options, expose: m.expose, output: 'yaml', report, ...common})
+          const r = await link(session, {context: s.context, remoteContext: s.remoteContext, bidirectional: s.bidirectional, ...s.overrides, ...s.options, expose: m.expose, output: 'yaml', report, lists: read.lists, ...common})
           docs.push(...r.docs ?? [])
           if (r.error) missing.push(`${describeStep(s)}: ${r.error.message}`)
           break

@@ -129,3 +129,6 @@ export function unreadable(c: ClusterFacts, kind: string): string {
   const f = (c.failures as Record<string, {reason: string; message: string} | undefined>)[kind]
   return f ? `${kind} not readable (${f.reason})` : `${kind} not readable`
 }
+
+/** The skip of a cluster whose `kind` could not be listed: "cluster NAME: KIND not readable (reason)", and what that leaves unknown. */
+export const skipUnreadable = (c: ClusterFacts, kind: string, consequence = ''): Finding => skip(c.name, `cluster ${c.name}: ${unreadable(c, kind)}${consequence}`)

@@ -39,20 +39,54 @@ export function secretClient(entry: RemoteSecretEntry, label: string, timeoutMs:
 
 const TLS_CODE = /CERT|SELF_SIGNED|TLS|SSL|EPROTO|UNABLE_TO_VERIFY|ALTNAME/i
 
-/** Read the peer with the secret's own CA data and token: reachability, TLS, token, then the reads istiod needs. */
-export async function probeSecret(cluster: ClusterFacts, entry: RemoteSecretEntry, timeoutMs: number, clients: KubeClient[]): Promise<SecretProbe> {
-  const base = {cluster: cluster.name, secret: entry.secret.metadata.name, key: entry.key, denied: [] as string[]}
-  const {client, reason} = secretClient(entry, `${cluster.name}:secret/${entry.secret.metadata.name}/${entry.key}`, timeoutMs)
-  if (!client) return {...base, outcome: 'not-probed', detail: reason ?? ''}
-  clients.push(client)
+/** What a probe found of one set of credentials (the secret's own kubeconfig) against its API server. */
+type ProbeOutcome = Pick<SecretProbe, 'outcome' | 'detail' | 'denied'>
+
+/**
+ * Remote secrets whose kubeconfigs hold the same credentials for the same API server (a cluster
+ * linked from several others: one reader token in each of their secrets) are probed once per run;
+ * each secret gets the answer under its own name. The key is the resolved kubeconfig (cluster and
+ * user stanzas: server, CA, TLS name, proxy, credentials) and the namespace the reads are in.
+ */
+export class SecretProbes {
+  private readonly byCredentials = new Map<string, Promise<ProbeOutcome>>()
+  private readonly timeoutMs: number
+  /** Where the clients made go, to be closed at the end of the run. */
+  private readonly clients: KubeClient[]
+  constructor(timeoutMs: number, clients: KubeClient[]) {
+    this.timeoutMs = timeoutMs
+    this.clients = clients
+  }
+
+  /** Read the peer with the secret's own CA data and token: reachability, TLS, token, then the reads istiod needs. */
+  async probe(cluster: ClusterFacts, entry: RemoteSecretEntry): Promise<SecretProbe> {
+    const base = {cluster: cluster.name, secret: entry.secret.metadata.name, key: entry.key}
+    const {client, reason} = secretClient(entry, `${cluster.name}:secret/${entry.secret.metadata.name}/${entry.key}`, this.timeoutMs)
+    if (!client) return {...base, outcome: 'not-probed', detail: reason ?? '', denied: []}
+    const key = JSON.stringify([client.ref.cluster, client.ref.user, cluster.istioNamespace])
+    let found = this.byCredentials.get(key)
+    if (!found) {
+      this.clients.push(client)
+      found = probeReads(client, cluster.istioNamespace)
+      this.byCredentials.set(key, found)
+    } else {
+      client.close()
+    }
+    const {outcome, detail, denied} = await found
+    return {...base, outcome, detail, denied: [...denied]}
+  }
+}
+
+async function probeReads(client: KubeClient, istioNamespace: string): Promise<ProbeOutcome> {
+  const base = {denied: [] as string[]}
   const reads: Array<[string, string]> = [
     ['list namespaces', resourcePath(RESOURCES.Namespace)],
     ['list services', resourcePath(RESOURCES.Service)],
     ['list pods', resourcePath(RESOURCES.Pod)],
     ['list endpointslices', resourcePath(RESOURCES.EndpointSlice)],
-    [`list secrets in ${cluster.istioNamespace}`, resourcePath(RESOURCES.Secret, cluster.istioNamespace)],
+    [`list secrets in ${istioNamespace}`, resourcePath(RESOURCES.Secret, istioNamespace)],
     // Istio 1.31 watches each remote's `istio` ConfigMap; without this read the remote never syncs
-    [`list configmaps in ${cluster.istioNamespace}`, resourcePath(RESOURCES.ConfigMap, cluster.istioNamespace)],
+    [`list configmaps in ${istioNamespace}`, resourcePath(RESOURCES.ConfigMap, istioNamespace)],
   ]
   const attempt = async ([what, path]: [string, string]) => {
     try {
@@ -117,8 +151,9 @@ export async function collectFacts(session: Session, opts: CollectOptions): Prom
   }
 
   const entries = clusters.filter((c) => !c.unreachable).flatMap((c) => remoteSecretEntries(c).map((e) => [c, e] as const))
+  const prober = new SecretProbes(session.timeoutMs, extraClients)
   const probes = await runStep(opts.progress, `Probe ${entries.length} remote secret${entries.length === 1 ? '' : 's'} with their own credentials`, () =>
-    Promise.all(entries.map(([c, e]) => probeSecret(c, e, session.timeoutMs, extraClients))))
+    Promise.all(entries.map(([c, e]) => prober.probe(c, e))))
   const clientByName = new Map<string, KubeClient>()
   for (const t of [...targets, ...extraTargets]) if (t.client) clientByName.set(t.name, t.client)
   // Gateway hostnames, resolved as istiod resolves them (model/network.go resolveHostnameGateways)

@@ -8,7 +8,7 @@ import {execFile, spawn} from 'node:child_process'
 import {rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
-import {kget, kubectl, KUBECONFIG, mesh, tempDir} from './harness.ts'
+import {kget, kubectl, KUBECONFIG, mesh, stats, tempDir, writes} from './harness.ts'
 import {kubectlBin, startApiServer, startControllerManager, stopApiServer, stopControllerManager} from '../../testbed/testbed.ts'
 import {applyIstioFixtures} from '../../testbed/fixtures.ts'
 import {clusterz, ensureIstioBuilt, istioctlBin, istiodLog, startIstiod, stopIstiod, waitUntil} from '../../testbed/istiod.ts'
@@ -319,5 +319,62 @@ describe('real istiod and istioctl accept what kubectl-mesh writes', () => {
       await kubectl(['delete', 'clusterrolebinding,clusterrole', '-l', 'app=istio-reader', '--ignore-not-found'], {context: C2})
       await applyIstioFixtures(C2)
     }
+  })
+})
+
+// --network-config gateway where cluster1's istiod cannot discover cluster2's gateway by its label
+// (here: an address only --gateway knows): link writes an istio-remote Gateway in cluster1 naming
+// network2's gateway there (src/link/remote-gateway.ts), which the real istiod turns into a network
+// gateway (network.go handleGatewayResource; its Gateway informer starts once the Gateway API CRDs
+// exist); unlink removes it. The sidecar bed has no Gateway API CRDs: installed here (the ones the
+// ambient bed installs, testbed/istio-install.ts gatewayApiCrds), removed again when added here.
+describe('cluster link --network-config gateway: an istio-remote Gateway istiod takes as network2\'s gateway', () => {
+  const ADDR = '127.0.0.77'
+  const GW = 'kubectl-mesh-remote-cluster2'
+  let addedCrds: string[] = []
+  const networkz = async () => (await (await fetch(`${istiod[C1].debugUrl}/debug/networkz`)).json()) as Array<{Network: string; Cluster: string; Addr: string; Port: number}>
+
+  before(async () => {
+    const served = await kubectl(['get', 'crd', 'gateways.gateway.networking.k8s.io'], {context: C1, allowFail: true})
+    if (served.code === 0) return
+    const {gatewayApiCrds} = await import('../../testbed/istio-install.ts')
+    const crds = gatewayApiCrds()
+    await kubectl(['apply', '--server-side', '-f', '-'], {context: C1, input: crds.map((o) => JSON.stringify(o)).join('\n---\n')})
+    addedCrds = crds.map((o) => o.metadata.name)
+    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...addedCrds.map((n) => `crd/${n}`)], {context: C1})
+  })
+
+  after(async () => {
+    await mesh(['cluster', 'unlink', '--context', C1, '--remote-name', C2])
+    if (addedCrds.length > 0) await kubectl(['delete', 'crd', ...addedCrds, '--ignore-not-found', '--wait=false'], {context: C1, allowFail: true})
+  })
+
+  test('link writes it (class istio-remote, network2, the address), istiod lists network2 at that address; a repeat writes nothing; unlink removes it and istiod forgets it', async () => {
+    const args = ['cluster', 'link', '--context', C1, '--remote-context', C2, '--network-config', 'gateway', '--gateway', `${ADDR}:15443`]
+    const r = await mesh(args)
+    ok(r, 'link --network-config gateway --gateway')
+    assert.match(r.stdout, new RegExp(`^${C1}\\s+Gateway/${NS}/${GW}\\s+created$`, 'm'))
+    assert.match(r.stderr, new RegExp(`Gateway ${NS}/${GW} \\(class istio-remote\\) names network network2 at ${ADDR.replace(/\./g, '\\.')}:15443`))
+    const gw = await kget(C1, ['-n', NS, 'gateways.gateway.networking.k8s.io', GW])
+    assert.equal(gw.spec.gatewayClassName, 'istio-remote')
+    assert.equal(gw.metadata.labels['topology.istio.io/network'], 'network2')
+    assert.deepEqual(gw.spec.addresses, [{type: 'IPAddress', value: ADDR}])
+    // nothing in meshNetworks for this link
+    assert.doesNotMatch((await kget(C1, ['-n', NS, 'configmap', 'istio'])).data.meshNetworks ?? '', /fromRegistry: cluster2/)
+    // the consumer: cluster1's istiod knows network2's gateway at ADDR (a Gateway resource's gateway carries the cluster that holds it)
+    await waitUntil(`${C1}'s istiod to list network2's gateway at ${ADDR}:15443 from the istio-remote Gateway`, async () =>
+      (await networkz()).some((g) => g.Network === 'network2' && g.Addr === ADDR && g.Port === 15443 && g.Cluster === C1), SYNC_TIMEOUT_MS)
+
+    const again = await mesh(args, {env: {KUBECTL_MESH_STATS: '1'}})
+    ok(again, 'link again')
+    assert.match(again.stdout, new RegExp(`^${C1}\\s+Gateway/${NS}/${GW}\\s+unchanged$`, 'm'))
+    assert.deepEqual(again.stdout.split('\n').filter((l) => l.trim() && !/\sunchanged$/.test(l)), [], again.stdout)
+    assert.equal(writes(stats(again.stderr)), 0, again.stderr)
+
+    const un = await mesh(['cluster', 'unlink', '--context', C1, '--remote-name', C2])
+    ok(un, 'unlink')
+    assert.match(un.stdout, new RegExp(`^${C1}\\s+Gateway/${NS}/${GW}\\s+deleted$`, 'm'))
+    assert.equal(await kget(C1, ['-n', NS, 'gateways.gateway.networking.k8s.io', GW]), undefined)
+    await waitUntil(`${C1}'s istiod to forget network2's gateway at ${ADDR}`, async () => !(await networkz()).some((g) => g.Addr === ADDR), SYNC_TIMEOUT_MS)
   })
 })

@@ -417,9 +417,9 @@ describe('cluster link refuses bad input before writing anything', () => {
   })
 
   test('a context without permission: exit 1 naming the verb and resource', async () => {
-    // The view role may read neither secrets nor clusterroles. The reads run concurrently, but
-    // the first refusal in read order is named on every run: the cacerts Secret.
-    const named = /^Error: context "cluster1-viewer": forbidden to read secrets istio-system\/cacerts: /m
+    // The view role may read neither secrets nor clusterroles. The lists run concurrently, but
+    // the first refusal in read order is named on every run: the Istio namespace's Secrets.
+    const named = /^Error: context "cluster1-viewer": forbidden to read secrets in namespace istio-system: /m
     const r = await refused(['--context', 'cluster1-viewer', '--remote-context', 'cluster3'], named, 1)
     assert.equal(r.stderr.split('\n').filter((l) => l.startsWith('Error:')).length, 1)
     await refused(['--context', 'cluster3', '--remote-context', 'cluster1-viewer'], named, 1)

@@ -74,7 +74,7 @@ describe('kubectl mesh verify', () => {
     // the only warnings: the loopback servers of the test-bed remote secrets
     assert.deepEqual([...new Set(v.json.checks.filter((c) => c.status === 'warn').map((c) => c.id))], ['links.server-address'])
     // 11 reads per cluster, 1 list of istiod pods per cluster holding remote secrets (the test bed
-    // without istiod has none: no port-forward), 6 probe reads per remote secret
+    // without istiod has none: no port-forward), 6 probe reads per remote secret (2: each holds its own reader token)
     assert.equal(v.stats.byContext.cluster1.GET, 12)
     assert.equal(v.stats.byContext.cluster2.GET, 12)
     assert.equal(v.stats.requests, 2 * 12 + 2 * 6)

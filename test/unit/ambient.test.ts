@@ -155,8 +155,38 @@ describe('verify ambient.eastwest-gateway over fixtures (pure)', async () => {
     f.clusters[1].ambientObjects = {daemonSets: [{apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: {name: 'ztunnel', namespace: 'istio-system'}}], kubeGateways: [gw]}
     const get = () => runChecks(f).checks.find((c) => c.id === 'ambient.eastwest-gateway' && c.cluster === 'cluster2')!
     assert.equal(get().status, 'fail')
-    assert.match(get().message, /no address in its status.*istio-system\/istio-eastwestgateway has no load-balancer address/)
+    assert.match(get().message, /Gateway istio-system\/istio-eastwestgateway has no address in its status/)
+    assert.match(get().hint, /Service istio-system\/istio-eastwestgateway a load-balancer address/)
+    // LoadBalancer pending: istiod reports the Service's ClusterIP (conversion.go reportGatewayStatus), which no other network reaches
+    f.clusters[1].lists.Service = [...f.clusters[1].lists.Service!.filter((s) => s.metadata.name !== 'istio-eastwestgateway'),
+      {apiVersion: 'v1', kind: 'Service', metadata: {name: 'istio-eastwestgateway', namespace: 'istio-system'}, spec: {type: 'LoadBalancer', clusterIP: '10.96.2.95', clusterIPs: ['10.96.2.95'], ports: [{port: 15008}]}}]
+    f.clusters[1].ambientObjects.kubeGateways = [{...gw, status: {addresses: [{type: 'IPAddress', value: '10.96.2.95'}], conditions: [{type: 'Programmed', status: 'False', reason: 'AddressNotAssigned', message: 'address pending'}]}}]
+    assert.equal(get().status, 'fail')
+    assert.match(get().message, /only 10\.96\.2\.95, the in-cluster address of its Service \(Programmed False, AddressNotAssigned/)
+    assert.match(get().hint, /EXTERNAL-IP <pending>/)
     f.clusters[1].ambientObjects.kubeGateways = [{...gw, status: {addresses: [{type: 'IPAddress', value: '127.0.0.12'}], conditions: [{type: 'Programmed', status: 'True'}]}}]
     assert.equal(get().status, 'pass', get().message)
+  })
+})
+
+describe('service import in an ambient mesh (pure parts)', async () => {
+  const {importedService, importRecord} = await import('../../src/exposure/ambient-import.ts')
+  test('the Service import creates: selectorless, the exporter ports, GLOBAL, recorded for its source', () => {
+    const west = {apiVersion: 'v1', kind: 'Service', metadata: {name: 'echo', namespace: 'bar', labels: {'istio.io/global': 'true'}},
+      spec: {selector: {app: 'echo'}, clusterIP: '10.96.2.9', ports: [{name: 'http', port: 9000, targetPort: 8080, protocol: 'TCP'}, {port: 9001, appProtocol: 'grpc'}]}}
+    const s = importedService(west, 'cluster2', '1.2.3')
+    assert.equal(s.spec.selector, undefined)
+    assert.equal(s.spec.clusterIP, undefined)
+    assert.deepEqual(s.spec.ports, [{name: 'http', port: 9000, targetPort: 8080, protocol: 'TCP'}, {port: 9001, protocol: 'TCP', appProtocol: 'grpc'}])
+    assert.equal(s.metadata.labels!['istio.io/global'], 'true')
+    assert.equal(s.metadata.labels!['kubectl-mesh/imported-from'], 'cluster2')
+    assert.equal(s.metadata.annotations!['kubectl-mesh/global-for'], importRecord('cluster2'))
+  })
+  test('an import record next to an export record: globalPatch adds it once, and the user-set label stays theirs', () => {
+    const svc = {apiVersion: 'v1', kind: 'Service', metadata: {name: 'httpbin', namespace: 'bar', labels: {'istio.io/global': 'true'}, annotations: {'kubectl-mesh/global-for': 'bar/httpbin'}}}
+    const p = globalPatch(svc, importRecord('cluster2'))
+    assert.deepEqual(p, {metadata: {labels: {}, annotations: {'kubectl-mesh/global-for': 'bar/httpbin,import:cluster2'}}})
+    const user = {...svc, metadata: {...svc.metadata, annotations: {}}}
+    assert.equal(globalPatch(user, importRecord('cluster2')), null)
   })
 })

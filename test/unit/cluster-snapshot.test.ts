@@ -39,6 +39,38 @@ describe('cluster snapshot: one list per context, kind and namespace per run', (
       server.close()
     }
   })
+  test('the reader ClusterRole and binding come from the run\'s lists when a step of the run listed those kinds, else one GET each', async () => {
+    const paths: string[] = []
+    const server = createServer((req, res) => {
+      paths.push(new URL(req.url ?? '/', 'http://x').pathname)
+      res.setHeader('content-type', 'application/json')
+      if (/\/clusterroles\/|\/clusterrolebindings\//.test(req.url ?? '')) {
+        res.end(JSON.stringify({metadata: {name: 'istio-reader-clusterrole-istio-system'}}))
+        return
+      }
+      const role = /clusterrole/.test(req.url ?? '') ? [{metadata: {name: 'istio-reader-clusterrole-istio-system'}}] : []
+      res.end(JSON.stringify({kind: 'List', items: role}))
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const port = (server.address() as {port: number}).port
+    const client = new KubeClient({context: 'c1', clusterName: 'c1', cluster: {server: `http://127.0.0.1:${port}`}, userName: 'u', user: {}, namespace: 'default'})
+    try {
+      const target = {name: 'c1', context: 'c1', source: 'context' as const, client}
+      const alone = await readSnapshot(target, 'istio-system', ['Namespace'], new RunLists())
+      assert.equal(alone.readerClusterRole?.metadata.name, 'istio-reader-clusterrole-istio-system')
+      assert.deepEqual(paths.filter((p) => /clusterrole/.test(p)).sort(), ['/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/istio-reader-clusterrole-istio-system', '/apis/rbac.authorization.k8s.io/v1/clusterroles/istio-reader-clusterrole-istio-system'])
+      paths.length = 0
+      const run = new RunLists()
+      await Promise.all([run.list(client, 'ClusterRole'), run.list(client, 'ClusterRoleBinding')])
+      const shared = await readSnapshot(target, 'istio-system', ['Namespace'], run)
+      assert.equal(shared.readerClusterRole?.metadata.name, 'istio-reader-clusterrole-istio-system')
+      assert.equal(shared.readerClusterRoleBinding?.metadata.name, 'istio-reader-clusterrole-istio-system')
+      assert.deepEqual(paths.filter((p) => /clusterrole/.test(p)).sort(), ['/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', '/apis/rbac.authorization.k8s.io/v1/clusterroles'])
+    } finally {
+      client.close()
+      server.close()
+    }
+  })
   test('a run that wrote an object: find answers it from a fresh list, other objects from the list taken before; a whole list is taken again', async () => {
     const paths: string[] = []
     let version = 1

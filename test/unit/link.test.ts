@@ -10,6 +10,7 @@ import {join} from 'node:path'
 import {load} from 'js-yaml'
 import {OperationError, UsageError} from '../../src/errors.ts'
 import {ApiError} from '../../src/kube/errors.ts'
+import {type Outcome, recordWrite} from '../../src/kube/journal.ts'
 import {linkPartialFailure} from '../../src/link/service.ts'
 import {deriveFacts, type LinkFacts} from '../../src/link/facts.ts'
 import {isLoopbackServer, parseGateway, validateInputs, validatePair} from '../../src/link/validate.ts'
@@ -243,21 +244,28 @@ describe('link: the error of a write that failed', () => {
   const secret = {context: 'cluster1', kind: 'Secret', namespace: 'istio-system', name: 'istio-remote-secret-cluster2'}
   const died = (reason: string, method = 'POST') => new ApiError({status: 0, reason, message: reason === 'ECONNRESET' ? 'ECONNRESET: socket hang up' : `connection refused (127.0.0.1:1)`, context: 'cluster1', method, path: '/api/v1/namespaces/istio-system/secrets'})
 
-  test('a write with no answer (reset, timeout) is named: it may have been applied', () => {
-    const e = linkPartialFailure(died('ECONNRESET'), written, secret, o, 'cluster2')
+  // the executor's journal (src/kube/execute.ts through recordWrite): the answered writes, then the secret's write failing with `err`
+  const journalOf = async (err: unknown, before = written): Promise<Outcome[]> => {
+    const j: Outcome[] = before.map((w, seq) => ({...w, seq}))
+    await recordWrite(j, {...secret, seq: 9}, () => Promise.reject(err)).catch(() => {})
+    return j
+  }
+
+  test('a write with no answer (reset, timeout) is named: it may have been applied', async () => {
+    const e = linkPartialFailure(died('ECONNRESET'), await journalOf(died('ECONNRESET')), o, 'cluster2')
     assert.match(e.message, /; already written: cluster2 ServiceAccount\/istio-system\/istio-reader-service-account created; sent without an answer \(may have been written\): cluster1 Secret\/istio-system\/istio-remote-secret-cluster2$/)
     assert.match((e as OperationError).hint ?? '', /kubectl mesh cluster unlink --context cluster1 --remote-name cluster2 --remote-context cluster2 --prune-remote/)
   })
 
-  test('a refused connection never reached the server: only what was answered is listed', () => {
-    const e = linkPartialFailure(died('ECONNREFUSED'), written, secret, o, 'cluster2')
+  test('a refused connection never reached the server: only what was answered is listed', async () => {
+    const e = linkPartialFailure(died('ECONNREFUSED'), await journalOf(died('ECONNREFUSED')), o, 'cluster2')
     assert.match(e.message, /; already written: cluster2 ServiceAccount\/istio-system\/istio-reader-service-account created$/)
     assert.doesNotMatch(e.message, /without an answer/)
   })
 
-  test('nothing answered and nothing in flight: the plain error; a lone write in flight is still named', () => {
-    assert.doesNotMatch(linkPartialFailure(died('ECONNREFUSED'), [], secret, o, 'cluster2').message, /written/)
-    assert.match(linkPartialFailure(died('ECONNRESET'), [], secret, o, 'cluster2').message, /; sent without an answer \(may have been written\): cluster1 Secret\/istio-system\/istio-remote-secret-cluster2$/)
+  test('nothing answered and nothing in flight: the plain error; a lone write in flight is still named', async () => {
+    assert.doesNotMatch(linkPartialFailure(died('ECONNREFUSED'), await journalOf(died('ECONNREFUSED'), []), o, 'cluster2').message, /written/)
+    assert.match(linkPartialFailure(died('ECONNRESET'), await journalOf(died('ECONNRESET'), []), o, 'cluster2').message, /; sent without an answer \(may have been written\): cluster1 Secret\/istio-system\/istio-remote-secret-cluster2$/)
   })
 })
 

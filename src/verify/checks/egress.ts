@@ -7,7 +7,7 @@ import {EGRESS_GATEWAY_ANNOTATION, IMPORT_VIA_EGRESS, IMPORT_VIA_LABEL, IMPORTED
 import type {KubeObject} from '../../kube/resources.ts'
 import {destinations, egressHost, egressPort, namesGateway, podReady, routeFor, selects, sidecarHop as hopOf, subsetTls} from '../../istio/egress.ts'
 import {egressPortName, egressSni} from '../../exposure/egress.ts'
-import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable} from '../check.ts'
+import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, skipUnreadable} from '../check.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 import {type Imported, importsOf, seRef} from './imports.ts'
 
@@ -50,7 +50,7 @@ function perEgressImport(ctx: CheckContext, what: string, kinds: Array<'Service'
   const out: Finding[] = []
   for (const c of ctx.reachable) {
     if (!c.lists.ServiceEntry) {
-      out.push(skip(c.name, `cluster ${c.name}: ${unreadable(c, 'ServiceEntry')}`))
+      out.push(skipUnreadable(c, 'ServiceEntry'))
       continue
     }
     const imports = egressImportsOf(ctx, c)
@@ -60,7 +60,7 @@ function perEgressImport(ctx: CheckContext, what: string, kinds: Array<'Service'
     }
     const missing = kinds.find((k) => !c.lists[k])
     if (missing) {
-      out.push(skip(c.name, `cluster ${c.name}: ${unreadable(c, missing)}`))
+      out.push(skipUnreadable(c, missing))
       continue
     }
     const found = imports.map((i) => fn(c, i)).filter((f): f is Finding => f !== undefined && f.status !== 'pass')

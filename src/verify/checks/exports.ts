@@ -1,7 +1,7 @@
 // Exports: every exported Service is reachable through an AUTO_PASSTHROUGH Gateway on the
 // east-west gateway, and the kubectl-mesh Gateway lists no stale hosts.
 import {EXPORTED_LABEL, EXPORTS_GATEWAY} from '../../istio/names.ts'
-import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
+import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, warn, skipUnreadable} from '../check.ts'
 import {coveringGateway, objectRef} from '../../istio/gateway.ts'
 import type {KubeObject} from '../../kube/resources.ts'
 import {exportedFqdn} from '../model.ts'
@@ -27,7 +27,7 @@ export const exportChecks: CheckDef[] = [
           continue
         }
         if (!c.lists.Service || !c.lists.Gateway) {
-          out.push(skip(c.name, `cluster ${c.name}: ${unreadable(c, c.lists.Service ? 'Gateway' : 'Service')}`))
+          out.push(skipUnreadable(c, c.lists.Service ? 'Gateway' : 'Service'))
           continue
         }
         const exported = c.lists.Service.filter((s) => s.metadata.labels?.[EXPORTED_LABEL] === 'true')

@@ -2,7 +2,7 @@
 // its DestinationRule's SNI matches, TCP ports have an address, and no host is claimed twice.
 import {CROSS_NETWORK_PORT, DNS_CAPTURE_ENV, EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL} from '../../istio/names.ts'
 import type {KubeObject} from '../../kube/resources.ts'
-import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
+import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, warn, skipUnreadable} from '../check.ts'
 import {istiodEnv} from '../../istio/install.ts'
 import {outboundSni} from '../../istio/gateway.ts'
 import {exportedFqdn, fqdnIn, istioNames, istiodDeployment, meshConfigMap} from '../model.ts'
@@ -38,7 +38,7 @@ function perImport(ctx: CheckContext, what: string, fn: (c: ClusterFacts, i: Imp
   const out: Finding[] = []
   for (const c of ctx.reachable) {
     if (!c.lists.ServiceEntry) {
-      out.push(skip(c.name, `cluster ${c.name}: ${unreadable(c, 'ServiceEntry')}`))
+      out.push(skipUnreadable(c, 'ServiceEntry'))
       continue
     }
     const imports = importsOf(ctx, c)
@@ -144,7 +144,7 @@ export const importChecks: CheckDef[] = [
       const dr = (c.lists.DestinationRule ?? []).find((d) => d.metadata.namespace === i.ns && d.metadata.name === i.se.metadata.name)
         ?? (c.lists.DestinationRule ?? []).find((d) => hosts.includes(d.spec?.host))
       const hint = importHint(ctx, c, i)
-      if (!c.lists.DestinationRule) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'DestinationRule')}`)
+      if (!c.lists.DestinationRule) return skipUnreadable(c, 'DestinationRule')
       if (!dr) return fail(c.name, `cluster ${c.name}: ${seRef(i)} has no DestinationRule for ${hosts.join(',')}: traffic leaves without the SNI the remote gateway routes on`, hint)
       const drRef = `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}`
       if (!hosts.includes(dr.spec?.host)) return fail(c.name, `cluster ${c.name}: ${drRef} is for host ${dr.spec?.host}, not ${hosts.join(',')}`, hint)
@@ -203,7 +203,7 @@ export const dnsChecks: CheckDef[] = [
       const n = (c.lists.ServiceEntry ?? []).filter((se) => se.metadata.labels?.[IMPORTED_FROM_LABEL]).length
       if (n === 0) return skip(c.name, `cluster ${c.name}: no imported services`)
       const on = meshConfigMap(c) === undefined ? undefined : ctx.id(c).install.dnsCapture
-      if (on === undefined) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'ConfigMap')}`)
+      if (on === undefined) return skipUnreadable(c, 'ConfigMap')
       if (!on) {
         return warn(c.name, `cluster ${c.name}: ${n} imported service(s), but DNS proxying is off (ConfigMap ${c.istioNamespace}/${istioNames(c).meshConfigMap} key mesh lacks defaultConfig.proxyMetadata.${DNS_CAPTURE_ENV}: "true"), so names like *.global do not resolve`,
           `\`istioctl install --context ${ctxOf(c)} --set meshConfig.defaultConfig.proxyMetadata.${DNS_CAPTURE_ENV}=true\` (or add it to the mesh key: \`kubectl edit configmap ${istioNames(c).meshConfigMap} -n ${c.istioNamespace} --context ${ctxOf(c)}\`), then restart the client workloads`)

@@ -1,5 +1,5 @@
 // Istio presence and identity: installed, cluster ID set and consistent, IDs unique, mesh ID.
-import {type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
+import {type CheckDef, ctxOf, fail, pass, skip, warn, skipUnreadable} from '../check.ts'
 import {istioNames, istioNamespace, istiodDeployment, injectorConfigMap} from '../model.ts'
 import type {Finding} from '../types.ts'
 
@@ -20,7 +20,7 @@ export const istioChecks: CheckDef[] = [
       if (c.failures.ServiceEntry?.reason === 'notfound' || c.failures.Gateway?.reason === 'notfound') {
         return fail(c.name, `cluster ${c.name}: the Istio CRDs are not installed (networking.istio.io/v1 Gateway/ServiceEntry not served)`, installHint(ctxOf(c)))
       }
-      if (ns === undefined && dep === undefined && inj === undefined) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Namespace')}`)
+      if (ns === undefined && dep === undefined && inj === undefined) return skipUnreadable(c, 'Namespace')
       return pass(c.name, `cluster ${c.name}: Istio is installed in ${c.istioNamespace}${ctx.id(c).istioVersion ? ` (${ctx.id(c).istioVersion})` : ''}`)
     }),
   },
@@ -35,7 +35,7 @@ export const istioChecks: CheckDef[] = [
         return fail(c.name, `cluster ${c.name}: Deployment ${c.istioNamespace}/${istioNames(c).istiod} has CLUSTER_ID=${id.envClusterId} but ConfigMap ${c.istioNamespace}/${istioNames(c).injectorConfigMap} says global.multiCluster.clusterName=${id.injectorClusterId}`, fix)
       }
       if (!id.clusterId) {
-        if (!id.istiodReadable && !id.injectorReadable) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Deployment')}`)
+        if (!id.istiodReadable && !id.injectorReadable) return skipUnreadable(c, 'Deployment')
         return warn(c.name, `cluster ${c.name}: no cluster ID set (istiod CLUSTER_ID and injector values are empty, so Istio uses "Kubernetes")`, fix)
       }
       if (id.clusterId === 'Kubernetes' && ctx.clusters.length > 1) return fail(c.name, `cluster ${c.name}: cluster ID is the default "Kubernetes"; every cluster of a mesh needs its own`, fix)

@@ -1,6 +1,6 @@
 // Links: remote secrets in each cluster, their kubeconfigs, and what they can reach and read.
 import {MULTICLUSTER_LABEL, REMOTE_SECRET_PREFIX, CLUSTER_ANNOTATION, isDns1123Label, READER_SERVICE_ACCOUNT, readerClusterRole} from '../../istio/names.ts'
-import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
+import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn, skipUnreadable} from '../check.ts'
 import {disallowedAuth, hasCredentials, isLoopbackHost, remoteSecrets, type RemoteSecretEntry} from '../../cluster/remote-secrets.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 import {tokenInfo} from '../../cluster/remote-secrets.ts'
@@ -67,7 +67,7 @@ function perEntry(ctx: CheckContext, what: string, fn: (c: ClusterFacts, e: Remo
   const out: Finding[] = []
   for (const c of ctx.reachable) {
     if (!c.lists.Secret) {
-      out.push(skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Secret')}`))
+      out.push(skipUnreadable(c, 'Secret'))
       continue
     }
     const entries = ctx.secrets(c)
@@ -93,7 +93,7 @@ export const linkChecks: CheckDef[] = [
     category: 'links',
     title: `Every Secret named ${REMOTE_SECRET_PREFIX}* in the Istio namespace carries ${MULTICLUSTER_LABEL}=true (istiod ignores it otherwise) and holds at least one kubeconfig.`,
     run: (ctx) => ctx.reachable.map((c) => {
-      if (!c.lists.Secret) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Secret')}`)
+      if (!c.lists.Secret) return skipUnreadable(c, 'Secret')
       const named = c.lists.Secret.filter((s) => s.metadata.namespace === c.istioNamespace && s.metadata.name.startsWith(REMOTE_SECRET_PREFIX))
       const unlabelled = named.filter((s) => s.metadata.labels?.[MULTICLUSTER_LABEL] !== 'true')
       if (unlabelled.length > 0) {

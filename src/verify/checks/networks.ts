@@ -4,7 +4,7 @@ import {isIP} from 'node:net'
 import {load} from 'js-yaml'
 import {CROSS_NETWORK_GATEWAY, EXPORTED_LABEL, EXPOSE_ANNOTATION, IMPORTED_FROM_LABEL, NETWORK_CONFIG_ANNOTATION, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
 import {coveringGateway, describeTargets, passesEverything} from '../../istio/gateway.ts'
-import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
+import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn, skipUnreadable} from '../check.ts'
 import {exportedFqdn, istioNames, meshConfigMap} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 
@@ -54,7 +54,7 @@ export const networkChecks: CheckDef[] = [
         return fail(c.name, `cluster ${c.name}: the network is set inconsistently: ${seen.map(([w, v]) => `${w} = ${v}`).join(', ')}`, fix)
       }
       if (values.length === 0) {
-        if (istioUnreadable(c)) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Namespace')}`)
+        if (istioUnreadable(c)) return skipUnreadable(c, 'Namespace')
         return warn(c.name, `cluster ${c.name}: no network set (no ${NETWORK_LABEL} label on namespace ${c.istioNamespace}); Istio treats all clusters as one flat network`,
           `on a multi-network mesh: \`kubectl label namespace ${c.istioNamespace} ${NETWORK_LABEL}=<network> --context ${ctxOf(c)}\``)
       }
@@ -70,7 +70,7 @@ export const networkChecks: CheckDef[] = [
     category: 'networks',
     title: 'The east-west gateway Service (istio=eastwestgateway, or labelled with a network) has an address (status.loadBalancer.ingress or spec.externalIPs) when another cluster needs it.',
     run: (ctx) => ctx.reachable.map((c) => {
-      if (!c.lists.Service) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Service')}`)
+      if (!c.lists.Service) return skipUnreadable(c, 'Service')
       const gws = ctx.gateways(c)
       const need = gatewayNeeded(ctx, c)
       if (gws.length === 0) {
@@ -107,7 +107,7 @@ export const networkChecks: CheckDef[] = [
     category: 'networks',
     title: 'The east-west gateway Service exposes the cross-network port 15443 (or its networking.istio.io/gatewayPort label), or HBONE 15008 (an ambient east-west gateway; istiod takes either, network.go getGatewayDetails).',
     run: (ctx) => ctx.reachable.map((c) => {
-      if (!c.lists.Service) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Service')}`)
+      if (!c.lists.Service) return skipUnreadable(c, 'Service')
       const gws = ctx.gateways(c)
       if (gws.length === 0) return skip(c.name, `cluster ${c.name}: no east-west gateway`)
       for (const g of gws.filter((x) => x.kind === 'Service')) {
@@ -127,7 +127,7 @@ export const networkChecks: CheckDef[] = [
     title: "ConfigMap istio key meshNetworks parses and is valid (registries are DNS-1123 labels naming this cluster or a remote secret, CIDRs, gateway addresses and ports), and is current: each peer's entry has the peer's network, gateway address and port.",
     run: (ctx) => ctx.reachable.map((c): Finding => {
       const cm = meshConfigMap(c)
-      if (cm === undefined) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'ConfigMap')}`)
+      if (cm === undefined) return skipUnreadable(c, 'ConfigMap')
       const where = `ConfigMap ${c.istioNamespace}/${istioNames(c).meshConfigMap} key meshNetworks`
       const relink = (peer?: ClusterFacts, id?: string) => peer ? `\`${ctx.linkCommand(c, peer)}\` (rewrites the entry)` : `\`kubectl mesh cluster unlink --context ${ctxOf(c)} --remote-name ${id}\` (drops the stale entry)`
       const raw = cm?.data?.meshNetworks

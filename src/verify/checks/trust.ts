@@ -1,7 +1,7 @@
 // Trust: complete and valid cacerts, one shared root, no public sample CA, expiry, root in use.
 import type {X509Certificate} from 'node:crypto'
 import {analyzeCacerts, cacertsRoots, cacertsSigning, decodeSecretData, fingerprint, issuingRoot, parseBundle, sampleMatch, shortFingerprint} from '../../cluster/certs.ts'
-import {type CheckDef, type CheckContext, ctxOf, fail, pass, skip, unreadable, warn} from '../check.ts'
+import {type CheckDef, type CheckContext, ctxOf, fail, pass, skip, warn, skipUnreadable} from '../check.ts'
 import {cacertsSecret, istioNames, meshConfigMap, rootCertConfigMap, trustedRoots} from '../model.ts'
 import {IMPORTED_FROM_LABEL} from '../../istio/names.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
@@ -42,7 +42,7 @@ export const trustChecks: CheckDef[] = [
       const anyHas = ctx.reachable.some((c) => cacertsSecret(c))
       return ctx.reachable.map((c) => {
         const s = cacertsSecret(c)
-        if (s === undefined) return skip(c.name, `cluster ${c.name}: ${unreadable(c, 'Secret')}`)
+        if (s === undefined) return skipUnreadable(c, 'Secret')
         if (s === null && ctx.id(c).install.remoteProfile) return skip(c.name, `cluster ${c.name}: Istio's remote profile, no istiod: its workloads get their certificates from the primary's istiod (istio.control-plane)`)
         if (s === null) {
           const msg = `cluster ${c.name}: no Secret ${c.istioNamespace}/cacerts: istiod signs with its own self-signed root, which the other clusters do not trust`
@@ -238,7 +238,7 @@ trustChecks.push({
     for (const c of ctx.reachable) {
       const mine = domainsOf(ctx, c)
       if (!mine) {
-        out.push(skip(c.name, `cluster ${c.name}: ${unreadable(c, 'ConfigMap')}: its trust domain is unknown`))
+        out.push(skipUnreadable(c, 'ConfigMap', ': its trust domain is unknown'))
         continue
       }
       const trusts = (d: string) => d === mine.domain || mine.aliases.includes(d)
