@@ -298,6 +298,18 @@ export function registryServiceGateways(meshNetworks: unknown, registry: string,
   return out
 }
 
+/**
+ * The peer's gateway a discovering istiod knows only by a meshNetworks `registryServiceName` (pure):
+ * the first entry of `meshNetworks` (the discovering cluster's) that names one of the peer's
+ * `services` for registry `registry` (the peer's cluster ID) and that istiod uses (an unlabelled
+ * Service with an address), on `network` when given. What link and import use when label
+ * discovery finds no gateway. undefined: none.
+ */
+export function registryNamedGateway(meshNetworks: unknown, registry: string, services: KubeObject[], clusterDomain: string, nodes: KubeObject[] = [], network?: string): EastWestGateway | undefined {
+  return registryServiceGateways(meshNetworks, registry, services, clusterDomain, nodes)
+    .find((r) => r.gateway && !r.unused && (network === undefined || r.network === network))?.gateway
+}
+
 /** `istio-remote` Gateways of a cluster: the peer networks' gateways it declares by address (only its own istiod reads them). */
 export function remoteGatewayDeclarations(kubeGateways: KubeObject[]): EastWestGateway[] {
   return kubeGateways.flatMap((g) => describeKubeGateway(g, true) ?? []).filter((g) => g.shape === 'istio-remote')

@@ -57,6 +57,9 @@ export interface LinkFacts {
   ewGateway?: EastWestGateway
   /** The cluster DNS domain (src/istio/install.ts). */
   clusterDomain: string
+  /** Every Service of the cluster and its Nodes when read (a peer's meshNetworks registryServiceName gateway is one of them). */
+  services?: KubeObject[]
+  nodes?: KubeObject[]
   /** Every Gateway (networking.istio.io) of the cluster; undefined when Istio's CRDs are not served. */
   gateways?: KubeObject[]
   /** The Istio revision whose objects are read and written (src/istio/revision.ts), and the others that run here. */
@@ -204,6 +207,8 @@ export async function readClusterFacts(client: KubeClient, istioNamespace: strin
     namespaceExists: Boolean(namespace),
     ...deriveFacts({namespace, istiod: rev.istiod, injector, values, cacerts: named(secrets, CACERTS_SECRET), rootCertConfigMap: named(configMaps, ROOT_CERT_CONFIGMAP), meshConfigMap, services,
       gatewayInputs: {nodes, kubeGateways}}),
+    services: allServices,
+    nodes,
     namespace: typed(namespace, RESOURCES.Namespace),
     istiodService: names.istiod,
     revision: names.revision,

@@ -172,7 +172,7 @@ export function planLink(east: LinkFacts, west: LinkFacts, o: LinkPlanOptions, n
     if (d.link.crossNetwork && d.link.remoteGateway) {
       notes.push(`context "${d.link.east.context}": its istiod cannot discover "${d.link.west.context}"'s east-west gateway (${d.link.remoteGateway}); Gateway ${d.link.east.istioNamespace}/${remoteGatewayRef(d.link.east.istioNamespace, d.link.id).metadata.name} (class istio-remote) names network ${d.link.westNetwork} at ${(d.link.gateways ?? []).map((x) => `${x.address}:${x.port}`).join(', ')}`)
     } else if (d.link.crossNetwork && g && d.link.gatewayShape && d.link.gatewayShape !== 'flag') {
-      notes.push(`context "${d.link.west.context}": east-west gateway ${g.service} (${d.link.gatewayShape}); istiod uses ${(d.link.gateways ?? []).map((x) => `${x.address}:${x.port}`).join(', ')} (${d.link.networkConfig === 'gateway' ? `discovered by "${d.link.east.context}"'s istiod from its network label` : `written into "${d.link.east.context}"'s meshNetworks`})`)
+      notes.push(`context "${d.link.west.context}": east-west gateway ${g.service} (${d.link.gatewayShape}); istiod uses ${(d.link.gateways ?? []).map((x) => `${x.address}:${x.port}`).join(', ')} (${d.link.registryServiceName ? `named by "${d.link.east.context}"'s meshNetworks registryServiceName ${d.link.registryServiceName}` : d.link.networkConfig === 'gateway' ? `discovered by "${d.link.east.context}"'s istiod from its network label` : `written into "${d.link.east.context}"'s meshNetworks`})`)
     }
   }
   for (const d of directions) {
@@ -234,7 +234,9 @@ function planMeshNetworks(l: ResolvedLink): MeshEdit {
   // Same network: leave meshNetworks alone, except that an entry naming this ID under another
   // network (from an earlier cross-network link) is removed.
   // --network-config gateway: nothing of this link in meshNetworks (an entry of an earlier meshnetworks link is removed)
-  const edit = l.crossNetwork && l.networkConfig === 'meshnetworks'
+  // WEST's gateway named by an entry's registryServiceName: that entry already wires WEST's network (kept as it is, either wiring)
+  const edit = l.crossNetwork && l.registryServiceName ? (doc: MeshNetworks | undefined) => doc
+    : l.crossNetwork && l.networkConfig === 'meshnetworks'
     ? (doc: MeshNetworks | undefined) => addNetworkEntry(doc, l.westNetwork!, l.id, l.gateways ?? l.gateway!)
     : (doc: MeshNetworks | undefined) => removeRegistry(doc, l.id)
   const after = cm ? edit(structuredClone(before as MeshNetworks | undefined)) : undefined

@@ -5,6 +5,8 @@ import {isIP} from 'node:net'
 import {UsageError} from '../errors.ts'
 import {CROSS_NETWORK_PORT, isDns1123Label, REMOTE_SECRET_PREFIX} from '../istio/names.ts'
 import type {LinkFacts, Gateway} from './facts.ts'
+import {type EastWestGateway, registryNamedGateway} from '../istio/gateway.ts'
+import {parseYamlKey} from '../kube/configmap-yaml.ts'
 
 /** Where the cluster ID is looked for, for the error when it is in neither place. */
 export const NO_CLUSTER_ID = 'no CLUSTER_ID on Deployment istiod, no global.multiCluster.clusterName in ConfigMap istio-sidecar-injector or values'
@@ -115,13 +117,16 @@ export interface ResolvedLink {
   crossNetwork: boolean
   /** --network-config gateway where EAST's istiod cannot discover WEST's gateway: why; an istio-remote Gateway in EAST names it. */
   remoteGateway?: string
+  /** WEST's gateway is known to EAST's istiod only through this registryServiceName of EAST's meshNetworks (kept as it is). */
+  registryServiceName?: string
 }
 
 /**
  * Check one direction: EAST discovers WEST. Throws UsageError on a pair that cannot work;
  * returns the resolved link and warnings.
  */
-export function validatePair(east: LinkFacts, west: LinkFacts, o: PairOptions): {link: ResolvedLink; warnings: string[]} {
+export function validatePair(east: LinkFacts, westFacts: LinkFacts, o: PairOptions): {link: ResolvedLink; warnings: string[]} {
+  let west = westFacts
   const warnings: string[] = []
   const E = `context "${east.context}"`
   const W = `context "${west.context}"`
@@ -188,6 +193,10 @@ export function validatePair(east: LinkFacts, west: LinkFacts, o: PairOptions): 
   let gateways: Gateway[] | undefined
   let gatewayShape: string | undefined
   let remoteGateway: string | undefined
+  // No gateway istiod discovers by its label: EAST's meshNetworks may name one of WEST's Services
+  // by registryServiceName (istiod accepts that shape, src/istio/gateway.ts registryServiceGateways).
+  const named = crossNetwork && !o.gateway && !west.ewGateway?.discovered ? namedGatewayOf(east, west, id, westNetwork!) : undefined
+  if (named) west = withGateway(west, named)
   if (crossNetwork) {
     if (o.gateway) [gateway, gateways, gatewayShape] = [o.gateway, [o.gateway], 'flag']
     else if (west.gateway?.skipped) {
@@ -209,7 +218,7 @@ export function validatePair(east: LinkFacts, west: LinkFacts, o: PairOptions): 
       // Where it is not (or the address is one only --gateway knows), an istio-remote Gateway in
       // EAST names it (src/link/remote-gateway.ts): EAST must serve the Gateway API for that.
       const ew = west.ewGateway
-      if (o.gateway || !ew || !ew.discovered || ew.network !== westNetwork || ew.kind !== 'Service') {
+      if (!named && (o.gateway || !ew || !ew.discovered || ew.network !== westNetwork || ew.kind !== 'Service')) {
         remoteGateway = o.gateway ? '--gateway names an address istiod cannot discover'
           : !ew ? `${W} has no east-west gateway Service`
             : ew.network !== westNetwork ? `its east-west gateway ${ew.ref} is not labelled topology.istio.io/network=${westNetwork}`
@@ -227,7 +236,24 @@ export function validatePair(east: LinkFacts, west: LinkFacts, o: PairOptions): 
   } else if (!westNetwork) {
     warnings.push(`cannot tell ${W}'s network (no ${'topology.istio.io/network'} label on namespace ${west.istioNamespace}, no global.network): treating both clusters as one network; pass --network if they are not`)
   }
-  return {link: {east, west, id, westNetwork, gateway, gateways, gatewayShape, crossNetwork, networkConfig, remoteGateway}, warnings}
+  return {link: {east, west, id, westNetwork, gateway, gateways, gatewayShape, crossNetwork, networkConfig, remoteGateway, registryServiceName: named?.registryServiceName}, warnings}
+}
+
+/** WEST's gateway as EAST's meshNetworks names it by registryServiceName for registry `id` on `network` (the one reader); undefined: none. */
+export function namedGatewayOf(east: LinkFacts, west: LinkFacts, id: string, network: string): EastWestGateway | undefined {
+  let doc: unknown
+  try {
+    doc = parseYamlKey(east.meshConfigMap, 'meshNetworks')
+  } catch {
+    return undefined
+  }
+  return registryNamedGateway(doc, id, west.services ?? [], east.clusterDomain, west.nodes ?? [], network)
+}
+
+/** WEST's facts with this gateway as its east-west gateway (what the exposure Gateway selects, what the plan names). */
+function withGateway(west: LinkFacts, ew: EastWestGateway): LinkFacts {
+  return {...west, ewGateway: ew, gateway: {service: ew.ref, address: ew.targets[0]?.address, port: ew.targets[0]?.port ?? ew.port, network: ew.network, shape: ew.shape,
+    targets: ew.targets.map((t) => ({address: t.address, port: t.port}))}}
 }
 
 function short(fp: string): string {
