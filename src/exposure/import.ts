@@ -15,7 +15,7 @@ import type {Session} from '../kube/session.ts'
 import {type Outcome, type PlannedWrite, recordWrite, undoCommands, writtenSuffix} from '../kube/journal.ts'
 import {exposureReads} from './facts.ts'
 import type {ReadMode} from './export.ts'
-import {installOf, requireGateway} from '../istio/read.ts'
+import {installOf, peerGateway} from '../istio/read.ts'
 import {allocatesAddresses} from '../istio/install.ts'
 import {exportedHost, serviceFqdn} from '../istio/gateway.ts'
 import {
@@ -118,19 +118,6 @@ export async function importServices(session: Session, o: ImportOptions, mode: R
     }))
   }
   const [westServices, westInstall] = await runStep(o.progress, `Read cluster "${west.context}"`, () => allInOrder([readWestServices(), installOf(mode.installs, west, o.istioNamespace, o.clusterDomain, {meshConfig: false})]))
-  const gw = requireGateway(westInstall)
-  if (gw.skipped) {
-    throw new UsageError(`context "${west.context}": the east-west gateway ${gw.ref} is not one istiod uses: ${gw.skipped}`,
-      `expose port ${gw.port} (or 15008 for HBONE) on ${gw.ref}, or set its networking.istio.io/gatewayPort label to the port it listens on`)
-  }
-  if (gw.targets.length === 0) {
-    throw new UsageError(gw.shape === 'nodeport'
-      ? `context "${west.context}": the east-west gateway ${gw.ref} is a NodePort Service whose traffic.istio.io/nodeSelector matches no Node with an ExternalIP`
-      : `context "${west.context}": the east-west gateway ${gw.ref} has no address (no load-balancer ingress, no externalIPs)`,
-    gw.shape === 'nodeport'
-      ? `give the selected Nodes an ExternalIP, or fix the selector: kubectl --context ${west.context} get nodes -o wide --show-labels`
-      : `wait for its load balancer: kubectl --context ${west.context} -n ${gw.namespace} get service ${gw.service.metadata.name} -w`)
-  }
   const fromId = o.fromName ?? westInstall.facts.clusterId
   if (!fromId) throw new UsageError(`context "${west.context}": cannot tell the cluster ID (no istiod CLUSTER_ID, no injector clusterName)`, 'pass --from-name ID')
   if (!isDns1123Label(fromId)) throw new UsageError(`context "${west.context}": cluster ID "${fromId}" is not a DNS-1123 label, so it cannot name objects`, 'pass --from-name with a DNS-1123 label')
@@ -171,6 +158,20 @@ export async function importServices(session: Session, o: ImportOptions, mode: R
       listObjects(east, RESOURCES.DestinationRule, {labelSelector: viaSelector}),
     ]).then((lists) => lists.flat()),
   ]))
+  // WEST's gateway as EAST's istiod knows it: by its label, else by EAST's meshNetworks registryServiceName
+  const gw = peerGateway(westInstall, eastInstall, fromId)
+  if (gw.skipped) {
+    throw new UsageError(`context "${west.context}": the east-west gateway ${gw.ref} is not one istiod uses: ${gw.skipped}`,
+      `expose port ${gw.port} (or 15008 for HBONE) on ${gw.ref}, or set its networking.istio.io/gatewayPort label to the port it listens on`)
+  }
+  if (gw.targets.length === 0) {
+    throw new UsageError(gw.shape === 'nodeport'
+      ? `context "${west.context}": the east-west gateway ${gw.ref} is a NodePort Service whose traffic.istio.io/nodeSelector matches no Node with an ExternalIP`
+      : `context "${west.context}": the east-west gateway ${gw.ref} has no address (no load-balancer ingress, no externalIPs)`,
+    gw.shape === 'nodeport'
+      ? `give the selected Nodes an ExternalIP, or fix the selector: kubectl --context ${west.context} get nodes -o wide --show-labels`
+      : `wait for its load balancer: kubectl --context ${west.context} -n ${gw.namespace} get service ${gw.service.metadata.name} -w`)
+  }
   const localOwner = o.host ? localServiceOf(o.host, eastInstall.facts.clusterDomain) : undefined
   const localSvc = localOwner ? await reads.service(east, localOwner.namespace, localOwner.name) : undefined
   const missingNs = namespaces.filter((_, i) => !nsLive[i])

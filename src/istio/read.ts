@@ -7,10 +7,11 @@ import {listObjects} from '../kube/apply.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import {UsageError} from '../errors.ts'
 import {allInOrder} from '../settle.ts'
-import {EASTWEST_GATEWAY_LABEL, EASTWEST_GATEWAY_LABEL_VALUE, NETWORK_LABEL} from './names.ts'
+import {CROSS_NETWORK_PORT, EASTWEST_GATEWAY_LABEL, EASTWEST_GATEWAY_LABEL_VALUE, NETWORK_LABEL} from './names.ts'
+import {parseYamlKey} from '../kube/configmap-yaml.ts'
 import {chooseRevision, DEFAULT_REVISION, ISTIOD_APP_SELECTOR, type RevisionChoice, type RevisionNames, revisionNames} from './revision.ts'
 import {installFacts, type InstallFacts} from './install.ts'
-import {type EastWestGateway, eastWestGateway, type GatewayInputs, needsKubeGateways, needsNodes} from './gateway.ts'
+import {type EastWestGateway, eastWestGateway, type GatewayInputs, needsKubeGateways, needsNodes, registryNamedGateway} from './gateway.ts'
 import {ApiError} from '../kube/errors.ts'
 
 export interface IstioInstall {
@@ -21,6 +22,11 @@ export interface IstioInstall {
   istiod?: KubeObject
   facts: InstallFacts
   gateway?: EastWestGateway
+  /** The Services of the Istio namespace and the Nodes read for them (a registryServiceName gateway is resolved from them). */
+  services: KubeObject[]
+  nodes?: KubeObject[]
+  /** The revision's mesh ConfigMap, when read (meshNetworks). */
+  meshConfigMap?: KubeObject
 }
 
 /** The objects of an install named after its revision (src/istio/revision.ts). */
@@ -102,7 +108,7 @@ export async function readIstioInstall(client: KubeClient, istioNamespace: strin
   const values = !rev.istiod && !injector ? await from.configMap(rev.names.valuesConfigMap) : undefined
   const facts = installFacts({namespace, istiod: rev.istiod, injector, values, meshConfigMap}, overrides)
   const inputs = await from.gatewayInputs(services, facts.network)
-  return {context: client.context, istioNamespace: ns, names: rev.names, istiod: rev.istiod, facts, gateway: eastWestGateway(services, facts.network, inputs)}
+  return {context: client.context, istioNamespace: ns, names: rev.names, istiod: rev.istiod, facts, gateway: eastWestGateway(services, facts.network, inputs), services, nodes: inputs.nodes, meshConfigMap}
 }
 
 /**
@@ -131,12 +137,36 @@ export function installOf(known: KnownInstalls | undefined, client: KubeClient, 
   return had && had.istioNamespace === istioNamespace ? Promise.resolve(had) : readIstioInstall(client, istioNamespace, {clusterDomain}, want)
 }
 
+/**
+ * The peer's east-west gateway as the discovering cluster's istiod knows it: the label-discovered
+ * one, else the Service the discoverer's meshNetworks names by registryServiceName for `registry`
+ * (the peer's cluster ID; src/istio/gateway.ts registryNamedGateway), else requireGateway's.
+ */
+export function peerGateway(peer: IstioInstall, discoverer: IstioInstall, registry: string): EastWestGateway {
+  if (!peer.gateway?.discovered) {
+    let doc: unknown
+    try {
+      doc = parseYamlKey(discoverer.meshConfigMap, 'meshNetworks')
+    } catch {
+      doc = undefined
+    }
+    const named = registryNamedGateway(doc, registry, peer.services, discoverer.facts.clusterDomain, peer.nodes ?? [], peer.facts.network)
+    if (named) return named
+  }
+  return requireGateway(peer)
+}
+
 /** The east-west gateway, or exit 2 naming the context. */
 export function requireGateway(install: IstioInstall): EastWestGateway {
   const gw = install.gateway
   if (!gw) {
-    throw new UsageError(`context "${install.context}": no east-west gateway in namespace ${install.istioNamespace} (a Service labelled ${EASTWEST_GATEWAY_LABEL}=${EASTWEST_GATEWAY_LABEL_VALUE} or ${NETWORK_LABEL})`,
-      'install one (istio samples/multicluster/gen-eastwest-gateway.sh, or the istio/gateway chart with networkGateway=<network>), or pass --istio-namespace')
+    // An unlabelled Service on 15443 may be a gateway that only a peer's meshNetworks names by
+    // registryServiceName (which this cluster cannot read): the label istio=eastwestgateway marks
+    // it as the east-west gateway for kubectl-mesh and changes nothing istiod does.
+    const unnamed = install.services.find((s) => (s.spec?.ports ?? []).some((p: {port: number}) => p.port === CROSS_NETWORK_PORT))
+    throw new UsageError(`context "${install.context}": no east-west gateway in namespace ${install.istioNamespace} (a Service labelled ${EASTWEST_GATEWAY_LABEL}=${EASTWEST_GATEWAY_LABEL_VALUE} or ${NETWORK_LABEL})${unnamed ? `; Service ${unnamed.metadata.name} listens on ${CROSS_NETWORK_PORT} but carries neither label` : ''}`,
+      unnamed ? `if it is the east-west gateway (e.g. one a peer's meshNetworks names by registryServiceName), mark it: kubectl --context ${install.context} -n ${install.istioNamespace} label service ${unnamed.metadata.name} ${EASTWEST_GATEWAY_LABEL}=${EASTWEST_GATEWAY_LABEL_VALUE} (istiod ignores that label)`
+        : 'install one (istio samples/multicluster/gen-eastwest-gateway.sh, or the istio/gateway chart with networkGateway=<network>), or pass --istio-namespace')
   }
   if (Object.keys(gw.selector).length === 0) {
     throw new UsageError(`context "${install.context}": the east-west gateway Service ${gw.ref} has no pod selector`,
