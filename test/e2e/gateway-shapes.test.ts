@@ -299,7 +299,25 @@ describe('meshNetworks registryServiceName gateways', () => {
     const addr = green.find((c) => c.id === 'networks.gateway-address' && c.cluster === C2)
     assert.match(addr?.message ?? '', /istio-system\/istio-eastwestgateway \(lb-ip, meshNetworks registryServiceName istio-eastwestgateway\.istio-system\.svc\.cluster\.local\) at 127\.0\.0\.12:15443/, JSON.stringify(addr))
     assert.equal(green.find((c) => c.id === 'links.istiod-gateways' && c.cluster === C1)?.status, 'pass', 'istiod knows network2 at the entry\'s Service')
-    table.push({shape: 'registryServiceName', istiod: want.join(' '), imported: '-', moved: '-'})
+    // link and import take the gateway cluster1's meshNetworks names (labels: none): a repeated link writes nothing
+    const again = await link(['--network-config', 'gateway'])
+    ok(again, 'link again (registryServiceName)')
+    assert.equal(writes(stats(again.stderr)), 0, `a repeated link of a registryServiceName gateway writes nothing: ${JSON.stringify(stats(again.stderr))}`)
+    assert.match(again.stdout + again.stderr, /named by "cluster1"'s meshNetworks registryServiceName istio-eastwestgateway\.istio-system\.svc\.cluster\.local/)
+    ok(await importHttpbin(), 'import (registryServiceName)')
+    const se = await seEndpoints()
+    assert.deepEqual(se.endpoints, want, 'import\'s endpoints are where istiod sends cluster2\'s traffic (registryServiceName)')
+    await waitUntil('registryServiceName: the import\'s Envoy cluster = the EDS istiod sends', async () => {
+      const d = await xds(sleep1)
+      return JSON.stringify(envoyEndpoints(d, OUT(8000, 'httpbin.bar.global'))) === JSON.stringify(want) && JSON.stringify(endpointsOf(d, OUT(8000, HTTPBIN))) === JSON.stringify(want)
+    }, TIMEOUT_MS, 1000)
+    // export runs in cluster2, whose own meshNetworks does not name the Service: refused, the hint names the label that marks it
+    const exp = await exportHttpbin()
+    assert.equal(exp.code, 2, exp.stderr)
+    assert.match(exp.stderr, /Service istio-eastwestgateway listens on 15443 but carries neither label/)
+    assert.match(exp.stderr, /label service istio-eastwestgateway istio=eastwestgateway/)
+    ok(await mesh(['service', 'unimport', 'httpbin', '-n', 'bar', '--context', C1, '--from-name', C2]), 'unimport (registryServiceName)')
+    table.push({shape: 'registryServiceName', istiod: want.join(' '), imported: `${se.resolution} ${se.endpoints.join(' ')}`, moved: '-'})
     const shown = async (state: string) => process.stderr.write(`# verify (${state}):\n${(await mesh(['verify', '--context', C1, '--context', C2])).stdout}`.replace(/\n(?=.)/g, '\n#   '))
     await shown('registryServiceName only')
 
