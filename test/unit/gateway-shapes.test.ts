@@ -5,6 +5,9 @@ import assert from 'node:assert/strict'
 import {describeKubeGateway, describeService, eastWestGateway, gatewayHostnames, istiodTargets, needsKubeGateways, needsNodes, registryServiceGateways, remoteGatewayDeclarations} from '../../src/istio/gateway.ts'
 import {addNetworkEntry} from '../../src/link/plan.ts'
 import type {KubeObject} from '../../src/kube/resources.ts'
+import {type IstioInstall, peerGateway} from '../../src/istio/read.ts'
+import {revisionNames} from '../../src/istio/revision.ts'
+import {UsageError} from '../../src/errors.ts'
 
 const NET = {'topology.istio.io/network': 'network2'}
 const svc = (spec: Record<string, unknown>, status: unknown = {}, labels: Record<string, string> = NET, annotations?: Record<string, string>): KubeObject =>
@@ -132,5 +135,34 @@ describe('meshNetworks gets every address istiod uses', () => {
   })
   test('a hostname is written as the hostname (istiod resolves it)', () => {
     assert.deepEqual(addNetworkEntry(undefined, 'network2', 'cluster2', {address: 'gw.example.test', port: 15443}).networks!.network2!.gateways, [{address: 'gw.example.test', port: 15443}])
+  })
+})
+
+describe('peerGateway: import\'s gateway of the peer as the discovering istiod knows it (issue 27)', () => {
+  const unlabelled = svc({type: 'LoadBalancer', ports: TLS}, {loadBalancer: {ingress: [{ip: '127.0.0.12'}]}}, {})
+  const bare = {...unlabelled, metadata: {...unlabelled.metadata, labels: {}}}
+  const install = (services: KubeObject[], meshNetworks?: string): IstioInstall => ({
+    context: 'c', istioNamespace: 'istio-system', names: revisionNames('default', 'istio-system'), services,
+    facts: {clusterDomain: 'cluster.local', network: 'network2'} as IstioInstall['facts'], gateway: eastWestGateway(services, 'network2'),
+    meshConfigMap: meshNetworks === undefined ? undefined : {apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'istio', namespace: 'istio-system'}, data: {meshNetworks}},
+  })
+  const entry = 'networks:\n  network2:\n    endpoints: [{fromRegistry: cluster2}]\n    gateways: [{registryServiceName: istio-eastwestgateway.istio-system.svc.cluster.local, port: 15443}]\n'
+
+  test('named by the discoverer\'s meshNetworks: the Service at the entry\'s port', () => {
+    const g = peerGateway(install([bare]), install([], entry), 'cluster2')
+    assert.deepEqual(g.targets.map((t) => `${t.address}:${t.port}`), ['127.0.0.12:15443'])
+    assert.equal(g.registryServiceName, 'istio-eastwestgateway.istio-system.svc.cluster.local')
+  })
+
+  test('not named (no entry, another registry): requireGateway\'s refusal, naming the unlabelled 15443 Service and the label that marks it', () => {
+    for (const d of [install([]), install([], entry.replace('cluster2', 'cluster9'))]) {
+      assert.throws(() => peerGateway(install([bare]), d, 'cluster2'), (e: Error) => e instanceof UsageError && /Service istio-eastwestgateway listens on 15443 but carries neither label/.test(e.message)
+        && /label service istio-eastwestgateway istio=eastwestgateway/.test((e as UsageError).hint ?? ''))
+    }
+  })
+
+  test('a label-discovered gateway wins', () => {
+    const labelled = svc({type: 'LoadBalancer', ports: TLS}, {loadBalancer: {ingress: [{ip: '127.0.0.50'}]}})
+    assert.deepEqual(peerGateway(install([labelled]), install([], entry), 'cluster2').targets.map((t) => t.address), ['127.0.0.50'])
   })
 })

@@ -252,3 +252,35 @@ describe('unlink plan: what a link made, removed, from one read of each cluster'
     assert.ok(p.notes.some((n) => /left Secret\/istio-reader-service-account-istio-remote-secret-token in place/.test(n)))
   })
 })
+
+describe('link: a WEST gateway named only by EAST\'s meshNetworks registryServiceName (issue 27)', () => {
+  // WEST's gateway Service without topology.istio.io/network and istio=eastwestgateway: label discovery finds nothing
+  const unlabelled: KubeObject = {apiVersion: 'v1', kind: 'Service', metadata: {name: 'istio-eastwestgateway', namespace: NS, labels: {app: 'istio-eastwestgateway'}},
+    spec: {type: 'LoadBalancer', selector: {istio: 'eastwestgateway'}, ports: [{name: 'tls', port: 15443}]}, status: {loadBalancer: {ingress: [{ip: '192.0.2.2'}]}}}
+  const w = () => west({ewGateway: undefined, gateway: undefined, services: [unlabelled]})
+  const withEntry = (network: string, registry = 'west') => {
+    const meshNetworks = dumpYaml({networks: {[network]: {endpoints: [{fromRegistry: registry}], gateways: [{registryServiceName: `istio-eastwestgateway.${NS}.svc.cluster.local`, port: 15443}]}}})
+    return east({meshConfigMap: {...east().meshConfigMap!, data: {mesh: 'trustDomain: cluster.local\n', meshNetworks}}})
+  }
+
+  test('meshnetworks: accepted at the Service\'s address; the entry kept as it is (no address gateway added); the exposure selects the Service', () => {
+    const p = planLink(withEntry('net-west'), w(), opts())
+    assert.equal(p.links[0].gateway, '192.0.2.2:15443')
+    assert.ok(ops(p.writes).includes('unchanged ConfigMap/istio @east'), ops(p.writes).join('\n'))
+    assert.equal(p.docs.some((d) => d.object.kind === 'ConfigMap'), false)
+    const exposure = p.docs.find((d) => d.object.kind === 'Gateway' && d.context === 'west')!.object
+    assert.deepEqual(exposure.spec.selector, {istio: 'eastwestgateway'})
+  })
+
+  test('gateway wiring: the entry is not removed and no istio-remote Gateway is needed (EAST\'s istiod knows the gateway from it)', () => {
+    const p = planLink(withEntry('net-west'), w(), opts({networkConfig: 'gateway'}))
+    assert.deepEqual(ops(p.writes).filter((x) => x.endsWith('@east')), ['apply Secret/istio-remote-secret-west @east'], 'no meshNetworks edit, no istio-remote Gateway')
+    assert.equal(p.docs.some((d) => d.object.kind === 'Gateway' && d.context === 'east'), false)
+  })
+
+  test('no entry, an entry of another registry, or one on another network: refused as before', () => {
+    for (const e of [east(), withEntry('net-west', 'other'), withEntry('net-other')]) {
+      assert.throws(() => planLink(e, w(), opts()), (err: Error) => err instanceof UsageError && /no east-west gateway Service/.test(err.message))
+    }
+  })
+})
