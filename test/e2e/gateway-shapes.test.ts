@@ -318,6 +318,7 @@ describe('meshNetworks registryServiceName gateways', () => {
     assert.equal(exp.code, 2, exp.stderr)
     assert.match(exp.stderr, /Service istio-eastwestgateway listens on 15443 but carries neither label/)
     assert.match(exp.stderr, /label service istio-eastwestgateway istio=eastwestgateway/)
+    process.stderr.write(`# link again (registryServiceName only):\n${again.stdout}${again.stderr}# export (registryServiceName only, exit ${exp.code}):\n${exp.stderr}`.replace(/\n(?=.)/g, '\n#   '))
     ok(await mesh(['service', 'unimport', 'httpbin', '-n', 'bar', '--context', C1, '--from-name', C2]), 'unimport (registryServiceName)')
     table.push({shape: 'registryServiceName', istiod: want.join(' '), imported: `${se.resolution} ${se.endpoints.join(' ')}`, moved: '-'})
     const shown = async (state: string) => process.stderr.write(`# verify (${state}):\n${(await mesh(['verify', '--context', C1, '--context', C2])).stdout}`.replace(/\n(?=.)/g, '\n#   '))
