@@ -17,6 +17,7 @@ import {basename, dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {dump} from 'js-yaml'
 import {kubeconfigPath, kubectl, kubectlBin} from '../testbed/testbed.ts'
+import {run} from '../testbed/util.ts'
 import {parseStats, writesOf} from '../src/ui/output.ts'
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -35,27 +36,17 @@ interface Run {ms: number; requests: number; writes: number; code: number; stdou
 /** One request of a run (KUBECTL_MESH_STATS=paths: `kubectl-mesh-request METHOD CONTEXT PATH STATUS`). */
 interface Request {method: string; context: string; path: string; status: string}
 
-function cli(args: string[], repo = REPO): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now()
-    const child = spawn(process.execPath, [join(repo, 'bin', 'run.js'), ...args], {cwd: dir, env: {...process.env, KUBECONFIG: kubeconfigPath(), KUBECTL_MESH_STATS: 'paths', NO_COLOR: '1'}})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const s = parseStats(stderr) ?? {requests: -1, byContext: {}}
-      const log = stderr.split('\n').filter((l) => l.startsWith('kubectl-mesh-request ')).map((l) => {
-        const [, method, ...rest] = l.split(' ')
-        const status = rest.pop()!
-        // the context may hold spaces (a remote secret's probe: "<cluster>:secret/<name>/<key>"); the path does not
-        const path = rest.pop()!
-        return {method, context: rest.join(' '), path, status}
-      })
-      resolve({ms: performance.now() - started, requests: s.requests, writes: writesOf(s), code: code ?? -1, stdout, stderr, log})
-    })
+async function cli(args: string[], repo = REPO): Promise<Run> {
+  const {ms, code, stdout, stderr} = await run(process.execPath, [join(repo, 'bin', 'run.js'), ...args], {cwd: dir, env: {...process.env, KUBECONFIG: kubeconfigPath(), KUBECTL_MESH_STATS: 'paths', NO_COLOR: '1'}})
+  const s = parseStats(stderr) ?? {requests: -1, byContext: {}}
+  const log = stderr.split('\n').filter((l) => l.startsWith('kubectl-mesh-request ')).map((l) => {
+    const [, method, ...rest] = l.split(' ')
+    const status = rest.pop()!
+    // the context may hold spaces (a remote secret's probe: "<cluster>:secret/<name>/<key>"); the path does not
+    const path = rest.pop()!
+    return {method, context: rest.join(' '), path, status}
   })
+  return {ms, requests: s.requests, writes: writesOf(s), code, stdout, stderr, log}
 }
 
 /** The baseline: kubectl listing, in every cluster concurrently, the kinds a repeat apply reads. */

@@ -3,10 +3,10 @@
 // a second time (everything unchanged, no writes), then clean up.
 // Usage (test bed up, CLI built): node bench/import.ts [N ...]   (default 10 100 500)
 // Env: BENCH_WEST (cluster2), BENCH_EAST (cluster1). Prints one JSON line per N and a table.
-import {spawn} from 'node:child_process'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {kubeconfigPath, kubectl} from '../testbed/testbed.ts'
+import {run} from '../testbed/util.ts'
 import {parseStats, writesOf} from '../src/ui/output.ts'
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -17,21 +17,10 @@ const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
 
 interface Run {ms: number; requests: number; writes: number; byContext: Record<string, Record<string, number>>; code: number; stderr: string}
 
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now()
-    const child = spawn(process.execPath, [join(REPO, 'bin', 'run.js'), ...args], {env: {...process.env, KUBECONFIG: kubeconfigPath(), KUBECTL_MESH_STATS: '1', NO_COLOR: '1'}})
-    let stderr = ''
-    child.stdout.resume()
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const ms = performance.now() - started
-      const s = parseStats(stderr) ?? {requests: -1, byContext: {}}
-      const writes = writesOf(s)
-      resolve({ms, requests: s.requests, writes, byContext: s.byContext, code: code ?? -1, stderr})
-    })
-  })
+async function cli(args: string[]): Promise<Run> {
+  const {ms, code, stderr} = await run(process.execPath, [join(REPO, 'bin', 'run.js'), ...args], {env: {...process.env, KUBECONFIG: kubeconfigPath(), KUBECTL_MESH_STATS: '1', NO_COLOR: '1'}})
+  const s = parseStats(stderr) ?? {requests: -1, byContext: {}}
+  return {ms, requests: s.requests, writes: writesOf(s), byContext: s.byContext, code, stderr}
 }
 
 const list = (items: unknown[]) => JSON.stringify({apiVersion: 'v1', kind: 'List', items})

@@ -4,10 +4,10 @@
 // operator checking by hand would at least do — and reports medians, API requests, peak memory.
 // link runs once (first, then repeat) against its baseline: kubectl applying the same remote Secret.
 // Usage (test bed up with 3 clusters, CLI built): node bench/verify.ts [N ...]  (default 10 100 1000)
-import {spawn} from 'node:child_process'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {kubeconfigPath, kubectl, kubectlBin} from '../testbed/testbed.ts'
+import {run as runProcess} from '../testbed/util.ts'
 import {exportsGateway} from '../src/exposure/plan.ts'
 import {serviceFqdn} from '../src/istio/gateway.ts'
 import {parseStats, writesOf} from '../src/ui/output.ts'
@@ -21,23 +21,11 @@ const CLUSTERS = ['cluster1', 'cluster2', 'cluster3']
 interface Run {ms: number; code: number; requests: number; writes: number; peakKiB: number; stdout: string; stderr: string}
 
 /** Run a command under GNU time (peak RSS) and wall-clock it. */
-function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now()
-    const child = spawn('/usr/bin/time', ['-f', 'peak-kib %M', cmd, ...args], {env: {...process.env, KUBECONFIG: kubeconfigPath(), NO_COLOR: '1', ...env}})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const ms = performance.now() - started
-      const peak = Number(/peak-kib (\d+)/.exec(stderr)?.[1] ?? -1)
-      const s = parseStats(stderr) ?? {requests: -1, byContext: {}}
-      const writes = writesOf(s)
-      resolve({ms, code: code ?? -1, requests: s.requests, writes, peakKiB: peak, stdout, stderr})
-    })
-  })
+async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const {code, stdout, stderr, ms} = await runProcess('/usr/bin/time', ['-f', 'peak-kib %M', cmd, ...args], {env: {...process.env, KUBECONFIG: kubeconfigPath(), NO_COLOR: '1', ...env}})
+  const peak = Number(/peak-kib (\d+)/.exec(stderr)?.[1] ?? -1)
+  const s = parseStats(stderr) ?? {requests: -1, byContext: {}}
+  return {ms, code, requests: s.requests, writes: writesOf(s), peakKiB: peak, stdout, stderr}
 }
 
 const mesh = (args: string[]) => run(process.execPath, [join(REPO, 'bin', 'run.js'), ...args], {KUBECTL_MESH_STATS: '1'})

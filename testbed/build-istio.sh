@@ -6,8 +6,9 @@
 #
 #   ${KUBECTL_MESH_CACHE:-$HOME/.cache/kubectl-mesh}/testbed/istio-<ISTIO_VERSION>/bin
 #
-# Idempotent: a binary that already exists is not rebuilt (delete it to force a rebuild); the probe
-# is rebuilt when its source changed (xds-probe.src-sha256 next to it).
+# Idempotent: a binary that already exists is not rebuilt (delete it to force a rebuild); the bed's
+# own tools (xds-probe, testbed-dns, ztunnel-probe) are rebuilt when their sources changed
+# (<tool>.src-sha256 next to each).
 # Prints the bin directory on stdout when done.
 #
 # Which Istio: istio/istio has no v-prefixed tags, so Go only knows it by pseudo-version, and the
@@ -57,36 +58,37 @@ if [ ${#pkgs[@]} -gt 0 ]; then
   log "built ${pkgs[*]##*/} in $(elapsed "$T")"
 fi
 
-# The probe reuses every compiled package of pilot-discovery (same flags and tags): seconds when
-# those are in Go's build cache.
-PROBE_SUM=$(cat "$MODDIR/go.mod" "$MODDIR/go.sum" "$MODDIR"/cmd/xds-probe/*.go | sha256sum | cut -d' ' -f1)
-if [ ! -e "$BIN/xds-probe" ] || [ "$(cat "$BIN/xds-probe.src-sha256" 2>/dev/null)" != "$PROBE_SUM" ]; then
+# build_tool NAME TAGS [DIR...]: build ./cmd/NAME (a tool of the module) into $BIN/NAME with these build
+# tags, when it is missing or its sources changed: the sha256 of go.mod, go.sum, cmd/NAME/*.go and
+# the module's own packages it imports (DIR/*.go, e.g. internal/probe) differs from NAME.src-sha256
+# beside it.
+build_tool() {
+  local name=$1 tags=$2 sum T dir
+  shift 2
+  local srcs=("$MODDIR/go.mod" "$MODDIR/go.sum" "$MODDIR/cmd/$name"/*.go)
+  for dir in "$@"; do srcs+=("$MODDIR/$dir"/*.go); done
+  sum=$(cat "${srcs[@]}" | sha256sum | cut -d' ' -f1)
+  if [ -e "$BIN/$name" ] && [ "$(cat "$BIN/$name.src-sha256" 2>/dev/null)" = "$sum" ]; then
+    return
+  fi
   T=$(now)
-  log "building xds-probe"
-  (cd "$MODDIR" && go build -trimpath -tags vtprotobuf,disable_pgv -ldflags "-s -w" -o "$BIN/xds-probe" ./cmd/xds-probe)
-  echo "$PROBE_SUM" > "$BIN/xds-probe.src-sha256"
-  log "built xds-probe in $(elapsed "$T")"
-fi
+  log "building $name"
+  (cd "$MODDIR" && go build -trimpath ${tags:+-tags "$tags"} -ldflags "-s -w" -o "$BIN/$name" "./cmd/$name")
+  echo "$sum" > "$BIN/$name.src-sha256"
+  log "built $name in $(elapsed "$T")"
+}
+
+# The xDS probe reuses every compiled package of pilot-discovery (same flags and tags): seconds when
+# those are in Go's build cache. It shares its command line and proxy description with the ztunnel
+# probe (internal/probe).
+build_tool xds-probe vtprotobuf,disable_pgv internal/probe
 
 # The bed's DNS server for load-balancer hostnames (github.com/miekg/dns, already in the module graph).
-DNS_SUM=$(cat "$MODDIR/go.mod" "$MODDIR/go.sum" "$MODDIR"/cmd/testbed-dns/*.go | sha256sum | cut -d' ' -f1)
-if [ ! -e "$BIN/testbed-dns" ] || [ "$(cat "$BIN/testbed-dns.src-sha256" 2>/dev/null)" != "$DNS_SUM" ]; then
-  T=$(now)
-  (cd "$MODDIR" && go build -trimpath -ldflags "-s -w" -o "$BIN/testbed-dns" ./cmd/testbed-dns)
-  echo "$DNS_SUM" > "$BIN/testbed-dns.src-sha256"
-  log "built testbed-dns in $(elapsed "$T")"
-fi
+build_tool testbed-dns ""
 
 # The ztunnel probe (testbed/tools/istio/cmd/ztunnel-probe: Istio's delta ADS client posing as a
 # ztunnel, istio.workload.Address), the same way.
-ZPROBE_SUM=$(cat "$MODDIR/go.mod" "$MODDIR/go.sum" "$MODDIR"/cmd/ztunnel-probe/*.go | sha256sum | cut -d' ' -f1)
-if [ ! -e "$BIN/ztunnel-probe" ] || [ "$(cat "$BIN/ztunnel-probe.src-sha256" 2>/dev/null)" != "$ZPROBE_SUM" ]; then
-  T=$(now)
-  log "building ztunnel-probe"
-  (cd "$MODDIR" && go build -trimpath -tags vtprotobuf,disable_pgv -ldflags "-s -w" -o "$BIN/ztunnel-probe" ./cmd/ztunnel-probe)
-  echo "$ZPROBE_SUM" > "$BIN/ztunnel-probe.src-sha256"
-  log "built ztunnel-probe in $(elapsed "$T")"
-fi
+build_tool ztunnel-probe vtprotobuf,disable_pgv internal/probe
 
 for b in pilot-discovery istioctl xds-probe testbed-dns ztunnel-probe; do
   [ -x "$BIN/$b" ] || { log "missing $BIN/$b"; exit 1; }

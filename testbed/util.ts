@@ -13,10 +13,23 @@ export function defaultLog(): (msg: string) => void {
     : () => {};
 }
 
-interface RunResult { code: number; stdout: string; stderr: string }
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** wall-clock milliseconds from the spawn to the exit */
+  ms: number;
+  /** killed because timeoutMs passed */
+  timedOut: boolean;
+}
 
+/**
+ * Run a command to its end and collect its output (stdin: `input`, else closed). Never rejects for
+ * the exit code: `code` is the exit code, 128 when a signal ended it (timeoutMs: SIGKILL after so long).
+ */
 export function run(cmd: string, args: string[], opts: { cwd?: string; input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; stdio?: 'pipe' | 'stderr' } = {}): Promise<RunResult> {
   return new Promise((res, rej) => {
+    const started = performance.now();
     const so: SpawnOptions = { cwd: opts.cwd, env: opts.env ?? process.env };
     so.stdio = opts.stdio === 'stderr' ? ['ignore', 2, 2] : ['pipe', 'pipe', 'pipe'];
     const child = spawn(cmd, args, so);
@@ -25,11 +38,12 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; input?: s
     child.stdout?.on('data', (b: Buffer) => out.push(b));
     child.stderr?.on('data', (b: Buffer) => err.push(b));
     let timer: NodeJS.Timeout | undefined;
-    if (opts.timeoutMs) timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    let timedOut = false;
+    if (opts.timeoutMs) timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs);
     child.on('error', (e) => { if (timer) clearTimeout(timer); rej(e); });
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
-      res({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+      res({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), ms: performance.now() - started, timedOut });
     });
     if (child.stdin) {
       child.stdin.on('error', () => {});

@@ -62,6 +62,8 @@ export interface EastWestGateway {
   skipped?: string
   /** The Gateway API Gateway (namespace/name) whose istiod-made Service this is (shape gateway-api). */
   kubeGateway?: string
+  /** istiod takes it as a meshNetworks gateway by this registryServiceName (registryServiceGateways), not by a label. */
+  registryServiceName?: string
 }
 
 /** The Nodes a NodePort gateway uses: name, labels and the first ExternalIP (controller.go onNodeEvent: InternalIP is never used). */
@@ -228,9 +230,13 @@ export function eastWestGateway(services: KubeObject[], network?: string, inputs
   return eastWestGateways(services, network, inputs)[0]
 }
 
-/** A candidate is a NodePort gateway (type NodePort with the nodeSelector annotation): its addresses need the Nodes. */
+/**
+ * A Service is a NodePort gateway (type NodePort with the nodeSelector annotation, controller/util.go
+ * isNodePortGatewayService): its addresses need the Nodes. Any such Service, labelled or not: a
+ * meshNetworks registryServiceName may name an unlabelled one.
+ */
 export function needsNodes(services: KubeObject[]): boolean {
-  return services.some((s) => isCandidate(s) && s.spec?.type === 'NodePort' && s.metadata.annotations?.[NODE_SELECTOR_ANNOTATION] !== undefined)
+  return services.some((s) => s.spec?.type === 'NodePort' && s.metadata.annotations?.[NODE_SELECTOR_ANNOTATION] !== undefined)
 }
 
 /** The cluster is on a network (multi-network) and no Service is a gateway istiod discovers: look for Gateway API Gateways labelled with a network. */
@@ -285,7 +291,7 @@ export function registryServiceGateways(meshNetworks: unknown, registry: string,
       }
       const nodePort = d.shape === 'nodeport' ? (svc.spec?.ports ?? []).find((p: any) => p.port === port)?.nodePort : undefined
       const targets = d.addresses.map((address) => ({address, port: nodePort ?? port, hostname: isHostname(address)}))
-      const gateway: EastWestGateway = {...d, port, network, targets, discovered: true, skipped: undefined}
+      const gateway: EastWestGateway = {...d, port, network, targets, discovered: true, skipped: undefined, registryServiceName: name}
       out.push({network, registryServiceName: name, port, gateway, ...(targets.length === 0 ? {unused: `Service ${d.ref} has no external address`} : {})})
     }
   }

@@ -1,6 +1,6 @@
 // The shape of a check and the context it runs in. Checks are pure: facts in, findings out.
 import type {ClusterFacts, Category, Finding, VerifyFacts} from './types.ts'
-import {eastWestGateways, identity, type Identity} from './model.ts'
+import {eastWestGateways, identity, type Identity, registryNamedGateways, withRegistryGateways} from './model.ts'
 import {remoteSecretEntries, type RemoteSecretEntry, sameServer} from '../cluster/remote-secrets.ts'
 import {type EastWestGateway, istiodTargets} from '../istio/gateway.ts'
 import {EXPOSE_ANNOTATION} from '../istio/names.ts'
@@ -47,10 +47,17 @@ export class CheckContext {
     return this.ids.get(c.name)!
   }
 
-  /** The cluster's east-west gateway candidates, ranked (src/istio/gateway.ts). */
+  /**
+   * The cluster's east-west gateway candidates, ranked (src/istio/gateway.ts), with the Services any
+   * verified cluster's meshNetworks names for it by registryServiceName (src/verify/model.ts registryNamedGateways).
+   */
   gateways(c: ClusterFacts): EastWestGateway[] {
-    // a waypoint's Service (istiod's mesh controller stamps the network label on it too) is no east-west gateway
-    if (!this.gatewayLists.has(c.name)) this.gatewayLists.set(c.name, eastWestGateways(c, this.id(c)).filter((g) => g.service.metadata.labels?.[GATEWAY_MANAGED_LABEL] !== WAYPOINT_MANAGED_VALUE))
+    if (!this.gatewayLists.has(c.name)) {
+      // a waypoint's Service (istiod's mesh controller stamps the network label on it too) is no east-west gateway
+      const own = eastWestGateways(c, this.id(c)).filter((g) => g.service.metadata.labels?.[GATEWAY_MANAGED_LABEL] !== WAYPOINT_MANAGED_VALUE)
+      const named = registryNamedGateways(c, this.clusterIdOf(c), this.reachable.map((d) => ({facts: d, clusterDomain: this.id(d).clusterDomain})))
+      this.gatewayLists.set(c.name, withRegistryGateways(own, named))
+    }
     return this.gatewayLists.get(c.name)!
   }
 

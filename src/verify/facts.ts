@@ -11,6 +11,7 @@ import {eastWestGateways, gatewayHostnames} from '../istio/gateway.ts'
 import {resolveHostnames} from '../istio/gateway-dns.ts'
 import {disallowedAuth, hasCredentials, remoteSecretEntries, type RemoteSecretEntry, sameServer} from '../cluster/remote-secrets.ts'
 import type {ClusterFacts, SecretProbe, VerifyFacts} from './types.ts'
+import {identity, registryNamedGateways} from './model.ts'
 import {quietSteps, runStep, type StepRunner} from '../steps.ts'
 
 export interface CollectOptions {
@@ -157,7 +158,12 @@ export async function collectFacts(session: Session, opts: CollectOptions): Prom
   const clientByName = new Map<string, KubeClient>()
   for (const t of [...targets, ...extraTargets]) if (t.client) clientByName.set(t.name, t.client)
   // Gateway hostnames, resolved as istiod resolves them (model/network.go resolveHostnameGateways)
-  const hostnames = gatewayHostnames(clusters.filter((c) => !c.unreachable).flatMap((c) => eastWestGateways(c.lists.Service ?? [], undefined, {nodes: c.lists.Node, kubeGateways: c.lists.KubeGateway})))
+  // (and those of the Services a meshNetworks names by registryServiceName)
+  const up = clusters.filter((c) => !c.unreachable)
+  const ids = new Map(up.map((c) => [c, identity(c)]))
+  const discoverers = up.map((d) => ({facts: d, clusterDomain: ids.get(d)!.clusterDomain}))
+  const hostnames = gatewayHostnames(up.flatMap((c) => [...eastWestGateways(c.lists.Service ?? [], undefined, {nodes: c.lists.Node, kubeGateways: c.lists.KubeGateway}),
+    ...registryNamedGateways(c, ids.get(c)!.clusterId ?? c.name, discoverers)]))
   const dns = hostnames.length > 0 ? await resolveHostnames(hostnames) : undefined
   return {
     facts: {clusters, probes, now: new Date(), ...(dns ? {dns} : {})},

@@ -6,11 +6,12 @@
 // their namespaces, and one remote secret in cluster1.
 import {after, before, describe, test} from 'node:test'
 import assert from 'node:assert/strict'
-import {spawn, spawnSync} from 'node:child_process'
+import {spawnSync} from 'node:child_process'
 import {mkdirSync, symlinkSync, writeFileSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
 import {dirname, join} from 'node:path'
 import {kubectlBin} from '../../testbed/testbed.ts'
+import {run} from '../../testbed/util.ts'
 import {KUBECONFIG, kubectl, REPO, tempDir} from './harness.ts'
 
 const NS = 'istio-system'
@@ -20,24 +21,13 @@ const env = () => ({...process.env, PATH: `${bin}:${dirname(process.execPath)}:/
 const created: Array<{context: string; args: string[]}> = []
 
 /** `kubectl __complete mesh ARGS…`: what kubectl's completion prints, and how long it took. */
-function complete(args: string[], extraEnv: Record<string, string> = {}): Promise<{values: string[]; lines: string[]; directive: number; stderr: string; ms: number}> {
-  return new Promise((resolve, reject) => {
-    const t = performance.now()
-    const child = spawn(kubectlBin(), ['__complete', 'mesh', ...args], {env: {...env(), ...extraEnv}})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const ms = performance.now() - t
-      assert.equal(code, 0, stderr)
-      const lines = stdout.trimEnd().split('\n')
-      const directive = Number(lines.at(-1)!.slice(1))
-      const rest = lines.slice(0, -1)
-      resolve({values: rest.map((l) => l.split('\t')[0]), lines: rest, directive, stderr, ms})
-    })
-  })
+async function complete(args: string[], extraEnv: Record<string, string> = {}): Promise<{values: string[]; lines: string[]; directive: number; stderr: string; ms: number}> {
+  const {code, stdout, stderr, ms} = await run(kubectlBin(), ['__complete', 'mesh', ...args], {env: {...env(), ...extraEnv}})
+  assert.equal(code, 0, stderr)
+  const lines = stdout.trimEnd().split('\n')
+  const directive = Number(lines.at(-1)!.slice(1))
+  const rest = lines.slice(0, -1)
+  return {values: rest.map((l) => l.split('\t')[0]), lines: rest, directive, stderr, ms}
 }
 
 /** stderr lines that are not kubectl's own completion debug output (`[Debug] …`, `Completion ended with directive: …`). */

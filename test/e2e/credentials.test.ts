@@ -132,6 +132,14 @@ function assertSyncedThroughout(w: Awaited<ReturnType<typeof rotateWatched>>, wh
   for (const s of w.samples.filter((s) => s.t >= w.revokedAt!)) assert.equal(s.status, 'synced', `${what}: after the revocation`)
 }
 
+/** What a watched rotation measured (the file's figures): its requests, and when istiod saw, synced and the old token went. */
+function rotationFigures(w: Awaited<ReturnType<typeof rotateWatched>>, old401AfterMs: number) {
+  const s = stats(w.r.stderr)
+  return {wallMs: w.wallMs, requests: s.requests, byContext: s.byContext, istiodSawSecretMs: w.seenAt && w.seenAt - w.t0,
+    istiodSyncedNewMs: w.seenAt && w.swappedAt && w.swappedAt - w.seenAt, revokedAfterSwapMs: w.swappedAt && w.revokedAt! - w.swappedAt,
+    syncingSamples: w.samples.filter((x) => x.status === 'syncing').length, samples: w.samples.length, old401AfterMs}
+}
+
 before(async () => {
   // The istiod binary comes from the shared warm-up build; never start a second build here.
   await waitUntil('pilot-discovery to be built (by the warm-up job)', async () => existsSync(pilotDiscoveryBin()), 45 * 60_000, 10_000)
@@ -223,10 +231,7 @@ describe('cluster link --token-ttl 1h', () => {
     assert.ok(Math.abs(now.claims.exp - now.claims.iat - 3600) <= 1, 'the same 1h lifetime')
     await assertReads(now.file)
     const rejectMs = await assertRejected(first.file)
-    const s = stats(w.r.stderr)
-    figures.boundRotation = {wallMs: w.wallMs, requests: s.requests, byContext: s.byContext, istiodSawSecretMs: w.seenAt && w.seenAt - w.t0,
-      istiodSyncedNewMs: w.seenAt && w.swappedAt && w.swappedAt - w.seenAt, revokedAfterSwapMs: w.swappedAt && w.revokedAt! - w.swappedAt,
-      syncingSamples: w.samples.filter((x) => x.status === 'syncing').length, samples: w.samples.length, old401AfterMs: rejectMs}
+    figures.boundRotation = rotationFigures(w, rejectMs)
     t.diagnostic(JSON.stringify(figures.boundRotation))
   })
 
@@ -269,10 +274,7 @@ describe('a legacy link (no --token-ttl)', () => {
     assert.equal(now.claims['kubernetes.io/serviceaccount/secret.name'], `istio-reader-${E}-token-1`)
     await assertReads(now.file)
     const rejectMs = await assertRejected(old.file)
-    const s = stats(w.r.stderr)
-    figures.legacyRotation = {wallMs: w.wallMs, requests: s.requests, byContext: s.byContext, istiodSawSecretMs: w.seenAt && w.seenAt - w.t0,
-      istiodSyncedNewMs: w.seenAt && w.swappedAt && w.swappedAt - w.seenAt, revokedAfterSwapMs: w.swappedAt && w.revokedAt! - w.swappedAt,
-      syncingSamples: w.samples.filter((x) => x.status === 'syncing').length, samples: w.samples.length, old401AfterMs: rejectMs}
+    figures.legacyRotation = rotationFigures(w, rejectMs)
     t.diagnostic(JSON.stringify(figures.legacyRotation))
   })
 })

@@ -8,8 +8,9 @@
 // gateway moves (new IP, new DNS answer, new node address) and verify and explain report the stale
 // state with a fix that works. Then: a meshnetworks link whose entry an upgrade wipes fails verify;
 // a gateway-wired link through the same re-render stays green (made by `plan -f`/`apply -f` of a Mesh
-// file with networkConfig: gateway); a hand-written meshNetworks registryServiceName gateway is
-// resolved by the reader as istiod resolves it; the import of a hostname gateway (resolution DNS) is
+// file with networkConfig: gateway); a hand-written meshNetworks registryServiceName gateway naming an
+// unlabelled Service is resolved by the reader as istiod resolves it, verify takes it (and, the entry
+// removed, names the Service to label); the import of a hostname gateway (resolution DNS) is
 // a STRICT_DNS cluster whose load assignment explain predicts.
 //
 // Every CLI run happens in a mount namespace whose /etc/resolv.conf names the bed's DNS server
@@ -279,10 +280,13 @@ describe('links that survive an upgrade re-rendering the istio ConfigMap', () =>
 
 describe('meshNetworks registryServiceName gateways', () => {
   const LABEL = 'topology.istio.io/network'
-  test('a hand-written registryServiceName entry: the reader resolves it as istiod does; verify green, explain = EDS', async () => {
+  test('a Service named only by a hand-written registryServiceName entry: the reader resolves it as istiod does; verify green, explain = EDS; the entry removed: verify fails with the fix that works', async () => {
     await resetGatewayShape(C2)
+    // the link (gateway-wired: the entry below is the only meshNetworks entry; in file order the previous case made it already)
+    ok(await link(['--network-config', 'gateway']), 'link (gateway)')
     // only the entry names the gateway: its Service loses the network label (a labelled Service is a label gateway instead)
-    await kubectl(['-n', NS, 'label', 'service', 'istio-eastwestgateway', `${LABEL}-`], {context: C2})
+    // and istio=eastwestgateway (no label at all makes it a candidate)
+    await kubectl(['-n', NS, 'label', 'service', 'istio-eastwestgateway', `${LABEL}-`, 'istio-'], {context: C2})
     const doc = {networks: {network2: {endpoints: [{fromRegistry: C2}], gateways: [{registryServiceName: 'istio-eastwestgateway.istio-system.svc.cluster.local', port: 15443}]}}}
     await kubectl(['-n', NS, 'patch', 'configmap', 'istio', '--type=merge', '-p', JSON.stringify({data: {meshNetworks: dump(doc)}})], {context: C1})
     const services = (await kget(C2, ['-n', NS, 'services']))?.items ?? []
@@ -291,11 +295,34 @@ describe('meshNetworks registryServiceName gateways', () => {
     const want = r.gateway!.targets.map((t) => `${t.address}:${t.port}`)
     assert.deepEqual(want, ['127.0.0.12:15443'])
     await settle('registryServiceName', want)
-    await verifyGreen('registryServiceName')
+    const green = await verifyGreen('registryServiceName')
+    const addr = green.find((c) => c.id === 'networks.gateway-address' && c.cluster === C2)
+    assert.match(addr?.message ?? '', /istio-system\/istio-eastwestgateway \(lb-ip, meshNetworks registryServiceName istio-eastwestgateway\.istio-system\.svc\.cluster\.local\) at 127\.0\.0\.12:15443/, JSON.stringify(addr))
+    assert.equal(green.find((c) => c.id === 'links.istiod-gateways' && c.cluster === C1)?.status, 'pass', 'istiod knows network2 at the entry\'s Service')
     table.push({shape: 'registryServiceName', istiod: want.join(' '), imported: '-', moved: '-'})
+    const shown = async (state: string) => process.stderr.write(`# verify (${state}):\n${(await mesh(['verify', '--context', C1, '--context', C2])).stdout}`.replace(/\n(?=.)/g, '\n#   '))
+    await shown('registryServiceName only')
+
+    // the entry removed: nothing names the Service any more; verify says which Service to label
+    await kubectl(['-n', NS, 'patch', 'configmap', 'istio', '--type=merge', '-p', JSON.stringify({data: {meshNetworks: 'networks: {}'}})], {context: C1})
+    const cs = await verify()
+    const f = cs.find((c) => c.id === 'networks.gateway-address' && c.cluster === C2)
+    assert.equal(f?.status, 'fail', JSON.stringify(f))
+    assert.match(f!.message, /Service istio-system\/istio-eastwestgateway listens on 15443, but neither the label topology\.istio\.io\/network nor a meshNetworks registryServiceName names it/)
+    await shown('the entry removed')
+    const fix = /`kubectl (label service [^`]+)`/.exec(f!.hint)
+    assert.ok(fix, f!.hint)
+    assert.match(fix[1], new RegExp(`${LABEL}=network2 --overwrite --context ${C2}$`))
+    const known = cs.find((c) => c.id === 'links.istiod-gateways' && c.cluster === C1)
+    assert.equal(known?.status, 'fail', JSON.stringify(known))
+    assert.ok(known!.hint.includes(`\`kubectl ${fix[1]}\``), `links.istiod-gateways gives the same fix: ${known!.hint}`)
+    assert.equal(cs.find((c) => c.id === 'exports.gateway' && c.cluster === C2)?.status, 'skip', 'no false export hint')
+    await kubectl(fix[1].split(' '))
+    await settle('registryServiceName entry removed, the Service labelled (the fix)', want)
+    await verifyGreen('registryServiceName entry removed, the Service labelled (the fix)')
   })
   after(async () => {
-    await kubectl(['-n', NS, 'label', 'service', 'istio-eastwestgateway', `${LABEL}=network2`, '--overwrite'], {context: C2, allowFail: true})
+    await kubectl(['-n', NS, 'label', 'service', 'istio-eastwestgateway', `${LABEL}=network2`, 'istio=eastwestgateway', '--overwrite'], {context: C2, allowFail: true})
     await kubectl(['-n', NS, 'patch', 'configmap', 'istio', '--type=merge', '-p', JSON.stringify({data: {meshNetworks: 'networks: {}'}})], {context: C1, allowFail: true})
   })
 })

@@ -1,13 +1,13 @@
 // Shared helpers for the end-to-end tests: run the built CLI against the test bed, and check
 // results with kubectl (the test bed's own, built from Go modules), independently of our code.
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
 import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {parseStats, type RequestStats, writesOf} from '../../src/ui/output.ts'
-import {kubectl as testbedKubectl} from '../../testbed/testbed.ts'
+import {startApiServer, stopApiServer, kubectl as testbedKubectl} from '../../testbed/testbed.ts'
+import {run} from '../../testbed/util.ts'
 import {appendRun} from '../leak-scan.ts'
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -35,25 +35,24 @@ export function logSpawn<T extends {status: number | null; stdout: string; stder
 export type RunWrapper = (bin: string, args: string[]) => {bin: string; args: string[]}
 
 /** Run `kubectl mesh ARGS` (the built CLI) with the test bed kubeconfig; `wrap` starts it through another command. */
-export function mesh(args: string[], opts: {env?: Record<string, string | undefined>; input?: string; cwd?: string; wrap?: RunWrapper} = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = {...process.env, KUBECONFIG, NO_COLOR: '1', ...opts.env}
-    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k]
-    const cmd = opts.wrap ? opts.wrap(process.execPath, [CLI, ...args]) : {bin: process.execPath, args: [CLI, ...args]}
-    const child = spawn(cmd.bin, cmd.args, {env: env as NodeJS.ProcessEnv, cwd: opts.cwd ?? REPO})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const r = {code: code ?? -1, stdout, stderr}
-      logRun(args, r)
-      resolve(r)
-    })
-    if (opts.input !== undefined) child.stdin.end(opts.input)
-    else child.stdin.end()
-  })
+export async function mesh(args: string[], opts: {env?: Record<string, string | undefined>; input?: string; cwd?: string; wrap?: RunWrapper} = {}): Promise<RunResult> {
+  const env: Record<string, string | undefined> = {...process.env, KUBECONFIG, NO_COLOR: '1', ...opts.env}
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k]
+  const cmd = opts.wrap ? opts.wrap(process.execPath, [CLI, ...args]) : {bin: process.execPath, args: [CLI, ...args]}
+  const {code, stdout, stderr} = await run(cmd.bin, cmd.args, {env: env as NodeJS.ProcessEnv, cwd: opts.cwd ?? REPO, input: opts.input})
+  const r = {code, stdout, stderr}
+  logRun(args, r)
+  return r
+}
+
+/** Run fn while the kube-apiserver of `cluster` is stopped; it is started again however fn ends. */
+export async function whileApiServerDown<T>(cluster: string, fn: () => Promise<T>): Promise<T> {
+  await stopApiServer(cluster)
+  try {
+    return await fn()
+  } finally {
+    await startApiServer(cluster)
+  }
 }
 
 /** kubectl from the test bed; throws on a non-zero exit unless allowFail. */

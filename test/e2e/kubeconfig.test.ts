@@ -5,7 +5,6 @@
 // named cause. Proxies, a path-prefix reverse proxy and exec plugins are started here, on
 // loopback; the proxies' logs prove which requests went through them.
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
 import {chmodSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
@@ -15,6 +14,7 @@ import {after, before, describe, test} from 'node:test'
 import {dump, load} from 'js-yaml'
 import {ensureHostExecutable} from '../../scripts/package.ts'
 import {kubectlBin} from '../../testbed/testbed.ts'
+import {run} from '../../testbed/util.ts'
 import {KUBECONFIG, kubectl, logSpawn, mesh, tempDir} from './harness.ts'
 
 const NS = 'bar' // the test bed's sample namespace: Service bar/httpbin
@@ -52,19 +52,11 @@ function classify(tool: 'kubectl' | 'mesh', r: Run): Outcome | string {
 }
 
 /** Run kubectl (the oracle) with this env; killed after `deadlineMs`. */
-function runKubectl(args: string[], env: Record<string, string | undefined>, deadlineMs: number): Promise<Run> {
-  return new Promise((resolve) => {
-    const e: Record<string, string> = {}
-    for (const [k, v] of Object.entries({...process.env, ...env})) if (v !== undefined) e[k] = v
-    const child = spawn(kubectlBin(), args, {env: e, cwd: '/'})
-    let stdout = ''
-    let stderr = ''
-    let killed = false
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => { killed = true; child.kill('SIGKILL') }, deadlineMs)
-    child.on('close', (code) => { clearTimeout(timer); resolve({code, stdout, stderr, killed}) })
-  })
+async function runKubectl(args: string[], env: Record<string, string | undefined>, deadlineMs: number): Promise<Run> {
+  const e: Record<string, string> = {}
+  for (const [k, v] of Object.entries({...process.env, ...env})) if (v !== undefined) e[k] = v
+  const {code, stdout, stderr, timedOut} = await run(kubectlBin(), args, {env: e, cwd: '/', timeoutMs: deadlineMs})
+  return {code, stdout, stderr, killed: timedOut}
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,20 +182,12 @@ interface Shape {
 }
 
 /** The host's single executable, run like the CLI above (no Node on PATH), logged for the leak scan. */
-function runSea(exe: string, args: string[], env: Record<string, string | undefined>): Promise<Run> {
-  return new Promise((resolve) => {
-    const e: Record<string, string> = {PATH: '/nonexistent', HOME: dir, NO_COLOR: '1'}
-    for (const [k, v] of Object.entries(env)) if (v !== undefined) e[k] = v
-    const child = spawn(exe, args, {env: e, cwd: '/'})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('close', (code) => {
-      logSpawn(args, {status: code, stdout, stderr})
-      resolve({code, stdout, stderr, killed: false})
-    })
-  })
+async function runSea(exe: string, args: string[], env: Record<string, string | undefined>): Promise<Run> {
+  const e: Record<string, string> = {PATH: '/nonexistent', HOME: dir, NO_COLOR: '1'}
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) e[k] = v
+  const {code, stdout, stderr} = await run(exe, args, {env: e, cwd: '/'})
+  logSpawn(args, {status: code, stdout, stderr})
+  return {code, stdout, stderr, killed: false}
 }
 
 describe('kubeconfig shapes: kubectl and kubectl-mesh agree', () => {

@@ -7,8 +7,8 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 import {load} from 'js-yaml'
-import {KUBECONFIG, kget, kubectl, mesh, type RunResult, stats, tempDir, writes} from './harness.ts'
-import {kubectlBin, startApiServer, stopApiServer} from '../../testbed/testbed.ts'
+import {KUBECONFIG, kget, kubectl, mesh, type RunResult, stats, tempDir, whileApiServerDown, writes} from './harness.ts'
+import {kubectlBin, startApiServer} from '../../testbed/testbed.ts'
 import {applyIstioFixtures} from '../../testbed/fixtures.ts'
 
 const NS = 'istio-system'
@@ -226,13 +226,7 @@ describe('cluster link', () => {
   })
 
   test('unlink works while WEST is down; --prune-remote then removes what link made in WEST', async () => {
-    await stopApiServer('cluster2')
-    let r: RunResult
-    try {
-      r = await mesh(['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'cluster2'])
-    } finally {
-      await startApiServer('cluster2')
-    }
+    const r = await whileApiServerDown('cluster2', () => mesh(['cluster', 'unlink', '--context', 'cluster1', '--remote-name', 'cluster2']))
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /cluster1\s+Secret\/istio-system\/istio-remote-secret-cluster2\s+deleted/)
     assert.equal(await kget('cluster1', ['-n', NS, 'secret', 'istio-remote-secret-cluster2']), undefined)
@@ -393,13 +387,7 @@ describe('cluster link refuses bad input before writing anything', () => {
 
   test('WEST unreachable', async () => {
     const before = await snapshot('cluster1')
-    await stopApiServer('cluster3')
-    let r: RunResult
-    try {
-      r = await mesh(['cluster', 'link', '--context', 'cluster1', '--remote-context', 'cluster3'])
-    } finally {
-      await startApiServer('cluster3')
-    }
+    const r = await whileApiServerDown('cluster3', () => mesh(['cluster', 'link', '--context', 'cluster1', '--remote-context', 'cluster3']))
     assert.equal(r.code, 1, r.stderr)
     assert.match(r.stderr, /^Error: context "cluster3": cannot reach the API server https:\/\/127\.0\.0\.1:\d+ to .*; nothing was written in either cluster$/m)
     assert.equal(await snapshot('cluster1'), before)

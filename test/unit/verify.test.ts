@@ -67,6 +67,39 @@ describe('verify on the gateway shapes istiod accepts', () => {
   })
 })
 
+describe('verify on a meshNetworks registryServiceName gateway (a Service named only by the entry)', () => {
+  /** cluster2's gateway Service without the istio=eastwestgateway and network labels; cluster1's meshNetworks names it by registryServiceName, or not at all. */
+  const named = (entry: boolean) => {
+    const f = healthyMesh()
+    find(f.clusters[1], 'Service', 'istio-eastwestgateway').metadata.labels = {}
+    const gateways = entry ? [{registryServiceName: 'istio-eastwestgateway.istio-system.svc.cluster.local', port: 15443}] : []
+    f.clusters[0].lists.ConfigMap![0].data.meshNetworks = dump({networks: entry ? {network2: {endpoints: [{fromRegistry: 'cluster2'}], gateways}} : {}})
+    return f
+  }
+  test('named by the entry: every check passes, and gateway-address says istiod reaches it through the entry', () => {
+    const r = runChecks(named(true))
+    assert.deepEqual(failed(r).map((c) => `${c.id}: ${c.message}`), [])
+    assert.match(byId(r, 'networks.gateway-address', 'cluster2')[0].message,
+      /istio-system\/istio-eastwestgateway \(lb-ip, meshNetworks registryServiceName istio-eastwestgateway\.istio-system\.svc\.cluster\.local\) at 127\.0\.0\.12:15443/)
+    assert.equal(byId(r, 'networks.labels', 'cluster2')[0].status, 'pass', 'the entry\'s network is no label')
+  })
+  test('the entry gone: no east-west gateway for cluster2, and the hint labels the Service that listens on 15443', () => {
+    const r = runChecks(named(false))
+    const f = failed(r).find((c) => c.id === 'networks.gateway-address' && c.cluster === 'cluster2')
+    assert.ok(f, failed(r).map((c) => `${c.id}: ${c.message}`).join('\n'))
+    assert.match(f.message, /Service istio-system\/istio-eastwestgateway listens on 15443, but neither the label topology\.istio\.io\/network nor a meshNetworks registryServiceName names it/)
+    assert.match(f.hint, /`kubectl label service istio-eastwestgateway -n istio-system topology\.istio\.io\/network=network2 --overwrite --context cluster2`/)
+    assert.equal(byId(r, 'exports.gateway', 'cluster2')[0].status, 'skip', 'no gateway: whether a Gateway passes the exports through cannot be told (not a false export hint)')
+  })
+  test('an entry naming a network-labelled Service: the label gateway, unchanged', () => {
+    const f = healthyMesh()
+    f.clusters[0].lists.ConfigMap![0].data.meshNetworks = dump({networks: {network2: {endpoints: [{fromRegistry: 'cluster2'}], gateways: [{registryServiceName: 'istio-eastwestgateway.istio-system.svc.cluster.local', port: 15443}]}}})
+    const r = runChecks(f)
+    assert.deepEqual(failed(r), [])
+    assert.match(byId(r, 'networks.gateway-address', 'cluster2')[0].message, /istio-eastwestgateway \(lb-ip\) at 127\.0\.0\.12:15443$/)
+  })
+})
+
 describe('verify checks find what is broken', () => {
   const cases: Array<[string, (f: VerifyFacts) => void, string, string, RegExp, string[]?]> = [
     ['roots differ', (f) => { find(f.clusters[1], 'Secret', 'cacerts').data = cacertsData('root-b', 'cluster2') }, 'trust.shared-root', 'cluster1', /not trusted by cluster2/],

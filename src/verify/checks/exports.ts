@@ -31,6 +31,10 @@ export const exportChecks: CheckDef[] = [
           continue
         }
         const exported = c.lists.Service.filter((s) => s.metadata.labels?.[EXPORTED_LABEL] === 'true')
+        if (exported.length > 0 && !ctx.gateway(c)) {
+          out.push(skip(c.name, `cluster ${c.name}: no east-west gateway, so no Gateway can pass its ${exported.length} exported Service(s) through (see networks.gateway-address)`))
+          continue
+        }
         const bad: Finding[] = []
         for (const s of exported) {
           const {name, namespace = ''} = s.metadata

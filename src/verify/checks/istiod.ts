@@ -5,7 +5,7 @@ import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip} from '../chec
 import type {ClusterFacts, Finding, VerifyFacts} from '../types.ts'
 import {EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL} from '../../istio/names.ts'
 import {describeTargets} from '../../istio/gateway.ts'
-import {istioNames} from '../model.ts'
+import {fqdnIn, istioNames, unnamedGatewayService} from '../model.ts'
 
 /** By hand: what verify does through the API server. */
 const byHand = (ns: string, ctx: string) =>
@@ -128,8 +128,12 @@ istiodChecks.push(
           const want = ctx.istiodTargets(peer)
           const hostnames = gw ? gw.targets.filter((t) => t.hostname) : []
           if (!gw) {
-            bad.push(fail(c.name, `cluster ${c.name}: istiod ${onNet.length > 0 ? `knows network ${net} only at ${shown}` : `knows no gateway for network ${net}`} of cluster ${key}, which has no east-west gateway`,
-              `install an east-west gateway in ${key} (istio samples/multicluster/gen-eastwest-gateway.sh --network ${net}); without one istiod sends ${key}'s pod IPs to network ${mine}`))
+            // a Service listening on 15443 that nothing names: label it (networks.gateway-address says the same)
+            const unnamed = unnamedGatewayService(peer)
+            bad.push(fail(c.name, `cluster ${c.name}: istiod ${onNet.length > 0 ? `knows network ${net} only at ${shown}` : `knows no gateway for network ${net}`} of cluster ${key}, which has no east-west gateway${unnamed ? ` (Service ${peer.istioNamespace}/${unnamed.metadata.name} listens on 15443, but neither the label topology.istio.io/network nor a meshNetworks registryServiceName names it)` : ''}`,
+              unnamed
+                ? `\`kubectl label service ${unnamed.metadata.name} -n ${peer.istioNamespace} topology.istio.io/network=${net} --overwrite --context ${ctxOf(peer)}\`, or name it in meshNetworks in ${c.name} (registryServiceName ${fqdnIn(ctx.id(peer), unnamed.metadata.name, peer.istioNamespace)})`
+                : `install an east-west gateway in ${key} (istio samples/multicluster/gen-eastwest-gateway.sh --network ${net}); without one istiod sends ${key}'s pod IPs to network ${mine}`))
           } else if (gw.skipped) {
             bad.push(fail(c.name, `cluster ${c.name}: istiod does not use ${key}'s east-west gateway ${gw.ref}: ${gw.skipped}`,
               `expose port ${gw.port} on ${gw.ref} (\`kubectl -n ${gw.namespace} get service ${gw.service.metadata.name} -o yaml --context ${ctxOf(peer)}\`), or set its networking.istio.io/gatewayPort label to the port it listens on`))

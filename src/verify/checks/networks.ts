@@ -2,10 +2,10 @@
 import {HBONE_PORT} from '../../istio/ambient.ts'
 import {isIP} from 'node:net'
 import {load} from 'js-yaml'
-import {CROSS_NETWORK_GATEWAY, EXPORTED_LABEL, EXPOSE_ANNOTATION, IMPORTED_FROM_LABEL, NETWORK_CONFIG_ANNOTATION, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
-import {coveringGateway, describeTargets, passesEverything} from '../../istio/gateway.ts'
+import {CROSS_NETWORK_GATEWAY, CROSS_NETWORK_PORT, EXPORTED_LABEL, EXPOSE_ANNOTATION, IMPORTED_FROM_LABEL, NETWORK_CONFIG_ANNOTATION, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
+import {coveringGateway, describeTargets, passesEverything, serviceFqdn} from '../../istio/gateway.ts'
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn, skipUnreadable} from '../check.ts'
-import {exportedFqdn, istioNames, meshConfigMap} from '../model.ts'
+import {exportedFqdn, istioNames, meshConfigMap, unnamedGatewayService} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 
 /** Does any other verified cluster need this cluster's east-west gateway? */
@@ -41,7 +41,8 @@ export const networkChecks: CheckDef[] = [
       const seen: Array<[string, string]> = []
       if (id.nsNetwork) seen.push([`namespace ${c.istioNamespace} label`, id.nsNetwork])
       if (id.injectorNetwork) seen.push(['injector values global.network', id.injectorNetwork])
-      for (const g of gws) if (g.network) seen.push([`Service ${g.ref} label`, g.network])
+      // a registryServiceName gateway's network is its meshNetworks entry's, not a label
+      for (const g of gws) if (g.network && !g.registryServiceName) seen.push([`Service ${g.ref} label`, g.network])
       const values = [...new Set(seen.map(([, v]) => v))]
       const right = id.injectorNetwork ?? id.nsNetwork ?? values[0]
       if (values.length > 1) {
@@ -68,13 +69,20 @@ export const networkChecks: CheckDef[] = [
   {
     id: 'networks.gateway-address',
     category: 'networks',
-    title: 'The east-west gateway Service (istio=eastwestgateway, or labelled with a network) has an address (status.loadBalancer.ingress or spec.externalIPs) when another cluster needs it.',
+    title: 'The east-west gateway Service (istio=eastwestgateway, labelled with a network, or named by a meshNetworks registryServiceName) has an address (status.loadBalancer.ingress or spec.externalIPs) when another cluster needs it.',
     run: (ctx) => ctx.reachable.map((c) => {
       if (!c.lists.Service) return skipUnreadable(c, 'Service')
       const gws = ctx.gateways(c)
       const need = gatewayNeeded(ctx, c)
       if (gws.length === 0) {
-        if (need) return fail(c.name, `cluster ${c.name}: no east-west gateway Service (label istio=eastwestgateway), but ${need}`, `install one: \`samples/multicluster/gen-eastwest-gateway.sh --network <network> | istioctl install --context ${ctxOf(c)} -y -f -\``)
+        // a Service listening on the cross-network port that nothing names (neither label nor a meshNetworks registryServiceName): label it
+        const unnamed = unnamedGatewayService(c)
+        const net = ctx.id(c).network
+        if (need && unnamed && net) {
+          return fail(c.name, `cluster ${c.name}: no east-west gateway: Service ${c.istioNamespace}/${unnamed.metadata.name} listens on ${CROSS_NETWORK_PORT}, but neither the label ${NETWORK_LABEL} nor a meshNetworks registryServiceName names it, so no istiod uses it; yet ${need}`,
+            `\`kubectl label service ${unnamed.metadata.name} -n ${c.istioNamespace} ${NETWORK_LABEL}=${net} --overwrite --context ${ctxOf(c)}\` (istiod discovers it by the label), or name it in the linking clusters' meshNetworks (registryServiceName ${serviceFqdn(unnamed.metadata.name, c.istioNamespace, ctx.id(c).clusterDomain)})`)
+        }
+        if (need) return fail(c.name, `cluster ${c.name}: no east-west gateway Service (label istio=eastwestgateway or ${NETWORK_LABEL}, or named by a meshNetworks registryServiceName), but ${need}`, `install one: \`samples/multicluster/gen-eastwest-gateway.sh --network <network> | istioctl install --context ${ctxOf(c)} -y -f -\``)
         return skip(c.name, `cluster ${c.name}: no east-west gateway (not needed: nothing exported, imported or linked across networks)`)
       }
       const g0 = gws[0]
@@ -99,7 +107,7 @@ export const networkChecks: CheckDef[] = [
         const hint = `check the load balancer's DNS name: \`getent ahosts ${unresolved[0].address}\``
         return need ? fail(c.name, msg, hint) : warn(c.name, msg, hint)
       }
-      return pass(c.name, `cluster ${c.name}: east-west gateway ${gws.filter((g) => !empty.includes(g)).map((g) => `${g.ref} (${g.shape}) at ${describeTargets(g, dns)}`).join('; ')}`)
+      return pass(c.name, `cluster ${c.name}: east-west gateway ${gws.filter((g) => !empty.includes(g)).map((g) => `${g.ref} (${g.shape}${g.registryServiceName ? `, meshNetworks registryServiceName ${g.registryServiceName}` : ''}) at ${describeTargets(g, dns)}`).join('; ')}`)
     }),
   },
   {

@@ -17,9 +17,7 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"sort"
 	"strings"
@@ -35,24 +33,15 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoregistry"
-	pstruct "google.golang.org/protobuf/types/known/structpb"
 
 	"istio.io/istio/pilot/pkg/model"
 	v3 "istio.io/istio/pilot/pkg/xds/v3"
 	"istio.io/istio/pkg/adsc"
 	_ "istio.io/istio/pkg/config/xds" // registers the Envoy filter types that listeners carry as Any
 	dnsProto "istio.io/istio/pkg/dns/proto"
-	istiolog "istio.io/istio/pkg/log"
-)
 
-type probeConfig struct {
-	Address   string         `json:"address"`
-	NodeType  string         `json:"nodeType"`
-	IP        string         `json:"ip"`
-	Workload  string         `json:"workload"`
-	Namespace string         `json:"namespace"`
-	Meta      map[string]any `json:"meta"`
-}
+	"kubectl-mesh.local/testbed-istio/internal/probe"
+)
 
 // store keeps the last response of each type, written by adsc's receive goroutine (ResponseHandler
 // runs there, before adsc processes the response) and read by main under the lock.
@@ -104,44 +93,13 @@ func (s *store) HandleResponse(c *adsc.ADSC, r *discovery.DiscoveryResponse) {
 	}
 }
 
-func fail(format string, a ...any) {
-	fmt.Fprintf(os.Stderr, "xds-probe: "+format+"\n", a...)
-	os.Exit(1)
-}
+var cli = probe.New("xds-probe", "proxy", "how long to wait for istiod's responses")
+
+func fail(format string, a ...any) { cli.Fail(format, a...) }
 
 func main() {
-	cfgFile := flag.String("config", "-", "proxy description (JSON), - for stdin")
-	timeout := flag.Duration("timeout", 20*time.Second, "how long to wait for istiod's responses")
-	flag.Parse()
-
-	// adsc logs every response at info level; keep stdout/stderr for the result and errors
-	opts := istiolog.DefaultOptions()
-	opts.SetDefaultOutputLevel("all", istiolog.ErrorLevel)
-	opts.OutputPaths = []string{"stderr"}
-	opts.ErrorOutputPaths = []string{"stderr"}
-	_ = istiolog.Configure(opts)
-
-	var raw []byte
-	var err error
-	if *cfgFile == "-" {
-		raw, err = io.ReadAll(os.Stdin)
-	} else {
-		raw, err = os.ReadFile(*cfgFile)
-	}
-	if err != nil {
-		fail("reading %s: %v", *cfgFile, err)
-	}
-	var pc probeConfig
-	if err := json.Unmarshal(raw, &pc); err != nil {
-		fail("parsing the proxy description: %v", err)
-	}
-	if pc.Address == "" || pc.IP == "" || pc.Workload == "" || pc.Namespace == "" {
-		fail("the proxy description needs address, ip, workload and namespace")
-	}
-	meta, err := pstruct.NewStruct(pc.Meta)
-	if err != nil {
-		fail("meta: %v", err)
-	}
+	pc, meta := cli.Start()
+	timeout := cli.Timeout
 	nodeType := model.SidecarProxy
 	if pc.NodeType == "router" {
 		nodeType = model.Router

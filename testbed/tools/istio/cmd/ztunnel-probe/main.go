@@ -19,29 +19,19 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
-	"io"
 	"os"
 	"sort"
 	"sync"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
-	pstruct "google.golang.org/protobuf/types/known/structpb"
 
 	"istio.io/istio/pilot/pkg/model"
 	"istio.io/istio/pkg/adsc"
-	istiolog "istio.io/istio/pkg/log"
 	"istio.io/istio/pkg/workloadapi"
-)
 
-type probeConfig struct {
-	Address   string         `json:"address"`
-	IP        string         `json:"ip"`
-	Workload  string         `json:"workload"`
-	Namespace string         `json:"namespace"`
-	Meta      map[string]any `json:"meta"`
-}
+	"kubectl-mesh.local/testbed-istio/internal/probe"
+)
 
 type store struct {
 	mu      sync.Mutex
@@ -55,44 +45,14 @@ func (s *store) quietFor() time.Duration {
 	return time.Since(s.changed)
 }
 
-func fail(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "ztunnel-probe: "+format+"\n", args...)
-	os.Exit(1)
-}
+var cli = probe.New("ztunnel-probe", "ztunnel", "how long to wait for istiod")
+
+func fail(format string, args ...any) { cli.Fail(format, args...) }
 
 func main() {
-	cfgFile := flag.String("config", "-", "ztunnel description (JSON), - for stdin")
-	timeout := flag.Duration("timeout", 20*time.Second, "how long to wait for istiod")
 	quiet := flag.Duration("quiet", 500*time.Millisecond, "print once istiod has sent nothing for this long after the sync")
-	flag.Parse()
-
-	opts := istiolog.DefaultOptions()
-	opts.SetDefaultOutputLevel("all", istiolog.ErrorLevel)
-	opts.OutputPaths = []string{"stderr"}
-	opts.ErrorOutputPaths = []string{"stderr"}
-	_ = istiolog.Configure(opts)
-
-	var raw []byte
-	var err error
-	if *cfgFile == "-" {
-		raw, err = io.ReadAll(os.Stdin)
-	} else {
-		raw, err = os.ReadFile(*cfgFile)
-	}
-	if err != nil {
-		fail("reading %s: %v", *cfgFile, err)
-	}
-	var pc probeConfig
-	if err := json.Unmarshal(raw, &pc); err != nil {
-		fail("parsing the ztunnel description: %v", err)
-	}
-	if pc.Address == "" || pc.IP == "" || pc.Workload == "" || pc.Namespace == "" {
-		fail("the ztunnel description needs address, ip, workload and namespace")
-	}
-	meta, err := pstruct.NewStruct(pc.Meta)
-	if err != nil {
-		fail("meta: %v", err)
-	}
+	pc, meta := cli.Start()
+	timeout := cli.Timeout
 
 	st := &store{byName: map[string]*workloadapi.Address{}, changed: time.Now()}
 	handler := adsc.Register(func(_ adsc.HandlerContext, name string, _ string, a *workloadapi.Address, ev adsc.Event) {
