@@ -227,7 +227,7 @@ export async function readSnapshot(target: SnapshotTarget, istioNamespace: strin
     facts.ambientObjects = {daemonSets, kubeGateways}
   }
   await readEgress(client, facts, run)
-  await readGatewayInputs(client, facts, run)
+  await readGatewayInputs(client, facts, run, want === LISTED_KINDS)
   if (role !== undefined) facts.readerClusterRole = role as KubeObject | null
   if (binding !== undefined) facts.readerClusterRoleBinding = binding as KubeObject | null
   return frozen(facts)
@@ -239,16 +239,21 @@ export async function readSnapshot(target: SnapshotTarget, istioNamespace: strin
  * (src/istio/gateway.ts): the Nodes when a Service is a NodePort gateway, the Gateway API Gateways
  * when no Service is a gateway istiod discovers. No request for a LoadBalancer gateway.
  */
-async function readGatewayInputs(client: KubeClient, facts: ClusterSnapshot, run: RunLists): Promise<void> {
+async function readGatewayInputs(client: KubeClient, facts: ClusterSnapshot, run: RunLists, full = false): Promise<void> {
   const services = facts.lists.Service
   if (!services) return
   const network = (facts.lists.Namespace ?? []).find((n) => n.metadata.name === facts.istioNamespace)?.metadata.labels?.[NETWORK_LABEL]
-  const want: Array<'Node' | 'KubeGateway'> = [...(needsNodes(services) ? ['Node' as const] : []), ...(needsKubeGateways(services, network) ? ['KubeGateway' as const] : [])]
+  // the full read (verify) of a cluster on a network also lists the Gateway API Gateways once: its
+  // istio-remote Gateways declare peer networks' gateways to its istiod (network.go handleGatewayResource);
+  // a cluster that does not serve the Gateway API (404) has none
+  const remoteDecls = full && Boolean(network)
+  const want: Array<'Node' | 'KubeGateway'> = [...(needsNodes(services) ? ['Node' as const] : []), ...(remoteDecls || needsKubeGateways(services, network) ? ['KubeGateway' as const] : [])]
   await Promise.all(want.map(async (kind) => {
     try {
       facts.lists[kind] = await run.list(client, kind)
     } catch (error) {
-      facts.failures[kind] = classify(error)
+      if (kind === 'KubeGateway' && error instanceof ApiError && error.status === 404) facts.lists[kind] = []
+      else facts.failures[kind] = classify(error)
     }
   }))
 }
