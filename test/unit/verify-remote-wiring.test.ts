@@ -71,6 +71,9 @@ describe('verify: links.istiod-gateways on a link wired by an istio-remote Gatew
     const r = of(mesh({gatewayAt: '127.0.0.12', networkz: [{network: 'network2', cluster: 'cluster1', addr: '127.0.0.12', port: 15443}]}))
     assert.equal(r.status, 'pass', r.message)
     assert.match(r.message, /cluster2 wired by istio-remote Gateway istio-system\/kubectl-mesh-remote-cluster2 \(127\.0\.0\.12:15443\)/)
+    const f = mesh({gatewayAt: '127.0.0.12', networkz: []})
+    const mn = runChecks(f).checks.find((c) => c.id === 'networks.mesh-networks' && c.cluster === 'cluster1')!
+    assert.match(mn.message, /cluster2 via gateway \(istio-remote Gateway istio-system\/kubectl-mesh-remote-cluster2\)/, mn.message)
   })
   test('the Gateway deleted: fails naming it, the fix re-runs link with --network-config gateway', () => {
     const r = of(mesh({networkz: []}))
