@@ -51,7 +51,7 @@ export function listedAmbientSources(client: KubeClient, istioNamespace: string,
     namespace: () => lists.find(client, 'Namespace', undefined, ns),
     istiods: async () => (await lists.list(client, 'Deployment', ns)).filter(isIstiod),
     daemonSets: () => lists.list(client, 'DaemonSet', ns),
-    kubeGateways: () => lists.list(client, 'KubeGateway', ns),
+    kubeGateways: () => lists.inNamespace(client, 'KubeGateway', ns),
     ambientNamespaces: async () => (await lists.list(client, 'Namespace')).filter((n) => n.metadata.labels?.[DATAPLANE_MODE_LABEL] === 'ambient'),
     configMap: async (name) => named(await lists.list(client, 'ConfigMap', ns), name),
   }

@@ -79,6 +79,20 @@ export class RunLists {
     return found
   }
 
+  /**
+   * The objects of one namespace, from the run's one cluster-wide list of their kind (so a kind
+   * some step lists cluster-wide and another in one namespace is listed once); from a list of that
+   * namespace alone when this identity may not list the kind cluster-wide.
+   */
+  async inNamespace(client: KubeClient, kind: keyof typeof RESOURCES, namespace: string): Promise<KubeObject[]> {
+    try {
+      return (await this.list(client, kind)).filter((o) => o.metadata.namespace === namespace)
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 403) return this.list(client, kind, namespace)
+      throw error
+    }
+  }
+
   /** Has this run listed the kind cluster-wide in that context (and not written one of its objects since)? */
   has(context: string, kind: keyof typeof RESOURCES): boolean {
     return this.lists.has(`${kindKey(context, kind)}\u0000`) && !this.written.get(kindKey(context, kind))?.size
@@ -223,7 +237,7 @@ export async function readSnapshot(target: SnapshotTarget, istioNamespace: strin
   // (only for an istiod of Istio's ambient profile, PILOT_ENABLE_AMBIENT=true: a sidecar mesh costs no request more)
   if (want === LISTED_KINDS && await ambientIstiod(facts, listed.get('Deployment'))) {
     const orNone = (p: Promise<KubeObject[]>) => p.catch(() => [] as KubeObject[])
-    const [daemonSets, kubeGateways] = await Promise.all([orNone(run.list(client, 'DaemonSet', istioNamespace)), orNone(run.list(client, 'KubeGateway', istioNamespace))])
+    const [daemonSets, kubeGateways] = await Promise.all([orNone(run.list(client, 'DaemonSet', istioNamespace)), orNone(run.inNamespace(client, 'KubeGateway', istioNamespace))])
     facts.ambientObjects = {daemonSets, kubeGateways}
   }
   await readEgress(client, facts, run)

@@ -122,9 +122,9 @@ export function importEgressObjects(t: ImportTarget, ctx: ImportContext, egress:
   return [rule, ...perPort, mesh]
 }
 
-/** Label selector of an import's egress objects (one service, or every service from fromId with allOf). */
-export function egressSelector(fromId: string | undefined, name?: string): string {
-  return [`${IMPORT_VIA_LABEL}=${IMPORT_VIA_EGRESS}`, fromId ? `${IMPORTED_FROM_LABEL}=${fromId}` : IMPORTED_FROM_LABEL, ...(name ? [`${IMPORTED_SERVICE_LABEL}=${name}`] : [])].join(',')
+/** The labels of an import's egress objects (one service, or every service from fromId; null: the label present, any value). */
+export function egressSelection(fromId: string | undefined, name?: string): Record<string, string | null> {
+  return {[IMPORT_VIA_LABEL]: IMPORT_VIA_EGRESS, [IMPORTED_FROM_LABEL]: fromId || null, ...(name ? {[IMPORTED_SERVICE_LABEL]: name} : {})}
 }
 
 /** True when the live object belongs to the import of NAME in NS from fromId (the egress rule lives in another namespace: its namespace label says). */

@@ -37,6 +37,8 @@ export interface ExposureReads {
   /** Every ServiceEntry of the cluster. */
   serviceEntries(client: KubeClient): Promise<KubeObject[]>
   destinationRules(client: KubeClient, namespace: string | undefined, labels: Labels): Promise<KubeObject[]>
+  /** An import's egress objects carrying these labels: its Gateways and VirtualServices in one namespace (undefined: every one), its DestinationRules in any (the egress gateway's). */
+  egressObjects(client: KubeClient, namespace: string | undefined, labels: Labels): Promise<KubeObject[]>
   /** What the ambient rules need (src/istio/ambient-read.ts): whether the cluster runs ambient, its istio-east-west Gateways. */
   ambient(client: KubeClient, istioNamespace: string): Promise<AmbientRead>
   /** True when these reads come from lists of whole kinds (an object not in them is absent). */
@@ -51,6 +53,11 @@ const direct: ExposureReads = {
   gateways: (client) => listObjects(client, RESOURCES.Gateway),
   serviceEntries: (client) => listObjects(client, RESOURCES.ServiceEntry),
   destinationRules: (client, namespace, labels) => listObjects(client, RESOURCES.DestinationRule, {namespace, labelSelector: selectorOf(labels)}),
+  egressObjects: async (client, namespace, labels) => (await Promise.all([
+    listObjects(client, RESOURCES.Gateway, {namespace, labelSelector: selectorOf(labels)}),
+    listObjects(client, RESOURCES.VirtualService, {namespace, labelSelector: selectorOf(labels)}),
+    listObjects(client, RESOURCES.DestinationRule, {labelSelector: selectorOf(labels)}),
+  ])).flat(),
   ambient: (client, istioNamespace) => readAmbient(client, istioNamespace),
   listed: false,
 }
@@ -65,6 +72,10 @@ function fromLists(lists: RunLists): ExposureReads {
     gateways: (client) => lists.list(client, 'Gateway'),
     serviceEntries: (client) => lists.list(client, 'ServiceEntry'),
     destinationRules: async (client, namespace, labels) => (await lists.list(client, 'DestinationRule')).filter((o) => inNs(namespace)(o) && carries(o, labels)),
+    egressObjects: async (client, namespace, labels) => {
+      const [gateways, routes, rules] = await Promise.all([lists.list(client, 'Gateway'), lists.list(client, 'VirtualService'), lists.list(client, 'DestinationRule')])
+      return [...gateways.filter(inNs(namespace)), ...routes.filter(inNs(namespace)), ...rules].filter((o) => carries(o, labels))
+    },
     ambient: (client, ns) => readAmbient(client, ns, listedAmbientSources(client, ns, lists)),
     listed: true,
   }

@@ -5,7 +5,7 @@ import {
   IMPORTED_FROM_LABEL, IMPORTED_NAMESPACE_LABEL, IMPORTED_SERVICE_LABEL, isDns1123Label, stamp,
 } from '../istio/names.ts'
 import {describeEgress, egressGateways, egressHost, podReady, principal, trustDomainOf} from '../istio/egress.ts'
-import {belongsTo, type EgressTarget, egressSelector, egressServiceEntryMeta, identityLine, importEgressObjects} from './egress.ts'
+import {belongsTo, type EgressTarget, egressSelection, egressServiceEntryMeta, identityLine, importEgressObjects} from './egress.ts'
 import {OperationError, UsageError} from '../errors.ts'
 import {applyObject, type Change, deleteObject, listObjects} from '../kube/apply.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
@@ -150,10 +150,10 @@ export async function importServices(session: Session, o: ImportOptions, mode: R
   const namespaces = [...new Set(services.map((s) => s.namespace))]
   const drLabels = {[IMPORTED_FROM_LABEL]: fromId, ...(o.allExported || o.names ? {} : {[IMPORTED_SERVICE_LABEL]: services[0].name})}
   const importNs = o.allExported ? o.namespace : services[0].namespace
-  const viaSelector = egressSelector(fromId, o.allExported || o.names ? undefined : services[0].name)
+  const viaLabels = egressSelection(fromId, o.allExported || o.names ? undefined : services[0].name)
   const readEgressServices = async (): Promise<KubeObject[]> => {
     if (o.viaEgress === undefined) return []
-    if (o.viaEgress === '') return listObjects(east, RESOURCES.Service, {labelSelector: `${EASTWEST_GATEWAY_LABEL}=${EGRESS_GATEWAY_LABEL_VALUE}`})
+    if (o.viaEgress === '') return reads.services(east, undefined, {[EASTWEST_GATEWAY_LABEL]: EGRESS_GATEWAY_LABEL_VALUE})
     const [ns, name] = o.viaEgress.split('/')
     const svc = await reads.service(east, ns, name)
     return svc ? [svc] : []
@@ -165,11 +165,7 @@ export async function importServices(session: Session, o: ImportOptions, mode: R
     Promise.all(namespaces.map((ns) => reads.namespace(east, ns))),
     readEgressServices(),
     // the egress path of these imports as it is (written by an earlier --via-egress; removed when this run goes direct)
-    Promise.all([
-      listObjects(east, RESOURCES.Gateway, {namespace: importNs, labelSelector: viaSelector}),
-      listObjects(east, RESOURCES.VirtualService, {namespace: importNs, labelSelector: viaSelector}),
-      listObjects(east, RESOURCES.DestinationRule, {labelSelector: viaSelector}),
-    ]).then((lists) => lists.flat()),
+    reads.egressObjects(east, importNs, viaLabels),
   ]))
   const localOwner = o.host ? localServiceOf(o.host, eastInstall.facts.clusterDomain) : undefined
   const localSvc = localOwner ? await reads.service(east, localOwner.namespace, localOwner.name) : undefined
