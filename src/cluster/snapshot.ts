@@ -5,7 +5,7 @@ import {KubeClient} from '../kube/client.ts'
 import {ApiError, toOperationError} from '../kube/errors.ts'
 import {listObjects} from '../kube/apply.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
-import {EGRESS_GATEWAY_ANNOTATION, IMPORT_VIA_EGRESS, IMPORT_VIA_LABEL, NETWORK_LABEL, readerClusterRole} from '../istio/names.ts'
+import {EGRESS_GATEWAY_ANNOTATION, IMPORT_VIA_EGRESS, IMPORT_VIA_LABEL, NETWORK_CONFIG_ANNOTATION, NETWORK_LABEL, readerClusterRole} from '../istio/names.ts'
 import {chooseRevision, ISTIOD_APP_SELECTOR, type RevisionNames} from '../istio/revision.ts'
 import {needsKubeGateways, needsNodes} from '../istio/gateway.ts'
 
@@ -241,7 +241,7 @@ export async function readSnapshot(target: SnapshotTarget, istioNamespace: strin
     facts.ambientObjects = {daemonSets, kubeGateways}
   }
   await readEgress(client, facts, run)
-  await readGatewayInputs(client, facts, run)
+  await readGatewayInputs(client, facts, run, want === LISTED_KINDS)
   if (role !== undefined) facts.readerClusterRole = role as KubeObject | null
   if (binding !== undefined) facts.readerClusterRoleBinding = binding as KubeObject | null
   return frozen(facts)
@@ -253,16 +253,23 @@ export async function readSnapshot(target: SnapshotTarget, istioNamespace: strin
  * (src/istio/gateway.ts): the Nodes when a Service is a NodePort gateway, the Gateway API Gateways
  * when no Service is a gateway istiod discovers. No request for a LoadBalancer gateway.
  */
-async function readGatewayInputs(client: KubeClient, facts: ClusterSnapshot, run: RunLists): Promise<void> {
+async function readGatewayInputs(client: KubeClient, facts: ClusterSnapshot, run: RunLists, full = false): Promise<void> {
   const services = facts.lists.Service
   if (!services) return
   const network = (facts.lists.Namespace ?? []).find((n) => n.metadata.name === facts.istioNamespace)?.metadata.labels?.[NETWORK_LABEL]
-  const want: Array<'Node' | 'KubeGateway'> = [...(needsNodes(services) ? ['Node' as const] : []), ...(needsKubeGateways(services, network) ? ['KubeGateway' as const] : [])]
+  // the full read (verify) of a cluster on a network holding a link made with --network-config gateway
+  // also lists the Gateway API Gateways once: its istio-remote Gateways declare peer networks'
+  // gateways to its istiod (network.go handleGatewayResource); a cluster that does not serve the
+  // Gateway API (404) has none. Other clusters cost no request more.
+  const gatewayWired = (facts.lists.Secret ?? []).some((s) => s.metadata.annotations?.[NETWORK_CONFIG_ANNOTATION] === 'gateway')
+  const remoteDecls = full && Boolean(network) && gatewayWired
+  const want: Array<'Node' | 'KubeGateway'> = [...(needsNodes(services) ? ['Node' as const] : []), ...(remoteDecls || needsKubeGateways(services, network) ? ['KubeGateway' as const] : [])]
   await Promise.all(want.map(async (kind) => {
     try {
       facts.lists[kind] = await run.list(client, kind)
     } catch (error) {
-      facts.failures[kind] = classify(error)
+      if (kind === 'KubeGateway' && error instanceof ApiError && error.status === 404) facts.lists[kind] = []
+      else facts.failures[kind] = classify(error)
     }
   }))
 }

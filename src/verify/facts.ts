@@ -7,11 +7,11 @@ import {Kubeconfig} from '../kube/kubeconfig.ts'
 import {type KubeObject, RESOURCES, resourcePath} from '../kube/resources.ts'
 import type {Session} from '../kube/session.ts'
 import {readSnapshot, RunLists, type SnapshotTarget as Target} from '../cluster/snapshot.ts'
-import {eastWestGateways, gatewayHostnames} from '../istio/gateway.ts'
+import {gatewayHostnames} from '../istio/gateway.ts'
 import {resolveHostnames} from '../istio/gateway-dns.ts'
 import {disallowedAuth, hasCredentials, remoteSecretEntries, type RemoteSecretEntry, sameServer} from '../cluster/remote-secrets.ts'
 import type {ClusterFacts, SecretProbe, VerifyFacts} from './types.ts'
-import {identity, registryNamedGateways} from './model.ts'
+import {eastWestGateways, identity, registryNamedGateways, remoteGateways} from './model.ts'
 import {quietSteps, runStep, type StepRunner} from '../steps.ts'
 
 export interface CollectOptions {
@@ -162,7 +162,7 @@ export async function collectFacts(session: Session, opts: CollectOptions): Prom
   const up = clusters.filter((c) => !c.unreachable)
   const ids = new Map(up.map((c) => [c, identity(c)]))
   const discoverers = up.map((d) => ({facts: d, clusterDomain: ids.get(d)!.clusterDomain}))
-  const hostnames = gatewayHostnames(up.flatMap((c) => [...eastWestGateways(c.lists.Service ?? [], undefined, {nodes: c.lists.Node, kubeGateways: c.lists.KubeGateway}),
+  const hostnames = gatewayHostnames(up.flatMap((c) => [...eastWestGateways(c, ids.get(c)!), ...(remoteGateways(c) ?? []),
     ...registryNamedGateways(c, ids.get(c)!.clusterId ?? c.name, discoverers)]))
   const dns = hostnames.length > 0 ? await resolveHostnames(hostnames) : undefined
   return {

@@ -4,7 +4,7 @@ import {CACERTS_SECRET, CROSS_NETWORK_PORT, ROOT_CERT_CONFIGMAP} from '../istio/
 import type {RevisionNames} from '../istio/revision.ts'
 import {revisionOf} from '../cluster/snapshot.ts'
 import {load} from 'js-yaml'
-import {type EastWestGateway, eastWestGateways as rankedGateways, exportedHost, registryServiceGateways, serviceFqdn} from '../istio/gateway.ts'
+import {type EastWestGateway, eastWestGateways as rankedGateways, exportedHost, needsKubeGateways, registryServiceGateways, remoteGatewayDeclarations, serviceFqdn} from '../istio/gateway.ts'
 import {installFacts, type InstallFacts} from '../istio/install.ts'
 import {trustRoots, type TrustRoots} from '../cluster/trust.ts'
 import type {ClusterFacts, ListedKind} from './types.ts'
@@ -71,7 +71,49 @@ export function identity(f: ClusterFacts, overrides: {clusterDomain?: string} = 
 
 /** The east-west gateway candidates, ranked as every command ranks them (src/istio/gateway.ts); the first is the one link and import use. */
 export function eastWestGateways(f: ClusterFacts, id: Identity): EastWestGateway[] {
-  return rankedGateways(f.lists.Service ?? [], id.network, {nodes: f.lists.Node, kubeGateways: f.lists.KubeGateway})
+  // Gateway API Gateways count as this cluster's gateway only where no Service is one istiod discovers
+  // (the read lists them on every networked cluster for its istio-remote Gateways: remoteGateways)
+  const services = f.lists.Service ?? []
+  return rankedGateways(services, id.network, {nodes: f.lists.Node, kubeGateways: needsKubeGateways(services, id.network) ? f.lists.KubeGateway : undefined})
+}
+
+/**
+ * The `istio-remote` Gateways of a cluster (src/istio/gateway.ts remoteGatewayDeclarations): the peer
+ * networks' gateways its own istiod takes by address (network.go handleGatewayResource, config cluster
+ * only). undefined: Gateway API Gateways not read.
+ */
+export function remoteGateways(f: ClusterFacts): EastWestGateway[] | undefined {
+  return f.lists.KubeGateway ? remoteGatewayDeclarations(f.lists.KubeGateway) : undefined
+}
+
+/** What EAST's istio-remote Gateways mean for one cross-network link EAST → WEST (pure; links.istiod-gateways reports it). */
+export type RemoteWiring =
+  /** No istio-remote Gateway names WEST's network, and the link does not rely on one. */
+  | {kind: 'none'}
+  /** Gateways name WEST's network at WEST's gateway's current addresses (or WEST's gateway is unknown). */
+  | {kind: 'ok'; gateways: EastWestGateway[]}
+  /** A Gateway names an address WEST's gateway no longer has. */
+  | {kind: 'moved'; gateway: EastWestGateway; stale: Array<{address: string; port: number}>}
+  /** The link was made with --network-config gateway, EAST's istiod cannot discover WEST's gateway by its label, and no istio-remote Gateway names WEST's network. */
+  | {kind: 'missing'}
+
+/**
+ * The state of the istio-remote wiring of a link (pure). `declarations`: EAST's istio-remote Gateways;
+ * `network`: WEST's network; `current`: the (address, port) pairs of WEST's east-west gateway as istiod
+ * would use them (hostnames resolved), empty when unknown; `labelled`: EAST's istiod discovers WEST's
+ * gateway by its network label (it needs no declaration); `wiring`: the link's --network-config.
+ */
+export function remoteWiring(o: {declarations: EastWestGateway[]; network: string; current: Array<{address: string; port: number}>; labelled: boolean; wiring?: string; dns?: Record<string, string[]>}): RemoteWiring {
+  const mine = o.declarations.filter((g) => g.network === o.network)
+  if (mine.length === 0) return o.wiring === 'gateway' && !o.labelled ? {kind: 'missing'} : {kind: 'none'}
+  if (o.current.length > 0) {
+    for (const g of mine) {
+      const targets = g.targets.flatMap((t) => (t.hostname ? (o.dns?.[t.address] ?? []).map((address) => ({address, port: t.port})) : [{address: t.address, port: t.port}]))
+      const stale = targets.filter((t) => !o.current.some((c) => c.address === t.address && c.port === t.port))
+      if (stale.length > 0 || targets.length === 0) return {kind: 'moved', gateway: g, stale: stale.length > 0 ? stale : g.targets.map((t) => ({address: t.address, port: t.port}))}
+    }
+  }
+  return {kind: 'ok', gateways: mine}
 }
 
 /** The cluster's meshNetworks (ConfigMap istio key meshNetworks), parsed; undefined: none, unreadable or not YAML (networks.mesh-networks says which). */

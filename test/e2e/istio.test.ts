@@ -344,8 +344,12 @@ describe('cluster link --network-config gateway: an istio-remote Gateway istiod 
     await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...addedCrds.map((n) => `crd/${n}`)], {context: C1})
   })
 
+  /** cluster2's gateway Service network label, when a test removed it (put back in after()) */
+  let unlabelled: string | undefined
+
   after(async () => {
     await mesh(['cluster', 'unlink', '--context', C1, '--remote-name', C2])
+    if (unlabelled) await kubectl(['-n', NS, 'label', 'service', 'istio-eastwestgateway', `topology.istio.io/network=${unlabelled}`, '--overwrite'], {context: C2, allowFail: true})
     if (addedCrds.length > 0) await kubectl(['delete', 'crd', ...addedCrds, '--ignore-not-found', '--wait=false'], {context: C1, allowFail: true})
   })
 
@@ -376,5 +380,60 @@ describe('cluster link --network-config gateway: an istio-remote Gateway istiod 
     assert.match(un.stdout, new RegExp(`^${C1}\\s+Gateway/${NS}/${GW}\\s+deleted$`, 'm'))
     assert.equal(await kget(C1, ['-n', NS, 'gateways.gateway.networking.k8s.io', GW]), undefined)
     await waitUntil(`${C1}'s istiod to forget network2's gateway at ${ADDR}`, async () => !(await networkz()).some((g) => g.Addr === ADDR), SYNC_TIMEOUT_MS)
+  })
+
+  // verify reads cluster1's istio-remote Gateways (src/verify/model.ts remoteWiring): here the link
+  // relies on one, as cluster2's gateway Service is not labelled with its network, so cluster1's
+  // istiod cannot discover it (network.go getGatewayDetails) and knows network2 only from the Gateway
+  test('verify: a link wired by an istio-remote Gateway is green and says so; the Gateway deleted fails naming it; the printed fix makes it green again', async () => {
+    interface Check {id: string; cluster: string; status: string; message: string; hint: string}
+    const verify = async () => {
+      const r = await mesh(['verify', '--context', C1, '--context', C2, '-o', 'json', '--istiod-debug-url', `${C1}=${istiod[C1].debugUrl}`, '--istiod-debug-url', `${C2}=${istiod[C2].debugUrl}`])
+      assert.ok(r.stdout.trim().startsWith('{'), `verify -o json printed no JSON (exit ${r.code}):\n${r.stderr}`)
+      return JSON.parse(r.stdout).checks as Check[]
+    }
+    const check = (checks: Check[], id: string, cluster: string) => {
+      const c = checks.find((x) => x.id === id && x.cluster === cluster)
+      assert.ok(c, `${id} for ${cluster} in ${JSON.stringify(checks.map((x) => `${x.id}/${x.cluster}`))}`)
+      return c!
+    }
+    const svc = await kget(C2, ['-n', NS, 'service', 'istio-eastwestgateway'])
+    const addr = svc.status.loadBalancer.ingress[0].ip as string
+    unlabelled = svc.metadata.labels['topology.istio.io/network']
+    assert.equal(unlabelled, 'network2')
+    ok(await kubectl(['-n', NS, 'label', 'service', 'istio-eastwestgateway', 'topology.istio.io/network-'], {context: C2}), 'unlabel cluster2\'s gateway')
+    const fromGateway = async () => (await networkz()).some((g) => g.Network === 'network2' && g.Addr === addr && g.Port === 15443 && g.Cluster === C1)
+
+    const r = await mesh(['cluster', 'link', '--context', C1, '--remote-context', C2, '--network-config', 'gateway'])
+    ok(r, 'link --network-config gateway')
+    assert.match(r.stdout, new RegExp(`^${C1}\\s+Gateway/${NS}/${GW}\\s+created$`, 'm'))
+    assert.deepEqual((await kget(C1, ['-n', NS, 'gateways.gateway.networking.k8s.io', GW])).spec.addresses, [{type: 'IPAddress', value: addr}])
+    await waitUntil(`${C1}'s istiod to list network2 at ${addr}:15443 from the istio-remote Gateway`, fromGateway, SYNC_TIMEOUT_MS)
+
+    const green = async (what: string) => {
+      const checks = await verify()
+      const gw = check(checks, 'links.istiod-gateways', C1)
+      assert.equal(gw.status, 'pass', `${what}: ${JSON.stringify(gw)}`)
+      assert.match(gw.message, new RegExp(`${C2} wired by istio-remote Gateway ${NS}/${GW} \\(${addr.replace(/\./g, '\\.')}:15443\\)`))
+      assert.equal(check(checks, 'networks.gateway-address', C2).status, 'pass', what)
+      for (const id of ['networks.mesh-networks', 'networks.labels', 'networks.gateway-port']) {
+        for (const c of [C1, C2]) assert.notEqual(check(checks, id, c).status, 'fail', `${what}: ${JSON.stringify(check(checks, id, c))}`)
+      }
+      return gw
+    }
+    const first = await green('after link')
+    console.log(`  pass: ${first.message}`)
+
+    ok(await kubectl(['-n', NS, 'delete', 'gateways.gateway.networking.k8s.io', GW], {context: C1}), 'delete the istio-remote Gateway')
+    await waitUntil(`${C1}'s istiod to forget the deleted Gateway's gateway`, async () => !(await fromGateway()), SYNC_TIMEOUT_MS)
+    const broken = check(await verify(), 'links.istiod-gateways', C1)
+    assert.equal(broken.status, 'fail', JSON.stringify(broken))
+    assert.match(broken.message, new RegExp(`relies on istio-remote Gateway ${NS}/${GW} naming network network2`))
+    console.log(`  fail: ${broken.message}\n  fix:  ${broken.hint}`)
+    const fix = /`([^`]+)`/.exec(broken.hint)?.[1]
+    assert.equal(fix, `kubectl mesh cluster link --context ${C1} --remote-context ${C2} --network-config gateway`)
+    ok(await mesh(fix!.split(' ').slice(2)), fix!)
+    await waitUntil(`${C1}'s istiod to list network2 at ${addr}:15443 again`, fromGateway, SYNC_TIMEOUT_MS)
+    await green('after the fix')
   })
 })

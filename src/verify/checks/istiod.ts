@@ -3,9 +3,10 @@
 // port-forward to istiod's pod or at a --istiod-debug-url).
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip} from '../check.ts'
 import type {ClusterFacts, Finding, VerifyFacts} from '../types.ts'
-import {EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL} from '../../istio/names.ts'
-import {describeTargets} from '../../istio/gateway.ts'
-import {fqdnIn, istioNames, unnamedGatewayService} from '../model.ts'
+import {EXPORTED_LABEL, IMPORTED_FROM_LABEL, IMPORTED_SERVICE_LABEL, NETWORK_CONFIG_ANNOTATION} from '../../istio/names.ts'
+import {describeTargets, istiodTargets} from '../../istio/gateway.ts'
+import {fqdnIn, istioNames, remoteGateways, remoteWiring, unnamedGatewayService} from '../model.ts'
+import {remoteGatewayName} from '../../link/remote-gateway.ts'
 
 /** By hand: what verify does through the API server. */
 const byHand = (ns: string, ctx: string) =>
@@ -113,6 +114,7 @@ istiodChecks.push(
         const known = v.probe.networkz!
         const mine = ctx.id(c).network
         const bad: Finding[] = []
+        const viaRemote: string[] = []
         let checked = 0
         for (const {key, peer} of linkedPeers(ctx, c)) {
           if (!peer || peer.unreachable) continue
@@ -127,6 +129,34 @@ istiodChecks.push(
           const gwCmd = gw ? `\`kubectl -n ${gw.namespace} get ${gw.kind === 'Gateway' ? 'gateways.gateway.networking.k8s.io' : 'service'} ${gw.service.metadata.name} -o wide --context ${ctxOf(peer)}\`` : ''
           const want = ctx.istiodTargets(peer)
           const hostnames = gw ? gw.targets.filter((t) => t.hostname) : []
+          // istio-remote Gateways in this cluster naming the peer's network (cluster link --network-config gateway writes one where istiod cannot discover the peer's gateway by its label)
+          const decls = remoteGateways(c)
+          const wiring = ctx.secrets(c).find((e) => e.key === key)?.secret.metadata.annotations?.[NETWORK_CONFIG_ANNOTATION]
+          const labelled = Boolean(gw && gw.kind === 'Service' && gw.discovered && gw.network === net && !gw.registryServiceName)
+          const rw = decls ? remoteWiring({declarations: decls, network: net, current: want, labelled, wiring, dns: ctx.facts.dns}) : {kind: 'none' as const}
+          const relink = `\`${ctx.linkCommand(c, peer)} --network-config gateway\` (rewrites it with ${key}'s current gateway; add the --gateway ADDR:PORT the link was made with, if any)`
+          if (rw.kind === 'moved') {
+            const g = rw.gateway
+            bad.push(fail(c.name, `cluster ${c.name}: istio-remote Gateway ${g.ref} names network ${net} at ${rw.stale.map((t) => `${t.address}:${t.port}`).join(', ')}, but ${key}'s east-west gateway ${gw?.ref} (${gw?.shape}) is at ${gw ? describeTargets(gw, ctx.facts.dns) : want.map((t) => `${t.address}:${t.port}`).join(', ')}: istiod sends ${key}'s traffic to an address that no longer serves it`, relink))
+            continue
+          }
+          if (rw.kind === 'missing') {
+            const ref = `${c.istioNamespace}/${remoteGatewayName(key)}`
+            bad.push(fail(c.name, `cluster ${c.name}: the link to ${key} was made with --network-config gateway and relies on istio-remote Gateway ${ref} naming network ${net}${gw ? ` (istiod cannot discover ${key}'s east-west gateway ${gw.ref} by its label)` : ''}, but no istio-remote Gateway names network ${net}: istiod ${onNet.length > 0 ? `knows it only at ${shown}` : `knows no gateway for network ${net} and sends ${key}'s pod IPs to network ${mine}`}`,
+              `\`${ctx.linkCommand(c, peer)} --network-config gateway\` (writes it again; add the --gateway ADDR:PORT the link was made with, if any)`))
+            continue
+          }
+          if (rw.kind === 'ok') {
+            const declared = rw.gateways.flatMap((g) => istiodTargets(g, ctx.facts.dns))
+            const refs = rw.gateways.map((g) => g.ref).join(', ')
+            if (!onNet.some((g) => declared.some((t) => t.address === g.addr && t.port === g.port))) {
+              bad.push(fail(c.name, `cluster ${c.name}: istio-remote Gateway ${refs} names network ${net} of cluster ${key} at ${declared.map((t) => `${t.address}:${t.port}`).join(', ')}, but istiod ${onNet.length > 0 ? `knows it only at ${shown}` : `knows no gateway for network ${net}`}`,
+                `istiod reads istio-remote Gateways only from its own cluster and once the Gateway API CRDs are served (\`kubectl get crd gateways.gateway.networking.k8s.io --context ${ctxOf(c)}\`); restart it to pick up CRDs installed after it started (\`kubectl -n ${c.istioNamespace} rollout restart deployment/${istioNames(c).istiod} --context ${ctxOf(c)}\`)`))
+            } else {
+              viaRemote.push(`${key} wired by istio-remote Gateway ${refs} (${declared.map((t) => `${t.address}:${t.port}`).join(', ')})`)
+            }
+            continue
+          }
           if (!gw) {
             // a Service listening on 15443 that nothing names: label it (networks.gateway-address says the same)
             const unnamed = unnamedGatewayService(peer)
@@ -155,7 +185,7 @@ istiodChecks.push(
           }
         }
         out.push(...bad)
-        if (bad.length === 0) out.push(checked === 0 ? skip(c.name, `cluster ${c.name}: no linked verified cluster on another network`) : pass(c.name, `cluster ${c.name}: istiod knows the gateway of each of ${checked} linked cluster(s) on other networks at its current address`))
+        if (bad.length === 0) out.push(checked === 0 ? skip(c.name, `cluster ${c.name}: no linked verified cluster on another network`) : pass(c.name, `cluster ${c.name}: istiod knows the gateway of each of ${checked} linked cluster(s) on other networks at its current address${viaRemote.length > 0 ? `; ${viaRemote.join('; ')}` : ''}`))
       }
       return out
     },

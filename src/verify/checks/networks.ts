@@ -5,7 +5,7 @@ import {load} from 'js-yaml'
 import {CROSS_NETWORK_GATEWAY, CROSS_NETWORK_PORT, EXPORTED_LABEL, EXPOSE_ANNOTATION, IMPORTED_FROM_LABEL, NETWORK_CONFIG_ANNOTATION, NETWORK_LABEL, isDns1123Label} from '../../istio/names.ts'
 import {coveringGateway, describeTargets, passesEverything, serviceFqdn} from '../../istio/gateway.ts'
 import {type CheckContext, type CheckDef, ctxOf, fail, pass, skip, unreadable, warn, skipUnreadable} from '../check.ts'
-import {exportedFqdn, istioNames, meshConfigMap, unnamedGatewayService} from '../model.ts'
+import {exportedFqdn, istioNames, meshConfigMap, remoteGateways, unnamedGatewayService} from '../model.ts'
 import type {ClusterFacts, Finding} from '../types.ts'
 
 /** Does any other verified cluster need this cluster's east-west gateway? */
@@ -203,9 +203,14 @@ export const networkChecks: CheckDef[] = [
         }
         if (!listed && wiring !== 'gateway') return warn(c.name, `cluster ${c.name}: ${where} has no entry for ${e.key} (network ${pn}); istiod relies on label-discovered gateways only`, relink(peer))
       }
+      // a gateway-wired link through an istio-remote Gateway of this cluster naming the peer's network
+      const decls = remoteGateways(c) ?? []
       const wiring = ctx.secrets(c).flatMap((e) => {
         const w = e.secret.metadata.annotations?.[NETWORK_CONFIG_ANNOTATION]
-        return w ? [`${e.key} via ${w}`] : []
+        const peer = ctx.peerOf(e)
+        const pn = peer && peer !== c ? ctx.id(peer).network : undefined
+        const remote = w === 'gateway' && pn ? decls.filter((g) => g.network === pn).map((g) => g.ref) : []
+        return w ? [`${e.key} via ${w}${remote.length > 0 ? ` (istio-remote Gateway ${remote.join(', ')})` : ''}`] : []
       })
       return pass(c.name, `cluster ${c.name}: ${where} valid and current (${Object.keys(networks).length} network(s))${wiring.length > 0 ? `; links: ${wiring.join(', ')}` : ''}`)
     }),
