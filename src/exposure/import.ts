@@ -15,7 +15,7 @@ import type {Session} from '../kube/session.ts'
 import {type Outcome, type PlannedWrite, recordWrite, undoCommands, writtenSuffix} from '../kube/journal.ts'
 import {exposureReads} from './facts.ts'
 import type {ReadMode} from './export.ts'
-import {installOf, peerGateway} from '../istio/read.ts'
+import {installOf, peerGateway, requireGateway} from '../istio/read.ts'
 import {allocatesAddresses} from '../istio/install.ts'
 import {exportedHost, serviceFqdn} from '../istio/gateway.ts'
 import {
@@ -119,6 +119,9 @@ export async function importServices(session: Session, o: ImportOptions, mode: R
   }
   const [westServices, westInstall] = await runStep(o.progress, `Read cluster "${west.context}"`, () => allInOrder([readWestServices(), installOf(mode.installs, west, o.istioNamespace, o.clusterDomain, {meshConfig: false})]))
   const fromId = o.fromName ?? westInstall.facts.clusterId
+  // neither a gateway nor a cluster ID (a namespace without Istio): the missing gateway is named first (a
+  // registryServiceName gateway, found later by peerGateway, needs the ID)
+  if (!fromId && !westInstall.gateway) requireGateway(westInstall)
   if (!fromId) throw new UsageError(`context "${west.context}": cannot tell the cluster ID (no istiod CLUSTER_ID, no injector clusterName)`, 'pass --from-name ID')
   if (!isDns1123Label(fromId)) throw new UsageError(`context "${west.context}": cluster ID "${fromId}" is not a DNS-1123 label, so it cannot name objects`, 'pass --from-name with a DNS-1123 label')
   if (westServices.length === 0) {

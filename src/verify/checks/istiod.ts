@@ -132,8 +132,10 @@ istiodChecks.push(
           // istio-remote Gateways in this cluster naming the peer's network (cluster link --network-config gateway writes one where istiod cannot discover the peer's gateway by its label)
           const decls = remoteGateways(c)
           const wiring = ctx.secrets(c).find((e) => e.key === key)?.secret.metadata.annotations?.[NETWORK_CONFIG_ANNOTATION]
-          const labelled = Boolean(gw && gw.kind === 'Service' && gw.discovered && gw.network === net && !gw.registryServiceName)
-          const rw = decls ? remoteWiring({declarations: decls, network: net, current: want, labelled, wiring, dns: ctx.facts.dns}) : {kind: 'none' as const}
+          // discovered without an istio-remote Gateway: by its network label, or named by a meshNetworks registryServiceName entry (link then plans no istio-remote Gateway)
+          const discovered = Boolean(gw && gw.network === net && (gw.registryServiceName || (gw.kind === 'Service' && gw.discovered)))
+          // (with no east-west gateway at all there is nothing an istio-remote Gateway could name: the no-gateway finding below says what to fix)
+          const rw = decls ? remoteWiring({declarations: decls, network: net, current: want, labelled: discovered || !gw, wiring, dns: ctx.facts.dns}) : {kind: 'none' as const}
           const relink = `\`${ctx.linkCommand(c, peer)} --network-config gateway\` (rewrites it with ${key}'s current gateway; add the --gateway ADDR:PORT the link was made with, if any)`
           if (rw.kind === 'moved') {
             const g = rw.gateway
