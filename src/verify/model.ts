@@ -100,12 +100,13 @@ export type RemoteWiring =
 /**
  * The state of the istio-remote wiring of a link (pure). `declarations`: EAST's istio-remote Gateways;
  * `network`: WEST's network; `current`: the (address, port) pairs of WEST's east-west gateway as istiod
- * would use them (hostnames resolved), empty when unknown; `labelled`: EAST's istiod discovers WEST's
- * gateway by its network label (it needs no declaration); `wiring`: the link's --network-config.
+ * would use them (hostnames resolved), empty when unknown; `needsNone`: the link needs no declaration
+ * (EAST's istiod discovers WEST's gateway by its network label or a meshNetworks registryServiceName
+ * entry, or WEST has no gateway for one to name); `wiring`: the link's --network-config.
  */
-export function remoteWiring(o: {declarations: EastWestGateway[]; network: string; current: Array<{address: string; port: number}>; labelled: boolean; wiring?: string; dns?: Record<string, string[]>}): RemoteWiring {
+export function remoteWiring(o: {declarations: EastWestGateway[]; network: string; current: Array<{address: string; port: number}>; needsNone: boolean; wiring?: string; dns?: Record<string, string[]>}): RemoteWiring {
   const mine = o.declarations.filter((g) => g.network === o.network)
-  if (mine.length === 0) return o.wiring === 'gateway' && !o.labelled ? {kind: 'missing'} : {kind: 'none'}
+  if (mine.length === 0) return o.wiring === 'gateway' && !o.needsNone ? {kind: 'missing'} : {kind: 'none'}
   if (o.current.length > 0) {
     for (const g of mine) {
       const targets = g.targets.flatMap((t) => (t.hostname ? (o.dns?.[t.address] ?? []).map((address) => ({address, port: t.port})) : [{address: t.address, port: t.port}]))

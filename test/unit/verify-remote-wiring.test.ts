@@ -18,32 +18,32 @@ const declared = (address: string, network = 'network2', port = 15443) =>
 describe('verify model: remoteWiring', () => {
   const current = [{address: '127.0.0.12', port: 15443}]
   test('a Gateway naming the peer network at its gateway\'s current address: ok', () => {
-    const r = remoteWiring({declarations: declared('127.0.0.12'), network: 'network2', current, labelled: false, wiring: 'gateway'})
+    const r = remoteWiring({declarations: declared('127.0.0.12'), network: 'network2', current, needsNone: false, wiring: 'gateway'})
     assert.equal(r.kind, 'ok')
     assert.deepEqual(r.kind === 'ok' && r.gateways.map((g) => g.ref), ['istio-system/kubectl-mesh-remote-cluster2'])
   })
   test('the peer\'s gateway moved: moved, naming the Gateway and the stale address', () => {
-    const r = remoteWiring({declarations: declared('127.0.0.99'), network: 'network2', current, labelled: false, wiring: 'gateway'})
+    const r = remoteWiring({declarations: declared('127.0.0.99'), network: 'network2', current, needsNone: false, wiring: 'gateway'})
     assert.equal(r.kind, 'moved')
     assert.deepEqual(r.kind === 'moved' && [r.gateway.ref, r.stale], ['istio-system/kubectl-mesh-remote-cluster2', [{address: '127.0.0.99', port: 15443}]])
   })
   test('another port than the gateway\'s: moved', () => {
-    assert.equal(remoteWiring({declarations: declared('127.0.0.12', 'network2', 15444), network: 'network2', current, labelled: false}).kind, 'moved')
+    assert.equal(remoteWiring({declarations: declared('127.0.0.12', 'network2', 15444), network: 'network2', current, needsNone: false}).kind, 'moved')
   })
   test('a hostname compared by its DNS answers, as istiod resolves it', () => {
     const d = declared('gw.example')
-    assert.equal(remoteWiring({declarations: d, network: 'network2', current, labelled: false, dns: {'gw.example': ['127.0.0.12']}}).kind, 'ok')
-    assert.equal(remoteWiring({declarations: d, network: 'network2', current, labelled: false, dns: {'gw.example': ['127.0.0.13']}}).kind, 'moved')
+    assert.equal(remoteWiring({declarations: d, network: 'network2', current, needsNone: false, dns: {'gw.example': ['127.0.0.12']}}).kind, 'ok')
+    assert.equal(remoteWiring({declarations: d, network: 'network2', current, needsNone: false, dns: {'gw.example': ['127.0.0.13']}}).kind, 'moved')
   })
   test('the peer\'s gateway unknown (no address read): ok, nothing to compare', () => {
-    assert.equal(remoteWiring({declarations: declared('127.0.0.99'), network: 'network2', current: [], labelled: false}).kind, 'ok')
+    assert.equal(remoteWiring({declarations: declared('127.0.0.99'), network: 'network2', current: [], needsNone: false}).kind, 'ok')
   })
   test('no Gateway for the network: missing when a gateway-wired link relies on it; none when istiod discovers the gateway by its label or the link is meshnetworks', () => {
-    assert.equal(remoteWiring({declarations: [], network: 'network2', current, labelled: false, wiring: 'gateway'}).kind, 'missing')
-    assert.equal(remoteWiring({declarations: declared('127.0.0.12', 'network3'), network: 'network2', current, labelled: false, wiring: 'gateway'}).kind, 'missing')
-    assert.equal(remoteWiring({declarations: [], network: 'network2', current, labelled: true, wiring: 'gateway'}).kind, 'none')
-    assert.equal(remoteWiring({declarations: [], network: 'network2', current, labelled: false, wiring: 'meshnetworks'}).kind, 'none')
-    assert.equal(remoteWiring({declarations: [], network: 'network2', current, labelled: false}).kind, 'none')
+    assert.equal(remoteWiring({declarations: [], network: 'network2', current, needsNone: false, wiring: 'gateway'}).kind, 'missing')
+    assert.equal(remoteWiring({declarations: declared('127.0.0.12', 'network3'), network: 'network2', current, needsNone: false, wiring: 'gateway'}).kind, 'missing')
+    assert.equal(remoteWiring({declarations: [], network: 'network2', current, needsNone: true, wiring: 'gateway'}).kind, 'none')
+    assert.equal(remoteWiring({declarations: [], network: 'network2', current, needsNone: false, wiring: 'meshnetworks'}).kind, 'none')
+    assert.equal(remoteWiring({declarations: [], network: 'network2', current, needsNone: false}).kind, 'none')
   })
 })
 

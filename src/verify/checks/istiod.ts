@@ -132,10 +132,11 @@ istiodChecks.push(
           // istio-remote Gateways in this cluster naming the peer's network (cluster link --network-config gateway writes one where istiod cannot discover the peer's gateway by its label)
           const decls = remoteGateways(c)
           const wiring = ctx.secrets(c).find((e) => e.key === key)?.secret.metadata.annotations?.[NETWORK_CONFIG_ANNOTATION]
-          // discovered without an istio-remote Gateway: by its network label, or named by a meshNetworks registryServiceName entry (link then plans no istio-remote Gateway)
-          const discovered = Boolean(gw && gw.network === net && (gw.registryServiceName || (gw.kind === 'Service' && gw.discovered)))
-          // (with no east-west gateway at all there is nothing an istio-remote Gateway could name: the no-gateway finding below says what to fix)
-          const rw = decls ? remoteWiring({declarations: decls, network: net, current: want, labelled: discovered || !gw, wiring, dns: ctx.facts.dns}) : {kind: 'none' as const}
+          // no istio-remote Gateway needed: istiod discovers the gateway by its network label or a meshNetworks
+          // registryServiceName entry (link then plans none), or there is no gateway for one to name (the
+          // no-gateway finding below says what to fix)
+          const needsNone = !gw || Boolean(gw.network === net && (gw.registryServiceName || (gw.kind === 'Service' && gw.discovered)))
+          const rw = decls ? remoteWiring({declarations: decls, network: net, current: want, needsNone, wiring, dns: ctx.facts.dns}) : {kind: 'none' as const}
           const relink = `\`${ctx.linkCommand(c, peer)} --network-config gateway\` (rewrites it with ${key}'s current gateway; add the --gateway ADDR:PORT the link was made with, if any)`
           if (rw.kind === 'moved') {
             const g = rw.gateway
